@@ -1,0 +1,526 @@
+// ARM verbs over the generic store: PUT / PATCH / GET / list / DELETE / HEAD / POST actions, each
+// answering with the status codes and long-running-operation shape the pinned SDKs expect
+// (research/arm-contract.md §2.2-2.6) for the resource type's profile.
+import { randomUUID } from "node:crypto";
+import type { Emulator } from "./emulator";
+import type { FaultEffect } from "./faults";
+import { errorReply, isObject, type Reply } from "./http";
+import type { Operation } from "./operations";
+import { lower, parseArmPath, resourceGroupIdOf, typeKey, type ArmPath } from "./resource-id";
+import { deletePath, getPath, mergePatch, parentOf } from "./store";
+import {
+  ArmError,
+  type ActionOutcome,
+  type Json,
+  type ResourceDoc,
+  type TypeDefinition,
+  type WriteContext,
+} from "./types";
+
+export interface ArmRequest {
+  method: string;
+  path: ArmPath;
+  query: URLSearchParams;
+  body: unknown;
+  apiVersion: string;
+  fault?: FaultEffect;
+}
+
+type Verb = "put" | "patch" | "delete" | "action";
+
+export class ArmHandler {
+  constructor(private readonly emu: Emulator) {}
+
+  async handle(r: ArmRequest): Promise<Reply> {
+    const p = r.path;
+    if (p.trailing !== undefined) {
+      if (r.method === "GET") return this.listOrView(r);
+      if (r.method === "POST") return this.action(r);
+      throw new ArmError(405, "MethodNotAllowed", `The ${r.method} method is not allowed on a collection.`);
+    }
+    switch (r.method) {
+      case "GET":
+        return { status: 200, body: this.present(this.mustGet(p), r.query) };
+      case "HEAD":
+        return { status: this.find(p) ? 204 : 404 };
+      case "PUT":
+        return this.put(r);
+      case "PATCH":
+        return this.patch(r);
+      case "DELETE":
+        return this.delete(r);
+      default:
+        throw new ArmError(405, "MethodNotAllowed", `The ${r.method} method is not allowed.`);
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  private find(p: ArmPath): ResourceDoc | undefined {
+    return this.emu.store.get(p.id) ?? this.inlineChild(p)?.child;
+  }
+
+  private mustGet(p: ArmPath): ResourceDoc {
+    const doc = this.find(p);
+    if (doc) return doc;
+    throw this.notFound(p);
+  }
+
+  notFound(p: ArmPath): ArmError {
+    if (p.resourceGroup && !this.emu.store.has(`/subscriptions/${p.subscription}/resourceGroups/${p.resourceGroup}`)) {
+      return new ArmError(404, "ResourceGroupNotFound", `Resource group '${p.resourceGroup}' could not be found.`);
+    }
+    if (lower(p.type) === "microsoft.resources/resourcegroups") {
+      return new ArmError(404, "ResourceGroupNotFound", `Resource group '${p.name}' could not be found.`);
+    }
+    const shortType = p.type.split("/").slice(0, 2).join("/");
+    return new ArmError(
+      404,
+      "ResourceNotFound",
+      `The Resource '${shortType}/${p.id.split("/").slice(-1)[0]}' under resource group '${p.resourceGroup ?? ""}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
+    );
+  }
+
+  present(doc: ResourceDoc, query: URLSearchParams = new URLSearchParams()): ResourceDoc {
+    const def = this.emu.types.get(doc.type);
+    let out = structuredClone(doc);
+    for (const path of def?.writeOnly ?? []) deletePath(out, path);
+    if (def?.present) out = def.present(out, query, this.emu);
+    return out;
+  }
+
+  private listOrView(r: ArmRequest): Reply {
+    const p = r.path;
+    const trailing = p.trailing!;
+    let docs: ResourceDoc[];
+    if (p.type === "" && lower(trailing) === "resourcegroups") {
+      docs = this.emu.store.children(`/subscriptions/${p.subscription}`, "Microsoft.Resources/resourceGroups");
+    } else if (lower(trailing) === "resources" && !p.providerOnly) {
+      docs = this.emu.store
+        .all()
+        .filter((d) => lower(d.type) !== "microsoft.resources/resourcegroups")
+        .filter((d) => (p.resourceGroup ? resourceGroupIdOf(d.id)?.toLowerCase() === lower(p.id) : true))
+        .filter((d) => parentOf(d.id) === lower(resourceGroupIdOf(d.id) ?? ""));
+      docs = filterByTag(docs, r.query.get("$filter"));
+    } else if (p.providerOnly) {
+      const type = `${p.type}/${trailing}`;
+      docs = this.emu.store
+        .all()
+        .filter((d) => lower(d.type) === lower(type))
+        .filter((d) => lower(d.id).startsWith(lower(p.id) + "/"));
+    } else {
+      const parent = this.emu.store.get(p.id);
+      if (!parent) throw this.notFound(p);
+      const def = this.emu.types.get(parent.type);
+      const view = def?.views?.[lower(trailing)];
+      if (view) return { status: 200, body: view(parent, this.emu) };
+      const inlineProp = def?.inlineChildren?.[lower(trailing)];
+      if (inlineProp) {
+        docs = (getPath(parent, ["properties", inlineProp]) as ResourceDoc[] | undefined) ?? [];
+      } else {
+        docs = this.emu.store.children(p.id).filter((d) => lower(d.type) === lower(`${parent.type}/${trailing}`) || isExtensionOf(d, trailing));
+        if (lower(trailing) === "providers") docs = [];
+      }
+    }
+    return { status: 200, body: this.page(docs.map((d) => this.present(d)), r.query) };
+  }
+
+  /** `{value, nextLink}` paging; the skip token is an offset into the stable id order. */
+  private page(items: ResourceDoc[], query: URLSearchParams): Json {
+    const size = this.emu.pageSize;
+    items.sort((a, b) => lower(a.id).localeCompare(lower(b.id)));
+    const start = Number(query.get("$skiptoken") ?? "0") || 0;
+    const value = items.slice(start, start + size);
+    const out: Json = { value };
+    if (start + size < items.length) {
+      const q = new URLSearchParams(query);
+      q.set("$skiptoken", String(start + size));
+      out.nextLink = `${this.emu.url}${this.currentPath}?${q.toString()}`;
+    }
+    return out;
+  }
+
+  /** set by the emulator before each request: the decoded request path (for nextLink) */
+  currentPath = "";
+
+  // ---------------------------------------------------------------- writes
+
+  private definitionFor(p: ArmPath, apiVersion: string): TypeDefinition {
+    const def = this.emu.types.get(p.type);
+    if (!def) {
+      const ns = p.type.split("/")[0];
+      throw new ArmError(
+        400,
+        "InvalidResourceType",
+        `The resource type '${p.type.split("/").slice(1).join("/")}' could not be found in the namespace '${ns}' for api version '${apiVersion}'.`,
+      );
+    }
+    if (!def.apiVersions.includes(apiVersion)) {
+      throw new ArmError(
+        400,
+        "NoRegisteredProviderFound",
+        `No registered resource provider found for location 'westeurope' and API version '${apiVersion}' for type '${def.type.split("/").slice(1).join("/")}'. The supported api-versions are '${def.apiVersions.join(", ")}'.`,
+      );
+    }
+    return def;
+  }
+
+  /** A child kept inline in its parent's properties (subnets, LB pools, NSG rules). */
+  private inlineChild(p: ArmPath): { parent: ResourceDoc; prop: string; index: number; child?: ResourceDoc } | undefined {
+    if (!p.parentId || !p.name) return undefined;
+    const parent = this.emu.store.get(p.parentId);
+    if (!parent) return undefined;
+    const childSeg = p.type.split("/").slice(-1)[0];
+    const prop = this.emu.types.get(parent.type)?.inlineChildren?.[lower(childSeg)];
+    if (!prop || lower(p.type) !== lower(`${parent.type}/${childSeg}`)) return undefined;
+    const list = (getPath(parent, ["properties", prop]) as ResourceDoc[] | undefined) ?? [];
+    const index = list.findIndex((c) => lower(String(c.name)) === lower(p.name!));
+    return { parent, prop, index, child: index >= 0 ? list[index] : undefined };
+  }
+
+  private parentOfNew(p: ArmPath): ResourceDoc | undefined {
+    if (lower(p.type) === "microsoft.resources/resourcegroups") return undefined;
+    const parentId = p.parentId ?? `/subscriptions/${p.subscription}`;
+    if (lower(parentId) === lower(`/subscriptions/${p.subscription}`)) return undefined;
+    const parent = this.emu.store.get(parentId);
+    if (!parent) {
+      if (p.resourceGroup && !this.emu.store.has(`/subscriptions/${p.subscription}/resourceGroups/${p.resourceGroup}`)) {
+        throw new ArmError(404, "ResourceGroupNotFound", `Resource group '${p.resourceGroup}' could not be found.`);
+      }
+      throw new ArmError(404, "ParentResourceNotFound", `Can not perform requested operation on nested resource. Parent resource '${parentId.split("/").slice(-1)[0]}' not found.`);
+    }
+    return parent;
+  }
+
+  private async put(r: ArmRequest): Promise<Reply> {
+    const p = r.path;
+    const inline = this.inlineChild(p);
+    if (inline) return this.putInlineChild(r, inline);
+    const def = this.definitionFor(p, r.apiVersion);
+    if (def.canPut === false) throw new ArmError(405, "MethodNotAllowed", `PUT is not supported for ${def.type}.`);
+    if (!isObject(r.body)) throw new ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.");
+    const parent = this.parentOfNew(p);
+    const existing = this.emu.store.get(p.id);
+    const body = structuredClone(r.body);
+    const doc: ResourceDoc = {
+      ...body,
+      id: p.id,
+      name: p.name!,
+      type: def.typeFromPath ? p.type : def.type,
+      properties: isObject(body.properties) ? body.properties : {},
+    };
+    if (def.tracked && typeof doc.location !== "string") {
+      throw new ArmError(400, "LocationRequired", "The location property is required for this definition.");
+    }
+    return this.write(r, "put", def, doc, { emulator: this.emu, existing, parent, query: r.query });
+  }
+
+  private async patch(r: ArmRequest): Promise<Reply> {
+    const p = r.path;
+    const def = this.definitionFor(p, r.apiVersion);
+    const existing = this.emu.store.get(p.id);
+    if (!existing) throw this.notFound(p);
+    if (!isObject(r.body)) throw new ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.");
+    const body = r.body;
+    const doc = structuredClone(existing);
+    for (const [k, v] of Object.entries(body)) {
+      if (k === "tags") doc.tags = v as Record<string, string>; // tags are replaced wholesale
+      else if (["id", "name", "type"].includes(k)) continue;
+      else doc[k] = mergePatch(doc[k], v);
+    }
+    const parent = this.parentOfNew(p);
+    return this.write(r, "patch", def, doc as ResourceDoc, { emulator: this.emu, existing, parent, query: r.query });
+  }
+
+  private async write(r: ArmRequest, verb: "put" | "patch", def: TypeDefinition, doc: ResourceDoc, ctx: WriteContext): Promise<Reply> {
+    // write-only values never reach the stored document; a PUT that omits one keeps the old value
+    const written = new Set<string>();
+    const previous = new Map<string, unknown>();
+    for (const path of def.writeOnly ?? []) {
+      const v = deletePath(doc, path);
+      if (v === undefined) continue;
+      const key = path.join(".");
+      previous.set(key, this.emu.store.getSecret(doc.id, key));
+      this.emu.store.setSecret(doc.id, key, v);
+      written.add(key);
+    }
+    try {
+      def.validate?.(doc, ctx);
+      await def.normalize?.(doc, ctx);
+    } catch (e) {
+      for (const [key, v] of previous) this.emu.store.setSecret(doc.id, key, v);
+      throw e;
+    }
+    if (ctx.existing && !("etag" in doc) && "etag" in ctx.existing) doc.etag = ctx.existing.etag;
+    if (lower(def.type).startsWith("microsoft.network/")) doc.etag = `W/"${randomUUID()}"`;
+
+    const style = (verb === "patch" ? (def.patch ?? def.put) : def.put) ?? "sync";
+    const created = !ctx.existing;
+    const syncStatus = created ? (def.createStatus ?? 201) : 200;
+    const commit = (d: ResourceDoc) => {
+      setProvisioningState(def, d, "Succeeded");
+      this.emu.store.set(d);
+      def.afterCommit?.(d, ctx);
+    };
+    const external = def.work ? def.work(doc, ctx, written) : Promise.resolve();
+    if (this.emu.lro.settings.mode === "instant" || style === "sync") {
+      await delay(this.emu.latencyFor(def.type, verb));
+      if (r.fault?.kind === "failOperation" || r.fault?.kind === "cancelOperation") {
+        throw new ArmError(400, r.fault.kind === "failOperation" ? (r.fault.code ?? "OperationFailed") : "Canceled", "The operation failed (injected).");
+      }
+      try {
+        await external;
+      } catch (e) {
+        for (const [key, v] of previous) this.emu.store.setSecret(doc.id, key, v);
+        throw new ArmError(400, "OperationFailed", e instanceof Error ? e.message : String(e));
+      }
+      commit(doc);
+      return { status: syncStatus, body: this.present(this.emu.store.get(doc.id)!) };
+    }
+    setProvisioningState(def, doc, created ? "Creating" : "Updating");
+    this.emu.store.set(doc);
+    const op = this.startOperation(r, verb, def, doc.id, {
+      work: external.then(() => ({})),
+      onSucceeded: () => {
+        const cur = this.emu.store.get(doc.id);
+        if (cur) commit(cur);
+      },
+      onFailed: () => {
+        for (const [key, v] of previous) this.emu.store.setSecret(doc.id, key, v);
+        const cur = this.emu.store.get(doc.id);
+        if (cur) setProvisioningState(def, cur, "Failed");
+      },
+    });
+    const presented = this.present(doc);
+    switch (style) {
+      case "ao":
+        return { status: syncStatus === 201 ? 201 : 200, body: presented, headers: this.asyncHeaders(op, false) };
+      case "body":
+        return { status: syncStatus, body: presented };
+      case "mysql":
+        return {
+          status: 202,
+          body: { operation: verb === "put" ? "UpsertServerManagementOperationV2" : "UpdateServerManagementOperationV2", startTime: op.startTime },
+          headers: this.asyncHeaders(op, true),
+        };
+    }
+  }
+
+  private async putInlineChild(r: ArmRequest, inline: { parent: ResourceDoc; prop: string; index: number }): Promise<Reply> {
+    const parentDef = this.emu.types.get(inline.parent.type)!;
+    if (!parentDef.apiVersions.includes(r.apiVersion)) this.definitionFor(parseArmPath(inline.parent.id)!, r.apiVersion);
+    if (!isObject(r.body)) throw new ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.");
+    const child = { ...structuredClone(r.body), name: r.path.name!, id: r.path.id } as ResourceDoc;
+    const parentDoc = structuredClone(inline.parent);
+    const list = [...((getPath(parentDoc, ["properties", inline.prop]) as ResourceDoc[] | undefined) ?? [])];
+    if (inline.index >= 0) list[inline.index] = child;
+    else list.push(child);
+    parentDoc.properties[inline.prop] = list;
+    const reply = await this.write(r, "put", parentDef, parentDoc, { emulator: this.emu, existing: inline.parent, query: r.query });
+    const stored = this.inlineChild(r.path)!.child!;
+    return { ...reply, status: inline.index >= 0 ? 200 : 201, body: reply.status === 202 ? reply.body : this.present(stored) };
+  }
+
+  private async delete(r: ArmRequest): Promise<Reply> {
+    const p = r.path;
+    const inline = this.inlineChild(p);
+    if (inline) return this.deleteInlineChild(r, inline);
+    const def = this.definitionFor(p, r.apiVersion);
+    const existing = this.emu.store.get(p.id);
+    if (!existing) {
+      const nf = this.notFound(p);
+      if (nf.code === "ResourceGroupNotFound") throw nf;
+      return { status: 204 };
+    }
+    const isGroup = lower(def.type) === "microsoft.resources/resourcegroups";
+    if (!isGroup) def.beforeDelete?.(existing, this.emu);
+    const commit = () => this.emu.deleteCascade(existing.id);
+    const style = def.delete ?? "sync";
+    if (this.emu.lro.settings.mode === "instant" || style === "sync") {
+      await delay(this.emu.latencyFor(def.type, "delete"));
+      if (r.fault?.kind === "failOperation" || r.fault?.kind === "cancelOperation") {
+        throw new ArmError(400, "OperationFailed", "The operation failed (injected).");
+      }
+      commit();
+      return { status: 200 };
+    }
+    const previousState = getPath(existing, ["properties", "provisioningState"]);
+    setProvisioningState(def, existing, "Deleting");
+    const op = this.startOperation(r, "delete", def, existing.id, {
+      onSucceeded: commit,
+      onFailed: () => {
+        const cur = this.emu.store.get(existing.id);
+        if (cur && previousState !== undefined) cur.properties.provisioningState = "Failed";
+      },
+    });
+    if (style === "loc") return { status: 202, headers: this.asyncHeaders(op, true, true) };
+    return { status: 202, headers: this.asyncHeaders(op, true) };
+  }
+
+  private async deleteInlineChild(r: ArmRequest, inline: { parent: ResourceDoc; prop: string; index: number; child?: ResourceDoc }): Promise<Reply> {
+    if (!inline.child) return { status: 204 };
+    const parentDef = this.emu.types.get(inline.parent.type)!;
+    parentDef.validateChildDelete?.(inline.parent, inline.prop, inline.child, this.emu);
+    const parentDoc = structuredClone(inline.parent);
+    const list = (getPath(parentDoc, ["properties", inline.prop]) as ResourceDoc[]).filter((_, i) => i !== inline.index);
+    parentDoc.properties[inline.prop] = list;
+    const reply = await this.write(r, "put", parentDef, parentDoc, { emulator: this.emu, existing: inline.parent, query: r.query });
+    if (reply.headers?.["azure-asyncoperation"]) return { status: 202, headers: reply.headers };
+    return { status: 200 };
+  }
+
+  private action(r: ArmRequest): Reply | Promise<Reply> {
+    const p = r.path;
+    const name = p.trailing!;
+    const doc = this.emu.store.get(p.id);
+    if (!doc) throw this.notFound(p);
+    const def = this.definitionFor(parseArmPath(doc.id)!, r.apiVersion);
+    const action = def.actions?.[lower(name)];
+    if (!action) throw new ArmError(404, "NotFound", `The action '${name}' is not supported on ${def.type}.`);
+    const started = action.start({ emulator: this.emu, doc, body: r.body, query: r.query });
+    const work: Promise<ActionOutcome> = started.work ?? Promise.resolve({});
+    work.catch(() => undefined);
+    const commit = started.commit ?? (() => undefined);
+    const style = action.style ?? "ao+loc";
+    if (this.emu.lro.settings.mode === "instant" || style === "sync") {
+      if (r.fault?.kind === "failOperation" || r.fault?.kind === "cancelOperation") {
+        throw new ArmError(400, "OperationFailed", "The operation failed (injected).");
+      }
+      const latency = this.emu.latencyFor(def.type, lower(name));
+      return delay(latency).then(() => work).then((outcome) => {
+        commit(outcome);
+        return { status: 200, body: outcome.result };
+      });
+    }
+    const op = this.startOperation(r, "action", def, doc.id, { work, action: lower(name), onSucceeded: commit, onFailed: () => undefined });
+    return { status: 202, headers: this.asyncHeaders(op, true) };
+  }
+
+  // ---------------------------------------------------------------- long-running operations
+
+  private startOperation(
+    r: ArmRequest,
+    verb: Verb,
+    def: TypeDefinition,
+    resourceId: string,
+    x: { work?: Promise<ActionOutcome>; action?: string; onSucceeded: (o: ActionOutcome) => void; onFailed: () => void },
+  ): Operation {
+    const ns = lower(def.type) === "microsoft.resources/resourcegroups" ? "Microsoft.Resources" : def.type.split("/")[0];
+    const forcedEnd =
+      r.fault?.kind === "failOperation"
+        ? { status: "Failed" as const, error: { code: r.fault.code ?? "OperationFailed", message: r.fault.message ?? "The operation failed (injected)." } }
+        : r.fault?.kind === "cancelOperation"
+          ? { status: "Canceled" as const, error: { code: "Canceled", message: "The operation was canceled (injected)." } }
+          : undefined;
+    const doc = this.emu.store.get(resourceId);
+    return this.emu.lro.create({
+      subscription: r.path.subscription,
+      namespace: ns,
+      apiVersion: r.apiVersion,
+      location: typeof doc?.location === "string" ? doc.location : undefined,
+      verb,
+      resourceId,
+      action: x.action,
+      latencyMs: this.emu.latencyFor(def.type, verb === "action" ? (x.action ?? "action") : verb),
+      work: x.work,
+      forcedEnd,
+      onSucceeded: x.onSucceeded,
+      onFailed: x.onFailed,
+    });
+  }
+
+  /** Azure-AsyncOperation and/or Location headers pointing back at the emulator. */
+  asyncHeaders(op: Operation, withLocation: boolean, locationOnly = false): Record<string, string> {
+    const base = `${this.emu.url}/subscriptions/${op.subscription}`;
+    const api = `api-version=${encodeURIComponent(op.apiVersion)}`;
+    const headers: Record<string, string> = {};
+    const ns = lower(op.namespace);
+    let ao: string;
+    let loc: string;
+    if (ns === "microsoft.resources") {
+      ao = "";
+      loc = `${base}/operationresults/${op.id}?${api}`;
+    } else if (ns === "microsoft.dbformysql") {
+      ao = `${base}/providers/Microsoft.DBforMySQL/locations/${op.location}/azureAsyncOperation/${op.id}?${api}`;
+      loc = `${base}/providers/Microsoft.DBforMySQL/locations/${op.location}/operationResults/${op.id}?${api}`;
+    } else if (ns === "microsoft.compute") {
+      const kind = /\/providers\/microsoft\.compute\/disks\//i.test(op.resourceId) ? "DiskOperations" : "operations";
+      ao = `${base}/providers/Microsoft.Compute/locations/${op.location}/${kind}/${op.id}?p=${randomUUID()}&${api}`;
+      loc = `${ao}&monitor=true`;
+    } else {
+      ao = `${base}/providers/${op.namespace}/locations/${op.location}/operations/${op.id}?${api}`;
+      loc = `${base}/providers/${op.namespace}/locations/${op.location}/operationResults/${op.id}?${api}`;
+    }
+    if (!locationOnly && ao) headers["azure-asyncoperation"] = ao;
+    if (withLocation || locationOnly || !ao) headers["location"] = loc;
+    const ra = this.emu.lro.settings.retryAfterSeconds;
+    if (ra !== undefined) headers["retry-after"] = String(ra);
+    return headers;
+  }
+
+  /** GET on an Azure-AsyncOperation or Location URL. */
+  pollOperation(op: Operation, asLocation: boolean, requestUrl: string): Reply {
+    this.emu.lro.poll(op);
+    const ra = this.emu.lro.settings.retryAfterSeconds;
+    const retry: Record<string, string> = ra !== undefined && op.status === "InProgress" ? { "retry-after": String(ra) } : {};
+    if (!asLocation) return { status: 200, body: this.statusDocument(op), headers: retry };
+    if (op.status === "InProgress") return { status: 202, headers: { location: requestUrl, ...retry } };
+    if (op.status !== "Succeeded") return errorReply(new ArmError(400, op.error?.code ?? "OperationFailed", op.error?.message ?? "The operation failed."));
+    if (op.verb === "delete") return { status: 200 };
+    if (op.verb === "action") return { status: 200, body: op.outcome?.result };
+    const doc = this.emu.store.get(op.resourceId);
+    return { status: 200, body: doc ? this.present(doc) : undefined };
+  }
+
+  /** The status document in each provider's own shape (keys as recorded from live Azure). */
+  private statusDocument(op: Operation): Json {
+    const ns = lower(op.namespace);
+    const doc: Json = {};
+    if (ns === "microsoft.network") {
+      doc.status = op.status;
+    } else if (ns === "microsoft.compute") {
+      doc.startTime = op.startTime;
+      if (op.endTime) doc.endTime = op.endTime;
+      doc.status = op.status;
+      doc.name = op.id;
+    } else {
+      doc.name = op.id;
+      doc.status = op.status;
+      doc.startTime = op.startTime;
+      if (op.endTime) doc.endTime = op.endTime;
+    }
+    if (op.error) doc.error = op.error;
+    return doc;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+}
+
+function setProvisioningState(def: TypeDefinition, doc: ResourceDoc, state: string): void {
+  if (def.provisioningState === false) return;
+  doc.properties.provisioningState = state;
+}
+
+function isExtensionOf(d: ResourceDoc, trailing: string): boolean {
+  return lower(d.type).endsWith("/" + lower(trailing)) && lower(d.id).includes("/providers/");
+}
+
+/** `$filter=tagName eq 'x' and tagValue eq 'y'` (the only filter the resources list needs) */
+function filterByTag(docs: ResourceDoc[], filter: string | null): ResourceDoc[] {
+  if (!filter) return docs;
+  const name = /tagName\s+eq\s+'([^']*)'/i.exec(filter)?.[1];
+  const value = /tagValue\s+eq\s+'([^']*)'/i.exec(filter)?.[1];
+  const type = /resourceType\s+eq\s+'([^']*)'/i.exec(filter)?.[1];
+  return docs.filter((d) => {
+    if (type && lower(d.type) !== lower(type)) return false;
+    if (name === undefined) return true;
+    const tags = d.tags ?? {};
+    const key = Object.keys(tags).find((k) => lower(k) === lower(name));
+    if (key === undefined) return false;
+    return value === undefined || tags[key] === value;
+  });
+}
+
+export { typeKey };

@@ -1,0 +1,330 @@
+// The Azure emulator: one HTTPS server on 127.0.0.1 for ARM, Key Vault secrets and metrics:getBatch,
+// plus one loopback listener per Key Vault (a vault's identity is its host). Tests drive it in-process
+// or over the admin API under /_emulator/.
+import * as https from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { createTestPki, type TestPki } from "../certs";
+import { AdminApi } from "./admin";
+import { ArmHandler } from "./arm-handler";
+import { FaultInjector, type FaultEffect, type RequestFacts } from "./faults";
+import { errorReply, readBody, parseJsonBody, send, type Reply } from "./http";
+import { Journal } from "./journal";
+import { KeyVaultDataPlane } from "./keyvault-data-plane";
+import { DEFAULT_LATENCY, type LatencyProfile } from "./latency";
+import { MetricsService } from "./metrics";
+import { OperationEngine, type LroSettings } from "./operations";
+import { ALL_TYPES } from "./providers";
+import { TypeRegistry } from "./registry";
+import { parseArmPath, typeKey } from "./resource-id";
+import { RunCommandService, type RunCommandOptions } from "./run-command";
+import { ResourceStore } from "./store";
+import { ArmError, type ResourceDoc } from "./types";
+
+export interface EmulatorOptions {
+  port?: number;
+  lro?: Partial<LroSettings>;
+  latency?: LatencyProfile;
+  runCommand?: Partial<RunCommandOptions>;
+  /** list page size (small values exercise the clients' nextLink paging) */
+  pageSize?: number;
+  pki?: TestPki;
+  /** Key Vault tenant announced in the bearer challenge */
+  tenantId?: string;
+}
+
+const POLL_AO = /^\/subscriptions\/[^/]+\/providers\/[^/]+\/locations\/[^/]+\/(operations|azureasyncoperation|diskoperations)\/([^/]+)$/i;
+const POLL_LOC = /^\/subscriptions\/[^/]+\/providers\/[^/]+\/locations\/[^/]+\/operationresults\/([^/]+)$/i;
+const POLL_RG = /^\/subscriptions\/[^/]+\/operationresults\/([^/]+)$/i;
+const METRICS = /^\/subscriptions\/([^/]+)\/metrics:getbatch$/i;
+const SECRETS = /^\/(secrets|deletedsecrets)(\/|$)/i;
+
+export class Emulator {
+  readonly store = new ResourceStore();
+  readonly lro = new OperationEngine();
+  readonly faults = new FaultInjector();
+  readonly journal = new Journal();
+  readonly types = new TypeRegistry();
+  readonly arm = new ArmHandler(this);
+  readonly keyVault: KeyVaultDataPlane;
+  readonly metrics = new MetricsService(this);
+  readonly runCommand: RunCommandService;
+  pageSize: number;
+  latency: LatencyProfile;
+  /** soft-deleted Key Vaults: their names stay taken until purged or recovered */
+  readonly deletedVaults = new Map<string, { id: string; location: string; purgeProtection: boolean }>();
+  /** called when a MySQL server's admin password is set through ARM (tests wire it to a real MariaDB) */
+  mysqlAdminPasswordHook?: (serverId: string, login: string, password: string) => Promise<void>;
+  readonly tenantId: string;
+  url = "";
+  pki?: TestPki;
+  private server?: https.Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly extraServers = new Set<https.Server>();
+
+  constructor(private readonly options: EmulatorOptions = {}) {
+    this.types.register(ALL_TYPES);
+    this.lro.settings = { ...this.lro.settings, ...(options.lro ?? {}) };
+    this.pageSize = options.pageSize ?? 100;
+    this.latency = options.latency ?? { scale: 0, types: DEFAULT_LATENCY };
+    this.tenantId = options.tenantId ?? "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    this.keyVault = new KeyVaultDataPlane(this);
+    this.runCommand = new RunCommandService(options.runCommand);
+  }
+
+  get caPem(): string {
+    return this.pki!.caPem;
+  }
+
+  get caPath(): string {
+    return this.pki!.caPath;
+  }
+
+  async start(): Promise<string> {
+    this.pki = this.options.pki ?? (await createTestPki());
+    this.server = await this.listen(this.options.port ?? 0, (req, res) => this.handle(req, res, undefined));
+    this.url = `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  /** Opens another HTTPS listener on loopback (one per Key Vault). */
+  async listen(port: number, handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>): Promise<https.Server> {
+    const server = https.createServer({ key: this.pki!.keyPem, cert: this.pki!.certPem }, (req, res) => {
+      handler(req, res).catch((e: unknown) => {
+        send(res, errorReply(new ArmError(500, "EmulatorError", e instanceof Error ? (e.stack ?? e.message) : String(e))));
+      });
+    });
+    server.on("connection", (s: Socket) => {
+      this.sockets.add(s);
+      s.on("close", () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => resolve());
+    });
+    if (this.server) this.extraServers.add(server);
+    return server;
+  }
+
+  async stop(): Promise<void> {
+    this.lro.reset();
+    this.runCommand.stopAll();
+    for (const s of this.sockets) s.destroy();
+    const servers = [this.server, ...this.extraServers].filter((s): s is https.Server => !!s);
+    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    this.extraServers.clear();
+    this.server = undefined;
+  }
+
+  /** Forget every resource, secret, operation, fault and journal entry (listeners of vaults stay open). */
+  reset(): void {
+    this.store.clear();
+    this.lro.reset();
+    this.faults.clear();
+    this.journal.clear();
+    this.keyVault.reset();
+    this.metrics.reset();
+    this.deletedVaults.clear();
+  }
+
+  seed(docs: ResourceDoc[]): void {
+    for (const d of docs) {
+      if (!this.types.get(d.type)) throw new Error(`seed: unknown resource type ${d.type}`);
+      this.store.set(structuredClone({ ...d, properties: d.properties ?? {} }));
+    }
+  }
+
+  /** The stored resource as a GET would return it. */
+  get(id: string): ResourceDoc | undefined {
+    const d = this.store.get(id);
+    return d ? this.arm.present(d) : undefined;
+  }
+
+  completeOperation(id: string, end?: Parameters<OperationEngine["complete"]>[1]) {
+    return this.lro.complete(id, end);
+  }
+
+  /** Deletes a resource and everything below it, running each type's afterDelete. */
+  deleteCascade(id: string): void {
+    for (const d of this.store.subtree(id)) {
+      this.store.delete(d.id);
+      this.types.get(d.type)?.afterDelete?.(d, this);
+    }
+  }
+
+  latencyFor(type: string, verb: string): number {
+    const t = this.latency.types[typeKey(type)];
+    const ms = t?.[verb] ?? t?.["*"] ?? 0;
+    return ms * this.latency.scale;
+  }
+
+  // ------------------------------------------------------------------ request handling
+
+  /** `vault` is set for requests that reached a Key Vault's own listener. */
+  async handle(req: IncomingMessage, res: ServerResponse, vault: string | undefined): Promise<void> {
+    const method = (req.method ?? "GET").toUpperCase();
+    const url = new URL(req.url ?? "/", this.url || "https://127.0.0.1");
+    let path: string;
+    try {
+      path = decodeURIComponent(url.pathname);
+    } catch {
+      path = url.pathname;
+    }
+    if (vault === undefined && path.startsWith("/_emulator/")) {
+      return new AdminApi(this).handle(req, res, method, path, url);
+    }
+    let bodyText = "";
+    try {
+      bodyText = await readBody(req);
+    } catch (e) {
+      if (e instanceof ArmError) return send(res, errorReply(e));
+      throw e;
+    }
+    const facts = this.classify(method, path, vault);
+    const fault = this.faults.take(facts);
+    const record = (status: number, extra: { fault?: string } = {}) =>
+      this.journal.record({
+        method,
+        path,
+        apiVersion: url.searchParams.get("api-version") ?? undefined,
+        operation: facts.operation,
+        type: facts.type,
+        action: facts.action,
+        status,
+        ...extra,
+        body: facts.operation === "secret" ? undefined : this.redact(facts.type, bodyText),
+      });
+    if (fault) {
+      const handled = await this.applyTransportFault(fault, req, res, record);
+      if (handled) return;
+    }
+    let reply: Reply;
+    try {
+      reply = await this.dispatch(method, path, url, bodyText, facts, vault, req, fault);
+    } catch (e) {
+      if (!(e instanceof ArmError)) throw e;
+      reply = errorReply(e, e.status === 401 ? { "www-authenticate": this.keyVault.challenge() } : undefined);
+    }
+    record(reply.status, fault ? { fault: fault.kind } : {});
+    send(res, reply);
+  }
+
+  private async applyTransportFault(
+    fault: FaultEffect,
+    req: IncomingMessage,
+    res: ServerResponse,
+    record: (status: number, extra?: { fault?: string }) => void,
+  ): Promise<boolean> {
+    switch (fault.kind) {
+      case "reset":
+        record(0, { fault: "reset" });
+        req.socket.destroy();
+        return true;
+      case "hang":
+        record(0, { fault: "hang" });
+        return true; // never answered; stop() destroys the socket
+      case "delay":
+        await new Promise((r) => setTimeout(r, fault.ms));
+        return false;
+      case "status": {
+        const headers: Record<string, string> = {};
+        if (fault.retryAfterSeconds !== undefined) headers["retry-after"] = String(fault.retryAfterSeconds);
+        if (fault.retryAfterMs !== undefined) headers["retry-after-ms"] = String(fault.retryAfterMs);
+        const code = fault.code ?? defaultCode(fault.status);
+        record(fault.status, { fault: "status" });
+        send(res, errorReply(new ArmError(fault.status, code, fault.message ?? `Injected ${fault.status} ${code}.`), headers));
+        return true;
+      }
+      default:
+        return false; // LRO effects are applied by the handler
+    }
+  }
+
+  private classify(method: string, path: string, vault: string | undefined): RequestFacts {
+    if (vault !== undefined || SECRETS.test(path)) return { method, path, operation: "secret", type: "Microsoft.KeyVault/vaults/secrets" };
+    if (METRICS.test(path)) return { method, path, operation: "metrics" };
+    if (POLL_AO.test(path) || POLL_LOC.test(path) || POLL_RG.test(path)) return { method, path, operation: "poll" };
+    const p = parseArmPath(path);
+    if (!p) return { method, path, operation: "unknown" };
+    if (p.trailing !== undefined) {
+      if (method === "POST") {
+        const doc = this.store.get(p.id);
+        return { method, path, operation: "action", type: doc?.type ?? p.type, action: p.trailing };
+      }
+      return { method, path, operation: "list", type: p.providerOnly ? `${p.type}/${p.trailing}` : p.type };
+    }
+    const op = { GET: "get", PUT: "put", PATCH: "patch", DELETE: "delete", HEAD: "head" }[method] ?? method.toLowerCase();
+    return { method, path, operation: op, type: p.type };
+  }
+
+  private async dispatch(
+    method: string,
+    path: string,
+    url: URL,
+    bodyText: string,
+    facts: RequestFacts,
+    vault: string | undefined,
+    req: IncomingMessage,
+    fault: FaultEffect | undefined,
+  ): Promise<Reply> {
+    if (facts.operation === "secret") {
+      return this.keyVault.handle(vault ?? "", method, path, url.searchParams, bodyText, req.headers.authorization);
+    }
+    this.requireBearer(req);
+    if (facts.operation === "metrics") {
+      const sub = METRICS.exec(path)![1];
+      return this.metrics.getBatch(sub, url.searchParams, parseJsonBody(bodyText));
+    }
+    if (facts.operation === "poll") return this.poll(path, url);
+    const apiVersion = url.searchParams.get("api-version");
+    if (!apiVersion) {
+      throw new ArmError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.");
+    }
+    const p = parseArmPath(path);
+    if (!p) throw new ArmError(400, "InvalidRequestUri", `The request URI '${path}' is not valid.`);
+    this.arm.currentPath = path;
+    return this.arm.handle({ method, path: p, query: url.searchParams, body: parseJsonBody(bodyText), apiVersion, fault });
+  }
+
+  private requireBearer(req: IncomingMessage): void {
+    const auth = req.headers.authorization ?? "";
+    if (!/^Bearer\s+\S+/i.test(auth)) {
+      throw new ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.");
+    }
+  }
+
+  private poll(path: string, url: URL): Reply {
+    const id = (POLL_AO.exec(path)?.[2] ?? POLL_LOC.exec(path)?.[1] ?? POLL_RG.exec(path)?.[1])!;
+    const op = this.lro.get(id);
+    if (!op) throw new ArmError(404, "OperationNotFound", `The operation '${id}' could not be found.`);
+    // compute's Location is its Azure-AsyncOperation URL plus monitor=true
+    const asLocation = POLL_AO.test(path) ? url.searchParams.get("monitor") === "true" : true;
+    return this.arm.pollOperation(op, asLocation, url.toString());
+  }
+
+  private redact(type: string | undefined, bodyText: string): unknown {
+    if (!bodyText) return undefined;
+    let body: unknown;
+    try {
+      body = JSON.parse(bodyText);
+    } catch {
+      return "<non-JSON body>";
+    }
+    const def = type ? this.types.get(type) : undefined;
+    for (const path of def?.writeOnly ?? []) {
+      let cur: unknown = body;
+      for (const k of path.slice(0, -1)) cur = cur && typeof cur === "object" ? (cur as Record<string, unknown>)[k] : undefined;
+      const last = path[path.length - 1];
+      if (cur && typeof cur === "object" && last in cur) (cur as Record<string, unknown>)[last] = "<redacted>";
+    }
+    return body;
+  }
+}
+
+function defaultCode(status: number): string {
+  if (status === 429) return "TooManyRequests";
+  if (status === 409) return "Conflict";
+  if (status === 503) return "ServiceUnavailable";
+  if (status >= 500) return "InternalServerError";
+  return "BadRequest";
+}

@@ -1,0 +1,258 @@
+// Key Vault secrets data plane (api 2025-07-01 as sent by @azure/keyvault-secrets 4.11.2): versions,
+// tags, content type, enable/disable, soft delete, recover and purge, and the bearer challenge the
+// client starts every conversation with. Each vault created through ARM gets its own loopback
+// listener, because a secret id is `https://{vault host}/secrets/{name}/{version}`. Secret values
+// never enter the journal.
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import type { Emulator } from "./emulator";
+import { isObject, parseJsonBody, type Reply } from "./http";
+import { ArmError, type Json } from "./types";
+
+interface SecretVersion {
+  version: string;
+  value: string;
+  contentType?: string;
+  tags?: Record<string, string>;
+  enabled: boolean;
+  nbf?: number;
+  exp?: number;
+  created: number;
+  updated: number;
+}
+
+interface Secret {
+  name: string;
+  versions: SecretVersion[];
+  deleted?: { deletedDate: number; scheduledPurgeDate: number };
+}
+
+interface Vault {
+  name: string;
+  url: string;
+  purgeProtection: boolean;
+  secrets: Map<string, Secret>;
+}
+
+const NAME = /^[0-9a-zA-Z-]{1,127}$/;
+const RETENTION_DAYS = 90;
+
+export class KeyVaultDataPlane {
+  private readonly vaults = new Map<string, Vault>();
+
+  constructor(private readonly emu: Emulator) {}
+
+  challenge(): string {
+    return `Bearer authorization="https://login.microsoftonline.com/${this.emu.tenantId}", resource="https://vault.azure.net"`;
+  }
+
+  /** Opens (or finds) the vault's own listener; returns its URL (the vault URI, with a trailing slash). */
+  async ensureVault(name: string, purgeProtection: boolean): Promise<string> {
+    const key = name.toLowerCase();
+    let vault = this.vaults.get(key);
+    if (!vault) {
+      const server = await this.emu.listen(0, (req, res) => this.emu.handle(req, res, key));
+      vault = { name, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, purgeProtection, secrets: new Map() };
+      this.vaults.set(key, vault);
+    }
+    vault.purgeProtection = vault.purgeProtection || purgeProtection;
+    return `${vault.url}/`;
+  }
+
+  /** Test access to stored values (e.g. to scan outputs for leaked secrets). */
+  secretValues(vaultName = ""): string[] {
+    const v = this.vault(vaultName.toLowerCase());
+    return [...v.secrets.values()].flatMap((s) => s.versions.map((x) => x.value));
+  }
+
+  reset(): void {
+    for (const v of this.vaults.values()) v.secrets.clear();
+  }
+
+  private vault(key: string): Vault {
+    let v = this.vaults.get(key);
+    if (!v && key === "") {
+      // the default vault answers on the emulator's main listener
+      v = { name: "", url: this.emu.url, purgeProtection: false, secrets: new Map() };
+      this.vaults.set("", v);
+    }
+    if (!v) throw new ArmError(404, "VaultNotFound", "The vault was not found.");
+    return v;
+  }
+
+  handle(vaultKey: string, method: string, path: string, query: URLSearchParams, bodyText: string, authorization: string | undefined): Reply {
+    if (!authorization || !/^Bearer\s+\S+/i.test(authorization)) {
+      throw new ArmError(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.");
+    }
+    if (!query.get("api-version")) throw new ArmError(400, "BadParameter", "The request is missing the api-version query parameter.");
+    const vault = this.vault(vaultKey);
+    const seg = path.split("/").filter(Boolean);
+    const collection = seg[0].toLowerCase();
+    const name = seg[1];
+    if (name !== undefined && !NAME.test(name)) {
+      throw new ArmError(400, "BadParameter", "The request URI contains an invalid name: " + name);
+    }
+    if (collection === "secrets") {
+      if (!name) {
+        if (method === "GET") return this.list(vault, query, [...vault.secrets.values()].filter((s) => !s.deleted), false);
+      } else if (seg.length === 2 || (seg.length === 3 && seg[2] === "")) {
+        if (method === "PUT") return this.set(vault, name, parseJsonBody(bodyText));
+        if (method === "GET") return { status: 200, body: this.bundle(vault, this.versionOf(vault, name, undefined), name, true) };
+        if (method === "DELETE") return this.delete(vault, name);
+        if (method === "PATCH") return this.update(vault, name, undefined, parseJsonBody(bodyText));
+      } else if (seg.length === 3 && seg[2].toLowerCase() === "versions" && method === "GET") {
+        const s = this.live(vault, name);
+        return this.list(vault, query, [s], true);
+      } else if (seg.length === 3) {
+        if (method === "GET") return { status: 200, body: this.bundle(vault, this.versionOf(vault, name, seg[2]), name, true) };
+        if (method === "PATCH") return this.update(vault, name, seg[2], parseJsonBody(bodyText));
+      }
+    } else if (collection === "deletedsecrets") {
+      if (!name && method === "GET") return this.list(vault, query, [...vault.secrets.values()].filter((s) => s.deleted), false, true);
+      if (name && seg.length === 2) {
+        const s = vault.secrets.get(name.toLowerCase());
+        if (!s?.deleted) throw new ArmError(404, "SecretNotFound", `Deleted Secret not found: ${name}`);
+        if (method === "GET") return { status: 200, body: this.deletedBundle(vault, s) };
+        if (method === "DELETE") {
+          if (vault.purgeProtection) {
+            throw new ArmError(403, "Forbidden", `Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.`);
+          }
+          vault.secrets.delete(name.toLowerCase());
+          return { status: 204 };
+        }
+      }
+      if (name && seg.length === 3 && seg[2].toLowerCase() === "recover" && method === "POST") {
+        const s = vault.secrets.get(name.toLowerCase());
+        if (!s?.deleted) throw new ArmError(404, "SecretNotFound", `Deleted Secret not found: ${name}`);
+        delete s.deleted;
+        return { status: 200, body: this.bundle(vault, s.versions[s.versions.length - 1], s.name, false) };
+      }
+    }
+    throw new ArmError(405, "MethodNotAllowed", `${method} is not allowed on ${path}.`);
+  }
+
+  private set(vault: Vault, name: string, body: unknown): Reply {
+    if (!isObject(body) || typeof body.value !== "string") {
+      throw new ArmError(400, "BadParameter", "Property 'value' is required and must be a string.");
+    }
+    const existing = vault.secrets.get(name.toLowerCase());
+    if (existing?.deleted) {
+      throw new ArmError(409, "Conflict", `Secret ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.`);
+    }
+    const attrs = isObject(body.attributes) ? body.attributes : {};
+    const now = Math.floor(Date.now() / 1000);
+    const v: SecretVersion = {
+      version: randomBytes(16).toString("hex"),
+      value: body.value,
+      contentType: typeof body.contentType === "string" ? body.contentType : undefined,
+      tags: isObject(body.tags) ? (body.tags as Record<string, string>) : undefined,
+      enabled: attrs.enabled !== false,
+      nbf: typeof attrs.nbf === "number" ? attrs.nbf : undefined,
+      exp: typeof attrs.exp === "number" ? attrs.exp : undefined,
+      created: now,
+      updated: now,
+    };
+    const secret = existing ?? { name, versions: [] };
+    secret.versions.push(v);
+    vault.secrets.set(name.toLowerCase(), secret);
+    return { status: 200, body: this.bundle(vault, v, secret.name, true) };
+  }
+
+  private update(vault: Vault, name: string, version: string | undefined, body: unknown): Reply {
+    const v = this.findVersion(vault, name, version);
+    if (!isObject(body)) throw new ArmError(400, "BadParameter", "The request body is invalid.");
+    if (typeof body.contentType === "string") v.contentType = body.contentType;
+    if (isObject(body.tags)) v.tags = body.tags as Record<string, string>;
+    if (isObject(body.attributes)) {
+      if (typeof body.attributes.enabled === "boolean") v.enabled = body.attributes.enabled;
+      if (typeof body.attributes.nbf === "number") v.nbf = body.attributes.nbf;
+      if (typeof body.attributes.exp === "number") v.exp = body.attributes.exp;
+    }
+    v.updated = Math.floor(Date.now() / 1000);
+    return { status: 200, body: this.bundle(vault, v, name, false) };
+  }
+
+  private delete(vault: Vault, name: string): Reply {
+    const s = this.live(vault, name);
+    const now = Math.floor(Date.now() / 1000);
+    s.deleted = { deletedDate: now, scheduledPurgeDate: now + RETENTION_DAYS * 86400 };
+    return { status: 200, body: this.deletedBundle(vault, s) };
+  }
+
+  private live(vault: Vault, name: string): Secret {
+    const s = vault.secrets.get(name.toLowerCase());
+    if (!s || s.deleted) throw new ArmError(404, "SecretNotFound", `A secret with (name/id) ${name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`);
+    return s;
+  }
+
+  private findVersion(vault: Vault, name: string, version: string | undefined): SecretVersion {
+    const s = this.live(vault, name);
+    if (!version) return s.versions[s.versions.length - 1];
+    const v = s.versions.find((x) => x.version.toLowerCase() === version.toLowerCase());
+    if (!v) throw new ArmError(404, "SecretNotFound", `A secret with (name/id) ${name}/${version} was not found in this key vault.`);
+    return v;
+  }
+
+  private versionOf(vault: Vault, name: string, version: string | undefined): SecretVersion {
+    const v = this.findVersion(vault, name, version);
+    if (!v.enabled) throw new ArmError(403, "Forbidden", "Operation get is not allowed on a disabled secret.", { innererror: { code: "SecretDisabled" } });
+    return v;
+  }
+
+  private attributes(vault: Vault, v: SecretVersion): Json {
+    const a: Json = {
+      enabled: v.enabled,
+      created: v.created,
+      updated: v.updated,
+      recoveryLevel: vault.purgeProtection ? "Recoverable" : "Recoverable+Purgeable",
+      recoverableDays: RETENTION_DAYS,
+    };
+    if (v.nbf !== undefined) a.nbf = v.nbf;
+    if (v.exp !== undefined) a.exp = v.exp;
+    return a;
+  }
+
+  private bundle(vault: Vault, v: SecretVersion, name: string, withValue: boolean): Json {
+    const b: Json = {};
+    if (withValue) b.value = v.value;
+    b.id = `${vault.url}/secrets/${name}/${v.version}`;
+    if (v.contentType !== undefined) b.contentType = v.contentType;
+    b.attributes = this.attributes(vault, v);
+    if (v.tags) b.tags = v.tags;
+    return b;
+  }
+
+  private deletedBundle(vault: Vault, s: Secret): Json {
+    const latest = s.versions[s.versions.length - 1];
+    return {
+      recoveryId: `${vault.url}/deletedsecrets/${s.name}`,
+      deletedDate: s.deleted!.deletedDate,
+      scheduledPurgeDate: s.deleted!.scheduledPurgeDate,
+      ...this.bundle(vault, latest, s.name, false),
+    };
+  }
+
+  private list(vault: Vault, query: URLSearchParams, secrets: Secret[], versions: boolean, deleted = false): Reply {
+    const items: Json[] = [];
+    for (const s of secrets.sort((a, b) => a.name.localeCompare(b.name))) {
+      const chosen = versions ? s.versions : [s.versions[s.versions.length - 1]];
+      for (const v of chosen) {
+        const item: Json = { id: versions ? `${vault.url}/secrets/${s.name}/${v.version}` : `${vault.url}/secrets/${s.name}`, attributes: this.attributes(vault, v) };
+        if (v.contentType !== undefined) item.contentType = v.contentType;
+        if (v.tags) item.tags = v.tags;
+        if (deleted) Object.assign(item, { recoveryId: `${vault.url}/deletedsecrets/${s.name}`, deletedDate: s.deleted!.deletedDate, scheduledPurgeDate: s.deleted!.scheduledPurgeDate });
+        items.push(item);
+      }
+    }
+    const size = Math.min(Number(query.get("maxresults")) || 25, 25);
+    const start = Number(query.get("$skiptoken") ?? "0") || 0;
+    const value = items.slice(start, start + size);
+    let nextLink: string | null = null;
+    if (start + size < items.length) {
+      const q = new URLSearchParams(query);
+      q.set("$skiptoken", String(start + size));
+      nextLink = `${vault.url}/${deleted ? "deletedsecrets" : "secrets"}${versions ? `/${secrets[0].name}/versions` : ""}?${q.toString()}`;
+    }
+    return { status: 200, body: { value, nextLink } };
+  }
+}

@@ -1,0 +1,460 @@
+// Microsoft.Compute: availability sets (sync, 200 only), VMs (identity, NIC and availability-set
+// links, OS disk, power state through restart / redeploy / start / powerOff / deallocate / reimage,
+// run command), Flexible-mode scale sets whose capacity creates and removes real VM + NIC resources,
+// and managed disks.
+import { randomBytes, randomUUID } from "node:crypto";
+import type { Emulator } from "../emulator";
+import { lower, parseArmPath } from "../resource-id";
+import { runCommandResultBody, type RunCommandInput } from "../run-command";
+import { getPath } from "../store";
+import { ArmError, type ActionDefinition, type Json, type ResourceDoc, type TypeDefinition, type WriteContext } from "../types";
+import { arrayAt, COMPUTE_API, idOf, props, requireRef, setBackRef, stableGuid } from "./common";
+
+const VM = "Microsoft.Compute/virtualMachines";
+const VMSS = "Microsoft.Compute/virtualMachineScaleSets";
+const AVSET = "Microsoft.Compute/availabilitySets";
+const DISK = "Microsoft.Compute/disks";
+const NIC = "Microsoft.Network/networkInterfaces";
+
+export type PowerState = "running" | "stopped" | "deallocated";
+
+/** Power state and action counters live beside the document (they are instance-view data, not model). */
+export function powerStateOf(emu: Emulator, vmId: string): PowerState {
+  return (emu.store.getSecret(vmId, "powerState") as PowerState | undefined) ?? "running";
+}
+
+export function actionCount(emu: Emulator, vmId: string, action: string): number {
+  return (emu.store.getSecret(vmId, `count.${action}`) as number | undefined) ?? 0;
+}
+
+function bump(emu: Emulator, vmId: string, action: string): void {
+  emu.store.setSecret(vmId, `count.${action}`, actionCount(emu, vmId, action) + 1);
+}
+
+function setPower(emu: Emulator, vmId: string, state: PowerState): void {
+  emu.store.setSecret(vmId, "powerState", state);
+}
+
+const availabilitySets: TypeDefinition = {
+  type: AVSET,
+  apiVersions: COMPUTE_API,
+  tracked: true,
+  put: "sync",
+  createStatus: 200,
+  delete: "sync",
+  provisioningState: false,
+  validate(doc) {
+    const fd = getPath(doc, ["properties", "platformFaultDomainCount"]);
+    if (fd !== undefined && (!Number.isInteger(fd) || (fd as number) < 1 || (fd as number) > 3)) {
+      throw new ArmError(400, "InvalidParameter", "The specified fault domain count must fall in the range 1 to 3.", { target: "platformFaultDomainCount" });
+    }
+  },
+  normalize(doc, ctx) {
+    const p = props(doc);
+    p.platformFaultDomainCount ??= 2;
+    p.platformUpdateDomainCount ??= 5;
+    const vms = getPath(ctx.existing ?? { properties: {} }, ["properties", "virtualMachines"]);
+    if (vms) p.virtualMachines = vms;
+  },
+  beforeDelete(doc) {
+    if (arrayAt(doc, "properties", "virtualMachines").length > 0) {
+      throw new ArmError(409, "OperationNotAllowed", `Availability set ${doc.name} cannot be deleted. Before deleting an availability set please ensure that it does not contain any VM.`);
+    }
+  },
+};
+
+function stateChange(action: string, state: PowerState, needsRunning = false): ActionDefinition {
+  return {
+    start({ emulator, doc }) {
+      if (needsRunning && powerStateOf(emulator, doc.id) !== "running") {
+        throw new ArmError(409, "OperationNotAllowed", `Operation '${action}' is not allowed on VM '${doc.name}' since the VM is ${powerStateOf(emulator, doc.id)}.`);
+      }
+      return {
+        commit: () => {
+          bump(emulator, doc.id, action);
+          setPower(emulator, doc.id, state);
+        },
+      };
+    },
+  };
+}
+
+const runCommandsInFlight = new WeakMap<Emulator, Set<string>>();
+
+const runCommand: ActionDefinition = {
+  start({ emulator, doc, body }) {
+    if (powerStateOf(emulator, doc.id) !== "running") {
+      throw new ArmError(409, "OperationNotAllowed", `The operation requires the VM to be running (or set to run). VM '${doc.name}' is ${powerStateOf(emulator, doc.id)}.`);
+    }
+    const b = (body ?? {}) as Json;
+    if (b.commandId !== "RunShellScript" || !Array.isArray(b.script)) {
+      throw new ArmError(400, "InvalidParameter", "The emulator runs only commandId 'RunShellScript' with a script.", { target: "commandId" });
+    }
+    const inFlight = runCommandsInFlight.get(emulator) ?? new Set<string>();
+    runCommandsInFlight.set(emulator, inFlight);
+    if (inFlight.has(lower(doc.id))) {
+      throw new ArmError(409, "Conflict", "Run command extension execution is in progress. Please wait for completion before invoking a run command.");
+    }
+    inFlight.add(lower(doc.id));
+    const input: RunCommandInput = {
+      commandId: "RunShellScript",
+      script: (b.script as unknown[]).map(String),
+      parameters: Array.isArray(b.parameters) ? (b.parameters as Json[]).map((p) => ({ name: typeof p.name === "string" ? p.name : undefined, value: String(p.value ?? "") })) : [],
+    };
+    bump(emulator, doc.id, "runCommand");
+    const work = emulator.runCommand
+      .run(doc, input)
+      .then((raw) => ({ result: runCommandResultBody(raw) }))
+      .finally(() => inFlight.delete(lower(doc.id)));
+    return { work };
+  },
+};
+
+const virtualMachines: TypeDefinition = {
+  type: VM,
+  apiVersions: COMPUTE_API,
+  tracked: true,
+  put: "ao",
+  patch: "ao",
+  delete: "ao+loc",
+  writeOnly: [
+    ["properties", "osProfile", "adminPassword"],
+    ["properties", "osProfile", "customData"],
+  ],
+  validate(doc, ctx) {
+    const p = props(doc);
+    if (!getPath(p, ["hardwareProfile", "vmSize"])) throw required("hardwareProfile.vmSize");
+    if (!p.storageProfile) throw required("storageProfile");
+    const attach = lower(String(getPath(p, ["storageProfile", "osDisk", "createOption"]) ?? "FromImage")) === "attach";
+    if (!ctx.existing && !attach) {
+      if (!getPath(p, ["storageProfile", "imageReference"])) throw required("storageProfile.imageReference");
+      if (!getPath(p, ["osProfile", "adminUsername"])) throw required("osProfile.adminUsername");
+      if (!getPath(p, ["osProfile", "computerName"])) throw required("osProfile.computerName");
+    }
+    const nics = arrayAt(p, "networkProfile", "networkInterfaces");
+    if (nics.length === 0) throw required("networkProfile.networkInterfaces");
+    for (const n of nics) {
+      const nic = requireRef(ctx.emulator, idOf(n), doc, "networkInterface");
+      const owner = idOf(getPath(nic, ["properties", "virtualMachine"]));
+      if (owner && lower(owner) !== lower(doc.id) && ctx.emulator.store.get(owner)) {
+        throw new ArmError(400, "NicInUse", `Network interface ${nic.id} is already attached to virtual machine ${owner}.`);
+      }
+    }
+    const avset = idOf(p.availabilitySet);
+    if (avset) {
+      requireRef(ctx.emulator, avset, doc, "availabilitySet");
+      if (Array.isArray(doc.zones) && doc.zones.length > 0) {
+        throw new ArmError(400, "InvalidParameter", "Virtual Machine cannot be in an availability set and an availability zone at the same time.");
+      }
+    }
+    const vmss = idOf(p.virtualMachineScaleSet);
+    if (vmss) {
+      const set = requireRef(ctx.emulator, vmss, doc, "virtualMachineScaleSet");
+      if (lower(String(getPath(set, ["properties", "orchestrationMode"]))) !== "flexible") {
+        throw new ArmError(400, "InvalidParameter", "Only Flexible scale sets accept standalone virtual machines.");
+      }
+    }
+    if (ctx.existing) {
+      const oldSet = idOf(getPath(ctx.existing, ["properties", "availabilitySet"]));
+      if (lower(oldSet ?? "") !== lower(avset ?? "")) {
+        throw new ArmError(409, "OperationNotAllowed", "Changing the availability set of a VM is not allowed. Delete and recreate the VM.");
+      }
+    }
+  },
+  normalize(doc, ctx) {
+    const p = props(doc);
+    const old = ctx.existing ? props(ctx.existing) : {};
+    p.vmId = old.vmId ?? randomUUID();
+    p.timeCreated = old.timeCreated ?? new Date().toISOString();
+    const osDisk = (getPath(p, ["storageProfile", "osDisk"]) ?? {}) as Json;
+    (p.storageProfile as Json).osDisk = osDisk;
+    const oldDisk = getPath(old, ["storageProfile", "osDisk"]) as Json | undefined;
+    osDisk.name ??= oldDisk?.name ?? `${doc.name}_OsDisk_1_${randomBytes(16).toString("hex")}`;
+    osDisk.osType ??= "Linux";
+    osDisk.caching ??= "ReadWrite";
+    osDisk.deleteOption ??= "Detach";
+    const rg = parseArmPath(doc.id)!;
+    osDisk.managedDisk = { ...((osDisk.managedDisk as Json) ?? {}), id: `/subscriptions/${rg.subscription}/resourceGroups/${rg.resourceGroup}/providers/Microsoft.Compute/disks/${String(osDisk.name)}` };
+    if (doc.identity && typeof doc.identity === "object") {
+      const id = doc.identity as Json;
+      if (/systemassigned/i.test(String(id.type))) {
+        id.principalId = getPath(ctx.existing ?? {}, ["identity", "principalId"]) ?? stableGuid(`${lower(doc.id)}#${String(p.vmId)}`);
+        id.tenantId = ctx.emulator.tenantId;
+      }
+    }
+  },
+  afterCommit(doc, ctx) {
+    const emu = ctx.emulator;
+    const p = props(doc);
+    if (!ctx.existing) setPower(emu, doc.id, "running");
+    for (const n of arrayAt(p, "networkProfile", "networkInterfaces")) {
+      const nic = emu.store.get(idOf(n)!);
+      if (nic) props(nic).virtualMachine = { id: doc.id };
+    }
+    const avset = idOf(p.availabilitySet);
+    const set = avset ? emu.store.get(avset) : undefined;
+    if (set) props(set).virtualMachines = setBackRef(arrayAt(set, "properties", "virtualMachines"), doc.id.toUpperCase(), true);
+    const diskId = String(getPath(p, ["storageProfile", "osDisk", "managedDisk", "id"]));
+    if (!emu.store.get(diskId)) {
+      emu.store.set({
+        id: diskId,
+        name: diskId.split("/").pop()!,
+        type: DISK,
+        location: doc.location,
+        tags: doc.tags,
+        ...(Array.isArray(doc.zones) ? { zones: doc.zones } : {}),
+        managedBy: doc.id,
+        sku: { name: "Premium_LRS", tier: "Premium" },
+        properties: { osType: "Linux", diskSizeGB: 30, diskState: "Attached", provisioningState: "Succeeded", timeCreated: new Date().toISOString() },
+      });
+    }
+  },
+  afterDelete(doc, emu) {
+    const p = props(doc);
+    for (const n of arrayAt(p, "networkProfile", "networkInterfaces")) {
+      const nic = emu.store.get(idOf(n)!);
+      if (!nic) continue;
+      delete props(nic).virtualMachine;
+      if (lower(String(getPath(n, ["properties", "deleteOption"]) ?? "")) === "delete") emu.deleteCascade(nic.id);
+    }
+    const set = emu.store.get(idOf(p.availabilitySet) ?? "");
+    if (set) props(set).virtualMachines = setBackRef(arrayAt(set, "properties", "virtualMachines"), doc.id, false);
+    const disk = emu.store.get(String(getPath(p, ["storageProfile", "osDisk", "managedDisk", "id"])));
+    if (disk) {
+      if (lower(String(getPath(p, ["storageProfile", "osDisk", "deleteOption"]))) === "delete") emu.deleteCascade(disk.id);
+      else {
+        delete disk.managedBy;
+        props(disk).diskState = "Unattached";
+      }
+    }
+  },
+  present(doc, query, emu) {
+    if (/instanceview/i.test(query.get("$expand") ?? "")) props(doc).instanceView = instanceView(doc, emu);
+    return doc;
+  },
+  views: { instanceview: (doc, emu) => instanceView(doc, emu) },
+  actions: {
+    restart: stateChange("restart", "running", true),
+    redeploy: stateChange("redeploy", "running"),
+    start: stateChange("start", "running"),
+    poweroff: stateChange("powerOff", "stopped"),
+    deallocate: stateChange("deallocate", "deallocated"),
+    reimage: stateChange("reimage", "running"),
+    runcommand: runCommand,
+  },
+};
+
+function instanceView(doc: ResourceDoc, emu: Emulator): Json {
+  const power = powerStateOf(emu, doc.id);
+  const display = { running: "VM running", stopped: "VM stopped", deallocated: "VM deallocated" }[power];
+  return {
+    computerName: getPath(doc, ["properties", "osProfile", "computerName"]),
+    osName: "ubuntu",
+    osVersion: "24.04",
+    vmAgent: {
+      vmAgentVersion: "2.9.1.1",
+      statuses: [{ code: "ProvisioningState/succeeded", level: "Info", displayStatus: power === "running" ? "Ready" : "Not Ready", time: new Date().toISOString() }],
+    },
+    statuses: [
+      { code: `ProvisioningState/${lower(String(getPath(doc, ["properties", "provisioningState"]) ?? "succeeded"))}`, level: "Info", displayStatus: "Provisioning succeeded", time: new Date().toISOString() },
+      { code: `PowerState/${power}`, level: "Info", displayStatus: display },
+    ],
+  };
+}
+
+function required(field: string): ArmError {
+  return new ArmError(400, "InvalidParameter", `Required parameter '${field}' is missing (null).`, { target: field });
+}
+
+// ------------------------------------------------------------------------------- scale sets (Flexible)
+
+function scaleSetVms(emu: Emulator, vmss: ResourceDoc): ResourceDoc[] {
+  return emu.store
+    .all()
+    .filter((d) => lower(d.type) === lower(VM) && lower(idOf(getPath(d, ["properties", "virtualMachineScaleSet"])) ?? "") === lower(vmss.id))
+    .sort((a, b) => String(getPath(a, ["properties", "timeCreated"])).localeCompare(String(getPath(b, ["properties", "timeCreated"]))) || a.name.localeCompare(b.name));
+}
+
+/** Creates one VM (and its NIC) from the scale set's profile, the way the platform does in Flexible mode. */
+function createInstance(emu: Emulator, vmss: ResourceDoc): void {
+  const profile = getPath(vmss, ["properties", "virtualMachineProfile"]) as Json;
+  const p = parseArmPath(vmss.id)!;
+  const rgId = `/subscriptions/${p.subscription}/resourceGroups/${p.resourceGroup}`;
+  const suffix = randomBytes(4).toString("hex");
+  const vmName = `${vmss.name}_${suffix}`;
+  const nicIds: Json[] = [];
+  for (const cfg of arrayAt(profile, "networkProfile", "networkInterfaceConfigurations")) {
+    const nicName = `${vmss.name}_${suffix}-${String(cfg.name)}`;
+    const nic: ResourceDoc = {
+      id: `${rgId}/providers/Microsoft.Network/networkInterfaces/${nicName}`,
+      name: nicName,
+      type: NIC,
+      location: vmss.location,
+      tags: vmss.tags,
+      properties: {
+        ipConfigurations: arrayAt(cfg, "properties", "ipConfigurations").map((ipc) => ({
+          name: ipc.name,
+          properties: {
+            subnet: getPath(ipc, ["properties", "subnet"]),
+            loadBalancerBackendAddressPools: getPath(ipc, ["properties", "loadBalancerBackendAddressPools"]) ?? [],
+            primary: getPath(ipc, ["properties", "primary"]),
+          },
+        })),
+        networkSecurityGroup: getPath(cfg, ["properties", "networkSecurityGroup"]),
+      },
+    };
+    if (!nic.properties.networkSecurityGroup) delete nic.properties.networkSecurityGroup;
+    internalCreate(emu, nic);
+    nicIds.push({ id: nic.id, properties: { primary: getPath(cfg, ["properties", "primary"]) ?? nicIds.length === 0, deleteOption: "Delete" } });
+  }
+  const prefix = String(getPath(profile, ["osProfile", "computerNamePrefix"]) ?? vmss.name);
+  const vm: ResourceDoc = {
+    id: `${rgId}/providers/Microsoft.Compute/virtualMachines/${vmName}`,
+    name: vmName,
+    type: VM,
+    location: vmss.location,
+    tags: vmss.tags,
+    ...(Array.isArray(vmss.zones) ? { zones: [(vmss.zones as string[])[scaleSetVms(emu, vmss).length % (vmss.zones as string[]).length]] } : {}),
+    ...(vmss.identity ? { identity: { type: "SystemAssigned" } } : {}),
+    properties: {
+      virtualMachineScaleSet: { id: vmss.id },
+      hardwareProfile: { vmSize: getPath(vmss, ["sku", "name"]) },
+      storageProfile: { ...((profile.storageProfile as Json) ?? {}), osDisk: { createOption: "FromImage", deleteOption: "Delete" } },
+      osProfile: { computerName: `${prefix}${suffix}`, adminUsername: getPath(profile, ["osProfile", "adminUsername"]) ?? "azureuser", linuxConfiguration: getPath(profile, ["osProfile", "linuxConfiguration"]) },
+      networkProfile: { networkInterfaces: nicIds },
+    },
+  };
+  const customData = emu.store.getSecret(vmss.id, "properties.virtualMachineProfile.osProfile.customData");
+  if (customData !== undefined) emu.store.setSecret(vm.id, "properties.osProfile.customData", customData);
+  internalCreate(emu, vm);
+}
+
+/** Runs a type's validate/normalize/afterCommit for a resource the platform itself creates. */
+function internalCreate(emu: Emulator, doc: ResourceDoc): void {
+  const def = emu.types.get(doc.type)!;
+  const ctx: WriteContext = { emulator: emu, query: new URLSearchParams() };
+  def.validate?.(doc, ctx);
+  void def.normalize?.(doc, ctx);
+  props(doc).provisioningState = "Succeeded";
+  emu.store.set(doc);
+  def.afterCommit?.(doc, ctx);
+}
+
+function reconcileCapacity(emu: Emulator, vmss: ResourceDoc): void {
+  const want = Number(getPath(vmss, ["sku", "capacity"]) ?? 0);
+  let have = scaleSetVms(emu, vmss);
+  while (have.length < want) {
+    createInstance(emu, vmss);
+    have = scaleSetVms(emu, vmss);
+  }
+  // scale-in removes the newest instances first
+  for (const vm of have.slice(want).reverse()) emu.deleteCascade(vm.id);
+}
+
+function instanceIds(emu: Emulator, vmss: ResourceDoc, body: unknown): ResourceDoc[] {
+  const ids = Array.isArray((body as Json | undefined)?.instanceIds) ? ((body as Json).instanceIds as unknown[]).map(String) : undefined;
+  const vms = scaleSetVms(emu, vmss);
+  if (!ids) return vms;
+  return ids.map((id) => {
+    const vm = vms.find((v) => lower(v.name) === lower(id) || lower(v.id) === lower(id));
+    if (!vm) throw new ArmError(400, "InvalidParameter", `Instance id '${id}' is not a virtual machine of scale set ${vmss.name}.`, { target: "instanceIds" });
+    return vm;
+  });
+}
+
+function scaleSetAction(action: string, state: PowerState): ActionDefinition {
+  return {
+    start({ emulator, doc, body }) {
+      const vms = instanceIds(emulator, doc, body);
+      return {
+        commit: () => {
+          for (const vm of vms) {
+            bump(emulator, vm.id, action);
+            setPower(emulator, vm.id, state);
+          }
+        },
+      };
+    },
+  };
+}
+
+const virtualMachineScaleSets: TypeDefinition = {
+  type: VMSS,
+  apiVersions: COMPUTE_API,
+  tracked: true,
+  put: "ao",
+  patch: "ao",
+  delete: "ao+loc",
+  writeOnly: [
+    ["properties", "virtualMachineProfile", "osProfile", "adminPassword"],
+    ["properties", "virtualMachineProfile", "osProfile", "customData"],
+  ],
+  validate(doc) {
+    const p = props(doc);
+    if (lower(String(p.orchestrationMode ?? "")) !== "flexible") {
+      throw new ArmError(400, "InvalidParameter", "The emulator models Flexible orchestration mode only; set properties.orchestrationMode to 'Flexible'.", { target: "orchestrationMode" });
+    }
+    if (p.platformFaultDomainCount === undefined) throw required("platformFaultDomainCount");
+    const capacity = Number(getPath(doc, ["sku", "capacity"]) ?? 0);
+    if (!Number.isInteger(capacity) || capacity < 0 || capacity > 1000) {
+      throw new ArmError(400, "InvalidParameter", "sku.capacity must be an integer from 0 to 1000.", { target: "sku.capacity" });
+    }
+    if (capacity > 0) {
+      if (!p.virtualMachineProfile) throw required("virtualMachineProfile");
+      if (!getPath(doc, ["sku", "name"])) throw required("sku.name");
+    }
+  },
+  normalize(doc, ctx) {
+    const p = props(doc);
+    p.uniqueId = getPath(ctx.existing ?? {}, ["properties", "uniqueId"]) ?? randomUUID();
+    p.timeCreated = getPath(ctx.existing ?? {}, ["properties", "timeCreated"]) ?? new Date().toISOString();
+    if (doc.identity && /systemassigned/i.test(String((doc.identity as Json).type))) {
+      (doc.identity as Json).principalId = stableGuid(lower(doc.id));
+      (doc.identity as Json).tenantId = ctx.emulator.tenantId;
+    }
+  },
+  afterCommit(doc, ctx) {
+    reconcileCapacity(ctx.emulator, doc);
+  },
+  afterDelete(doc, emu) {
+    for (const vm of scaleSetVms(emu, doc)) emu.deleteCascade(vm.id);
+  },
+  actions: {
+    delete: {
+      start({ emulator, doc, body }) {
+        const vms = instanceIds(emulator, doc, body);
+        if (!Array.isArray((body as Json | undefined)?.instanceIds)) throw required("instanceIds");
+        return {
+          commit: () => {
+            for (const vm of vms) emulator.deleteCascade(vm.id);
+            const cur = emulator.store.get(doc.id);
+            if (cur && cur.sku && typeof cur.sku === "object") (cur.sku as Json).capacity = scaleSetVms(emulator, cur).length;
+          },
+        };
+      },
+    },
+    reimage: scaleSetAction("reimage", "running"),
+    reimageall: scaleSetAction("reimage", "running"),
+    restart: scaleSetAction("restart", "running"),
+    redeploy: scaleSetAction("redeploy", "running"),
+    start: scaleSetAction("start", "running"),
+    poweroff: scaleSetAction("powerOff", "stopped"),
+    deallocate: scaleSetAction("deallocate", "deallocated"),
+    manualupgrade: scaleSetAction("manualUpgrade", "running"),
+  },
+};
+
+const disks: TypeDefinition = {
+  type: DISK,
+  apiVersions: ["2025-01-02", "2024-03-02", "2023-10-02", "2023-04-02"],
+  tracked: true,
+  put: "ao",
+  patch: "ao",
+  delete: "ao+loc",
+  beforeDelete(doc) {
+    if (doc.managedBy) throw new ArmError(409, "OperationNotAllowed", `Disk ${doc.name} is attached to VM ${String(doc.managedBy)}.`);
+  },
+};
+
+export const COMPUTE_TYPES: TypeDefinition[] = [availabilitySets, virtualMachines, virtualMachineScaleSets, disks];
+export { VM, VMSS };

@@ -1,0 +1,19 @@
+// Every resource type the emulator knows.
+import type { TypeDefinition } from "../types";
+import { AUTHORIZATION_TYPES } from "./authorization";
+import { COMPUTE_TYPES } from "./compute";
+import { DNS_TYPES } from "./dns";
+import { KEYVAULT_TYPES } from "./keyvault";
+import { MYSQL_TYPES } from "./mysql";
+import { NETWORK_TYPES } from "./network";
+import { RESOURCE_TYPES } from "./resources";
+
+export const ALL_TYPES: TypeDefinition[] = [
+  ...RESOURCE_TYPES,
+  ...NETWORK_TYPES,
+  ...DNS_TYPES,
+  ...COMPUTE_TYPES,
+  ...MYSQL_TYPES,
+  ...KEYVAULT_TYPES,
+  ...AUTHORIZATION_TYPES,
+];

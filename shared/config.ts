@@ -1,0 +1,110 @@
+// Every app setting Jumpgate reads, in one place: name, meaning and default. Code reads settings only
+// through `readSettings()`; a test checks that local.settings.sample.json lists exactly these.
+
+export interface SettingSpec {
+  name: string;
+  description: string;
+  /** the value used when the setting is absent (undefined: optional, no value) */
+  default?: string;
+  /** the sample value for local.settings.sample.json when it differs from the default */
+  sample?: string;
+}
+
+export const SETTINGS = {
+  armEndpoint: {
+    name: "JUMPGATE_ARM_ENDPOINT",
+    description: "Azure Resource Manager endpoint. Point it at the emulator for local runs.",
+    default: "https://management.azure.com",
+  },
+  metricsEndpoint: {
+    name: "JUMPGATE_METRICS_ENDPOINT",
+    description: "Azure Monitor metrics data-plane endpoint; `{location}` is replaced by the stack's region.",
+    default: "https://{location}.metrics.monitor.azure.com",
+  },
+  credential: {
+    name: "JUMPGATE_AZURE_CREDENTIAL",
+    description: "`default` (DefaultAzureCredential: the Function App's managed identity) or `emulator` (a fixed token, accepted only with loopback endpoints).",
+    default: "default",
+  },
+  caFile: {
+    name: "JUMPGATE_AZURE_CA_FILE",
+    description: "Optional PEM file of an extra CA to trust for Azure calls (the emulator's test CA).",
+  },
+  keyVaultChallengeVerification: {
+    name: "JUMPGATE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE",
+    description: "`true` checks that Key Vault's bearer challenge names a vault.azure.net resource matching the vault host; `false` only for the loopback emulator.",
+    default: "true",
+  },
+  requestTimeoutMs: {
+    name: "JUMPGATE_HTTP_TIMEOUT_MS",
+    description: "Timeout of every single HTTP request to Azure, in milliseconds (each retry gets its own).",
+    default: "30000",
+  },
+  lroPollIntervalMs: {
+    name: "JUMPGATE_LRO_POLL_INTERVAL_MS",
+    description: "Poll interval of long-running ARM operations, in milliseconds (a Retry-After from Azure takes precedence).",
+    default: "2000",
+  },
+  lroTimeoutMs: {
+    name: "JUMPGATE_LRO_TIMEOUT_MS",
+    description: "Longest wait for one long-running ARM operation, in milliseconds (MySQL creation takes about 10 minutes).",
+    default: "2700000",
+  },
+  retryMax: {
+    name: "JUMPGATE_HTTP_MAX_RETRIES",
+    description: "Retries of throttled (429/503 with Retry-After), transient (5xx, 408) and network failures per request.",
+    default: "3",
+  },
+  retryDelayMs: {
+    name: "JUMPGATE_HTTP_RETRY_DELAY_MS",
+    description: "Base delay of the exponential retry backoff, in milliseconds.",
+    default: "800",
+  },
+  retryMaxDelayMs: {
+    name: "JUMPGATE_HTTP_RETRY_MAX_DELAY_MS",
+    description: "Upper bound of one retry delay, in milliseconds.",
+    default: "60000",
+  },
+  taskHub: {
+    name: "TASKHUB_NAME",
+    description: "Durable Functions task hub name (host.json reads it): 3-45 letters and digits, starting with a letter.",
+    default: "jumpgate",
+  },
+} satisfies Record<string, SettingSpec>;
+
+export type SettingKey = keyof typeof SETTINGS;
+
+/** Settings the Functions host reads itself (listed in the sample, never read by our code). */
+export const HOST_SETTINGS: SettingSpec[] = [
+  { name: "AzureWebJobsStorage", description: "Storage for the Functions host, Durable task hub and Jumpgate's tables; Azurite locally.", sample: "UseDevelopmentStorage=true" },
+  { name: "FUNCTIONS_WORKER_RUNTIME", description: "Language worker of the Function App.", sample: "node" },
+];
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export type Env = Record<string, string | undefined>;
+
+export function readSetting(key: SettingKey, env: Env = process.env): string | undefined {
+  const spec: SettingSpec = SETTINGS[key];
+  const v = env[spec.name];
+  return v === undefined || v === "" ? spec.default : v;
+}
+
+export function readIntSetting(key: SettingKey, env: Env = process.env, min = 0): number {
+  const raw = readSetting(key, env);
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${SETTINGS[key].name} must be a whole number >= ${min}, got '${raw}'`);
+  return n;
+}
+
+export function readBoolSetting(key: SettingKey, env: Env = process.env): boolean {
+  const raw = (readSetting(key, env) ?? "").toLowerCase();
+  if (raw === "true" || raw === "1") return true;
+  if (raw === "false" || raw === "0") return false;
+  throw new ConfigError(`${SETTINGS[key].name} must be true or false, got '${raw}'`);
+}
