@@ -163,7 +163,8 @@ export class Emulator {
   /** `vault` is set for requests that reached a Key Vault's own listener. */
   async handle(req: IncomingMessage, res: ServerResponse, vault: string | undefined): Promise<void> {
     const method = (req.method ?? "GET").toUpperCase();
-    const url = new URL(req.url ?? "/", this.url || "https://127.0.0.1");
+    // ARM tolerates `//subscriptions/...` (clients that join "/" + a scope that starts with "/")
+    const url = new URL((req.url ?? "/").replace(/^\/{2,}/, "/"), this.url || "https://127.0.0.1");
     let path: string;
     try {
       path = decodeURIComponent(url.pathname);

@@ -109,7 +109,8 @@ const flexibleServers: TypeDefinition = {
           commit: () => {
             for (const item of items) {
               const c = emulator.store.get(`${doc.id}/configurations/${String(item.name)}`)!;
-              Object.assign(c.properties, { value: String(item.value), source: item.source ?? "user-override" });
+              const p = (item.properties ?? item) as Json;
+              Object.assign(c.properties, { value: String(p.value), source: p.source ?? "user-override" });
             }
           },
           work: Promise.resolve({ result: { value: items } }),
