@@ -118,10 +118,13 @@ export class AzureClientFactory {
     return { updateIntervalInMs: this.settings.lroPollIntervalMs, abortSignal: this.deadline(this.settings.lroTimeoutMs, signal) };
   }
 
-  /** An abort signal for a plain (non-LRO) call: the request deadline times the retries, joined with the caller's. */
+  /**
+   * An abort signal for a plain (non-LRO) call, joined with the caller's: every attempt may use its
+   * full deadline plus the longest retry wait.
+   */
   call(signal?: AbortSignal): { abortSignal: AbortSignal } {
     const { maxRetries, maxRetryDelayInMs } = this.settings.retry;
-    const budget = this.settings.requestTimeoutMs * (maxRetries + 1) + maxRetryDelayInMs * maxRetries;
+    const budget = (this.settings.requestTimeoutMs + maxRetryDelayInMs) * (maxRetries + 1);
     return { abortSignal: this.deadline(budget, signal) };
   }
 
