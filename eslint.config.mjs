@@ -19,6 +19,17 @@ export default tseslint.config(
   },
   {
     files: ["test/**/*.ts", "emulator/cli.ts", "scripts/**/*.ts"],
-    rules: { "no-console": "off" },
+    rules: {
+      "no-console": "off",
+      // node:test's test()/describe() return promises the runner itself awaits
+      "@typescript-eslint/no-floating-promises": [
+        "error",
+        {
+          allowForKnownSafeCalls: [
+            { from: "package", package: "node:test", name: ["test", "describe", "it", "suite"] },
+          ],
+        },
+      ],
+    },
   },
 );

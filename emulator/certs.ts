@@ -2,7 +2,7 @@
 // 127.0.0.1/localhost signed by it. Generated per process (nothing secret is committed) with
 // WebCrypto + @peculiar/x509, so no openssl binary is needed.
 import "reflect-metadata";
-import { webcrypto, type webcrypto as WebCrypto } from "node:crypto";
+import { webcrypto } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -34,7 +34,7 @@ export async function createTestPki(dir?: string): Promise<TestPki> {
     name: "CN=Jumpgate emulator test CA",
     notBefore,
     notAfter,
-    keys: caKeys as WebCrypto.CryptoKeyPair,
+    keys: caKeys,
     signingAlgorithm: ALG,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
@@ -42,7 +42,7 @@ export async function createTestPki(dir?: string): Promise<TestPki> {
     ],
   });
 
-  const leafKeys = (await webcrypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as WebCrypto.CryptoKeyPair;
+  const leafKeys = await webcrypto.subtle.generateKey(ALG, true, ["sign", "verify"]);
   const leaf = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject: "CN=localhost",
@@ -50,7 +50,7 @@ export async function createTestPki(dir?: string): Promise<TestPki> {
     notBefore,
     notAfter,
     publicKey: leafKeys.publicKey,
-    signingKey: (caKeys as WebCrypto.CryptoKeyPair).privateKey,
+    signingKey: caKeys.privateKey,
     signingAlgorithm: ALG,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),

@@ -9,7 +9,9 @@ import { spawnSync } from "node:child_process";
 const args = process.argv.slice(2);
 const soak = args.includes("--soak");
 const tiers = args.filter((a) => !a.startsWith("--"));
-const roots = (tiers.length ? tiers : ["unit", "orchestration", "integration", "e2e"]).map((t) => join("dist", "test", t));
+const roots = (tiers.length ? tiers : ["unit", "orchestration", "integration", "e2e"]).map((t) =>
+  join("dist", "test", t),
+);
 
 function walk(dir) {
   if (!existsSync(dir)) return [];

@@ -23,7 +23,8 @@ export const SETTINGS = {
   },
   credential: {
     name: "JUMPGATE_AZURE_CREDENTIAL",
-    description: "`default` (DefaultAzureCredential: the Function App's managed identity) or `emulator` (a fixed token, accepted only with loopback endpoints).",
+    description:
+      "`default` (DefaultAzureCredential: the Function App's managed identity) or `emulator` (a fixed token, accepted only with loopback endpoints).",
     default: "default",
   },
   caFile: {
@@ -32,7 +33,8 @@ export const SETTINGS = {
   },
   keyVaultChallengeVerification: {
     name: "JUMPGATE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE",
-    description: "`true` checks that Key Vault's bearer challenge names a vault.azure.net resource matching the vault host; `false` only for the loopback emulator.",
+    description:
+      "`true` checks that Key Vault's bearer challenge names a vault.azure.net resource matching the vault host; `false` only for the loopback emulator.",
     default: "true",
   },
   requestTimeoutMs: {
@@ -42,17 +44,20 @@ export const SETTINGS = {
   },
   lroPollIntervalMs: {
     name: "JUMPGATE_LRO_POLL_INTERVAL_MS",
-    description: "Poll interval of long-running ARM operations, in milliseconds (a Retry-After from Azure takes precedence).",
+    description:
+      "Poll interval of long-running ARM operations, in milliseconds (a Retry-After from Azure takes precedence).",
     default: "2000",
   },
   lroTimeoutMs: {
     name: "JUMPGATE_LRO_TIMEOUT_MS",
-    description: "Longest wait for one long-running ARM operation, in milliseconds (MySQL creation takes about 10 minutes).",
+    description:
+      "Longest wait for one long-running ARM operation, in milliseconds (MySQL creation takes about 10 minutes).",
     default: "2700000",
   },
   retryMax: {
     name: "JUMPGATE_HTTP_MAX_RETRIES",
-    description: "Retries of throttled (429/503 with Retry-After), transient (5xx, 408) and network failures per request.",
+    description:
+      "Retries of throttled (429/503 with Retry-After), transient (5xx, 408) and network failures per request.",
     default: "3",
   },
   retryDelayMs: {
@@ -67,7 +72,8 @@ export const SETTINGS = {
   },
   taskHub: {
     name: "TASKHUB_NAME",
-    description: "Durable Functions task hub name (host.json reads it): 3-45 letters and digits, starting with a letter.",
+    description:
+      "Durable Functions task hub name (host.json reads it): 3-45 letters and digits, starting with a letter.",
     default: "jumpgate",
   },
 } satisfies Record<string, SettingSpec>;
@@ -76,7 +82,11 @@ export type SettingKey = keyof typeof SETTINGS;
 
 /** Settings the Functions host reads itself (listed in the sample, never read by our code). */
 export const HOST_SETTINGS: SettingSpec[] = [
-  { name: "AzureWebJobsStorage", description: "Storage for the Functions host, Durable task hub and Jumpgate's tables; Azurite locally.", sample: "UseDevelopmentStorage=true" },
+  {
+    name: "AzureWebJobsStorage",
+    description: "Storage for the Functions host, Durable task hub and Jumpgate's tables; Azurite locally.",
+    sample: "UseDevelopmentStorage=true",
+  },
   { name: "FUNCTIONS_WORKER_RUNTIME", description: "Language worker of the Function App.", sample: "node" },
 ];
 
@@ -98,7 +108,8 @@ export function readSetting(key: SettingKey, env: Env = process.env): string | u
 export function readIntSetting(key: SettingKey, env: Env = process.env, min = 0): number {
   const raw = readSetting(key, env);
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${SETTINGS[key].name} must be a whole number >= ${min}, got '${raw}'`);
+  if (!Number.isInteger(n) || n < min)
+    throw new ConfigError(`${SETTINGS[key].name} must be a whole number >= ${min}, got '${raw}'`);
   return n;
 }
 

@@ -36,7 +36,13 @@ export class AdminApi {
         emu.reset();
         return ok({ reset: true });
       case "GET /journal":
-        return ok({ entries: emu.journal.list({ method: query.get("method") ?? undefined, operation: query.get("operation") ?? undefined, type: query.get("type") ?? undefined }) });
+        return ok({
+          entries: emu.journal.list({
+            method: query.get("method") ?? undefined,
+            operation: query.get("operation") ?? undefined,
+            type: query.get("type") ?? undefined,
+          }),
+        });
       case "DELETE /journal":
         emu.journal.clear();
         return { status: 204 };
@@ -44,16 +50,27 @@ export class AdminApi {
         return ok(emu.lro.settings);
       case "PUT /lro": {
         const b = object(body);
-        if (b.mode !== undefined && !LRO_MODES.includes(b.mode as LroMode)) throw bad(`mode must be one of ${LRO_MODES.join(", ")}`);
-        if (b.pollsBeforeDone !== undefined && !(Number.isInteger(b.pollsBeforeDone) && (b.pollsBeforeDone as number) >= 0)) throw bad("pollsBeforeDone must be a whole number");
-        if (b.retryAfterSeconds !== undefined && b.retryAfterSeconds !== null && !(Number.isInteger(b.retryAfterSeconds) && (b.retryAfterSeconds as number) >= 0)) {
+        if (b.mode !== undefined && !LRO_MODES.includes(b.mode as LroMode))
+          throw bad(`mode must be one of ${LRO_MODES.join(", ")}`);
+        if (
+          b.pollsBeforeDone !== undefined &&
+          !(Number.isInteger(b.pollsBeforeDone) && (b.pollsBeforeDone as number) >= 0)
+        )
+          throw bad("pollsBeforeDone must be a whole number");
+        if (
+          b.retryAfterSeconds !== undefined &&
+          b.retryAfterSeconds !== null &&
+          !(Number.isInteger(b.retryAfterSeconds) && (b.retryAfterSeconds as number) >= 0)
+        ) {
           throw bad("retryAfterSeconds must be a whole number or null");
         }
         emu.lro.settings = {
           ...emu.lro.settings,
           ...(b.mode !== undefined ? { mode: b.mode as LroMode } : {}),
           ...(b.pollsBeforeDone !== undefined ? { pollsBeforeDone: b.pollsBeforeDone as number } : {}),
-          ...(b.retryAfterSeconds !== undefined ? { retryAfterSeconds: (b.retryAfterSeconds as number | null) ?? undefined } : {}),
+          ...(b.retryAfterSeconds !== undefined
+            ? { retryAfterSeconds: (b.retryAfterSeconds as number | null) ?? undefined }
+            : {}),
         };
         return ok(emu.lro.settings);
       }
@@ -61,7 +78,12 @@ export class AdminApi {
         return ok({ faults: emu.faults.list() });
       case "POST /faults": {
         const b = object(body);
-        const rule = emu.faults.add({ match: b.match as FaultMatch | undefined, effect: b.effect as FaultEffect, after: b.after as number | undefined, times: b.times as number | undefined });
+        const rule = emu.faults.add({
+          match: b.match as FaultMatch | undefined,
+          effect: b.effect as FaultEffect,
+          after: b.after as number | undefined,
+          times: b.times as number | undefined,
+        });
         return { status: 201, body: rule };
       }
       case "DELETE /faults":
@@ -72,7 +94,10 @@ export class AdminApi {
       case "PUT /latency": {
         const b = object(body);
         if (typeof b.scale !== "number" || b.scale < 0) throw bad("scale must be a non-negative number");
-        emu.latency = { scale: b.scale, types: isObject(b.types) ? (b.types as Record<string, Record<string, number>>) : emu.latency.types };
+        emu.latency = {
+          scale: b.scale,
+          types: isObject(b.types) ? (b.types as Record<string, Record<string, number>>) : emu.latency.types,
+        };
         return ok(emu.latency);
       }
       case "GET /snapshot":
@@ -84,13 +109,26 @@ export class AdminApi {
         return ok({ seeded: b.resources.length });
       }
       case "GET /operations":
-        return ok({ operations: emu.lro.list().map((o) => ({ id: o.id, verb: o.verb, action: o.action, resourceId: o.resourceId, status: o.status, polls: o.polls, startTime: o.startTime, endTime: o.endTime, error: o.error })) });
+        return ok({
+          operations: emu.lro.list().map((o) => ({
+            id: o.id,
+            verb: o.verb,
+            action: o.action,
+            resourceId: o.resourceId,
+            status: o.status,
+            polls: o.polls,
+            startTime: o.startTime,
+            endTime: o.endTime,
+            error: o.error,
+          })),
+        });
       case "GET /run-command":
         return ok({ mode: emu.runCommand.options.mode, root: emu.runCommand.options.root });
       case "PUT /run-command": {
         const b = object(body);
         const mode = b.mode as RunCommandMode | undefined;
-        if (mode !== undefined && mode !== "bash" && mode !== "unreachable") throw bad("mode must be bash or unreachable");
+        if (mode !== undefined && mode !== "bash" && mode !== "unreachable")
+          throw bad("mode must be bash or unreachable");
         if (typeof b.vm === "string") emu.runCommand.setVm(b.vm, mode);
         else if (mode) emu.runCommand.options.mode = mode;
         if (isObject(b.env)) Object.assign(emu.runCommand.options.env, b.env);
@@ -101,7 +139,12 @@ export class AdminApi {
         if (typeof b.resourceId !== "string" || typeof b.metric !== "string" || typeof b.value !== "number") {
           throw bad("resourceId, metric and value are required");
         }
-        emu.metrics.set(b.resourceId, b.metric, b.value, isObject(b.dimensions) ? (b.dimensions as Record<string, string>) : {});
+        emu.metrics.set(
+          b.resourceId,
+          b.metric,
+          b.value,
+          isObject(b.dimensions) ? (b.dimensions as Record<string, string>) : {},
+        );
         return { status: 204 };
       }
       case "DELETE /metrics":
@@ -111,7 +154,10 @@ export class AdminApi {
     const complete = /^\/operations\/([^/]+)\/complete$/.exec(path);
     if (method === "POST" && complete) {
       const b = isObject(body) ? body : {};
-      const op = emu.completeOperation(complete[1], { status: b.status as "Succeeded" | "Failed" | "Canceled" | undefined, error: b.error as { code: string; message: string } | undefined });
+      const op = emu.completeOperation(complete[1], {
+        status: b.status as "Succeeded" | "Failed" | "Canceled" | undefined,
+        error: b.error as { code: string; message: string } | undefined,
+      });
       return ok({ id: op.id, status: op.status });
     }
     throw new ArmError(404, "NotFound", `No admin route ${method} /_emulator${path}`);

@@ -118,11 +118,19 @@ export class ArmHandler {
       if (inlineProp) {
         docs = (getPath(parent, ["properties", inlineProp]) as ResourceDoc[] | undefined) ?? [];
       } else {
-        docs = this.emu.store.children(p.id).filter((d) => lower(d.type) === lower(`${parent.type}/${trailing}`) || isExtensionOf(d, trailing));
+        docs = this.emu.store
+          .children(p.id)
+          .filter((d) => lower(d.type) === lower(`${parent.type}/${trailing}`) || isExtensionOf(d, trailing));
         if (lower(trailing) === "providers") docs = [];
       }
     }
-    return { status: 200, body: this.page(docs.map((d) => this.present(d)), r.query) };
+    return {
+      status: 200,
+      body: this.page(
+        docs.map((d) => this.present(d)),
+        r.query,
+      ),
+    };
   }
 
   /** `{value, nextLink}` paging; the skip token is an offset into the stable id order. */
@@ -166,7 +174,9 @@ export class ArmHandler {
   }
 
   /** A child kept inline in its parent's properties (subnets, LB pools, NSG rules). */
-  private inlineChild(p: ArmPath): { parent: ResourceDoc; prop: string; index: number; child?: ResourceDoc } | undefined {
+  private inlineChild(
+    p: ArmPath,
+  ): { parent: ResourceDoc; prop: string; index: number; child?: ResourceDoc } | undefined {
     if (!p.parentId || !p.name) return undefined;
     const parent = this.emu.store.get(p.parentId);
     if (!parent) return undefined;
@@ -184,10 +194,17 @@ export class ArmHandler {
     if (lower(parentId) === lower(`/subscriptions/${p.subscription}`)) return undefined;
     const parent = this.emu.store.get(parentId);
     if (!parent) {
-      if (p.resourceGroup && !this.emu.store.has(`/subscriptions/${p.subscription}/resourceGroups/${p.resourceGroup}`)) {
+      if (
+        p.resourceGroup &&
+        !this.emu.store.has(`/subscriptions/${p.subscription}/resourceGroups/${p.resourceGroup}`)
+      ) {
         throw new ArmError(404, "ResourceGroupNotFound", `Resource group '${p.resourceGroup}' could not be found.`);
       }
-      throw new ArmError(404, "ParentResourceNotFound", `Can not perform requested operation on nested resource. Parent resource '${parentId.split("/").slice(-1)[0]}' not found.`);
+      throw new ArmError(
+        404,
+        "ParentResourceNotFound",
+        `Can not perform requested operation on nested resource. Parent resource '${parentId.split("/").slice(-1)[0]}' not found.`,
+      );
     }
     return parent;
   }
@@ -198,7 +215,12 @@ export class ArmHandler {
     if (inline) return this.putInlineChild(r, inline);
     const def = this.definitionFor(p, r.apiVersion);
     if (def.canPut === false) throw new ArmError(405, "MethodNotAllowed", `PUT is not supported for ${def.type}.`);
-    if (!isObject(r.body)) throw new ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.");
+    if (!isObject(r.body))
+      throw new ArmError(
+        400,
+        "InvalidRequestContent",
+        "The request content was invalid and could not be deserialized.",
+      );
     const parent = this.parentOfNew(p);
     const existing = this.emu.store.get(p.id);
     const body = structuredClone(r.body);
@@ -220,19 +242,31 @@ export class ArmHandler {
     const def = this.definitionFor(p, r.apiVersion);
     const existing = this.emu.store.get(p.id);
     if (!existing) throw this.notFound(p);
-    if (!isObject(r.body)) throw new ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.");
+    if (!isObject(r.body))
+      throw new ArmError(
+        400,
+        "InvalidRequestContent",
+        "The request content was invalid and could not be deserialized.",
+      );
     const body = r.body;
     const doc = structuredClone(existing);
     for (const [k, v] of Object.entries(body)) {
-      if (k === "tags") doc.tags = v as Record<string, string>; // tags are replaced wholesale
+      if (k === "tags")
+        doc.tags = v as Record<string, string>; // tags are replaced wholesale
       else if (["id", "name", "type"].includes(k)) continue;
       else doc[k] = mergePatch(doc[k], v);
     }
     const parent = this.parentOfNew(p);
-    return this.write(r, "patch", def, doc as ResourceDoc, { emulator: this.emu, existing, parent, query: r.query });
+    return this.write(r, "patch", def, doc, { emulator: this.emu, existing, parent, query: r.query });
   }
 
-  private async write(r: ArmRequest, verb: "put" | "patch", def: TypeDefinition, doc: ResourceDoc, ctx: WriteContext): Promise<Reply> {
+  private async write(
+    r: ArmRequest,
+    verb: "put" | "patch",
+    def: TypeDefinition,
+    doc: ResourceDoc,
+    ctx: WriteContext,
+  ): Promise<Reply> {
     // write-only values never reach the stored document; a PUT that omits one keeps the old value
     const written = new Set<string>();
     const previous = new Map<string, unknown>();
@@ -266,7 +300,11 @@ export class ArmHandler {
     if (this.emu.lro.settings.mode === "instant" || style === "sync") {
       await delay(this.emu.latencyFor(def.type, verb));
       if (r.fault?.kind === "failOperation" || r.fault?.kind === "cancelOperation") {
-        throw new ArmError(400, r.fault.kind === "failOperation" ? (r.fault.code ?? "OperationFailed") : "Canceled", "The operation failed (injected).");
+        throw new ArmError(
+          400,
+          r.fault.kind === "failOperation" ? (r.fault.code ?? "OperationFailed") : "Canceled",
+          "The operation failed (injected).",
+        );
       }
       try {
         await external;
@@ -300,25 +338,45 @@ export class ArmHandler {
       case "mysql":
         return {
           status: 202,
-          body: { operation: verb === "put" ? "UpsertServerManagementOperationV2" : "UpdateServerManagementOperationV2", startTime: op.startTime },
+          body: {
+            operation: verb === "put" ? "UpsertServerManagementOperationV2" : "UpdateServerManagementOperationV2",
+            startTime: op.startTime,
+          },
           headers: this.asyncHeaders(op, true),
         };
     }
   }
 
-  private async putInlineChild(r: ArmRequest, inline: { parent: ResourceDoc; prop: string; index: number }): Promise<Reply> {
+  private async putInlineChild(
+    r: ArmRequest,
+    inline: { parent: ResourceDoc; prop: string; index: number },
+  ): Promise<Reply> {
     const parentDef = this.emu.types.get(inline.parent.type)!;
-    if (!parentDef.apiVersions.includes(r.apiVersion)) this.definitionFor(parseArmPath(inline.parent.id)!, r.apiVersion);
-    if (!isObject(r.body)) throw new ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.");
+    if (!parentDef.apiVersions.includes(r.apiVersion))
+      this.definitionFor(parseArmPath(inline.parent.id)!, r.apiVersion);
+    if (!isObject(r.body))
+      throw new ArmError(
+        400,
+        "InvalidRequestContent",
+        "The request content was invalid and could not be deserialized.",
+      );
     const child = { ...structuredClone(r.body), name: r.path.name!, id: r.path.id } as ResourceDoc;
     const parentDoc = structuredClone(inline.parent);
     const list = [...((getPath(parentDoc, ["properties", inline.prop]) as ResourceDoc[] | undefined) ?? [])];
     if (inline.index >= 0) list[inline.index] = child;
     else list.push(child);
     parentDoc.properties[inline.prop] = list;
-    const reply = await this.write(r, "put", parentDef, parentDoc, { emulator: this.emu, existing: inline.parent, query: r.query });
+    const reply = await this.write(r, "put", parentDef, parentDoc, {
+      emulator: this.emu,
+      existing: inline.parent,
+      query: r.query,
+    });
     const stored = this.inlineChild(r.path)!.child!;
-    return { ...reply, status: inline.index >= 0 ? 200 : 201, body: reply.status === 202 ? reply.body : this.present(stored) };
+    return {
+      ...reply,
+      status: inline.index >= 0 ? 200 : 201,
+      body: reply.status === 202 ? reply.body : this.present(stored),
+    };
   }
 
   private async delete(r: ArmRequest): Promise<Reply> {
@@ -357,14 +415,23 @@ export class ArmHandler {
     return { status: 202, headers: this.asyncHeaders(op, true) };
   }
 
-  private async deleteInlineChild(r: ArmRequest, inline: { parent: ResourceDoc; prop: string; index: number; child?: ResourceDoc }): Promise<Reply> {
+  private async deleteInlineChild(
+    r: ArmRequest,
+    inline: { parent: ResourceDoc; prop: string; index: number; child?: ResourceDoc },
+  ): Promise<Reply> {
     if (!inline.child) return { status: 204 };
     const parentDef = this.emu.types.get(inline.parent.type)!;
     parentDef.validateChildDelete?.(inline.parent, inline.prop, inline.child, this.emu);
     const parentDoc = structuredClone(inline.parent);
-    const list = (getPath(parentDoc, ["properties", inline.prop]) as ResourceDoc[]).filter((_, i) => i !== inline.index);
+    const list = (getPath(parentDoc, ["properties", inline.prop]) as ResourceDoc[]).filter(
+      (_, i) => i !== inline.index,
+    );
     parentDoc.properties[inline.prop] = list;
-    const reply = await this.write(r, "put", parentDef, parentDoc, { emulator: this.emu, existing: inline.parent, query: r.query });
+    const reply = await this.write(r, "put", parentDef, parentDoc, {
+      emulator: this.emu,
+      existing: inline.parent,
+      query: r.query,
+    });
     if (reply.headers?.["azure-asyncoperation"]) return { status: 202, headers: reply.headers };
     return { status: 200 };
   }
@@ -387,12 +454,19 @@ export class ArmHandler {
         throw new ArmError(400, "OperationFailed", "The operation failed (injected).");
       }
       const latency = this.emu.latencyFor(def.type, lower(name));
-      return delay(latency).then(() => work).then((outcome) => {
-        commit(outcome);
-        return { status: 200, body: outcome.result };
-      });
+      return delay(latency)
+        .then(() => work)
+        .then((outcome) => {
+          commit(outcome);
+          return { status: 200, body: outcome.result };
+        });
     }
-    const op = this.startOperation(r, "action", def, doc.id, { work, action: lower(name), onSucceeded: commit, onFailed: () => undefined });
+    const op = this.startOperation(r, "action", def, doc.id, {
+      work,
+      action: lower(name),
+      onSucceeded: commit,
+      onFailed: () => undefined,
+    });
     return { status: 202, headers: this.asyncHeaders(op, true) };
   }
 
@@ -403,14 +477,29 @@ export class ArmHandler {
     verb: Verb,
     def: TypeDefinition,
     resourceId: string,
-    x: { work?: Promise<ActionOutcome>; action?: string; onSucceeded: (o: ActionOutcome) => void; onFailed: () => void },
+    x: {
+      work?: Promise<ActionOutcome>;
+      action?: string;
+      onSucceeded: (o: ActionOutcome) => void;
+      onFailed: () => void;
+    },
   ): Operation {
-    const ns = lower(def.type) === "microsoft.resources/resourcegroups" ? "Microsoft.Resources" : def.type.split("/")[0];
+    const ns =
+      lower(def.type) === "microsoft.resources/resourcegroups" ? "Microsoft.Resources" : def.type.split("/")[0];
     const forcedEnd =
       r.fault?.kind === "failOperation"
-        ? { status: "Failed" as const, error: { code: r.fault.code ?? "OperationFailed", message: r.fault.message ?? "The operation failed (injected)." } }
+        ? {
+            status: "Failed" as const,
+            error: {
+              code: r.fault.code ?? "OperationFailed",
+              message: r.fault.message ?? "The operation failed (injected).",
+            },
+          }
         : r.fault?.kind === "cancelOperation"
-          ? { status: "Canceled" as const, error: { code: "Canceled", message: "The operation was canceled (injected)." } }
+          ? {
+              status: "Canceled" as const,
+              error: { code: "Canceled", message: "The operation was canceled (injected)." },
+            }
           : undefined;
     const doc = this.emu.store.get(resourceId);
     return this.emu.lro.create({
@@ -462,10 +551,14 @@ export class ArmHandler {
   pollOperation(op: Operation, asLocation: boolean, requestUrl: string): Reply {
     this.emu.lro.poll(op);
     const ra = this.emu.lro.settings.retryAfterSeconds;
-    const retry: Record<string, string> = ra !== undefined && op.status === "InProgress" ? { "retry-after": String(ra) } : {};
+    const retry: Record<string, string> =
+      ra !== undefined && op.status === "InProgress" ? { "retry-after": String(ra) } : {};
     if (!asLocation) return { status: 200, body: this.statusDocument(op), headers: retry };
     if (op.status === "InProgress") return { status: 202, headers: { location: requestUrl, ...retry } };
-    if (op.status !== "Succeeded") return errorReply(new ArmError(400, op.error?.code ?? "OperationFailed", op.error?.message ?? "The operation failed."));
+    if (op.status !== "Succeeded")
+      return errorReply(
+        new ArmError(400, op.error?.code ?? "OperationFailed", op.error?.message ?? "The operation failed."),
+      );
     if (op.verb === "delete") return { status: 200 };
     if (op.verb === "action") return { status: 200, body: op.outcome?.result };
     const doc = this.emu.store.get(op.resourceId);

@@ -33,7 +33,8 @@ export interface EmulatorOptions {
   tenantId?: string;
 }
 
-const POLL_AO = /^\/subscriptions\/[^/]+\/providers\/[^/]+\/locations\/[^/]+\/(operations|azureasyncoperation|diskoperations)\/([^/]+)$/i;
+const POLL_AO =
+  /^\/subscriptions\/[^/]+\/providers\/[^/]+\/locations\/[^/]+\/(operations|azureasyncoperation|diskoperations)\/([^/]+)$/i;
 const POLL_LOC = /^\/subscriptions\/[^/]+\/providers\/[^/]+\/locations\/[^/]+\/operationresults\/([^/]+)$/i;
 const POLL_RG = /^\/subscriptions\/[^/]+\/operationresults\/([^/]+)$/i;
 const METRICS = /^\/subscriptions\/([^/]+)\/metrics:getbatch$/i;
@@ -88,10 +89,16 @@ export class Emulator {
   }
 
   /** Opens another HTTPS listener on loopback (one per Key Vault). */
-  async listen(port: number, handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>): Promise<https.Server> {
+  async listen(
+    port: number,
+    handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+  ): Promise<https.Server> {
     const server = https.createServer({ key: this.pki!.keyPem, cert: this.pki!.certPem }, (req, res) => {
       handler(req, res).catch((e: unknown) => {
-        send(res, errorReply(new ArmError(500, "EmulatorError", e instanceof Error ? (e.stack ?? e.message) : String(e))));
+        send(
+          res,
+          errorReply(new ArmError(500, "EmulatorError", e instanceof Error ? (e.stack ?? e.message) : String(e))),
+        );
       });
     });
     server.on("connection", (s: Socket) => {
@@ -233,7 +240,10 @@ export class Emulator {
         if (fault.retryAfterMs !== undefined) headers["retry-after-ms"] = String(fault.retryAfterMs);
         const code = fault.code ?? defaultCode(fault.status);
         record(fault.status, { fault: "status" });
-        send(res, errorReply(new ArmError(fault.status, code, fault.message ?? `Injected ${fault.status} ${code}.`), headers));
+        send(
+          res,
+          errorReply(new ArmError(fault.status, code, fault.message ?? `Injected ${fault.status} ${code}.`), headers),
+        );
         return true;
       }
       default:
@@ -242,7 +252,8 @@ export class Emulator {
   }
 
   private classify(method: string, path: string, vault: string | undefined): RequestFacts {
-    if (vault !== undefined || SECRETS.test(path)) return { method, path, operation: "secret", type: "Microsoft.KeyVault/vaults/secrets" };
+    if (vault !== undefined || SECRETS.test(path))
+      return { method, path, operation: "secret", type: "Microsoft.KeyVault/vaults/secrets" };
     if (METRICS.test(path)) return { method, path, operation: "metrics" };
     if (POLL_AO.test(path) || POLL_LOC.test(path) || POLL_RG.test(path)) return { method, path, operation: "poll" };
     const p = parseArmPath(path);
@@ -254,7 +265,8 @@ export class Emulator {
       }
       return { method, path, operation: "list", type: p.providerOnly ? `${p.type}/${p.trailing}` : p.type };
     }
-    const op = { GET: "get", PUT: "put", PATCH: "patch", DELETE: "delete", HEAD: "head" }[method] ?? method.toLowerCase();
+    const op =
+      { GET: "get", PUT: "put", PATCH: "patch", DELETE: "delete", HEAD: "head" }[method] ?? method.toLowerCase();
     return { method, path, operation: op, type: p.type };
   }
 
@@ -279,12 +291,23 @@ export class Emulator {
     if (facts.operation === "poll") return this.poll(path, url);
     const apiVersion = url.searchParams.get("api-version");
     if (!apiVersion) {
-      throw new ArmError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.");
+      throw new ArmError(
+        400,
+        "MissingApiVersionParameter",
+        "The api-version query parameter (?api-version=) is required for all requests.",
+      );
     }
     const p = parseArmPath(path);
     if (!p) throw new ArmError(400, "InvalidRequestUri", `The request URI '${path}' is not valid.`);
     this.arm.currentPath = path;
-    return this.arm.handle({ method, path: p, query: url.searchParams, body: parseJsonBody(bodyText), apiVersion, fault });
+    return this.arm.handle({
+      method,
+      path: p,
+      query: url.searchParams,
+      body: parseJsonBody(bodyText),
+      apiVersion,
+      fault,
+    });
   }
 
   private requireBearer(req: IncomingMessage): void {
@@ -314,7 +337,8 @@ export class Emulator {
     const def = type ? this.types.get(type) : undefined;
     for (const path of def?.writeOnly ?? []) {
       let cur: unknown = body;
-      for (const k of path.slice(0, -1)) cur = cur && typeof cur === "object" ? (cur as Record<string, unknown>)[k] : undefined;
+      for (const k of path.slice(0, -1))
+        cur = cur && typeof cur === "object" ? (cur as Record<string, unknown>)[k] : undefined;
       const last = path[path.length - 1];
       if (cur && typeof cur === "object" && last in cur) (cur as Record<string, unknown>)[last] = "<redacted>";
     }

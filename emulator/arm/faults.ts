@@ -3,7 +3,14 @@
 import type { Json } from "./types";
 
 export type FaultEffect =
-  | { kind: "status"; status: number; code?: string; message?: string; retryAfterSeconds?: number; retryAfterMs?: number }
+  | {
+      kind: "status";
+      status: number;
+      code?: string;
+      message?: string;
+      retryAfterSeconds?: number;
+      retryAfterMs?: number;
+    }
   | { kind: "reset" }
   | { kind: "hang" }
   | { kind: "delay"; ms: number }
@@ -48,7 +55,15 @@ export class FaultInjector {
 
   add(rule: { match?: FaultMatch; effect: FaultEffect; after?: number; times?: number }): FaultRule {
     validateEffect(rule.effect);
-    const r: FaultRule = { id: `fault-${this.nextId++}`, match: rule.match ?? {}, effect: rule.effect, after: rule.after, times: rule.times, seen: 0, fired: 0 };
+    const r: FaultRule = {
+      id: `fault-${this.nextId++}`,
+      match: rule.match ?? {},
+      effect: rule.effect,
+      after: rule.after,
+      times: rule.times,
+      seen: 0,
+      fired: 0,
+    };
     this.rules.push(r);
     return r;
   }

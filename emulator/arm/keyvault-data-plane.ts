@@ -52,7 +52,12 @@ export class KeyVaultDataPlane {
     let vault = this.vaults.get(key);
     if (!vault) {
       const server = await this.emu.listen(0, (req, res) => this.emu.handle(req, res, key));
-      vault = { name, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, purgeProtection, secrets: new Map() };
+      vault = {
+        name,
+        url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        purgeProtection,
+        secrets: new Map(),
+      };
       this.vaults.set(key, vault);
     }
     vault.purgeProtection = vault.purgeProtection || purgeProtection;
@@ -80,11 +85,19 @@ export class KeyVaultDataPlane {
     return v;
   }
 
-  handle(vaultKey: string, method: string, path: string, query: URLSearchParams, bodyText: string, authorization: string | undefined): Reply {
+  handle(
+    vaultKey: string,
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    bodyText: string,
+    authorization: string | undefined,
+  ): Reply {
     if (!authorization || !/^Bearer\s+\S+/i.test(authorization)) {
       throw new ArmError(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.");
     }
-    if (!query.get("api-version")) throw new ArmError(400, "BadParameter", "The request is missing the api-version query parameter.");
+    if (!query.get("api-version"))
+      throw new ArmError(400, "BadParameter", "The request is missing the api-version query parameter.");
     const vault = this.vault(vaultKey);
     const seg = path.split("/").filter(Boolean);
     const collection = seg[0].toLowerCase();
@@ -94,28 +107,47 @@ export class KeyVaultDataPlane {
     }
     if (collection === "secrets") {
       if (!name) {
-        if (method === "GET") return this.list(vault, query, [...vault.secrets.values()].filter((s) => !s.deleted), false);
+        if (method === "GET")
+          return this.list(
+            vault,
+            query,
+            [...vault.secrets.values()].filter((s) => !s.deleted),
+            false,
+          );
       } else if (seg.length === 2 || (seg.length === 3 && seg[2] === "")) {
         if (method === "PUT") return this.set(vault, name, parseJsonBody(bodyText));
-        if (method === "GET") return { status: 200, body: this.bundle(vault, this.versionOf(vault, name, undefined), name, true) };
+        if (method === "GET")
+          return { status: 200, body: this.bundle(vault, this.versionOf(vault, name, undefined), name, true) };
         if (method === "DELETE") return this.delete(vault, name);
         if (method === "PATCH") return this.update(vault, name, undefined, parseJsonBody(bodyText));
       } else if (seg.length === 3 && seg[2].toLowerCase() === "versions" && method === "GET") {
         const s = this.live(vault, name);
         return this.list(vault, query, [s], true);
       } else if (seg.length === 3) {
-        if (method === "GET") return { status: 200, body: this.bundle(vault, this.versionOf(vault, name, seg[2]), name, true) };
+        if (method === "GET")
+          return { status: 200, body: this.bundle(vault, this.versionOf(vault, name, seg[2]), name, true) };
         if (method === "PATCH") return this.update(vault, name, seg[2], parseJsonBody(bodyText));
       }
     } else if (collection === "deletedsecrets") {
-      if (!name && method === "GET") return this.list(vault, query, [...vault.secrets.values()].filter((s) => s.deleted), false, true);
+      if (!name && method === "GET")
+        return this.list(
+          vault,
+          query,
+          [...vault.secrets.values()].filter((s) => s.deleted),
+          false,
+          true,
+        );
       if (name && seg.length === 2) {
         const s = vault.secrets.get(name.toLowerCase());
         if (!s?.deleted) throw new ArmError(404, "SecretNotFound", `Deleted Secret not found: ${name}`);
         if (method === "GET") return { status: 200, body: this.deletedBundle(vault, s) };
         if (method === "DELETE") {
           if (vault.purgeProtection) {
-            throw new ArmError(403, "Forbidden", `Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.`);
+            throw new ArmError(
+              403,
+              "Forbidden",
+              `Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.`,
+            );
           }
           vault.secrets.delete(name.toLowerCase());
           return { status: 204 };
@@ -137,7 +169,11 @@ export class KeyVaultDataPlane {
     }
     const existing = vault.secrets.get(name.toLowerCase());
     if (existing?.deleted) {
-      throw new ArmError(409, "Conflict", `Secret ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.`);
+      throw new ArmError(
+        409,
+        "Conflict",
+        `Secret ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.`,
+      );
     }
     const attrs = isObject(body.attributes) ? body.attributes : {};
     const now = Math.floor(Date.now() / 1000);
@@ -181,7 +217,12 @@ export class KeyVaultDataPlane {
 
   private live(vault: Vault, name: string): Secret {
     const s = vault.secrets.get(name.toLowerCase());
-    if (!s || s.deleted) throw new ArmError(404, "SecretNotFound", `A secret with (name/id) ${name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`);
+    if (!s || s.deleted)
+      throw new ArmError(
+        404,
+        "SecretNotFound",
+        `A secret with (name/id) ${name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
+      );
     return s;
   }
 
@@ -189,13 +230,21 @@ export class KeyVaultDataPlane {
     const s = this.live(vault, name);
     if (!version) return s.versions[s.versions.length - 1];
     const v = s.versions.find((x) => x.version.toLowerCase() === version.toLowerCase());
-    if (!v) throw new ArmError(404, "SecretNotFound", `A secret with (name/id) ${name}/${version} was not found in this key vault.`);
+    if (!v)
+      throw new ArmError(
+        404,
+        "SecretNotFound",
+        `A secret with (name/id) ${name}/${version} was not found in this key vault.`,
+      );
     return v;
   }
 
   private versionOf(vault: Vault, name: string, version: string | undefined): SecretVersion {
     const v = this.findVersion(vault, name, version);
-    if (!v.enabled) throw new ArmError(403, "Forbidden", "Operation get is not allowed on a disabled secret.", { innererror: { code: "SecretDisabled" } });
+    if (!v.enabled)
+      throw new ArmError(403, "Forbidden", "Operation get is not allowed on a disabled secret.", {
+        innererror: { code: "SecretDisabled" },
+      });
     return v;
   }
 
@@ -237,10 +286,18 @@ export class KeyVaultDataPlane {
     for (const s of secrets.sort((a, b) => a.name.localeCompare(b.name))) {
       const chosen = versions ? s.versions : [s.versions[s.versions.length - 1]];
       for (const v of chosen) {
-        const item: Json = { id: versions ? `${vault.url}/secrets/${s.name}/${v.version}` : `${vault.url}/secrets/${s.name}`, attributes: this.attributes(vault, v) };
+        const item: Json = {
+          id: versions ? `${vault.url}/secrets/${s.name}/${v.version}` : `${vault.url}/secrets/${s.name}`,
+          attributes: this.attributes(vault, v),
+        };
         if (v.contentType !== undefined) item.contentType = v.contentType;
         if (v.tags) item.tags = v.tags;
-        if (deleted) Object.assign(item, { recoveryId: `${vault.url}/deletedsecrets/${s.name}`, deletedDate: s.deleted!.deletedDate, scheduledPurgeDate: s.deleted!.scheduledPurgeDate });
+        if (deleted)
+          Object.assign(item, {
+            recoveryId: `${vault.url}/deletedsecrets/${s.name}`,
+            deletedDate: s.deleted!.deletedDate,
+            scheduledPurgeDate: s.deleted!.scheduledPurgeDate,
+          });
         items.push(item);
       }
     }

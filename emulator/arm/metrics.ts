@@ -5,7 +5,7 @@
 import type { Emulator } from "./emulator";
 import { isObject, type Reply } from "./http";
 import { lower } from "./resource-id";
-import { getPath } from "./store";
+import { getPath, str } from "./store";
 import { ArmError, type Json, type ResourceDoc } from "./types";
 
 interface Series {
@@ -38,21 +38,28 @@ export class MetricsService {
   }
 
   getBatch(_subscription: string, query: URLSearchParams, body: unknown): Reply {
-    if (!query.get("api-version")) throw new ArmError(400, "MissingApiVersionParameter", "The api-version query parameter is required.");
-    const names = (query.get("metricnames") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+    if (!query.get("api-version"))
+      throw new ArmError(400, "MissingApiVersionParameter", "The api-version query parameter is required.");
+    const names = (query.get("metricnames") ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
     const namespace = query.get("metricnamespace") ?? "";
     if (names.length === 0) throw new ArmError(400, "BadRequest", "metricnames is required.");
     if (!isObject(body) || !Array.isArray(body.resourceids) || body.resourceids.length === 0) {
       throw new ArmError(400, "BadRequest", "resourceids is required.");
     }
-    const aggregations = (query.get("aggregation") ?? "average").split(",").map((a) => a.trim().toLowerCase()).filter((a) => AGGREGATIONS.includes(a));
+    const aggregations = (query.get("aggregation") ?? "average")
+      .split(",")
+      .map((a) => a.trim().toLowerCase())
+      .filter((a) => AGGREGATIONS.includes(a));
     const end = query.get("endtime") ? new Date(query.get("endtime")!) : new Date();
     const start = query.get("starttime") ? new Date(query.get("starttime")!) : new Date(end.getTime() - 3600_000);
     const interval = query.get("interval") ?? "PT1M";
     const stepMs = isoDurationMs(interval) || 60_000;
     const filter = parseFilter(query.get("filter") ?? query.get("$filter"));
     const values = (body.resourceids as unknown[]).map((rid) => {
-      const resourceId = String(rid);
+      const resourceId = str(rid);
       const doc = this.emu.store.get(resourceId);
       return {
         starttime: start.toISOString(),
@@ -84,11 +91,19 @@ export class MetricsService {
     const split = filter.map((f) => f.dimension);
     const timeseries = split.length
       ? series.map((s) => ({
-          metadatavalues: split.map((d) => ({ name: { value: d.toLowerCase(), localizedValue: d }, value: s.dimensions[d] ?? "" })),
+          metadatavalues: split.map((d) => ({
+            name: { value: d.toLowerCase(), localizedValue: d },
+            value: s.dimensions[d] ?? "",
+          })),
           data: points(s.value, aggregations, start, end, stepMs),
         }))
       : series.length
-        ? [{ metadatavalues: [], data: points(series.reduce((a, s) => a + s.value, 0) / series.length, aggregations, start, end, stepMs) }]
+        ? [
+            {
+              metadatavalues: [],
+              data: points(series.reduce((a, s) => a + s.value, 0) / series.length, aggregations, start, end, stepMs),
+            },
+          ]
         : [];
     return {
       id: `${resourceId}/providers/Microsoft.Insights/metrics/${name}`,
@@ -113,12 +128,20 @@ export class MetricsService {
           const nicId = ref.id.split("/ipConfigurations/")[0];
           const nic = this.emu.store.get(nicId);
           if (!nic) continue;
-          const ipc = ((getPath(nic, ["properties", "ipConfigurations"]) as Json[] | undefined) ?? []).find((c) => lower(String(c.id)) === lower(ref.id));
-          const ip = ipc ? String(getPath(ipc, ["properties", "privateIPAddress"]) ?? "") : "";
+          const ipc = ((getPath(nic, ["properties", "ipConfigurations"]) as Json[] | undefined) ?? []).find(
+            (c) => lower(str(c.id)) === lower(ref.id),
+          );
+          const ip = ipc ? str(getPath(ipc, ["properties", "privateIPAddress"]) ?? "") : "";
           const vmId = getPath(nic, ["properties", "virtualMachine", "id"]) as string | undefined;
           const vm = vmId ? this.emu.store.get(vmId) : undefined;
-          const running = vm ? this.emu.store.getSecret(vm.id, "powerState") === undefined || this.emu.store.getSecret(vm.id, "powerState") === "running" : false;
-          series.push({ dimensions: { BackendIPAddress: ip, BackendPort: "80", ProtocolType: "Http" }, value: running ? 100 : 0 });
+          const running = vm
+            ? this.emu.store.getSecret(vm.id, "powerState") === undefined ||
+              this.emu.store.getSecret(vm.id, "powerState") === "running"
+            : false;
+          series.push({
+            dimensions: { BackendIPAddress: ip, BackendPort: "80", ProtocolType: "Http" },
+            value: running ? 100 : 0,
+          });
         }
       }
       return series;

@@ -56,7 +56,10 @@ export class OperationEngine {
   settings: LroSettings = { mode: "instant", pollsBeforeDone: 1, unpolledGraceMs: 250 };
 
   create(
-    init: Pick<Operation, "subscription" | "namespace" | "apiVersion" | "verb" | "resourceId" | "action" | "onSucceeded" | "onFailed"> & {
+    init: Pick<
+      Operation,
+      "subscription" | "namespace" | "apiVersion" | "verb" | "resourceId" | "action" | "onSucceeded" | "onFailed"
+    > & {
       location?: string;
       latencyMs: number;
       work?: Promise<ActionOutcome>;
@@ -92,13 +95,10 @@ export class OperationEngine {
       },
     );
     if (!op.manual) {
-      const t = setTimeout(
-        () => {
-          this.timers.delete(t);
-          void this.completeWhenSettled(op);
-        },
-        init.latencyMs + this.settings.unpolledGraceMs,
-      );
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        void this.completeWhenSettled(op);
+      }, init.latencyMs + this.settings.unpolledGraceMs);
       t.unref();
       this.timers.add(t);
     }
@@ -129,7 +129,10 @@ export class OperationEngine {
     if (op.status !== "InProgress") return op;
     const status = end.status ?? "Succeeded";
     if (status !== "Succeeded") {
-      op.forcedEnd = { status, error: end.error ?? { code: "OperationFailed", message: `Operation ${status.toLowerCase()} by test` } };
+      op.forcedEnd = {
+        status,
+        error: end.error ?? { code: "OperationFailed", message: `Operation ${status.toLowerCase()} by test` },
+      };
     }
     op.manual = false;
     this.finish(op);
@@ -162,7 +165,7 @@ export class OperationEngine {
         op.error = toOperationError(e);
       }
     }
-    op.onFailed(op.status as "Failed" | "Canceled", op.error!);
+    op.onFailed(op.status, op.error);
   }
 
   /** The Azure-AsyncOperation status document. */

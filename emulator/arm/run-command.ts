@@ -20,7 +20,11 @@ export interface RunCommandResultRaw {
   stderr: string;
 }
 
-export type RunCommandHandler = (vm: ResourceDoc, input: RunCommandInput, sandboxDir: string) => Promise<RunCommandResultRaw>;
+export type RunCommandHandler = (
+  vm: ResourceDoc,
+  input: RunCommandInput,
+  sandboxDir: string,
+) => Promise<RunCommandResultRaw>;
 
 export type RunCommandMode = "bash" | "unreachable";
 
@@ -67,9 +71,14 @@ export class RunCommandService {
   async run(vm: ResourceDoc, input: RunCommandInput): Promise<RunCommandResultRaw> {
     const how = this.perVm.get(vm.name.toLowerCase()) ?? this.options.mode;
     if (how === "unreachable") {
-      throw Object.assign(new Error(`VM '${vm.name}' has not reported status for VM agent or extensions. Verify that the OS is up and healthy, the VM has a running VM agent, and that it can establish outbound connections to Azure storage.`), {
-        code: "VMAgentStatusCommunicationError",
-      });
+      throw Object.assign(
+        new Error(
+          `VM '${vm.name}' has not reported status for VM agent or extensions. Verify that the OS is up and healthy, the VM has a running VM agent, and that it can establish outbound connections to Azure storage.`,
+        ),
+        {
+          code: "VMAgentStatusCommunicationError",
+        },
+      );
     }
     const dir = this.sandboxDir(vm);
     if (typeof how === "function") return how(vm, input, dir);
@@ -127,7 +136,9 @@ function tail(s: string): string {
 /** The RunCommandResult body Azure returns: one InstanceViewStatus whose message carries both streams. */
 export function runCommandResultBody(r: RunCommandResultRaw): { value: unknown[] } {
   const ok = r.exitCode === 0;
-  const head = ok ? "Enable succeeded: " : `Enable failed: failed to execute command: command terminated with exit status=${r.exitCode}`;
+  const head = ok
+    ? "Enable succeeded: "
+    : `Enable failed: failed to execute command: command terminated with exit status=${r.exitCode}`;
   return {
     value: [
       {

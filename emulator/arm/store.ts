@@ -95,10 +95,18 @@ export function deletePath(obj: Json, path: string[]): unknown {
   return value;
 }
 
+/** A JSON scalar as text ("" for objects and absent values), for ids, names and enum-like fields. */
+export function str(v: unknown, fallback = ""): string {
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  return fallback;
+}
+
 /** RFC 7396 JSON merge patch */
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return patch;
-  const out: Json = target !== null && typeof target === "object" && !Array.isArray(target) ? { ...(target as Json) } : {};
+  const out: Json =
+    target !== null && typeof target === "object" && !Array.isArray(target) ? { ...(target as Json) } : {};
   for (const [k, v] of Object.entries(patch as Json)) {
     if (v === null) delete out[k];
     else out[k] = mergePatch(out[k], v);

@@ -37,7 +37,8 @@ export class AzureClientFactory {
 
   constructor(settings: AzureClientSettings, credential?: TokenCredential) {
     this.settings = validateAzureSettings(settings);
-    this.credential = credential ?? (settings.credential === "emulator" ? new EmulatorCredential() : new DefaultAzureCredential());
+    this.credential =
+      credential ?? (settings.credential === "emulator" ? new EmulatorCredential() : new DefaultAzureCredential());
   }
 
   static fromEnv(env?: Record<string, string | undefined>): AzureClientFactory {
@@ -49,7 +50,9 @@ export class AzureClientFactory {
     return {
       retryOptions: { ...this.settings.retry },
       ...(this.settings.caPem ? { tlsOptions: { ca: this.settings.caPem } } : {}),
-      additionalPolicies: [{ policy: requestTimeoutPolicy(this.settings.requestTimeoutMs), position: "perRetry" as const }],
+      additionalPolicies: [
+        { policy: requestTimeoutPolicy(this.settings.requestTimeoutMs), position: "perRetry" as const },
+      ],
       userAgentOptions: { userAgentPrefix: "jumpgate" },
     };
   }
@@ -64,35 +67,59 @@ export class AzureClientFactory {
   }
 
   resources(subscriptionId: string): ResourceManagementClient {
-    return this.cached(`resources:${subscriptionId}`, () => new ResourceManagementClient(this.credential, subscriptionId, this.armOptions()));
+    return this.cached(
+      `resources:${subscriptionId}`,
+      () => new ResourceManagementClient(this.credential, subscriptionId, this.armOptions()),
+    );
   }
 
   network(subscriptionId: string): NetworkManagementClient {
-    return this.cached(`network:${subscriptionId}`, () => new NetworkManagementClient(this.credential, subscriptionId, this.armOptions()));
+    return this.cached(
+      `network:${subscriptionId}`,
+      () => new NetworkManagementClient(this.credential, subscriptionId, this.armOptions()),
+    );
   }
 
   compute(subscriptionId: string): ComputeManagementClient {
-    return this.cached(`compute:${subscriptionId}`, () => new ComputeManagementClient(this.credential, subscriptionId, this.armOptions()));
+    return this.cached(
+      `compute:${subscriptionId}`,
+      () => new ComputeManagementClient(this.credential, subscriptionId, this.armOptions()),
+    );
   }
 
   mysql(subscriptionId: string): MySQLManagementFlexibleServerClient {
-    return this.cached(`mysql:${subscriptionId}`, () => new MySQLManagementFlexibleServerClient(this.credential, subscriptionId, this.armOptions()));
+    return this.cached(
+      `mysql:${subscriptionId}`,
+      () => new MySQLManagementFlexibleServerClient(this.credential, subscriptionId, this.armOptions()),
+    );
   }
 
   keyVaultManagement(subscriptionId: string): KeyVaultManagementClient {
-    return this.cached(`keyvault:${subscriptionId}`, () => new KeyVaultManagementClient(this.credential, subscriptionId, this.armOptions()));
+    return this.cached(
+      `keyvault:${subscriptionId}`,
+      () => new KeyVaultManagementClient(this.credential, subscriptionId, this.armOptions()),
+    );
   }
 
   authorization(subscriptionId: string): AuthorizationManagementClient {
-    return this.cached(`authorization:${subscriptionId}`, () => new AuthorizationManagementClient(this.credential, subscriptionId, this.armOptions()));
+    return this.cached(
+      `authorization:${subscriptionId}`,
+      () => new AuthorizationManagementClient(this.credential, subscriptionId, this.armOptions()),
+    );
   }
 
   privateDns(subscriptionId: string): PrivateDnsManagementClient {
-    return this.cached(`privatedns:${subscriptionId}`, () => new PrivateDnsManagementClient(this.credential, subscriptionId, this.armOptions()));
+    return this.cached(
+      `privatedns:${subscriptionId}`,
+      () => new PrivateDnsManagementClient(this.credential, subscriptionId, this.armOptions()),
+    );
   }
 
   dns(subscriptionId: string): DnsManagementClient {
-    return this.cached(`dns:${subscriptionId}`, () => new DnsManagementClient(this.credential, subscriptionId, this.armOptions()));
+    return this.cached(
+      `dns:${subscriptionId}`,
+      () => new DnsManagementClient(this.credential, subscriptionId, this.armOptions()),
+    );
   }
 
   /** Secrets of one vault, by its vault URI (`properties.vaultUri` of the vault resource). */
@@ -115,7 +142,10 @@ export class AzureClientFactory {
 
   /** Poll interval and overall deadline for one long-running operation. */
   lro(signal?: AbortSignal): LroCallOptions {
-    return { updateIntervalInMs: this.settings.lroPollIntervalMs, abortSignal: this.deadline(this.settings.lroTimeoutMs, signal) };
+    return {
+      updateIntervalInMs: this.settings.lroPollIntervalMs,
+      abortSignal: this.deadline(this.settings.lroTimeoutMs, signal),
+    };
   }
 
   /**

@@ -12,13 +12,24 @@ let child: ChildProcess;
 let url = "";
 let ca = "";
 
-function request(method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: unknown }> {
+function request(
+  method: string,
+  p: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: unknown }> {
   return new Promise((resolve, reject) => {
-    const req = https.request(`${url}${p}`, { method, ca, headers: { "content-type": "application/json", ...headers }, timeout: 5000 }, (res) => {
-      let text = "";
-      res.on("data", (d: Buffer) => (text += d.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, json: text ? (JSON.parse(text) as unknown) : undefined }));
-    });
+    const req = https.request(
+      `${url}${p}`,
+      { method, ca, headers: { "content-type": "application/json", ...headers }, timeout: 5000 },
+      (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => (text += d.toString()));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, json: text ? (JSON.parse(text) as unknown) : undefined }),
+        );
+      },
+    );
     req.on("error", reject);
     req.end(body === undefined ? undefined : JSON.stringify(body));
   });
@@ -57,14 +68,41 @@ test("admin API: LRO mode, faults, journal, seed, snapshot and reset", async () 
   assert.equal((await request("PUT", rg, { location: "westeurope" }, auth)).status, 201);
   assert.equal((await request("PUT", rg, { location: "westeurope" }, auth)).status, 200);
   assert.equal((await request("GET", rg)).status, 401, "ARM needs a bearer token");
-  assert.equal((await request("GET", "/subscriptions/s1/resourceGroups/rg1", undefined, auth)).status, 400, "api-version is required");
-  const fault = await request("POST", "/_emulator/faults", { match: { method: "GET" }, effect: { kind: "status", status: 503, retryAfterSeconds: 0 } });
+  assert.equal(
+    (await request("GET", "/subscriptions/s1/resourceGroups/rg1", undefined, auth)).status,
+    400,
+    "api-version is required",
+  );
+  const fault = await request("POST", "/_emulator/faults", {
+    match: { method: "GET" },
+    effect: { kind: "status", status: 503, retryAfterSeconds: 0 },
+  });
   assert.equal(fault.status, 201);
   assert.equal((await request("GET", rg, undefined, auth)).status, 503);
   assert.equal((await request("GET", rg, undefined, auth)).status, 200, "a rule fires once by default");
-  const journal = (await request("GET", "/_emulator/journal?method=GET")).json as { entries: { status: number; fault?: string }[] };
-  assert.deepEqual(journal.entries.slice(-2).map((e) => e.fault ?? e.status), ["status", 200]);
-  assert.equal((await request("POST", "/_emulator/seed", { resources: [{ id: "/subscriptions/s1/resourceGroups/rg2", name: "rg2", type: "Microsoft.Resources/resourceGroups", location: "westeurope", properties: {} }] })).status, 200);
+  const journal = (await request("GET", "/_emulator/journal?method=GET")).json as {
+    entries: { status: number; fault?: string }[];
+  };
+  assert.deepEqual(
+    journal.entries.slice(-2).map((e) => e.fault ?? e.status),
+    ["status", 200],
+  );
+  assert.equal(
+    (
+      await request("POST", "/_emulator/seed", {
+        resources: [
+          {
+            id: "/subscriptions/s1/resourceGroups/rg2",
+            name: "rg2",
+            type: "Microsoft.Resources/resourceGroups",
+            location: "westeurope",
+            properties: {},
+          },
+        ],
+      })
+    ).status,
+    200,
+  );
   const snap = (await request("GET", "/_emulator/snapshot")).json as { resources: { name: string }[] };
   assert.deepEqual(snap.resources.map((r) => r.name).sort(), ["rg1", "rg2"]);
   assert.equal((await request("POST", "/_emulator/reset")).status, 200);

@@ -12,7 +12,10 @@ describe("fault injection through the real SDK clients", () => {
   const vnetBody = { location: LOCATION, addressSpace: { addressPrefixes: ["10.0.0.0/16"] } };
 
   before(async () => {
-    az = await startAzure({ lro: { mode: "async", pollsBeforeDone: 1 } }, { requestTimeoutMs: 300, retry: { maxRetries: 2, retryDelayInMs: 5, maxRetryDelayInMs: 1_500 } });
+    az = await startAzure(
+      { lro: { mode: "async", pollsBeforeDone: 1 } },
+      { requestTimeoutMs: 300, retry: { maxRetries: 2, retryDelayInMs: 5, maxRetryDelayInMs: 1_500 } },
+    );
   });
   after(() => az.stop());
   beforeEach(async () => {
@@ -23,13 +26,19 @@ describe("fault injection through the real SDK clients", () => {
   });
 
   test("429 with Retry-After is retried after the wait and succeeds", async () => {
-    az.emulator.faults.add({ match: { method: "GET", type: "Microsoft.Resources/resourceGroups" }, effect: { kind: "status", status: 429, retryAfterSeconds: 1 } });
+    az.emulator.faults.add({
+      match: { method: "GET", type: "Microsoft.Resources/resourceGroups" },
+      effect: { kind: "status", status: 429, retryAfterSeconds: 1 },
+    });
     const started = Date.now();
     const got = await rg().get(RG, az.factory.call());
     const elapsed = Date.now() - started;
     assert.equal(got.name, RG);
     assert.ok(elapsed >= 900, `waited ${elapsed} ms for Retry-After: 1`);
-    assert.deepEqual(az.emulator.journal.list({ method: "GET" }).map((e) => e.status), [429, 200]);
+    assert.deepEqual(
+      az.emulator.journal.list({ method: "GET" }).map((e) => e.status),
+      [429, 200],
+    );
   });
 
   test("429 without Retry-After is not retried by the SDK and surfaces as a 429", async () => {
@@ -41,9 +50,14 @@ describe("fault injection through the real SDK clients", () => {
   test("transient 500s and a connection reset are retried with backoff", async () => {
     az.emulator.faults.add({ match: { method: "PUT" }, effect: { kind: "status", status: 500 }, times: 1 });
     az.emulator.faults.add({ match: { method: "PUT" }, effect: { kind: "reset" }, times: 1 });
-    const vnet = await az.factory.network(SUB).virtualNetworks.beginCreateOrUpdateAndWait(RG, "v", vnetBody, az.factory.lro());
+    const vnet = await az.factory
+      .network(SUB)
+      .virtualNetworks.beginCreateOrUpdateAndWait(RG, "v", vnetBody, az.factory.lro());
     assert.equal(vnet.provisioningState, "Succeeded");
-    assert.deepEqual(az.emulator.journal.list({ method: "PUT" }).map((e) => e.fault ?? e.status), ["status", "reset", 201]);
+    assert.deepEqual(
+      az.emulator.journal.list({ method: "PUT" }).map((e) => e.fault ?? e.status),
+      ["status", "reset", 201],
+    );
   });
 
   test("a hanging endpoint aborts at the configured timeout with a clear error, not a hang", async () => {
@@ -58,37 +72,65 @@ describe("fault injection through the real SDK clients", () => {
   });
 
   test("a failing long-running operation ends in a clear failure and leaves the resource Failed", async () => {
-    az.emulator.faults.add({ match: { method: "PUT", type: "Microsoft.Network/virtualNetworks" }, effect: { kind: "failOperation", code: "InternalServerError", message: "boom" } });
-    await assert.rejects(az.factory.network(SUB).virtualNetworks.beginCreateOrUpdateAndWait(RG, "v", vnetBody, az.factory.lro()), /long-running operation has failed.*InternalServerError/i);
-    assert.equal(az.emulator.get(`/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Network/virtualNetworks/v`)?.properties.provisioningState, "Failed");
+    az.emulator.faults.add({
+      match: { method: "PUT", type: "Microsoft.Network/virtualNetworks" },
+      effect: { kind: "failOperation", code: "InternalServerError", message: "boom" },
+    });
+    await assert.rejects(
+      az.factory.network(SUB).virtualNetworks.beginCreateOrUpdateAndWait(RG, "v", vnetBody, az.factory.lro()),
+      /long-running operation has failed.*InternalServerError/i,
+    );
+    assert.equal(
+      az.emulator.get(`/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Network/virtualNetworks/v`)
+        ?.properties.provisioningState,
+      "Failed",
+    );
     // running it again converges
-    const again = await az.factory.network(SUB).virtualNetworks.beginCreateOrUpdateAndWait(RG, "v", vnetBody, az.factory.lro());
+    const again = await az.factory
+      .network(SUB)
+      .virtualNetworks.beginCreateOrUpdateAndWait(RG, "v", vnetBody, az.factory.lro());
     assert.equal(again.provisioningState, "Succeeded");
   });
 
   test("a cancelled long-running operation is reported as canceled", async () => {
     az.emulator.faults.add({ match: { method: "DELETE" }, effect: { kind: "cancelOperation" } });
     await az.factory.network(SUB).virtualNetworks.beginCreateOrUpdateAndWait(RG, "v", vnetBody, az.factory.lro());
-    await assert.rejects(az.factory.network(SUB).virtualNetworks.beginDeleteAndWait(RG, "v", az.factory.lro()), /cancel/i);
+    await assert.rejects(
+      az.factory.network(SUB).virtualNetworks.beginDeleteAndWait(RG, "v", az.factory.lro()),
+      /cancel/i,
+    );
   });
 
   test("a failing poll is retried by the SDK like any transient error", async () => {
     az.emulator.faults.add({ match: { operation: "poll" }, effect: { kind: "status", status: 503 }, times: 1 });
-    const vnet = await az.factory.network(SUB).virtualNetworks.beginCreateOrUpdateAndWait(RG, "v", vnetBody, az.factory.lro());
+    const vnet = await az.factory
+      .network(SUB)
+      .virtualNetworks.beginCreateOrUpdateAndWait(RG, "v", vnetBody, az.factory.lro());
     assert.equal(vnet.provisioningState, "Succeeded");
     assert.ok(az.emulator.journal.list({ operation: "poll" }).some((e) => e.status === 503));
   });
 
   test("409 conflicts surface with the ARM error code", async () => {
-    az.emulator.faults.add({ match: { method: "PUT" }, effect: { kind: "status", status: 409, code: "AnotherOperationInProgress", message: "busy" } });
-    await assert.rejects(az.factory.network(SUB).virtualNetworks.beginCreateOrUpdateAndWait(RG, "v", vnetBody, az.factory.lro()), (e: { statusCode?: number; code?: string }) => e.statusCode === 409 && e.code === "AnotherOperationInProgress");
+    az.emulator.faults.add({
+      match: { method: "PUT" },
+      effect: { kind: "status", status: 409, code: "AnotherOperationInProgress", message: "busy" },
+    });
+    await assert.rejects(
+      az.factory.network(SUB).virtualNetworks.beginCreateOrUpdateAndWait(RG, "v", vnetBody, az.factory.lro()),
+      (e: { statusCode?: number; code?: string }) => e.statusCode === 409 && e.code === "AnotherOperationInProgress",
+    );
   });
 
   test("manual mode: the operation runs until the test completes it; the resource shows Creating meanwhile", async () => {
     az.emulator.lro.settings.mode = "manual";
-    const poller = az.factory.network(SUB).virtualNetworks.beginCreateOrUpdateAndWait(RG, "v", vnetBody, az.factory.lro());
+    const poller = az.factory
+      .network(SUB)
+      .virtualNetworks.beginCreateOrUpdateAndWait(RG, "v", vnetBody, az.factory.lro());
     let done = false;
-    void poller.then(() => (done = true), () => (done = true));
+    void poller.then(
+      () => (done = true),
+      () => (done = true),
+    );
     while (az.emulator.lro.list().length === 0) await new Promise((r) => setTimeout(r, 5));
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(done, false);
@@ -100,7 +142,9 @@ describe("fault injection through the real SDK clients", () => {
 
   test("an operation nobody polls still completes on its own, as in Azure", async () => {
     const id = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Network/virtualNetworks/v`;
-    const poller = await az.factory.network(SUB).virtualNetworks.beginCreateOrUpdate(RG, "v", vnetBody, az.factory.lro());
+    const poller = await az.factory
+      .network(SUB)
+      .virtualNetworks.beginCreateOrUpdate(RG, "v", vnetBody, az.factory.lro());
     assert.equal(az.emulator.get(id)?.properties.provisioningState, "Creating");
     void poller; // the caller crashed: nobody polls
     await new Promise((r) => setTimeout(r, az.emulator.lro.settings.unpolledGraceMs + 100));

@@ -14,7 +14,10 @@ export interface AzureFixture {
   stop(): Promise<void>;
 }
 
-export async function startAzure(options: EmulatorOptions = {}, overrides: Partial<AzureClientSettings> = {}): Promise<AzureFixture> {
+export async function startAzure(
+  options: EmulatorOptions = {},
+  overrides: Partial<AzureClientSettings> = {},
+): Promise<AzureFixture> {
   const emulator = new Emulator(options);
   const url = await emulator.start();
   const settings: AzureClientSettings = {

@@ -2,7 +2,7 @@
 // extension resources on any scope; the name is a GUID; an assignment cannot be changed in place;
 // the same (scope, role, principal) under another name is a 409 RoleAssignmentExists.
 import { lower } from "../resource-id";
-import { parentOf } from "../store";
+import { parentOf, str } from "../store";
 import { ArmError, type TypeDefinition } from "../types";
 import { props } from "./common";
 
@@ -16,15 +16,27 @@ const roleAssignments: TypeDefinition = {
   delete: "sync",
   provisioningState: false,
   validate(doc, ctx) {
-    if (!GUID.test(doc.name)) throw new ArmError(400, "InvalidRoleAssignmentId", `The role assignment ID '${doc.name}' is not valid. The role assignment ID must be a GUID.`);
+    if (!GUID.test(doc.name))
+      throw new ArmError(
+        400,
+        "InvalidRoleAssignmentId",
+        `The role assignment ID '${doc.name}' is not valid. The role assignment ID must be a GUID.`,
+      );
     const p = props(doc);
     if (typeof p.roleDefinitionId !== "string" || typeof p.principalId !== "string") {
       throw new ArmError(400, "InvalidRoleAssignmentRequest", "roleDefinitionId and principalId are required.");
     }
     if (ctx.existing) {
       const o = props(ctx.existing);
-      if (lower(String(o.roleDefinitionId)) !== lower(p.roleDefinitionId) || lower(String(o.principalId)) !== lower(p.principalId)) {
-        throw new ArmError(400, "RoleAssignmentUpdateNotPermitted", "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.");
+      if (
+        lower(str(o.roleDefinitionId)) !== lower(p.roleDefinitionId) ||
+        lower(str(o.principalId)) !== lower(p.principalId)
+      ) {
+        throw new ArmError(
+          400,
+          "RoleAssignmentUpdateNotPermitted",
+          "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+        );
       }
       return;
     }
@@ -35,10 +47,13 @@ const roleAssignments: TypeDefinition = {
         (d) =>
           lower(d.type) === "microsoft.authorization/roleassignments" &&
           parentOf(d.id) === scope &&
-          lower(String(props(d).roleDefinitionId)) === lower(p.roleDefinitionId as string) &&
-          lower(String(props(d).principalId)) === lower(p.principalId as string),
+          lower(str(props(d).roleDefinitionId)) === lower(p.roleDefinitionId as string) &&
+          lower(str(props(d).principalId)) === lower(p.principalId as string),
       );
-    if (twin) throw new ArmError(409, "RoleAssignmentExists", "The role assignment already exists.", { details: [{ code: "RoleAssignmentExists", message: twin.name }] });
+    if (twin)
+      throw new ArmError(409, "RoleAssignmentExists", "The role assignment already exists.", {
+        details: [{ code: "RoleAssignmentExists", message: twin.name }],
+      });
   },
   normalize(doc, ctx) {
     const p = props(doc);

@@ -2,11 +2,28 @@
 import { randomUUID } from "node:crypto";
 import type { Emulator } from "../emulator";
 import { lower } from "../resource-id";
-import { getPath } from "../store";
+import { getPath, str } from "../store";
 import { ArmError, type Json, type ResourceDoc } from "../types";
 
-export const NETWORK_API = ["2025-05-01", "2024-05-01", "2024-01-01", "2023-11-01", "2023-09-01", "2023-06-01", "2023-05-01"];
-export const COMPUTE_API = ["2026-03-01", "2025-04-01", "2024-11-01", "2024-07-01", "2024-03-01", "2023-09-01", "2023-07-01", "2023-03-01"];
+export const NETWORK_API = [
+  "2025-05-01",
+  "2024-05-01",
+  "2024-01-01",
+  "2023-11-01",
+  "2023-09-01",
+  "2023-06-01",
+  "2023-05-01",
+];
+export const COMPUTE_API = [
+  "2026-03-01",
+  "2025-04-01",
+  "2024-11-01",
+  "2024-07-01",
+  "2024-03-01",
+  "2023-09-01",
+  "2023-07-01",
+  "2023-03-01",
+];
 
 export function arrayAt(doc: Json, ...path: string[]): Json[] {
   const v = getPath(doc, path);
@@ -14,7 +31,9 @@ export function arrayAt(doc: Json, ...path: string[]): Json[] {
 }
 
 export function idOf(ref: unknown): string | undefined {
-  return ref && typeof ref === "object" && typeof (ref as Json).id === "string" ? ((ref as Json).id as string) : undefined;
+  return ref && typeof ref === "object" && typeof (ref as Json).id === "string"
+    ? ((ref as Json).id as string)
+    : undefined;
 }
 
 export function props(doc: Json): Json {
@@ -32,9 +51,14 @@ export function normalizeChildren(parent: ResourceDoc, prop: string, childType: 
   const seen = new Set<string>();
   for (const c of list) {
     if (typeof c.name !== "string" || c.name === "") {
-      throw new ArmError(400, "InvalidRequestFormat", `Cannot parse the request: every item of '${prop}' needs a name.`);
+      throw new ArmError(
+        400,
+        "InvalidRequestFormat",
+        `Cannot parse the request: every item of '${prop}' needs a name.`,
+      );
     }
-    if (seen.has(lower(c.name))) throw new ArmError(400, "InvalidRequestFormat", `Duplicate name '${c.name}' in '${prop}'.`);
+    if (seen.has(lower(c.name)))
+      throw new ArmError(400, "InvalidRequestFormat", `Duplicate name '${c.name}' in '${prop}'.`);
     seen.add(lower(c.name));
     c.id = `${parent.id}/${segment}/${c.name}`;
     c.type = childType;
@@ -48,7 +72,11 @@ export function normalizeChildren(parent: ResourceDoc, prop: string, childType: 
 export function requireRef(emu: Emulator, id: string | undefined, from: ResourceDoc, what: string): ResourceDoc {
   const found = id ? resolve(emu, id) : undefined;
   if (!found) {
-    throw new ArmError(400, "InvalidResourceReference", `Resource ${id ?? `<${what}>`} referenced by resource ${from.id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`);
+    throw new ArmError(
+      400,
+      "InvalidResourceReference",
+      `Resource ${id ?? `<${what}>`} referenced by resource ${from.id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`,
+    );
   }
   return found;
 }
@@ -63,12 +91,12 @@ export function resolve(emu: Emulator, id: string): ResourceDoc | undefined {
   if (!parent) return undefined;
   const prop = emu.types.get(parent.type)?.inlineChildren?.[lower(m[2])];
   if (!prop) return undefined;
-  return arrayAt(parent, "properties", prop).find((c) => lower(String(c.name)) === lower(m[3])) as ResourceDoc | undefined;
+  return arrayAt(parent, "properties", prop).find((c) => lower(str(c.name)) === lower(m[3])) as ResourceDoc | undefined;
 }
 
 /** Adds or removes `{id}` in a list of `{id}` references inside a stored document. */
 export function setBackRef(list: Json[] | undefined, id: string, present: boolean): Json[] {
-  const rest = (list ?? []).filter((r) => lower(String(r.id)) !== lower(id));
+  const rest = (list ?? []).filter((r) => lower(str(r.id)) !== lower(id));
   return present ? [...rest, { id }] : rest;
 }
 

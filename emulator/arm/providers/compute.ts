@@ -6,8 +6,15 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { Emulator } from "../emulator";
 import { lower, parseArmPath } from "../resource-id";
 import { runCommandResultBody, type RunCommandInput } from "../run-command";
-import { getPath } from "../store";
-import { ArmError, type ActionDefinition, type Json, type ResourceDoc, type TypeDefinition, type WriteContext } from "../types";
+import { getPath, str } from "../store";
+import {
+  ArmError,
+  type ActionDefinition,
+  type Json,
+  type ResourceDoc,
+  type TypeDefinition,
+  type WriteContext,
+} from "../types";
 import { arrayAt, COMPUTE_API, idOf, props, requireRef, setBackRef, stableGuid } from "./common";
 
 const VM = "Microsoft.Compute/virtualMachines";
@@ -46,19 +53,26 @@ const availabilitySets: TypeDefinition = {
   validate(doc) {
     const fd = getPath(doc, ["properties", "platformFaultDomainCount"]);
     if (fd !== undefined && (!Number.isInteger(fd) || (fd as number) < 1 || (fd as number) > 3)) {
-      throw new ArmError(400, "InvalidParameter", "The specified fault domain count must fall in the range 1 to 3.", { target: "platformFaultDomainCount" });
+      throw new ArmError(400, "InvalidParameter", "The specified fault domain count must fall in the range 1 to 3.", {
+        target: "platformFaultDomainCount",
+      });
     }
   },
   normalize(doc, ctx) {
     const p = props(doc);
     p.platformFaultDomainCount ??= 2;
     p.platformUpdateDomainCount ??= 5;
+    doc.sku ??= { name: "Classic" }; // as recorded: an availability set without a sku answers sku.name Classic
     const vms = getPath(ctx.existing ?? { properties: {} }, ["properties", "virtualMachines"]);
     if (vms) p.virtualMachines = vms;
   },
   beforeDelete(doc) {
     if (arrayAt(doc, "properties", "virtualMachines").length > 0) {
-      throw new ArmError(409, "OperationNotAllowed", `Availability set ${doc.name} cannot be deleted. Before deleting an availability set please ensure that it does not contain any VM.`);
+      throw new ArmError(
+        409,
+        "OperationNotAllowed",
+        `Availability set ${doc.name} cannot be deleted. Before deleting an availability set please ensure that it does not contain any VM.`,
+      );
     }
   },
 };
@@ -67,7 +81,11 @@ function stateChange(action: string, state: PowerState, needsRunning = false): A
   return {
     start({ emulator, doc }) {
       if (needsRunning && powerStateOf(emulator, doc.id) !== "running") {
-        throw new ArmError(409, "OperationNotAllowed", `Operation '${action}' is not allowed on VM '${doc.name}' since the VM is ${powerStateOf(emulator, doc.id)}.`);
+        throw new ArmError(
+          409,
+          "OperationNotAllowed",
+          `Operation '${action}' is not allowed on VM '${doc.name}' since the VM is ${powerStateOf(emulator, doc.id)}.`,
+        );
       }
       return {
         commit: () => {
@@ -84,22 +102,37 @@ const runCommandsInFlight = new WeakMap<Emulator, Set<string>>();
 const runCommand: ActionDefinition = {
   start({ emulator, doc, body }) {
     if (powerStateOf(emulator, doc.id) !== "running") {
-      throw new ArmError(409, "OperationNotAllowed", `The operation requires the VM to be running (or set to run). VM '${doc.name}' is ${powerStateOf(emulator, doc.id)}.`);
+      throw new ArmError(
+        409,
+        "OperationNotAllowed",
+        `The operation requires the VM to be running (or set to run). VM '${doc.name}' is ${powerStateOf(emulator, doc.id)}.`,
+      );
     }
     const b = (body ?? {}) as Json;
     if (b.commandId !== "RunShellScript" || !Array.isArray(b.script)) {
-      throw new ArmError(400, "InvalidParameter", "The emulator runs only commandId 'RunShellScript' with a script.", { target: "commandId" });
+      throw new ArmError(400, "InvalidParameter", "The emulator runs only commandId 'RunShellScript' with a script.", {
+        target: "commandId",
+      });
     }
     const inFlight = runCommandsInFlight.get(emulator) ?? new Set<string>();
     runCommandsInFlight.set(emulator, inFlight);
     if (inFlight.has(lower(doc.id))) {
-      throw new ArmError(409, "Conflict", "Run command extension execution is in progress. Please wait for completion before invoking a run command.");
+      throw new ArmError(
+        409,
+        "Conflict",
+        "Run command extension execution is in progress. Please wait for completion before invoking a run command.",
+      );
     }
     inFlight.add(lower(doc.id));
     const input: RunCommandInput = {
       commandId: "RunShellScript",
       script: (b.script as unknown[]).map(String),
-      parameters: Array.isArray(b.parameters) ? (b.parameters as Json[]).map((p) => ({ name: typeof p.name === "string" ? p.name : undefined, value: String(p.value ?? "") })) : [],
+      parameters: Array.isArray(b.parameters)
+        ? (b.parameters as Json[]).map((p) => ({
+            name: typeof p.name === "string" ? p.name : undefined,
+            value: str(p.value ?? ""),
+          }))
+        : [],
     };
     bump(emulator, doc.id, "runCommand");
     const work = emulator.runCommand
@@ -125,7 +158,7 @@ const virtualMachines: TypeDefinition = {
     const p = props(doc);
     if (!getPath(p, ["hardwareProfile", "vmSize"])) throw required("hardwareProfile.vmSize");
     if (!p.storageProfile) throw required("storageProfile");
-    const attach = lower(String(getPath(p, ["storageProfile", "osDisk", "createOption"]) ?? "FromImage")) === "attach";
+    const attach = lower(str(getPath(p, ["storageProfile", "osDisk", "createOption"]) ?? "FromImage")) === "attach";
     if (!ctx.existing && !attach) {
       if (!getPath(p, ["storageProfile", "imageReference"])) throw required("storageProfile.imageReference");
       if (!getPath(p, ["osProfile", "adminUsername"])) throw required("osProfile.adminUsername");
@@ -137,27 +170,39 @@ const virtualMachines: TypeDefinition = {
       const nic = requireRef(ctx.emulator, idOf(n), doc, "networkInterface");
       const owner = idOf(getPath(nic, ["properties", "virtualMachine"]));
       if (owner && lower(owner) !== lower(doc.id) && ctx.emulator.store.get(owner)) {
-        throw new ArmError(400, "NicInUse", `Network interface ${nic.id} is already attached to virtual machine ${owner}.`);
+        throw new ArmError(
+          400,
+          "NicInUse",
+          `Network interface ${nic.id} is already attached to virtual machine ${owner}.`,
+        );
       }
     }
     const avset = idOf(p.availabilitySet);
     if (avset) {
       requireRef(ctx.emulator, avset, doc, "availabilitySet");
       if (Array.isArray(doc.zones) && doc.zones.length > 0) {
-        throw new ArmError(400, "InvalidParameter", "Virtual Machine cannot be in an availability set and an availability zone at the same time.");
+        throw new ArmError(
+          400,
+          "InvalidParameter",
+          "Virtual Machine cannot be in an availability set and an availability zone at the same time.",
+        );
       }
     }
     const vmss = idOf(p.virtualMachineScaleSet);
     if (vmss) {
       const set = requireRef(ctx.emulator, vmss, doc, "virtualMachineScaleSet");
-      if (lower(String(getPath(set, ["properties", "orchestrationMode"]))) !== "flexible") {
+      if (lower(str(getPath(set, ["properties", "orchestrationMode"]))) !== "flexible") {
         throw new ArmError(400, "InvalidParameter", "Only Flexible scale sets accept standalone virtual machines.");
       }
     }
     if (ctx.existing) {
       const oldSet = idOf(getPath(ctx.existing, ["properties", "availabilitySet"]));
       if (lower(oldSet ?? "") !== lower(avset ?? "")) {
-        throw new ArmError(409, "OperationNotAllowed", "Changing the availability set of a VM is not allowed. Delete and recreate the VM.");
+        throw new ArmError(
+          409,
+          "OperationNotAllowed",
+          "Changing the availability set of a VM is not allowed. Delete and recreate the VM.",
+        );
       }
     }
   },
@@ -174,11 +219,15 @@ const virtualMachines: TypeDefinition = {
     osDisk.caching ??= "ReadWrite";
     osDisk.deleteOption ??= "Detach";
     const rg = parseArmPath(doc.id)!;
-    osDisk.managedDisk = { ...((osDisk.managedDisk as Json) ?? {}), id: `/subscriptions/${rg.subscription}/resourceGroups/${rg.resourceGroup}/providers/Microsoft.Compute/disks/${String(osDisk.name)}` };
+    osDisk.managedDisk = {
+      ...((osDisk.managedDisk) ?? {}),
+      id: `/subscriptions/${rg.subscription}/resourceGroups/${rg.resourceGroup}/providers/Microsoft.Compute/disks/${str(osDisk.name)}`,
+    };
     if (doc.identity && typeof doc.identity === "object") {
       const id = doc.identity as Json;
-      if (/systemassigned/i.test(String(id.type))) {
-        id.principalId = getPath(ctx.existing ?? {}, ["identity", "principalId"]) ?? stableGuid(`${lower(doc.id)}#${String(p.vmId)}`);
+      if (/systemassigned/i.test(str(id.type))) {
+        id.principalId =
+          getPath(ctx.existing ?? {}, ["identity", "principalId"]) ?? stableGuid(`${lower(doc.id)}#${str(p.vmId)}`);
         id.tenantId = ctx.emulator.tenantId;
       }
     }
@@ -193,8 +242,13 @@ const virtualMachines: TypeDefinition = {
     }
     const avset = idOf(p.availabilitySet);
     const set = avset ? emu.store.get(avset) : undefined;
-    if (set) props(set).virtualMachines = setBackRef(arrayAt(set, "properties", "virtualMachines"), doc.id.toUpperCase(), true);
-    const diskId = String(getPath(p, ["storageProfile", "osDisk", "managedDisk", "id"]));
+    if (set)
+      props(set).virtualMachines = setBackRef(
+        arrayAt(set, "properties", "virtualMachines"),
+        doc.id.toUpperCase(),
+        true,
+      );
+    const diskId = str(getPath(p, ["storageProfile", "osDisk", "managedDisk", "id"]));
     if (!emu.store.get(diskId)) {
       emu.store.set({
         id: diskId,
@@ -205,7 +259,13 @@ const virtualMachines: TypeDefinition = {
         ...(Array.isArray(doc.zones) ? { zones: doc.zones } : {}),
         managedBy: doc.id,
         sku: { name: "Premium_LRS", tier: "Premium" },
-        properties: { osType: "Linux", diskSizeGB: 30, diskState: "Attached", provisioningState: "Succeeded", timeCreated: new Date().toISOString() },
+        properties: {
+          osType: "Linux",
+          diskSizeGB: 30,
+          diskState: "Attached",
+          provisioningState: "Succeeded",
+          timeCreated: new Date().toISOString(),
+        },
       });
     }
   },
@@ -215,13 +275,13 @@ const virtualMachines: TypeDefinition = {
       const nic = emu.store.get(idOf(n)!);
       if (!nic) continue;
       delete props(nic).virtualMachine;
-      if (lower(String(getPath(n, ["properties", "deleteOption"]) ?? "")) === "delete") emu.deleteCascade(nic.id);
+      if (lower(str(getPath(n, ["properties", "deleteOption"]) ?? "")) === "delete") emu.deleteCascade(nic.id);
     }
     const set = emu.store.get(idOf(p.availabilitySet) ?? "");
     if (set) props(set).virtualMachines = setBackRef(arrayAt(set, "properties", "virtualMachines"), doc.id, false);
-    const disk = emu.store.get(String(getPath(p, ["storageProfile", "osDisk", "managedDisk", "id"])));
+    const disk = emu.store.get(str(getPath(p, ["storageProfile", "osDisk", "managedDisk", "id"])));
     if (disk) {
-      if (lower(String(getPath(p, ["storageProfile", "osDisk", "deleteOption"]))) === "delete") emu.deleteCascade(disk.id);
+      if (lower(str(getPath(p, ["storageProfile", "osDisk", "deleteOption"]))) === "delete") emu.deleteCascade(disk.id);
       else {
         delete disk.managedBy;
         props(disk).diskState = "Unattached";
@@ -253,10 +313,22 @@ function instanceView(doc: ResourceDoc, emu: Emulator): Json {
     osVersion: "24.04",
     vmAgent: {
       vmAgentVersion: "2.9.1.1",
-      statuses: [{ code: "ProvisioningState/succeeded", level: "Info", displayStatus: power === "running" ? "Ready" : "Not Ready", time: new Date().toISOString() }],
+      statuses: [
+        {
+          code: "ProvisioningState/succeeded",
+          level: "Info",
+          displayStatus: power === "running" ? "Ready" : "Not Ready",
+          time: new Date().toISOString(),
+        },
+      ],
     },
     statuses: [
-      { code: `ProvisioningState/${lower(String(getPath(doc, ["properties", "provisioningState"]) ?? "succeeded"))}`, level: "Info", displayStatus: "Provisioning succeeded", time: new Date().toISOString() },
+      {
+        code: `ProvisioningState/${lower(str(getPath(doc, ["properties", "provisioningState"]) ?? "succeeded"))}`,
+        level: "Info",
+        displayStatus: "Provisioning succeeded",
+        time: new Date().toISOString(),
+      },
       { code: `PowerState/${power}`, level: "Info", displayStatus: display },
     ],
   };
@@ -271,8 +343,16 @@ function required(field: string): ArmError {
 function scaleSetVms(emu: Emulator, vmss: ResourceDoc): ResourceDoc[] {
   return emu.store
     .all()
-    .filter((d) => lower(d.type) === lower(VM) && lower(idOf(getPath(d, ["properties", "virtualMachineScaleSet"])) ?? "") === lower(vmss.id))
-    .sort((a, b) => String(getPath(a, ["properties", "timeCreated"])).localeCompare(String(getPath(b, ["properties", "timeCreated"]))) || a.name.localeCompare(b.name));
+    .filter(
+      (d) =>
+        lower(d.type) === lower(VM) &&
+        lower(idOf(getPath(d, ["properties", "virtualMachineScaleSet"])) ?? "") === lower(vmss.id),
+    )
+    .sort(
+      (a, b) =>
+        str(getPath(a, ["properties", "timeCreated"])).localeCompare(str(getPath(b, ["properties", "timeCreated"]))) ||
+        a.name.localeCompare(b.name),
+    );
 }
 
 /** Creates one VM (and its NIC) from the scale set's profile, the way the platform does in Flexible mode. */
@@ -284,7 +364,7 @@ function createInstance(emu: Emulator, vmss: ResourceDoc): void {
   const vmName = `${vmss.name}_${suffix}`;
   const nicIds: Json[] = [];
   for (const cfg of arrayAt(profile, "networkProfile", "networkInterfaceConfigurations")) {
-    const nicName = `${vmss.name}_${suffix}-${String(cfg.name)}`;
+    const nicName = `${vmss.name}_${suffix}-${str(cfg.name)}`;
     const nic: ResourceDoc = {
       id: `${rgId}/providers/Microsoft.Network/networkInterfaces/${nicName}`,
       name: nicName,
@@ -305,22 +385,34 @@ function createInstance(emu: Emulator, vmss: ResourceDoc): void {
     };
     if (!nic.properties.networkSecurityGroup) delete nic.properties.networkSecurityGroup;
     internalCreate(emu, nic);
-    nicIds.push({ id: nic.id, properties: { primary: getPath(cfg, ["properties", "primary"]) ?? nicIds.length === 0, deleteOption: "Delete" } });
+    nicIds.push({
+      id: nic.id,
+      properties: { primary: getPath(cfg, ["properties", "primary"]) ?? nicIds.length === 0, deleteOption: "Delete" },
+    });
   }
-  const prefix = String(getPath(profile, ["osProfile", "computerNamePrefix"]) ?? vmss.name);
+  const prefix = str(getPath(profile, ["osProfile", "computerNamePrefix"]) ?? vmss.name);
   const vm: ResourceDoc = {
     id: `${rgId}/providers/Microsoft.Compute/virtualMachines/${vmName}`,
     name: vmName,
     type: VM,
     location: vmss.location,
     tags: vmss.tags,
-    ...(Array.isArray(vmss.zones) ? { zones: [(vmss.zones as string[])[scaleSetVms(emu, vmss).length % (vmss.zones as string[]).length]] } : {}),
+    ...(Array.isArray(vmss.zones)
+      ? { zones: [(vmss.zones as string[])[scaleSetVms(emu, vmss).length % (vmss.zones as string[]).length]] }
+      : {}),
     ...(vmss.identity ? { identity: { type: "SystemAssigned" } } : {}),
     properties: {
       virtualMachineScaleSet: { id: vmss.id },
       hardwareProfile: { vmSize: getPath(vmss, ["sku", "name"]) },
-      storageProfile: { ...((profile.storageProfile as Json) ?? {}), osDisk: { createOption: "FromImage", deleteOption: "Delete" } },
-      osProfile: { computerName: `${prefix}${suffix}`, adminUsername: getPath(profile, ["osProfile", "adminUsername"]) ?? "azureuser", linuxConfiguration: getPath(profile, ["osProfile", "linuxConfiguration"]) },
+      storageProfile: {
+        ...((profile.storageProfile) ?? {}),
+        osDisk: { createOption: "FromImage", deleteOption: "Delete" },
+      },
+      osProfile: {
+        computerName: `${prefix}${suffix}`,
+        adminUsername: getPath(profile, ["osProfile", "adminUsername"]) ?? "azureuser",
+        linuxConfiguration: getPath(profile, ["osProfile", "linuxConfiguration"]),
+      },
       networkProfile: { networkInterfaces: nicIds },
     },
   };
@@ -352,12 +444,20 @@ function reconcileCapacity(emu: Emulator, vmss: ResourceDoc): void {
 }
 
 function instanceIds(emu: Emulator, vmss: ResourceDoc, body: unknown): ResourceDoc[] {
-  const ids = Array.isArray((body as Json | undefined)?.instanceIds) ? ((body as Json).instanceIds as unknown[]).map(String) : undefined;
+  const ids = Array.isArray((body as Json | undefined)?.instanceIds)
+    ? ((body as Json).instanceIds as unknown[]).map(String)
+    : undefined;
   const vms = scaleSetVms(emu, vmss);
   if (!ids) return vms;
   return ids.map((id) => {
     const vm = vms.find((v) => lower(v.name) === lower(id) || lower(v.id) === lower(id));
-    if (!vm) throw new ArmError(400, "InvalidParameter", `Instance id '${id}' is not a virtual machine of scale set ${vmss.name}.`, { target: "instanceIds" });
+    if (!vm)
+      throw new ArmError(
+        400,
+        "InvalidParameter",
+        `Instance id '${id}' is not a virtual machine of scale set ${vmss.name}.`,
+        { target: "instanceIds" },
+      );
     return vm;
   });
 }
@@ -391,13 +491,20 @@ const virtualMachineScaleSets: TypeDefinition = {
   ],
   validate(doc) {
     const p = props(doc);
-    if (lower(String(p.orchestrationMode ?? "")) !== "flexible") {
-      throw new ArmError(400, "InvalidParameter", "The emulator models Flexible orchestration mode only; set properties.orchestrationMode to 'Flexible'.", { target: "orchestrationMode" });
+    if (lower(str(p.orchestrationMode ?? "")) !== "flexible") {
+      throw new ArmError(
+        400,
+        "InvalidParameter",
+        "The emulator models Flexible orchestration mode only; set properties.orchestrationMode to 'Flexible'.",
+        { target: "orchestrationMode" },
+      );
     }
     if (p.platformFaultDomainCount === undefined) throw required("platformFaultDomainCount");
     const capacity = Number(getPath(doc, ["sku", "capacity"]) ?? 0);
     if (!Number.isInteger(capacity) || capacity < 0 || capacity > 1000) {
-      throw new ArmError(400, "InvalidParameter", "sku.capacity must be an integer from 0 to 1000.", { target: "sku.capacity" });
+      throw new ArmError(400, "InvalidParameter", "sku.capacity must be an integer from 0 to 1000.", {
+        target: "sku.capacity",
+      });
     }
     if (capacity > 0) {
       if (!p.virtualMachineProfile) throw required("virtualMachineProfile");
@@ -408,7 +515,7 @@ const virtualMachineScaleSets: TypeDefinition = {
     const p = props(doc);
     p.uniqueId = getPath(ctx.existing ?? {}, ["properties", "uniqueId"]) ?? randomUUID();
     p.timeCreated = getPath(ctx.existing ?? {}, ["properties", "timeCreated"]) ?? new Date().toISOString();
-    if (doc.identity && /systemassigned/i.test(String((doc.identity as Json).type))) {
+    if (doc.identity && /systemassigned/i.test(str((doc.identity as Json).type))) {
       (doc.identity as Json).principalId = stableGuid(lower(doc.id));
       (doc.identity as Json).tenantId = ctx.emulator.tenantId;
     }
@@ -428,7 +535,8 @@ const virtualMachineScaleSets: TypeDefinition = {
           commit: () => {
             for (const vm of vms) emulator.deleteCascade(vm.id);
             const cur = emulator.store.get(doc.id);
-            if (cur && cur.sku && typeof cur.sku === "object") (cur.sku as Json).capacity = scaleSetVms(emulator, cur).length;
+            if (cur && cur.sku && typeof cur.sku === "object")
+              (cur.sku as Json).capacity = scaleSetVms(emulator, cur).length;
           },
         };
       },
@@ -452,7 +560,8 @@ const disks: TypeDefinition = {
   patch: "ao",
   delete: "ao+loc",
   beforeDelete(doc) {
-    if (doc.managedBy) throw new ArmError(409, "OperationNotAllowed", `Disk ${doc.name} is attached to VM ${String(doc.managedBy)}.`);
+    if (doc.managedBy)
+      throw new ArmError(409, "OperationNotAllowed", `Disk ${doc.name} is attached to VM ${str(doc.managedBy)}.`);
   },
 };
 

@@ -1,7 +1,7 @@
 // Azure DNS zones and record sets (api 2018-05-01, @azure/arm-dns 5.1.0) and private DNS zones with
 // virtual network links and record sets (api 2020-06-01, @azure/arm-privatedns 3.2.0).
 import { lower } from "../resource-id";
-import { getPath } from "../store";
+import { getPath, str } from "../store";
 import { ArmError, type ResourceDoc, type TypeDefinition } from "../types";
 import { idOf, props, requireRef } from "./common";
 
@@ -18,9 +18,11 @@ function recordSets(zoneType: string, apiVersions: string[]): TypeDefinition {
     typeFromPath: true,
     validate(doc) {
       const recordType = doc.type.split("/").pop()!.toUpperCase();
-      if (!RECORD_TYPES.includes(recordType)) throw new ArmError(400, "BadRequest", `Record type ${recordType} is not supported.`);
+      if (!RECORD_TYPES.includes(recordType))
+        throw new ArmError(400, "BadRequest", `Record type ${recordType} is not supported.`);
       const ttl = props(doc).TTL ?? props(doc).ttl;
-      if (ttl !== undefined && (!Number.isInteger(ttl) || (ttl as number) < 0)) throw new ArmError(400, "BadRequest", "TTL must be a non-negative integer.");
+      if (ttl !== undefined && (!Number.isInteger(ttl) || (ttl as number) < 0))
+        throw new ArmError(400, "BadRequest", "TTL must be a non-negative integer.");
     },
     normalize(doc) {
       const zone = doc.id.split("/").slice(-3)[0];
@@ -42,7 +44,12 @@ const dnsZones: TypeDefinition = {
   normalize(doc) {
     const p = props(doc);
     p.zoneType ??= "Public";
-    p.nameServers = ["ns1-01.azure-dns.com.", "ns2-01.azure-dns.net.", "ns3-01.azure-dns.org.", "ns4-01.azure-dns.info."];
+    p.nameServers = [
+      "ns1-01.azure-dns.com.",
+      "ns2-01.azure-dns.net.",
+      "ns3-01.azure-dns.org.",
+      "ns4-01.azure-dns.info.",
+    ];
     p.maxNumberOfRecordSets = 10000;
   },
 };
@@ -60,12 +67,19 @@ const privateDnsZones: TypeDefinition = {
     const p = props(doc);
     p.maxNumberOfRecordSets = 25000;
     p.maxNumberOfVirtualNetworkLinks = 1000;
-    p.numberOfVirtualNetworkLinks = ctx.emulator.store.children(doc.id, "Microsoft.Network/privateDnsZones/virtualNetworkLinks").length;
+    p.numberOfVirtualNetworkLinks = ctx.emulator.store.children(
+      doc.id,
+      "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
+    ).length;
   },
   beforeDelete(doc, emu) {
     const links = emu.store.children(doc.id, "Microsoft.Network/privateDnsZones/virtualNetworkLinks");
     if (links.length > 0) {
-      throw new ArmError(409, "CannotDeleteResource", `Can not delete resource before nested resources are deleted. Private DNS zone ${doc.name} has virtual network links.`);
+      throw new ArmError(
+        409,
+        "CannotDeleteResource",
+        `Can not delete resource before nested resources are deleted. Private DNS zone ${doc.name} has virtual network links.`,
+      );
     }
   },
 };
@@ -81,8 +95,18 @@ const virtualNetworkLinks: TypeDefinition = {
     requireRef(ctx.emulator, idOf(getPath(doc, ["properties", "virtualNetwork"])), doc, "virtualNetwork");
     const dup = ctx.emulator.store
       .children(doc.id.slice(0, doc.id.toLowerCase().lastIndexOf("/virtualnetworklinks/")), doc.type)
-      .find((l) => lower(l.id) !== lower(doc.id) && lower(String(idOf(getPath(l, ["properties", "virtualNetwork"])))) === lower(String(idOf(getPath(doc, ["properties", "virtualNetwork"])))));
-    if (dup) throw new ArmError(409, "Conflict", `A virtual network cannot be linked to the same private DNS zone twice (link ${dup.name}).`);
+      .find(
+        (l) =>
+          lower(l.id) !== lower(doc.id) &&
+          lower(str(idOf(getPath(l, ["properties", "virtualNetwork"])))) ===
+            lower(str(idOf(getPath(doc, ["properties", "virtualNetwork"])))),
+      );
+    if (dup)
+      throw new ArmError(
+        409,
+        "Conflict",
+        `A virtual network cannot be linked to the same private DNS zone twice (link ${dup.name}).`,
+      );
   },
   normalize(doc) {
     const p = props(doc);

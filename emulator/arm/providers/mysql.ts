@@ -4,7 +4,7 @@
 // be wired to a real MariaDB by a test (`emulator.mysqlAdminPasswordHook`).
 import type { Emulator } from "../emulator";
 import { lower } from "../resource-id";
-import { getPath } from "../store";
+import { getPath, str } from "../store";
 import { ArmError, type Json, type ResourceDoc, type TypeDefinition } from "../types";
 import { arrayAt, props, requireRef, resolve } from "./common";
 
@@ -32,20 +32,35 @@ const flexibleServers: TypeDefinition = {
     const p = props(doc);
     if (!ctx.existing) {
       if (typeof p.administratorLogin !== "string") throw missing("administratorLogin");
-      if (ctx.emulator.store.getSecret(doc.id, "properties.administratorLoginPassword") === undefined) throw missing("administratorLoginPassword");
+      if (ctx.emulator.store.getSecret(doc.id, "properties.administratorLoginPassword") === undefined)
+        throw missing("administratorLoginPassword");
       if (!getPath(doc, ["sku", "name"]) || !getPath(doc, ["sku", "tier"])) throw missing("sku");
     } else if (p.administratorLogin !== getPath(ctx.existing, ["properties", "administratorLogin"])) {
-      throw new ArmError(400, "CannotChangeAdministratorLogin", "The administrator login of a server cannot be changed.");
+      throw new ArmError(
+        400,
+        "CannotChangeAdministratorLogin",
+        "The administrator login of a server cannot be changed.",
+      );
     }
-    if (p.version !== undefined && !["5.7", "8.0.21"].includes(String(p.version))) {
-      throw new ArmError(400, "InvalidParameterValue", `Invalid value given for parameter version: ${String(p.version)}. Specify a valid parameter value.`);
+    if (p.version !== undefined && !["5.7", "8.0.21"].includes(str(p.version))) {
+      throw new ArmError(
+        400,
+        "InvalidParameterValue",
+        `Invalid value given for parameter version: ${str(p.version)}. Specify a valid parameter value.`,
+      );
     }
     const subnetId = getPath(p, ["network", "delegatedSubnetResourceId"]) as string | undefined;
     if (subnetId) {
       const subnet = requireRef(ctx.emulator, subnetId, doc, "delegatedSubnetResourceId");
-      const delegated = arrayAt(subnet, "properties", "delegations").some((d) => lower(String(getPath(d, ["properties", "serviceName"]))) === "microsoft.dbformysql/flexibleservers");
+      const delegated = arrayAt(subnet, "properties", "delegations").some(
+        (d) => lower(str(getPath(d, ["properties", "serviceName"]))) === "microsoft.dbformysql/flexibleservers",
+      );
       if (!delegated) {
-        throw new ArmError(400, "SubnetNotDelegated", `Subnet ${subnetId} is not delegated to Microsoft.DBforMySQL/flexibleServers.`);
+        throw new ArmError(
+          400,
+          "SubnetNotDelegated",
+          `Subnet ${subnetId} is not delegated to Microsoft.DBforMySQL/flexibleServers.`,
+        );
       }
       const zone = getPath(p, ["network", "privateDnsZoneResourceId"]) as string | undefined;
       if (!zone) throw missing("network.privateDnsZoneResourceId");
@@ -55,9 +70,13 @@ const flexibleServers: TypeDefinition = {
     if (!Number.isInteger(storage) || storage < 20 || storage > 16384) {
       throw new ArmError(400, "InvalidStorageSize", "Storage size must be an integer between 20 and 16384 GB.");
     }
-    const ha = lower(String(getPath(p, ["highAvailability", "mode"]) ?? "Disabled"));
-    if (ha !== "disabled" && lower(String(getPath(doc, ["sku", "tier"]))) === "burstable") {
-      throw new ArmError(400, "HANotSupportedForBurstableSkus", "High availability is not supported for the Burstable pricing tier.");
+    const ha = lower(str(getPath(p, ["highAvailability", "mode"]) ?? "Disabled"));
+    if (ha !== "disabled" && lower(str(getPath(doc, ["sku", "tier"]))) === "burstable") {
+      throw new ArmError(
+        400,
+        "HANotSupportedForBurstableSkus",
+        "High availability is not supported for the Burstable pricing tier.",
+      );
     }
   },
   normalize(doc, ctx) {
@@ -69,16 +88,17 @@ const flexibleServers: TypeDefinition = {
     const network = (p.network ?? {}) as Json;
     network.publicNetworkAccess = network.delegatedSubnetResourceId ? "Disabled" : "Enabled";
     p.network = network;
-    p.storage = { storageSizeGB: 20, iops: 360, autoGrow: "Enabled", ...((p.storage as Json) ?? {}) };
-    p.backup = { backupRetentionDays: 7, geoRedundantBackup: "Disabled", ...((p.backup as Json) ?? {}) };
-    p.highAvailability = { mode: "Disabled", ...((p.highAvailability as Json) ?? {}) };
-    (p.highAvailability as Json).state = lower(String((p.highAvailability as Json).mode)) === "disabled" ? "NotEnabled" : "Healthy";
+    p.storage = { storageSizeGB: 20, iops: 360, autoGrow: "Enabled", ...(p.storage ?? {}) };
+    p.backup = { backupRetentionDays: 7, geoRedundantBackup: "Disabled", ...(p.backup ?? {}) };
+    p.highAvailability = { mode: "Disabled", ...(p.highAvailability ?? {}) };
+    (p.highAvailability as Json).state =
+      lower(str((p.highAvailability as Json).mode)) === "disabled" ? "NotEnabled" : "Healthy";
   },
   async work(doc, ctx, written) {
     if (!written.has("properties.administratorLoginPassword")) return;
     const password = ctx.emulator.store.getSecret(doc.id, "properties.administratorLoginPassword");
-    const login = String(getPath(doc, ["properties", "administratorLogin"]) ?? "");
-    await ctx.emulator.mysqlAdminPasswordHook?.(doc.id, login, String(password));
+    const login = str(getPath(doc, ["properties", "administratorLogin"]) ?? "");
+    await ctx.emulator.mysqlAdminPasswordHook?.(doc.id, login, str(password));
   },
   afterCommit(doc, ctx) {
     for (const [name, value] of Object.entries(DEFAULT_CONFIGURATIONS)) {
@@ -88,7 +108,15 @@ const flexibleServers: TypeDefinition = {
         id,
         name,
         type: `${SERVER}/configurations`,
-        properties: { value, defaultValue: value, dataType: "String", source: "system-default", isReadOnly: "False", isConfigPendingRestart: "False", isDynamicConfig: "True" },
+        properties: {
+          value,
+          defaultValue: value,
+          dataType: "String",
+          source: "system-default",
+          isReadOnly: "False",
+          isConfigPendingRestart: "False",
+          isDynamicConfig: "True",
+        },
       });
     }
   },
@@ -101,16 +129,20 @@ const flexibleServers: TypeDefinition = {
       start({ emulator, doc, body }) {
         const items = Array.isArray((body as Json | undefined)?.value) ? ((body as Json).value as Json[]) : [];
         for (const item of items) {
-          if (!emulator.store.get(`${doc.id}/configurations/${String(item.name)}`)) {
-            throw new ArmError(404, "ResourceNotFound", `Configuration '${String(item.name)}' does not exist for server '${doc.name}'.`);
+          if (!emulator.store.get(`${doc.id}/configurations/${str(item.name)}`)) {
+            throw new ArmError(
+              404,
+              "ResourceNotFound",
+              `Configuration '${str(item.name)}' does not exist for server '${doc.name}'.`,
+            );
           }
         }
         return {
           commit: () => {
             for (const item of items) {
-              const c = emulator.store.get(`${doc.id}/configurations/${String(item.name)}`)!;
+              const c = emulator.store.get(`${doc.id}/configurations/${str(item.name)}`)!;
               const p = (item.properties ?? item) as Json;
-              Object.assign(c.properties, { value: String(p.value), source: p.source ?? "user-override" });
+              Object.assign(c.properties, { value: str(p.value), source: p.source ?? "user-override" });
             }
           },
           work: Promise.resolve({ result: { value: items } }),
@@ -165,7 +197,7 @@ const configurations: TypeDefinition = {
   },
   normalize(doc) {
     const p = props(doc);
-    p.value = String(p.value ?? "");
+    p.value = str(p.value ?? "");
     p.source ??= "user-override";
   },
 };

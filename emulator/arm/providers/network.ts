@@ -1,10 +1,18 @@
 // Microsoft.Network: virtual networks (inline subnets with delegations), NSGs, public IPs (DNS label
 // -> FQDN), load balancers (inline pools, probes, rules) and NICs, with the back-references ARM keeps
 // (subnet <- ipConfigurations, pool <- backendIPConfigurations) and its in-use refusals.
-import { cidrContains, cidrOverlaps, firstFreeAzureAddress, formatIpv4, parseCidr, parseIpv4, type Cidr } from "../../../shared/ipv4";
+import {
+  cidrContains,
+  cidrOverlaps,
+  firstFreeAzureAddress,
+  formatIpv4,
+  parseCidr,
+  parseIpv4,
+  type Cidr,
+} from "../../../shared/ipv4";
 import type { Emulator } from "../emulator";
 import { lower } from "../resource-id";
-import { getPath } from "../store";
+import { getPath, str } from "../store";
 import { ArmError, type Json, type ResourceDoc, type TypeDefinition } from "../types";
 import { arrayAt, idOf, NETWORK_API, normalizeChildren, props, requireRef, resolve, setBackRef } from "./common";
 
@@ -23,7 +31,12 @@ const DEFAULT_NSG_RULES: [string, string, number, string, string, string][] = [
 
 function cidr(text: unknown, what: string): Cidr {
   const c = typeof text === "string" ? parseCidr(text) : undefined;
-  if (!c) throw new ArmError(400, "InvalidAddressPrefixFormat", `Address prefix ${String(text)} of ${what} does not have a valid format.`);
+  if (!c)
+    throw new ArmError(
+      400,
+      "InvalidAddressPrefixFormat",
+      `Address prefix ${str(text)} of ${what} does not have a valid format.`,
+    );
   return c;
 }
 
@@ -37,45 +50,65 @@ const virtualNetworks: TypeDefinition = {
   validate(doc, ctx) {
     const space = arrayAt(doc, "properties", "addressSpace", "addressPrefixes") as unknown as string[];
     if (!Array.isArray(getPath(doc, ["properties", "addressSpace", "addressPrefixes"])) || space.length === 0) {
-      throw new ArmError(400, "InvalidRequestFormat", "Cannot parse the request: addressSpace.addressPrefixes is required.");
+      throw new ArmError(
+        400,
+        "InvalidRequestFormat",
+        "Cannot parse the request: addressSpace.addressPrefixes is required.",
+      );
     }
     const blocks = space.map((s) => cidr(s, doc.name));
     const subnets = arrayAt(doc, "properties", "subnets");
     const seen: { name: string; c: Cidr }[] = [];
     for (const s of subnets) {
-      const c = cidr(getPath(s, ["properties", "addressPrefix"]), `subnet ${String(s.name)}`);
+      const c = cidr(getPath(s, ["properties", "addressPrefix"]), `subnet ${str(s.name)}`);
       if (!blocks.some((b) => cidrContains(b, c))) {
-        throw new ArmError(400, "NetcfgSubnetRangeOutsideVnet", `Subnet '${String(s.name)}' is not valid because its IP address range is outside the IP address range of virtual network '${doc.name}'.`);
+        throw new ArmError(
+          400,
+          "NetcfgSubnetRangeOutsideVnet",
+          `Subnet '${str(s.name)}' is not valid because its IP address range is outside the IP address range of virtual network '${doc.name}'.`,
+        );
       }
       const clash = seen.find((o) => cidrOverlaps(o.c, c));
       if (clash) {
-        throw new ArmError(400, "NetcfgSubnetRangesOverlap", `Subnet '${String(s.name)}' is not valid because its IP address range overlaps with that of an existing subnet '${clash.name}' in virtual network '${doc.name}'.`);
+        throw new ArmError(
+          400,
+          "NetcfgSubnetRangesOverlap",
+          `Subnet '${str(s.name)}' is not valid because its IP address range overlaps with that of an existing subnet '${clash.name}' in virtual network '${doc.name}'.`,
+        );
       }
-      seen.push({ name: String(s.name), c });
+      seen.push({ name: str(s.name), c });
     }
     // a subnet that NICs still use cannot disappear with a PUT of the whole network
     for (const old of arrayAt(ctx.existing ?? { properties: {} }, "properties", "subnets")) {
-      const kept = subnets.find((s) => lower(String(s.name)) === lower(String(old.name)));
+      const kept = subnets.find((s) => lower(str(s.name)) === lower(str(old.name)));
       if (!kept && arrayAt(old, "properties", "ipConfigurations").length > 0) {
-        throw new ArmError(400, "InUseSubnetCannotBeDeleted", `Subnet ${String(old.name)} is in use by ${String(idOf(arrayAt(old, "properties", "ipConfigurations")[0]))} and cannot be deleted. In order to delete the subnet, delete all the resources within the subnet.`);
+        throw new ArmError(
+          400,
+          "InUseSubnetCannotBeDeleted",
+          `Subnet ${str(old.name)} is in use by ${str(idOf(arrayAt(old, "properties", "ipConfigurations")[0]))} and cannot be deleted. In order to delete the subnet, delete all the resources within the subnet.`,
+        );
       }
     }
   },
   normalize(doc, ctx) {
     const subnets = normalizeChildren(doc, "subnets", `${VNET}/subnets`, "subnets");
     for (const s of subnets) {
-      const old = arrayAt(ctx.existing ?? { properties: {} }, "properties", "subnets").find((o) => lower(String(o.name)) === lower(String(s.name)));
+      const old = arrayAt(ctx.existing ?? { properties: {} }, "properties", "subnets").find(
+        (o) => lower(str(o.name)) === lower(str(s.name)),
+      );
       const p = props(s);
       const refs = old ? arrayAt(old, "properties", "ipConfigurations") : [];
       if (refs.length) p.ipConfigurations = refs;
       else delete p.ipConfigurations;
       for (const d of arrayAt(s, "properties", "delegations")) {
-        d.id = `${String(s.id)}/delegations/${String(d.name)}`;
+        d.id = `${str(s.id)}/delegations/${str(d.name)}`;
         d.type = `${VNET}/subnets/delegations`;
         const dp = props(d);
-        if (typeof dp.serviceName !== "string") throw new ArmError(400, "InvalidRequestFormat", "delegation.serviceName is required.");
+        if (typeof dp.serviceName !== "string")
+          throw new ArmError(400, "InvalidRequestFormat", "delegation.serviceName is required.");
         dp.provisioningState = "Succeeded";
-        if (lower(dp.serviceName as string) === "microsoft.dbformysql/flexibleservers") dp.actions = ["Microsoft.Network/virtualNetworks/subnets/join/action"];
+        if (lower(dp.serviceName) === "microsoft.dbformysql/flexibleservers")
+          dp.actions = ["Microsoft.Network/virtualNetworks/subnets/join/action"];
       }
       p.privateEndpointNetworkPolicies ??= "Disabled";
       p.privateLinkServiceNetworkPolicies ??= "Enabled";
@@ -85,11 +118,16 @@ const virtualNetworks: TypeDefinition = {
   validateChildDelete(_parent, _prop, child) {
     const refs = arrayAt(child, "properties", "ipConfigurations");
     if (refs.length > 0) {
-      throw new ArmError(400, "InUseSubnetCannotBeDeleted", `Subnet ${String(child.name)} is in use by ${String(idOf(refs[0]))} and cannot be deleted. In order to delete the subnet, delete all the resources within the subnet.`);
+      throw new ArmError(
+        400,
+        "InUseSubnetCannotBeDeleted",
+        `Subnet ${str(child.name)} is in use by ${str(idOf(refs[0]))} and cannot be deleted. In order to delete the subnet, delete all the resources within the subnet.`,
+      );
     }
   },
   beforeDelete(doc) {
-    for (const s of arrayAt(doc, "properties", "subnets")) virtualNetworks.validateChildDelete!(doc, "subnets", s as ResourceDoc, undefined as unknown as Emulator);
+    for (const s of arrayAt(doc, "properties", "subnets"))
+      virtualNetworks.validateChildDelete!(doc, "subnets", s as ResourceDoc, undefined as unknown as Emulator);
   },
 };
 
@@ -105,17 +143,26 @@ const networkSecurityGroups: TypeDefinition = {
     for (const r of arrayAt(doc, "properties", "securityRules")) {
       const p = props(r);
       for (const f of ["protocol", "access", "direction", "priority"]) {
-        if (p[f] === undefined) throw new ArmError(400, "SecurityRuleParameterMissing", `Security rule ${String(r.name)} is missing '${f}'.`);
+        if (p[f] === undefined)
+          throw new ArmError(400, "SecurityRuleParameterMissing", `Security rule ${str(r.name)} is missing '${f}'.`);
       }
       const prio = Number(p.priority);
       if (!Number.isInteger(prio) || prio < 100 || prio > 4096) {
-        throw new ArmError(400, "SecurityRuleInvalidPriority", `Security rule ${String(r.name)} has invalid Priority. Value provided: ${String(p.priority)} Allowed range 100-4096.`);
+        throw new ArmError(
+          400,
+          "SecurityRuleInvalidPriority",
+          `Security rule ${str(r.name)} has invalid Priority. Value provided: ${str(p.priority)} Allowed range 100-4096.`,
+        );
       }
-      const key = `${lower(String(p.direction))}:${prio}`;
+      const key = `${lower(str(p.direction))}:${prio}`;
       if (used.has(key)) {
-        throw new ArmError(400, "SecurityRuleConflict", `Security rule ${String(r.name)} conflicts with rule ${used.get(key)}. Rules cannot have the same Priority and Direction.`);
+        throw new ArmError(
+          400,
+          "SecurityRuleConflict",
+          `Security rule ${str(r.name)} conflicts with rule ${used.get(key)}. Rules cannot have the same Priority and Direction.`,
+        );
       }
-      used.set(key, String(r.name));
+      used.set(key, str(r.name));
     }
   },
   normalize(doc) {
@@ -124,7 +171,17 @@ const networkSecurityGroups: TypeDefinition = {
       name,
       id: `${doc.id}/defaultSecurityRules/${name}`,
       type: "Microsoft.Network/networkSecurityGroups/defaultSecurityRules",
-      properties: { protocol: "*", sourcePortRange: "*", destinationPortRange: "*", sourceAddressPrefix: src, destinationAddressPrefix: dst, access, priority, direction, provisioningState: "Succeeded" },
+      properties: {
+        protocol: "*",
+        sourcePortRange: "*",
+        destinationPortRange: "*",
+        sourceAddressPrefix: src,
+        destinationAddressPrefix: dst,
+        access,
+        priority,
+        direction,
+        provisioningState: "Succeeded",
+      },
     }));
   },
 };
@@ -137,36 +194,67 @@ const publicIPAddresses: TypeDefinition = {
   delete: "ao+loc",
   validate(doc, ctx) {
     const p = props(doc);
-    const sku = lower(String(getPath(doc, ["sku", "name"]) ?? "Basic"));
-    if (sku === "standard" && p.publicIPAllocationMethod !== undefined && lower(String(p.publicIPAllocationMethod)) !== "static") {
-      throw new ArmError(400, "StandardSkuPublicIPAddressesCannotBeDynamic", "Standard sku publicIp /subscriptions/... must be allocated statically.");
+    const sku = lower(str(getPath(doc, ["sku", "name"]) ?? "Basic"));
+    if (
+      sku === "standard" &&
+      p.publicIPAllocationMethod !== undefined &&
+      lower(str(p.publicIPAllocationMethod)) !== "static"
+    ) {
+      throw new ArmError(
+        400,
+        "StandardSkuPublicIPAddressesCannotBeDynamic",
+        "Standard sku publicIp /subscriptions/... must be allocated statically.",
+      );
     }
     const label = getPath(doc, ["properties", "dnsSettings", "domainNameLabel"]);
     if (label !== undefined) {
       if (typeof label !== "string" || !/^[a-z][a-z0-9-]{1,61}[a-z0-9]$/.test(label)) {
-        throw new ArmError(400, "InvalidDomainNameLabel", `The domain name label ${String(label)} is invalid. It must conform to the following regular expression: ^[a-z][a-z0-9-]{1,61}[a-z0-9]$.`);
+        throw new ArmError(
+          400,
+          "InvalidDomainNameLabel",
+          `The domain name label ${str(label)} is invalid. It must conform to the following regular expression: ^[a-z][a-z0-9-]{1,61}[a-z0-9]$.`,
+        );
       }
       const clash = ctx.emulator.store
         .all()
-        .find((d) => lower(d.type) === "microsoft.network/publicipaddresses" && lower(d.id) !== lower(doc.id) && d.location === doc.location && getPath(d, ["properties", "dnsSettings", "domainNameLabel"]) === label);
-      if (clash) throw new ArmError(400, "DnsRecordInUse", `DNS record ${label}.${String(doc.location)}.cloudapp.azure.com is already used by another public IP.`);
+        .find(
+          (d) =>
+            lower(d.type) === "microsoft.network/publicipaddresses" &&
+            lower(d.id) !== lower(doc.id) &&
+            d.location === doc.location &&
+            getPath(d, ["properties", "dnsSettings", "domainNameLabel"]) === label,
+        );
+      if (clash)
+        throw new ArmError(
+          400,
+          "DnsRecordInUse",
+          `DNS record ${label}.${str(doc.location)}.cloudapp.azure.com is already used by another public IP.`,
+        );
     }
   },
   normalize(doc, ctx) {
     const p = props(doc);
-    const sku = lower(String(getPath(doc, ["sku", "name"]) ?? "Basic"));
+    const sku = lower(str(getPath(doc, ["sku", "name"]) ?? "Basic"));
     p.publicIPAllocationMethod ??= sku === "standard" ? "Static" : "Dynamic";
     p.publicIPAddressVersion ??= "IPv4";
     p.idleTimeoutInMinutes ??= 4;
-    p.ipAddress = getPath(ctx.existing ?? { properties: {} }, ["properties", "ipAddress"]) ?? allocatePublicIp(ctx.emulator);
+    p.ipAddress =
+      getPath(ctx.existing ?? { properties: {} }, ["properties", "ipAddress"]) ?? allocatePublicIp(ctx.emulator);
     const label = getPath(doc, ["properties", "dnsSettings", "domainNameLabel"]);
-    if (typeof label === "string") (p.dnsSettings as Json).fqdn = `${label}.${String(doc.location).replace(/\s+/g, "").toLowerCase()}.cloudapp.azure.com`;
+    if (typeof label === "string")
+      (p.dnsSettings as Json).fqdn =
+        `${label}.${str(doc.location).replace(/\s+/g, "").toLowerCase()}.cloudapp.azure.com`;
     const ipConfiguration = getPath(ctx.existing ?? { properties: {} }, ["properties", "ipConfiguration"]);
     if (ipConfiguration) p.ipConfiguration = ipConfiguration;
   },
   beforeDelete(doc) {
     const used = getPath(doc, ["properties", "ipConfiguration", "id"]);
-    if (used) throw new ArmError(400, "PublicIPAddressInUse", `Public IP address ${doc.id} can not be deleted since it is still allocated to resource ${String(used)}.`);
+    if (used)
+      throw new ArmError(
+        400,
+        "PublicIPAddressInUse",
+        `Public IP address ${doc.id} can not be deleted since it is still allocated to resource ${str(used)}.`,
+      );
   },
 };
 
@@ -205,7 +293,8 @@ const loadBalancers: TypeDefinition = {
       }
     }
     // rules may only point at this load balancer's own children
-    const own = (prop: string) => new Set(arrayAt(doc, "properties", prop).map((c) => lower(`${doc.id}/${prop}/${String(c.name)}`)));
+    const own = (prop: string) =>
+      new Set(arrayAt(doc, "properties", prop).map((c) => lower(`${doc.id}/${prop}/${str(c.name)}`)));
     const refs: [string, string, string][] = [
       ["loadBalancingRules", "frontendIPConfiguration", "frontendIPConfigurations"],
       ["loadBalancingRules", "backendAddressPool", "backendAddressPools"],
@@ -217,13 +306,21 @@ const loadBalancers: TypeDefinition = {
       for (const rule of arrayAt(doc, "properties", prop)) {
         const ref = idOf(getPath(rule, ["properties", field]));
         if (ref && !ids.has(lower(ref))) {
-          throw new ArmError(400, "InvalidResourceReference", `Resource ${ref} referenced by resource ${doc.id}/${prop}/${String(rule.name)} was not found.`);
+          throw new ArmError(
+            400,
+            "InvalidResourceReference",
+            `Resource ${ref} referenced by resource ${doc.id}/${prop}/${str(rule.name)} was not found.`,
+          );
         }
       }
       for (const rule of arrayAt(doc, "properties", "outboundRules")) {
         for (const fe of arrayAt(rule, "properties", "frontendIPConfigurations")) {
-          if (!own("frontendIPConfigurations").has(lower(String(fe.id)))) {
-            throw new ArmError(400, "InvalidResourceReference", `Resource ${String(fe.id)} referenced by resource ${doc.id} was not found.`);
+          if (!own("frontendIPConfigurations").has(lower(str(fe.id)))) {
+            throw new ArmError(
+              400,
+              "InvalidResourceReference",
+              `Resource ${str(fe.id)} referenced by resource ${doc.id} was not found.`,
+            );
           }
         }
       }
@@ -237,19 +334,26 @@ const loadBalancers: TypeDefinition = {
     }
     // backend pool membership is owned by the NICs; keep it across PUTs of the load balancer
     for (const pool of arrayAt(doc, "properties", "backendAddressPools")) {
-      const old = arrayAt(ctx.existing ?? { properties: {} }, "properties", "backendAddressPools").find((o) => lower(String(o.name)) === lower(String(pool.name)));
+      const old = arrayAt(ctx.existing ?? { properties: {} }, "properties", "backendAddressPools").find(
+        (o) => lower(str(o.name)) === lower(str(pool.name)),
+      );
       const refs = old ? arrayAt(old, "properties", "backendIPConfigurations") : [];
       if (refs.length) props(pool).backendIPConfigurations = refs;
       else delete props(pool).backendIPConfigurations;
     }
   },
   afterCommit(doc, ctx) {
-    const now = new Set(arrayAt(doc, "properties", "frontendIPConfigurations").map((fe) => idOf(getPath(fe, ["properties", "publicIPAddress"]))).filter((x): x is string => !!x).map(lower));
+    const now = new Set(
+      arrayAt(doc, "properties", "frontendIPConfigurations")
+        .map((fe) => idOf(getPath(fe, ["properties", "publicIPAddress"])))
+        .filter((x): x is string => !!x)
+        .map(lower),
+    );
     const before = arrayAt(ctx.existing ?? { properties: {} }, "properties", "frontendIPConfigurations");
     for (const fe of arrayAt(doc, "properties", "frontendIPConfigurations")) {
       const pip = idOf(getPath(fe, ["properties", "publicIPAddress"]));
       const target = pip ? ctx.emulator.store.get(pip) : undefined;
-      if (target) props(target).ipConfiguration = { id: String(fe.id) };
+      if (target) props(target).ipConfiguration = { id: str(fe.id) };
     }
     for (const fe of before) {
       const pip = idOf(getPath(fe, ["properties", "publicIPAddress"]));
@@ -261,7 +365,11 @@ const loadBalancers: TypeDefinition = {
     for (const pool of arrayAt(doc, "properties", "backendAddressPools")) {
       const refs = arrayAt(pool, "properties", "backendIPConfigurations");
       if (refs.length) {
-        throw new ArmError(400, "LoadBalancerInUseByNetworkInterface", `Load balancer ${doc.id} backend address pool ${String(pool.name)} is in use by ${String(idOf(refs[0]))}.`);
+        throw new ArmError(
+          400,
+          "LoadBalancerInUseByNetworkInterface",
+          `Load balancer ${doc.id} backend address pool ${str(pool.name)} is in use by ${str(idOf(refs[0]))}.`,
+        );
       }
     }
   },
@@ -283,10 +391,16 @@ const networkInterfaces: TypeDefinition = {
   inlineChildren: { ipconfigurations: "ipConfigurations" },
   validate(doc, ctx) {
     const ipcs = arrayAt(doc, "properties", "ipConfigurations");
-    if (ipcs.length === 0) throw new ArmError(400, "InvalidRequestFormat", `Network interface ${doc.name} must have at least one IP configuration.`);
+    if (ipcs.length === 0)
+      throw new ArmError(
+        400,
+        "InvalidRequestFormat",
+        `Network interface ${doc.name} must have at least one IP configuration.`,
+      );
     for (const ipc of ipcs) {
       requireRef(ctx.emulator, idOf(getPath(ipc, ["properties", "subnet"])), doc, "subnet");
-      for (const pool of arrayAt(ipc, "properties", "loadBalancerBackendAddressPools")) requireRef(ctx.emulator, idOf(pool), doc, "backend pool");
+      for (const pool of arrayAt(ipc, "properties", "loadBalancerBackendAddressPools"))
+        requireRef(ctx.emulator, idOf(pool), doc, "backend pool");
     }
     const nsg = idOf(getPath(doc, ["properties", "networkSecurityGroup"]));
     if (nsg) requireRef(ctx.emulator, nsg, doc, "networkSecurityGroup");
@@ -298,19 +412,29 @@ const networkInterfaces: TypeDefinition = {
       p.primary ??= i === 0;
       p.privateIPAddressVersion ??= "IPv4";
       const subnetId = idOf(p.subnet)!;
-      const old = arrayAt(ctx.existing ?? { properties: {} }, "properties", "ipConfigurations").find((o) => lower(String(o.name)) === lower(String(ipc.name)));
+      const old = arrayAt(ctx.existing ?? { properties: {} }, "properties", "ipConfigurations").find(
+        (o) => lower(str(o.name)) === lower(str(ipc.name)),
+      );
       const oldSubnet = old ? idOf(getPath(old, ["properties", "subnet"])) : undefined;
-      const requested = typeof p.privateIPAddress === "string" && lower(String(p.privateIPAllocationMethod ?? "Dynamic")) === "static";
+      const requested =
+        typeof p.privateIPAddress === "string" && lower(str(p.privateIPAllocationMethod ?? "Dynamic")) === "static";
       if (!requested) {
-        const keep = old && oldSubnet && lower(oldSubnet) === lower(subnetId) ? getPath(old, ["properties", "privateIPAddress"]) : undefined;
+        const keep =
+          old && oldSubnet && lower(oldSubnet) === lower(subnetId)
+            ? getPath(old, ["properties", "privateIPAddress"])
+            : undefined;
         p.privateIPAddress = keep ?? allocatePrivateIp(ctx.emulator, subnetId, doc.id);
         p.privateIPAllocationMethod ??= "Dynamic";
       } else {
         const subnet = resolve(ctx.emulator, subnetId)!;
-        const block = parseCidr(String(getPath(subnet, ["properties", "addressPrefix"])));
-        const ip = parseIpv4(String(p.privateIPAddress));
+        const block = parseCidr(str(getPath(subnet, ["properties", "addressPrefix"])));
+        const ip = parseIpv4(str(p.privateIPAddress));
         if (!block || ip === undefined || ip < block.first + 4 || ip >= block.last) {
-          throw new ArmError(400, "PrivateIPAddressNotInSubnet", `IP address ${String(p.privateIPAddress)} does not belong to subnet ${subnetId}.`);
+          throw new ArmError(
+            400,
+            "PrivateIPAddressNotInSubnet",
+            `IP address ${str(p.privateIPAddress)} does not belong to subnet ${subnetId}.`,
+          );
         }
       }
     });
@@ -327,7 +451,11 @@ const networkInterfaces: TypeDefinition = {
   beforeDelete(doc, emu) {
     const vm = idOf(getPath(doc, ["properties", "virtualMachine"]));
     if (vm && emu.store.get(vm)) {
-      throw new ArmError(400, "NicInUse", `Network Interface ${doc.id} is used by existing resource ${vm}. In order to delete the network interface, it must be dissociated from the resource. To learn more, see aka.ms/deletenic.`);
+      throw new ArmError(
+        400,
+        "NicInUse",
+        `Network Interface ${doc.id} is used by existing resource ${vm}. In order to delete the network interface, it must be dissociated from the resource. To learn more, see aka.ms/deletenic.`,
+      );
     }
   },
   afterDelete(doc, emu) {
@@ -342,8 +470,8 @@ function allocatePrivateIp(emu: Emulator, subnetId: string, nicId: string): stri
   for (const d of emu.store.all()) {
     if (lower(d.type) !== lower(NIC) || lower(d.id) === lower(nicId)) continue;
     for (const ipc of arrayAt(d, "properties", "ipConfigurations")) {
-      if (lower(String(idOf(getPath(ipc, ["properties", "subnet"])))) !== lower(subnetId)) continue;
-      const ip = parseIpv4(String(getPath(ipc, ["properties", "privateIPAddress"]) ?? ""));
+      if (lower(str(idOf(getPath(ipc, ["properties", "subnet"])))) !== lower(subnetId)) continue;
+      const ip = parseIpv4(str(getPath(ipc, ["properties", "privateIPAddress"]) ?? ""));
       if (ip !== undefined) used.add(ip);
     }
   }
@@ -358,9 +486,9 @@ function syncNicBackRefs(emu: Emulator, now: ResourceDoc | undefined, before: Re
     const out: { ipc: string; subnet?: string; pools: string[] }[] = [];
     for (const ipc of arrayAt(doc ?? { properties: {} }, "properties", "ipConfigurations")) {
       out.push({
-        ipc: String(ipc.id),
+        ipc: str(ipc.id),
         subnet: idOf(getPath(ipc, ["properties", "subnet"])),
-        pools: arrayAt(ipc, "properties", "loadBalancerBackendAddressPools").map((p) => String(idOf(p))),
+        pools: arrayAt(ipc, "properties", "loadBalancerBackendAddressPools").map((p) => str(idOf(p))),
       });
     }
     return out;
@@ -370,7 +498,9 @@ function syncNicBackRefs(emu: Emulator, now: ResourceDoc | undefined, before: Re
     if (!m) return;
     const parent = emu.store.get(m[1]);
     if (!parent) return;
-    const child = arrayAt(parent, "properties", emu.types.get(parent.type)?.inlineChildren?.[lower(m[2])] ?? "").find((c) => lower(String(c.name)) === lower(m[3]));
+    const child = arrayAt(parent, "properties", emu.types.get(parent.type)?.inlineChildren?.[lower(m[2])] ?? "").find(
+      (c) => lower(str(c.name)) === lower(m[3]),
+    );
     if (!child) return;
     const next = setBackRef(arrayAt(child, "properties", prop), ipcId, present);
     if (next.length) props(child)[prop] = next;
@@ -386,5 +516,11 @@ function syncNicBackRefs(emu: Emulator, now: ResourceDoc | undefined, before: Re
   }
 }
 
-export const NETWORK_TYPES: TypeDefinition[] = [virtualNetworks, networkSecurityGroups, publicIPAddresses, loadBalancers, networkInterfaces];
+export const NETWORK_TYPES: TypeDefinition[] = [
+  virtualNetworks,
+  networkSecurityGroups,
+  publicIPAddresses,
+  loadBalancers,
+  networkInterfaces,
+];
 export { LB, NIC, VNET };
