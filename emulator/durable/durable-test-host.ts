@@ -517,6 +517,11 @@ export class DurableTestHost {
         ` isDone=${state.isDone}${state.error !== undefined ? " error" : ""}`,
     );
 
+    // Cancelled timers never fire here (on Azure they fire later and are dropped as duplicates).
+    this.queue.discard(
+      (m) => m.instanceId === instance.instanceId && m.timerId !== undefined && replay.cancelledTimers.has(m.timerId),
+    );
+
     // 4) Outcome, in the order the host decides it.
     if (replay.failure instanceof HarnessError) {
       this.complete(instance, "Failed", `${replay.failure.name}: ${replay.failure.message}`, at);
@@ -535,10 +540,6 @@ export class DurableTestHost {
   }
 
   private scheduleWork(instance: InstanceState, replay: HostReplay, at: Date): void {
-    // Cancelled timers never fire here (on Azure they fire later and are dropped as duplicates).
-    this.queue.discard(
-      (m) => m.instanceId === instance.instanceId && m.timerId !== undefined && replay.cancelledTimers.has(m.timerId),
-    );
     for (const work of replay.newWork) {
       if (work.kind === "activity") this.startActivity(instance, work.id, work.name, work.input, at);
       else if (work.kind === "timer") {
@@ -615,6 +616,7 @@ export class DurableTestHost {
   }
 
   private complete(instance: InstanceState, status: RuntimeStatus, output: unknown, at: Date): void {
+    this.discardExecutionMessages(instance);
     instance.runtimeStatus = status;
     instance.output = output;
     instance.lastUpdatedTime = at;
@@ -650,6 +652,7 @@ export class DurableTestHost {
       historyEvent(HE.ExecutionCompleted, -1, at, { OrchestrationStatus: "ContinuedAsNew", Result: toJsonText(input) }),
     );
     this.settings.log(`[host] ${instance.instanceId} -> ContinuedAsNew`);
+    this.discardExecutionMessages(instance);
     instance.generation++;
     instance.executionId = this.newExecutionId();
     instance.input = jsonRoundTrip(input);
@@ -659,6 +662,14 @@ export class DurableTestHost {
   }
 
   // ---- plumbing ------------------------------------------------------------------------------
+
+  /**
+   * Timers and activity results still queued for an execution that has ended would only be dropped
+   * on delivery (as on Azure); withdrawing them keeps the virtual clock from jumping to them.
+   */
+  private discardExecutionMessages(instance: InstanceState): void {
+    this.queue.discard((m) => m.instanceId === instance.instanceId && m.executionId === instance.executionId);
+  }
 
   private createInstance(name: string, instanceId: string, input: unknown, parentLink?: ParentLink): InstanceState {
     // Messages still queued for an earlier instance with this id belong to a finished execution.

@@ -101,6 +101,7 @@ export interface RetryInput {
   maxAttempts: number;
   firstRetryMs: number;
   backoff?: number;
+  maxRetryMs?: number;
 }
 
 /** callActivityWithRetry; failing more often than allowed fails the orchestration. */
@@ -108,6 +109,7 @@ export const retry: OrchestrationHandler = function* (context: OrchestrationCont
   const input = context.df.getInput<RetryInput>();
   const options = new df.RetryOptions(input.firstRetryMs, input.maxAttempts);
   options.backoffCoefficient = input.backoff ?? 1;
+  if (input.maxRetryMs !== undefined) options.maxRetryIntervalInMilliseconds = input.maxRetryMs;
   return (yield context.df.callActivityWithRetry(N.Flaky, options, {
     key: input.key,
     failTimes: input.failTimes,

@@ -13,7 +13,7 @@ import { makeClientInputData, type ClientInputData, type ClientInputDataOptions 
 export interface DurableRpcServer {
   /** e.g. http://127.0.0.1:40123/durabletask/ — put it into client data as rpcBaseUrl */
   readonly rpcBaseUrl: string;
-  /** "METHOD /path?query" of every request, in arrival order */
+  /** "METHOD /path?query -> status" for every request, in arrival order */
   readonly requests: string[];
   /** Client data pointing at this server (for df.getClient via durableClientContext). */
   clientData(options?: Omit<ClientInputDataOptions, "rpcBaseUrl">): ClientInputData;
@@ -36,13 +36,11 @@ export async function startDurableRpcServer(
   options: { port?: number } = {},
 ): Promise<DurableRpcServer> {
   const requests: string[] = [];
+  let origin = "http://127.0.0.1";
   const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? "/", origin);
     readBody(req)
-      .then((body) => {
-        const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
-        requests.push(`${req.method ?? "GET"} ${url.pathname}${url.search}`);
-        return route(host, req, url, body);
-      })
+      .then((body) => route(host, req, url, body))
       .catch((err: unknown): Reply => {
         if (err instanceof HarnessError) return { status: 501, body: { Message: err.message } };
         const message = err instanceof Error ? err.message : String(err);
@@ -52,7 +50,10 @@ export async function startDurableRpcServer(
         };
       })
       .then(
-        (reply) => send(res, reply),
+        (reply) => {
+          requests.push(`${req.method ?? "GET"} ${url.pathname}${url.search} -> ${reply.status}`);
+          send(res, reply);
+        },
         () => res.destroy(),
       );
   });
@@ -61,7 +62,8 @@ export async function startDurableRpcServer(
     server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const rpcBaseUrl = `http://127.0.0.1:${port}${BASE_PATH}`;
+  origin = `http://127.0.0.1:${port}`;
+  const rpcBaseUrl = `${origin}${BASE_PATH}`;
   return {
     rpcBaseUrl,
     requests,
