@@ -10,9 +10,16 @@ import { azureSettingsFromEnv } from "../../shared/azure/settings";
 const root = path.resolve(__dirname, "../../..");
 
 test("local.settings.sample.json lists exactly the settings the code reads, each explained", () => {
-  const sample = JSON.parse(fs.readFileSync(path.join(root, "local.settings.sample.json"), "utf8")) as { Values: Record<string, string>; Comments: Record<string, string> };
+  const sample = JSON.parse(fs.readFileSync(path.join(root, "local.settings.sample.json"), "utf8")) as {
+    Values: Record<string, string>;
+    Comments: Record<string, string>;
+  };
   const expected = [...HOST_SETTINGS, ...Object.values(SETTINGS)].map((s) => s.name).sort();
-  assert.deepEqual(Object.keys(sample.Values).sort(), expected, "run `npm run build && node scripts/settings-sample.mjs`");
+  assert.deepEqual(
+    Object.keys(sample.Values).sort(),
+    expected,
+    "run `npm run build && node scripts/settings-sample.mjs`",
+  );
   assert.equal(sample.Values.AzureWebJobsStorage, "UseDevelopmentStorage=true");
   for (const name of expected) assert.ok((sample.Comments[name] ?? "").length > 10, `${name} is explained`);
 });
@@ -23,17 +30,28 @@ test("only shared/config.ts reads process.env in app code", () => {
     for (const f of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, f.name);
       if (f.isDirectory()) walk(p);
-      else if (p.endsWith(".ts") && !p.endsWith(path.join("shared", "config.ts")) && /process\.env\b/.test(fs.readFileSync(p, "utf8"))) offenders.push(path.relative(root, p));
+      else if (
+        p.endsWith(".ts") &&
+        !p.endsWith(path.join("shared", "config.ts")) &&
+        /process\.env\b/.test(fs.readFileSync(p, "utf8"))
+      )
+        offenders.push(path.relative(root, p));
     }
   };
   walk(path.join(root, "functions"));
   walk(path.join(root, "shared"));
   // settings.ts passes process.env as the default source to config.ts readers only
-  assert.deepEqual(offenders.filter((p) => !p.endsWith(path.join("azure", "settings.ts"))), []);
+  assert.deepEqual(
+    offenders.filter((p) => !p.endsWith(path.join("azure", "settings.ts"))),
+    [],
+  );
 });
 
 test("host.json: v4 extension bundle, task hub from an app setting", () => {
-  const host = JSON.parse(fs.readFileSync(path.join(root, "host.json"), "utf8")) as { extensionBundle: { version: string }; extensions: { durableTask: { hubName: string } } };
+  const host = JSON.parse(fs.readFileSync(path.join(root, "host.json"), "utf8")) as {
+    extensionBundle: { version: string };
+    extensions: { durableTask: { hubName: string } };
+  };
   assert.equal(host.extensionBundle.version, "[4.*, 5.0.0)");
   assert.equal(host.extensions.durableTask.hubName, `%${SETTINGS.taskHub.name}%`);
 });
@@ -58,8 +76,17 @@ test("unsafe or malformed settings are refused with the setting's name", () => {
     [{ JUMPGATE_AZURE_CREDENTIAL: "password" }, /must be 'default' or 'emulator'/],
     [{ JUMPGATE_AZURE_CA_FILE: "/nonexistent/ca.pem" }, /cannot read/],
   ];
-  for (const [env, message] of bad) assert.throws(() => azureSettingsFromEnv(env), (e: Error) => e instanceof ConfigError && message.test(e.message), JSON.stringify(env));
-  const local = azureSettingsFromEnv({ JUMPGATE_ARM_ENDPOINT: "https://127.0.0.1:8443", JUMPGATE_AZURE_CREDENTIAL: "emulator", JUMPGATE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: "false" });
+  for (const [env, message] of bad)
+    assert.throws(
+      () => azureSettingsFromEnv(env),
+      (e: Error) => e instanceof ConfigError && message.test(e.message),
+      JSON.stringify(env),
+    );
+  const local = azureSettingsFromEnv({
+    JUMPGATE_ARM_ENDPOINT: "https://127.0.0.1:8443",
+    JUMPGATE_AZURE_CREDENTIAL: "emulator",
+    JUMPGATE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: "false",
+  });
   assert.equal(local.credential, "emulator");
 });
 
