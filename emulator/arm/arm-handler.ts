@@ -266,6 +266,8 @@ export class ArmHandler {
     def: TypeDefinition,
     doc: ResourceDoc,
     ctx: WriteContext,
+    /** an inline child's DELETE: network answers it with both Azure-AsyncOperation and Location (as recorded) */
+    withLocation = false,
   ): Promise<Reply> {
     // write-only values never reach the stored document; a PUT that omits one keeps the old value
     const written = new Set<string>();
@@ -332,7 +334,11 @@ export class ArmHandler {
     const presented = this.present(doc);
     switch (style) {
       case "ao":
-        return { status: syncStatus === 201 ? 201 : 200, body: presented, headers: this.asyncHeaders(op, false) };
+        return {
+          status: syncStatus === 201 ? 201 : 200,
+          body: presented,
+          headers: this.asyncHeaders(op, withLocation),
+        };
       case "body":
         return { status: syncStatus, body: presented };
       case "mysql":
@@ -427,11 +433,14 @@ export class ArmHandler {
       (_, i) => i !== inline.index,
     );
     parentDoc.properties[inline.prop] = list;
-    const reply = await this.write(r, "put", parentDef, parentDoc, {
-      emulator: this.emu,
-      existing: inline.parent,
-      query: r.query,
-    });
+    const reply = await this.write(
+      r,
+      "put",
+      parentDef,
+      parentDoc,
+      { emulator: this.emu, existing: inline.parent, query: r.query },
+      true,
+    );
     if (reply.headers?.["azure-asyncoperation"]) return { status: 202, headers: reply.headers };
     return { status: 200 };
   }

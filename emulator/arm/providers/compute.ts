@@ -220,7 +220,7 @@ const virtualMachines: TypeDefinition = {
     osDisk.deleteOption ??= "Detach";
     const rg = parseArmPath(doc.id)!;
     osDisk.managedDisk = {
-      ...((osDisk.managedDisk) ?? {}),
+      ...(osDisk.managedDisk ?? {}),
       id: `/subscriptions/${rg.subscription}/resourceGroups/${rg.resourceGroup}/providers/Microsoft.Compute/disks/${str(osDisk.name)}`,
     };
     if (doc.identity && typeof doc.identity === "object") {
@@ -405,7 +405,7 @@ function createInstance(emu: Emulator, vmss: ResourceDoc): void {
       virtualMachineScaleSet: { id: vmss.id },
       hardwareProfile: { vmSize: getPath(vmss, ["sku", "name"]) },
       storageProfile: {
-        ...((profile.storageProfile) ?? {}),
+        ...(profile.storageProfile ?? {}),
         osDisk: { createOption: "FromImage", deleteOption: "Delete" },
       },
       osProfile: {

@@ -386,7 +386,7 @@ const networkInterfaces: TypeDefinition = {
   type: NIC,
   apiVersions: NETWORK_API,
   tracked: true,
-  put: "ao",
+  put: "sync", // recorded: a NIC PUT answers 201 with no Azure-AsyncOperation, already Succeeded
   delete: "ao+loc",
   inlineChildren: { ipconfigurations: "ipConfigurations" },
   validate(doc, ctx) {
@@ -444,6 +444,7 @@ const networkInterfaces: TypeDefinition = {
     p.enableAcceleratedNetworking ??= false;
     p.enableIPForwarding ??= false;
     p.nicType ??= "Standard";
+    doc.kind ??= "Regular";
   },
   afterCommit(doc, ctx) {
     syncNicBackRefs(ctx.emulator, doc, ctx.existing);
