@@ -6,6 +6,7 @@
 // Two ways to drive it:
 //  - virtual clock (tests): runUntilIdle()/run() jump time to the next due message; deterministic.
 //  - real time (sandbox): startPump() delivers messages as they come due in wall-clock time.
+import { format } from "node:util";
 import { InvocationContext } from "@azure/functions";
 import { runActivity, activityFailureFields, subOrchestrationFailureFields } from "./activity-invocation";
 import type { ActivityInvoker, ActivityOutcome, FailureFormat } from "./activity-invocation";
@@ -566,7 +567,7 @@ export class DurableTestHost {
     const context = new InvocationContext({
       functionName: key,
       invocationId: `${instance.instanceId}:${key}:${++this.invocationCounter}`,
-      logHandler: (level, ...args) => log(`[${key}/${level}] ${args.map(String).join(" ")}`),
+      logHandler: (level, ...args) => log(`[${key}/${level}] ${format(...args)}`),
       options: { trigger: { type: "activityTrigger", name: "input" } },
       triggerMetadata: { instanceId: instance.instanceId },
     });
@@ -764,7 +765,7 @@ export class DurableTestHost {
     return new InvocationContext({
       functionName: name,
       invocationId,
-      logHandler: (level, ...args) => log(`[${name}/${level}] ${args.map(String).join(" ")}`),
+      logHandler: (level, ...args) => log(`[${name}/${level}] ${format(...args)}`),
       options: { trigger: { type: "orchestrationTrigger", name: "context" } },
     });
   }

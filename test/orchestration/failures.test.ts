@@ -1,7 +1,16 @@
 import { sampleHost } from "../support/durable-sample-host";
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { formatHistory, HistoryEventType } from "../../emulator/durable";
+import * as df from "durable-functions";
+import type { OrchestrationContext } from "durable-functions";
+import {
+  DurableTestHost,
+  formatHistory,
+  fromRegistry,
+  HarnessError,
+  HistoryEventType,
+  orchestratorHandler,
+} from "../../emulator/durable";
 import { SampleNames } from "../support/durable-sample-app";
 
 void test("an activity failure becomes an exception the orchestrator can catch", async () => {
@@ -62,4 +71,27 @@ void test('with invalidCalls: "hang" an unknown activity leaves the instance Run
   const status = await host.run(SampleNames.UnknownActivity);
   assert.equal(status.runtimeStatus, "Running");
   assert.ok(!status.history.some((e) => e.EventType === HistoryEventType.TaskScheduled));
+});
+
+void test("entities and callHttp are not emulated: the host fails loudly with a HarnessError", async () => {
+  const registry = fromRegistry();
+  const host = new DurableTestHost({
+    ...registry,
+    orchestrators: {
+      ...registry.orchestrators,
+      UsesEntity: orchestratorHandler(function* (context: OrchestrationContext) {
+        return (yield context.df.callEntity(new df.EntityId("Counter", "k"), "add", 1)) as unknown;
+      }),
+      UsesHttp: orchestratorHandler(function* (context: OrchestrationContext) {
+        return (yield context.df.callHttp({ method: "GET", url: "https://example.invalid/" })) as unknown;
+      }),
+    },
+  });
+  await assert.rejects(host.run("UsesEntity", undefined, { instanceId: "entity-user" }), (err: unknown) => {
+    assert.ok(err instanceof HarnessError);
+    assert.match(err.message, /entities .* are not emulated/);
+    return true;
+  });
+  assert.equal(host.getStatus("entity-user")?.runtimeStatus, "Failed");
+  await assert.rejects(host.run("UsesHttp"), /callHttp is not emulated/);
 });

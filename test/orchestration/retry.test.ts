@@ -1,7 +1,17 @@
 import { sampleHost } from "../support/durable-sample-host";
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { formatHistory, historyLayout, HistoryEventType, type HistoryEventJson } from "../../emulator/durable";
+import * as df from "durable-functions";
+import type { OrchestrationContext } from "durable-functions";
+import {
+  DurableTestHost,
+  formatHistory,
+  fromRegistry,
+  historyLayout,
+  HistoryEventType,
+  orchestratorHandler,
+  type HistoryEventJson,
+} from "../../emulator/durable";
 import { flakyAttemptCount, SampleNames, type RetryInput } from "../support/durable-sample-app";
 
 const timerFireTimes = (history: HistoryEventJson[]): unknown[] =>
@@ -71,4 +81,31 @@ void test("after the last attempt the host adds its back-compat timer, then the 
     "2024-01-01T00:00:01.500Z",
   ]);
   assert.equal(status.lastUpdatedTime.toISOString(), "2024-01-01T00:00:01.500Z");
+});
+
+void test("documents Azure/azure-functions-durable-js#629: an expired retryTimeoutInMilliseconds hangs the instance", async () => {
+  // Not sample-app code on purpose: the project never uses retryTimeoutInMilliseconds (DESIGN.md).
+  const registry = fromRegistry();
+  const host = new DurableTestHost({
+    ...registry,
+    orchestrators: {
+      ...registry.orchestrators,
+      RetryWithTimeout: orchestratorHandler(function* (context: OrchestrationContext) {
+        const options = new df.RetryOptions(1000, 5);
+        options.retryTimeoutInMilliseconds = 1500;
+        try {
+          yield context.df.callActivityWithRetry(SampleNames.AlwaysFails, options);
+        } catch {
+          return "caught";
+        }
+        return "unreachable";
+      }),
+    },
+  });
+  const status = await host.run("RetryWithTimeout");
+  // Attempts at 0 s, 1 s and 2 s; at 2 s the timeout has expired, so the host's RetryInterceptor
+  // gives up WITHOUT a timer, while the JS RetryableTask waits for one: nothing left to deliver.
+  assert.equal(status.runtimeStatus, "Running", formatHistory(status.history));
+  assert.equal(status.history.filter((e) => e.EventType === HistoryEventType.TaskScheduled).length, 3);
+  assert.equal(host.listInstances({ runtimeStatus: ["Running"] }).length, 1);
 });
