@@ -8,10 +8,12 @@
 //  - real time (sandbox): startPump() delivers messages as they come due in wall-clock time.
 import { format } from "node:util";
 import { InvocationContext } from "@azure/functions";
-import { runActivity, activityFailureFields, subOrchestrationFailureFields } from "./activity-invocation";
-import type { ActivityInvoker, ActivityOutcome, FailureFormat } from "./activity-invocation";
+import { runActivity, type ActivityInvoker, type FailureFormat } from "./activity-invocation";
+import { ChangeNotifier } from "./change-notifier";
 import { ScaledWallClock, VirtualClock, type HostClock } from "./clock";
-import { DeliveryQueue, type QueuedMessage } from "./delivery-queue";
+import { episodeOutcome, replayEpisode, scheduledEvent, type EpisodeEnvironment } from "./episode";
+import { FunctionTable } from "./function-table";
+import { DeliveryQueue, type NewMessage, type QueuedMessage } from "./delivery-queue";
 import {
   HarnessError,
   HostArgumentError,
@@ -20,6 +22,14 @@ import {
   unknownFunctionMessage,
 } from "./errors";
 import { describeHistoryEvent } from "./history-format";
+import {
+  activityResultMessage,
+  eventRaisedMessage,
+  executionStartedMessage,
+  subOrchestrationResultMessage,
+  terminateMessage,
+  timerFiredMessage,
+} from "./host-messages";
 import { HostReplay, type ArgumentErrorBehavior, type NewWork } from "./host-replay";
 import {
   isTerminalStatus,
@@ -30,7 +40,7 @@ import {
   type RuntimeStatus,
 } from "./instance-state";
 import { jsonRoundTrip, parseJsonText, toJsonText } from "./json-text";
-import { buildOrchestratorTrigger, invokeOrchestrator, type OrchestratorInvoker } from "./orchestrator-invocation";
+import type { OrchestratorInvoker } from "./orchestrator-invocation";
 import { RealtimePump } from "./realtime-pump";
 import {
   HistoryEventType as HE,
@@ -104,8 +114,8 @@ export interface RunUntilIdleOptions {
 export type PurgeResult = "purged" | "not-found" | "not-terminal";
 
 export class DurableTestHost {
-  private readonly orchestrators: Record<string, OrchestratorInvoker>;
-  private readonly activities: Record<string, ActivityInvoker>;
+  private readonly orchestrators: FunctionTable<OrchestratorInvoker>;
+  private readonly activities: FunctionTable<ActivityInvoker>;
   private readonly instances = new Map<string, InstanceState>();
   private readonly queue = new DeliveryQueue();
   private readonly settings: {
@@ -127,15 +137,13 @@ export class DurableTestHost {
   private episodeInFlight = false;
   private idCounter = 0;
   private invocationCounter = 0;
-  private readonly listeners = new Set<() => void>();
+  private readonly changes = new ChangeNotifier();
   /** HarnessErrors raised while the pump was running (the pump fails the instance and carries on) */
   readonly pumpErrors: Error[] = [];
 
   constructor(options: DurableTestHostOptions) {
-    this.orchestrators = { ...options.orchestrators };
-    this.activities = { ...options.activities };
-    applyOverrides(this.orchestrators, options.overrides?.orchestrators, "orchestrator");
-    applyOverrides(this.activities, options.overrides?.activities, "activity");
+    this.orchestrators = new FunctionTable(options.orchestrators, options.overrides?.orchestrators, "orchestrator");
+    this.activities = new FunctionTable(options.activities, options.overrides?.activities, "activity");
     const latency = options.activityLatencyMs ?? 0;
     this.settings = {
       schemaVersion: options.schemaVersion ?? ReplaySchema.V3,
@@ -166,12 +174,12 @@ export class DurableTestHost {
 
   /** Deploys different code for an orchestrator, e.g. to see what in-flight instances do with it. */
   setOrchestrator(name: string, handler: OrchestratorInvoker): void {
-    this.orchestrators[name] = handler;
+    this.orchestrators.set(name, handler);
   }
 
   /** Replaces (or adds) an activity implementation. */
   setActivity(name: string, handler: ActivityInvoker): void {
-    this.activities[name] = handler;
+    this.activities.set(name, handler);
   }
 
   // ---- client operations ---------------------------------------------------------------------
@@ -181,8 +189,8 @@ export class DurableTestHost {
    * still Pending/Running and replaces one that has finished.
    */
   startNew(name: string, options: StartOptions = {}): string {
-    if (!this.findKey(this.orchestrators, name)) {
-      throw new HostArgumentError(unknownFunctionMessage(name, "orchestrator", Object.keys(this.orchestrators)));
+    if (!this.orchestrators.resolve(name)) {
+      throw new HostArgumentError(unknownFunctionMessage(name, "orchestrator", this.orchestrators.names()));
     }
     const instanceId = options.instanceId ?? this.settings.newInstanceId();
     const existing = this.instances.get(instanceId);
@@ -200,13 +208,7 @@ export class DurableTestHost {
   raiseEvent(instanceId: string, eventName: string, eventData?: unknown, options: { delayMs?: number } = {}): boolean {
     const instance = this.mustGet(instanceId);
     if (isTerminalStatus(instance.runtimeStatus)) return false;
-    const input = toJsonText(eventData);
-    this.enqueue({
-      instanceId,
-      dueAt: this.clock.now() + (options.delayMs ?? 0),
-      label: `event ${eventName}`,
-      toEvent: (at) => historyEvent(HE.EventRaised, -1, at, { Name: eventName, Input: input }),
-    });
+    this.enqueue(eventRaisedMessage(instanceId, eventName, eventData, this.clock.now() + (options.delayMs ?? 0)));
     return true;
   }
 
@@ -214,13 +216,7 @@ export class DurableTestHost {
   terminate(instanceId: string, reason = ""): boolean {
     const instance = this.mustGet(instanceId);
     if (isTerminalStatus(instance.runtimeStatus)) return false;
-    const input = toJsonText(reason);
-    this.enqueue({
-      instanceId,
-      dueAt: this.clock.now(),
-      label: "terminate",
-      toEvent: (at) => historyEvent(HE.ExecutionTerminated, -1, at, { Input: input }),
-    });
+    this.enqueue(terminateMessage(instanceId, reason, this.clock.now()));
     return true;
   }
 
@@ -328,7 +324,7 @@ export class DurableTestHost {
         const error = err instanceof Error ? err : new Error(String(err));
         this.pumpErrors.push(error);
         this.settings.log(`[host] pump: ${error.stack ?? error.message}`);
-        this.notify();
+        this.changes.notify();
       },
     });
     this.pump = pump;
@@ -343,7 +339,7 @@ export class DurableTestHost {
     this.pump = undefined;
     this.virtualClock = new VirtualClock(this.clock.now());
     this.clock = this.virtualClock;
-    this.notify();
+    this.changes.notify();
   }
 
   /**
@@ -352,7 +348,8 @@ export class DurableTestHost {
    */
   async waitForIdle(options: { timeoutMs?: number } = {}): Promise<void> {
     if (!this.isPumpRunning) return this.runUntilIdle();
-    await this.waitFor(() => this.queue.size === 0 && !this.episodeInFlight, options.timeoutMs, "the host to go idle");
+    const idle = (): boolean => this.queue.size === 0 && !this.episodeInFlight;
+    await this.changes.waitFor(idle, options.timeoutMs ?? 5000, "the host to go idle");
   }
 
   /**
@@ -370,7 +367,7 @@ export class DurableTestHost {
       return instance !== undefined && predicate(instance);
     };
     if (this.isPumpRunning) {
-      await this.waitFor(check, timeoutMs, `instance '${instanceId}' to reach the expected status`);
+      await this.changes.waitFor(check, timeoutMs, `instance '${instanceId}' to reach the expected status`);
     } else {
       await this.runUntilIdle({ until: check });
       if (!check()) {
@@ -396,24 +393,21 @@ export class DurableTestHost {
     const started = history.find((e) => e.EventType === HE.ExecutionStarted);
     const recorded = readOrchestrationInstance(started);
     const instanceId = options.instanceId ?? recorded.instanceId ?? "replay-instance";
-    const invoker = options.orchestrator ?? this.findHandler(this.orchestrators, name);
+    const invoker = options.orchestrator ?? this.orchestrators.resolve(name)?.handler;
     if (!invoker) {
-      throw new HarnessError(unknownFunctionMessage(name, "orchestrator", Object.keys(this.orchestrators)));
+      throw new HarnessError(unknownFunctionMessage(name, "orchestrator", this.orchestrators.names()));
     }
-    const input = "input" in options ? options.input : parseJsonText(started?.Input);
-    const state = await invokeOrchestrator(
+    const { state, replay } = await replayEpisode(this.episodeEnvironment(), {
+      name,
       invoker,
-      this.trigger(history, input, instanceId, recorded.parentInstanceId),
-      this.orchestratorContext(name, `${instanceId}:replay`),
-    );
-    const replay = this.newHostReplay(
       instanceId,
-      recorded.executionId ?? `${instanceId}:execution`,
-      recorded.parentInstanceId,
-      state,
+      executionId: recorded.executionId ?? `${instanceId}:execution`,
+      parentInstanceId: recorded.parentInstanceId,
+      input: "input" in options ? options.input : parseJsonText(started?.Input),
       history,
-    );
-    await replay.run();
+      isReplaying: true,
+      invocationId: `${instanceId}:replay`,
+    });
     return { state, failure: replay.failure, newWork: replay.newWork };
   }
 
@@ -453,7 +447,7 @@ export class DurableTestHost {
       await this.runEpisodeCore(instance, delivered, at);
     } finally {
       this.episodeInFlight = false;
-      this.notify();
+      this.changes.notify();
     }
   }
 
@@ -480,63 +474,48 @@ export class DurableTestHost {
     }
     instance.runtimeStatus = "Running";
     const history = [...instance.history, ...newEvents];
-
-    // 1) JS side: the real durable-functions replay engine.
-    const state = await invokeOrchestrator(
-      this.mustFindHandler(this.orchestrators, instance.name),
-      this.trigger(
-        history,
-        instance.input,
-        instance.instanceId,
-        instance.parentInstanceId,
-        instance.history.length > 0,
-      ),
-      this.orchestratorContext(instance.name, `${instance.instanceId}:${instance.episodes}`),
-    );
-    instance.lastState = state;
-
-    // 2) Host side: replay the returned actions against the history.
-    const replay = this.newHostReplay(
-      instance.instanceId,
-      instance.executionId,
-      instance.parentInstanceId,
-      state,
+    const episode = await replayEpisode(this.episodeEnvironment(), {
+      name: instance.name,
+      invoker: this.orchestrators.require(instance.name).handler,
+      instanceId: instance.instanceId,
+      executionId: instance.executionId,
+      parentInstanceId: instance.parentInstanceId,
+      input: instance.input,
       history,
-    );
-    await replay.run();
+      isReplaying: instance.history.length > 0,
+      invocationId: `${instance.instanceId}:${instance.episodes}`,
+    });
+    const { state, replay } = episode;
     for (const ignored of replay.ignoredEvents) log(`[host] ${instance.instanceId}: ignored ${ignored} (no open task)`);
 
-    // 3) Commit the episode: new messages, then what the replay scheduled beyond the history.
-    const scheduled = replay.failure ? [] : replay.newWork.map((w) => scheduledEvent(w, at));
+    // Commit: the new messages, then what the replay scheduled beyond the history.
+    const scheduled = replay.failure ? [] : replay.newWork.map((work) => scheduledEvent(work, at));
     instance.history = [...history, ...scheduled, historyEvent(HE.OrchestratorCompleted, -1, at)];
+    instance.lastState = state;
     if (state.customStatus !== undefined) instance.customStatus = state.customStatus;
     instance.customStatusLog.push(state.customStatus);
     instance.lastUpdatedTime = at;
     log(
       `[host] ${instance.instanceId} episode ${instance.episodes} @${at.toISOString()} ` +
-        `in=[${delivered.map(describeHistoryEvent).join(", ")}] new=[${scheduled.map(describeHistoryEvent).join(", ")}]` +
-        ` isDone=${state.isDone}${state.error !== undefined ? " error" : ""}`,
+        `in=[${delivered.map(describeHistoryEvent).join(", ")}] new=[${scheduled.map(describeHistoryEvent).join(", ")}]`,
     );
-
     // Cancelled timers never fire here (on Azure they fire later and are dropped as duplicates).
     this.queue.discard(
       (m) => m.instanceId === instance.instanceId && m.timerId !== undefined && replay.cancelledTimers.has(m.timerId),
     );
 
-    // 4) Outcome, in the order the host decides it.
-    if (replay.failure instanceof HarnessError) {
-      this.complete(instance, "Failed", `${replay.failure.name}: ${replay.failure.message}`, at);
-      throw replay.failure;
-    }
-    if (replay.failure) {
-      this.complete(instance, "Failed", replay.failure.message, at);
-    } else if (replay.done && state.error !== undefined) {
-      this.complete(instance, "Failed", `Orchestrator function '${instance.name}' failed: ${state.error}`, at);
-    } else if (replay.done && state.isDone) {
-      if (replay.continueAsNew) this.continueAsNew(instance, replay.continueAsNew.input, at);
-      else this.complete(instance, "Completed", jsonRoundTrip(state.output), at);
-    } else {
-      this.scheduleWork(instance, replay, at);
+    const outcome = episodeOutcome(instance.name, episode);
+    switch (outcome.kind) {
+      case "failed":
+        this.complete(instance, "Failed", outcome.output, at);
+        if (outcome.harnessError) throw outcome.harnessError; // unsupported feature: fail the test loudly
+        return;
+      case "completed":
+        return this.complete(instance, "Completed", outcome.output, at);
+      case "continuedAsNew":
+        return this.continueAsNew(instance, outcome.input, at);
+      case "running":
+        return this.scheduleWork(instance, replay, at);
     }
   }
 
@@ -545,15 +524,8 @@ export class DurableTestHost {
       if (work.kind === "activity") this.startActivity(instance, work.id, work.name, work.input, at);
       else if (work.kind === "timer") {
         if (replay.cancelledTimers.has(work.id)) continue;
-        const fireAt = work.fireAt.toISOString();
-        this.enqueue({
-          instanceId: instance.instanceId,
-          executionId: instance.executionId,
-          dueAt: Math.max(work.fireAt.getTime(), at.getTime()),
-          label: `timer#${work.id}`,
-          timerId: work.id,
-          toEvent: (firedAt) => historyEvent(HE.TimerFired, -1, firedAt, { TimerId: work.id, FireAt: fireAt }),
-        });
+        const dueAt = Math.max(work.fireAt.getTime(), at.getTime());
+        this.enqueue(timerFiredMessage(instance, work.id, work.fireAt, dueAt));
       } else {
         this.startSubOrchestration(instance, work.id, work.name, work.instanceId, work.input);
       }
@@ -561,8 +533,7 @@ export class DurableTestHost {
   }
 
   private startActivity(instance: InstanceState, taskId: number, name: string, input: unknown, at: Date): void {
-    const key = this.findKey(this.activities, name) ?? name;
-    const handler = this.mustFindHandler(this.activities, name);
+    const { name: key, handler } = this.activities.require(name);
     const log = this.settings.log;
     const context = new InvocationContext({
       functionName: key,
@@ -571,28 +542,11 @@ export class DurableTestHost {
       options: { trigger: { type: "activityTrigger", name: "input" } },
       triggerMetadata: { instanceId: instance.instanceId },
     });
-    let outcome: ActivityOutcome | undefined;
-    const message = this.enqueue({
-      instanceId: instance.instanceId,
-      executionId: instance.executionId,
-      dueAt: at.getTime() + this.settings.latency(name, input),
-      label: `activity ${name}#${taskId}`,
-      ready: false,
-      settled: runActivity(handler, input, context).then((result) => {
-        outcome = result;
-        message.ready = true;
-        this.pump?.poke();
-      }),
-      toEvent: (completedAt) => {
-        if (!outcome) throw new HarnessError(`Activity ${name}#${taskId} was delivered before it finished.`);
-        return outcome.ok
-          ? historyEvent(HE.TaskCompleted, -1, completedAt, { TaskScheduledId: taskId, Result: outcome.resultJson })
-          : historyEvent(HE.TaskFailed, -1, completedAt, {
-              TaskScheduledId: taskId,
-              ...activityFailureFields(key, outcome.error, this.settings.failureFormat),
-            });
-      },
-    });
+    // The activity starts now, for real; its result is due after the configured latency.
+    const running = runActivity(handler, input, context);
+    const dueAt = at.getTime() + this.settings.latency(name, input);
+    const onReady = (): void => this.pump?.poke();
+    this.enqueue(activityResultMessage(instance, taskId, key, running, this.settings.failureFormat, dueAt, onReady));
   }
 
   private startSubOrchestration(
@@ -608,7 +562,7 @@ export class DurableTestHost {
         `Sub-orchestration instance id '${instanceId}' is already used by a ${existing.runtimeStatus} instance.`,
       );
     }
-    const orchestratorName = this.findKey(this.orchestrators, name) ?? name;
+    const orchestratorName = this.orchestrators.require(name).name;
     this.createInstance(orchestratorName, instanceId, jsonRoundTrip(input), {
       instanceId: parent.instanceId,
       executionId: parent.executionId,
@@ -627,25 +581,7 @@ export class DurableTestHost {
     this.settings.log(`[host] ${instance.instanceId} -> ${status}`);
     const link = instance.parentLink;
     if (!link) return;
-    // DTFx tells the parent about Completed, Failed and Terminated children.
-    const resultJson = toJsonText(output);
-    const failure = subOrchestrationFailureFields(String(output), this.settings.failureFormat);
-    this.enqueue({
-      instanceId: link.instanceId,
-      executionId: link.executionId,
-      dueAt: at.getTime(),
-      label: `sub-orchestration ${instance.instanceId} ${status}`,
-      toEvent: (deliveredAt) =>
-        status === "Completed"
-          ? historyEvent(HE.SubOrchestrationInstanceCompleted, -1, deliveredAt, {
-              TaskScheduledId: link.taskScheduledId,
-              Result: resultJson,
-            })
-          : historyEvent(HE.SubOrchestrationInstanceFailed, -1, deliveredAt, {
-              TaskScheduledId: link.taskScheduledId,
-              ...failure,
-            }),
-    });
+    this.enqueue(subOrchestrationResultMessage(link, status, output, this.settings.failureFormat, at.getTime()));
   }
 
   private continueAsNew(instance: InstanceState, input: unknown, at: Date): void {
@@ -697,41 +633,13 @@ export class DurableTestHost {
   }
 
   private enqueueExecutionStarted(instance: InstanceState): void {
-    const { name, instanceId, executionId, parentLink } = instance;
-    const input = toJsonText(instance.input);
-    this.enqueue({
-      instanceId,
-      executionId,
-      dueAt: this.clock.now(),
-      label: "start",
-      toEvent: (at) =>
-        historyEvent(HE.ExecutionStarted, -1, at, {
-          Name: name,
-          Input: input,
-          Version: "",
-          OrchestrationInstance: { InstanceId: instanceId, ExecutionId: executionId },
-          ParentInstance: parentLink
-            ? {
-                Name: null,
-                OrchestrationInstance: { InstanceId: parentLink.instanceId, ExecutionId: parentLink.executionId },
-                TaskScheduleId: parentLink.taskScheduledId,
-              }
-            : null,
-        }),
-    });
+    this.enqueue(executionStartedMessage(instance, this.clock.now()));
   }
 
-  private enqueue(
-    message: Omit<QueuedMessage, "seq" | "ready" | "settled"> & { ready?: boolean; settled?: Promise<void> },
-  ): QueuedMessage {
-    const queued = this.queue.push({
-      ...message,
-      ready: message.ready ?? true,
-      settled: message.settled ?? Promise.resolve(),
-    });
+  private enqueue(message: NewMessage): void {
+    this.queue.push(message);
     this.pump?.poke();
-    this.notify();
-    return queued;
+    this.changes.notify();
   }
 
   /** Deterministic GUID-shaped execution ids (the host uses Guid.NewGuid()). */
@@ -740,139 +648,22 @@ export class DurableTestHost {
     return `00000000-0000-4000-8000-${n}`;
   }
 
-  private trigger(
-    history: readonly HistoryEventJson[],
-    input: unknown,
-    instanceId: string,
-    parentInstanceId: string | undefined,
-    isReplaying = true,
-  ): unknown {
-    return buildOrchestratorTrigger({
-      history,
-      input,
-      instanceId,
-      isReplaying,
-      parentInstanceId,
+  private episodeEnvironment(): EpisodeEnvironment {
+    return {
       schemaVersion: this.settings.schemaVersion,
       maximumShortTimerDurationMs: this.settings.maximumShortTimerDurationMs,
       longRunningTimerIntervalMs: this.settings.longRunningTimerIntervalMs,
-    });
-  }
-
-  /** A fresh context per episode: the library keeps its state on context.df, so reuse would be wrong. */
-  private orchestratorContext(name: string, invocationId: string): InvocationContext {
-    const log = this.settings.log;
-    return new InvocationContext({
-      functionName: name,
-      invocationId,
-      logHandler: (level, ...args) => log(`[${name}/${level}] ${format(...args)}`),
-      options: { trigger: { type: "orchestrationTrigger", name: "context" } },
-    });
-  }
-
-  private newHostReplay(
-    instanceId: string,
-    executionId: string,
-    parentInstanceId: string | undefined,
-    state: OrchestratorStateJson,
-    history: readonly HistoryEventJson[],
-  ): HostReplay {
-    return new HostReplay(
-      {
-        instanceId,
-        executionId,
-        parentInstanceId,
-        knownActivities: Object.keys(this.activities),
-        knownOrchestrators: Object.keys(this.orchestrators),
-        maximumShortTimerDurationMs: this.settings.maximumShortTimerDurationMs,
-        longRunningTimerIntervalMs: this.settings.longRunningTimerIntervalMs,
-        argumentErrors: this.settings.invalidCalls,
-      },
-      state,
-      history,
-    );
-  }
-
-  /** Function names are case-insensitive on the host. */
-  private findKey(table: Record<string, unknown>, name: string): string | undefined {
-    if (name in table) return name;
-    return Object.keys(table).find((k) => k.toLowerCase() === name.toLowerCase());
-  }
-
-  private findHandler<T>(table: Record<string, T>, name: string): T | undefined {
-    const key = this.findKey(table, name);
-    return key === undefined ? undefined : table[key];
-  }
-
-  private mustFindHandler<T>(table: Record<string, T>, name: string): T {
-    const handler = this.findHandler(table, name);
-    if (!handler) throw new HarnessError(`No handler registered for '${name}'.`);
-    return handler;
+      argumentErrors: this.settings.invalidCalls,
+      knownActivities: this.activities.names(),
+      knownOrchestrators: this.orchestrators.names(),
+      log: this.settings.log,
+    };
   }
 
   private mustGet(instanceId: string): InstanceState {
     const instance = this.instances.get(instanceId);
     if (!instance) throw new InstanceNotFoundError(instanceId);
     return instance;
-  }
-
-  private notify(): void {
-    for (const listener of [...this.listeners]) listener();
-  }
-
-  /** Waits (in real time) until `condition` holds; re-checked whenever the host changes. */
-  private waitFor(condition: () => boolean, timeoutMs = 5000, what: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const check = (): void => {
-        if (condition()) finish();
-      };
-      const timer = setTimeout(() => {
-        this.listeners.delete(check);
-        reject(new Error(`Timed out after ${timeoutMs} ms waiting for ${what}.`));
-      }, timeoutMs);
-      const finish = (): void => {
-        clearTimeout(timer);
-        this.listeners.delete(check);
-        resolve();
-      };
-      this.listeners.add(check);
-      check();
-    });
-  }
-}
-
-function applyOverrides<T>(
-  table: Record<string, T>,
-  overrides: Record<string, T> | undefined,
-  kind: "orchestrator" | "activity",
-): void {
-  for (const [name, handler] of Object.entries(overrides ?? {})) {
-    if (!(name in table)) {
-      throw new HarnessError(
-        `Cannot override ${kind} '${name}': no such ${kind} is registered (known: ${Object.keys(table).join(", ")}).`,
-      );
-    }
-    table[name] = handler;
-  }
-}
-
-function scheduledEvent(work: NewWork, at: Date): HistoryEventJson {
-  switch (work.kind) {
-    case "activity":
-      return historyEvent(HE.TaskScheduled, work.id, at, {
-        Name: work.name,
-        Version: "",
-        Input: toJsonText(work.input),
-      });
-    case "timer":
-      return historyEvent(HE.TimerCreated, work.id, at, { FireAt: work.fireAt.toISOString() });
-    case "subOrchestration":
-      return historyEvent(HE.SubOrchestrationInstanceCreated, work.id, at, {
-        Name: work.name,
-        Version: "",
-        InstanceId: work.instanceId,
-        Input: toJsonText(work.input),
-      });
   }
 }
 
