@@ -25,10 +25,10 @@ export interface HistoryFixtureFile {
 
 const SCENARIO_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-/** The directory holding package.json, found by walking up from `start` (works from src and dist). */
+/** The source root (package.json next to tsconfig.json), walking up from `start`: works from src and dist. */
 export function findRepoRoot(start: string = __dirname): string {
   for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, "package.json"))) return dir;
+    if (fs.existsSync(path.join(dir, "package.json")) && fs.existsSync(path.join(dir, "tsconfig.json"))) return dir;
     if (path.dirname(dir) === dir) throw new HarnessError(`No package.json above ${start}.`);
   }
 }

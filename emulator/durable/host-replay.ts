@@ -109,44 +109,53 @@ export class HostReplay {
 
   async run(): Promise<void> {
     for (const event of this.history) {
+      let continuationsPending = false;
       try {
-        this.apply(event);
+        continuationsPending = this.apply(event);
       } catch (err) {
         this.failure = err instanceof Error ? err : new Error(String(err));
       }
-      await drainMicrotasks();
+      if (continuationsPending) await drainMicrotasks();
       if (this.failure) break;
     }
   }
 
-  private apply(e: HistoryEventJson): void {
+  /** Applies one history event; true if it may have woken up emulated code that must run first. */
+  private apply(e: HistoryEventJson): boolean {
     switch (e.EventType) {
       case HE.OrchestratorStarted:
         this.now = new Date(e.Timestamp);
-        return;
+        return false;
       case HE.ExecutionStarted:
         this.startShim();
-        return;
+        return true;
       case HE.TaskScheduled:
-        return this.matchScheduled(e, "activity");
+        this.matchScheduled(e, "activity");
+        return false;
       case HE.TimerCreated:
-        return this.matchScheduled(e, "timer");
+        this.matchScheduled(e, "timer");
+        return false;
       case HE.SubOrchestrationInstanceCreated:
-        return this.matchScheduled(e, "subOrchestration");
+        this.matchScheduled(e, "subOrchestration");
+        return false;
       case HE.TaskCompleted:
       case HE.SubOrchestrationInstanceCompleted:
-        return this.settle(Number(e.TaskScheduledId), e, { ok: true, value: parseJsonText(e.Result) });
+        this.settle(Number(e.TaskScheduledId), e, { ok: true, value: parseJsonText(e.Result) });
+        return true;
       case HE.TaskFailed:
       case HE.SubOrchestrationInstanceFailed:
-        return this.settle(Number(e.TaskScheduledId), e, { ok: false, error: failureOf(e) });
+        this.settle(Number(e.TaskScheduledId), e, { ok: false, error: failureOf(e) });
+        return true;
       case HE.TimerFired:
-        return this.settle(Number(e.TimerId), e, { ok: true, value: undefined });
+        this.settle(Number(e.TimerId), e, { ok: true, value: undefined });
+        return true;
       case HE.EventRaised:
-        return this.externalEvents.deliver(String(e.Name), typeof e.Input === "string" ? e.Input : null);
+        this.externalEvents.deliver(String(e.Name), typeof e.Input === "string" ? e.Input : null);
+        return true;
       case HE.EventSent:
         throw new HarnessError("EventSent history events (entities) are not emulated by the durable test host.");
       default:
-        return;
+        return false;
     }
   }
 
