@@ -34,6 +34,7 @@ void test("in-memory client: the HTTP starter answers 202 with the real manageme
   );
   assert.equal(response.headers.get("Location"), body.statusQueryGetUri);
   assert.match(body.sendEventPostUri, /\/raiseEvent\/\{eventName\}\?/);
+  assert.deepEqual(client.createHttpManagementPayload(body.id), body, "same URLs without a request");
 
   await host.runUntilIdle();
   const status = await client.getStatus(body.id, { showHistory: true });

@@ -14,7 +14,7 @@ void test("real-time pump: an orchestration with a short timer completes in wall
   const status = await host.run(SampleNames.Timer, { delayMs: 150 }, { timeoutMs: 2000 });
   const elapsed = performance.now() - begin;
   assert.equal(status.runtimeStatus, "Completed", formatHistory(status.history));
-  assert.ok(elapsed >= 140 && elapsed < 1000, `took ${elapsed.toFixed(0)} ms`);
+  assert.ok(elapsed >= 140 && elapsed < 1500, `took ${elapsed.toFixed(0)} ms`);
   const { startedAt, firedAt } = status.output as { startedAt: string; firedAt: string };
   assert.ok(Date.parse(firedAt) - Date.parse(startedAt) >= 150, `${startedAt} -> ${firedAt}`);
   assert.deepEqual(host.pumpErrors, []);
@@ -28,7 +28,7 @@ void test("real-time pump: timeScale speeds timers up; events and real activitie
   const begin = performance.now();
   const timer = await host.run(SampleNames.Timer, { delayMs: 60_000 }, { timeoutMs: 2000 });
   assert.equal(timer.runtimeStatus, "Completed");
-  assert.ok(performance.now() - begin < 600, "a one-minute timer took about 100 ms");
+  assert.ok(performance.now() - begin < 2000, "a one-minute timer took about 100 ms, not a minute");
 
   const id = host.startNew(SampleNames.Approval, { input: { timeoutMs: 10 * 60_000 } });
   await host.waitForStatus(id, (s) => s.customStatus === "awaiting-approval", 1000);
