@@ -313,25 +313,21 @@ const loadBalancers: TypeDefinition = {
           );
         }
       }
-      for (const rule of arrayAt(doc, "properties", "outboundRules")) {
-        for (const fe of arrayAt(rule, "properties", "frontendIPConfigurations")) {
-          if (!own("frontendIPConfigurations").has(lower(str(fe.id)))) {
-            throw new ArmError(
-              400,
-              "InvalidResourceReference",
-              `Resource ${str(fe.id)} referenced by resource ${doc.id} was not found.`,
-            );
-          }
+    }
+    for (const rule of arrayAt(doc, "properties", "outboundRules")) {
+      for (const fe of arrayAt(rule, "properties", "frontendIPConfigurations")) {
+        if (!own("frontendIPConfigurations").has(lower(str(fe.id)))) {
+          throw new ArmError(
+            400,
+            "InvalidResourceReference",
+            `Resource ${str(fe.id)} referenced by resource ${doc.id} was not found.`,
+          );
         }
       }
     }
   },
   normalize(doc, ctx) {
-    for (const [segment, prop] of Object.entries(LB_CHILDREN)) {
-      const realSegment = prop;
-      void segment;
-      normalizeChildren(doc, prop, `${LB}/${realSegment}`, realSegment);
-    }
+    for (const prop of Object.values(LB_CHILDREN)) normalizeChildren(doc, prop, `${LB}/${prop}`, prop);
     // backend pool membership is owned by the NICs; keep it across PUTs of the load balancer
     for (const pool of arrayAt(doc, "properties", "backendAddressPools")) {
       const old = arrayAt(ctx.existing ?? { properties: {} }, "properties", "backendAddressPools").find(
