@@ -11,6 +11,12 @@ export interface SettingSpec {
 }
 
 export const SETTINGS = {
+  storage: {
+    // read by the Functions host too; Jumpgate keeps its stack registry and audit trail in this account
+    name: "AzureWebJobsStorage",
+    description: "Storage for the Functions host, Durable task hub and Jumpgate's tables; Azurite locally.",
+    sample: "UseDevelopmentStorage=true",
+  },
   armEndpoint: {
     name: "JUMPGATE_ARM_ENDPOINT",
     description: "Azure Resource Manager endpoint. Point it at the emulator for local runs.",
@@ -70,6 +76,27 @@ export const SETTINGS = {
     description: "Upper bound of one retry delay, in milliseconds.",
     default: "60000",
   },
+  tenantId: {
+    name: "JUMPGATE_TENANT_ID",
+    description:
+      "Microsoft Entra tenant of the stacks' Key Vaults (the tenant of the Function App's managed identity).",
+  },
+  functionPrincipalId: {
+    name: "JUMPGATE_FUNCTION_PRINCIPAL_ID",
+    description:
+      "Object id of the Function App's managed identity; when set, each stack's Key Vault grants it Key Vault Secrets Officer (it writes the generated secrets).",
+  },
+  nodeReadyTimeoutMinutes: {
+    name: "JUMPGATE_NODE_READY_TIMEOUT_MINUTES",
+    description: "How long a deploy waits for every web node's agent to report healthy (cloud-init builds guacd).",
+    default: "40",
+  },
+  tablePrefix: {
+    name: "JUMPGATE_TABLE_PREFIX",
+    description:
+      "Prefix of Jumpgate's table names in the storage account (`{prefix}stacks`, `{prefix}events`): letters and digits, starting with a letter.",
+    default: "jumpgate",
+  },
   taskHub: {
     name: "TASKHUB_NAME",
     description:
@@ -82,11 +109,6 @@ export type SettingKey = keyof typeof SETTINGS;
 
 /** Settings the Functions host reads itself (listed in the sample, never read by our code). */
 export const HOST_SETTINGS: SettingSpec[] = [
-  {
-    name: "AzureWebJobsStorage",
-    description: "Storage for the Functions host, Durable task hub and Jumpgate's tables; Azurite locally.",
-    sample: "UseDevelopmentStorage=true",
-  },
   { name: "FUNCTIONS_WORKER_RUNTIME", description: "Language worker of the Function App.", sample: "node" },
 ];
 

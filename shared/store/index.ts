@@ -1,0 +1,36 @@
+// Jumpgate's table store: the stack registry and the audit trail, in the Function App's own storage
+// account (Azurite locally). Build one StoreTables per process and hand it to both.
+export { StoreTables, TABLE_SUFFIXES, type StoreCallOptions, type TableKind } from "./tables";
+export { storeSettingsFromEnv, validateStoreSettings, type StoreSettings } from "./settings";
+export {
+  StackRegistry,
+  OPERATION_KINDS,
+  STACK_DOCUMENT_LIMITS,
+  type OperationKind,
+  type StackOperation,
+  type ConditionStatus,
+  type StackConditionInput,
+  type StackCondition,
+  type StackRecord,
+  type StackRegistryOptions,
+  type PutDesiredOptions,
+  type PutDesiredResult,
+  type PutObservedOptions,
+  type PutObservedResult,
+  type SetOperationOptions,
+  type SetOperationResult,
+  type DeleteStackOptions,
+  type DeleteStackResult,
+  type ListStacksOptions,
+  type EtagMismatch,
+} from "./registry";
+export {
+  AuditLog,
+  AUDIT_LIMITS,
+  type AuditEvent,
+  type AuditEventInput,
+  type AuditLogOptions,
+  type RecentEventsOptions,
+} from "./audit";
+export { StackNotFoundError, StoreContentionError, StoreCorruptionError, StoreLimitError } from "./errors";
+export { MAX_ENTITY_BYTES, MAX_PROPERTY_CHARS } from "./json-columns";

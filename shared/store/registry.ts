@@ -1,0 +1,459 @@
+// The stack registry: one Table Storage entity per stack holding its desired spec, what Jumpgate
+// last observed, the operation running on it, and its conditions, in the style of a Kubernetes
+// controller (generation / observedGeneration, conditions with transition times).
+//
+// Entity layout (table `{prefix}stacks`, PartitionKey "stack", RowKey = stack name):
+//   Layout              1 (the version of this layout)
+//   Generation          bumped when the spec changes, not when an identical spec is put again
+//   ObservedGeneration  the generation the observed state was produced from (0: never observed)
+//   CreatedAt, UpdatedAt, ObservedAt   ISO 8601 strings
+//   Spec, Spec_1.., SpecParts          JSON, split across columns (see json-columns.ts)
+//   Observed, Observed_1.., ObservedParts
+//   Operation           JSON {kind, instanceId, startedAt}; absent when none runs
+//   Conditions          JSON array
+// Every write replaces the whole entity under the ETag it was computed from, so concurrent writers
+// never lose each other's changes: a writer that loses the race reads again and re-decides.
+import { setTimeout as delay } from "node:timers/promises";
+import { isDeepStrictEqual } from "node:util";
+import { odata, type TableClient } from "@azure/data-tables";
+import { StackNotFoundError, StoreContentionError, statusOf } from "./errors";
+import { assertEntityFits, fromJsonColumns, toJsonColumns } from "./json-columns";
+import { assertStackName } from "./keys";
+import type { StoreSettings } from "./settings";
+import { StoreTables, type StoreCallOptions } from "./tables";
+
+export const OPERATION_KINDS = [
+  "deploy",
+  "teardown",
+  "reconcile",
+  "heal",
+  "scale",
+  "rotate-certificate",
+  "rotate-database",
+] as const;
+export type OperationKind = (typeof OPERATION_KINDS)[number];
+
+/** The one operation allowed to change a stack at a time, by the orchestration instance running it. */
+export interface StackOperation {
+  kind: OperationKind;
+  instanceId: string;
+  /** ISO 8601 */
+  startedAt: string;
+}
+
+export type ConditionStatus = "True" | "False" | "Unknown";
+
+export interface StackConditionInput {
+  /** e.g. "Ready", "Healthy", "CertificateValid" */
+  type: string;
+  status: ConditionStatus;
+  /** a CamelCase word, e.g. "AllNodesHealthy" */
+  reason: string;
+  /** for people; never a secret value */
+  message: string;
+}
+
+export interface StackCondition extends StackConditionInput {
+  /** ISO 8601; changes only when `status` changes */
+  lastTransitionTime: string;
+}
+
+export interface StackRecord<TSpec = unknown, TObserved = unknown> {
+  name: string;
+  /** this version's ETag: pass it as `ifMatch` to write only if nobody changed the stack since */
+  etag: string;
+  spec: TSpec;
+  generation: number;
+  observed: TObserved | undefined;
+  observedGeneration: number;
+  observedAt: string | undefined;
+  operation: StackOperation | undefined;
+  conditions: StackCondition[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface StackRegistryOptions<TSpec, TObserved> {
+  /** the clock of createdAt, updatedAt, observedAt and lastTransitionTime */
+  clock?: () => Date;
+  /** checks a stored spec on read (e.g. against the spec schema); default: trusted as is */
+  parseSpec?: (json: unknown) => TSpec;
+  parseObserved?: (json: unknown) => TObserved;
+}
+
+export interface PutDesiredOptions extends StoreCallOptions {
+  /** write only if the stack still has this ETag (it must exist then) */
+  ifMatch?: string;
+}
+export interface PutObservedOptions extends StoreCallOptions {
+  /** the spec generation the observed state was produced from */
+  generation: number;
+}
+export interface SetOperationOptions extends StoreCallOptions {
+  /** claim or clear only if the stack still has this ETag; clearing with it forces out any holder */
+  ifMatch?: string;
+  /** when clearing: the instance id of the holder; someone else's operation is left alone */
+  heldBy?: string;
+}
+export interface DeleteStackOptions extends StoreCallOptions {
+  ifMatch?: string;
+}
+export interface ListStacksOptions extends StoreCallOptions {
+  /** entities per request (the service returns at most 1000) */
+  pageSize?: number;
+}
+
+/** The ETag given as `ifMatch` is not the stack's current one (or the stack does not exist). */
+export interface EtagMismatch<TSpec, TObserved> {
+  ok: false;
+  reason: "etag-mismatch";
+  stack: StackRecord<TSpec, TObserved> | undefined;
+}
+
+export type PutDesiredResult<TSpec, TObserved> =
+  | { ok: true; change: "created" | "updated" | "unchanged"; stack: StackRecord<TSpec, TObserved> }
+  | EtagMismatch<TSpec, TObserved>;
+
+export type PutObservedResult<TSpec, TObserved> =
+  | { ok: true; stack: StackRecord<TSpec, TObserved> }
+  /** a newer generation was already observed; this (late) observation was dropped */
+  | { ok: false; reason: "stale-generation"; stack: StackRecord<TSpec, TObserved> };
+
+export type SetOperationResult<TSpec, TObserved> =
+  /** `unchanged`: the claim was already held by the same instance, or there was nothing to clear */
+  | { ok: true; unchanged: boolean; stack: StackRecord<TSpec, TObserved> }
+  | { ok: false; reason: "operation-running"; running: StackOperation; stack: StackRecord<TSpec, TObserved> }
+  | EtagMismatch<TSpec, TObserved>;
+
+export type DeleteStackResult = { ok: true; deleted: boolean } | { ok: false; reason: "etag-mismatch" };
+
+const PARTITION = "stack";
+const LAYOUT_VERSION = 1;
+/** Budgets per document, in UTF-16 code units: spec and observed state together stay under 1 MiB. */
+export const STACK_DOCUMENT_LIMITS = { spec: 192 * 1024, observed: 192 * 1024, conditions: 30_000, operation: 2_000 };
+/** Read-decide-write rounds before giving up on a hot entity. */
+const MAX_WRITE_ATTEMPTS = 8;
+
+/** What a read-decide-write round does: stop with a result, or write this state. */
+type Decision<R, TSpec, TObserved> =
+  { done: R } | { write: StackState<TSpec, TObserved>; then: (stack: StackRecord<TSpec, TObserved>) => R };
+
+/** A stack's stored fields, without its ETag. */
+type StackState<TSpec, TObserved> = Omit<StackRecord<TSpec, TObserved>, "etag">;
+
+type StoredEntity = Record<string, unknown> & { etag: string };
+
+export class StackRegistry<TSpec = unknown, TObserved = unknown> {
+  private readonly clock: () => Date;
+  private readonly parseSpec: (json: unknown) => TSpec;
+  private readonly parseObserved: (json: unknown) => TObserved;
+
+  private readonly tables: StoreTables;
+
+  /** `store`: the process's StoreTables, or settings to build one from. */
+  constructor(store: StoreTables | StoreSettings, options: StackRegistryOptions<TSpec, TObserved> = {}) {
+    this.tables = store instanceof StoreTables ? store : new StoreTables(store);
+    this.clock = options.clock ?? (() => new Date());
+    this.parseSpec = options.parseSpec ?? ((json) => json as TSpec);
+    this.parseObserved = options.parseObserved ?? ((json) => json as TObserved);
+  }
+
+  async get(name: string, options: StoreCallOptions = {}): Promise<StackRecord<TSpec, TObserved> | undefined> {
+    assertStackName(name);
+    const abortSignal = this.tables.deadline(options.abortSignal);
+    const table = await this.tables.table("stacks", { abortSignal });
+    return this.read(table, name, abortSignal);
+  }
+
+  /** Every registered stack, fetched page by page. */
+  async list(options: ListStacksOptions = {}): Promise<StackRecord<TSpec, TObserved>[]> {
+    const abortSignal = this.tables.deadline(options.abortSignal);
+    const table = await this.tables.table("stacks", { abortSignal });
+    const pages = table
+      .listEntities<Record<string, unknown>>({
+        queryOptions: { filter: odata`PartitionKey eq ${PARTITION}` },
+        abortSignal,
+      })
+      .byPage({ maxPageSize: Math.min(Math.max(options.pageSize ?? 1000, 1), 1000) });
+    const stacks: StackRecord<TSpec, TObserved>[] = [];
+    for await (const page of pages) for (const entity of page) stacks.push(this.toRecord(entity));
+    return stacks;
+  }
+
+  /** Creates the stack or updates its spec; the generation moves only when the spec changes. */
+  async putDesired(
+    name: string,
+    spec: TSpec,
+    options: PutDesiredOptions = {},
+  ): Promise<PutDesiredResult<TSpec, TObserved>> {
+    assertStackName(name);
+    // compared as stored: key order and undefined members do not make a new generation
+    const normalized = asStored(spec);
+    return this.mutate<PutDesiredResult<TSpec, TObserved>>(name, options, (current) => {
+      if (options.ifMatch !== undefined && current?.etag !== options.ifMatch) {
+        return { done: { ok: false, reason: "etag-mismatch", stack: current } };
+      }
+      const now = this.clock().toISOString();
+      if (!current) {
+        const created: StackState<TSpec, TObserved> = {
+          name,
+          spec,
+          generation: 1,
+          observed: undefined,
+          observedGeneration: 0,
+          observedAt: undefined,
+          operation: undefined,
+          conditions: [],
+          createdAt: now,
+          updatedAt: now,
+        };
+        return { write: created, then: (stack) => ({ ok: true, change: "created", stack }) };
+      }
+      if (isDeepStrictEqual(normalized, asStored(current.spec))) {
+        return { done: { ok: true, change: "unchanged", stack: current } };
+      }
+      const updated = { ...current, spec, generation: current.generation + 1, updatedAt: now };
+      return { write: updated, then: (stack) => ({ ok: true, change: "updated", stack }) };
+    });
+  }
+
+  /** Records what a reconcile of spec generation `generation` found; a late, older one is dropped. */
+  async putObserved(
+    name: string,
+    observed: TObserved,
+    options: PutObservedOptions,
+  ): Promise<PutObservedResult<TSpec, TObserved>> {
+    assertStackName(name);
+    if (!Number.isInteger(options.generation) || options.generation < 1) {
+      throw new RangeError(`observed generation must be a whole number >= 1, got ${options.generation}`);
+    }
+    return this.mutate<PutObservedResult<TSpec, TObserved>>(name, options, (current) => {
+      if (!current) throw new StackNotFoundError(name);
+      if (options.generation > current.generation) {
+        throw new RangeError(
+          `stack '${name}' is at generation ${current.generation}; generation ${options.generation} cannot have been observed`,
+        );
+      }
+      if (options.generation < current.observedGeneration) {
+        return { done: { ok: false, reason: "stale-generation", stack: current } };
+      }
+      const now = this.clock().toISOString();
+      const updated = { ...current, observed, observedGeneration: options.generation, observedAt: now, updatedAt: now };
+      return { write: updated, then: (stack) => ({ ok: true, stack }) };
+    });
+  }
+
+  /**
+   * Claims the stack for an operation (`op`), or clears the claim (`null`).
+   *
+   * A claim succeeds when no operation runs, and again (unchanged) when the same instance already
+   * holds it, so a retried activity is harmless; otherwise the result names the running operation.
+   * Clearing needs `heldBy` (the holder clears its own claim; clearing an already cleared claim is
+   * fine) or `ifMatch` (an operator forces out a stuck holder they have seen).
+   */
+  async setOperation(
+    name: string,
+    op: StackOperation | null,
+    options: SetOperationOptions = {},
+  ): Promise<SetOperationResult<TSpec, TObserved>> {
+    assertStackName(name);
+    if (op) assertOperation(op);
+    else if (options.heldBy === undefined && options.ifMatch === undefined) {
+      throw new TypeError("clearing a stack's operation needs heldBy (the holder's instance id) or ifMatch");
+    }
+    return this.mutate<SetOperationResult<TSpec, TObserved>>(name, options, (current) => {
+      if (!current) throw new StackNotFoundError(name);
+      const running = current.operation;
+      if (op) {
+        if (running?.instanceId === op.instanceId && running.kind === op.kind) {
+          return { done: { ok: true, unchanged: true, stack: current } };
+        }
+        if (running) return { done: { ok: false, reason: "operation-running", running, stack: current } };
+      } else {
+        if (!running) return { done: { ok: true, unchanged: true, stack: current } };
+        if (options.heldBy !== undefined && running.instanceId !== options.heldBy) {
+          return { done: { ok: false, reason: "operation-running", running, stack: current } };
+        }
+      }
+      if (options.ifMatch !== undefined && current.etag !== options.ifMatch) {
+        return { done: { ok: false, reason: "etag-mismatch", stack: current } };
+      }
+      const updated = { ...current, operation: op ?? undefined, updatedAt: this.clock().toISOString() };
+      return { write: updated, then: (stack) => ({ ok: true, unchanged: false, stack }) };
+    });
+  }
+
+  /**
+   * Sets conditions by type (other types stay). `lastTransitionTime` moves only when a condition's
+   * status changes; nothing is written when nothing changed.
+   */
+  async setConditions(
+    name: string,
+    conditions: StackConditionInput[],
+    options: StoreCallOptions = {},
+  ): Promise<StackRecord<TSpec, TObserved>> {
+    assertStackName(name);
+    conditions.forEach(assertCondition);
+    return this.mutate<StackRecord<TSpec, TObserved>>(name, options, (current) => {
+      if (!current) throw new StackNotFoundError(name);
+      const now = this.clock().toISOString();
+      const merged = [...current.conditions];
+      for (const input of conditions) {
+        const i = merged.findIndex((c) => c.type === input.type);
+        const previous = i >= 0 ? merged[i] : undefined;
+        const next: StackCondition = {
+          type: input.type,
+          status: input.status,
+          reason: input.reason,
+          message: input.message,
+          lastTransitionTime: previous && previous.status === input.status ? previous.lastTransitionTime : now,
+        };
+        if (i >= 0) merged[i] = next;
+        else merged.push(next);
+      }
+      if (isDeepStrictEqual(merged, current.conditions)) return { done: current };
+      const updated = { ...current, conditions: merged, updatedAt: now };
+      return { write: updated, then: (stack) => stack };
+    });
+  }
+
+  async delete(name: string, options: DeleteStackOptions = {}): Promise<DeleteStackResult> {
+    assertStackName(name);
+    const abortSignal = this.tables.deadline(options.abortSignal);
+    const table = await this.tables.table("stacks", { abortSignal });
+    try {
+      await table.deleteEntity(PARTITION, name, { etag: options.ifMatch ?? "*", abortSignal });
+      return { ok: true, deleted: true };
+    } catch (e) {
+      if (statusOf(e) === 404) {
+        return options.ifMatch === undefined ? { ok: true, deleted: false } : { ok: false, reason: "etag-mismatch" };
+      }
+      if (statusOf(e) === 412) return { ok: false, reason: "etag-mismatch" };
+      throw e;
+    }
+  }
+
+  /**
+   * Reads the stack, lets `decide` choose, writes under the read ETag; when another writer got
+   * there first (409 on create, 412 on replace), reads again and lets `decide` choose again.
+   */
+  private async mutate<R>(
+    name: string,
+    options: StoreCallOptions,
+    decide: (current: StackRecord<TSpec, TObserved> | undefined) => Decision<R, TSpec, TObserved>,
+  ): Promise<R> {
+    const abortSignal = this.tables.deadline(options.abortSignal);
+    const table = await this.tables.table("stacks", { abortSignal });
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+      const current = await this.read(table, name, abortSignal);
+      const decision = decide(current);
+      if ("done" in decision) return decision.done;
+      const entity = this.toEntity(decision.write);
+      try {
+        const response = current
+          ? await table.updateEntity(entity, "Replace", { etag: current.etag, abortSignal })
+          : await table.createEntity(entity, { abortSignal });
+        if (!response.etag) throw new Error(`Table Storage returned no ETag for stack '${name}'`);
+        return decision.then({ ...decision.write, etag: response.etag });
+      } catch (e) {
+        const status = statusOf(e);
+        // 412/409: another writer got there first; 404: deleted meanwhile. Decide again on what is there now.
+        const lostRace = (current && (status === 412 || status === 404)) || (!current && status === 409);
+        if (!lostRace) throw e;
+        // a short random pause, so writers racing on one stack stop colliding in lockstep
+        await delay(Math.random() * 10 * attempt, undefined, { signal: abortSignal });
+      }
+    }
+    throw new StoreContentionError(
+      `stack '${name}' changed under ${MAX_WRITE_ATTEMPTS} consecutive writes; nothing was overwritten, try again`,
+    );
+  }
+
+  private async read(
+    table: TableClient,
+    name: string,
+    abortSignal: AbortSignal,
+  ): Promise<StackRecord<TSpec, TObserved> | undefined> {
+    try {
+      const entity = await table.getEntity<Record<string, unknown>>(PARTITION, name, { abortSignal });
+      return this.toRecord(entity);
+    } catch (e) {
+      if (statusOf(e) === 404) return undefined;
+      throw e;
+    }
+  }
+
+  private toEntity(state: StackState<TSpec, TObserved>): Record<string, unknown> & {
+    partitionKey: string;
+    rowKey: string;
+  } {
+    const what = `stack '${state.name}'`;
+    const entity = {
+      partitionKey: PARTITION,
+      rowKey: state.name,
+      Layout: LAYOUT_VERSION,
+      Generation: state.generation,
+      ObservedGeneration: state.observedGeneration,
+      CreatedAt: state.createdAt,
+      UpdatedAt: state.updatedAt,
+      ...(state.observedAt ? { ObservedAt: state.observedAt } : {}),
+      ...toJsonColumns("Spec", state.spec, STACK_DOCUMENT_LIMITS.spec, `${what}: spec`),
+      ...(state.observed !== undefined
+        ? toJsonColumns("Observed", state.observed, STACK_DOCUMENT_LIMITS.observed, `${what}: observed state`)
+        : {}),
+      ...(state.operation
+        ? toJsonColumns("Operation", state.operation, STACK_DOCUMENT_LIMITS.operation, `${what}: operation`)
+        : {}),
+      ...toJsonColumns("Conditions", state.conditions, STACK_DOCUMENT_LIMITS.conditions, `${what}: conditions`),
+    };
+    assertEntityFits(entity, what);
+    return entity;
+  }
+
+  private toRecord(entity: Record<string, unknown>): StackRecord<TSpec, TObserved> {
+    const stored = entity as StoredEntity;
+    const name = String(stored.rowKey);
+    const what = `stack '${name}'`;
+    const observed = fromJsonColumns(stored, "Observed", `${what}: observed state`);
+    return {
+      name,
+      etag: stored.etag,
+      spec: this.parseSpec(fromJsonColumns(stored, "Spec", `${what}: spec`)),
+      generation: Number(stored.Generation),
+      observed: observed === undefined ? undefined : this.parseObserved(observed),
+      observedGeneration: Number(stored.ObservedGeneration ?? 0),
+      observedAt: typeof stored.ObservedAt === "string" ? stored.ObservedAt : undefined,
+      operation: fromJsonColumns(stored, "Operation", `${what}: operation`) as StackOperation | undefined,
+      conditions: (fromJsonColumns(stored, "Conditions", `${what}: conditions`) as StackCondition[] | undefined) ?? [],
+      createdAt: String(stored.CreatedAt),
+      updatedAt: String(stored.UpdatedAt),
+    };
+  }
+}
+
+/** A value as it reads back from its JSON column. */
+function asStored(value: unknown): unknown {
+  const json = JSON.stringify(value) as string | undefined;
+  return json === undefined ? undefined : (JSON.parse(json) as unknown);
+}
+
+function assertOperation(op: StackOperation): void {
+  if (!(OPERATION_KINDS as readonly string[]).includes(op.kind)) {
+    throw new RangeError(`operation kind must be one of ${OPERATION_KINDS.join(", ")}, got '${op.kind}'`);
+  }
+  if (typeof op.instanceId !== "string" || op.instanceId.length === 0) {
+    throw new RangeError("an operation needs the instance id of the orchestration running it");
+  }
+  if (typeof op.startedAt !== "string" || Number.isNaN(Date.parse(op.startedAt))) {
+    throw new RangeError(`operation startedAt must be an ISO 8601 time, got '${op.startedAt}'`);
+  }
+}
+
+function assertCondition(c: StackConditionInput): void {
+  if (typeof c.type !== "string" || !/^[A-Za-z][A-Za-z0-9]*$/.test(c.type)) {
+    throw new RangeError(`condition type must be a CamelCase word, got '${c.type}'`);
+  }
+  if (c.status !== "True" && c.status !== "False" && c.status !== "Unknown") {
+    throw new RangeError(`condition '${c.type}': status must be True, False or Unknown, got '${String(c.status)}'`);
+  }
+}
