@@ -489,7 +489,7 @@ const virtualMachineScaleSets: TypeDefinition = {
     ["properties", "virtualMachineProfile", "osProfile", "adminPassword"],
     ["properties", "virtualMachineProfile", "osProfile", "customData"],
   ],
-  validate(doc) {
+  validate(doc, ctx) {
     const p = props(doc);
     if (lower(str(p.orchestrationMode ?? "")) !== "flexible") {
       throw new ArmError(
@@ -509,6 +509,14 @@ const virtualMachineScaleSets: TypeDefinition = {
     if (capacity > 0) {
       if (!p.virtualMachineProfile) throw required("virtualMachineProfile");
       if (!getPath(doc, ["sku", "name"])) throw required("sku.name");
+    }
+    // ARM checks the profile's subnet and backend pools when the scale set is written
+    for (const cfg of arrayAt(p, "virtualMachineProfile", "networkProfile", "networkInterfaceConfigurations")) {
+      for (const ipc of arrayAt(cfg, "properties", "ipConfigurations")) {
+        requireRef(ctx.emulator, idOf(getPath(ipc, ["properties", "subnet"])), doc, "subnet");
+        for (const pool of arrayAt(ipc, "properties", "loadBalancerBackendAddressPools"))
+          requireRef(ctx.emulator, idOf(pool), doc, "backend pool");
+      }
     }
   },
   normalize(doc, ctx) {

@@ -77,6 +77,9 @@ const virtualNetworks: TypeDefinition = {
         );
       }
       seen.push({ name: str(s.name), c });
+      // ARM checks a subnet's NSG exists (400 InvalidResourceReference), so it must be created first
+      const nsg = idOf(getPath(s, ["properties", "networkSecurityGroup"]));
+      if (nsg) requireRef(ctx.emulator, nsg, doc, "networkSecurityGroup");
     }
     // a subnet that NICs still use cannot disappear with a PUT of the whole network
     for (const old of arrayAt(ctx.existing ?? { properties: {} }, "properties", "subnets")) {

@@ -1,0 +1,703 @@
+// The stack as ARM documents: one pure function from a validated spec to the resource graph the
+// engine deploys, plans, reconciles and tears down. No I/O, no randomness, no clock: the same spec
+// and context always give the same graph (deep-equal), so a replayed orchestration sees the same
+// nodes. Dependencies are the references ARM checks (plus one-operation-at-a-time on a MySQL
+// server) and nothing more, because an edge ARM does not need can only lengthen the deploy.
+import { DB_ADMIN_LOGIN, NODE_HTTP_PORT, NODE_HTTPS_PORT, NODE_PROBE } from "../node/constants";
+import { SECRET_NAMES, type SecretName } from "../secret-names";
+import type { StackSpec } from "../spec/types";
+import {
+  INLINE_NAMES,
+  ROLE_DEFINITIONS,
+  roleAssignmentId,
+  roleAssignmentName,
+  roleDefinitionId,
+  stackNames,
+  stackTags,
+  VM_ADMIN_USERNAME,
+  VM_SSH_PUBLIC_KEY_SECRET,
+  webNodeNames,
+  type StackNames,
+} from "./names";
+import { transitiveReduction } from "./order";
+import type { DesiredJson, GraphNode, StackGraph, ValueRef } from "./types";
+
+/**
+ * The ARM api-version of each node kind. Resource groups go through the SDK's `resourceGroups`
+ * operations, which always send @azure/arm-resources' own version (2025-04-01 in 7.0.0); the node
+ * says so instead of naming a version that is never sent.
+ */
+export const API_VERSIONS = {
+  resources: "2025-04-01",
+  network: "2024-05-01",
+  privateDns: "2024-06-01",
+  keyVault: "2024-11-01",
+  authorization: "2022-04-01",
+  mysql: "2023-12-30",
+  compute: "2024-07-01",
+} as const;
+
+export interface StackGraphContext {
+  /** tenant of the Key Vault (the Function App's tenant) */
+  tenantId: string;
+  /** base64 cloud-init for a web node; for a scale set, called once with the scale set's name and index 0 */
+  renderCustomData(vm: { name: string; index: number }): string;
+  /** the Function App's managed identity: gets "Key Vault Secrets Officer" on the vault to create secrets */
+  functionPrincipalId?: string;
+}
+
+/** Generated secrets: MySQL admin, the two alternating app users, Guacamole's admin; 32 characters. */
+const GENERATED_PASSWORDS: SecretName[] = [
+  SECRET_NAMES.dbAdminPassword,
+  SECRET_NAMES.dbAppPasswordA,
+  SECRET_NAMES.dbAppPasswordB,
+  SECRET_NAMES.guacadminPassword,
+];
+const PASSWORD_LENGTH = 32;
+
+/** MySQL server parameters Jumpgate pins: clients must use TLS 1.2 or newer. */
+export const MYSQL_PARAMETERS: Record<string, string> = {
+  require_secure_transport: "ON",
+  tls_version: "TLSv1.2,TLSv1.3",
+};
+
+/** Where the admin key's public half goes inside an osProfile. */
+const SSH_KEY_PATH = (osProfile: string) => `${osProfile}.linuxConfiguration.ssh.publicKeys.0.keyData`;
+
+const IMAGE_OS_DISK_TYPE = "StandardSSD_LRS"; // every VM size supports it (Premium needs an "s" size)
+
+export function buildStackGraph(spec: StackSpec, ctx: StackGraphContext): StackGraph {
+  const names = stackNames(spec);
+  const b = new GraphBuilder(spec, names, ctx);
+  b.network();
+  b.keyVault();
+  b.database();
+  if (spec.fleet.mode === "availabilitySet") b.availabilitySetFleet();
+  else b.scaleSetFleet();
+  // nodes list everything they reference; edges implied by others are dropped (same schedule, clearer plans)
+  return { stack: spec.name, tag: names.tag, nodes: transitiveReduction(b.nodes) };
+}
+
+/** A ValueRef that carries its target's id and api-version, so one node is enough to apply it. */
+function refTo(target: GraphNode, path: string): ValueRef {
+  return { $ref: { node: target.key, path, id: target.id, apiVersion: target.apiVersion } };
+}
+
+class GraphBuilder {
+  readonly nodes: GraphNode[] = [];
+  private readonly tags: Record<string, string>;
+  private readonly sub: string;
+
+  constructor(
+    private readonly spec: StackSpec,
+    private readonly names: StackNames,
+    private readonly ctx: StackGraphContext,
+  ) {
+    this.tags = stackTags(spec);
+    this.sub = spec.subscriptionId;
+  }
+
+  private add(node: GraphNode): GraphNode {
+    this.nodes.push(node);
+    return node;
+  }
+
+  private tracked(extra: { [k: string]: DesiredJson } = {}): { [k: string]: DesiredJson } {
+    return { location: this.spec.location, tags: { ...this.tags }, ...extra };
+  }
+
+  network(): void {
+    const { spec, names } = this;
+    const { network } = spec;
+    this.add({
+      key: "rg",
+      kind: "resourceGroup",
+      id: names.resourceGroupId,
+      apiVersion: API_VERSIONS.resources,
+      body: this.tracked(),
+      dependsOn: [],
+      latencyClass: "fast",
+    });
+    this.add({
+      key: "nsg:web",
+      kind: "networkSecurityGroup",
+      id: names.webNsgId,
+      apiVersion: API_VERSIONS.network,
+      body: this.tracked({ properties: { securityRules: webSecurityRules(spec) } }),
+      dependsOn: ["rg"],
+      latencyClass: "fast",
+    });
+    this.add({
+      key: "nsg:db",
+      kind: "networkSecurityGroup",
+      id: names.dbNsgId,
+      apiVersion: API_VERSIONS.network,
+      body: this.tracked({ properties: { securityRules: dbSecurityRules(spec) } }),
+      dependsOn: ["rg"],
+      latencyClass: "fast",
+    });
+    this.add({
+      key: "vnet",
+      kind: "virtualNetwork",
+      id: names.vnetId,
+      apiVersion: API_VERSIONS.network,
+      body: this.tracked({
+        properties: {
+          addressSpace: { addressPrefixes: [network.addressSpace] },
+          subnets: [
+            {
+              name: INLINE_NAMES.webSubnet,
+              properties: {
+                addressPrefix: network.webSubnet,
+                networkSecurityGroup: { id: names.webNsgId },
+                // no implicit Internet egress: the load balancer's outbound rule is the only way out
+                defaultOutboundAccess: false,
+              },
+            },
+            {
+              name: INLINE_NAMES.dbSubnet,
+              properties: {
+                addressPrefix: network.databaseSubnet,
+                networkSecurityGroup: { id: names.dbNsgId },
+                defaultOutboundAccess: false,
+                delegations: [
+                  {
+                    name: INLINE_NAMES.dbSubnetDelegation,
+                    properties: { serviceName: "Microsoft.DBforMySQL/flexibleServers" },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      }),
+      dependsOn: ["rg", "nsg:web", "nsg:db"],
+      latencyClass: "fast",
+    });
+    this.add({
+      key: "pip",
+      kind: "publicIpAddress",
+      id: names.publicIpId,
+      apiVersion: API_VERSIONS.network,
+      body: this.tracked({
+        sku: { name: "Standard", tier: "Regional" },
+        properties: {
+          publicIPAllocationMethod: "Static",
+          publicIPAddressVersion: "IPv4",
+          idleTimeoutInMinutes: 4,
+          dnsSettings: { domainNameLabel: names.dnsLabel },
+        },
+      }),
+      dependsOn: ["rg"],
+      latencyClass: "fast",
+    });
+    this.add({
+      key: "lb",
+      kind: "loadBalancer",
+      id: names.loadBalancerId,
+      apiVersion: API_VERSIONS.network,
+      body: this.tracked({ sku: { name: "Standard", tier: "Regional" }, properties: loadBalancerProperties(names) }),
+      dependsOn: ["rg", "pip"],
+      latencyClass: "fast",
+    });
+    this.add({
+      key: "dns:mysql",
+      kind: "privateDnsZone",
+      id: names.privateDnsZoneId,
+      apiVersion: API_VERSIONS.privateDns,
+      body: { location: "global", tags: { ...this.tags }, properties: {} },
+      dependsOn: ["rg"],
+      latencyClass: "medium",
+    });
+    this.add({
+      key: "dns:mysql-link",
+      kind: "privateDnsZoneLink",
+      id: names.privateDnsZoneLinkId,
+      apiVersion: API_VERSIONS.privateDns,
+      body: {
+        location: "global",
+        tags: { ...this.tags },
+        properties: { virtualNetwork: { id: names.vnetId }, registrationEnabled: false },
+      },
+      dependsOn: ["dns:mysql", "vnet"],
+      latencyClass: "medium",
+    });
+  }
+
+  keyVault(): void {
+    const { names, ctx } = this;
+    const vault = this.add({
+      key: "kv",
+      kind: "keyVault",
+      id: names.keyVaultId,
+      apiVersion: API_VERSIONS.keyVault,
+      body: this.tracked({
+        properties: {
+          tenantId: ctx.tenantId,
+          sku: { family: "A", name: "standard" },
+          enableRbacAuthorization: true,
+          enableSoftDelete: true,
+          softDeleteRetentionInDays: 90,
+          enablePurgeProtection: true,
+          accessPolicies: [],
+        },
+      }),
+      dependsOn: ["rg"],
+      // the retention period is fixed when a vault is created
+      createOnly: ["properties.softDeleteRetentionInDays"],
+      latencyClass: "medium",
+    });
+    const secretDeps = ["kv"];
+    if (ctx.functionPrincipalId) {
+      this.add(
+        this.roleAssignment({
+          key: "ra:function",
+          holder: "jumpgate-function",
+          role: ROLE_DEFINITIONS.keyVaultSecretsOfficer,
+          principalId: ctx.functionPrincipalId,
+          dependsOn: ["kv"],
+        }),
+      );
+      // data-plane writes need the role first
+      secretDeps.push("ra:function");
+    }
+    const secret = (name: SecretName, generate: GraphNode["generate"], contentType: string) =>
+      this.add({
+        key: `secret:${name}`,
+        kind: "keyVaultSecret",
+        id: `${vault.id}/secrets/${name}`,
+        // the vault's api-version: the engine reads the vault's URI through ARM before the data plane
+        apiVersion: vault.apiVersion,
+        body: { contentType, tags: { ...this.tags } },
+        dependsOn: [...secretDeps],
+        tagOwner: { id: vault.id, apiVersion: vault.apiVersion },
+        generate,
+        latencyClass: "fast",
+      });
+    for (const name of GENERATED_PASSWORDS) secret(name, { kind: "password", length: PASSWORD_LENGTH }, "password");
+    secret(VM_SSH_PUBLIC_KEY_SECRET, { kind: "sshPublicKey" }, "ssh-public-key");
+  }
+
+  database(): void {
+    const { spec, names } = this;
+    const db = spec.database;
+    this.add({
+      key: "mysql",
+      kind: "mysqlServer",
+      id: names.mysqlServerId,
+      apiVersion: API_VERSIONS.mysql,
+      body: this.tracked({
+        sku: { name: db.skuName, tier: db.tier },
+        properties: {
+          administratorLogin: DB_ADMIN_LOGIN,
+          version: mysqlServerVersion(db.version),
+          storage: { storageSizeGB: db.storageGb, autoGrow: "Enabled" },
+          backup: {
+            backupRetentionDays: db.backupRetentionDays,
+            geoRedundantBackup: db.geoRedundantBackup ? "Enabled" : "Disabled",
+          },
+          highAvailability: { mode: db.highAvailability },
+          // private access only: no public endpoint, so no firewall rules exist to get wrong
+          network: {
+            delegatedSubnetResourceId: names.dbSubnetId,
+            privateDnsZoneResourceId: names.privateDnsZoneId,
+            publicNetworkAccess: "Disabled",
+          },
+        },
+      }),
+      // the link too: the server must resolve in the VNet it lives in (ARM templates wait for it)
+      dependsOn: ["rg", "vnet", "dns:mysql", "dns:mysql-link", `secret:${SECRET_NAMES.dbAdminPassword}`],
+      writeOnly: ["properties.administratorLoginPassword"],
+      // fixed at creation: login, major version, networking mode, backup redundancy
+      createOnly: [
+        "properties.administratorLogin",
+        "properties.version",
+        "properties.network",
+        "properties.backup.geoRedundantBackup",
+      ],
+      secretValues: { "properties.administratorLoginPassword": SECRET_NAMES.dbAdminPassword },
+      secretVault: this.vault(),
+      latencyClass: "slow",
+    });
+    // a flexible server runs one management operation at a time ("ServerBusy"), so its children
+    // form a chain instead of racing each other
+    let previous = "mysql";
+    this.add({
+      key: "mysql:db",
+      kind: "mysqlDatabase",
+      id: names.mysqlDatabaseId,
+      apiVersion: API_VERSIONS.mysql,
+      body: { properties: { charset: "utf8mb4", collation: "utf8mb4_0900_ai_ci" } },
+      dependsOn: [previous],
+      tagOwner: this.mysqlServer(),
+      latencyClass: "medium",
+    });
+    previous = "mysql:db";
+    for (const [parameter, value] of Object.entries(MYSQL_PARAMETERS)) {
+      const key = `mysql:config:${parameter}`;
+      this.add({
+        key,
+        kind: "mysqlConfiguration",
+        id: `${names.mysqlServerId}/configurations/${parameter}`,
+        apiVersion: API_VERSIONS.mysql,
+        body: { properties: { value } },
+        dependsOn: [previous],
+        tagOwner: this.mysqlServer(),
+        latencyClass: "medium",
+      });
+      previous = key;
+    }
+  }
+
+  availabilitySetFleet(): void {
+    const { spec, names, ctx } = this;
+    this.add({
+      key: "avset",
+      kind: "availabilitySet",
+      id: names.availabilitySetId,
+      apiVersion: API_VERSIONS.compute,
+      body: this.tracked({
+        sku: { name: "Aligned" },
+        properties: { platformFaultDomainCount: 2, platformUpdateDomainCount: 5 },
+      }),
+      dependsOn: ["rg"],
+      createOnly: ["properties.platformFaultDomainCount", "properties.platformUpdateDomainCount"],
+      latencyClass: "fast",
+    });
+    for (let index = 1; index <= spec.fleet.size; index++) {
+      const n = webNodeNames(spec, index);
+      const nicKey = `nic:${n.node}`;
+      const vmKey = `vm:${n.node}`;
+      this.add({
+        key: nicKey,
+        kind: "networkInterface",
+        id: n.nicId,
+        apiVersion: API_VERSIONS.network,
+        body: this.tracked({
+          properties: {
+            ipConfigurations: [
+              {
+                name: INLINE_NAMES.nicIpConfiguration,
+                properties: {
+                  primary: true,
+                  privateIPAllocationMethod: "Dynamic",
+                  subnet: { id: names.webSubnetId },
+                  loadBalancerBackendAddressPools: [{ id: names.lbBackendPoolId }],
+                },
+              },
+            ],
+            enableAcceleratedNetworking: false,
+            enableIPForwarding: false,
+          },
+        }),
+        dependsOn: ["rg", "vnet", "lb"],
+        latencyClass: "fast",
+      });
+      const vm = this.add({
+        key: vmKey,
+        kind: "virtualMachine",
+        id: n.vmId,
+        apiVersion: API_VERSIONS.compute,
+        body: this.tracked({
+          identity: { type: "SystemAssigned" },
+          properties: {
+            hardwareProfile: { vmSize: spec.fleet.vmSize },
+            availabilitySet: { id: names.availabilitySetId },
+            storageProfile: {
+              imageReference: this.imageReference(),
+              osDisk: {
+                name: n.osDisk,
+                createOption: "FromImage",
+                caching: "ReadWrite",
+                managedDisk: { storageAccountType: IMAGE_OS_DISK_TYPE },
+                deleteOption: "Delete",
+              },
+            },
+            osProfile: {
+              computerName: n.computerName,
+              adminUsername: VM_ADMIN_USERNAME,
+              customData: ctx.renderCustomData({ name: n.vm, index }),
+              linuxConfiguration: linuxConfiguration(),
+            },
+            securityProfile: trustedLaunch(),
+            // Detach: a replaced VM finds its NIC (and private IP, pool membership) waiting
+            networkProfile: {
+              networkInterfaces: [{ id: n.nicId, properties: { primary: true, deleteOption: "Detach" } }],
+            },
+            diagnosticsProfile: { bootDiagnostics: { enabled: true } },
+          },
+        }),
+        dependsOn: ["rg", nicKey, "avset", `secret:${VM_SSH_PUBLIC_KEY_SECRET}`],
+        writeOnly: ["properties.osProfile.customData"],
+        createOnly: [
+          "properties.osProfile",
+          "properties.storageProfile.imageReference",
+          "properties.storageProfile.osDisk.name",
+          "properties.storageProfile.osDisk.createOption",
+        ],
+        secretValues: { [SSH_KEY_PATH("properties.osProfile")]: VM_SSH_PUBLIC_KEY_SECRET },
+        secretVault: this.vault(),
+        latencyClass: "slow",
+      });
+      this.add(
+        this.roleAssignment({
+          key: `ra:${vmKey}`,
+          holder: n.vm,
+          role: ROLE_DEFINITIONS.keyVaultSecretsUser,
+          principalId: refTo(vm, "identity.principalId"),
+          dependsOn: [vmKey, "kv"],
+        }),
+      );
+    }
+  }
+
+  scaleSetFleet(): void {
+    const { spec, names, ctx } = this;
+    const zones = [...spec.fleet.zones];
+    const vmss = this.add({
+      key: "vmss",
+      kind: "virtualMachineScaleSet",
+      id: names.scaleSetId,
+      apiVersion: API_VERSIONS.compute,
+      body: this.tracked({
+        ...(zones.length > 0 ? { zones } : {}),
+        sku: { name: spec.fleet.vmSize, tier: "Standard", capacity: spec.fleet.size },
+        identity: { type: "SystemAssigned" },
+        properties: {
+          orchestrationMode: "Flexible",
+          // zonal: spread across zones, one fault domain each; regional: two fault domains
+          platformFaultDomainCount: zones.length > 0 ? 1 : 2,
+          singlePlacementGroup: false,
+          virtualMachineProfile: {
+            storageProfile: {
+              imageReference: this.imageReference(),
+              osDisk: {
+                createOption: "FromImage",
+                caching: "ReadWrite",
+                managedDisk: { storageAccountType: IMAGE_OS_DISK_TYPE },
+                deleteOption: "Delete",
+              },
+            },
+            osProfile: {
+              computerNamePrefix: names.computerNamePrefix,
+              adminUsername: VM_ADMIN_USERNAME,
+              customData: ctx.renderCustomData({ name: names.scaleSet, index: 0 }),
+              linuxConfiguration: linuxConfiguration(),
+            },
+            securityProfile: trustedLaunch(),
+            networkProfile: {
+              networkApiVersion: "2020-11-01",
+              networkInterfaceConfigurations: [
+                {
+                  name: INLINE_NAMES.scaleSetNicConfiguration,
+                  properties: {
+                    primary: true,
+                    enableAcceleratedNetworking: false,
+                    deleteOption: "Delete",
+                    ipConfigurations: [
+                      {
+                        name: INLINE_NAMES.nicIpConfiguration,
+                        properties: {
+                          primary: true,
+                          subnet: { id: names.webSubnetId },
+                          loadBalancerBackendAddressPools: [{ id: names.lbBackendPoolId }],
+                        },
+                      },
+                    ],
+                  },
+                },
+              ],
+            },
+            diagnosticsProfile: { bootDiagnostics: { enabled: true } },
+          },
+        },
+      }),
+      dependsOn: ["rg", "vnet", "lb", `secret:${VM_SSH_PUBLIC_KEY_SECRET}`],
+      writeOnly: ["properties.virtualMachineProfile.osProfile.customData"],
+      createOnly: [
+        "zones",
+        "properties.orchestrationMode",
+        "properties.platformFaultDomainCount",
+        "properties.virtualMachineProfile.osProfile",
+      ],
+      secretValues: { [SSH_KEY_PATH("properties.virtualMachineProfile.osProfile")]: VM_SSH_PUBLIC_KEY_SECRET },
+      secretVault: this.vault(),
+      latencyClass: "slow",
+    });
+    this.add(
+      this.roleAssignment({
+        key: "ra:vmss",
+        holder: names.scaleSet,
+        role: ROLE_DEFINITIONS.keyVaultSecretsUser,
+        principalId: refTo(vmss, "identity.principalId"),
+        dependsOn: ["vmss", "kv"],
+      }),
+    );
+  }
+
+  private imageReference(): { [k: string]: DesiredJson } {
+    const { publisher, offer, sku, version } = this.spec.fleet.image;
+    return { publisher, offer, sku, version };
+  }
+
+  /** A role on the stack's vault only, for one holder (VM, scale set or the Function App). */
+  private roleAssignment(a: {
+    key: string;
+    holder: string;
+    role: string;
+    principalId: string | ValueRef;
+    dependsOn: string[];
+  }): GraphNode {
+    const scope = this.names.keyVaultId;
+    return {
+      key: a.key,
+      kind: "roleAssignment",
+      id: roleAssignmentId(scope, roleAssignmentName(scope, a.holder, a.role)),
+      apiVersion: API_VERSIONS.authorization,
+      body: {
+        properties: {
+          roleDefinitionId: roleDefinitionId(this.sub, a.role),
+          principalId: a.principalId,
+          // set, so ARM does not look up a just-created identity that has not replicated yet
+          principalType: "ServicePrincipal",
+        },
+      },
+      dependsOn: a.dependsOn,
+      tagOwner: this.vault(),
+      latencyClass: "fast",
+    };
+  }
+
+  private vault(): { id: string; apiVersion: string } {
+    return { id: this.names.keyVaultId, apiVersion: API_VERSIONS.keyVault };
+  }
+
+  private mysqlServer(): { id: string; apiVersion: string } {
+    return { id: this.names.mysqlServerId, apiVersion: API_VERSIONS.mysql };
+  }
+}
+
+function linuxConfiguration(): { [k: string]: DesiredJson } {
+  return {
+    disablePasswordAuthentication: true,
+    provisionVMAgent: true, // Run Command needs the agent
+    ssh: { publicKeys: [{ path: `/home/${VM_ADMIN_USERNAME}/.ssh/authorized_keys` }] },
+  };
+}
+
+function trustedLaunch(): { [k: string]: DesiredJson } {
+  return { securityType: "TrustedLaunch", uefiSettings: { secureBootEnabled: true, vTpmEnabled: true } };
+}
+
+function mysqlServerVersion(major: StackSpec["database"]["version"]): string {
+  return { "8.0": "8.0.21" }[major];
+}
+
+type Rule = { [k: string]: DesiredJson };
+
+function rule(
+  name: string,
+  priority: number,
+  p: { access?: "Allow" | "Deny"; protocol?: string; port?: string; from: string | string[]; to: string },
+): Rule {
+  const source: Rule = Array.isArray(p.from) ? { sourceAddressPrefixes: p.from } : { sourceAddressPrefix: p.from };
+  return {
+    name,
+    properties: {
+      priority,
+      direction: "Inbound",
+      access: p.access ?? "Allow",
+      protocol: p.protocol ?? "Tcp",
+      sourcePortRange: "*",
+      destinationPortRange: p.port ?? "*",
+      ...source,
+      destinationAddressPrefix: p.to,
+    },
+  };
+}
+
+/** Inbound to the web nodes: HTTPS and HTTP from clients, the LB probe, and nothing else. */
+export function webSecurityRules(spec: StackSpec): Rule[] {
+  const { webSubnet, adminSourceRanges } = spec.network;
+  const restricted = adminSourceRanges.length > 0;
+  const clients: string | string[] = restricted ? [...adminSourceRanges] : "Internet";
+  // HTTP-01 challenges come from the CA anywhere on the Internet; with DNS-01, 80 only redirects
+  const httpFrom = restricted && spec.tls.acme.challenge === "dns-01" ? clients : "Internet";
+  return [
+    rule("allow-https", 100, { port: String(NODE_HTTPS_PORT), from: clients, to: webSubnet }),
+    rule("allow-http", 110, { port: String(NODE_HTTP_PORT), from: httpFrom, to: webSubnet }),
+    rule("allow-lb-probe", 120, { port: String(NODE_PROBE.port), from: "AzureLoadBalancer", to: webSubnet }),
+    // ahead of Azure's default AllowVnetInBound (65000): no SSH, no VNet access to Tomcat or guacd
+    rule("deny-all-inbound", 4000, { access: "Deny", protocol: "*", from: "*", to: "*" }),
+  ];
+}
+
+/** Inbound to the MySQL subnet: 3306 from the web nodes only. */
+export function dbSecurityRules(spec: StackSpec): Rule[] {
+  const { webSubnet, databaseSubnet } = spec.network;
+  return [
+    rule("allow-mysql-from-web", 100, { port: "3306", from: webSubnet, to: databaseSubnet }),
+    // the server and its HA standby share the delegated subnet and replicate inside it
+    rule("allow-mysql-subnet", 110, { protocol: "*", from: databaseSubnet, to: databaseSubnet }),
+    rule("deny-all-inbound", 4000, { access: "Deny", protocol: "*", from: "*", to: "*" }),
+  ];
+}
+
+function loadBalancerProperties(names: StackNames): { [k: string]: DesiredJson } {
+  const frontend = { id: names.lbFrontendId };
+  const pool = { id: names.lbBackendPoolId };
+  const lbRule = (name: string, port: number) => ({
+    name,
+    properties: {
+      frontendIPConfiguration: frontend,
+      backendAddressPool: pool,
+      probe: { id: names.lbProbeId },
+      protocol: "Tcp",
+      frontendPort: port,
+      backendPort: port,
+      // Guacamole keeps sessions in each node's memory: one client (both ports) stays on one node
+      loadDistribution: "SourceIP",
+      enableFloatingIP: false,
+      enableTcpReset: true,
+      idleTimeoutInMinutes: 15,
+      // egress goes through the outbound rule, which Azure requires once SNAT is explicit
+      disableOutboundSnat: true,
+    },
+  });
+  return {
+    frontendIPConfigurations: [
+      { name: INLINE_NAMES.lbFrontend, properties: { publicIPAddress: { id: names.publicIpId } } },
+    ],
+    backendAddressPools: [{ name: INLINE_NAMES.lbBackendPool }],
+    probes: [
+      {
+        name: INLINE_NAMES.lbProbe,
+        properties: {
+          protocol: "Http",
+          port: NODE_PROBE.port,
+          requestPath: NODE_PROBE.path,
+          intervalInSeconds: NODE_PROBE.intervalSeconds,
+          probeThreshold: NODE_PROBE.probeThreshold,
+        },
+      },
+    ],
+    loadBalancingRules: [
+      lbRule(INLINE_NAMES.lbRuleHttps, NODE_HTTPS_PORT),
+      lbRule(INLINE_NAMES.lbRuleHttp, NODE_HTTP_PORT),
+    ],
+    outboundRules: [
+      {
+        name: INLINE_NAMES.lbOutboundRule,
+        properties: {
+          frontendIPConfigurations: [frontend],
+          backendAddressPool: pool,
+          protocol: "All",
+          enableTcpReset: true,
+          idleTimeoutInMinutes: 4,
+          // fixed ports per node (1024 x 50 nodes fit in one IP's 64k) instead of "automatic"
+          allocatedOutboundPorts: 1024,
+        },
+      },
+    ],
+  };
+}

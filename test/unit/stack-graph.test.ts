@@ -1,0 +1,540 @@
+// The stack resource graph, pure: node set and edges per fleet mode, every security property the
+// stack depends on (read straight from the ARM documents), names, determinism, and the ordering
+// helpers (validation, teardown order, critical path).
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  nameBasedUuid,
+  ROLE_DEFINITIONS,
+  stackHash,
+  stackNames,
+  STACK_TAG_NAME,
+  VM_SSH_PUBLIC_KEY_SECRET,
+  webNodeNames,
+} from "../../shared/graph/names";
+import {
+  criticalPath,
+  GraphError,
+  teardownOrder,
+  topologicalOrder,
+  transitiveReduction,
+  validateGraph,
+} from "../../shared/graph/order";
+import { API_VERSIONS, buildStackGraph, type StackGraphContext } from "../../shared/graph/stack-graph";
+import type { GraphNode, StackGraph, ValueRef } from "../../shared/graph/types";
+import { NODE_PROBE } from "../../shared/node/constants";
+import { SECRET_NAMES } from "../../shared/secret-names";
+import { validateStackSpec } from "../../shared/spec/validate";
+import type { StackSpec } from "../../shared/spec/types";
+
+const SUB = "00000000-0000-0000-0000-00000000a001";
+const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const FUNCTION_PRINCIPAL = "11111111-2222-3333-4444-555555555555";
+
+function spec(overrides: Record<string, unknown> = {}): StackSpec {
+  const result = validateStackSpec({
+    name: "jump1",
+    subscriptionId: SUB,
+    resourceGroup: "rg-jump",
+    location: "westeurope",
+    tags: { owner: "platform" },
+    ...overrides,
+  });
+  if (!result.ok) throw new Error(JSON.stringify(result.errors));
+  return result.spec;
+}
+
+const ctx: StackGraphContext = {
+  tenantId: TENANT,
+  functionPrincipalId: FUNCTION_PRINCIPAL,
+  renderCustomData: (vm) => Buffer.from(`#cloud-config\n# ${vm.name} ${vm.index}\n`).toString("base64"),
+};
+
+function node(graph: StackGraph, key: string): GraphNode {
+  const n = graph.nodes.find((x) => x.key === key);
+  assert.ok(n, `node ${key} in ${graph.nodes.map((x) => x.key).join(", ")}`);
+  return n;
+}
+
+type Doc = Record<string, unknown>;
+const at = (doc: unknown, path: string): unknown =>
+  path.split(".").reduce<unknown>((cur, k) => (cur && typeof cur === "object" ? (cur as Doc)[k] : undefined), doc);
+const props = (n: GraphNode) => n.body.properties as Doc;
+const named = (list: unknown, name: string) => (list as Doc[]).find((x) => x.name === name) as Doc;
+
+const SECRET_KEYS = [
+  SECRET_NAMES.dbAdminPassword,
+  SECRET_NAMES.dbAppPasswordA,
+  SECRET_NAMES.dbAppPasswordB,
+  SECRET_NAMES.guacadminPassword,
+  VM_SSH_PUBLIC_KEY_SECRET,
+].map((s) => `secret:${s}`);
+
+describe("stack graph: nodes and edges", () => {
+  test("availability set mode: the node set and each node's direct dependencies", () => {
+    const g = buildStackGraph(spec(), ctx);
+    const deps = Object.fromEntries(g.nodes.map((n) => [n.key, [...n.dependsOn].sort()]));
+    const secretDeps = ["ra:function"];
+    assert.deepEqual(deps, {
+      rg: [],
+      "nsg:web": ["rg"],
+      "nsg:db": ["rg"],
+      vnet: ["nsg:db", "nsg:web"],
+      pip: ["rg"],
+      lb: ["pip"],
+      "dns:mysql": ["rg"],
+      "dns:mysql-link": ["dns:mysql", "vnet"],
+      kv: ["rg"],
+      "ra:function": ["kv"],
+      ...Object.fromEntries(SECRET_KEYS.map((k) => [k, secretDeps])),
+      mysql: ["dns:mysql-link", "secret:mysql-admin-password"],
+      "mysql:db": ["mysql"],
+      "mysql:config:require_secure_transport": ["mysql:db"],
+      "mysql:config:tls_version": ["mysql:config:require_secure_transport"],
+      avset: ["rg"],
+      "nic:web-1": ["lb", "vnet"],
+      "vm:web-1": ["avset", "nic:web-1", "secret:vm-ssh-public-key"],
+      "ra:vm:web-1": ["vm:web-1"],
+      "nic:web-2": ["lb", "vnet"],
+      "vm:web-2": ["avset", "nic:web-2", "secret:vm-ssh-public-key"],
+      "ra:vm:web-2": ["vm:web-2"],
+    });
+    assert.equal(g.nodes.length, 26);
+    assert.deepEqual(g.tag, { name: STACK_TAG_NAME, value: "jump1" });
+    assert.equal(g.stack, "jump1");
+  });
+
+  test("fleet size N gives N NICs, VMs and role assignments", () => {
+    const g = buildStackGraph(spec({ fleet: { size: 5, max: 6 } }), ctx);
+    for (const kind of ["networkInterface", "virtualMachine"] as const)
+      assert.equal(g.nodes.filter((n) => n.kind === kind).length, 5);
+    assert.equal(g.nodes.filter((n) => n.key.startsWith("ra:vm:")).length, 5);
+    assert.equal(g.nodes.length, 26 + 3 * 3);
+  });
+
+  test("scale set mode: one Flexible scale set and one role assignment instead of per-VM nodes", () => {
+    const g = buildStackGraph(spec({ fleet: { mode: "scaleSet", size: 3 } }), ctx);
+    const keys = g.nodes.map((n) => n.key);
+    assert.ok(!keys.some((k) => k.startsWith("vm:") || k.startsWith("nic:") || k === "avset"));
+    assert.deepEqual([...node(g, "vmss").dependsOn].sort(), ["lb", "secret:vm-ssh-public-key", "vnet"]);
+    assert.deepEqual(node(g, "ra:vmss").dependsOn, ["vmss"]);
+    assert.equal(g.nodes.length, 21);
+  });
+
+  test("without a Function principal there is no officer role and secrets wait for the vault only", () => {
+    const g = buildStackGraph(spec(), { ...ctx, functionPrincipalId: undefined });
+    assert.ok(!g.nodes.some((n) => n.key === "ra:function"));
+    for (const k of SECRET_KEYS) assert.deepEqual(node(g, k).dependsOn, ["kv"]);
+  });
+
+  test("the graph is acyclic, every dependency is known, and teardown order reverses deploy order", () => {
+    for (const mode of ["availabilitySet", "scaleSet"]) {
+      const g = buildStackGraph(spec({ fleet: { mode } }), ctx);
+      validateGraph(g.nodes);
+      const deploy = topologicalOrder(g.nodes).map((n) => n.key);
+      const position = new Map(deploy.map((k, i) => [k, i]));
+      for (const n of g.nodes) for (const d of n.dependsOn) assert.ok(position.get(d)! < position.get(n.key)!);
+      const teardown = teardownOrder(g.nodes).map((n) => n.key);
+      assert.deepEqual(teardown, [...deploy].reverse());
+      assert.equal(teardown[teardown.length - 1], "rg");
+    }
+  });
+
+  test("every node has an api-version, an id under the stack's resource group, and a latency class", () => {
+    const s = spec();
+    const g = buildStackGraph(s, ctx);
+    const rgId = `/subscriptions/${SUB}/resourceGroups/rg-jump`;
+    for (const n of g.nodes) {
+      assert.ok(n.id.startsWith(rgId), n.id);
+      assert.ok(Object.values(API_VERSIONS).includes(n.apiVersion as never), `${n.key} ${n.apiVersion}`);
+      assert.ok(n.latencyClass, n.key);
+    }
+    assert.equal(new Set(g.nodes.map((n) => n.id.toLowerCase())).size, g.nodes.length);
+  });
+
+  test("the same input gives a deep-equal graph (no randomness, no clock)", () => {
+    assert.deepEqual(buildStackGraph(spec(), ctx), buildStackGraph(spec(), ctx));
+    const scale = spec({ fleet: { mode: "scaleSet", zones: ["1", "2"] } });
+    assert.deepEqual(buildStackGraph(scale, ctx), buildStackGraph(structuredClone(scale), ctx));
+    assert.deepEqual(JSON.parse(JSON.stringify(buildStackGraph(spec(), ctx))), buildStackGraph(spec(), ctx));
+  });
+
+  test("every taggable resource carries the user's tags and the stack tag", () => {
+    const g = buildStackGraph(spec(), ctx);
+    const untagged = new Set(["roleAssignment", "mysqlDatabase", "mysqlConfiguration"]);
+    for (const n of g.nodes) {
+      if (untagged.has(n.kind)) {
+        assert.equal(n.body.tags, undefined, n.key);
+        assert.ok(n.tagOwner, `${n.key} names the resource whose tag vouches for it`);
+        continue;
+      }
+      assert.deepEqual(n.body.tags, { owner: "platform", [STACK_TAG_NAME]: "jump1" }, n.key);
+    }
+  });
+});
+
+describe("stack graph: security properties", () => {
+  const g = buildStackGraph(spec(), ctx);
+
+  test("web NSG: 443 and 80 from the Internet, the probe port from the LB, then deny everything", () => {
+    const rules = props(node(g, "nsg:web")).securityRules as Doc[];
+    assert.deepEqual(
+      rules.map((r) => [
+        r.name,
+        at(r, "properties.priority"),
+        at(r, "properties.access"),
+        at(r, "properties.protocol"),
+        at(r, "properties.destinationPortRange"),
+        at(r, "properties.sourceAddressPrefix") ?? at(r, "properties.sourceAddressPrefixes"),
+      ]),
+      [
+        ["allow-https", 100, "Allow", "Tcp", "443", "Internet"],
+        ["allow-http", 110, "Allow", "Tcp", "80", "Internet"],
+        ["allow-lb-probe", 120, "Allow", "Tcp", String(NODE_PROBE.port), "AzureLoadBalancer"],
+        ["deny-all-inbound", 4000, "Deny", "*", "*", "*"],
+      ],
+    );
+    for (const r of rules) assert.equal(at(r, "properties.direction"), "Inbound");
+  });
+
+  test("admin source ranges restrict 443; 80 stays open for HTTP-01 and closes to them with DNS-01", () => {
+    const ranges = ["198.51.100.0/24", "203.0.113.7/32"];
+    const http01 = buildStackGraph(spec({ network: { adminSourceRanges: ranges } }), ctx);
+    const r1 = props(node(http01, "nsg:web")).securityRules;
+    assert.deepEqual(at(named(r1, "allow-https"), "properties.sourceAddressPrefixes"), ranges);
+    assert.equal(at(named(r1, "allow-http"), "properties.sourceAddressPrefix"), "Internet");
+    const dns01 = buildStackGraph(
+      spec({
+        network: { adminSourceRanges: ranges },
+        tls: {
+          hostname: "jump.example.com",
+          acme: { challenge: "dns-01", dnsZone: { resourceGroup: "dns", name: "example.com" } },
+        },
+      }),
+      ctx,
+    );
+    const r2 = props(node(dns01, "nsg:web")).securityRules;
+    assert.deepEqual(at(named(r2, "allow-https"), "properties.sourceAddressPrefixes"), ranges);
+    assert.deepEqual(at(named(r2, "allow-http"), "properties.sourceAddressPrefixes"), ranges);
+    assert.equal(at(named(r2, "allow-http"), "properties.sourceAddressPrefix"), undefined);
+  });
+
+  test("no rule anywhere allows port 22 (or a port range that contains it)", () => {
+    for (const mode of ["availabilitySet", "scaleSet"]) {
+      const graph = buildStackGraph(spec({ fleet: { mode } }), ctx);
+      const allows = graph.nodes
+        .filter((n) => n.kind === "networkSecurityGroup")
+        .flatMap((n) => props(n).securityRules as Doc[])
+        .filter((r) => at(r, "properties.access") === "Allow");
+      for (const r of allows) {
+        const port = String(at(r, "properties.destinationPortRange"));
+        const from = at(r, "properties.sourceAddressPrefix");
+        const covers22 = port === "*" || port === "22" || /^(\d+)-(\d+)$/.test(port);
+        // the only any-port allow is the MySQL subnet to itself (the HA standby replicates inside it)
+        if (covers22) assert.equal(r.name, "allow-mysql-subnet", JSON.stringify(r));
+        if (covers22) assert.equal(from, "10.40.2.0/24");
+      }
+      assert.ok(!JSON.stringify(graph).includes("inboundNatRules"));
+    }
+  });
+
+  test("database NSG: 3306 from the web subnet only, then deny everything", () => {
+    const rules = props(node(g, "nsg:db")).securityRules as Doc[];
+    const mysql = named(rules, "allow-mysql-from-web");
+    assert.equal(at(mysql, "properties.destinationPortRange"), "3306");
+    assert.equal(at(mysql, "properties.sourceAddressPrefix"), "10.40.1.0/24");
+    assert.equal(at(mysql, "properties.destinationAddressPrefix"), "10.40.2.0/24");
+    const deny = named(rules, "deny-all-inbound");
+    assert.equal(at(deny, "properties.access"), "Deny");
+    assert.equal(at(deny, "properties.sourceAddressPrefix"), "*");
+    assert.equal(at(deny, "properties.priority"), 4000);
+  });
+
+  test("VNet: the web subnet uses the web NSG; the database subnet its NSG and the MySQL delegation", () => {
+    const names = stackNames(spec());
+    const subnets = props(node(g, "vnet")).subnets;
+    assert.deepEqual(at(named(subnets, "web"), "properties.networkSecurityGroup"), { id: names.webNsgId });
+    assert.deepEqual(at(named(subnets, "db"), "properties.networkSecurityGroup"), { id: names.dbNsgId });
+    assert.equal(
+      at((at(named(subnets, "db"), "properties.delegations") as Doc[])[0], "properties.serviceName"),
+      "Microsoft.DBforMySQL/flexibleServers",
+    );
+    assert.equal(at(named(subnets, "web"), "properties.defaultOutboundAccess"), false);
+  });
+
+  test("public IP: Standard, static, with the DNS label", () => {
+    const pip = node(g, "pip");
+    assert.deepEqual(pip.body.sku, { name: "Standard", tier: "Regional" });
+    assert.equal(at(pip.body, "properties.publicIPAllocationMethod"), "Static");
+    assert.equal(at(pip.body, "properties.dnsSettings.domainNameLabel"), "jump1");
+    assert.equal(stackNames(spec()).publicFqdn, "jump1.westeurope.cloudapp.azure.com");
+    const labelled = buildStackGraph(spec({ tls: { dnsLabel: "guac-entry" } }), ctx);
+    assert.equal(at(node(labelled, "pip").body, "properties.dnsSettings.domainNameLabel"), "guac-entry");
+  });
+
+  test("load balancer: HTTP probe on the agent's port/path, SourceIP rules for 443 and 80, no SNAT, outbound rule", () => {
+    const lb = props(node(g, "lb"));
+    const names = stackNames(spec());
+    const probe = (lb.probes as Doc[])[0];
+    assert.equal(at(probe, "properties.protocol"), "Http");
+    assert.equal(at(probe, "properties.port"), NODE_PROBE.port);
+    assert.equal(at(probe, "properties.requestPath"), NODE_PROBE.path);
+    const rules = lb.loadBalancingRules as Doc[];
+    assert.deepEqual(rules.map((r) => [at(r, "properties.frontendPort"), at(r, "properties.backendPort")]).sort(), [
+      [443, 443],
+      [80, 80],
+    ]);
+    for (const r of rules) {
+      assert.equal(at(r, "properties.loadDistribution"), "SourceIP");
+      assert.equal(at(r, "properties.disableOutboundSnat"), true);
+      assert.equal(at(r, "properties.enableTcpReset"), true);
+      assert.equal(at(r, "properties.probe.id"), names.lbProbeId);
+      assert.equal(at(r, "properties.backendAddressPool.id"), names.lbBackendPoolId);
+    }
+    const outbound = (lb.outboundRules as Doc[])[0];
+    assert.equal(at(outbound, "properties.backendAddressPool.id"), names.lbBackendPoolId);
+    assert.deepEqual(at(outbound, "properties.frontendIPConfigurations"), [{ id: names.lbFrontendId }]);
+    assert.deepEqual(at((lb.frontendIPConfigurations as Doc[])[0], "properties.publicIPAddress"), {
+      id: names.publicIpId,
+    });
+    assert.deepEqual(node(g, "lb").body.sku, { name: "Standard", tier: "Regional" });
+  });
+
+  test("MySQL: private access through the delegated subnet and zone, no firewall rules, TLS required", () => {
+    const names = stackNames(spec());
+    const mysql = node(g, "mysql");
+    const p = props(mysql);
+    assert.equal(at(p, "network.delegatedSubnetResourceId"), names.dbSubnetId);
+    assert.equal(at(p, "network.privateDnsZoneResourceId"), names.privateDnsZoneId);
+    assert.equal(at(p, "network.publicNetworkAccess"), "Disabled");
+    assert.equal(p.version, "8.0.21");
+    assert.equal(p.administratorLogin, "jumpgateadmin");
+    assert.equal(p.administratorLoginPassword, undefined, "the password is never in the graph");
+    assert.deepEqual(mysql.secretValues, { "properties.administratorLoginPassword": SECRET_NAMES.dbAdminPassword });
+    assert.ok(mysql.writeOnly?.includes("properties.administratorLoginPassword"));
+    assert.deepEqual(mysql.body.sku, { name: "Standard_B1ms", tier: "Burstable" });
+    assert.deepEqual(p.backup, { backupRetentionDays: 7, geoRedundantBackup: "Disabled" });
+    assert.deepEqual(p.highAvailability, { mode: "Disabled" });
+    assert.ok(!g.nodes.some((n) => /firewallRules/i.test(n.id)));
+    assert.equal(at(node(g, "mysql:config:require_secure_transport").body, "properties.value"), "ON");
+    assert.equal(at(node(g, "mysql:config:tls_version").body, "properties.value"), "TLSv1.2,TLSv1.3");
+    assert.deepEqual(props(node(g, "mysql:db")), { charset: "utf8mb4", collation: "utf8mb4_0900_ai_ci" });
+    assert.ok(node(g, "mysql:db").id.endsWith("/databases/guacamole"));
+    assert.ok(names.privateDnsZone.endsWith(".private.mysql.database.azure.com"));
+    assert.equal(at(node(g, "dns:mysql-link").body, "properties.registrationEnabled"), false);
+  });
+
+  test("Key Vault: RBAC mode, purge protection, 90 days of soft delete, standard SKU", () => {
+    const p = props(node(g, "kv"));
+    assert.equal(p.enableRbacAuthorization, true);
+    assert.equal(p.enablePurgeProtection, true);
+    assert.equal(p.enableSoftDelete, true);
+    assert.equal(p.softDeleteRetentionInDays, 90);
+    assert.deepEqual(p.sku, { family: "A", name: "standard" });
+    assert.equal(p.tenantId, TENANT);
+  });
+
+  test("secrets: generated passwords and the SSH public key, addressed under the vault", () => {
+    const names = stackNames(spec());
+    for (const key of SECRET_KEYS) {
+      const s = node(g, key);
+      assert.equal(s.kind, "keyVaultSecret");
+      assert.equal(s.id, `${names.keyVaultId}/secrets/${key.slice("secret:".length)}`);
+      assert.deepEqual(s.tagOwner, { id: names.keyVaultId, apiVersion: API_VERSIONS.keyVault });
+    }
+    assert.deepEqual(node(g, `secret:${SECRET_NAMES.dbAdminPassword}`).generate, { kind: "password", length: 32 });
+    assert.deepEqual(node(g, `secret:${VM_SSH_PUBLIC_KEY_SECRET}`).generate, { kind: "sshPublicKey" });
+  });
+
+  test("role assignments: Secrets User on the vault only, for each VM's identity; Officer for the Function", () => {
+    const names = stackNames(spec());
+    const users = g.nodes.filter((n) => n.key.startsWith("ra:vm:"));
+    assert.equal(users.length, 2);
+    for (const ra of users) {
+      assert.ok(ra.id.startsWith(`${names.keyVaultId}/providers/Microsoft.Authorization/roleAssignments/`), ra.id);
+      assert.equal(
+        at(ra.body, "properties.roleDefinitionId"),
+        `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${ROLE_DEFINITIONS.keyVaultSecretsUser}`,
+      );
+      const ref = at(ra.body, "properties.principalId") as ValueRef;
+      const vm = node(g, ra.key.slice("ra:".length));
+      assert.deepEqual(ref, {
+        $ref: { node: vm.key, path: "identity.principalId", id: vm.id, apiVersion: vm.apiVersion },
+      });
+      assert.equal(at(ra.body, "properties.principalType"), "ServicePrincipal");
+    }
+    assert.notEqual(users[0].id, users[1].id);
+    const officer = node(g, "ra:function");
+    assert.equal(at(officer.body, "properties.principalId"), FUNCTION_PRINCIPAL);
+    assert.ok(
+      String(at(officer.body, "properties.roleDefinitionId")).endsWith(ROLE_DEFINITIONS.keyVaultSecretsOfficer),
+    );
+    // the name is a deterministic UUID of vault + holder + role, not of the principal
+    const name = users[0].id.split("/").pop()!;
+    assert.match(name, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  test("VMs: no public IP, identity, Trusted Launch, key-only login from the vault, custom data write-only", () => {
+    const names = stackNames(spec());
+    const vm = node(g, "vm:web-1");
+    const p = props(vm);
+    assert.deepEqual(vm.body.identity, { type: "SystemAssigned" });
+    assert.equal(at(p, "osProfile.linuxConfiguration.disablePasswordAuthentication"), true);
+    assert.equal(at(p, "osProfile.adminPassword"), undefined);
+    assert.deepEqual(at(p, "securityProfile"), {
+      securityType: "TrustedLaunch",
+      uefiSettings: { secureBootEnabled: true, vTpmEnabled: true },
+    });
+    assert.equal(at(p, "storageProfile.osDisk.deleteOption"), "Delete");
+    assert.deepEqual(at(p, "networkProfile.networkInterfaces"), [
+      { id: webNodeNames(spec(), 1).nicId, properties: { primary: true, deleteOption: "Detach" } },
+    ]);
+    assert.deepEqual(at(p, "availabilitySet"), { id: names.availabilitySetId });
+    assert.equal(at(p, "diagnosticsProfile.bootDiagnostics.enabled"), true);
+    assert.deepEqual(at(p, "storageProfile.imageReference"), {
+      publisher: "Canonical",
+      offer: "ubuntu-24_04-lts",
+      sku: "server",
+      version: "latest",
+    });
+    assert.equal(
+      Buffer.from(String(at(p, "osProfile.customData")), "base64").toString(),
+      "#cloud-config\n# jump1-web-1 1\n",
+    );
+    assert.ok(vm.writeOnly?.includes("properties.osProfile.customData"));
+    assert.ok(vm.createOnly?.includes("properties.osProfile"));
+    assert.deepEqual(vm.secretValues, {
+      "properties.osProfile.linuxConfiguration.ssh.publicKeys.0.keyData": VM_SSH_PUBLIC_KEY_SECRET,
+    });
+    assert.deepEqual(vm.secretVault, { id: names.keyVaultId, apiVersion: API_VERSIONS.keyVault });
+    const nic = props(node(g, "nic:web-1"));
+    assert.equal(nic.enableAcceleratedNetworking, false);
+    const ipc = (nic.ipConfigurations as Doc[])[0];
+    assert.equal(at(ipc, "properties.publicIPAddress"), undefined);
+    assert.deepEqual(at(ipc, "properties.loadBalancerBackendAddressPools"), [{ id: names.lbBackendPoolId }]);
+    assert.deepEqual(at(ipc, "properties.subnet"), { id: names.webSubnetId });
+    const avset = node(g, "avset");
+    assert.deepEqual(avset.body.sku, { name: "Aligned" });
+    assert.equal(at(avset.body, "properties.platformFaultDomainCount"), 2);
+    assert.equal(at(avset.body, "properties.platformUpdateDomainCount"), 5);
+  });
+
+  test("scale set: Flexible, capacity and zones from the spec, same OS security, NICs in the pool", () => {
+    const names = stackNames(spec());
+    const zonal = buildStackGraph(spec({ fleet: { mode: "scaleSet", size: 3, zones: ["1", "2", "3"] } }), ctx);
+    const vmss = node(zonal, "vmss");
+    assert.deepEqual(vmss.body.zones, ["1", "2", "3"]);
+    assert.equal(at(vmss.body, "sku.capacity"), 3);
+    assert.equal(at(vmss.body, "properties.orchestrationMode"), "Flexible");
+    assert.equal(at(vmss.body, "properties.platformFaultDomainCount"), 1);
+    assert.deepEqual(vmss.body.identity, { type: "SystemAssigned" });
+    const profile = at(vmss.body, "properties.virtualMachineProfile") as Doc;
+    assert.equal(at(profile, "osProfile.linuxConfiguration.disablePasswordAuthentication"), true);
+    assert.equal(at(profile, "securityProfile.securityType"), "TrustedLaunch");
+    const cfg = (at(profile, "networkProfile.networkInterfaceConfigurations") as Doc[])[0];
+    const ipc = (at(cfg, "properties.ipConfigurations") as Doc[])[0];
+    assert.equal(at(ipc, "properties.publicIPAddressConfiguration"), undefined);
+    assert.deepEqual(at(ipc, "properties.loadBalancerBackendAddressPools"), [{ id: names.lbBackendPoolId }]);
+    assert.ok(vmss.writeOnly?.includes("properties.virtualMachineProfile.osProfile.customData"));
+    const regional = buildStackGraph(spec({ fleet: { mode: "scaleSet" } }), ctx);
+    assert.equal(node(regional, "vmss").body.zones, undefined);
+    assert.equal(at(node(regional, "vmss").body, "properties.platformFaultDomainCount"), 2);
+    const ra = node(zonal, "ra:vmss");
+    assert.ok(ra.id.startsWith(`${names.keyVaultId}/providers/Microsoft.Authorization/roleAssignments/`));
+    assert.deepEqual(at(ra.body, "properties.principalId"), {
+      $ref: { node: "vmss", path: "identity.principalId", id: vmss.id, apiVersion: vmss.apiVersion },
+    });
+  });
+});
+
+describe("names", () => {
+  test("globally unique names carry a stable hash and fit Azure's rules", () => {
+    const s = spec({ name: "abcdefghijklmno" });
+    const names = stackNames(s);
+    assert.match(names.keyVault, /^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/);
+    assert.ok(!names.keyVault.includes("--"));
+    assert.equal(names.keyVault.length, 24);
+    assert.match(names.mysqlServer, /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/);
+    assert.equal(stackNames(s).keyVault, names.keyVault, "stable");
+    const elsewhere = stackNames(spec({ name: "abcdefghijklmno", resourceGroup: "rg-other" }));
+    assert.notEqual(elsewhere.keyVault, names.keyVault);
+    assert.notEqual(elsewhere.mysqlServer, names.mysqlServer);
+    assert.equal(stackHash(spec({ resourceGroup: "RG-JUMP" })), stackHash(spec()), "resource groups ignore case");
+    assert.deepEqual(
+      ["web-1", "jump1-web-1", "jump1-web-1-nic"],
+      [webNodeNames(spec(), 1).node, webNodeNames(spec(), 1).vm, webNodeNames(spec(), 1).nic],
+    );
+  });
+
+  test("name-based UUIDs are RFC 4122 version 5", () => {
+    // the DNS namespace example from RFC 4122 errata / Python's uuid.uuid5(NAMESPACE_DNS, "python.org")
+    assert.equal(
+      nameBasedUuid("python.org", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"),
+      "886313e1-3b8a-5372-9b90-0c9aee199e5d",
+    );
+    assert.equal(nameBasedUuid("a"), nameBasedUuid("a"));
+    assert.notEqual(nameBasedUuid("a"), nameBasedUuid("b"));
+  });
+});
+
+describe("order helpers", () => {
+  const nodes = [
+    { key: "a", dependsOn: [] },
+    { key: "b", dependsOn: ["a"] },
+    { key: "c", dependsOn: ["a"] },
+    { key: "d", dependsOn: ["b", "c", "a"] },
+  ];
+
+  test("validateGraph reports unknown, self and cyclic dependencies", () => {
+    assert.throws(
+      () => validateGraph([{ key: "a", dependsOn: ["zz"] }]),
+      (e: GraphError) => /unknown zz/.test(e.message),
+    );
+    assert.throws(() => validateGraph([{ key: "a", dependsOn: ["a"] }]), /depends on itself/);
+    assert.throws(
+      () =>
+        validateGraph([
+          { key: "a", dependsOn: ["c"] },
+          { key: "b", dependsOn: ["a"] },
+          { key: "c", dependsOn: ["b"] },
+        ]),
+      /cycle a -> c -> b -> a/,
+    );
+    assert.throws(
+      () =>
+        validateGraph([
+          { key: "a", dependsOn: [] },
+          { key: "a", dependsOn: [] },
+        ]),
+      /duplicate key a/,
+    );
+  });
+
+  test("criticalPath is the heaviest chain", () => {
+    const weights: Record<string, number> = { a: 1, b: 5, c: 2, d: 1 };
+    assert.deepEqual(
+      criticalPath(nodes, (n) => weights[n.key]),
+      { duration: 7, keys: ["a", "b", "d"] },
+    );
+    assert.deepEqual(
+      criticalPath([], () => 1),
+      { duration: 0, keys: [] },
+    );
+  });
+
+  test("transitiveReduction drops implied edges only", () => {
+    assert.deepEqual(
+      transitiveReduction(nodes).map((n) => n.dependsOn),
+      [[], ["a"], ["a"], ["b", "c"]],
+    );
+  });
+
+  test("the stack's critical path runs through the MySQL server", () => {
+    const g = buildStackGraph(spec(), ctx);
+    const seconds: Record<string, number> = { fast: 5, medium: 30, slow: 400 };
+    const path = criticalPath(g.nodes, (n) => seconds[n.latencyClass ?? "fast"]);
+    assert.ok(path.keys.includes("mysql"), path.keys.join(" -> "));
+    assert.equal(path.keys[0], "rg");
+    assert.equal(path.keys[path.keys.length - 1], "mysql:config:tls_version");
+  });
+});
