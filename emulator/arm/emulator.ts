@@ -9,6 +9,7 @@ import { AdminApi } from "./admin";
 import { ArmHandler } from "./arm-handler";
 import { FaultInjector, type FaultEffect, type RequestFacts } from "./faults";
 import { errorReply, readBody, parseJsonBody, send, type Reply } from "./http";
+import { IMDS_TOKEN_PATH, imdsToken } from "./imds";
 import { Journal } from "./journal";
 import { KeyVaultDataPlane } from "./keyvault-data-plane";
 import { DEFAULT_LATENCY, type LatencyProfile } from "./latency";
@@ -180,6 +181,10 @@ export class Emulator {
     }
     if (vault === undefined && path.startsWith("/_emulator/")) {
       return new AdminApi(this).handle(req, res, method, path, url);
+    }
+    if (vault === undefined && path === IMDS_TOKEN_PATH) {
+      // the managed identity of a VM whose node agent runs in a run-command sandbox
+      return send(res, imdsToken(req, method, url.searchParams));
     }
     let bodyText = "";
     try {

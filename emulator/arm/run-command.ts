@@ -1,7 +1,9 @@
 // VM Run Command (`RunShellScript`) in the emulator. By default the submitted script runs with bash
-// in a sandbox directory of its own per VM, so later tests can run the real node agent through the
-// same ARM call the app makes. A test can switch a VM (or all) to `unreachable` (the VM agent does
-// not answer) or plug in its own handler.
+// in a sandbox directory of its own per VM, so tests run the real node agent through the same ARM
+// call the app makes: `prepareSandbox` lays out a VM's sandbox (e.g. from its custom data) before
+// its first command, and `{sandbox}` in an `env` value becomes that VM's sandbox directory (e.g.
+// JUMPGATE_NODE_ROOT). A test can switch a VM (or all) to `unreachable` (the VM agent does not
+// answer) or plug in its own handler.
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -33,8 +35,10 @@ export interface RunCommandOptions {
   root: string;
   mode: RunCommandMode;
   timeoutMs: number;
-  /** extra environment for every script (e.g. endpoints the node agent should use) */
+  /** extra environment for every script (e.g. endpoints the node agent should use); `{sandbox}` is replaced */
   env: Record<string, string>;
+  /** called once per VM sandbox, before that VM's first run command */
+  prepareSandbox?: (vm: ResourceDoc, sandboxDir: string) => Promise<void> | void;
 }
 
 /** Azure keeps only the tail of each stream. */
@@ -44,6 +48,7 @@ export class RunCommandService {
   readonly options: RunCommandOptions;
   private readonly perVm = new Map<string, RunCommandMode | RunCommandHandler>();
   private readonly children = new Set<ChildProcess>();
+  private readonly prepared = new Set<string>();
 
   constructor(options: Partial<RunCommandOptions> = {}) {
     this.options = {
@@ -51,6 +56,7 @@ export class RunCommandService {
       mode: options.mode ?? "bash",
       timeoutMs: options.timeoutMs ?? 60_000,
       env: options.env ?? {},
+      prepareSandbox: options.prepareSandbox,
     };
   }
 
@@ -81,6 +87,10 @@ export class RunCommandService {
       );
     }
     const dir = this.sandboxDir(vm);
+    if (this.options.prepareSandbox && !this.prepared.has(dir)) {
+      await this.options.prepareSandbox(vm, dir);
+      this.prepared.add(dir);
+    }
     if (typeof how === "function") return how(vm, input, dir);
     return this.bash(vm, input, dir);
   }
@@ -99,7 +109,7 @@ export class RunCommandService {
           RUN_COMMAND_VM_NAME: vm.name,
           RUN_COMMAND_VM_ID: vm.id,
           RUN_COMMAND_SANDBOX: dir,
-          ...this.options.env,
+          ...withSandbox(this.options.env, dir),
           ...named,
         },
         stdio: ["ignore", "pipe", "pipe"],
@@ -127,6 +137,10 @@ export class RunCommandService {
     for (const c of this.children) c.kill("SIGKILL");
     this.children.clear();
   }
+}
+
+function withSandbox(env: Record<string, string>, dir: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.split("{sandbox}").join(dir)]));
 }
 
 function tail(s: string): string {

@@ -1,0 +1,346 @@
+// The app's side of the node agent (infra/node/jumpgate-node): the Run Command scripts that call
+// it and the parsers of what it prints. A script carries the command, its arguments and names of
+// secrets (never values: the agent fetches those from Key Vault itself), each argument in single
+// quotes so nothing in it is ever interpreted by the shell.
+import { NODE_AGENT_PATH } from "./constants";
+
+export type AgentCommand =
+  "health" | "drain" | "install-cert" | "acme-challenge" | "db-credentials" | "sql" | "bootstrap-db" | "init";
+
+export const AGENT_COMMANDS: readonly AgentCommand[] = [
+  "health",
+  "drain",
+  "install-cert",
+  "acme-challenge",
+  "db-credentials",
+  "sql",
+  "bootstrap-db",
+  "init",
+];
+const COMMANDS: ReadonlySet<string> = new Set(AGENT_COMMANDS);
+
+/** The body of a `RunShellScript` Run Command. */
+export interface AgentRunCommand {
+  commandId: "RunShellScript";
+  script: string[];
+}
+
+export class AgentScriptError extends Error {
+  override name = "AgentScriptError";
+}
+
+export class AgentOutputError extends Error {
+  override name = "AgentOutputError";
+}
+
+/** Single-quotes a word for bash: nothing inside single quotes is special except the quote itself. */
+export function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+const MAX_ARG_LENGTH = 4096;
+
+/**
+ * The script lines of a Run Command that runs the agent with `args`. `stdin` (for `sql`) travels as
+ * a quoted here-doc. On a VM the agent is at NODE_AGENT_PATH; the emulator sets JUMPGATE_NODE_ROOT
+ * to a VM's sandbox. The command is checked at run time too, since it may come from untyped input.
+ */
+export function agentScriptLines(
+  command: AgentCommand | (string & {}),
+  args: readonly string[] = [],
+  options: { stdin?: string } = {},
+): string[] {
+  if (!COMMANDS.has(command)) throw new AgentScriptError(`unknown agent command '${String(command)}'`);
+  for (const arg of args) {
+    // control characters have no business in agent arguments, and a line break would split the script
+    if (arg.length > MAX_ARG_LENGTH || hasControlCharacter(arg)) {
+      throw new AgentScriptError(`argument of '${command}' contains control characters or is too long`);
+    }
+  }
+  const invocation = [
+    `"\${JUMPGATE_NODE_ROOT:-}${NODE_AGENT_PATH}"`,
+    shellQuote(command),
+    ...args.map(shellQuote),
+  ].join(" ");
+  const script = ["set -euo pipefail"];
+  if (options.stdin === undefined) {
+    script.push(`exec ${invocation} </dev/null`);
+  } else {
+    if (options.stdin.includes("\u0000")) throw new AgentScriptError("stdin contains a NUL byte");
+    const lines = options.stdin.replace(/\r\n/g, "\n").replace(/\n$/, "").split("\n");
+    const delimiter = hereDocDelimiter(lines);
+    script.push(`exec ${invocation} <<'${delimiter}'`, ...lines, delimiter);
+  }
+  return script;
+}
+
+/** The same script as one text (one entry of a Run Command's `script` array). */
+export function agentScript(
+  command: AgentCommand | (string & {}),
+  args: readonly string[] = [],
+  options: { stdin?: string } = {},
+): string {
+  return agentScriptLines(command, args, options).join("\n");
+}
+
+/** A complete `RunShellScript` body for `virtualMachines.runCommand`. */
+export function agentRunCommand(
+  command: AgentCommand | (string & {}),
+  args: readonly string[] = [],
+  options: { stdin?: string } = {},
+): AgentRunCommand {
+  return { commandId: "RunShellScript", script: agentScriptLines(command, args, options) };
+}
+
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+function hereDocDelimiter(lines: readonly string[]): string {
+  for (let n = 0; ; n++) {
+    const candidate = n === 0 ? "JUMPGATE_STDIN" : `JUMPGATE_STDIN_${n}`;
+    if (!lines.includes(candidate)) return candidate;
+  }
+}
+
+// ------------------------------------------------------------------------------ Run Command output
+
+export interface RunCommandOutput {
+  succeeded: boolean;
+  /** the script's exit status when Azure reports one (failures only) */
+  exitStatus?: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Splits the message of a Linux Run Command's instance view status (`Enable succeeded: \n[stdout]\n…
+ * \n[stderr]\n…`). Azure keeps only the tail of each stream, which is why the agent's JSON is one line
+ * at the end of stdout.
+ */
+export function splitRunCommandMessage(message: string): RunCommandOutput {
+  const out = message.indexOf("[stdout]\n");
+  const err = message.lastIndexOf("\n[stderr]\n");
+  if (out < 0 || err < out) throw new AgentOutputError("the Run Command message has no [stdout]/[stderr] sections");
+  const head = message.slice(0, out);
+  const status = /exit status=(\d+)/.exec(head);
+  return {
+    succeeded: head.startsWith("Enable succeeded"),
+    ...(status ? { exitStatus: Number(status[1]) } : {}),
+    stdout: message.slice(out + "[stdout]\n".length, err),
+    stderr: message.slice(err + "\n[stderr]\n".length),
+  };
+}
+
+/** The agent's JSON result: the last line of stdout that is a JSON object. */
+export function parseAgentJson(stdout: string): Record<string, unknown> {
+  const lines = stdout.split("\n").map((l) => l.trim());
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (!lines[i].startsWith("{")) continue;
+    try {
+      const value: unknown = JSON.parse(lines[i]);
+      if (isRecord(value)) return value;
+    } catch {
+      // a truncated or foreign line: keep looking further up
+    }
+  }
+  throw new AgentOutputError("the node agent printed no JSON result");
+}
+
+// ------------------------------------------------------------------------------ typed results
+
+export interface NodeHealthCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface ServedCertificate {
+  /** hex serial as openssl prints it */
+  serial: string;
+  /** ISO 8601 UTC */
+  notAfter: string;
+  subject: string;
+  issuer: string;
+  selfSigned: boolean;
+}
+
+/** What the first-boot installer finished installing. */
+export interface InstalledVersions {
+  guacamole: string;
+  tomcat: string;
+  installedAt: string;
+}
+
+export interface NodeHealth {
+  healthy: boolean;
+  draining: boolean;
+  liveSessions: number;
+  nginx: boolean;
+  tomcat: boolean;
+  guacd: boolean;
+  database: boolean;
+  certificate: ServedCertificate | null;
+  checks: NodeHealthCheck[];
+  /** null until the installer has finished (the node cannot be healthy before) */
+  installed: InstalledVersions | null;
+  node: string;
+  time: string;
+}
+
+export interface DrainResult {
+  draining: boolean;
+  liveSessions: number;
+  drained: boolean;
+  waitedSeconds: number;
+}
+
+export interface InstallCertResult {
+  installed: boolean;
+  secret: string;
+  version: string | null;
+  serial: string;
+  notAfter: string;
+  subject: string;
+  previousSerial: string | null;
+}
+
+export interface DbCredentialsResult {
+  user: string;
+  slot: "a" | "b";
+  secret: string;
+  version: string | null;
+  tomcatRestarted: boolean;
+}
+
+export interface BootstrapDbResult {
+  changed: string[];
+}
+
+export interface AcmeChallengeResult {
+  token: string;
+  present: boolean;
+}
+
+export function parseHealth(stdout: string): NodeHealth {
+  const o = parseAgentJson(stdout);
+  const certificate = o.certificate;
+  return {
+    healthy: bool(o, "healthy"),
+    draining: bool(o, "draining"),
+    liveSessions: num(o, "liveSessions"),
+    nginx: bool(o, "nginx"),
+    tomcat: bool(o, "tomcat"),
+    guacd: bool(o, "guacd"),
+    database: bool(o, "database"),
+    certificate:
+      certificate === null
+        ? null
+        : isRecord(certificate)
+          ? {
+              serial: str(certificate, "serial"),
+              notAfter: str(certificate, "notAfter"),
+              subject: str(certificate, "subject"),
+              issuer: str(certificate, "issuer"),
+              selfSigned: bool(certificate, "selfSigned"),
+            }
+          : fail("certificate"),
+    checks: list(o, "checks").map((c) =>
+      isRecord(c) ? { name: str(c, "name"), ok: bool(c, "ok"), detail: str(c, "detail") } : fail("checks[]"),
+    ),
+    installed: isRecord(o.installed)
+      ? {
+          guacamole: str(o.installed, "guacamole"),
+          tomcat: str(o.installed, "tomcat"),
+          installedAt: str(o.installed, "installedAt"),
+        }
+      : o.installed === null || o.installed === undefined
+        ? null
+        : fail("installed"),
+    node: str(o, "node"),
+    time: str(o, "time"),
+  };
+}
+
+export function parseDrain(stdout: string): DrainResult {
+  const o = parseAgentJson(stdout);
+  return {
+    draining: bool(o, "draining"),
+    liveSessions: num(o, "liveSessions"),
+    drained: bool(o, "drained"),
+    waitedSeconds: num(o, "waitedSeconds"),
+  };
+}
+
+export function parseInstallCert(stdout: string): InstallCertResult {
+  const o = parseAgentJson(stdout);
+  return {
+    installed: bool(o, "installed"),
+    secret: str(o, "secret"),
+    version: optStr(o, "version"),
+    serial: str(o, "serial"),
+    notAfter: str(o, "notAfter"),
+    subject: str(o, "subject"),
+    previousSerial: optStr(o, "previousSerial"),
+  };
+}
+
+export function parseDbCredentials(stdout: string): DbCredentialsResult {
+  const o = parseAgentJson(stdout);
+  const slot = str(o, "slot");
+  if (slot !== "a" && slot !== "b") fail("slot");
+  return {
+    user: str(o, "user"),
+    slot,
+    secret: str(o, "secret"),
+    version: optStr(o, "version"),
+    tomcatRestarted: bool(o, "tomcatRestarted"),
+  };
+}
+
+export function parseBootstrapDb(stdout: string): BootstrapDbResult {
+  const o = parseAgentJson(stdout);
+  return { changed: list(o, "changed").map((c) => (typeof c === "string" ? c : fail("changed[]"))) };
+}
+
+export function parseAcmeChallenge(stdout: string): AcmeChallengeResult {
+  const o = parseAgentJson(stdout);
+  return { token: str(o, "token"), present: bool(o, "present") };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function fail(field: string): never {
+  throw new AgentOutputError(`the node agent's result has no valid '${field}'`);
+}
+
+function bool(o: Record<string, unknown>, key: string): boolean {
+  const v = o[key];
+  return typeof v === "boolean" ? v : fail(key);
+}
+
+function num(o: Record<string, unknown>, key: string): number {
+  const v = o[key];
+  return typeof v === "number" && Number.isFinite(v) ? v : fail(key);
+}
+
+function str(o: Record<string, unknown>, key: string): string {
+  const v = o[key];
+  return typeof v === "string" ? v : fail(key);
+}
+
+function optStr(o: Record<string, unknown>, key: string): string | null {
+  const v = o[key];
+  return v === null || v === undefined ? null : typeof v === "string" ? v : fail(key);
+}
+
+function list(o: Record<string, unknown>, key: string): unknown[] {
+  const v = o[key];
+  return Array.isArray(v) ? (v as unknown[]) : fail(key);
+}

@@ -1,0 +1,326 @@
+// The web node template: a cloud-config document (custom data) that turns a stock Ubuntu 24.04 LTS
+// VM into a Jumpgate web node. It carries only non-secret configuration: custom data is readable
+// from the VM and through ARM, so secrets stay in Key Vault and the node agent fetches them itself.
+//
+// The document is `#cloud-config` + JSON (JSON is YAML), built from an object so no YAML escaping
+// can go wrong. The agent, installer, NGINX site, systemd units and Tomcat/Guacamole settings are
+// read from infra/node/ at render time and embedded with write_files; `{{NAME}}` placeholders in
+// them are filled from the constants shared with the agent, so the paths and ports agree.
+//
+// Ubuntu 24.04 + Apache's Tomcat 9 (not 22.04's tomcat9 package): 24.04 has standard support
+// until 2029 where 22.04's ends in 2027, and Guacamole 1.6 needs Tomcat 9 (javax.servlet), which
+// 24.04 does not package; the Tomcat tarball is pinned by SHA-512 in catalog.ts and updated with it.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { SECRET_NAMES } from "../secret-names";
+import type { FleetMode } from "../spec/types";
+import { MYSQL_CONNECTOR_J, TOMCAT, guacamoleRelease, nodeArtifacts, type PinnedArtifact } from "./catalog";
+import {
+  APP_USERS,
+  DB_ADMIN_LOGIN,
+  GUACAMOLE_DATABASE,
+  NODE_AGENT_CONFIG,
+  NODE_AGENT_PATH,
+  NODE_HTTPS_PORT,
+  NODE_HTTP_PORT,
+  NODE_LOCAL_PORTS,
+  NODE_PATHS,
+  NODE_PROBE,
+  NODE_TOMCAT_UNIT,
+} from "./constants";
+
+export interface NodeTemplateInput {
+  /** the stack's name (informational on the node: logs, health output) */
+  stackName: string;
+  fleetMode: FleetMode;
+  /** the name users browse to; NGINX's server name and the certificate's subject */
+  publicHostname: string;
+  /** the stack's Key Vault, e.g. https://kv-name.vault.azure.net/ */
+  keyVaultUrl: string;
+  /** the MySQL flexible server's FQDN (TLS verify-identity checks it) */
+  dbHost: string;
+  dbPort?: number;
+  /** a Guacamole release of catalog.ts (default: DEFAULT_GUACAMOLE_VERSION) */
+  guacamoleVersion?: string;
+  /** let the installer use an artifact that has no pinned digest (never needed with the current catalog) */
+  allowUnverifiedArtifacts?: boolean;
+  /** NGINX client_max_body_size: the largest file a user can upload through Guacamole */
+  maxUploadSize?: string;
+}
+
+export interface CloudConfigFile {
+  path: string;
+  permissions: string;
+  owner: string;
+  content: string;
+}
+
+export interface NodeCloudConfig {
+  package_update: boolean;
+  package_upgrade: boolean;
+  packages: string[];
+  write_files: CloudConfigFile[];
+  runcmd: string[][];
+  ssh_pwauth: boolean;
+  disable_root: boolean;
+}
+
+export class NodeTemplateError extends Error {
+  override name = "NodeTemplateError";
+}
+
+/** Azure's limit on custom data (the decoded bytes). */
+export const CUSTOM_DATA_MAX_BYTES = 65_535;
+
+const CLOUD_CONFIG_HEADER = "#cloud-config\n";
+
+/** Ubuntu 24.04 packages: runtime, the agent's tools, and what guacamole-server 1.6 builds with. */
+const PACKAGES = [
+  "nginx",
+  "openjdk-21-jre-headless",
+  "mysql-client",
+  "curl",
+  "jq",
+  "openssl",
+  "ca-certificates",
+  "iproute2",
+  "unzip",
+  "build-essential",
+  "pkg-config",
+  "libtool-bin",
+  "uuid-dev",
+  "libcairo2-dev",
+  "libjpeg-turbo8-dev",
+  "libpng-dev",
+  "freerdp2-dev",
+  "libpango1.0-dev",
+  "libssh2-1-dev",
+  "libtelnet-dev",
+  "libvncserver-dev",
+  "libwebsockets-dev",
+  "libpulse-dev",
+  "libssl-dev",
+  "libvorbis-dev",
+  "libwebp-dev",
+];
+
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const STACK = /^[a-z][a-z0-9-]{1,62}$/;
+const SIZE = /^[1-9][0-9]{0,5}[km]?$/;
+
+export function renderNodeCloudInit(input: NodeTemplateInput): string {
+  return CLOUD_CONFIG_HEADER + JSON.stringify(buildNodeCloudConfig(input), null, 2) + "\n";
+}
+
+/** The custom data Azure takes: the document gzipped (cloud-init unpacks it) and base64-encoded. */
+export function customDataBase64(document: string): string {
+  const bytes = gzipSync(Buffer.from(document, "utf8"), { level: 9 });
+  if (bytes.length > CUSTOM_DATA_MAX_BYTES) {
+    throw new NodeTemplateError(`custom data is ${bytes.length} bytes; Azure accepts at most ${CUSTOM_DATA_MAX_BYTES}`);
+  }
+  return bytes.toString("base64");
+}
+
+/** Inverse of customDataBase64 (also reads plain, uncompressed custom data). */
+export function decodeCustomData(base64: string): string {
+  const bytes = Buffer.from(base64, "base64");
+  const gzipped = bytes.length > 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+  return (gzipped ? gunzipSync(bytes) : bytes).toString("utf8");
+}
+
+/** Reads a document this module rendered back into its object form. */
+export function parseNodeCloudConfig(document: string): NodeCloudConfig {
+  if (!document.startsWith(CLOUD_CONFIG_HEADER)) throw new NodeTemplateError("not a #cloud-config document");
+  return JSON.parse(document.slice(CLOUD_CONFIG_HEADER.length)) as NodeCloudConfig;
+}
+
+export function buildNodeCloudConfig(input: NodeTemplateInput): NodeCloudConfig {
+  const v = validate(input);
+  const release = guacamoleRelease(v.guacamoleVersion);
+  const values: Record<string, string> = {
+    PUBLIC_HOSTNAME: v.publicHostname,
+    HTTP_PORT: String(NODE_HTTP_PORT),
+    HTTPS_PORT: String(NODE_HTTPS_PORT),
+    PROBE_PORT: String(NODE_PROBE.port),
+    PROBE_PATH: NODE_PROBE.path,
+    PROBE_INTERVAL_SECONDS: String(NODE_PROBE.intervalSeconds),
+    TOMCAT_PORT: String(NODE_LOCAL_PORTS.tomcat),
+    GUACD_PORT: String(NODE_LOCAL_PORTS.guacd),
+    TLS_CERT: NODE_PATHS.tlsCert,
+    TLS_KEY: NODE_PATHS.tlsKey,
+    ACME_WEBROOT: NODE_PATHS.acmeWebroot,
+    DRAIN_FLAG: NODE_PATHS.drainFlag,
+    PROBE_FILE: NODE_PATHS.probeFile,
+    NODE_AGENT_PATH,
+    DB_HOST: v.dbHost,
+    DB_PORT: String(v.dbPort),
+    DB_NAME: GUACAMOLE_DATABASE,
+    CLIENT_MAX_BODY_SIZE: v.maxUploadSize,
+  };
+  const template = (relative: string) => fillTemplate(relative, readNodeFile(relative), values);
+  const file = (p: string, permissions: string, content: string): CloudConfigFile => ({
+    path: p,
+    permissions,
+    owner: "root:root",
+    content,
+  });
+
+  return {
+    package_update: true,
+    package_upgrade: true,
+    packages: [...PACKAGES],
+    write_files: [
+      file(NODE_AGENT_PATH, "0755", readNodeFile("jumpgate-node")),
+      file(NODE_AGENT_CONFIG, "0644", nodeEnv(v, release.version)),
+      file(NODE_PATHS.artifacts, "0644", artifactsEnv(v, release.version)),
+      file(NODE_PATHS.installer, "0700", readNodeFile("install-node.sh")),
+      file(NODE_PATHS.nginxSite, "0644", template("nginx/jumpgate.conf")),
+      file("/etc/systemd/system/guacd.service", "0644", template("systemd/guacd.service")),
+      file("/etc/systemd/system/tomcat.service", "0644", template("systemd/tomcat.service")),
+      file("/etc/systemd/system/jumpgate-probe.service", "0644", template("systemd/jumpgate-probe.service")),
+      file("/etc/systemd/system/jumpgate-probe.timer", "0644", template("systemd/jumpgate-probe.timer")),
+      file("/opt/jumpgate/tomcat/server.xml", "0644", template("tomcat/server.xml")),
+      // 0640 from the first byte; the installer hands the group to tomcat once that user exists
+      file(NODE_PATHS.guacamoleProperties, "0640", template("guacamole/guacamole.properties")),
+    ],
+    runcmd: [[NODE_PATHS.installer]],
+    ssh_pwauth: false,
+    disable_root: true,
+  };
+}
+
+interface ValidInput {
+  stackName: string;
+  fleetMode: FleetMode;
+  publicHostname: string;
+  keyVaultUrl: string;
+  dbHost: string;
+  dbPort: number;
+  guacamoleVersion: string | undefined;
+  allowUnverifiedArtifacts: boolean;
+  maxUploadSize: string;
+}
+
+function validate(input: NodeTemplateInput): ValidInput {
+  const fail = (what: string): never => {
+    throw new NodeTemplateError(what);
+  };
+  if (!STACK.test(input.stackName)) fail(`stackName '${input.stackName}' is not a stack name`);
+  if (input.fleetMode !== "availabilitySet" && input.fleetMode !== "scaleSet") fail("fleetMode is invalid");
+  const publicHostname = input.publicHostname.toLowerCase();
+  if (!HOSTNAME.test(publicHostname)) fail(`publicHostname '${input.publicHostname}' is not a DNS name`);
+  let vault: URL | undefined;
+  try {
+    vault = new URL(input.keyVaultUrl);
+  } catch {
+    fail(`keyVaultUrl '${input.keyVaultUrl}' is not a URL`);
+  }
+  if (vault!.protocol !== "https:" || vault!.pathname.replace(/\/$/, "") !== "" || vault!.search || vault!.username)
+    fail(`keyVaultUrl '${input.keyVaultUrl}' must be https://<vault host>/`);
+  const dbHost = input.dbHost.toLowerCase();
+  if (!HOSTNAME.test(dbHost) && !IPV4.test(dbHost)) fail(`dbHost '${input.dbHost}' is not a host name`);
+  const dbPort = input.dbPort ?? 3306;
+  if (!Number.isInteger(dbPort) || dbPort < 1 || dbPort > 65535) fail("dbPort must be 1-65535");
+  const maxUploadSize = input.maxUploadSize ?? "512m";
+  if (!SIZE.test(maxUploadSize)) fail("maxUploadSize must look like 512m");
+  return {
+    stackName: input.stackName,
+    fleetMode: input.fleetMode,
+    publicHostname,
+    keyVaultUrl: `${vault!.origin}/`,
+    dbHost,
+    dbPort,
+    guacamoleVersion: input.guacamoleVersion,
+    allowUnverifiedArtifacts: input.allowUnverifiedArtifacts === true,
+    maxUploadSize,
+  };
+}
+
+function envFile(header: string, entries: [string, string][]): string {
+  for (const [key, value] of entries) {
+    if (!/^JUMPGATE_[A-Z0-9_]+$/.test(key) || /[\r\n]/.test(value)) throw new NodeTemplateError(`bad entry ${key}`);
+  }
+  return header + entries.map(([k, value]) => `${k}=${value}\n`).join("");
+}
+
+/** The agent's configuration: where things are and what the secrets are called (never their values). */
+function nodeEnv(v: ValidInput, guacamoleVersion: string): string {
+  return envFile(
+    "# Jumpgate node configuration, written by cloud-init. Non-secret: secrets stay in Key Vault and\n" +
+      "# this file only names them. Read by /usr/local/sbin/jumpgate-node (the environment wins).\n",
+    [
+      ["JUMPGATE_STACK", v.stackName],
+      ["JUMPGATE_FLEET_MODE", v.fleetMode],
+      ["JUMPGATE_PUBLIC_HOSTNAME", v.publicHostname],
+      ["JUMPGATE_KEY_VAULT_URL", v.keyVaultUrl],
+      ["JUMPGATE_DB_HOST", v.dbHost],
+      ["JUMPGATE_DB_PORT", String(v.dbPort)],
+      ["JUMPGATE_DB_NAME", GUACAMOLE_DATABASE],
+      ["JUMPGATE_DB_ADMIN_LOGIN", DB_ADMIN_LOGIN],
+      ["JUMPGATE_DB_APP_USER_A", APP_USERS.a],
+      ["JUMPGATE_DB_APP_USER_B", APP_USERS.b],
+      ["JUMPGATE_SECRET_DB_ADMIN", SECRET_NAMES.dbAdminPassword],
+      ["JUMPGATE_SECRET_DB_APP_A", SECRET_NAMES.dbAppPasswordA],
+      ["JUMPGATE_SECRET_DB_APP_B", SECRET_NAMES.dbAppPasswordB],
+      ["JUMPGATE_SECRET_GUACADMIN", SECRET_NAMES.guacadminPassword],
+      ["JUMPGATE_PROBE_PORT", String(NODE_PROBE.port)],
+      ["JUMPGATE_PROBE_PATH", NODE_PROBE.path],
+      ["JUMPGATE_TOMCAT_UNIT", NODE_TOMCAT_UNIT],
+      ["JUMPGATE_GUACAMOLE_VERSION", guacamoleVersion],
+    ],
+  );
+}
+
+/** What the installer downloads and the digest each download must match. */
+function artifactsEnv(v: ValidInput, guacamoleVersion: string): string {
+  const entries: [string, string][] = [
+    ["JUMPGATE_GUACAMOLE_VERSION", guacamoleVersion],
+    ["JUMPGATE_TOMCAT_VERSION", TOMCAT.version],
+    ["JUMPGATE_ALLOW_UNVERIFIED_ARTIFACTS", String(v.allowUnverifiedArtifacts)],
+  ];
+  for (const [name, artifact] of Object.entries(nodeArtifacts(guacamoleVersion))) {
+    entries.push([`JUMPGATE_ARTIFACT_${name}_URLS`, artifact.urls.join(" ")]);
+    entries.push([`JUMPGATE_ARTIFACT_${name}_DIGEST`, digestOf(artifact)]);
+  }
+  entries.push(["JUMPGATE_ARTIFACT_MYSQL_CONNECTOR_J_MEMBER", MYSQL_CONNECTOR_J.member]);
+  return envFile(
+    "# Upstream artifacts of this node and their pinned digests (shared/node/catalog.ts).\n" +
+      "# The installer refuses a download that does not match, and one marked none unless\n" +
+      "# JUMPGATE_ALLOW_UNVERIFIED_ARTIFACTS=true.\n",
+    entries,
+  );
+}
+
+function digestOf(artifact: PinnedArtifact): string {
+  if (!artifact.digest) return "none";
+  const { algorithm, hex } = artifact.digest;
+  const length = algorithm === "sha256" ? 64 : 128;
+  if (!new RegExp(`^[0-9a-f]{${length}}$`).test(hex)) throw new NodeTemplateError(`malformed ${algorithm} digest`);
+  return `${algorithm}:${hex}`;
+}
+
+function fillTemplate(name: string, text: string, values: Record<string, string>): string {
+  return text.replace(/\{\{([A-Z0-9_]+)\}\}/g, (_match, key: string) => {
+    const value = values[key];
+    if (value === undefined) throw new NodeTemplateError(`${name}: no value for {{${key}}}`);
+    return value;
+  });
+}
+
+/** infra/node/ of this checkout: the code runs from dist/, so walk up to the directory with package.json. */
+export function nodeFilesDir(): string {
+  let dir = __dirname;
+  for (;;) {
+    const candidate = path.join(dir, "infra", "node");
+    if (fs.existsSync(path.join(dir, "package.json")) && fs.existsSync(candidate)) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new NodeTemplateError(`infra/node not found above ${__dirname}`);
+    dir = parent;
+  }
+}
+
+function readNodeFile(relative: string): string {
+  return fs.readFileSync(path.join(nodeFilesDir(), relative), "utf8");
+}

@@ -1,0 +1,281 @@
+// A web node in a directory: the files the RENDERED cloud-init document writes (so the agent reads
+// the very configuration the template produces), real NGINX serving the rendered site, and
+// stand-ins only for what cannot run on this machine: Tomcat (a tiny HTTP server answering
+// /api/languages), guacd (a TCP listener whose connections count as live sessions) and systemctl
+// (a script that records its calls). MariaDB and Key Vault come from the test (real server and the
+// emulator). On a VM the installer also extracts the Guacamole schema from the verified tarball and
+// runs `jumpgate-node init`; the sandbox copies the committed 1.6.0 schema and runs init too.
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parseNodeCloudConfig, decodeCustomData } from "../../shared/node/cloud-init";
+import { NODE_AGENT_PATH, NODE_HTTPS_PORT, NODE_HTTP_PORT, NODE_PATHS, NODE_PROBE } from "../../shared/node/constants";
+import { startNginx, nginxCommand, type Nginx } from "./servers/nginx";
+import { freePort } from "./servers/ports";
+import { findBinary, runCommand, type RunResult } from "./servers/process";
+
+export interface SandboxPorts {
+  http: number;
+  https: number;
+  probe: number;
+}
+
+export interface TomcatStandIn {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface GuacdStandIn {
+  port: number;
+  /** Opens a connection like Tomcat does for each Guacamole session. */
+  openSession(): Promise<net.Socket>;
+  closeSessions(): void;
+  stop(): Promise<void>;
+}
+
+export interface NodeSandbox {
+  root: string;
+  ports: SandboxPorts;
+  /** the agent's environment: root, endpoint overrides, stand-ins, plus what the test passed */
+  env: Record<string, string>;
+  nginx: Nginx;
+  tomcat: TomcatStandIn;
+  guacd: GuacdStandIn;
+  agentPath: string;
+  systemctlCalls(): string[];
+  runAgent(args: string[], options?: { input?: string; env?: Record<string, string> }): Promise<RunResult>;
+  stop(): Promise<void>;
+}
+
+export interface NodeSandboxOptions {
+  /** extra agent environment (IMDS endpoint, CA files, database port, ...) */
+  env?: Record<string, string>;
+}
+
+export function repoRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, "package.json"))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${__dirname}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+/**
+ * Points the rendered NGINX site at the sandbox: its `listen` ports become free loopback ports and
+ * its node paths move under the root. Nothing else changes; a path outside the node's directories
+ * is an error, so a new path in the template cannot silently point at this machine.
+ */
+export function relocateNginxSite(site: string, root: string, ports: SandboxPorts): string {
+  const portMap = new Map<string, number>([
+    [String(NODE_HTTP_PORT), ports.http],
+    [String(NODE_HTTPS_PORT), ports.https],
+    [String(NODE_PROBE.port), ports.probe],
+  ]);
+  const relocated = site
+    .replace(/^(\s*listen\s+)(\d+)\b/gm, (_m, head: string, port: string) => {
+      const mapped = portMap.get(port);
+      if (mapped === undefined) throw new Error(`the NGINX site listens on unexpected port ${port}`);
+      return `${head}127.0.0.1:${mapped}`;
+    })
+    .replace(/(?<=[\s(])(\/(?:etc\/jumpgate|var\/lib\/jumpgate|run\/jumpgate)(?=[/;\s)]))/g, `${root}$1`);
+  const directives = relocated
+    .split("\n")
+    .filter((line) => !line.trim().startsWith("#"))
+    .join("\n");
+  const stray = /(?<=[\s(])\/(?:etc|var|run|opt|usr|srv|home)\/\S*/.exec(directives);
+  if (stray) throw new Error(`the NGINX site refers to ${stray[0]}, outside the node's directories`);
+  return relocated;
+}
+
+/** Lays out a node from a rendered cloud-init document and starts its NGINX and stand-ins. */
+export async function startNodeSandbox(
+  root: string,
+  cloudConfigDocument: string,
+  options: NodeSandboxOptions = {},
+): Promise<NodeSandbox> {
+  const config = parseNodeCloudConfig(cloudConfigDocument);
+  fs.mkdirSync(root, { recursive: true });
+  // Like a VM's /, the root and the standard directories are traversable (0755): NGINX's workers
+  // run unprivileged here too, so a file the agent leaves unreadable for them fails the test.
+  makeTraversable(root);
+  for (const dir of ["etc", "run", "var/lib", "opt", "usr/local/sbin"]) {
+    fs.mkdirSync(path.join(root, dir), { recursive: true, mode: 0o755 });
+  }
+  const ports: SandboxPorts = { http: await freePort(), https: await freePort(), probe: await freePort() };
+
+  for (const file of config.write_files) {
+    const dest = path.join(root, file.path);
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    const content = file.path === NODE_PATHS.nginxSite ? relocateNginxSite(file.content, root, ports) : file.content;
+    fs.writeFileSync(dest, content, { mode: parseInt(file.permissions, 8) });
+    fs.chmodSync(dest, parseInt(file.permissions, 8));
+  }
+  const schemaDir = path.join(root, NODE_PATHS.guacamoleSchema);
+  fs.mkdirSync(schemaDir, { recursive: true });
+  const fixtures = path.join(repoRoot(), "test", "fixtures", "guacamole-schema");
+  for (const name of fs.readdirSync(fixtures).filter((n) => n.endsWith(".sql"))) {
+    fs.copyFileSync(path.join(fixtures, name), path.join(schemaDir, name));
+  }
+
+  const testDir = path.join(root, ".test");
+  fs.mkdirSync(path.join(testDir, "bin"), { recursive: true });
+  const systemctlLog = path.join(testDir, "systemctl.log");
+  const systemctl = path.join(testDir, "bin", "systemctl");
+  fs.writeFileSync(
+    systemctl,
+    '#!/usr/bin/env bash\n# Stand-in for systemctl (systemd cannot run here): records each call.\nprintf \'%s\\n\' "$*" >>"$(dirname "$0")/../systemctl.log"\n',
+    { mode: 0o755 },
+  );
+
+  const tomcat = await startTomcatStandIn();
+  const guacd = await startGuacdStandIn();
+  try {
+    return await startNodeServices(root, ports, systemctl, systemctlLog, tomcat, guacd, options);
+  } catch (e) {
+    await Promise.all([tomcat.stop(), guacd.stop()]);
+    throw e;
+  }
+}
+
+async function startNodeServices(
+  root: string,
+  ports: SandboxPorts,
+  systemctl: string,
+  systemctlLog: string,
+  tomcat: TomcatStandIn,
+  guacd: GuacdStandIn,
+  options: NodeSandboxOptions,
+): Promise<NodeSandbox> {
+  const nginxPrefix = path.join(root, ".test", "nginx");
+  const site = path.join(root, NODE_PATHS.nginxSite);
+  const { command } = nginxCommand(nginxPrefix, [site]);
+
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+    HOME: root,
+    LANG: "C.UTF-8",
+    ...(options.env ?? {}),
+    JUMPGATE_NODE_ROOT: root,
+    JUMPGATE_HTTP_PORT: String(ports.http),
+    JUMPGATE_HTTPS_PORT: String(ports.https),
+    JUMPGATE_TOMCAT_URL: tomcat.url,
+    JUMPGATE_GUACD_ADDR: `127.0.0.1:${guacd.port}`,
+    JUMPGATE_SYSTEMCTL: systemctl,
+    JUMPGATE_NGINX: command.join(" "),
+    JUMPGATE_MYSQL: findBinary("mysql", "mariadb"),
+    JUMPGATE_TOMCAT_GROUP: tomcatGroup(),
+    JUMPGATE_TOMCAT_START_SECONDS: "10",
+  };
+  const agentPath = path.join(root, NODE_AGENT_PATH);
+  const runAgent = (args: string[], o: { input?: string; env?: Record<string, string> } = {}) =>
+    runCommand("bash", [agentPath, ...args], { env: { ...env, ...(o.env ?? {}) }, input: o.input, timeoutMs: 60_000 });
+
+  const init = await runAgent(["init"]);
+  if (init.code !== 0) throw new Error(`jumpgate-node init failed: ${init.stderr}`);
+  const nginx = await startNginx({
+    prefix: nginxPrefix,
+    includes: [site],
+    ports: [ports.http, ports.https, ports.probe],
+  });
+
+  return {
+    root,
+    ports,
+    env,
+    nginx,
+    tomcat,
+    guacd,
+    agentPath,
+    systemctlCalls: () =>
+      fs.existsSync(systemctlLog) ? fs.readFileSync(systemctlLog, "utf8").split("\n").filter(Boolean) : [],
+    runAgent,
+    async stop() {
+      await Promise.all([nginx.stop(), tomcat.stop(), guacd.stop()]);
+    },
+  };
+}
+
+/** The sandbox for a VM created with `customDataBase64(renderNodeCloudInit(...))` (the emulator's prepareSandbox hook). */
+export function startNodeSandboxFromCustomData(
+  root: string,
+  customData: string,
+  options: NodeSandboxOptions = {},
+): Promise<NodeSandbox> {
+  return startNodeSandbox(root, decodeCustomData(customData), options);
+}
+
+/** chmod 0755 from the sandbox root up to the temporary directory it lives in (test-made directories only). */
+function makeTraversable(root: string): void {
+  const tmp = fs.realpathSync(os.tmpdir());
+  let dir = fs.realpathSync(root);
+  if (!dir.startsWith(tmp + path.sep)) throw new Error(`a node sandbox must live under ${tmp}`);
+  while (dir !== tmp) {
+    fs.chmodSync(dir, 0o755);
+    dir = path.dirname(dir);
+  }
+}
+
+/** The group guacamole.properties is handed to: tomcat on a node; here whatever group we run as. */
+function tomcatGroup(): string {
+  const probe = spawnSync("getent", ["group", "tomcat"], { encoding: "utf8" });
+  if (probe.status === 0) return "tomcat";
+  return spawnSync("id", ["-gn"], { encoding: "utf8" }).stdout.trim();
+}
+
+async function startTomcatStandIn(): Promise<TomcatStandIn> {
+  const server = http.createServer((req, res) => {
+    if (req.method === "GET" && req.url === "/api/languages") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ en: "English" }));
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function startGuacdStandIn(): Promise<GuacdStandIn> {
+  const accepted = new Set<net.Socket>();
+  const clients = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    accepted.add(socket);
+    socket.on("error", () => undefined);
+    socket.on("close", () => accepted.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const closeSessions = () => {
+    for (const s of [...clients, ...accepted]) s.destroy();
+    clients.clear();
+  };
+  return {
+    port,
+    openSession: () =>
+      new Promise<net.Socket>((resolve, reject) => {
+        const socket = net.connect({ host: "127.0.0.1", port }, () => resolve(socket));
+        socket.on("error", reject);
+        clients.add(socket);
+        socket.on("close", () => clients.delete(socket));
+      }),
+    closeSessions,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        closeSessions();
+        server.close(() => resolve());
+      }),
+  };
+}

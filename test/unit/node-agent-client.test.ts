@@ -1,0 +1,182 @@
+// The app's side of the node agent: Run Command scripts quote every argument so bash passes it
+// through unchanged (proved by running them with bash against a recording stand-in agent), and the
+// parsers turn the agent's output and Azure's Run Command message into typed results.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { runCommandResultBody } from "../../emulator/arm/run-command";
+import {
+  AgentOutputError,
+  AgentScriptError,
+  agentRunCommand,
+  agentScript,
+  parseAgentJson,
+  parseBootstrapDb,
+  parseDrain,
+  parseHealth,
+  shellQuote,
+  splitRunCommandMessage,
+} from "../../shared/node/agent";
+import { NODE_AGENT_PATH } from "../../shared/node/constants";
+
+const TRICKY = [
+  "plain",
+  "",
+  "with space",
+  "it's",
+  "'",
+  "''",
+  '"double"',
+  "$HOME",
+  "$(touch /tmp/pwned)",
+  "`id`",
+  "a\\b",
+  "*",
+  "~root",
+  "--wait",
+  "-n",
+  "!event",
+  "semi;colon&amp|pipe>redir<in",
+  "ünïcödé ✓",
+];
+
+let root: string;
+before(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), "jumpgate-agent-script-"));
+  const agent = path.join(root, NODE_AGENT_PATH);
+  fs.mkdirSync(path.dirname(agent), { recursive: true });
+  // records argv (NUL-separated) and stdin, like the real agent receives them
+  fs.writeFileSync(
+    agent,
+    `#!/usr/bin/env bash\nprintf '%s\\0' "$@" >"${root}/argv"\ncat >"${root}/stdin"\nprintf '{"ok":true}\\n'\n`,
+    { mode: 0o755 },
+  );
+});
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+function runScript(script: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync("bash", ["-c", script], {
+    env: { PATH: process.env.PATH, JUMPGATE_NODE_ROOT: root },
+    cwd: root,
+    encoding: "utf8",
+    timeout: 10_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("agent Run Command scripts", () => {
+  test("shellQuote passes every string through bash unchanged", () => {
+    for (const word of TRICKY) {
+      const r = spawnSync("bash", ["-c", `printf '%s' ${shellQuote(word)}`], { encoding: "utf8" });
+      assert.equal(r.stdout, word);
+    }
+  });
+
+  test("agentScript runs the agent with exactly the given arguments", () => {
+    const r = runScript(agentScript("drain", ["on", "--wait", "600", ...TRICKY]));
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, '{"ok":true}\n');
+    const argv = fs.readFileSync(path.join(root, "argv"), "utf8").split("\0").slice(0, -1);
+    assert.deepEqual(argv, ["drain", "on", "--wait", "600", ...TRICKY]);
+    assert.equal(fs.readFileSync(path.join(root, "stdin"), "utf8"), "", "no stdin unless given");
+    assert.equal(fs.existsSync("/tmp/pwned"), false);
+  });
+
+  test("stdin (SQL) travels in a quoted here-doc, even when it contains the delimiter or shell syntax", () => {
+    const sql = "SELECT '$HOME', `x`, \"$(id)\";\nJUMPGATE_STDIN\n\\n line two\n";
+    const r = runScript(agentScript("sql", ["--database", "guacamole"], { stdin: sql }));
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(fs.readFileSync(path.join(root, "stdin"), "utf8"), sql);
+    assert.deepEqual(fs.readFileSync(path.join(root, "argv"), "utf8").split("\0").slice(0, -1), [
+      "sql",
+      "--database",
+      "guacamole",
+    ]);
+  });
+
+  test("the Run Command body is RunShellScript with the same lines, and the scripts pass shellcheck", () => {
+    const body = agentRunCommand("install-cert", ["--secret", "tls-bundle", "--version", "abc123"]);
+    assert.equal(body.commandId, "RunShellScript");
+    assert.equal(
+      body.script.join("\n"),
+      agentScript("install-cert", ["--secret", "tls-bundle", "--version", "abc123"]),
+    );
+    assert.match(body.script.join("\n"), new RegExp(`\\$\\{JUMPGATE_NODE_ROOT:-\\}${NODE_AGENT_PATH}`));
+    for (const script of [agentScript("health"), agentScript("sql", [], { stdin: "SELECT 1;" })]) {
+      const file = path.join(root, "script.sh");
+      fs.writeFileSync(file, `#!/bin/bash\n${script}\n`);
+      const r = spawnSync("shellcheck", [file], { encoding: "utf8" });
+      assert.equal(r.status, 0, r.stdout);
+    }
+  });
+
+  test("unknown commands and control characters are refused", () => {
+    assert.throws(() => agentScript("rm -rf /"), AgentScriptError);
+    assert.throws(() => agentScript("drain", ["on\n--wait"]), AgentScriptError);
+    assert.throws(() => agentScript("drain", ["\u0000"]), AgentScriptError);
+    assert.throws(() => agentScript("sql", [], { stdin: "a\u0000b" }), AgentScriptError);
+  });
+});
+
+describe("agent output parsers", () => {
+  const health = {
+    healthy: true,
+    draining: false,
+    liveSessions: 3,
+    nginx: true,
+    tomcat: true,
+    guacd: true,
+    database: true,
+    certificate: {
+      serial: "0A1B",
+      notAfter: "2031-01-01T00:00:00Z",
+      subject: "CN=web.example.com",
+      issuer: "CN=R11,O=Let's Encrypt,C=US",
+      selfSigned: false,
+    },
+    checks: [{ name: "nginx", ok: true, detail: "http 301, https handshake ok" }],
+    installed: { guacamole: "1.6.0", tomcat: "9.0.118", installedAt: "2025-01-01T00:00:00Z" },
+    node: "web-1",
+    time: "2025-01-01T00:00:00Z",
+  };
+
+  test("parseHealth reads the agent's JSON (last JSON line wins over noise)", () => {
+    const parsed = parseHealth(`some chatter\n{"partial":\n${JSON.stringify(health)}\n`);
+    assert.deepEqual(parsed, health);
+    assert.equal(parseHealth(JSON.stringify({ ...health, certificate: null })).certificate, null);
+    assert.throws(() => parseHealth(JSON.stringify({ ...health, liveSessions: "3" })), AgentOutputError);
+    assert.throws(() => parseHealth("no json at all"), AgentOutputError);
+  });
+
+  test("parseDrain and parseBootstrapDb", () => {
+    assert.deepEqual(parseDrain('{"draining":true,"liveSessions":0,"drained":true,"waitedSeconds":4}'), {
+      draining: true,
+      liveSessions: 0,
+      drained: true,
+      waitedSeconds: 4,
+    });
+    assert.deepEqual(parseBootstrapDb('{"changed":[]}').changed, []);
+    assert.throws(() => parseBootstrapDb('{"changed":[1]}'), AgentOutputError);
+    assert.deepEqual(parseAgentJson('{"a":1}\n{"b":2}'), { b: 2 });
+  });
+
+  test("splitRunCommandMessage reads Azure's Run Command status message", () => {
+    const okMessage = runCommandResultBody({ exitCode: 0, stdout: '{"changed":[]}\n', stderr: "note\n" }).value[0] as {
+      message: string;
+    };
+    assert.deepEqual(splitRunCommandMessage(okMessage.message), {
+      succeeded: true,
+      stdout: '{"changed":[]}\n',
+      stderr: "note\n",
+    });
+    const failed = runCommandResultBody({ exitCode: 2, stdout: "", stderr: "usage error: x\n" }).value[0] as {
+      message: string;
+    };
+    const split = splitRunCommandMessage(failed.message);
+    assert.deepEqual([split.succeeded, split.exitStatus, split.stderr], [false, 2, "usage error: x\n"]);
+    assert.throws(() => splitRunCommandMessage("Enable succeeded: nothing"), AgentOutputError);
+  });
+});

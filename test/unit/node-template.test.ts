@@ -1,0 +1,330 @@
+// The web node template: the rendered cloud-config passes `cloud-init schema`, every shell script in
+// infra/node and in the document passes shellcheck, the rendered NGINX site passes `nginx -t`, the
+// document carries no secret, and the installer refuses downloads that do not match their pins.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as https from "node:https";
+import type { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { shellQuote } from "../../shared/node/agent";
+import { GUACAMOLE_RELEASES, MYSQL_CONNECTOR_J, TOMCAT, nodeArtifacts } from "../../shared/node/catalog";
+import {
+  CUSTOM_DATA_MAX_BYTES,
+  NodeTemplateError,
+  customDataBase64,
+  decodeCustomData,
+  nodeFilesDir,
+  parseNodeCloudConfig,
+  renderNodeCloudInit,
+  type NodeTemplateInput,
+} from "../../shared/node/cloud-init";
+import { NODE_AGENT_CONFIG, NODE_AGENT_PATH, NODE_PATHS, NODE_PROBE } from "../../shared/node/constants";
+import { SECRET_NAMES } from "../../shared/secret-names";
+import { relocateNginxSite } from "../support/node-sandbox";
+import { nginxCommand } from "../support/servers/nginx";
+import { freePort } from "../support/servers/ports";
+import { runCommand } from "../support/servers/process";
+import { TestCa } from "../support/servers/test-ca";
+
+const INPUTS: NodeTemplateInput[] = [
+  {
+    stackName: "prod",
+    fleetMode: "availabilitySet",
+    publicHostname: "jump.example.com",
+    keyVaultUrl: "https://kv-prod-7f3a.vault.azure.net/",
+    dbHost: "prod-mysql-7f3a.mysql.database.azure.com",
+  },
+  {
+    stackName: "lab-2",
+    fleetMode: "scaleSet",
+    publicHostname: "lab-2.westeurope.cloudapp.azure.com",
+    keyVaultUrl: "https://kv-lab-2.vault.azure.net",
+    dbHost: "lab-2-mysql.private.mysql.database.azure.com",
+    dbPort: 3306,
+  },
+];
+
+let tmp: string;
+before(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "jumpgate-node-template-"));
+});
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function fileOf(document: string, p: string): string {
+  const f = parseNodeCloudConfig(document).write_files.find((w) => w.path === p);
+  assert.ok(f, `the document writes ${p}`);
+  return f.content;
+}
+
+function envOf(content: string): Map<string, string> {
+  return new Map(
+    content
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"))
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as [string, string]),
+  );
+}
+
+function shellcheck(file: string): { status: number | null; output: string } {
+  const r = spawnSync("shellcheck", ["--shell=bash", "--severity=style", file], { encoding: "utf8" });
+  return { status: r.status, output: r.stdout + r.stderr };
+}
+
+describe("web node template", () => {
+  for (const input of INPUTS) {
+    test(`${input.fleetMode} / ${input.publicHostname}: cloud-init schema accepts the document`, () => {
+      const document = renderNodeCloudInit(input);
+      assert.ok(document.startsWith("#cloud-config\n"));
+      const file = path.join(tmp, `${input.stackName}.yaml`);
+      fs.writeFileSync(file, document);
+      const r = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /Valid cloud-config/);
+
+      const config = parseNodeCloudConfig(document);
+      assert.deepEqual(config.runcmd, [[NODE_PATHS.installer]]);
+      assert.equal(config.ssh_pwauth, false);
+      assert.ok(config.packages.includes("nginx") && config.packages.includes("openjdk-21-jre-headless"));
+      assert.ok(!config.packages.some((p) => /tomcat|openssh/.test(p)), "Tomcat comes pinned from Apache, no SSH");
+      for (const f of config.write_files) {
+        assert.match(f.permissions, /^0[0-7]{3}$/);
+        assert.doesNotMatch(f.content, /\{\{[A-Z0-9_]+\}\}/, `${f.path} has an unfilled placeholder`);
+      }
+      assert.equal(config.write_files.find((f) => f.path === NODE_PATHS.guacamoleProperties)?.permissions, "0640");
+
+      const env = envOf(fileOf(document, NODE_AGENT_CONFIG));
+      assert.equal(env.get("JUMPGATE_FLEET_MODE"), input.fleetMode);
+      assert.equal(env.get("JUMPGATE_PUBLIC_HOSTNAME"), input.publicHostname);
+      assert.equal(env.get("JUMPGATE_KEY_VAULT_URL"), input.keyVaultUrl.replace(/\/?$/, "/"));
+      assert.equal(env.get("JUMPGATE_DB_HOST"), input.dbHost);
+      const site = fileOf(document, NODE_PATHS.nginxSite);
+      assert.match(site, new RegExp(`server_name ${input.publicHostname.replace(/\./g, "\\.")};`));
+      assert.match(site, new RegExp(`return 301 https://${input.publicHostname.replace(/\./g, "\\.")}\\$request_uri;`));
+      assert.match(site, new RegExp(`listen ${NODE_PROBE.port};`));
+      assert.match(site, new RegExp(`location = ${NODE_PROBE.path} \\{`));
+    });
+  }
+
+  test("the fleet modes differ only in the mode the node is told", () => {
+    const [a, b] = ["availabilitySet", "scaleSet"].map((fleetMode) =>
+      renderNodeCloudInit({ ...INPUTS[0], fleetMode: fleetMode as NodeTemplateInput["fleetMode"] }),
+    );
+    const diff = a.split("\n").filter((line, i) => line !== b.split("\n")[i]);
+    assert.deepEqual(diff.length, 1);
+    assert.match(diff[0], /JUMPGATE_FLEET_MODE=availabilitySet/);
+  });
+
+  test("shellcheck passes on every script in infra/node and every script the document embeds or runs", () => {
+    const dir = nodeFilesDir();
+    const scripts = fs
+      .readdirSync(dir, { recursive: true, encoding: "utf8" })
+      .map((f) => path.join(dir, f))
+      .filter((f) => fs.statSync(f).isFile() && /^#!.*\b(bash|sh)\b/.test(fs.readFileSync(f, "utf8").split("\n")[0]));
+    assert.deepEqual(scripts.map((f) => path.basename(f)).sort(), ["install-node.sh", "jumpgate-node"]);
+
+    for (const input of INPUTS) {
+      const config = parseNodeCloudConfig(renderNodeCloudInit(input));
+      const embedded = config.write_files.filter((f) => f.content.startsWith("#!"));
+      assert.deepEqual(embedded.map((f) => f.path).sort(), [NODE_PATHS.installer, NODE_AGENT_PATH].sort());
+      embedded.forEach((f, i) => {
+        const file = path.join(tmp, `embedded-${input.stackName}-${i}`);
+        fs.writeFileSync(file, f.content);
+        scripts.push(file);
+      });
+      const runcmd = path.join(tmp, `runcmd-${input.stackName}.sh`);
+      fs.writeFileSync(
+        runcmd,
+        "#!/bin/bash\nset -euo pipefail\n" +
+          config.runcmd.map((argv) => argv.map(shellQuote).join(" ")).join("\n") +
+          "\n",
+      );
+      scripts.push(runcmd);
+    }
+    for (const script of scripts) {
+      const r = shellcheck(script);
+      assert.equal(r.status, 0, `${script}:\n${r.output}`);
+    }
+  });
+
+  test("the agent, the installer and the NGINX site use the shared paths", () => {
+    const agent = fs.readFileSync(path.join(nodeFilesDir(), "jumpgate-node"), "utf8");
+    const agentPaths: [string, string][] = [
+      ["TLS_KEY", NODE_PATHS.tlsKey],
+      ["TLS_CERT", NODE_PATHS.tlsCert],
+      ["GUAC_PROPERTIES", NODE_PATHS.guacamoleProperties],
+      ["SCHEMA_DIR", NODE_PATHS.guacamoleSchema],
+      ["ACME_WEBROOT", NODE_PATHS.acmeWebroot],
+      ["DRAIN_FLAG", NODE_PATHS.drainFlag],
+      ["PROBE_FILE", NODE_PATHS.probeFile],
+      ["CONFIG_FILE", NODE_AGENT_CONFIG],
+    ];
+    for (const [variable, p] of agentPaths) {
+      assert.ok(agent.includes(`readonly ${variable}="$ROOT${p}"\n`), `the agent's ${variable} is ${p}`);
+    }
+    const installer = fs.readFileSync(path.join(nodeFilesDir(), "install-node.sh"), "utf8");
+    assert.ok(installer.includes(`readonly AGENT=${NODE_AGENT_PATH}`));
+    assert.ok(installer.includes(`readonly ARTIFACTS=${NODE_PATHS.artifacts}`));
+    assert.ok(installer.includes(`readonly SCHEMA_DIR=${NODE_PATHS.guacamoleSchema}`));
+    assert.ok(installer.includes(`ln -sfn ${NODE_PATHS.nginxSite} /etc/nginx/conf.d/jumpgate.conf`));
+  });
+
+  test("nginx -t accepts the rendered site in a temporary prefix", async () => {
+    const document = renderNodeCloudInit(INPUTS[0]);
+    const root = path.join(tmp, "nginx-root");
+    const ports = { http: await freePort(), https: await freePort(), probe: await freePort() };
+    const site = relocateNginxSite(fileOf(document, NODE_PATHS.nginxSite), root, ports);
+    assert.doesNotMatch(site, /listen (80|443|8081)\b/);
+    const sitePath = path.join(root, NODE_PATHS.nginxSite);
+    fs.mkdirSync(path.dirname(sitePath), { recursive: true });
+    fs.writeFileSync(sitePath, site);
+    const leaf = TestCa.create(path.join(tmp, "nginx-ca")).issue({
+      commonName: INPUTS[0].publicHostname,
+      dnsNames: [INPUTS[0].publicHostname],
+    });
+    fs.mkdirSync(path.dirname(path.join(root, NODE_PATHS.tlsCert)), { recursive: true });
+    fs.copyFileSync(leaf.certPath, path.join(root, NODE_PATHS.tlsCert));
+    fs.copyFileSync(leaf.keyPath, path.join(root, NODE_PATHS.tlsKey));
+    const { command } = nginxCommand(path.join(tmp, "nginx-prefix"), [sitePath]);
+    const r = await runCommand(command[0], [...command.slice(1), "-t"], { timeoutMs: 10_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /test is successful/);
+
+    assert.throws(
+      () => relocateNginxSite("server { listen 80; root /srv/www; }", root, ports),
+      /outside the node's directories/,
+    );
+  });
+
+  test("the document carries no secret: credentials arrive later through the agent", () => {
+    const document = renderNodeCloudInit(INPUTS[0]);
+    const properties = fileOf(document, NODE_PATHS.guacamoleProperties);
+    assert.doesNotMatch(properties, /^\s*mysql-(username|password)\s*[:=]/m);
+    assert.match(properties, /^mysql-ssl-mode: verify-identity$/m);
+    const env = envOf(fileOf(document, NODE_AGENT_CONFIG));
+    const secretNames = new Set<string>(Object.values(SECRET_NAMES));
+    for (const [key, value] of env) {
+      if (key.startsWith("JUMPGATE_SECRET_")) assert.ok(secretNames.has(value), `${key} names a Key Vault secret`);
+      else assert.doesNotMatch(key, /PASSWORD|TOKEN|KEY$/, `${key} looks like a secret value`);
+    }
+    // configuration (not the agent's and installer's code, which handle secrets at run time)
+    for (const f of parseNodeCloudConfig(document).write_files.filter((w) => !w.content.startsWith("#!"))) {
+      const hit = /PRIVATE KEY|password\s*[:=]|IDENTIFIED BY|Bearer /i.exec(f.content);
+      assert.equal(hit, null, `${f.path} contains '${hit?.[0]}'`);
+    }
+  });
+
+  test("custom data: gzip + base64, well under Azure's limit, and it round-trips", () => {
+    for (const input of INPUTS) {
+      const document = renderNodeCloudInit(input);
+      const customData = customDataBase64(document);
+      assert.ok(Buffer.from(customData, "base64").length < CUSTOM_DATA_MAX_BYTES / 2);
+      assert.equal(decodeCustomData(customData), document);
+    }
+    assert.equal(decodeCustomData(Buffer.from("#cloud-config\n").toString("base64")), "#cloud-config\n");
+  });
+
+  test("invalid inputs are refused", () => {
+    const bad: Partial<NodeTemplateInput>[] = [
+      { publicHostname: "not a host" },
+      { publicHostname: "evil.example.com;\n  return 200" },
+      { keyVaultUrl: "http://kv.vault.azure.net/" },
+      { keyVaultUrl: "https://kv.vault.azure.net/secrets/x" },
+      { dbHost: "db.example.com\nJUMPGATE_DB_PORT=1" },
+      { dbPort: 0 },
+      { stackName: "Bad_Name" },
+      { guacamoleVersion: "0.9.14" },
+      { maxUploadSize: "1g; root /" },
+    ];
+    for (const change of bad) {
+      assert.throws(
+        () => renderNodeCloudInit({ ...INPUTS[0], ...change }),
+        (e) => {
+          return e instanceof NodeTemplateError || (e instanceof Error && /not in the catalog/.test(e.message));
+        },
+        JSON.stringify(change),
+      );
+    }
+  });
+});
+
+describe("artifact catalog and the installer's verification", () => {
+  test("every artifact is pinned to https locations and a well-formed digest with its source", () => {
+    for (const [name, artifact] of Object.entries(nodeArtifacts())) {
+      assert.ok(artifact.urls.length > 0 && artifact.urls.every((u) => u.startsWith("https://")), name);
+      assert.ok(artifact.digest, `${name} has a verified digest`);
+      const length = artifact.digest.algorithm === "sha256" ? 64 : 128;
+      assert.match(artifact.digest.hex, new RegExp(`^[0-9a-f]{${length}}$`), name);
+      assert.ok(artifact.digest.source.length > 20, `${name} names where its digest comes from`);
+    }
+    assert.ok(GUACAMOLE_RELEASES["1.6.0"].war.urls[0].endsWith("/guacamole-1.6.0.war"));
+    assert.match(TOMCAT.version, /^9\.0\.\d+$/, "Guacamole 1.6 needs Tomcat 9 (javax)");
+    assert.ok(MYSQL_CONNECTOR_J.member.endsWith(`mysql-connector-j-${MYSQL_CONNECTOR_J.version}.jar`));
+
+    const env = envOf(fileOf(renderNodeCloudInit(INPUTS[0]), NODE_PATHS.artifacts));
+    assert.equal(env.get("JUMPGATE_ALLOW_UNVERIFIED_ARTIFACTS"), "false");
+    for (const name of Object.keys(nodeArtifacts())) {
+      assert.match(env.get(`JUMPGATE_ARTIFACT_${name}_DIGEST`) ?? "", /^sha(256|512):[0-9a-f]+$/, name);
+    }
+    const allowed = envOf(
+      fileOf(renderNodeCloudInit({ ...INPUTS[0], allowUnverifiedArtifacts: true }), NODE_PATHS.artifacts),
+    );
+    assert.equal(allowed.get("JUMPGATE_ALLOW_UNVERIFIED_ARTIFACTS"), "true");
+  });
+
+  test("fetch_verified accepts a matching download and refuses a mismatching or unpinned one", async () => {
+    const ca = TestCa.create(path.join(tmp, "mirror-ca"));
+    const cert = ca.issue({ commonName: "127.0.0.1", ipAddresses: ["127.0.0.1"] });
+    const payload = Buffer.from("pretend guacamole-server tarball\n");
+    const requests: string[] = [];
+    const server = https.createServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
+      requests.push(req.url ?? "");
+      if (req.url === "/artifact.tar.gz") res.end(payload);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const installer = path.join(nodeFilesDir(), "install-node.sh");
+    const dest = path.join(tmp, "download");
+    const fetch = (urls: string, digest: string, allow = "false") =>
+      runCommand("bash", ["-c", 'source "$1"; fetch_verified JUMPGATE_ARTIFACT_TEST "$2"', "_", installer, dest], {
+        env: {
+          PATH: process.env.PATH,
+          CURL_CA_BUNDLE: ca.certPath,
+          JUMPGATE_INSTALL_CACHE: path.join(tmp, "cache"),
+          JUMPGATE_ARTIFACT_TEST_URLS: urls,
+          JUMPGATE_ARTIFACT_TEST_DIGEST: digest,
+          JUMPGATE_ALLOW_UNVERIFIED_ARTIFACTS: allow,
+        },
+        timeoutMs: 20_000,
+      });
+    const sha256 = createHash("sha256").update(payload).digest("hex");
+    const sha512 = createHash("sha512").update(payload).digest("hex");
+    try {
+      const good = await fetch(`${base}/missing ${base}/artifact.tar.gz`, `sha256:${sha256}`);
+      assert.equal(good.code, 0, good.stderr);
+      assert.deepEqual(fs.readFileSync(dest), payload);
+      assert.match(good.stderr, /trying the next location/);
+      assert.equal((await fetch(`${base}/artifact.tar.gz`, `sha512:${sha512}`)).code, 0);
+
+      const tampered = await fetch(`${base}/artifact.tar.gz`, `sha256:${"0".repeat(64)}`);
+      assert.equal(tampered.code, 1);
+      assert.match(tampered.stderr, /does not match its pinned SHA256 digest/);
+      assert.equal(fs.existsSync(dest), false, "a mismatching download is deleted");
+
+      const before = requests.length;
+      const unpinned = await fetch(`${base}/artifact.tar.gz`, "none");
+      assert.equal(unpinned.code, 1);
+      assert.match(unpinned.stderr, /refusing to install an unverified artifact/);
+      assert.equal(requests.length, before, "nothing is downloaded for an unpinned artifact");
+      const allowed = await fetch(`${base}/artifact.tar.gz`, "none", "true");
+      assert.equal(allowed.code, 0);
+      assert.match(allowed.stderr, /WARNING: installing JUMPGATE_ARTIFACT_TEST without a checksum/);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
