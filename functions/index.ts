@@ -1,4 +1,11 @@
-// Entry point of the Function App (package.json "main"). Importing a module registers its triggers,
-// orchestrators and activities with the Node.js v4 programming model; capability modules are added
-// here as they land (provisioning, healing, certificates, credentials).
-export {};
+// The Function App's entry point ("main" in package.json): importing a module registers its
+// functions with the host.
+import "./activities/resources";
+import "./activities/nodes";
+import "./activities/registry";
+import "./orchestrators/deploy-stack";
+import "./orchestrators/plan-stack";
+import "./orchestrators/teardown-stack";
+import "./orchestrators/reconcile-stack";
+import "./http/stacks";
+import "./timers/drift-check";

@@ -1,0 +1,55 @@
+// Activities that write the stack registry and the audit trail (Table Storage). Orchestrators can't
+// do I/O, so every record of what happened goes through here.
+import * as df from "durable-functions";
+import type { StackObserved } from "../../shared/stack-status";
+import type { OperationKind } from "../../shared/store";
+import { Names } from "../names";
+import { services } from "../services";
+
+export interface RecordObservedInput {
+  stack: string;
+  /** fields to replace; the others keep what was observed before (a failed deploy keeps the nodes) */
+  observed: Partial<StackObserved> & { generation: number };
+}
+
+export async function recordObservedActivity(input: RecordObservedInput): Promise<void> {
+  const { registry } = services();
+  const before = (await registry.get(input.stack))?.observed;
+  const merged: StackObserved = { resources: [], nodes: [], ...before, ...input.observed };
+  await registry.putObserved(input.stack, merged, { generation: merged.generation });
+}
+
+export interface AppendAuditInput {
+  stack: string;
+  what: string;
+  why: string;
+  operation?: { kind: OperationKind; instanceId: string };
+  details?: Record<string, unknown>;
+}
+
+export async function appendAuditActivity(input: AppendAuditInput): Promise<void> {
+  await services().audit.append({ ...input, actor: "jumpgate" });
+}
+
+export interface ReleaseOperationInput {
+  stack: string;
+  instanceId: string;
+}
+
+/** Frees the stack for the next writer, but only if this instance still holds it. */
+export async function releaseOperationActivity(input: ReleaseOperationInput): Promise<boolean> {
+  const { registry } = services();
+  if (!(await registry.get(input.stack))) return false;
+  const released = await registry.setOperation(input.stack, null, { heldBy: input.instanceId });
+  return released.ok && !released.unchanged;
+}
+
+/** After a teardown: the stack leaves the registry; its audit trail stays. */
+export async function forgetStackActivity(input: { stack: string }): Promise<void> {
+  await services().registry.delete(input.stack);
+}
+
+df.app.activity(Names.activities.recordObserved, { handler: recordObservedActivity });
+df.app.activity(Names.activities.appendAudit, { handler: appendAuditActivity });
+df.app.activity(Names.activities.releaseOperation, { handler: releaseOperationActivity });
+df.app.activity(Names.activities.forgetStack, { handler: forgetStackActivity });

@@ -1,0 +1,45 @@
+// One writer per stack: before a deploy or teardown starts, it claims the stack in the registry
+// (an ETag-guarded write). A claim whose orchestration is no longer running (the host crashed, or it
+// was terminated by hand) is stale and is taken over; a live one makes the request a 409 that names it.
+import type { DurableClient } from "durable-functions";
+import type { StackOperation } from "../../shared/store";
+import type { StackSpec } from "../../shared/spec/types";
+import { services } from "../services";
+import { claimIsLive } from "./respond";
+
+export type ClaimKind = "deploy" | "teardown" | "reconcile" | "plan";
+
+export type ClaimResult =
+  { ok: true; instanceId: string; generation: number; dbUserSlot?: "a" | "b" } | { ok: false; running: StackOperation };
+
+const ATTEMPTS = 4;
+
+export async function claimStack(
+  client: DurableClient,
+  name: string,
+  kind: Exclude<ClaimKind, "plan">,
+  options: { spec?: StackSpec; instanceIdFor: (generation: number) => string; now?: Date },
+): Promise<ClaimResult> {
+  const { registry } = services();
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    let record = await registry.get(name);
+    if (record?.operation) {
+      if (await claimIsLive(client, record.operation.instanceId)) return { ok: false, running: record.operation };
+      const cleared = await registry.setOperation(name, null, { ifMatch: record.etag });
+      if (!cleared.ok) continue;
+      record = cleared.stack;
+    }
+    if (options.spec) {
+      const put = await registry.putDesired(name, options.spec, { ifMatch: record?.etag });
+      if (!put.ok) continue;
+      record = put.stack;
+    }
+    if (!record) throw new Error(`stack '${name}' is not registered`);
+    const instanceId = options.instanceIdFor(record.generation);
+    const op: StackOperation = { kind, instanceId, startedAt: (options.now ?? new Date()).toISOString() };
+    const claimed = await registry.setOperation(name, op, { ifMatch: record.etag });
+    if (claimed.ok) return { ok: true, instanceId, generation: record.generation, dbUserSlot: undefined };
+    if (claimed.reason === "operation-running") return { ok: false, running: claimed.running };
+  }
+  throw new Error(`stack '${name}' kept changing while claiming it; try again`);
+}

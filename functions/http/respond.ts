@@ -1,0 +1,85 @@
+// Shared pieces of the HTTP handlers: JSON and problem responses, URLs, and a wrapper that turns
+// any unexpected exception into a 500 problem that names a correlation id and leaks nothing else.
+import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
+import type { DurableClient, DurableOrchestrationStatus } from "durable-functions";
+import { internalProblem, problemResponse, type Problem } from "../../shared/http/problem";
+import { STACK_NAME_PATTERN } from "../../shared/spec/schema";
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, jsonBody: body, headers: { "Cache-Control": "no-store", ...headers } };
+}
+
+export function problem(p: Problem): HttpResponseInit {
+  return problemResponse(p);
+}
+
+/** The API's base URL as the caller sees it (`https://<app>/api`), for Location headers. */
+export function apiBase(request: HttpRequest): string {
+  const url = new URL(request.url);
+  const i = url.pathname.indexOf("/stacks");
+  return `${url.origin}${i >= 0 ? url.pathname.slice(0, i) : "/api"}`;
+}
+
+export function operationUrl(request: HttpRequest, stack: string, instanceId: string): string {
+  return `${apiBase(request)}/stacks/${encodeURIComponent(stack)}/operations/${encodeURIComponent(instanceId)}`;
+}
+
+const stackName = new RegExp(STACK_NAME_PATTERN);
+
+/** The `{name}` route parameter, or a 400 problem when it can't be a stack name. */
+export function routeStackName(
+  request: HttpRequest,
+): { ok: true; name: string } | { ok: false; response: HttpResponseInit } {
+  const name = request.params.name ?? "";
+  if (stackName.test(name)) return { ok: true, name };
+  return {
+    ok: false,
+    response: problem({
+      type: "https://jumpgate.dev/problems/invalid-stack-name",
+      title: "Invalid stack name",
+      status: 400,
+      detail:
+        "A stack name has 3-15 characters: lowercase letters, digits and single hyphens, starting with a letter and ending with a letter or digit.",
+      errors: [{ pointer: "/name", detail: "not a valid stack name" }],
+    }),
+  };
+}
+
+export async function instanceStatus(
+  client: DurableClient,
+  instanceId: string,
+): Promise<DurableOrchestrationStatus | undefined> {
+  try {
+    const status = await client.getStatus(instanceId, { showInput: false });
+    return status && status.instanceId ? status : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const TERMINAL = new Set<string>([
+  df.OrchestrationRuntimeStatus.Completed,
+  df.OrchestrationRuntimeStatus.Failed,
+  df.OrchestrationRuntimeStatus.Terminated,
+]);
+
+/** An operation claim whose instance no longer runs (crashed host, terminated by hand) is stale. */
+export async function claimIsLive(client: DurableClient, instanceId: string): Promise<boolean> {
+  const status = await instanceStatus(client, instanceId);
+  if (!status) return false;
+  return !TERMINAL.has(status.runtimeStatus);
+}
+
+/** Wraps a handler so an unexpected failure is a 500 problem with a correlation id, logged without detail leaks. */
+export function guarded(handler: HttpHandler): HttpHandler {
+  return async (request: HttpRequest, context: InvocationContext) => {
+    try {
+      return await handler(request, context);
+    } catch (error) {
+      const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      context.error(`unhandled error in ${context.functionName}: ${message}`);
+      return problem(internalProblem(context.invocationId));
+    }
+  };
+}

@@ -1,0 +1,252 @@
+// The stacks API: PUT (deploy), GET one / all, DELETE (teardown), POST plan, GET operation.
+// Every change goes through an operation claim in the registry, so one stack never has two writers;
+// a request that finds a live operation gets 409 naming it, and starts nothing.
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
+import { conflictProblem, notFoundProblem, payloadTooLargeProblem, validationProblem } from "../../shared/http/problem";
+import { parseJsonBody, STACK_SPEC_LIMITS, validateStackSpec } from "../../shared/spec/validate";
+import type { StackSpec } from "../../shared/spec/types";
+import { InstanceIds, Names } from "../names";
+import type { DeployInput } from "../orchestrators/deploy-stack";
+import type { PlanInput } from "../orchestrators/plan-stack";
+import type { TeardownInput } from "../orchestrators/teardown-stack";
+import { services } from "../services";
+import { guarded, instanceStatus, json, operationUrl, problem, routeStackName } from "./respond";
+import { claimStack, type ClaimKind } from "./claim";
+
+async function readSpec(request: HttpRequest, routeName: string) {
+  // a declared length over the limit is refused before the body is read
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > STACK_SPEC_LIMITS.maxBodyBytes) {
+    return { ok: false as const, response: problem(payloadTooLargeProblem(STACK_SPEC_LIMITS.maxBodyBytes, declared)) };
+  }
+  const body = parseJsonBody(new Uint8Array(await request.arrayBuffer()), request.headers.get("content-type"));
+  if (!body.ok) return { ok: false as const, response: problem(body.problem) };
+  const result = validateStackSpec(body.value, { routeName });
+  if (!result.ok) return { ok: false as const, response: problem(validationProblem(result.errors)) };
+  return { ok: true as const, spec: result.spec };
+}
+
+function accepted(request: HttpRequest, stack: string, kind: ClaimKind, instanceId: string, extra: object = {}) {
+  const url = operationUrl(request, stack, instanceId);
+  return json(
+    202,
+    { stack, ...extra, operation: { kind, instanceId, status: url } },
+    { Location: url, "Retry-After": "10" },
+  );
+}
+
+export async function putStack(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const route = routeStackName(request);
+  if (!route.ok) return route.response;
+  const read = await readSpec(request, route.name);
+  if (!read.ok) return read.response;
+  const spec: StackSpec = read.spec;
+  const client = df.getClient(context);
+  const s = services();
+
+  const at = compactTime(new Date());
+  const claim = await claimStack(client, route.name, "deploy", {
+    spec,
+    instanceIdFor: (generation) => InstanceIds.deploy(route.name, generation, at),
+  });
+  if (!claim.ok) return problem(conflictProblem(claim.running));
+
+  const input: DeployInput = {
+    spec,
+    generation: claim.generation,
+    nodeReadyTimeoutMinutes: s.nodeReadyTimeoutMinutes,
+    dbUserSlot: claim.dbUserSlot,
+  };
+  await client.startNew(Names.orchestrators.deployStack, { instanceId: claim.instanceId, input });
+  context.log(`deploy of stack ${route.name} generation ${claim.generation} started as ${claim.instanceId}`);
+  return accepted(request, route.name, "deploy", claim.instanceId, { generation: claim.generation });
+}
+
+export async function deleteStack(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const route = routeStackName(request);
+  if (!route.ok) return route.response;
+  const client = df.getClient(context);
+  const record = await services().registry.get(route.name);
+  if (!record) return problem(notFoundProblem(`stack '${route.name}' is not registered`));
+  const at = compactTime(new Date());
+  const claim = await claimStack(client, route.name, "teardown", {
+    instanceIdFor: () => InstanceIds.teardown(route.name, at),
+  });
+  if (!claim.ok) return problem(conflictProblem(claim.running));
+  const input: TeardownInput = { spec: record.spec };
+  await client.startNew(Names.orchestrators.teardownStack, { instanceId: claim.instanceId, input });
+  context.log(`teardown of stack ${route.name} started as ${claim.instanceId}`);
+  return accepted(request, route.name, "teardown", claim.instanceId);
+}
+
+const PLAN_WAIT_MS = 20_000;
+
+/** Plans the stored spec, or the spec in the body (what-if before a PUT). Read-only: no claim. */
+export async function planStackHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const route = routeStackName(request);
+  if (!route.ok) return route.response;
+  const client = df.getClient(context);
+  const record = await services().registry.get(route.name);
+  let spec: StackSpec;
+  let generation: number;
+  const hasBody = Number(request.headers.get("content-length") ?? "0") > 0 || request.headers.get("content-type");
+  if (hasBody) {
+    const read = await readSpec(request, route.name);
+    if (!read.ok) return read.response;
+    spec = read.spec;
+    generation = (record?.generation ?? 0) + 1;
+  } else if (record) {
+    spec = record.spec;
+    generation = record.generation;
+  } else {
+    return problem(
+      notFoundProblem(`stack '${route.name}' is not registered; send a spec in the body to plan a new one`),
+    );
+  }
+  const at = compactTime(new Date());
+  const instanceId = InstanceIds.plan(route.name, at);
+  const input: PlanInput = { spec, generation };
+  await client.startNew(Names.orchestrators.planStack, { instanceId, input });
+  const deadline = Date.now() + PLAN_WAIT_MS;
+  while (Date.now() < deadline) {
+    const status = await instanceStatus(client, instanceId);
+    if (status?.runtimeStatus === df.OrchestrationRuntimeStatus.Completed) return json(200, status.output);
+    if (status?.runtimeStatus === df.OrchestrationRuntimeStatus.Failed) {
+      return problem({
+        type: "https://jumpgate.dev/problems/plan-failed",
+        title: "The plan failed",
+        status: 502,
+        detail: firstLine(status.output),
+        instance: operationUrl(request, route.name, instanceId),
+      });
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return accepted(request, route.name, "plan", instanceId);
+}
+
+export async function getStack(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const route = routeStackName(request);
+  if (!route.ok) return route.response;
+  const { registry, audit } = services();
+  const record = await registry.get(route.name);
+  if (!record) return problem(notFoundProblem(`stack '${route.name}' is not registered`));
+  const client = df.getClient(context);
+  const running = record.operation ? await instanceStatus(client, record.operation.instanceId) : undefined;
+  const events = await audit.recent(route.name, { limit: 20 });
+  return json(200, {
+    name: record.name,
+    generation: record.generation,
+    observedGeneration: record.observedGeneration,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    desired: record.spec,
+    observed: record.observed,
+    conditions: record.conditions,
+    operation: record.operation
+      ? {
+          ...record.operation,
+          runtimeStatus: running?.runtimeStatus,
+          progress: running?.customStatus,
+          status: operationUrl(request, route.name, record.operation.instanceId),
+        }
+      : null,
+    events,
+  });
+}
+
+export async function listStacks(): Promise<HttpResponseInit> {
+  const records = await services().registry.list();
+  return json(200, {
+    value: records.map((r) => ({
+      name: r.name,
+      location: r.spec.location,
+      resourceGroup: r.spec.resourceGroup,
+      generation: r.generation,
+      observedGeneration: r.observedGeneration,
+      nodes: r.observed?.nodes.map((n) => ({ name: n.name, healthy: n.healthy })) ?? [],
+      operation: r.operation ?? null,
+      lastOperation: r.observed?.lastOperation ?? null,
+    })),
+  });
+}
+
+export async function getOperation(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const route = routeStackName(request);
+  if (!route.ok) return route.response;
+  const instanceId = request.params.instanceId ?? "";
+  // instance ids embed the stack name: an id of another stack is as unknown here as a random one
+  const ours = /^(deploy|teardown|plan|reconcile)-/.test(instanceId) && instanceId.includes(`-${route.name}-`);
+  const status = ours ? await instanceStatus(df.getClient(context), instanceId) : undefined;
+  if (!status) return problem(notFoundProblem(`operation '${instanceId}' of stack '${route.name}' not found`));
+  const done = status.runtimeStatus === df.OrchestrationRuntimeStatus.Completed;
+  const failed = status.runtimeStatus === df.OrchestrationRuntimeStatus.Failed;
+  return json(
+    200,
+    {
+      instanceId,
+      orchestrator: status.name,
+      runtimeStatus: status.runtimeStatus,
+      createdTime: status.createdTime,
+      lastUpdatedTime: status.lastUpdatedTime,
+      progress: status.customStatus ?? null,
+      output: done ? status.output : null,
+      failure: failed ? firstLine(status.output) : null,
+    },
+    done || failed ? {} : { "Retry-After": "10" },
+  );
+}
+
+/** 20261121T101500123Z: sortable, and safe in instance ids and URLs */
+function compactTime(d: Date): string {
+  return d.toISOString().replace(/[-:.]/g, "");
+}
+
+function firstLine(output: unknown): string {
+  const text = typeof output === "string" ? output : JSON.stringify(output ?? "");
+  return text.split("\n")[0].slice(0, 1000);
+}
+
+const clientInput = [df.input.durableClient()];
+app.http(Names.http.putStack, {
+  route: "stacks/{name}",
+  methods: ["PUT"],
+  authLevel: "function",
+  extraInputs: clientInput,
+  handler: guarded(putStack),
+});
+app.http(Names.http.getStack, {
+  route: "stacks/{name}",
+  methods: ["GET"],
+  authLevel: "function",
+  extraInputs: clientInput,
+  handler: guarded(getStack),
+});
+app.http(Names.http.deleteStack, {
+  route: "stacks/{name}",
+  methods: ["DELETE"],
+  authLevel: "function",
+  extraInputs: clientInput,
+  handler: guarded(deleteStack),
+});
+app.http(Names.http.listStacks, {
+  route: "stacks",
+  methods: ["GET"],
+  authLevel: "function",
+  handler: guarded(listStacks),
+});
+app.http(Names.http.planStackHttp, {
+  route: "stacks/{name}/plan",
+  methods: ["POST"],
+  authLevel: "function",
+  extraInputs: clientInput,
+  handler: guarded(planStackHttp),
+});
+app.http(Names.http.getOperation, {
+  route: "stacks/{name}/operations/{instanceId}",
+  methods: ["GET"],
+  authLevel: "function",
+  extraInputs: clientInput,
+  handler: guarded(getOperation),
+});

@@ -1,0 +1,41 @@
+// Every function name in one place: orchestrators call activities by these names, and a renamed
+// orchestrator or activity breaks in-flight instances (the history replay test catches it).
+export const Names = {
+  orchestrators: {
+    deployStack: "deployStack",
+    planStack: "planStack",
+    teardownStack: "teardownStack",
+    reconcileStack: "reconcileStack",
+  },
+  activities: {
+    buildStackGraph: "buildStackGraph",
+    planResource: "planResource",
+    applyResource: "applyResource",
+    removeResource: "removeResource",
+    listWebNodes: "listWebNodes",
+    runNodeAgent: "runNodeAgent",
+    recordObserved: "recordObserved",
+    appendAudit: "appendAudit",
+    releaseOperation: "releaseOperation",
+    forgetStack: "forgetStack",
+  },
+  http: {
+    putStack: "putStack",
+    getStack: "getStack",
+    listStacks: "listStacks",
+    deleteStack: "deleteStack",
+    planStackHttp: "planStackHttp",
+    getOperation: "getOperation",
+  },
+  timers: {
+    driftCheck: "driftCheck",
+  },
+} as const;
+
+/** Instance ids: one per stack and verb, so a duplicate request finds the running instance. */
+export const InstanceIds = {
+  deploy: (stack: string, generation: number, at: string) => `deploy-${stack}-g${generation}-${at}`,
+  teardown: (stack: string, at: string) => `teardown-${stack}-${at}`,
+  plan: (stack: string, at: string) => `plan-${stack}-${at}`,
+  reconcile: (stack: string, at: string) => `reconcile-${stack}-${at}`,
+} as const;

@@ -1,0 +1,119 @@
+// Runs a stack graph inside an orchestrator: every node starts as soon as the nodes it waits for are
+// done, so the makespan is the graph's critical path and not the sum of its parts. Deterministic: the
+// order of scheduling follows the graph's node order and completions come from history.
+import type { OrchestrationContext, Task } from "durable-functions";
+import * as df from "durable-functions";
+import type { GraphNode, StackGraph } from "../../shared/graph/types";
+
+export type GraphDirection = "forward" | "reverse";
+
+export interface GraphProgress {
+  total: number;
+  done: number;
+  running: string[];
+  failed: { key: string; message: string }[];
+  /** not started because something they wait for failed */
+  skipped: string[];
+}
+
+export interface GraphRunResult<R> {
+  results: Record<string, R>;
+  progress: GraphProgress;
+}
+
+/** What each node is waiting for: its dependencies (forward) or its dependents (reverse). */
+export function waitsFor(graph: StackGraph, direction: GraphDirection): Map<string, string[]> {
+  const waits = new Map<string, string[]>(graph.nodes.map((n) => [n.key, [] as string[]]));
+  for (const n of graph.nodes) {
+    for (const dep of n.dependsOn) {
+      if (direction === "forward") waits.get(n.key)!.push(dep);
+      else waits.get(dep)?.push(n.key);
+    }
+  }
+  return waits;
+}
+
+/** First line of an activity failure, which is what people need in a status. */
+export function failureMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split("\n")[0].trim().slice(0, 500);
+}
+
+/**
+ * Runs `activity` once per node (with retries) in dependency order, as parallel as the edges allow.
+ * A failed node does not stop independent branches; nodes behind it are skipped. `report` is called
+ * after every change so the caller can publish progress in its custom status.
+ */
+export function* runGraph<R>(
+  context: OrchestrationContext,
+  graph: StackGraph,
+  options: {
+    direction: GraphDirection;
+    activity: string;
+    input: (node: GraphNode) => unknown;
+    retry?: df.RetryOptions;
+    report?: (progress: GraphProgress) => void;
+    /** how often tasks scheduled in earlier rounds are checked for completion (default 2 s) */
+    tickMs?: number;
+  },
+): Generator<Task, GraphRunResult<R>, unknown> {
+  const waits = waitsFor(graph, options.direction);
+  const tickMs = options.tickMs ?? 2_000;
+  const order = options.direction === "forward" ? graph.nodes : [...graph.nodes].reverse();
+  const finished = new Set<string>();
+  const failedOrSkipped = new Set<string>();
+  const started = new Set<string>();
+  const running: { key: string; task: Task }[] = [];
+  const results: Record<string, R> = {};
+  const progress: GraphProgress = { total: graph.nodes.length, done: 0, running: [], failed: [], skipped: [] };
+  const publish = () => {
+    progress.running = running.map((r) => r.key);
+    options.report?.(progress);
+  };
+
+  for (;;) {
+    const fresh: Task[] = [];
+    for (const node of order) {
+      if (started.has(node.key) || failedOrSkipped.has(node.key)) continue;
+      const deps = waits.get(node.key) ?? [];
+      if (deps.some((d) => failedOrSkipped.has(d))) {
+        failedOrSkipped.add(node.key);
+        progress.skipped.push(node.key);
+        continue;
+      }
+      if (!deps.every((d) => finished.has(d))) continue;
+      started.add(node.key);
+      const input = options.input(node);
+      const task = options.retry
+        ? context.df.callActivityWithRetry(options.activity, options.retry, input)
+        : context.df.callActivity(options.activity, input);
+      running.push({ key: node.key, task });
+      fresh.push(task);
+    }
+    publish();
+    if (running.length === 0) break;
+
+    // Wait for a fresh task or the next tick. A task goes into a compound task only once: the host
+    // schedules every action of a compound it receives, so a running task yielded again would run
+    // twice. Tasks from earlier rounds are seen complete on the next wake (a fresh one or a tick).
+    if (!running.some((r) => r.task.isCompleted || r.task.isFaulted)) {
+      const tick = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + tickMs));
+      const winner = (yield context.df.Task.any([...fresh, tick])) as Task;
+      if (winner !== tick) tick.cancel();
+    }
+    for (let i = running.length - 1; i >= 0; i--) {
+      const { key, task } = running[i];
+      if (!task.isCompleted && !task.isFaulted) continue;
+      running.splice(i, 1);
+      if (task.isFaulted) {
+        failedOrSkipped.add(key);
+        progress.failed.push({ key, message: failureMessage(task.result) });
+      } else {
+        finished.add(key);
+        results[key] = task.result as R;
+        progress.done += 1;
+      }
+    }
+  }
+  return { results, progress };
+}

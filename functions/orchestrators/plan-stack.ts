@@ -1,0 +1,55 @@
+// planStack: what a deploy would change, resource by resource, without writing anything.
+import * as df from "durable-functions";
+import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
+import type { NodePlan, StackGraph } from "../../shared/graph/types";
+import type { StackSpec } from "../../shared/spec/types";
+import { Names } from "../names";
+
+export interface PlanInput {
+  spec: StackSpec;
+  generation: number;
+}
+
+export interface PlanOutput {
+  stack: string;
+  generation: number;
+  summary: Record<NodePlan["action"], number>;
+  /** only the resources that would change */
+  changes: NodePlan[];
+  unchanged: number;
+}
+
+export function summarize(plans: NodePlan[]): PlanOutput["summary"] {
+  const summary = { create: 0, update: 0, replace: 0, none: 0, delete: 0 };
+  for (const p of plans) summary[p.action] += 1;
+  return summary;
+}
+
+export const planStack: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<PlanInput>();
+  const retry = new df.RetryOptions(5_000, 3);
+  context.df.setCustomStatus({ operation: "plan", stack: input.spec.name, phase: "graph" });
+  const graph = (yield context.df.callActivityWithRetry(Names.activities.buildStackGraph, retry, {
+    spec: input.spec,
+  })) as StackGraph;
+  context.df.setCustomStatus({
+    operation: "plan",
+    stack: input.spec.name,
+    phase: "reading",
+    total: graph.nodes.length,
+  });
+  const plans = (yield context.df.Task.all(
+    graph.nodes.map((node) => context.df.callActivityWithRetry(Names.activities.planResource, retry, { node })),
+  )) as NodePlan[];
+  const output: PlanOutput = {
+    stack: input.spec.name,
+    generation: input.generation,
+    summary: summarize(plans),
+    changes: plans.filter((p) => p.action !== "none"),
+    unchanged: plans.filter((p) => p.action === "none").length,
+  };
+  context.df.setCustomStatus({ operation: "plan", stack: input.spec.name, phase: "done" });
+  return output;
+};
+
+df.app.orchestration(Names.orchestrators.planStack, planStack);

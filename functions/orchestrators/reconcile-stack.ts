@@ -1,0 +1,72 @@
+// reconcileStack: the hourly drift check. Plan; if Azure drifted from the spec, record what drifted
+// and apply the spec again (a deploy writes only what differs). Level-triggered: it compares desired
+// with observed every time instead of trusting what it did last.
+import * as df from "durable-functions";
+import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
+import type { StackSpec } from "../../shared/spec/types";
+import { Names } from "../names";
+import type { DeployInput } from "./deploy-stack";
+import type { PlanOutput } from "./plan-stack";
+
+export interface ReconcileInput {
+  spec: StackSpec;
+  generation: number;
+  nodeReadyTimeoutMinutes: number;
+  dbUserSlot?: "a" | "b";
+}
+
+export interface ReconcileOutput {
+  drifted: boolean;
+  changes: PlanOutput["changes"];
+}
+
+export const reconcileStack: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<ReconcileInput>();
+  const retry = new df.RetryOptions(5_000, 3);
+  const stack = input.spec.name;
+  const operation = { kind: "reconcile", instanceId: context.df.instanceId };
+  try {
+    context.df.setCustomStatus({ operation: "reconcile", stack, phase: "plan" });
+    const plan = (yield context.df.callSubOrchestrator(
+      Names.orchestrators.planStack,
+      { spec: input.spec, generation: input.generation },
+      `${context.df.instanceId}-plan`,
+    )) as PlanOutput;
+    const at = context.df.currentUtcDateTime.toISOString();
+    const drift = plan.changes.map((c) => ({ key: c.key, action: c.action, paths: c.changes.map((x) => x.path) }));
+    yield context.df.callActivityWithRetry(Names.activities.recordObserved, retry, {
+      stack,
+      observed: { generation: input.generation, drift: { at, changes: drift } },
+    });
+    if (plan.changes.length === 0) {
+      context.df.setCustomStatus({ operation: "reconcile", stack, phase: "in sync" });
+      const output: ReconcileOutput = { drifted: false, changes: [] };
+      return output;
+    }
+    yield context.df.callActivityWithRetry(Names.activities.appendAudit, retry, {
+      stack,
+      what: "drift detected",
+      why: `${plan.changes.length} resource(s) differ from the spec; applying it again`,
+      operation,
+      details: { changes: drift },
+    });
+    context.df.setCustomStatus({ operation: "reconcile", stack, phase: "apply", changes: drift });
+    const deploy: DeployInput = {
+      spec: input.spec,
+      generation: input.generation,
+      nodeReadyTimeoutMinutes: input.nodeReadyTimeoutMinutes,
+      dbUserSlot: input.dbUserSlot,
+    };
+    yield context.df.callSubOrchestrator(Names.orchestrators.deployStack, deploy, `${context.df.instanceId}-apply`);
+    context.df.setCustomStatus({ operation: "reconcile", stack, phase: "repaired", changes: drift });
+    const output: ReconcileOutput = { drifted: true, changes: plan.changes };
+    return output;
+  } finally {
+    yield context.df.callActivityWithRetry(Names.activities.releaseOperation, retry, {
+      stack,
+      instanceId: context.df.instanceId,
+    });
+  }
+};
+
+df.app.orchestration(Names.orchestrators.reconcileStack, reconcileStack);

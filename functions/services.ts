@@ -1,0 +1,49 @@
+// The app's long-lived collaborators, built once per process from settings (Azure SDK style: one
+// client factory). Tests and the sandbox point the settings at the emulator and Azurite, or install
+// their own set with `useServices`.
+import { AzureClientFactory } from "../shared/azure/clients";
+import { azureSettingsFromEnv, validateAzureSettings } from "../shared/azure/settings";
+import { ConfigError, readIntSetting, readSetting } from "../shared/config";
+import { ResourceEngine } from "../shared/arm/engine";
+import { AuditLog, StackRegistry, StoreTables, storeSettingsFromEnv } from "../shared/store";
+import type { StackSpec } from "../shared/spec/types";
+import type { StackObserved } from "../shared/stack-status";
+
+export interface Services {
+  factory: AzureClientFactory;
+  engine: ResourceEngine;
+  registry: StackRegistry<StackSpec, StackObserved>;
+  audit: AuditLog;
+  /** tenant of the stacks' Key Vaults */
+  tenantId: string;
+  functionPrincipalId?: string;
+  nodeReadyTimeoutMinutes: number;
+}
+
+let current: Services | undefined;
+
+export function services(): Services {
+  current ??= servicesFromSettings();
+  return current;
+}
+
+/** Installs a set of services (tests, sandbox); `undefined` goes back to building from settings. */
+export function useServices(next: Services | undefined): void {
+  current = next;
+}
+
+export function servicesFromSettings(): Services {
+  const factory = new AzureClientFactory(validateAzureSettings(azureSettingsFromEnv()));
+  const tenantId = readSetting("tenantId");
+  if (!tenantId) throw new ConfigError("JUMPGATE_TENANT_ID is required: the tenant of the stacks' Key Vaults");
+  const store = new StoreTables(storeSettingsFromEnv());
+  return {
+    factory,
+    engine: new ResourceEngine(factory),
+    registry: new StackRegistry<StackSpec, StackObserved>(store),
+    audit: new AuditLog(store),
+    tenantId,
+    functionPrincipalId: readSetting("functionPrincipalId"),
+    nodeReadyTimeoutMinutes: readIntSetting("nodeReadyTimeoutMinutes", undefined, 1),
+  };
+}

@@ -1,0 +1,20 @@
+// The custom data of a stack's web nodes: the node template filled in from the spec and the names
+// the resource graph gives the stack's Key Vault and database. Nothing secret goes in: custom data is
+// readable on the VM and through ARM.
+import { stackNames } from "../graph/names";
+import type { StackSpec } from "../spec/types";
+import { customDataBase64, renderNodeCloudInit } from "./cloud-init";
+
+export function renderWebNodeCustomData(spec: StackSpec, _vm: { name: string; index: number }): string {
+  const names = stackNames(spec);
+  return customDataBase64(
+    renderNodeCloudInit({
+      stackName: spec.name,
+      fleetMode: spec.fleet.mode,
+      publicHostname: spec.tls.hostname ?? names.publicFqdn,
+      keyVaultUrl: names.keyVaultUri,
+      dbHost: names.mysqlFqdn,
+      guacamoleVersion: spec.guacamole.version,
+    }),
+  );
+}

@@ -1,0 +1,122 @@
+// The whole app on loopback: the Azure emulator (real SDK clients through the app's factory),
+// Azurite for the registry and audit trail, the durable test host running the app's real
+// orchestrators and activities, and (optionally) the app's real HTTP routes served like the
+// Functions host serves them. Used by e2e tests, the benchmark and the sandbox.
+import "../../emulator/durable/install";
+import "../../functions";
+import { Emulator, type EmulatorOptions } from "../../emulator/arm/emulator";
+import { DurableTestHost, fromRegistry, startDurableRpcServer, type DurableRpcServer } from "../../emulator/durable";
+import type { DurableTestHostOptions } from "../../emulator/durable/durable-test-host";
+import { startHttpHost, type HttpHost } from "../../emulator/functions-host/http-host";
+import { useServices, type Services } from "../../functions/services";
+import { ResourceEngine } from "../../shared/arm/engine";
+import { AzureClientFactory } from "../../shared/azure/clients";
+import type { AzureClientSettings } from "../../shared/azure/settings";
+import { AuditLog, StackRegistry, StoreTables } from "../../shared/store";
+import type { StackSpec } from "../../shared/spec/types";
+import type { StackObserved } from "../../shared/stack-status";
+import { startAzurite, type AzuriteServer } from "./servers/azurite";
+
+export interface JumpgateEnvOptions {
+  emulator?: EmulatorOptions;
+  azure?: Partial<AzureClientSettings>;
+  durable?: Partial<Omit<DurableTestHostOptions, "orchestrators" | "activities">>;
+  /** serve the HTTP routes (needs the real-time pump, see `realTime`) */
+  http?: boolean | { port?: number };
+  /** run the durable host on the wall clock (timeScale speeds up timers) instead of the virtual clock */
+  realTime?: { timeScale?: number };
+  nodeReadyTimeoutMinutes?: number;
+  log?: (line: string) => void;
+}
+
+export interface JumpgateEnv {
+  emulator: Emulator;
+  azurite: AzuriteServer;
+  host: DurableTestHost;
+  services: Services;
+  registry: StackRegistry<StackSpec, StackObserved>;
+  audit: AuditLog;
+  rpc?: DurableRpcServer;
+  http?: HttpHost;
+  /** base URL of the HTTP API when served, e.g. http://127.0.0.1:7071/api */
+  api?: string;
+  stop(): Promise<void>;
+}
+
+export const TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promise<JumpgateEnv> {
+  const emulator = new Emulator({ tenantId: TENANT_ID, ...options.emulator });
+  const url = await emulator.start();
+  const azurite = await startAzurite();
+  const settings: AzureClientSettings = {
+    armEndpoint: url,
+    metricsEndpoint: url,
+    credential: "emulator",
+    caPem: emulator.caPem,
+    verifyKeyVaultChallengeResource: false,
+    requestTimeoutMs: 10_000,
+    lroPollIntervalMs: 5,
+    lroTimeoutMs: 120_000,
+    retry: { maxRetries: 3, retryDelayInMs: 5, maxRetryDelayInMs: 50 },
+    ...options.azure,
+  };
+  const factory = new AzureClientFactory(settings);
+  const tables = new StoreTables({
+    connectionString: azurite.connectionString,
+    tablePrefix: "jumpgate",
+    requestTimeoutMs: 10_000,
+    retry: { maxRetries: 3, retryDelayInMs: 10, maxRetryDelayInMs: 100 },
+  });
+  const registry = new StackRegistry<StackSpec, StackObserved>(tables);
+  const audit = new AuditLog(tables);
+  const services: Services = {
+    factory,
+    engine: new ResourceEngine(factory),
+    registry,
+    audit,
+    tenantId: TENANT_ID,
+    nodeReadyTimeoutMinutes: options.nodeReadyTimeoutMinutes ?? 30,
+  };
+  useServices(services);
+
+  const registrations = fromRegistry();
+  const host = new DurableTestHost({
+    ...registrations,
+    ...(options.realTime ? { startTime: new Date() } : {}),
+    ...options.durable,
+  });
+  const env: JumpgateEnv = {
+    emulator,
+    azurite,
+    host,
+    services,
+    registry,
+    audit,
+    stop: async () => {
+      await env.http?.close();
+      await env.rpc?.close();
+      if (options.realTime) await host.stopPump();
+      useServices(undefined);
+      await azurite.stop();
+      await emulator.stop();
+    },
+  };
+  try {
+    if (options.realTime) host.startPump({ timeScale: options.realTime.timeScale ?? 1 });
+    if (options.http) {
+      env.rpc = await startDurableRpcServer(host);
+      const port = typeof options.http === "object" ? options.http.port : undefined;
+      env.http = await startHttpHost(Object.values(registrations.http), {
+        port,
+        clientData: env.rpc.clientData(),
+        log: options.log,
+      });
+      env.api = env.http.url;
+    }
+  } catch (e) {
+    await env.stop();
+    throw e;
+  }
+  return env;
+}
