@@ -6,13 +6,11 @@
 // Web nodes answer through a stand-in agent that is healthy at once: node bring-up (cloud-init,
 // guacd build) is not what this measures, resource orchestration is.
 import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { DEFAULT_LATENCY } from "../emulator/arm/latency";
 import { criticalPath } from "../shared/graph/order";
 import { buildStackGraph } from "../shared/graph/stack-graph";
 import type { GraphNode } from "../shared/graph/types";
-import { NODE_AGENT_PATH } from "../shared/node/constants";
+import { standInAgentRoot } from "../test/support/stand-in-agent";
 import { validateStackSpec } from "../shared/spec/validate";
 import type { StackSpec } from "../shared/spec/types";
 import { startJumpgateEnv, TENANT_ID } from "../test/support/jumpgate-env";
@@ -56,25 +54,6 @@ function armTypeOf(id: string): string {
   return segments.join("/").toLowerCase();
 }
 
-function stubAgentRoot(): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "jumpgate-bench-node-"));
-  const agent = path.join(root, NODE_AGENT_PATH);
-  fs.mkdirSync(path.dirname(agent), { recursive: true });
-  fs.writeFileSync(
-    agent,
-    [
-      "#!/usr/bin/env bash",
-      "# bench stand-in: a node that is healthy at once",
-      'case "$1" in',
-      '  health) echo \'{"healthy":true,"draining":false,"liveSessions":0,"checks":[]}\' ;;',
-      "  *) echo '{\"changed\":[]}' ;;",
-      "esac",
-    ].join("\n"),
-    { mode: 0o755 },
-  );
-  return root;
-}
-
 function spec(mode: "availabilitySet" | "scaleSet"): StackSpec {
   const result = validateStackSpec({
     name: mode === "scaleSet" ? "benchvmss" : "benchavset",
@@ -88,7 +67,7 @@ function spec(mode: "availabilitySet" | "scaleSet"): StackSpec {
 }
 
 async function benchMode(mode: "availabilitySet" | "scaleSet"): Promise<void> {
-  const root = stubAgentRoot();
+  const root = standInAgentRoot();
   const env = await startJumpgateEnv({
     emulator: {
       lro: { mode: "async", pollsBeforeDone: 1, retryAfterSeconds: 0 },

@@ -4,34 +4,14 @@
 // cleanly on SIGTERM or Ctrl-C. Web nodes answer through a stand-in agent that reports healthy
 // (no VM boots here); everything else is the app's own code path.
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { DEFAULT_LATENCY } from "../emulator/arm/latency";
-import { NODE_AGENT_PATH } from "../shared/node/constants";
+import { standInAgentRoot } from "../test/support/stand-in-agent";
 import { startJumpgateEnv } from "../test/support/jumpgate-env";
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function standInAgentRoot(): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "jumpgate-sandbox-node-"));
-  const agent = path.join(root, NODE_AGENT_PATH);
-  fs.mkdirSync(path.dirname(agent), { recursive: true });
-  fs.writeFileSync(
-    agent,
-    [
-      "#!/usr/bin/env bash",
-      "# sandbox stand-in for a booted web node: healthy, no sessions",
-      'case "$1" in',
-      '  health) echo \'{"healthy":true,"draining":false,"liveSessions":0,"checks":[]}\' ;;',
-      "  *) echo '{\"changed\":[]}' ;;",
-      "esac",
-    ].join("\n"),
-    { mode: 0o755 },
-  );
-  return root;
 }
 
 async function main(): Promise<void> {

@@ -6,9 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { NODE_AGENT_PATH } from "../../shared/node/constants";
+import { standInAgentRoot } from "../support/stand-in-agent";
 import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
 
 const SUB = "00000000-0000-0000-0000-00000000e2e1";
@@ -19,24 +17,6 @@ const spec = (extra: Record<string, unknown> = {}) => ({
   fleet: { mode: "availabilitySet", size: 2 },
   ...extra,
 });
-
-function stubAgentRoot(): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "jumpgate-e2e-node-"));
-  const agent = path.join(root, NODE_AGENT_PATH);
-  fs.mkdirSync(path.dirname(agent), { recursive: true });
-  fs.writeFileSync(
-    agent,
-    [
-      "#!/usr/bin/env bash",
-      'case "$1" in',
-      '  health) echo \'{"healthy":true,"draining":false,"liveSessions":0,"checks":[]}\' ;;',
-      "  *) echo '{\"changed\":[]}' ;;",
-      "esac",
-    ].join("\n"),
-    { mode: 0o755 },
-  );
-  return root;
-}
 
 describe("stacks HTTP API end to end", () => {
   let env: JumpgateEnv;
@@ -74,7 +54,7 @@ describe("stacks HTTP API end to end", () => {
   }
 
   before(async () => {
-    root = stubAgentRoot();
+    root = standInAgentRoot();
     env = await startJumpgateEnv({
       http: true,
       realTime: { timeScale: 50 },
