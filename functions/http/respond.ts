@@ -1,8 +1,6 @@
 // Shared pieces of the HTTP handlers: JSON and problem responses, URLs, and a wrapper that turns
 // any unexpected exception into a 500 problem that names a correlation id and leaks nothing else.
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import * as df from "durable-functions";
-import type { DurableClient, DurableOrchestrationStatus } from "durable-functions";
 import { internalProblem, problemResponse, type Problem } from "../../shared/http/problem";
 import { STACK_NAME_PATTERN } from "../../shared/spec/schema";
 
@@ -44,31 +42,6 @@ export function routeStackName(
       errors: [{ pointer: "/name", detail: "not a valid stack name" }],
     }),
   };
-}
-
-export async function instanceStatus(
-  client: DurableClient,
-  instanceId: string,
-): Promise<DurableOrchestrationStatus | undefined> {
-  try {
-    const status = await client.getStatus(instanceId, { showInput: false });
-    return status && status.instanceId ? status : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const TERMINAL = new Set<string>([
-  df.OrchestrationRuntimeStatus.Completed,
-  df.OrchestrationRuntimeStatus.Failed,
-  df.OrchestrationRuntimeStatus.Terminated,
-]);
-
-/** An operation claim whose instance no longer runs (crashed host, terminated by hand) is stale. */
-export async function claimIsLive(client: DurableClient, instanceId: string): Promise<boolean> {
-  const status = await instanceStatus(client, instanceId);
-  if (!status) return false;
-  return !TERMINAL.has(status.runtimeStatus);
 }
 
 /** Wraps a handler so an unexpected failure is a 500 problem with a correlation id, logged without detail leaks. */

@@ -11,8 +11,8 @@ import type { DeployInput } from "../orchestrators/deploy-stack";
 import type { PlanInput } from "../orchestrators/plan-stack";
 import type { TeardownInput } from "../orchestrators/teardown-stack";
 import { services } from "../services";
-import { guarded, instanceStatus, json, operationUrl, problem, routeStackName } from "./respond";
-import { claimStack, type ClaimKind } from "./claim";
+import { guarded, json, operationUrl, problem, routeStackName } from "./respond";
+import { claimStack, instanceStatus, type ClaimKind } from "../stack-claim";
 
 async function readSpec(request: HttpRequest, routeName: string) {
   // a declared length over the limit is refused before the body is read
@@ -56,7 +56,6 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
     spec,
     generation: claim.generation,
     nodeReadyTimeoutMinutes: s.nodeReadyTimeoutMinutes,
-    dbUserSlot: claim.dbUserSlot,
   };
   await client.startNew(Names.orchestrators.deployStack, { instanceId: claim.instanceId, input });
   context.log(`deploy of stack ${route.name} generation ${claim.generation} started as ${claim.instanceId}`);

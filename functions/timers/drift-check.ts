@@ -5,7 +5,7 @@ import * as df from "durable-functions";
 import { InstanceIds, Names } from "../names";
 import type { ReconcileInput } from "../orchestrators/reconcile-stack";
 import { services } from "../services";
-import { claimStack } from "../http/claim";
+import { claimStack } from "../stack-claim";
 
 export async function driftCheck(
   _timer: Timer,

@@ -19,10 +19,20 @@ export async function startAzure(
   overrides: Partial<AzureClientSettings> = {},
 ): Promise<AzureFixture> {
   const emulator = new Emulator(options);
-  const url = await emulator.start();
-  const settings: AzureClientSettings = {
-    armEndpoint: url,
-    metricsEndpoint: url,
+  await emulator.start();
+  const settings = emulatorClientSettings(emulator, overrides);
+  const factory = new AzureClientFactory(settings);
+  return { emulator, factory, settings, stop: () => emulator.stop() };
+}
+
+/** The app's client settings pointed at a started emulator: fixed token, its CA, fast polls. */
+export function emulatorClientSettings(
+  emulator: Emulator,
+  overrides: Partial<AzureClientSettings> = {},
+): AzureClientSettings {
+  return {
+    armEndpoint: emulator.url,
+    metricsEndpoint: emulator.url,
     credential: "emulator",
     caPem: emulator.caPem,
     verifyKeyVaultChallengeResource: false,
@@ -32,8 +42,6 @@ export async function startAzure(
     retry: { maxRetries: 3, retryDelayInMs: 5, maxRetryDelayInMs: 50 },
     ...overrides,
   };
-  const factory = new AzureClientFactory(settings);
-  return { emulator, factory, settings, stop: () => emulator.stop() };
 }
 
 export function rgId(rg = RG, sub = SUB): string {

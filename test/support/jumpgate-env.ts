@@ -15,6 +15,7 @@ import type { AzureClientSettings } from "../../shared/azure/settings";
 import { AuditLog, StackRegistry, StoreTables } from "../../shared/store";
 import type { StackSpec } from "../../shared/spec/types";
 import type { StackObserved } from "../../shared/stack-status";
+import { emulatorClientSettings } from "./azure";
 import { startAzurite, type AzuriteServer } from "./servers/azurite";
 
 export interface JumpgateEnvOptions {
@@ -47,20 +48,13 @@ export const TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
 export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promise<JumpgateEnv> {
   const emulator = new Emulator({ tenantId: TENANT_ID, ...options.emulator });
-  const url = await emulator.start();
+  await emulator.start();
   const azurite = await startAzurite();
-  const settings: AzureClientSettings = {
-    armEndpoint: url,
-    metricsEndpoint: url,
-    credential: "emulator",
-    caPem: emulator.caPem,
-    verifyKeyVaultChallengeResource: false,
+  const settings = emulatorClientSettings(emulator, {
     requestTimeoutMs: 10_000,
-    lroPollIntervalMs: 5,
     lroTimeoutMs: 120_000,
-    retry: { maxRetries: 3, retryDelayInMs: 5, maxRetryDelayInMs: 50 },
     ...options.azure,
-  };
+  });
   const factory = new AzureClientFactory(settings);
   const tables = new StoreTables({
     connectionString: azurite.connectionString,

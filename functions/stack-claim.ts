@@ -1,11 +1,11 @@
 // One writer per stack: before a deploy or teardown starts, it claims the stack in the registry
 // (an ETag-guarded write). A claim whose orchestration is no longer running (the host crashed, or it
 // was terminated by hand) is stale and is taken over; a live one makes the request a 409 that names it.
-import type { DurableClient } from "durable-functions";
-import type { StackOperation } from "../../shared/store";
-import type { StackSpec } from "../../shared/spec/types";
-import { services } from "../services";
-import { claimIsLive } from "./respond";
+import * as df from "durable-functions";
+import type { DurableClient, DurableOrchestrationStatus } from "durable-functions";
+import type { StackOperation } from "../shared/store";
+import type { StackSpec } from "../shared/spec/types";
+import { services } from "./services";
 
 export type ClaimKind = "deploy" | "teardown" | "reconcile" | "plan";
 
@@ -38,8 +38,33 @@ export async function claimStack(
     const instanceId = options.instanceIdFor(record.generation);
     const op: StackOperation = { kind, instanceId, startedAt: (options.now ?? new Date()).toISOString() };
     const claimed = await registry.setOperation(name, op, { ifMatch: record.etag });
-    if (claimed.ok) return { ok: true, instanceId, generation: record.generation, dbUserSlot: undefined };
+    if (claimed.ok) return { ok: true, instanceId, generation: record.generation };
     if (claimed.reason === "operation-running") return { ok: false, running: claimed.running };
   }
   throw new Error(`stack '${name}' kept changing while claiming it; try again`);
+}
+
+export async function instanceStatus(
+  client: DurableClient,
+  instanceId: string,
+): Promise<DurableOrchestrationStatus | undefined> {
+  try {
+    const status = await client.getStatus(instanceId, { showInput: false });
+    return status && status.instanceId ? status : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const TERMINAL = new Set<string>([
+  df.OrchestrationRuntimeStatus.Completed,
+  df.OrchestrationRuntimeStatus.Failed,
+  df.OrchestrationRuntimeStatus.Terminated,
+]);
+
+/** An operation claim whose instance no longer runs (crashed host, terminated by hand) is stale. */
+export async function claimIsLive(client: DurableClient, instanceId: string): Promise<boolean> {
+  const status = await instanceStatus(client, instanceId);
+  if (!status) return false;
+  return !TERMINAL.has(status.runtimeStatus);
 }
