@@ -6,6 +6,8 @@ export const Names = {
     planStack: "planStack",
     teardownStack: "teardownStack",
     reconcileStack: "reconcileStack",
+    healStack: "healStack",
+    scaleStack: "scaleStack",
   },
   activities: {
     buildStackGraph: "buildStackGraph",
@@ -26,6 +28,7 @@ export const Names = {
     deleteStack: "deleteStack",
     planStackHttp: "planStackHttp",
     getOperation: "getOperation",
+    postAlert: "postAlert",
   },
   timers: {
     driftCheck: "driftCheck",
@@ -38,4 +41,7 @@ export const InstanceIds = {
   teardown: (stack: string, at: string) => `teardown-${stack}-${at}`,
   plan: (stack: string, at: string) => `plan-${stack}-${at}`,
   reconcile: (stack: string, at: string) => `reconcile-${stack}-${at}`,
+  /** singletons: one heal and one scale orchestration per stack, which new alerts wake up */
+  heal: (stack: string) => `heal-${stack}`,
+  scale: (stack: string) => `scale-${stack}`,
 } as const;

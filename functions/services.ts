@@ -5,7 +5,7 @@ import { AzureClientFactory } from "../shared/azure/clients";
 import { azureSettingsFromEnv, validateAzureSettings } from "../shared/azure/settings";
 import { ConfigError, readIntSetting, readSetting } from "../shared/config";
 import { ResourceEngine } from "../shared/arm/engine";
-import { AuditLog, StackRegistry, StoreTables, storeSettingsFromEnv } from "../shared/store";
+import { AlertInbox, AuditLog, StackRegistry, StoreTables, storeSettingsFromEnv } from "../shared/store";
 import type { StackSpec } from "../shared/spec/types";
 import type { StackObserved } from "../shared/stack-status";
 
@@ -14,6 +14,8 @@ export interface Services {
   engine: ResourceEngine;
   registry: StackRegistry<StackSpec, StackObserved>;
   audit: AuditLog;
+  /** alert signals per stack, deduplicated; read by the heal and scale orchestrations */
+  inbox: AlertInbox;
   /** tenant of the stacks' Key Vaults */
   tenantId: string;
   functionPrincipalId?: string;
@@ -42,6 +44,7 @@ export function servicesFromSettings(): Services {
     engine: new ResourceEngine(factory),
     registry: new StackRegistry<StackSpec, StackObserved>(store),
     audit: new AuditLog(store),
+    inbox: new AlertInbox(store),
     tenantId,
     functionPrincipalId: readSetting("functionPrincipalId"),
     nodeReadyTimeoutMinutes: readIntSetting("nodeReadyTimeoutMinutes", undefined, 1),

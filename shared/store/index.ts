@@ -34,3 +34,4 @@ export {
 } from "./audit";
 export { StackNotFoundError, StoreContentionError, StoreCorruptionError, StoreLimitError } from "./errors";
 export { MAX_ENTITY_BYTES, MAX_PROPERTY_CHARS } from "./json-columns";
+export { AlertInbox, IGNORED_PARTITION, type InboxEntry, type PendingOptions } from "./alert-inbox";

@@ -76,7 +76,7 @@ export function assertEntityFits(entity: Record<string, unknown>, describe: stri
 }
 
 /** Non-ASCII characters as JSON escapes; only JSON strings can hold them, where escapes are valid. */
-function asciiJson(json: string): string {
+export function asciiJson(json: string): string {
   return json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 

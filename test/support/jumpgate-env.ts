@@ -12,7 +12,7 @@ import { useServices, type Services } from "../../functions/services";
 import { ResourceEngine } from "../../shared/arm/engine";
 import { AzureClientFactory } from "../../shared/azure/clients";
 import type { AzureClientSettings } from "../../shared/azure/settings";
-import { AuditLog, StackRegistry, StoreTables } from "../../shared/store";
+import { AlertInbox, AuditLog, StackRegistry, StoreTables } from "../../shared/store";
 import type { StackSpec } from "../../shared/spec/types";
 import type { StackObserved } from "../../shared/stack-status";
 import { emulatorClientSettings } from "./azure";
@@ -37,6 +37,7 @@ export interface JumpgateEnv {
   services: Services;
   registry: StackRegistry<StackSpec, StackObserved>;
   audit: AuditLog;
+  inbox: AlertInbox;
   rpc?: DurableRpcServer;
   http?: HttpHost;
   /** base URL of the HTTP API when served, e.g. http://127.0.0.1:7071/api */
@@ -64,11 +65,13 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
   });
   const registry = new StackRegistry<StackSpec, StackObserved>(tables);
   const audit = new AuditLog(tables);
+  const inbox = new AlertInbox(tables);
   const services: Services = {
     factory,
     engine: new ResourceEngine(factory),
     registry,
     audit,
+    inbox,
     tenantId: TENANT_ID,
     nodeReadyTimeoutMinutes: options.nodeReadyTimeoutMinutes ?? 30,
   };
@@ -87,6 +90,7 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
     services,
     registry,
     audit,
+    inbox,
     stop: async () => {
       await env.http?.close();
       await env.rpc?.close();
