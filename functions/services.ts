@@ -19,6 +19,8 @@ export interface Services {
   /** tenant of the stacks' Key Vaults */
   tenantId: string;
   functionPrincipalId?: string;
+  /** action group that calls /api/alerts; stacks get alert rules only when it is set */
+  alertActionGroupId?: string;
   nodeReadyTimeoutMinutes: number;
 }
 
@@ -47,6 +49,21 @@ export function servicesFromSettings(): Services {
     inbox: new AlertInbox(store),
     tenantId,
     functionPrincipalId: readSetting("functionPrincipalId"),
+    alertActionGroupId: actionGroupIdSetting(),
     nodeReadyTimeoutMinutes: readIntSetting("nodeReadyTimeoutMinutes", undefined, 1),
   };
+}
+
+const ACTION_GROUP_ID =
+  /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[^/]+\/providers\/microsoft\.insights\/actionGroups\/[^/]+$/i;
+
+/** The action group of the alert rules, refused at start when it is not an action group's ARM id. */
+function actionGroupIdSetting(): string | undefined {
+  const id = readSetting("alertActionGroupId");
+  if (id !== undefined && !ACTION_GROUP_ID.test(id)) {
+    throw new ConfigError(
+      `JUMPGATE_ALERT_ACTION_GROUP_ID must be an action group's ARM id (/subscriptions/<id>/resourceGroups/<rg>/providers/microsoft.insights/actionGroups/<name>), got '${id}'`,
+    );
+  }
+  return id;
 }

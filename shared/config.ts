@@ -86,6 +86,11 @@ export const SETTINGS = {
     description:
       "Object id of the Function App's managed identity; when set, each stack's Key Vault grants it Key Vault Secrets Officer (it writes the generated secrets).",
   },
+  alertActionGroupId: {
+    name: "JUMPGATE_ALERT_ACTION_GROUP_ID",
+    description:
+      "ARM id of the action group that posts Azure Monitor alerts to /api/alerts (infra creates it); when set, every stack gets the alert rules that feed healing and scaling.",
+  },
   nodeReadyTimeoutMinutes: {
     name: "JUMPGATE_NODE_READY_TIMEOUT_MINUTES",
     description: "How long a deploy waits for every web node's agent to report healthy (cloud-init builds guacd).",
@@ -94,7 +99,7 @@ export const SETTINGS = {
   tablePrefix: {
     name: "JUMPGATE_TABLE_PREFIX",
     description:
-      "Prefix of Jumpgate's table names in the storage account (`{prefix}stacks`, `{prefix}events`): letters and digits, starting with a letter.",
+      "Prefix of Jumpgate's table names in the storage account (`{prefix}stacks`, `{prefix}events`, `{prefix}alerts`, ...): letters and digits, starting with a letter.",
     default: "jumpgate",
   },
   taskHub: {

@@ -18,6 +18,7 @@ export async function buildGraphActivity(input: BuildGraphInput): Promise<StackG
   return buildStackGraph(input.spec, {
     tenantId: s.tenantId,
     functionPrincipalId: s.functionPrincipalId,
+    alertActionGroupId: s.alertActionGroupId,
     renderCustomData: (vm) => renderWebNodeCustomData(input.spec, vm),
   });
 }

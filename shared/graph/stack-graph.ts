@@ -35,6 +35,8 @@ export const API_VERSIONS = {
   authorization: "2022-04-01",
   mysql: "2023-12-30",
   compute: "2024-07-01",
+  metricAlerts: "2018-03-01",
+  activityLogAlerts: "2020-10-01",
 } as const;
 
 export interface StackGraphContext {
@@ -44,6 +46,11 @@ export interface StackGraphContext {
   renderCustomData(vm: { name: string; index: number }): string;
   /** the Function App's managed identity: gets "Key Vault Secrets Officer" on the vault to create secrets */
   functionPrincipalId?: string;
+  /**
+   * ARM id of the action group that calls Jumpgate's `/api/alerts` (created with the Function App);
+   * when set, the stack gets the alert rules that feed healing and scaling
+   */
+  alertActionGroupId?: string;
 }
 
 /** Generated secrets: MySQL admin, the two alternating app users, Guacamole's admin; 32 characters. */
@@ -74,6 +81,7 @@ export function buildStackGraph(spec: StackSpec, ctx: StackGraphContext): StackG
   b.database();
   if (spec.fleet.mode === "availabilitySet") b.availabilitySetFleet();
   else b.scaleSetFleet();
+  if (ctx.alertActionGroupId) b.alertRules(ctx.alertActionGroupId);
   // nodes list everything they reference; edges implied by others are dropped (same schedule, clearer plans)
   return { stack: spec.name, tag: names.tag, nodes: transitiveReduction(b.nodes) };
 }
@@ -566,6 +574,140 @@ class GraphBuilder {
       tagOwner: this.vault(),
       latencyClass: "fast",
     };
+  }
+
+  /**
+   * The alert rules that wake healing and scaling (see shared/alerts for how each maps to a signal):
+   * the LB probe per backend, VM availability and Resource Health of every VM in the resource group
+   * (so replacements and scale-outs are covered without a new rule), and CPU for scaling when the
+   * stack scales on CPU. Azure Monitor only hints: the heal orchestration corroborates before acting.
+   */
+  alertRules(actionGroupId: string): void {
+    const { spec, names } = this;
+    const rgId = names.resourceGroupId;
+    const vmType = "Microsoft.Compute/virtualMachines";
+    const actions: DesiredJson = [{ actionGroupId, webHookProperties: {} }];
+    const metricAlert = (
+      suffix: string,
+      description: string,
+      severity: number,
+      target: { scope: string; type?: string; dependsOn: string },
+      frequency: { every: string; window: string },
+      criterion: { [k: string]: DesiredJson },
+    ): void => {
+      const multi = target.type !== undefined;
+      this.add({
+        key: `alert:${suffix}`,
+        kind: "metricAlert",
+        id: `${rgId}/providers/Microsoft.Insights/metricAlerts/${spec.name}-${suffix}`,
+        apiVersion: API_VERSIONS.metricAlerts,
+        body: {
+          location: "global",
+          tags: { ...this.tags },
+          properties: {
+            description,
+            severity,
+            enabled: true,
+            scopes: [target.scope],
+            evaluationFrequency: frequency.every,
+            windowSize: frequency.window,
+            ...(multi ? { targetResourceType: target.type ?? "", targetResourceRegion: spec.location } : {}),
+            criteria: {
+              "odata.type": multi
+                ? "Microsoft.Azure.Monitor.MultipleResourceMultipleMetricCriteria"
+                : "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+              allOf: [{ criterionType: "StaticThresholdCriterion", name: suffix, ...criterion }],
+            },
+            autoMitigate: true,
+            actions,
+          },
+        },
+        dependsOn: [target.dependsOn],
+        latencyClass: "fast",
+      });
+    };
+
+    metricAlert(
+      "probe-down",
+      "Jumpgate: a web node fails the load balancer's health probe (per backend address).",
+      1,
+      { scope: names.loadBalancerId, dependsOn: "lb" },
+      { every: "PT1M", window: "PT5M" },
+      {
+        metricName: "DipAvailability",
+        metricNamespace: "Microsoft.Network/loadBalancers",
+        operator: "LessThan",
+        threshold: 50,
+        timeAggregation: "Average",
+        dimensions: [{ name: "BackendIPAddress", operator: "Include", values: ["*"] }],
+        skipMetricValidation: true,
+      },
+    );
+    metricAlert(
+      "vm-unavailable",
+      "Jumpgate: a web VM is not running (platform VM availability).",
+      1,
+      { scope: rgId, type: vmType, dependsOn: "rg" },
+      { every: "PT1M", window: "PT5M" },
+      {
+        metricName: "VmAvailabilityMetric",
+        metricNamespace: vmType,
+        operator: "LessThan",
+        threshold: 1,
+        timeAggregation: "Average",
+        skipMetricValidation: true,
+      },
+    );
+    this.add({
+      key: "alert:resource-health",
+      kind: "activityLogAlert",
+      id: `${rgId}/providers/Microsoft.Insights/activityLogAlerts/${spec.name}-resource-health`,
+      apiVersion: API_VERSIONS.activityLogAlerts,
+      body: {
+        location: "Global",
+        tags: { ...this.tags },
+        properties: {
+          description: "Jumpgate: Resource Health reports a web VM degraded or unavailable.",
+          enabled: true,
+          scopes: [rgId],
+          condition: {
+            allOf: [
+              { field: "category", equals: "ResourceHealth" },
+              { field: "resourceType", equals: vmType },
+            ],
+          },
+          actions: { actionGroups: [{ actionGroupId, webhookProperties: {} }] },
+        },
+      },
+      dependsOn: ["rg"],
+      latencyClass: "fast",
+    });
+
+    const scale = spec.policies.scale;
+    if (!scale.enabled || scale.metric !== "cpu") return;
+    // scale sets aggregate over their instances; an availability set's VMs are watched one by one
+    const fleetTarget =
+      spec.fleet.mode === "scaleSet"
+        ? { scope: names.scaleSetId, dependsOn: "vmss" }
+        : { scope: rgId, type: vmType, dependsOn: "rg" };
+    const cpu = { metricName: "Percentage CPU", metricNamespace: vmType, timeAggregation: "Average" };
+    // 50 points between the thresholds: Azure autoscale's guidance is at least 40 against flapping
+    metricAlert(
+      "scale-out",
+      "Jumpgate: web nodes are busy; add a node (within the fleet's max).",
+      3,
+      fleetTarget,
+      { every: "PT5M", window: "PT15M" },
+      { ...cpu, operator: "GreaterThan", threshold: 75 },
+    );
+    metricAlert(
+      "scale-in",
+      "Jumpgate: web nodes are idle; remove a drained node (within the fleet's min).",
+      3,
+      fleetTarget,
+      { every: "PT15M", window: "PT1H" },
+      { ...cpu, operator: "LessThan", threshold: 25 },
+    );
   }
 
   private vault(): { id: string; apiVersion: string } {

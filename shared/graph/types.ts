@@ -21,7 +21,9 @@ export type ResourceKind =
   | "availabilitySet"
   | "virtualMachineScaleSet"
   | "networkInterface"
-  | "virtualMachine";
+  | "virtualMachine"
+  | "metricAlert"
+  | "activityLogAlert";
 
 /** A value known only at apply time: read from a dependency's current ARM document. */
 export interface ValueRef {

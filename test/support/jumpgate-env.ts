@@ -27,6 +27,8 @@ export interface JumpgateEnvOptions {
   /** run the durable host on the wall clock (timeScale speeds up timers) instead of the virtual clock */
   realTime?: { timeScale?: number };
   nodeReadyTimeoutMinutes?: number;
+  /** give every stack the alert rules that call this action group */
+  alertActionGroupId?: string;
   log?: (line: string) => void;
 }
 
@@ -74,6 +76,7 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
     inbox,
     tenantId: TENANT_ID,
     nodeReadyTimeoutMinutes: options.nodeReadyTimeoutMinutes ?? 30,
+    alertActionGroupId: options.alertActionGroupId,
   };
   useServices(services);
 

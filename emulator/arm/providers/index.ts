@@ -3,6 +3,7 @@ import type { TypeDefinition } from "../types";
 import { AUTHORIZATION_TYPES } from "./authorization";
 import { COMPUTE_TYPES } from "./compute";
 import { DNS_TYPES } from "./dns";
+import { INSIGHTS_TYPES } from "./insights";
 import { KEYVAULT_TYPES } from "./keyvault";
 import { MYSQL_TYPES } from "./mysql";
 import { NETWORK_TYPES } from "./network";
@@ -16,4 +17,5 @@ export const ALL_TYPES: TypeDefinition[] = [
   ...MYSQL_TYPES,
   ...KEYVAULT_TYPES,
   ...AUTHORIZATION_TYPES,
+  ...INSIGHTS_TYPES,
 ];
