@@ -390,6 +390,7 @@ const P = {
   fleetMin: "/fleet/min",
   fleetMax: "/fleet/max",
   fleetZones: "/fleet/zones",
+  databaseSku: "/database/skuName",
   databaseTier: "/database/tier",
   highAvailability: "/database/highAvailability",
   hostname: "/tls/hostname",
@@ -447,6 +448,7 @@ const SEMANTIC_RULES: readonly SemanticRule[] = [
   fleetBounds,
   zonesNeedScaleSet,
   highAvailabilityNeedsTier,
+  skuMatchesTier,
   acmeChallenge,
   tagNames,
 ];
@@ -585,6 +587,26 @@ function highAvailabilityNeedsTier(rules: RuleContext): SpecError[] {
       pointer: rules.locate(P.highAvailability, P.databaseTier),
       detail: `database.highAvailability ${rules.shown(P.highAvailability, highAvailability)} needs database.tier "GeneralPurpose" or "MemoryOptimized" (with a matching skuName); Azure offers no high availability on tier ${rules.shown(P.databaseTier, tier)}`,
       keyword: "highAvailabilityTier",
+    },
+  ];
+}
+
+/** MySQL flexible server SKU families by tier: B = Burstable, D = GeneralPurpose, E = MemoryOptimized. */
+const TIER_OF_SKU_FAMILY: Record<string, string> = { B: "Burstable", D: "GeneralPurpose", E: "MemoryOptimized" };
+
+function skuMatchesTier(rules: RuleContext): SpecError[] {
+  if (!rules.usable(P.databaseSku, P.databaseTier)) return [];
+  const { skuName, tier } = rules.spec.database;
+  const family = /^Standard_([A-Za-z])/.exec(skuName)?.[1]?.toUpperCase() ?? "";
+  const expected = TIER_OF_SKU_FAMILY[family];
+  if (expected === tier) return [];
+  return [
+    {
+      pointer: rules.locate(P.databaseSku, P.databaseTier),
+      detail: expected
+        ? `database.skuName ${rules.shown(P.databaseSku, skuName)} is a ${expected} size, but database.tier is ${rules.shown(P.databaseTier, tier)}; Azure refuses the pair (B sizes are Burstable, D GeneralPurpose, E MemoryOptimized)`
+        : `database.skuName ${rules.shown(P.databaseSku, skuName)} is not a MySQL flexible server size: B sizes are Burstable, D GeneralPurpose, E MemoryOptimized (e.g. Standard_B1ms, Standard_D2ds_v4, Standard_E2ds_v4)`,
+      keyword: "skuMatchesTier",
     },
   ];
 }

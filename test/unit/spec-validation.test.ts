@@ -644,6 +644,19 @@ describe("cross-field rules", () => {
     accepted(minimal({ database: { tier: "Burstable", highAvailability: "Disabled" } }));
   });
 
+  test("the database size belongs to the tier", () => {
+    const detail = onlyError(minimal({ database: { tier: "GeneralPurpose" } }), "/database/tier", "skuMatchesTier");
+    assert.match(detail, /"Standard_B1ms" \(default\) is a Burstable size, but database.tier is "GeneralPurpose"/);
+    onlyError(minimal({ database: { skuName: "Standard_D2ds_v4" } }), "/database/skuName", "skuMatchesTier");
+    onlyError(
+      minimal({ database: { skuName: "Standard_X9", tier: "Burstable" } }),
+      "/database/skuName",
+      "skuMatchesTier",
+    );
+    accepted(minimal({ database: { skuName: "Standard_E4ds_v5", tier: "MemoryOptimized" } }));
+    accepted(minimal({ database: { skuName: "Standard_B2s", tier: "Burstable" } }));
+  });
+
   const zone = { resourceGroup: "rg-dns", name: "example.com" };
 
   test("dns-01 needs a DNS zone", () => {
