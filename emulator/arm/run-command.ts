@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { ResourceDoc } from "./types";
+import { ArmError, type ResourceDoc } from "./types";
 
 export interface RunCommandInput {
   commandId: string;
@@ -85,13 +85,12 @@ export class RunCommandService {
   async run(vm: ResourceDoc, input: RunCommandInput): Promise<RunCommandResultRaw> {
     const how = this.perVm.get(vm.name.toLowerCase()) ?? this.options.mode;
     if (how === "unreachable") {
-      throw Object.assign(
-        new Error(
-          `VM '${vm.name}' has not reported status for VM agent or extensions. Verify that the OS is up and healthy, the VM has a running VM agent, and that it can establish outbound connections to Azure storage.`,
-        ),
-        {
-          code: "VMAgentStatusCommunicationError",
-        },
+      // an ARM error, so both answer styles carry the code: the failed operation (async) and the
+      // error response (instant)
+      throw new ArmError(
+        409,
+        "VMAgentStatusCommunicationError",
+        `VM '${vm.name}' has not reported status for VM agent or extensions. Verify that the OS is up and healthy, the VM has a running VM agent, and that it can establish outbound connections to Azure storage.`,
       );
     }
     const dir = this.sandboxDir(vm);
