@@ -139,7 +139,7 @@ describe("deploy with the real node agent on every node (MariaDB, NGINX, emulate
     const emulator = env.emulator;
     const customData = emulator.store.getSecret(vm.id, "properties.osProfile.customData");
     assert.equal(typeof customData, "string", `${vm.name} carries the node template as custom data`);
-    // what the rendered template tells the node, before the sandbox exists
+    // lays out what the rendered template writes (node.env among it), starts NGINX and runs `init`
     const sandbox = await startNodeSandboxFromCustomData(dir, customData as string, {
       env: {
         JUMPGATE_IMDS_ENDPOINT: emulator.url,
