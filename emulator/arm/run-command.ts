@@ -1,14 +1,15 @@
 // VM Run Command (`RunShellScript`) in the emulator. By default the submitted script runs with bash
 // in a sandbox directory of its own per VM, so tests run the real node agent through the same ARM
 // call the app makes: `prepareSandbox` lays out a VM's sandbox (e.g. from its custom data) before
-// its first command, and `{sandbox}` in an `env` value becomes that VM's sandbox directory (e.g.
-// JUMPGATE_NODE_ROOT). A test can switch a VM (or all) to `unreachable` (the VM agent does not
-// answer) or plug in its own handler.
+// its first command and may return environment for that VM alone (its own ports and stand-ins), and
+// `{sandbox}` in an `env` value becomes that VM's sandbox directory (e.g. JUMPGATE_NODE_ROOT). A
+// test can switch a VM (or all) to `unreachable` (the VM agent does not answer) or plug in its own
+// handler.
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { ResourceDoc } from "./types";
+import { ArmError, type ResourceDoc } from "./types";
 
 export interface RunCommandInput {
   commandId: string;
@@ -37,8 +38,14 @@ export interface RunCommandOptions {
   timeoutMs: number;
   /** extra environment for every script (e.g. endpoints the node agent should use); `{sandbox}` is replaced */
   env: Record<string, string>;
-  /** called once per VM sandbox, before that VM's first run command */
-  prepareSandbox?: (vm: ResourceDoc, sandboxDir: string) => Promise<void> | void;
+  /**
+   * called once per VM sandbox, before that VM's first run command; what it returns is extra
+   * environment for that VM's scripts (over `env`, `{sandbox}` replaced the same way)
+   */
+  prepareSandbox?: (
+    vm: ResourceDoc,
+    sandboxDir: string,
+  ) => Promise<Record<string, string> | void> | Record<string, string> | void;
 }
 
 /** Azure keeps only the tail of each stream. */
@@ -48,7 +55,8 @@ export class RunCommandService {
   readonly options: RunCommandOptions;
   private readonly perVm = new Map<string, RunCommandMode | RunCommandHandler>();
   private readonly children = new Set<ChildProcess>();
-  private readonly prepared = new Set<string>();
+  /** sandbox directory -> the environment its prepareSandbox returned */
+  private readonly prepared = new Map<string, Record<string, string>>();
 
   constructor(options: Partial<RunCommandOptions> = {}) {
     this.options = {
@@ -77,19 +85,17 @@ export class RunCommandService {
   async run(vm: ResourceDoc, input: RunCommandInput): Promise<RunCommandResultRaw> {
     const how = this.perVm.get(vm.name.toLowerCase()) ?? this.options.mode;
     if (how === "unreachable") {
-      throw Object.assign(
-        new Error(
-          `VM '${vm.name}' has not reported status for VM agent or extensions. Verify that the OS is up and healthy, the VM has a running VM agent, and that it can establish outbound connections to Azure storage.`,
-        ),
-        {
-          code: "VMAgentStatusCommunicationError",
-        },
+      // an ARM error, so both answer styles carry the code: the failed operation (async) and the
+      // error response (instant)
+      throw new ArmError(
+        409,
+        "VMAgentStatusCommunicationError",
+        `VM '${vm.name}' has not reported status for VM agent or extensions. Verify that the OS is up and healthy, the VM has a running VM agent, and that it can establish outbound connections to Azure storage.`,
       );
     }
     const dir = this.sandboxDir(vm);
     if (this.options.prepareSandbox && !this.prepared.has(dir)) {
-      await this.options.prepareSandbox(vm, dir);
-      this.prepared.add(dir);
+      this.prepared.set(dir, (await this.options.prepareSandbox(vm, dir)) ?? {});
     }
     if (typeof how === "function") return how(vm, input, dir);
     return this.bash(vm, input, dir);
@@ -110,6 +116,7 @@ export class RunCommandService {
           RUN_COMMAND_VM_ID: vm.id,
           RUN_COMMAND_SANDBOX: dir,
           ...withSandbox(this.options.env, dir),
+          ...withSandbox(this.prepared.get(dir) ?? {}, dir),
           ...named,
         },
         stdio: ["ignore", "pipe", "pipe"],

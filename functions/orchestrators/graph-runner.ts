@@ -96,10 +96,14 @@ export function* runGraph<R>(
     // Wait for a fresh task or the next tick. A task goes into a compound task only once: the host
     // schedules every action of a compound it receives, so a running task yielded again would run
     // twice. Tasks from earlier rounds are seen complete on the next wake (a fresh one or a tick).
+    // A tick that lost is NOT cancelled: on replay the host completes a Task.any holding a cancelled
+    // timer at once and schedules the next round's actions before it applies the history, while the
+    // JS library numbers a retry timer when it reads the failure. A node retried after such a round
+    // then gets different sequence ids on the two sides (non-determinism). The stale tick fires
+    // later into a task nobody waits for.
     if (!running.some((r) => r.task.isCompleted || r.task.isFaulted)) {
       const tick = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + tickMs));
-      const winner = (yield context.df.Task.any([...fresh, tick])) as Task;
-      if (winner !== tick) tick.cancel();
+      yield context.df.Task.any([...fresh, tick]);
     }
     for (let i = running.length - 1; i >= 0; i--) {
       const { key, task } = running[i];

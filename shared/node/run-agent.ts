@@ -1,6 +1,7 @@
 // Runs one node agent command on a web VM through VM Run Command and reads its answer. Azure
 // returns both output streams inside one status message (only their tails), with the exit status in
 // the failure text; the agent prints one JSON document on stdout, which is parsed here.
+import { armFailure } from "../arm/errors";
 import type { AzureClientFactory } from "../azure/clients";
 import { agentScript } from "./agent";
 
@@ -47,9 +48,11 @@ export async function runAgentCommand(
     const status = result.value?.[0];
     return { vmName: input.vmName, reachable: true, ...parseRunCommandMessage(status?.message ?? "", status?.code) };
   } catch (e) {
-    const code = (e as { code?: string }).code ?? "";
+    // the code is on an HTTP error, or only in the text of a failed long-running operation (core-lro),
+    // which is how Azure reports a VM agent that does not answer
+    const { code, message } = armFailure(e);
     if (UNREACHABLE_CODES.has(code)) {
-      return { vmName: input.vmName, reachable: false, error: `${code}: ${firstLine(e)}` };
+      return { vmName: input.vmName, reachable: false, error: `${code}: ${firstLine(message)}` };
     }
     throw e;
   }
@@ -92,6 +95,6 @@ function lastJsonLine(stdout: string): unknown {
   return undefined;
 }
 
-function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split("\n")[0].slice(0, 300);
+function firstLine(text: string): string {
+  return text.split("\n")[0].slice(0, 300);
 }

@@ -1,11 +1,14 @@
-// (Re)records the committed history fixtures of the sample app. Fixtures are recorded from a run of
-// the code as it is now; commit them together with the release they belong to, so the replay gate
+// (Re)records the committed history fixtures: the sample app's, and the app's own orchestrators'
+// (app-record-fixtures.ts, on the emulator and Azurite). Fixtures are recorded from a run of the code
+// as it is now; commit them together with the release they belong to, so the replay gate
 // (test/orchestration/history-replay.test.ts) can tell when later code would break in-flight instances.
 //
-//   npm run build && node dist/test/support/durable-record-fixtures.js [fixturesDir]
+//   npm run build && node dist/test/support/durable-record-fixtures.js [fixturesDir] [--only sample|app]
 //
-// The virtual clock and the host's deterministic ids make re-recording unchanged code byte-identical.
+// The virtual clock and the host's deterministic ids make re-recording unchanged sample code
+// byte-identical; the app's fixtures also carry ids and versions the emulator makes up.
 import "../../emulator/durable/install";
+import { recordAppFixtures } from "./app-record-fixtures";
 import { SampleNames, type RetryInput } from "./durable-sample-app";
 import {
   defaultHistoryFixturesDir,
@@ -90,8 +93,18 @@ export async function recordSampleFixtures(
   return written;
 }
 
+async function main(args: string[]): Promise<string[]> {
+  const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined;
+  if (only !== undefined && only !== "sample" && only !== "app") throw new Error("--only takes sample or app");
+  const dir = args.find((a, i) => !a.startsWith("--") && args[i - 1] !== "--only") ?? defaultHistoryFixturesDir();
+  const files: string[] = [];
+  if (only !== "app") files.push(...(await recordSampleFixtures(dir)));
+  if (only !== "sample") files.push(...(await recordAppFixtures(dir)));
+  return files;
+}
+
 if (require.main === module) {
-  recordSampleFixtures(process.argv[2]).then(
+  main(process.argv.slice(2)).then(
     (files) => console.log(`recorded ${files.length} fixture(s):\n${files.join("\n")}`),
     (err: unknown) => {
       console.error(err);

@@ -1,0 +1,379 @@
+// A whole deploy with the REAL node agent on every web node: deployStack (availability set of 2)
+// runs on the durable test host (virtual clock) against the Azure emulator and Azurite, and each
+// VM's Run Command executes infra/node/jumpgate-node inside a sandbox built from that VM's own custom
+// data (test/support/node-sandbox.ts: real NGINX, stand-ins for Tomcat, guacd and systemctl). The
+// MySQL flexible server is a real MariaDB over TLS whose admin password follows what the deploy sets
+// through ARM; Key Vault and the managed-identity endpoint are the emulator's.
+//
+// The node's configuration names the stack's public endpoints (https://<vault>.vault.azure.net/ and
+// <server>.mysql.database.azure.com). A sandbox "resolves" them the way the VNet would: the vault
+// name to the emulator's listener for that vault, the server name (which must be one the emulator
+// holds) to the MariaDB on 127.0.0.1, through the agent's rule that the environment wins over
+// node.env.
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as tls from "node:tls";
+import { after, before, describe, test } from "node:test";
+import type { InstanceState } from "../../emulator/durable";
+import { HistoryEventType } from "../../emulator/durable";
+import type { ResourceDoc } from "../../emulator/arm/types";
+import type { DeployInput } from "../../functions/orchestrators/deploy-stack";
+import { stackNames, type StackNames } from "../../shared/graph/names";
+import {
+  APP_USERS,
+  DB_ADMIN_LOGIN,
+  GUACAMOLE_DATABASE,
+  NODE_AGENT_CONFIG,
+  NODE_PROBE,
+} from "../../shared/node/constants";
+import { SECRET_NAMES } from "../../shared/secret-names";
+import { validateStackSpec } from "../../shared/spec/validate";
+import type { StackSpec } from "../../shared/spec/types";
+import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
+import { startNodeSandboxFromCustomData, type NodeSandbox } from "../support/node-sandbox";
+import { startMariaDb, type MariaDb } from "../support/servers/mariadb";
+
+const STACK = "jgreal";
+
+function specOf(): StackSpec {
+  const r = validateStackSpec({
+    name: STACK,
+    subscriptionId: "00000000-0000-0000-0000-00000000e2e2",
+    resourceGroup: "rg-e2e-real-agent",
+    location: "westeurope",
+    fleet: { mode: "availabilitySet", size: 2 },
+  });
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.spec;
+}
+
+function sqlLiteral(value: string): string {
+  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+}
+
+/** KEY=value lines of a node.env file. */
+function readEnvFile(file: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    const m = /^(JUMPGATE_[A-Z0-9_]+)=(.*)$/.exec(line);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+function servedSerial(port: number, servername: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: "127.0.0.1", port, servername, rejectUnauthorized: false }, () => {
+      const serial = socket.getPeerCertificate().serialNumber.toUpperCase();
+      socket.end();
+      resolve(serial);
+    });
+    socket.setTimeout(5_000, () => socket.destroy(new Error("TLS handshake timed out")));
+    socket.on("error", reject);
+  });
+}
+
+function httpGet(port: number, urlPath: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: urlPath, timeout: 5_000 }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString("utf8")));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error("GET timed out")));
+    req.on("error", reject);
+  });
+}
+
+interface AgentCall {
+  vmName: string;
+  command: string;
+  args: string[];
+  result: { reachable: boolean; exitCode?: number; json?: unknown; stderr?: string };
+}
+
+/** Every runNodeAgent activity an instance completed, in order, with its input and answer. */
+function agentCalls(instance: InstanceState): AgentCall[] {
+  const scheduled = new Map<number, { vmName: string; command: string; args?: string[] }>();
+  const calls: AgentCall[] = [];
+  for (const e of instance.history) {
+    if (e.EventType === HistoryEventType.TaskScheduled && e.Name === "runNodeAgent") {
+      scheduled.set(e.EventId, JSON.parse(String(e.Input)) as { vmName: string; command: string; args?: string[] });
+    } else if (e.EventType === HistoryEventType.TaskCompleted) {
+      const input = scheduled.get(Number(e.TaskScheduledId));
+      if (!input) continue;
+      calls.push({
+        vmName: input.vmName,
+        command: input.command,
+        args: input.args ?? [],
+        result: JSON.parse(String(e.Result)) as AgentCall["result"],
+      });
+    }
+  }
+  return calls;
+}
+
+describe("deploy with the real node agent on every node (MariaDB, NGINX, emulated Azure)", { timeout: 180_000 }, () => {
+  const spec = specOf();
+  const names: StackNames = stackNames(spec);
+  let workDir: string;
+  let db: MariaDb;
+  let env: JumpgateEnv;
+  /** the MySQL admin password MariaDB has now: the bootstrap one, then whatever ARM set */
+  let adminPassword: string;
+  const adminPasswordsSet: string[] = [];
+  const sandboxes = new Map<string, NodeSandbox>();
+  const nodeEnvFiles = new Map<string, Record<string, string>>();
+  const logs: string[] = [];
+  let firstDeploy: InstanceState;
+  let secondDeploy: InstanceState;
+
+  const deployInput = (): DeployInput => ({ spec, generation: 1, nodeReadyTimeoutMinutes: 30, pollSeconds: 10 });
+  const query = (sql: string) => db.query(sql, { password: adminPassword });
+
+  /** Builds a VM's sandbox from its custom data; returns the environment only this VM's commands get. */
+  async function prepareSandbox(vm: ResourceDoc, dir: string): Promise<Record<string, string>> {
+    const emulator = env.emulator;
+    const customData = emulator.store.getSecret(vm.id, "properties.osProfile.customData");
+    assert.equal(typeof customData, "string", `${vm.name} carries the node template as custom data`);
+    // lays out what the rendered template writes (node.env among it), starts NGINX and runs `init`
+    const sandbox = await startNodeSandboxFromCustomData(dir, customData as string, {
+      env: {
+        JUMPGATE_IMDS_ENDPOINT: emulator.url,
+        JUMPGATE_CA_FILE: emulator.caPath,
+        JUMPGATE_DB_CA_FILE: db.caPath,
+      },
+    });
+    sandboxes.set(vm.name, sandbox);
+    const config = readEnvFile(path.join(dir, NODE_AGENT_CONFIG));
+    nodeEnvFiles.set(vm.name, config);
+
+    // "DNS": the vault's public name -> the emulator's listener for that vault
+    const vaultHost = /^https:\/\/([a-z0-9-]+)\.vault\.azure\.net\/?$/i.exec(config.JUMPGATE_KEY_VAULT_URL ?? "");
+    assert.ok(vaultHost, `node.env names a public Key Vault URL: ${config.JUMPGATE_KEY_VAULT_URL}`);
+    const vault = emulator.store
+      .all()
+      .find((d) => d.type === "Microsoft.KeyVault/vaults" && d.name.toLowerCase() === vaultHost[1].toLowerCase());
+    assert.ok(vault, `the vault ${vaultHost[1]} named in node.env exists`);
+    // the server's FQDN -> the MariaDB on loopback, provided the emulator holds that server
+    const server = emulator.store
+      .all()
+      .find(
+        (d) =>
+          d.type === "Microsoft.DBforMySQL/flexibleServers" &&
+          String(d.properties.fullyQualifiedDomainName).toLowerCase() === config.JUMPGATE_DB_HOST?.toLowerCase(),
+      );
+    assert.ok(server, `the MySQL server ${config.JUMPGATE_DB_HOST} named in node.env exists`);
+    return {
+      ...sandbox.env,
+      JUMPGATE_NODE_ROOT: "{sandbox}",
+      JUMPGATE_KEY_VAULT_URL: String(vault.properties.vaultUri),
+      JUMPGATE_DB_HOST: db.host,
+      JUMPGATE_DB_PORT: String(db.port),
+    };
+  }
+
+  before(async () => {
+    workDir = fs.mkdtempSync(path.join(os.tmpdir(), "jumpgate-real-agent-"));
+    adminPassword = `bootstrap-${Date.now()}`;
+    db = await startMariaDb({ adminUser: DB_ADMIN_LOGIN, adminPassword });
+    env = await startJumpgateEnv({
+      emulator: { runCommand: { root: path.join(workDir, "run-command"), timeoutMs: 90_000 } },
+      durable: { log: (line) => logs.push(line) },
+    });
+    env.emulator.runCommand.options.prepareSandbox = prepareSandbox;
+    // the flexible server's admin password, set through ARM, becomes MariaDB's admin password
+    env.emulator.mysqlAdminPasswordHook = async (serverId, login, password) => {
+      assert.equal(serverId.toLowerCase(), names.mysqlServerId.toLowerCase());
+      assert.equal(login, DB_ADMIN_LOGIN);
+      await query(`ALTER USER '${login}'@'%' IDENTIFIED BY ${sqlLiteral(password)};`);
+      adminPassword = password;
+      adminPasswordsSet.push(serverId);
+    };
+    await env.registry.putDesired(STACK, spec);
+  });
+
+  after(async () => {
+    await Promise.all([...sandboxes.values()].map((s) => s.stop()));
+    await env?.stop();
+    await db?.stop();
+    if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+  });
+
+  test("the deploy completes: resources, database bootstrap through one node, credentials, health", async () => {
+    env.host.startNew("deployStack", { input: deployInput(), instanceId: `deploy-${STACK}-first` });
+    await env.host.runUntilIdle();
+    firstDeploy = env.host.getStatus(`deploy-${STACK}-first`)!;
+    assert.equal(firstDeploy.runtimeStatus, "Completed", JSON.stringify(firstDeploy.output));
+    assert.deepEqual(adminPasswordsSet, [names.mysqlServerId], "ARM set the admin password once");
+
+    // every VM ran the real agent in its own sandbox, configured by the rendered template
+    assert.deepEqual([...sandboxes.keys()].sort(), [`${STACK}-web-1`, `${STACK}-web-2`]);
+    for (const [vm, config] of nodeEnvFiles) {
+      assert.equal(config.JUMPGATE_KEY_VAULT_URL, names.keyVaultUri, vm);
+      assert.equal(config.JUMPGATE_DB_HOST, names.mysqlFqdn, vm);
+      assert.equal(config.JUMPGATE_SECRET_DB_ADMIN, SECRET_NAMES.dbAdminPassword, vm);
+    }
+
+    const calls = agentCalls(firstDeploy);
+    const bootstraps = calls.filter((c) => c.command === "bootstrap-db");
+    assert.deepEqual(
+      bootstraps.map((c) => [c.vmName, c.result.exitCode]),
+      [[`${STACK}-web-1`, 0]],
+      "the schema is bootstrapped once, through the first node",
+    );
+    assert.deepEqual((bootstraps[0].result.json as { changed: string[] }).changed, [
+      `database ${GUACAMOLE_DATABASE} created`,
+      "schema applied",
+      `user ${APP_USERS.a} created`,
+      `grants of ${APP_USERS.a} set to SELECT, INSERT, UPDATE, DELETE on ${GUACAMOLE_DATABASE}`,
+      `user ${APP_USERS.b} created`,
+      `grants of ${APP_USERS.b} set to SELECT, INSERT, UPDATE, DELETE on ${GUACAMOLE_DATABASE}`,
+      "guacadmin password replaced",
+    ]);
+    // before credentials the agents answered "unhealthy: no database credentials"; then each node got app user a
+    const firstHealth = calls.filter((c) => c.command === "health").slice(0, 2);
+    for (const c of firstHealth) {
+      assert.equal(c.result.exitCode, 1, `${c.vmName} is not healthy before it has credentials`);
+      assert.equal((c.result.json as { healthy: boolean }).healthy, false);
+    }
+    assert.deepEqual(
+      calls.filter((c) => c.command === "db-credentials").map((c) => [c.vmName, c.args, c.result.exitCode]),
+      [
+        [`${STACK}-web-1`, ["--user", "a"], 0],
+        [`${STACK}-web-2`, ["--user", "a"], 0],
+      ],
+    );
+    for (const sandbox of sandboxes.values()) assert.deepEqual(sandbox.systemctlCalls(), ["restart tomcat.service"]);
+  });
+
+  test("MariaDB holds the schema, two least-privilege app users, and guacadmin's password is replaced", async () => {
+    const tables = await query(
+      `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${GUACAMOLE_DATABASE}'`,
+    );
+    assert.equal(tables[0][0], "23");
+    for (const user of Object.values(APP_USERS)) {
+      const privileges = await query(
+        `SELECT PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES
+         WHERE GRANTEE = '''${user}''@''%''' AND TABLE_SCHEMA = '${GUACAMOLE_DATABASE}' ORDER BY 1`,
+      );
+      assert.deepEqual(
+        privileges.map((r) => r[0]),
+        ["DELETE", "INSERT", "SELECT", "UPDATE"],
+      );
+      const other = await query(
+        `SELECT (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = '''${user}''@''%''' AND PRIVILEGE_TYPE <> 'USAGE')
+              + (SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = '''${user}''@''%''' AND TABLE_SCHEMA <> '${GUACAMOLE_DATABASE}')
+              + (SELECT COUNT(*) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE = '''${user}''@''%''')
+              + (SELECT COUNT(*) FROM information_schema.COLUMN_PRIVILEGES WHERE GRANTEE = '''${user}''@''%''')`,
+      );
+      assert.equal(other[0][0], "0", `${user} has privileges beyond the four on ${GUACAMOLE_DATABASE}.*`);
+    }
+    // the app user's password is the vault's: the login Guacamole uses works
+    const vault = env.emulator.store.get(names.keyVaultId)!;
+    const kv = env.services.factory.secrets(String(vault.properties.vaultUri));
+    const appPassword = (await kv.getSecret(SECRET_NAMES.dbAppPasswordA)).value!;
+    assert.deepEqual(
+      await db.query("SELECT CURRENT_USER()", {
+        user: APP_USERS.a,
+        password: appPassword,
+        database: GUACAMOLE_DATABASE,
+      }),
+      [[`${APP_USERS.a}@%`]],
+    );
+    const guacadmin = (await kv.getSecret(SECRET_NAMES.guacadminPassword)).value!;
+    const matches = (pw: string) =>
+      query(
+        `SELECT u.password_hash = UNHEX(SHA2(CONCAT(${sqlLiteral(pw)}, HEX(u.password_salt)), 256))
+         FROM ${GUACAMOLE_DATABASE}.guacamole_user u JOIN ${GUACAMOLE_DATABASE}.guacamole_entity e ON e.entity_id = u.entity_id
+         WHERE e.name = 'guacadmin'`,
+      );
+    assert.deepEqual(await matches("guacadmin"), [["0"]], "the default guacadmin password no longer works");
+    assert.deepEqual(await matches(guacadmin), [["1"]]);
+  });
+
+  test("every node is healthy through its real NGINX, and the registry says so", async () => {
+    const record = await env.registry.get(STACK);
+    const nodes = record?.observed?.nodes ?? [];
+    assert.deepEqual(
+      nodes.map((n) => [n.name, n.healthy, n.problems]),
+      [
+        [`${STACK}-web-1`, true, []],
+        [`${STACK}-web-2`, true, []],
+      ],
+    );
+    assert.equal(record?.observed?.lastOperation?.outcome, "succeeded");
+    for (const node of nodes) {
+      const sandbox = sandboxes.get(node.name)!;
+      // the serial the agent reported is the one this node's NGINX serves
+      assert.equal(node.certificate?.serial, await servedSerial(sandbox.ports.https, names.publicFqdn), node.name);
+      const probe = await sandbox.runAgent(["health", "--update-probe"]);
+      assert.equal(probe.code, 0, probe.stderr);
+      const served = await httpGet(sandbox.ports.probe, NODE_PROBE.path);
+      assert.equal(served.status, 200, `${node.name}: the LB probe through NGINX`);
+      assert.equal((JSON.parse(served.body) as { healthy: boolean }).healthy, true);
+    }
+  });
+
+  test("a second deploy changes nothing: no ARM writes, no schema or users applied again, no credential switch", async () => {
+    const tablesBefore = await query(
+      `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${GUACAMOLE_DATABASE}'`,
+    );
+    const usersBefore = await query("SELECT User, Host FROM mysql.user ORDER BY User, Host");
+    env.emulator.journal.clear();
+    env.host.startNew("deployStack", { input: deployInput(), instanceId: `deploy-${STACK}-second` });
+    await env.host.runUntilIdle();
+    secondDeploy = env.host.getStatus(`deploy-${STACK}-second`)!;
+    assert.equal(secondDeploy.runtimeStatus, "Completed", JSON.stringify(secondDeploy.output));
+
+    const writes = env.emulator.journal.writes().filter((w) => w.operation !== "action");
+    assert.deepEqual(
+      writes.map((w) => `${w.method} ${w.path}`),
+      [],
+    );
+    const calls = agentCalls(secondDeploy);
+    const bootstrap = calls.filter((c) => c.command === "bootstrap-db");
+    assert.equal(bootstrap.length, 1);
+    assert.deepEqual(bootstrap[0].result.json, { changed: [] });
+    assert.deepEqual(
+      calls.filter((c) => c.command === "db-credentials"),
+      [],
+    );
+    assert.deepEqual(
+      await query(`SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${GUACAMOLE_DATABASE}'`),
+      tablesBefore,
+    );
+    assert.deepEqual(await query("SELECT User, Host FROM mysql.user ORDER BY User, Host"), usersBefore);
+    assert.deepEqual(adminPasswordsSet, [names.mysqlServerId], "the admin password is not set again");
+    for (const sandbox of sandboxes.values()) assert.deepEqual(sandbox.systemctlCalls(), ["restart tomcat.service"]);
+  });
+
+  test("no generated secret value appears in histories, statuses, outputs, logs, the registry or the audit trail", async () => {
+    const values = env.emulator.keyVault.secretValues(names.keyVault).filter((v) => !v.startsWith("ssh-"));
+    assert.ok(values.length >= 4, `expected the stack's generated secrets, found ${values.length}`);
+    assert.ok(values.includes(adminPassword), "MariaDB's admin password is the vault's");
+    const instances = [firstDeploy, secondDeploy].map((i) => ({
+      history: i.history,
+      customStatus: i.customStatus,
+      customStatusLog: i.customStatusLog,
+      output: i.output,
+      input: i.input,
+    }));
+    const haystacks: [string, string][] = [
+      ["orchestration histories and statuses", JSON.stringify(instances)],
+      ["every instance on the host", JSON.stringify(env.host.listInstances())],
+      ["logs", logs.join("\n")],
+      ["audit trail", JSON.stringify(await env.audit.all(STACK))],
+      ["registry", JSON.stringify(await env.registry.get(STACK))],
+      ["emulator journal", JSON.stringify(env.emulator.journal.list())],
+      ["node.env files", JSON.stringify([...nodeEnvFiles.values()])],
+    ];
+    assert.ok(logs.length > 0, "the host logged the run");
+    for (const value of values) {
+      for (const [what, hay] of haystacks) assert.ok(!hay.includes(value), `a secret value leaked into the ${what}`);
+    }
+  });
+});

@@ -1,0 +1,304 @@
+// The hourly drift check (functions/timers/drift-check.ts) and reconcileStack's apply branch, on the
+// durable test host (virtual clock) with the emulator and Azurite. The timer's registered handler is
+// called with the InvocationContext the worker would pass, so df.getClient(context) is the real
+// DurableClient talking to the host over the extension's RPC routes. Two stacks are deployed; then
+// one is changed behind Jumpgate's back (an SSH rule in the web NSG, the load balancer's probe, the
+// public IP's stack tag) and the reconcile must write back exactly those resources, record the drift
+// in the registry and the audit trail, and leave the other stack without a single write. The timer
+// skips a stack a live operation holds (and logs why), and takes over a claim whose instance is gone.
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { format } from "node:util";
+import { after, before, describe, test } from "node:test";
+import type { Timer } from "@azure/functions";
+import {
+  durableClientContextFor,
+  fromRegistry,
+  startDurableRpcServer,
+  type DurableRpcServer,
+} from "../../emulator/durable";
+import { Names } from "../../functions/names";
+import type { DeployInput } from "../../functions/orchestrators/deploy-stack";
+import type { ReconcileOutput } from "../../functions/orchestrators/reconcile-stack";
+import { stackNames, STACK_TAG_NAME } from "../../shared/graph/names";
+import { NODE_PROBE } from "../../shared/node/constants";
+import { validateStackSpec } from "../../shared/spec/validate";
+import type { StackSpec } from "../../shared/spec/types";
+import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
+import { standInAgentRoot } from "../support/stand-in-agent";
+
+const SUB = "00000000-0000-0000-0000-00000000d41f";
+
+function specOf(name: string): StackSpec {
+  const r = validateStackSpec({
+    name,
+    subscriptionId: SUB,
+    resourceGroup: `rg-${name}`,
+    location: "westeurope",
+    fleet: { mode: "availabilitySet", size: 1, min: 1, max: 2 },
+  });
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.spec;
+}
+
+const TIMER: Timer = {
+  isPastDue: false,
+  schedule: { adjustForDST: false },
+  scheduleStatus: { last: "", next: "", lastUpdated: "" },
+};
+
+describe("drift check timer and reconcileStack", () => {
+  const drifty = specOf("drifty");
+  const steady = specOf("steady");
+  let env: JumpgateEnv;
+  let rpc: DurableRpcServer;
+  let root: string;
+
+  /** Runs the registered timer handler like the host does, then the orchestrations it started. */
+  async function runDriftCheck(): Promise<{ started: string[]; skipped: string[]; logs: string[]; ids: string[] }> {
+    const registration = fromRegistry().timers[Names.timers.driftCheck];
+    assert.ok(registration, "the drift check timer is registered");
+    assert.equal(registration.schedule, "0 17 * * * *");
+    const logs: string[] = [];
+    const context = durableClientContextFor(registration, rpc.clientData(), {
+      logHandler: (_level, ...args) => logs.push(format(...args)),
+    });
+    const before = new Set(env.host.listInstances().map((i) => i.instanceId));
+    const result = (await registration.handler(TIMER, context)) as { started: string[]; skipped: string[] };
+    const ids = env.host
+      .listInstances()
+      .map((i) => i.instanceId)
+      .filter((id) => !before.has(id) && id.startsWith("reconcile-") && !/-(plan|apply)$/.test(id));
+    await env.host.runUntilIdle();
+    return { ...result, logs, ids };
+  }
+
+  const reconcileOf = (ids: string[], stack: string) => {
+    const id = ids.find((i) => i.startsWith(`reconcile-${stack}-`));
+    assert.ok(id, `a reconcile of ${stack} was started (${ids.join(", ")})`);
+    const instance = env.host.getStatus(id)!;
+    assert.equal(instance.runtimeStatus, "Completed", JSON.stringify(instance.output));
+    return { id, output: instance.output as ReconcileOutput };
+  };
+
+  /** ARM writes to one stack's resource group, and every data-plane write to any vault. */
+  const writesTo = (spec: StackSpec) =>
+    env.emulator.journal
+      .writes()
+      .filter((w) => w.path.toLowerCase().includes(`/resourcegroups/${spec.resourceGroup.toLowerCase()}/`));
+  const secretWrites = () => env.emulator.journal.list({ operation: "secret" }).filter((e) => e.method !== "GET");
+
+  before(async () => {
+    root = standInAgentRoot("jumpgate-drift-node-");
+    env = await startJumpgateEnv({ emulator: { runCommand: { env: { JUMPGATE_NODE_ROOT: root } } } });
+    rpc = await startDurableRpcServer(env.host);
+    for (const spec of [drifty, steady]) {
+      await env.registry.putDesired(spec.name, spec);
+      const input: DeployInput = { spec, generation: 1, nodeReadyTimeoutMinutes: 30 };
+      const status = await env.host.run(Names.orchestrators.deployStack, input, { instanceId: `deploy-${spec.name}` });
+      assert.equal(status.runtimeStatus, "Completed", JSON.stringify(status.output));
+    }
+  });
+
+  after(async () => {
+    await rpc?.close();
+    await env?.stop();
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  test("stacks nobody changed: a reconcile each, nothing drifted, not one write", async () => {
+    env.emulator.journal.clear();
+    const run = await runDriftCheck();
+    assert.deepEqual([...run.started].sort(), ["drifty", "steady"]);
+    assert.deepEqual(run.skipped, []);
+    assert.match(run.logs.join("\n"), /drift check: 2 reconcile\(s\) started, 0 stack\(s\) skipped/);
+    for (const spec of [drifty, steady]) {
+      const { id, output } = reconcileOf(run.ids, spec.name);
+      assert.deepEqual(output, { drifted: false, changes: [] });
+      assert.equal(env.host.getStatus(`${id}-apply`), undefined, "an unchanged stack is not deployed again");
+      const record = await env.registry.get(spec.name);
+      assert.deepEqual(record?.observed?.drift?.changes, []);
+      assert.equal(record?.operation, undefined, "the reconcile released the stack");
+    }
+    assert.deepEqual(
+      env.emulator.journal.writes().map((w) => `${w.method} ${w.path}`),
+      [],
+    );
+    assert.deepEqual(secretWrites(), []);
+    for (const spec of [drifty, steady]) {
+      assert.ok(!(await env.audit.all(spec.name)).some((e) => e.what === "drift detected"));
+    }
+  });
+
+  test("drift behind Jumpgate's back: the reconcile writes back exactly the drifted resources and records them", async () => {
+    const names = stackNames(drifty);
+    const net = env.services.factory.network(SUB);
+    const call = () => env.services.factory.call();
+    const lro = () => env.services.factory.lro();
+    const rg = drifty.resourceGroup;
+    // someone opens SSH to the world ...
+    await net.securityRules.beginCreateOrUpdateAndWait(
+      rg,
+      `${drifty.name}-web-nsg`,
+      "ssh-from-anywhere",
+      {
+        protocol: "Tcp",
+        sourceAddressPrefix: "*",
+        sourcePortRange: "*",
+        destinationAddressPrefix: "*",
+        destinationPortRange: "22",
+        access: "Allow",
+        priority: 150,
+        direction: "Inbound",
+      },
+      lro(),
+    );
+    // ... slows the load balancer's probe down ...
+    const lb = await net.loadBalancers.get(rg, `${drifty.name}-lb`, call());
+    lb.probes![0].intervalInSeconds = 60;
+    await net.loadBalancers.beginCreateOrUpdateAndWait(rg, `${drifty.name}-lb`, lb, lro());
+    // ... and drops the stack tag from the public IP (teardown would then refuse to delete it)
+    const pip = await net.publicIPAddresses.get(rg, `${drifty.name}-pip`, call());
+    const tags = { ...pip.tags };
+    delete tags[STACK_TAG_NAME];
+    await net.publicIPAddresses.beginCreateOrUpdateAndWait(rg, `${drifty.name}-pip`, { ...pip, tags }, lro());
+
+    env.emulator.journal.clear();
+    const run = await runDriftCheck();
+    assert.deepEqual([...run.started].sort(), ["drifty", "steady"]);
+
+    const { id, output } = reconcileOf(run.ids, drifty.name);
+    assert.equal(output.drifted, true);
+    const drift = output.changes.map((c) => [c.key, c.action]);
+    assert.deepEqual(drift, [
+      ["nsg:web", "update"],
+      ["pip", "update"],
+      ["lb", "update"],
+    ]);
+    const paths = Object.fromEntries(output.changes.map((c) => [c.key, c.changes.map((x) => x.path)]));
+    assert.ok(
+      paths["nsg:web"].some((p) => p.startsWith("properties.securityRules")),
+      JSON.stringify(paths),
+    );
+    assert.deepEqual(paths.lb, ["properties.probes[node-health].properties.intervalInSeconds"]);
+    assert.deepEqual(paths.pip, [`tags.${STACK_TAG_NAME}`]);
+
+    // exactly the three drifted resources were written back (run commands only read node health)
+    const writes = writesTo(drifty);
+    assert.deepEqual(
+      writes
+        .filter((w) => w.operation !== "action")
+        .map((w) => `${w.method} ${w.path}`)
+        .sort(),
+      [`PUT ${names.loadBalancerId}`, `PUT ${names.publicIpId}`, `PUT ${names.webNsgId}`].sort(),
+    );
+    assert.ok(
+      writes.filter((w) => w.operation === "action").every((w) => w.action?.toLowerCase() === "runcommand"),
+      JSON.stringify(writes.map((w) => w.action)),
+    );
+    assert.deepEqual(secretWrites(), []);
+    const apply = env.host.getStatus(`${id}-apply`);
+    assert.equal(apply?.runtimeStatus, "Completed", "the apply ran as a deploy sub-orchestration");
+
+    // Azure is back to the spec
+    const nsg = await net.networkSecurityGroups.get(rg, `${drifty.name}-web-nsg`, call());
+    assert.ok(!nsg.securityRules!.some((r) => r.destinationPortRange === "22"));
+    const probe = (await net.loadBalancers.get(rg, `${drifty.name}-lb`, call())).probes![0];
+    assert.deepEqual([probe.port, probe.intervalInSeconds], [NODE_PROBE.port, NODE_PROBE.intervalSeconds]);
+    assert.equal((await net.publicIPAddresses.get(rg, `${drifty.name}-pip`, call())).tags?.[STACK_TAG_NAME], "drifty");
+
+    // the registry and the audit trail say what drifted
+    const record = await env.registry.get(drifty.name);
+    assert.deepEqual(
+      record?.observed?.drift?.changes.map((c) => [c.key, c.action, c.paths]),
+      output.changes.map((c) => [c.key, c.action, c.changes.map((x) => x.path)]),
+    );
+    assert.equal(record?.operation, undefined);
+    assert.equal(record?.observed?.lastOperation?.instanceId, `${id}-apply`);
+    const events = await env.audit.all(drifty.name);
+    const detected = events.find((e) => e.what === "drift detected" && e.operation?.instanceId === id);
+    assert.ok(detected, JSON.stringify(events.map((e) => e.what)));
+    assert.match(detected.why, /^3 resource\(s\) differ from the spec; applying it again$/);
+    assert.deepEqual(
+      (detected.details as { changes: { key: string }[] }).changes.map((c) => c.key),
+      ["nsg:web", "pip", "lb"],
+    );
+    assert.ok(events.some((e) => e.what === "deploy succeeded" && e.operation?.instanceId === `${id}-apply`));
+
+    // the stack nobody touched: in sync, no write at all
+    const other = reconcileOf(run.ids, steady.name);
+    assert.deepEqual(other.output, { drifted: false, changes: [] });
+    assert.deepEqual(writesTo(steady), []);
+    assert.ok(!(await env.audit.all(steady.name)).some((e) => e.what === "drift detected"));
+
+    // and the next hour finds nothing left to repair
+    env.emulator.journal.clear();
+    const next = await runDriftCheck();
+    assert.deepEqual(reconcileOf(next.ids, drifty.name).output, { drifted: false, changes: [] });
+    assert.deepEqual(env.emulator.journal.writes(), []);
+    assert.deepEqual((await env.registry.get(drifty.name))?.observed?.drift?.changes, []);
+  });
+
+  test("a stack held by a live operation is skipped, and the log says which operation holds it", async () => {
+    const liveId = "deploy-steady-g1-live";
+    env.host.startNew(Names.orchestrators.deployStack, {
+      instanceId: liveId,
+      input: { spec: steady, generation: 1, nodeReadyTimeoutMinutes: 30 } satisfies DeployInput,
+    });
+    const claimed = await env.registry.setOperation(steady.name, {
+      kind: "deploy",
+      instanceId: liveId,
+      startedAt: new Date().toISOString(),
+    });
+    assert.ok(claimed.ok);
+
+    const registration = fromRegistry().timers[Names.timers.driftCheck];
+    const logs: string[] = [];
+    const context = durableClientContextFor(registration, rpc.clientData(), {
+      logHandler: (_level, ...args) => logs.push(format(...args)),
+    });
+    const reconcilesOfSteady = () =>
+      env.host.listInstances().filter((i) => i.instanceId.startsWith("reconcile-steady-")).length;
+    const before = reconcilesOfSteady();
+    const result = (await registration.handler(TIMER, context)) as { started: string[]; skipped: string[] };
+    assert.deepEqual(result, { started: ["drifty"], skipped: ["steady"] });
+    assert.equal(reconcilesOfSteady(), before, "no reconcile was started for the held stack");
+    assert.ok(
+      logs.includes(`drift check: steady skipped, deploy ${liveId} is running`),
+      `the log names the live operation:\n${logs.join("\n")}`,
+    );
+    assert.equal((await env.registry.get(steady.name))?.operation?.instanceId, liveId, "the claim is untouched");
+
+    // the live deploy runs to its end and releases the stack
+    await env.host.runUntilIdle();
+    assert.equal(env.host.getStatus(liveId)?.runtimeStatus, "Completed");
+    assert.equal((await env.registry.get(steady.name))?.operation, undefined);
+  });
+
+  test("a claim whose instance is gone (terminated, or never known to the task hub) is taken over", async () => {
+    const crashed = "deploy-steady-g1-crashed";
+    env.host.startNew(Names.orchestrators.deployStack, {
+      instanceId: crashed,
+      input: { spec: steady, generation: 1, nodeReadyTimeoutMinutes: 30 } satisfies DeployInput,
+    });
+    env.host.terminate(crashed, "operator stopped it");
+    await env.host.runUntilIdle();
+    assert.equal(env.host.getStatus(crashed)?.runtimeStatus, "Terminated");
+
+    for (const stale of [crashed, "deploy-steady-g1-unknown"]) {
+      const claimed = await env.registry.setOperation(steady.name, {
+        kind: "deploy",
+        instanceId: stale,
+        startedAt: new Date().toISOString(),
+      });
+      assert.ok(claimed.ok);
+      const run = await runDriftCheck();
+      assert.deepEqual([...run.started].sort(), ["drifty", "steady"], `a claim held by ${stale} is stale`);
+      assert.deepEqual(run.skipped, []);
+      const { id, output } = reconcileOf(run.ids, steady.name);
+      assert.deepEqual(output, { drifted: false, changes: [] });
+      const record = await env.registry.get(steady.name);
+      assert.equal(record?.operation, undefined, `the reconcile ${id} took the claim over and released it`);
+    }
+  });
+});
