@@ -96,10 +96,14 @@ export function* runGraph<R>(
     // Wait for a fresh task or the next tick. A task goes into a compound task only once: the host
     // schedules every action of a compound it receives, so a running task yielded again would run
     // twice. Tasks from earlier rounds are seen complete on the next wake (a fresh one or a tick).
+    // The tick is never cancelled: the host completes a cancelled timer at once when it replays the
+    // actions, so it would schedule the next round's tasks before a retry timer that an earlier
+    // round's failed task got in between, and the ids would no longer match the history
+    // (non-deterministic replay: the first retried activity failed the whole deploy). An unused
+    // tick fires later and wakes nobody.
     if (!running.some((r) => r.task.isCompleted || r.task.isFaulted)) {
       const tick = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + tickMs));
-      const winner = (yield context.df.Task.any([...fresh, tick])) as Task;
-      if (winner !== tick) tick.cancel();
+      yield context.df.Task.any([...fresh, tick]);
     }
     for (let i = running.length - 1; i >= 0; i--) {
       const { key, task } = running[i];
