@@ -319,15 +319,33 @@ export class ArmHandler {
     }
     setProvisioningState(def, doc, created ? "Creating" : "Updating");
     this.emu.store.set(doc);
+    let externalFailed = false;
     const op = this.startOperation(r, verb, def, doc.id, {
-      work: external.then(() => ({})),
+      work: external.then(
+        () => ({}),
+        (e: unknown) => {
+          externalFailed = true;
+          throw e;
+        },
+      ),
       onSucceeded: () => {
         const cur = this.emu.store.get(doc.id);
         if (cur) commit(cur);
       },
       onFailed: () => {
-        for (const [key, v] of previous) this.emu.store.setSecret(doc.id, key, v);
         const cur = this.emu.store.get(doc.id);
+        // A type without provisioningState has no way to show a failed create, and ARM reads a
+        // resource without one as Succeeded: the failed create is rolled back (as in instant mode)
+        // instead of leaving a resource that looks ready and never was (a MySQL server "Ready"
+        // without its configurations or admin password).
+        if (cur && created && def.provisioningState === false) {
+          this.emu.store.delete(doc.id);
+          return;
+        }
+        // A write-only value whose outside effect failed (the admin password never reached the
+        // database) is the old one again. Otherwise ARM keeps the model the request sent, write-only
+        // values included, and marks it Failed: a VM whose provisioning failed keeps its custom data.
+        if (externalFailed) for (const [key, v] of previous) this.emu.store.setSecret(doc.id, key, v);
         if (cur) setProvisioningState(def, cur, "Failed");
       },
     });

@@ -11,7 +11,7 @@ import type { StackSpec } from "../../shared/spec/types";
 import type { ObservedNode, ObservedResource, StackObserved } from "../../shared/stack-status";
 import type { WebNodeRef } from "../activities/nodes";
 import { Names } from "../names";
-import { failureMessage, runGraph, type GraphProgress } from "./graph-runner";
+import { describeFailure, failureMessage, runGraph, type GraphProgress } from "./graph-runner";
 import { agentAnswered, databaseCheckFails, isHealthy, observedNode } from "./node-health";
 
 export interface DeployInput {
@@ -82,10 +82,12 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
         publish();
       },
     });
-    if (run.progress.failed.length > 0) {
+    const { failed } = run.progress;
+    if (failed.length > 0) {
+      // every failed resource is named up front: the status keeps only the first 500 characters
       throw new Error(
-        `${run.progress.failed.length} resource(s) failed: ` +
-          run.progress.failed.map((f) => `${f.key}: ${f.message}`).join("; "),
+        `${failed.length} resource(s) failed (${failed.map((f) => f.key).join(", ")}): ` +
+          failed.map(describeFailure).join("; "),
       );
     }
     const resources: ObservedResource[] = graph.nodes.map((n) => ({
@@ -144,9 +146,7 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
           outcome: "failed",
           startedAt,
           finishedAt: context.df.currentUtcDateTime.toISOString(),
-          failures: status.resources?.failed.length
-            ? status.resources.failed.map((f) => `${f.key}: ${f.message}`)
-            : [status.failure],
+          failures: status.resources?.failed.length ? status.resources.failed.map(describeFailure) : [status.failure],
         },
       },
     });

@@ -40,6 +40,26 @@ export function failureMessage(error: unknown): string {
 }
 
 /**
+ * A node's failure as the activity said it, without what the host wraps around it ("Activity
+ * function 'X' failed: ", or the error type in failure-details format): the node's key says which.
+ */
+function nodeFailureMessage(error: unknown): string {
+  const details = (error as { failureDetails?: { errorMessage?: unknown } } | undefined)?.failureDetails;
+  const text =
+    typeof details?.errorMessage === "string"
+      ? details.errorMessage
+      : error instanceof Error
+        ? error.message
+        : String(error);
+  return failureMessage(text.replace(/^Activity function '[^']*' failed: /, ""));
+}
+
+/** "key: message", without saying the key twice (the engine's messages start with it). */
+export function describeFailure(f: { key: string; message: string }): string {
+  return f.message.startsWith(`${f.key}: `) ? f.message : `${f.key}: ${f.message}`;
+}
+
+/**
  * Runs `activity` once per node (with retries) in dependency order, as parallel as the edges allow.
  * A failed node does not stop independent branches; nodes behind it are skipped. `report` is called
  * after every change so the caller can publish progress in its custom status.
@@ -111,7 +131,7 @@ export function* runGraph<R>(
       running.splice(i, 1);
       if (task.isFaulted) {
         failedOrSkipped.add(key);
-        progress.failed.push({ key, message: failureMessage(task.result) });
+        progress.failed.push({ key, message: nodeFailureMessage(task.result) });
       } else {
         finished.add(key);
         results[key] = task.result as R;
