@@ -7,6 +7,7 @@ import {
   PROBLEM_CONTENT_TYPE,
   conflictProblem,
   internalProblem,
+  invalidAlertProblem,
   malformedBodyProblem,
   methodNotAllowedProblem,
   notFoundProblem,
@@ -34,6 +35,7 @@ const operation = {
 const everyProblem = (): Problem[] => [
   validationProblem([{ pointer: "/name", detail: "name is required" }]),
   malformedBodyProblem("The request body is not valid JSON: trailing comma at line 1, column 8."),
+  invalidAlertProblem([{ pointer: "/data/essentials/alertId", detail: "data.essentials.alertId is required" }]),
   notFoundProblem("stack 'jump' is not registered"),
   notFoundProblem(),
   conflictProblem(operation),
