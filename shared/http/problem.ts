@@ -158,6 +158,14 @@ export function methodNotAllowedProblem(method: string, allowedMethods: readonly
 }
 
 /**
+ * 503: a dependency (storage, the durable task hub) failed; the client should retry. `detail` must
+ * not carry exception text. The handler adds Retry-After.
+ */
+export function serviceUnavailableProblem(detail: string): Problem {
+  return { type: "about:blank", title: "Service Unavailable", status: 503, detail };
+}
+
+/**
  * 500: deliberately takes no error. Exception text can carry resource ids, connection strings or
  * secret values; it goes to the log under `correlationId`, and the client gets only the id.
  */

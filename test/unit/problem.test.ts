@@ -13,6 +13,7 @@ import {
   notFoundProblem,
   payloadTooLargeProblem,
   problemResponse,
+  serviceUnavailableProblem,
   unsupportedMediaTypeProblem,
   validationProblem,
   type Problem,
@@ -24,6 +25,7 @@ const REASON_PHRASES: Record<number, string> = {
   404: "Not Found",
   413: "Content Too Large",
   415: "Unsupported Media Type",
+  503: "Service Unavailable",
 };
 
 const operation = {
@@ -43,6 +45,7 @@ const everyProblem = (): Problem[] => [
   unsupportedMediaTypeProblem("text/plain"),
   methodNotAllowedProblem("PATCH", ["GET", "PUT", "DELETE"]),
   internalProblem("0f8fad5b-d9cb-469f-a165-70867728950e"),
+  serviceUnavailableProblem("The alert could not be recorded right now; retry."),
 ];
 
 describe("problem constructors", () => {
