@@ -88,7 +88,6 @@ export async function postAlert(request: HttpRequest, context: InvocationContext
       }
     }
 
-    step = "audit the alert";
     await auditNew(
       recorded.filter((r) => r.fresh).map((r) => r.signal),
       context,

@@ -276,4 +276,27 @@ describe("alert intake end to end", () => {
     assert.deepEqual(events(scaleId), []);
     assert.equal(env.host.listInstances().filter((i) => i.name === Names.orchestrators.scaleStack).length, 1);
   });
+
+  test("when storage fails the answer is 503 with Retry-After, which action groups retry", async () => {
+    const inbox = env.services.inbox;
+    const record = inbox.record.bind(inbox);
+    inbox.record = () => Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:10002 (secret-free detail)"));
+    try {
+      const payload = alert("resource-health-vm");
+      essentials(payload).alertId = `${String(essentials(payload).alertId)}-storage-down`;
+      const res = await fetch(`${env.api}/alerts`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(payload),
+      });
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get("content-type"), "application/problem+json");
+      assert.equal(res.headers.get("retry-after"), "10");
+      const problem = (await res.json()) as Json;
+      assert.match(String(problem.detail), /could not record the alert's signals/);
+      assert.doesNotMatch(String(problem.detail), /ECONNREFUSED/, "no exception text leaks");
+    } finally {
+      inbox.record = record;
+    }
+  });
 });
