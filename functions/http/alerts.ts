@@ -58,11 +58,12 @@ export async function postAlert(request: HttpRequest, context: InvocationContext
   try {
     const matched = matchAlert(alert, await registry.list(), receivedAt.toISOString());
     const skipped = matched.skipped.slice(0, SKIPPED_IN_ANSWER);
+    const listSkipped = skipped.length > 0 ? { skipped } : {};
     if (matched.ignored) {
       step = "record the ignored alert";
       await inbox.recordIgnored(matched.ignored);
       context.log(`alert '${alert.rule}' (${alert.monitorCondition}) ignored: ${matched.ignored.reason}`);
-      return json(202, { received: true, signals: [], ignored: matched.ignored.reason, skipped });
+      return json(202, { received: true, signals: [], ignored: matched.ignored.reason, ...listSkipped });
     }
 
     step = "record the alert's signals";
@@ -101,7 +102,7 @@ export async function postAlert(request: HttpRequest, context: InvocationContext
       ...(signal.backendIp !== undefined ? { backendIp: signal.backendIp } : {}),
       duplicate: !fresh,
     }));
-    return json(202, { received: true, signals, ...(skipped.length > 0 ? { skipped } : {}) });
+    return json(202, { received: true, signals, ...listSkipped });
   } catch (error) {
     const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
     context.error(`alert intake could not ${step}: ${message}`);
