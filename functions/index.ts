@@ -3,9 +3,11 @@
 import "./activities/resources";
 import "./activities/nodes";
 import "./activities/registry";
+import "./activities/heal";
 import "./orchestrators/deploy-stack";
 import "./orchestrators/plan-stack";
 import "./orchestrators/teardown-stack";
 import "./orchestrators/reconcile-stack";
+import "./orchestrators/heal-stack";
 import "./http/stacks";
 import "./timers/drift-check";
