@@ -209,6 +209,27 @@ describe("heal: availability set", () => {
     assert.ok(custom.some((s) => s.phase === "verifying" && s.lastAction?.step === "replace"));
   });
 
+  test("a deallocated VM is started: not a destructive step, not counted in the budget", async () => {
+    const spec = specOf("hlstopped", { policies: { repair: { maxRepairsPerHour: 0 } } });
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    const { factory } = env.services;
+    await factory.compute(spec.subscriptionId).virtualMachines.deallocate(spec.resourceGroup, web1, factory.lro());
+    const since = lastSeq();
+    await deliver(spec, signal(spec, { node: web1, rule: "vm-availability", summary: "VmAvailabilityMetric 0" }));
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    assert.deepEqual(writes(spec, since).map(describeWrite), [
+      `POST start Microsoft.Compute/virtualMachines/${web1}/start`,
+    ]);
+    assert.equal(powerStateOf(env.emulator, webNodeNames(spec, 1).vmId), "running");
+    assert.deepEqual(fleet.callsTo(web1, "drain"), [], "nothing ran on it: nothing to drain");
+    const [attempt] = await attempts(spec, web1);
+    assert.deepEqual([attempt.step, attempt.outcome], ["start", "succeeded"]);
+  });
+
   test("a node that recovers inside the debounce window triggers nothing", async () => {
     const spec = specOf("hldebounce");
     await deploy(spec);
@@ -361,6 +382,25 @@ describe("heal: the fleet brake", () => {
     assert.equal(brake?.reason, "CommonDependency");
     assert.match(brake.message, /fail the same dependency, database/);
     assert.deepEqual(fleet.callsTo(web1, "drain"), []);
+  });
+});
+
+describe("heal: repairs disabled by policy", () => {
+  test("nothing is done, and the audit trail and the signal's outcome say why", async () => {
+    const spec = specOf("hloff", { policies: { repair: { enabled: false } } });
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    const since = lastSeq();
+    fleet.break(web1, "tomcat-down");
+    await deliver(spec, signal(spec, { node: web1 }));
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    assert.deepEqual(writes(spec, since).map(describeWrite), []);
+    const event = (await env.audit.recent(spec.name)).find((e) => e.what === "no repair: repairs are disabled");
+    assert.match(event!.why, new RegExp(`policies.repair.enabled is false; ${web1}: failing: tomcat`));
+    assert.match((await outcomes(spec))[0].outcome!, /repairs are disabled by the stack's policy/);
   });
 });
 
