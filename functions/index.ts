@@ -11,4 +11,5 @@ import "./orchestrators/reconcile-stack";
 import "./orchestrators/heal-stack";
 import "./http/stacks";
 import "./http/alerts";
+import "./http/heal";
 import "./timers/drift-check";

@@ -44,6 +44,7 @@ export const Names = {
     planStackHttp: "planStackHttp",
     getOperation: "getOperation",
     postAlert: "postAlert",
+    resumeHeal: "resumeHeal",
   },
   timers: {
     driftCheck: "driftCheck",

@@ -569,6 +569,10 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
     }
   }
 
+  function overrideActive(ledger: LedgerState): boolean {
+    return !!ledger.brakeOverride && Date.parse(ledger.brakeOverride.until) > now().getTime();
+  }
+
   /** HealBrake and NodeSuspended on the registry record, for GET /api/stacks/{name}. */
   function* publishConditions(): Generator<Task, void, unknown> {
     const ledger: LedgerState = assessment.take.ledger;
@@ -581,7 +585,14 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
             reason: ledger.brake.reason.startsWith("common-dependency") ? "CommonDependency" : "UnhealthyShare",
             message: `no repairs since ${ledger.brake.since}: ${ledger.brake.message}`,
           }
-        : { type: "HealBrake", status: "False", reason: "NotHeld", message: "repairs may run" },
+        : overrideActive(ledger)
+          ? {
+              type: "HealBrake",
+              status: "False",
+              reason: "Overridden",
+              message: `released by ${ledger.brakeOverride!.by} at ${ledger.brakeOverride!.at}: repairs run despite the brake until ${ledger.brakeOverride!.until} (budget and suspensions still hold)`,
+            }
+          : { type: "HealBrake", status: "False", reason: "NotHeld", message: "repairs may run" },
       suspended.length > 0
         ? {
             type: "NodeSuspended",

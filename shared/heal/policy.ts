@@ -7,7 +7,9 @@
 // 2. Fleet brake: more than `maxUnhealthyPercent` of the nodes broken, or at least two broken nodes
 //    that all fail the same outside dependency (database, certificate, DNS): replacing VMs cannot fix
 //    an outage of what they depend on. The brake is sticky: it holds until a round where every node
-//    is healthy again (the all-clear) or a person releases it.
+//    is healthy again (the all-clear) or a person releases it (POST /api/stacks/{name}/heal/resume):
+//    that release overrides the brake for a bounded time, while the hourly budget, backoff and
+//    suspensions still hold, so an override cannot turn into a replace-everything loop.
 // 3. Per broken suspect node: the next rung of its ladder, unless it is suspended, backing off, or the
 //    stack's hourly budget of destructive repairs is spent.
 //
@@ -145,6 +147,8 @@ export interface BrakeDecision {
   message?: string;
   /** what changed in the ledger's brake state this round */
   change: "engaged" | "released" | "unchanged";
+  /** the fleet calls for the brake, but a person overrode it until this time */
+  overriddenUntil?: string;
 }
 
 /**
@@ -155,7 +159,15 @@ export function decideBrake(
   fresh: BrakeCheck,
   remembered: LedgerState["brake"],
   verdicts: ReadonlyMap<string, Verdict>,
+  override?: { until: string; now: Date },
 ): BrakeDecision {
+  if (override && Date.parse(override.until) > override.now.getTime()) {
+    return {
+      holds: false,
+      change: remembered ? "released" : "unchanged",
+      ...(fresh.holds ? { overriddenUntil: override.until, reason: fresh.reason, message: fresh.message } : {}),
+    };
+  }
   if (fresh.holds) {
     const same = remembered?.reason === fresh.reason && remembered?.message === fresh.message;
     return { holds: true, reason: fresh.reason, message: fresh.message, change: same ? "unchanged" : "engaged" };
@@ -285,7 +297,8 @@ export function budgetUse(ledger: LedgerState, now: Date): { used: number; oldes
 export function planHeal(input: PlanInput): HealPlan {
   const { now, policy, ledger } = input;
   const verdicts = new Map(input.observations.map((o) => [o.name, verdictOf(o)] as const));
-  const brake = decideBrake(brakeFromObservations(verdicts, policy), ledger.brake, verdicts);
+  const override = ledger.brakeOverride ? { until: ledger.brakeOverride.until, now } : undefined;
+  const brake = decideBrake(brakeFromObservations(verdicts, policy), ledger.brake, verdicts, override);
   const budget = budgetUse(ledger, now);
   let left = Math.max(policy.maxRepairsPerHour - budget.used, 0);
   const budgetLeft = left;

@@ -105,7 +105,15 @@ export interface BrakeState {
   since: string;
 }
 
+/** A person told heal to repair despite the fleet brake, until `until` (per-node budget and suspension still apply). */
+export interface BrakeOverride {
+  by: string;
+  at: string;
+  until: string;
+}
+
 export interface LedgerState {
   nodes: Record<string, NodeLedger>;
   brake?: BrakeState;
+  brakeOverride?: BrakeOverride;
 }

@@ -6,13 +6,13 @@
 //   RowKey "node:<vm name>"  Layout, Node, Attempts (JSON, oldest first, the last MAX_ATTEMPTS),
 //                            Suspended (JSON {reason, at}) when suspended, ResumedAt
 //   RowKey "stack"           Layout, Brake (JSON {reason, message, since}) while the brake holds,
-//                            BrakeReleasedAt, BrakeReleasedBy
+//                            BrakeReleasedAt, BrakeReleasedBy, BrakeOverride (JSON {by, at, until})
 // Every write is read-compare-write under the ETag read: a write that changes nothing is not sent,
 // and a writer that lost a race reads again. Times come from the caller (the orchestration's clock).
 import { setTimeout as delay } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
 import { odata, type TableClient } from "@azure/data-tables";
-import type { BrakeState, LedgerState, NodeLedger, NodeSuspension, RepairAttempt } from "../heal/types";
+import type { BrakeOverride, BrakeState, LedgerState, NodeLedger, NodeSuspension, RepairAttempt } from "../heal/types";
 import { StoreContentionError, StoreCorruptionError, statusOf } from "./errors";
 import { asciiJson, assertEntityFits } from "./json-columns";
 import { assertStackName } from "./keys";
@@ -51,6 +51,8 @@ export class RepairLedger {
       if (row === STACK_ROW) {
         const brake = parse<BrakeState>(entity.Brake, `brake of '${stack}'`);
         if (brake) state.brake = brake;
+        const override = parse<BrakeOverride>(entity.BrakeOverride, `brake override of '${stack}'`);
+        if (override) state.brakeOverride = override;
       } else if (row.startsWith(NODE_PREFIX)) {
         const node = toNode(entity, stack);
         state.nodes[node.node] = node;
@@ -139,6 +141,21 @@ export class RepairLedger {
       };
     });
     return changed;
+  }
+
+  /** A person releases the brake: it is lifted now and does not engage again before `override.until`. */
+  async overrideBrake(stack: string, override: BrakeOverride, options: StoreCallOptions = {}): Promise<void> {
+    await this.mutate(stack, STACK_ROW, options, (current) => {
+      const { Brake: _b, ...rest } = current ?? { partitionKey: stack, rowKey: STACK_ROW };
+      return {
+        ...rest,
+        partitionKey: stack,
+        rowKey: STACK_ROW,
+        Layout: LAYOUT_VERSION,
+        BrakeOverride: asciiJson(JSON.stringify(override)),
+        ...(current?.Brake ? { BrakeReleasedAt: override.at, BrakeReleasedBy: override.by } : {}),
+      };
+    });
   }
 
   /** Forgets a stack (after its teardown). */

@@ -5,10 +5,17 @@
 // the intake does (record in the inbox, then start heal-<stack> or raise "signal" to it).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { InMemoryDurableClient } from "../../emulator/durable";
+import { HttpRequest, type HttpResponseInit } from "@azure/functions";
+import {
+  fromRegistry,
+  InMemoryDurableClient,
+  startDurableRpcServer,
+  type DurableRpcServer,
+} from "../../emulator/durable";
+import { durableClientContextFor } from "../../emulator/durable/client/client-context";
 import { powerStateOf } from "../../emulator/arm/providers/compute";
 import type { JournalEntry } from "../../emulator/arm/journal";
-import { InstanceIds } from "../../functions/names";
+import { InstanceIds, Names } from "../../functions/names";
 import type { HealStatus } from "../../functions/orchestrators/heal-stack";
 import { claimStack } from "../../functions/stack-claim";
 import type { StackSignal } from "../../shared/alerts/signal";
@@ -570,6 +577,78 @@ function roleName(spec: StackSpec, index: number): string {
   const names = stackNames(spec);
   return roleAssignmentName(names.keyVaultId, webNodeNames(spec, index).vm, ROLE_DEFINITIONS.keyVaultSecretsUser);
 }
+
+describe("heal: a person resumes what healing stopped", () => {
+  let rpc: DurableRpcServer;
+  before(async () => {
+    rpc = await startDurableRpcServer(env.host);
+  });
+  after(async () => {
+    await rpc?.close();
+  });
+
+  /** POST /api/stacks/{name}/heal/resume through the registered handler, as the host calls it. */
+  async function resume(stack: string, body?: unknown, contentType = "application/json") {
+    const registration = fromRegistry().http[Names.http.resumeHeal];
+    assert.ok(registration, "the resume route is registered");
+    const request = new HttpRequest({
+      method: "POST",
+      url: `http://127.0.0.1/api/stacks/${stack}/heal/resume`,
+      headers: body === undefined ? {} : { "content-type": contentType },
+      params: { name: stack },
+      body: body === undefined ? undefined : { string: typeof body === "string" ? body : JSON.stringify(body) },
+    });
+    const context = durableClientContextFor(registration, rpc.clientData());
+    const res = (await registration.handler(request, context)) as HttpResponseInit;
+    const answer: unknown = res.jsonBody ?? (typeof res.body === "string" ? JSON.parse(res.body) : {});
+    return { status: res.status ?? 200, body: answer as Doc };
+  }
+
+  test("releasing the brake lets heal repair every broken node, within the budget; bad requests change nothing", async () => {
+    const spec = specOf("hlresume", { policies: { repair: { maxRepairsPerHour: 10 } } });
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    fleet.break(web1, "tomcat-down");
+    fleet.break(web2, "tomcat-down");
+    await deliver(spec, signal(spec, { summary: "VipAvailability 0" }));
+    await env.host.runUntilIdle();
+    assert.equal((await condition(spec, "HealBrake"))?.status, "True");
+    const since = lastSeq();
+
+    for (const [body, status] of [
+      [{ bogus: 1 }, 422],
+      [{ overrideMinutes: 0 }, 422],
+      [{ node: web1 }, 404], // not suspended
+      ["{nope", 400],
+    ] as const) {
+      assert.equal((await resume(spec.name, body)).status, status, JSON.stringify(body));
+    }
+    assert.equal((await resume("nosuchstack")).status, 404);
+    assert.equal((await env.repairs.get(spec.name)).brakeOverride, undefined, "refused requests changed nothing");
+
+    const answer = await resume(spec.name, { overrideMinutes: 120 });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal((answer.body.brakeWasHeld as Doc | null)?.reason, "unhealthy-share");
+    await env.host.runUntilIdle();
+
+    const done = writes(spec, since);
+    assert.deepEqual(
+      [actions(done, "restart", web1).length, actions(done, "restart", web2).length],
+      [1, 1],
+      done.map(describeWrite).join("\n"),
+    );
+    assert.deepEqual([fleet.activeFaults(web1), fleet.activeFaults(web2)], [[], []]);
+    const brake = await condition(spec, "HealBrake");
+    assert.equal(brake?.status, "False");
+    assert.ok(["Overridden", "NotHeld"].includes(brake.reason), brake.reason);
+    const events = await env.audit.recent(spec.name);
+    const released = events.find((e) => e.what === "fleet brake overridden");
+    assert.ok(released, JSON.stringify(events.map((e) => e.what)));
+    assert.match(released.why, /a person released the brake .*2 of 2 nodes unhealthy/);
+    assert.ok(events.some((e) => e.what === `node ${web2} restarted`));
+  });
+});
 
 describe("heal: secrets", () => {
   test("no secret value appears in heal's histories, statuses, ledger, audit trail or alert outcomes", async () => {

@@ -151,6 +151,17 @@ describe("the fleet brake", () => {
     assert.equal(engaged.change, "engaged");
   });
 
+  test("a person's override lifts the brake until it expires; then the fleet's state decides again", () => {
+    const fresh = { holds: true, reason: "unhealthy-share", message: "2 of 2" };
+    const all = verdicts(hung("w1"), hung("w2"));
+    const until = new Date(NOW.getTime() + 60 * 60_000).toISOString();
+    const overridden = decideBrake(fresh, undefined, all, { until, now: NOW });
+    assert.equal(overridden.holds, false);
+    assert.equal(overridden.overriddenUntil, until);
+    const later = new Date(NOW.getTime() + 61 * 60_000);
+    assert.equal(decideBrake(fresh, undefined, all, { until, now: later }).holds, true);
+  });
+
   test("a held brake stops every step, a start included", () => {
     const p = plan([hung("w1"), node("w2", { power: "deallocated" })], ["w1", "w2"]);
     assert.equal(p.brake.holds, true);

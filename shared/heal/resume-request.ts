@@ -1,0 +1,44 @@
+// The body of POST /api/stacks/{name}/heal/resume: what a person lets healing do again. Validated
+// with ajv like every other input; an empty body means "release the brake, default duration".
+import Ajv2020 from "ajv/dist/2020";
+import type { ProblemFieldError } from "../http/problem";
+
+export const RESUME_LIMITS = { maxBodyBytes: 4096, maxJsonDepth: 4 };
+export const DEFAULT_OVERRIDE_MINUTES = 60;
+
+export interface ResumeRequest {
+  /** a suspended web node (VM name) whose repairs may start again */
+  node?: string;
+  /** how long the fleet brake stays overridden (default 60 minutes) */
+  overrideMinutes?: number;
+}
+
+const SCHEMA = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    node: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$" },
+    overrideMinutes: { type: "integer", minimum: 1, maximum: 1440 },
+  },
+} as const;
+
+const ajv = new Ajv2020({ strict: true, allErrors: true });
+const validate = ajv.compile<ResumeRequest>(SCHEMA);
+
+export function validateResumeRequest(
+  input: unknown,
+): { ok: true; request: ResumeRequest } | { ok: false; errors: ProblemFieldError[] } {
+  if (validate(input)) return { ok: true, request: input };
+  const errors = (validate.errors ?? []).map((e) => {
+    const field =
+      e.keyword === "additionalProperties"
+        ? `${e.instancePath}/${String((e.params as { additionalProperty: string }).additionalProperty)}`
+        : e.instancePath;
+    const detail =
+      e.keyword === "additionalProperties"
+        ? `unknown field; the body may hold only "node" and "overrideMinutes"`
+        : `${field ? field.slice(1) : "the body"} ${e.message ?? "is invalid"}`;
+    return { pointer: field, detail };
+  });
+  return { ok: false, errors };
+}
