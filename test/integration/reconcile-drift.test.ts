@@ -17,7 +17,7 @@ import {
   startDurableRpcServer,
   type DurableRpcServer,
 } from "../../emulator/durable";
-import { Names } from "../../functions/names";
+import { InstanceIds, Names } from "../../functions/names";
 import type { DeployInput } from "../../functions/orchestrators/deploy-stack";
 import type { ReconcileOutput } from "../../functions/orchestrators/reconcile-stack";
 import { stackNames, STACK_TAG_NAME } from "../../shared/graph/names";
@@ -55,7 +55,13 @@ describe("drift check timer and reconcileStack", () => {
   let root: string;
 
   /** Runs the registered timer handler like the host does, then the orchestrations it started. */
-  async function runDriftCheck(): Promise<{ started: string[]; skipped: string[]; logs: string[]; ids: string[] }> {
+  async function runDriftCheck(): Promise<{
+    started: string[];
+    skipped: string[];
+    woken: string[];
+    logs: string[];
+    ids: string[];
+  }> {
     const registration = fromRegistry().timers[Names.timers.driftCheck];
     assert.ok(registration, "the drift check timer is registered");
     assert.equal(registration.schedule, "0 17 * * * *");
@@ -64,7 +70,11 @@ describe("drift check timer and reconcileStack", () => {
       logHandler: (_level, ...args) => logs.push(format(...args)),
     });
     const before = new Set(env.host.listInstances().map((i) => i.instanceId));
-    const result = (await registration.handler(TIMER, context)) as { started: string[]; skipped: string[] };
+    const result = (await registration.handler(TIMER, context)) as {
+      started: string[];
+      skipped: string[];
+      woken: string[];
+    };
     const ids = env.host
       .listInstances()
       .map((i) => i.instanceId)
@@ -260,8 +270,12 @@ describe("drift check timer and reconcileStack", () => {
     const reconcilesOfSteady = () =>
       env.host.listInstances().filter((i) => i.instanceId.startsWith("reconcile-steady-")).length;
     const before = reconcilesOfSteady();
-    const result = (await registration.handler(TIMER, context)) as { started: string[]; skipped: string[] };
-    assert.deepEqual(result, { started: ["drifty"], skipped: ["steady"] });
+    const result = (await registration.handler(TIMER, context)) as {
+      started: string[];
+      skipped: string[];
+      woken: string[];
+    };
+    assert.deepEqual(result, { started: ["drifty"], skipped: ["steady"], woken: [] });
     assert.equal(reconcilesOfSteady(), before, "no reconcile was started for the held stack");
     assert.ok(
       logs.includes(`drift check: steady skipped, deploy ${liveId} is running`),
@@ -300,5 +314,31 @@ describe("drift check timer and reconcileStack", () => {
       const record = await env.registry.get(steady.name);
       assert.equal(record?.operation, undefined, `the reconcile ${id} took the claim over and released it`);
     }
+  });
+  test("a heal signal that lost its wake-up is picked up by the hourly sweep; a live worker is left alone", async () => {
+    const receivedAt = new Date().toISOString();
+    await env.inbox.record({
+      id: "sweep-test-1",
+      stack: steady.name,
+      intent: "heal",
+      condition: "Fired",
+      rule: "probe-down",
+      signalType: "Metric",
+      summary: "DipAvailability 0 (wake-up lost)",
+      alertId: "/subscriptions/x/providers/Microsoft.AlertsManagement/alerts/sweep-test-1",
+      at: receivedAt,
+      receivedAt,
+    });
+    const run = await runDriftCheck();
+    assert.deepEqual(run.woken, [`heal-${steady.name}`]);
+    assert.ok(
+      run.logs.some((l) => l.includes(`1 heal signal(s) of ${steady.name} waited with no worker`)),
+      run.logs.join("\n"),
+    );
+    const heal = env.host.getStatus(InstanceIds.heal(steady.name));
+    assert.equal(heal?.runtimeStatus, "Completed", JSON.stringify(heal?.output));
+    assert.deepEqual(await env.inbox.pending(steady.name), [], "the worker consumed the signal");
+    // nothing pending now: the next sweep wakes nobody
+    assert.deepEqual((await runDriftCheck()).woken, []);
   });
 });
