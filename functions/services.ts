@@ -5,7 +5,7 @@ import { AzureClientFactory } from "../shared/azure/clients";
 import { azureSettingsFromEnv, validateAzureSettings } from "../shared/azure/settings";
 import { ConfigError, readIntSetting, readSetting } from "../shared/config";
 import { ResourceEngine } from "../shared/arm/engine";
-import { AlertInbox, AuditLog, StackRegistry, StoreTables, storeSettingsFromEnv } from "../shared/store";
+import { AlertInbox, AuditLog, RepairLedger, StackRegistry, StoreTables, storeSettingsFromEnv } from "../shared/store";
 import type { StackSpec } from "../shared/spec/types";
 import type { StackObserved } from "../shared/stack-status";
 
@@ -16,6 +16,8 @@ export interface Services {
   audit: AuditLog;
   /** alert signals per stack, deduplicated; read by the heal and scale orchestrations */
   inbox: AlertInbox;
+  /** what healing did to each node, its brake and suspensions */
+  repairs: RepairLedger;
   /** tenant of the stacks' Key Vaults */
   tenantId: string;
   functionPrincipalId?: string;
@@ -47,6 +49,7 @@ export function servicesFromSettings(): Services {
     registry: new StackRegistry<StackSpec, StackObserved>(store),
     audit: new AuditLog(store),
     inbox: new AlertInbox(store),
+    repairs: new RepairLedger(store),
     tenantId,
     functionPrincipalId: readSetting("functionPrincipalId"),
     alertActionGroupId: actionGroupIdSetting(),

@@ -35,3 +35,4 @@ export {
 export { StackNotFoundError, StoreContentionError, StoreCorruptionError, StoreLimitError } from "./errors";
 export { MAX_ENTITY_BYTES, MAX_PROPERTY_CHARS } from "./json-columns";
 export { AlertInbox, IGNORED_PARTITION, type InboxEntry, type PendingOptions } from "./alert-inbox";
+export { RepairLedger, MAX_ATTEMPTS } from "./repair-ledger";

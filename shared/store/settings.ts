@@ -13,7 +13,7 @@ export interface StoreSettings {
 }
 
 /** The longest table suffix Jumpgate uses ("stacks", "events"); table names are at most 63 characters. */
-const LONGEST_TABLE_SUFFIX = "stacks".length;
+const LONGEST_TABLE_SUFFIX = "repairs".length; // the longest of TABLE_SUFFIXES (tables.ts)
 
 /** `env` defaults to the process environment inside shared/config.ts. */
 export function storeSettingsFromEnv(env?: Env): StoreSettings {

@@ -12,7 +12,7 @@ import { useServices, type Services } from "../../functions/services";
 import { ResourceEngine } from "../../shared/arm/engine";
 import { AzureClientFactory } from "../../shared/azure/clients";
 import type { AzureClientSettings } from "../../shared/azure/settings";
-import { AlertInbox, AuditLog, StackRegistry, StoreTables } from "../../shared/store";
+import { AlertInbox, AuditLog, RepairLedger, StackRegistry, StoreTables } from "../../shared/store";
 import type { StackSpec } from "../../shared/spec/types";
 import type { StackObserved } from "../../shared/stack-status";
 import { emulatorClientSettings } from "./azure";
@@ -40,6 +40,7 @@ export interface JumpgateEnv {
   registry: StackRegistry<StackSpec, StackObserved>;
   audit: AuditLog;
   inbox: AlertInbox;
+  repairs: RepairLedger;
   rpc?: DurableRpcServer;
   http?: HttpHost;
   /** base URL of the HTTP API when served, e.g. http://127.0.0.1:7071/api */
@@ -68,12 +69,14 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
   const registry = new StackRegistry<StackSpec, StackObserved>(tables);
   const audit = new AuditLog(tables);
   const inbox = new AlertInbox(tables);
+  const repairs = new RepairLedger(tables);
   const services: Services = {
     factory,
     engine: new ResourceEngine(factory),
     registry,
     audit,
     inbox,
+    repairs,
     tenantId: TENANT_ID,
     nodeReadyTimeoutMinutes: options.nodeReadyTimeoutMinutes ?? 30,
     alertActionGroupId: options.alertActionGroupId,
@@ -94,6 +97,7 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
     registry,
     audit,
     inbox,
+    repairs,
     stop: async () => {
       await env.http?.close();
       await env.rpc?.close();
