@@ -8,4 +8,5 @@ import "./orchestrators/plan-stack";
 import "./orchestrators/teardown-stack";
 import "./orchestrators/reconcile-stack";
 import "./http/stacks";
+import "./http/alerts";
 import "./timers/drift-check";

@@ -15,6 +15,12 @@
 // APIs answer 400 for both; Jumpgate is not ARM, so it follows the HTTP RFCs, consistently: every
 // route that validates content uses `validationProblem` (422) and every body-parsing failure
 // uses `malformedBodyProblem` (400).
+//
+// The one exception is POST /api/alerts: its callers are Azure Monitor action groups, not people,
+// and the alert contract says a notification that is not the common alert schema is a 400. It gets
+// its own type (`invalid-alert`) with the same `errors` array, so the split above still holds for
+// every route a person calls. Any 4xx stops an action group's retries; only 408/429/503/504 and
+// network failures make it deliver again.
 import type { HttpResponseInit } from "@azure/functions";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
@@ -49,6 +55,7 @@ export function problemTypeUri(slug: string): string {
 export const PROBLEM_TYPES = {
   validation: problemTypeUri("validation-error"),
   malformedBody: problemTypeUri("malformed-body"),
+  invalidAlert: problemTypeUri("invalid-alert"),
   operationInProgress: problemTypeUri("operation-in-progress"),
   methodNotAllowed: problemTypeUri("method-not-allowed"),
   internal: problemTypeUri("internal-error"),
@@ -62,6 +69,18 @@ export function validationProblem(errors: readonly ProblemFieldError[]): Problem
     title: "The request content is not valid",
     status: 422,
     detail: `The request content has ${count} ${count === 1 ? "error" : "errors"}; each entry of 'errors' points at the field and says what is wrong.`,
+    errors: errors.map(({ pointer, detail }) => ({ pointer, detail })),
+  };
+}
+
+/** 400: a JSON body that is not an Azure Monitor common alert schema notification; one entry per invalid field. */
+export function invalidAlertProblem(errors: readonly ProblemFieldError[]): Problem {
+  const count = errors.length;
+  return {
+    type: PROBLEM_TYPES.invalidAlert,
+    title: "The request is not an Azure Monitor alert in the common alert schema",
+    status: 400,
+    detail: `The alert has ${count} ${count === 1 ? "error" : "errors"}; each entry of 'errors' points at the field and says what is wrong.`,
     errors: errors.map(({ pointer, detail }) => ({ pointer, detail })),
   };
 }
@@ -136,6 +155,14 @@ export function methodNotAllowedProblem(method: string, allowedMethods: readonly
     detail: `${truncate(method, 20)} is not allowed here; use ${allowedMethods.join(", ")}.`,
     allowedMethods: [...allowedMethods],
   };
+}
+
+/**
+ * 503: a dependency (storage, the durable task hub) failed; the client should retry. `detail` must
+ * not carry exception text. The handler adds Retry-After.
+ */
+export function serviceUnavailableProblem(detail: string): Problem {
+  return { type: "about:blank", title: "Service Unavailable", status: 503, detail };
 }
 
 /**

@@ -5,6 +5,7 @@ export {
   STACK_SPEC_LIMITS,
   parseJsonBody,
   validateStackSpec,
+  type JsonBodyLimits,
   type JsonBodyResult,
   type SpecError,
   type StackSpecValidation,

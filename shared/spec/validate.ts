@@ -847,25 +847,35 @@ function editDistance(a: string, b: string): number {
 
 export type JsonBodyResult = { ok: true; value: unknown } | { ok: false; problem: Problem };
 
+/** Limits of one route's JSON body; parseJsonBody defaults to the stack spec's. */
+export interface JsonBodyLimits {
+  maxBodyBytes: number;
+  maxJsonDepth: number;
+  /** what the route expects, for the "empty body" message, e.g. "the stack spec" */
+  expected: string;
+}
+
+const STACK_SPEC_BODY: JsonBodyLimits = { ...STACK_SPEC_LIMITS, expected: "the stack spec" };
+
 /**
  * Reads a request body as JSON, refusing what a JSON API must not process: a non-JSON content type
- * (415), more than STACK_SPEC_LIMITS.maxBodyBytes (413), an empty body, bytes that are not UTF-8,
- * invalid JSON, duplicate keys, or nesting deeper than STACK_SPEC_LIMITS.maxJsonDepth (400). The
- * text is checked by a non-recursive scanner before JSON.parse sees it, so the error says where
- * (line and column) on every Node version, and no message ever quotes the body.
+ * (415), more than `limits.maxBodyBytes` (413), an empty body, bytes that are not UTF-8, invalid
+ * JSON, duplicate keys, or nesting deeper than `limits.maxJsonDepth` (400). The limits default to
+ * STACK_SPEC_LIMITS. The text is checked by a non-recursive scanner before JSON.parse sees it, so
+ * the error says where (line and column) on every Node version, and no message ever quotes the body.
  * Accepts a string or bytes (a Buffer is a Uint8Array).
  */
 export function parseJsonBody(
   raw: string | Uint8Array | null | undefined,
   contentType: string | null | undefined,
+  limits: JsonBodyLimits = STACK_SPEC_BODY,
 ): JsonBodyResult {
   const fail = (problem: Problem): JsonBodyResult => ({ ok: false, problem });
-  if (raw === null || raw === undefined || raw.length === 0)
-    return fail(malformedBodyProblem("The request body is empty; send the stack spec as a JSON object."));
+  const empty = `The request body is empty; send ${limits.expected} as a JSON object.`;
+  if (raw === null || raw === undefined || raw.length === 0) return fail(malformedBodyProblem(empty));
   if (!isJsonMediaType(contentType)) return fail(unsupportedMediaTypeProblem(contentType));
   const bytes = typeof raw === "string" ? Buffer.byteLength(raw, "utf8") : raw.byteLength;
-  if (bytes > STACK_SPEC_LIMITS.maxBodyBytes)
-    return fail(payloadTooLargeProblem(STACK_SPEC_LIMITS.maxBodyBytes, bytes));
+  if (bytes > limits.maxBodyBytes) return fail(payloadTooLargeProblem(limits.maxBodyBytes, bytes));
 
   let text: string;
   if (typeof raw === "string") text = raw.startsWith("\uFEFF") ? raw.slice(1) : raw;
@@ -876,10 +886,9 @@ export function parseJsonBody(
       return fail(malformedBodyProblem("The request body is not valid UTF-8."));
     }
   }
-  if (text.trim() === "")
-    return fail(malformedBodyProblem("The request body is empty; send the stack spec as a JSON object."));
+  if (text.trim() === "") return fail(malformedBodyProblem(empty));
 
-  const syntaxError = findJsonSyntaxError(text, STACK_SPEC_LIMITS.maxJsonDepth);
+  const syntaxError = findJsonSyntaxError(text, limits.maxJsonDepth);
   if (syntaxError !== undefined)
     return fail(malformedBodyProblem(`The request body is not valid JSON: ${syntaxError}.`));
   try {

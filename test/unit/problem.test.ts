@@ -7,11 +7,13 @@ import {
   PROBLEM_CONTENT_TYPE,
   conflictProblem,
   internalProblem,
+  invalidAlertProblem,
   malformedBodyProblem,
   methodNotAllowedProblem,
   notFoundProblem,
   payloadTooLargeProblem,
   problemResponse,
+  serviceUnavailableProblem,
   unsupportedMediaTypeProblem,
   validationProblem,
   type Problem,
@@ -23,6 +25,7 @@ const REASON_PHRASES: Record<number, string> = {
   404: "Not Found",
   413: "Content Too Large",
   415: "Unsupported Media Type",
+  503: "Service Unavailable",
 };
 
 const operation = {
@@ -34,6 +37,7 @@ const operation = {
 const everyProblem = (): Problem[] => [
   validationProblem([{ pointer: "/name", detail: "name is required" }]),
   malformedBodyProblem("The request body is not valid JSON: trailing comma at line 1, column 8."),
+  invalidAlertProblem([{ pointer: "/data/essentials/alertId", detail: "data.essentials.alertId is required" }]),
   notFoundProblem("stack 'jump' is not registered"),
   notFoundProblem(),
   conflictProblem(operation),
@@ -41,6 +45,7 @@ const everyProblem = (): Problem[] => [
   unsupportedMediaTypeProblem("text/plain"),
   methodNotAllowedProblem("PATCH", ["GET", "PUT", "DELETE"]),
   internalProblem("0f8fad5b-d9cb-469f-a165-70867728950e"),
+  serviceUnavailableProblem("The alert could not be recorded right now; retry."),
 ];
 
 describe("problem constructors", () => {

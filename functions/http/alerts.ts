@@ -1,0 +1,195 @@
+// POST /api/alerts: Azure Monitor alert intake (action group webhook or Azure Function action, with
+// the common alert schema turned on). The request path only reads the registry and writes the alert
+// inbox: no ARM call, no waiting on an orchestration, so it answers well within the action group's
+// timeout. The work happens in the stack's heal or scale orchestration, which it wakes.
+//
+//   - 415 / 413 / 400 problem+json for a body that is not a common-schema notification; nothing is
+//     stored and nothing starts.
+//   - 202 for every valid notification, also one that names nothing Jumpgate manages (recorded as
+//     ignored, with the reason) and a duplicate delivery: Azure must stop retrying either way.
+//   - Each signal is recorded once (the inbox refuses a second row with the same id). Only a new
+//     signal is audited and wakes its stack's worker; a duplicate wakes nothing, except to repair a
+//     wake-up that evidently got lost: the signal is still pending REWAKE_AFTER_MS after it arrived
+//     and no worker instance is live.
+//   - 503 with Retry-After when storage or the task hub fails, because action groups retry 503s
+//     (and not 500s); the retry then finds its signals recorded and repairs the wake-up if needed.
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
+import type { DurableClient } from "durable-functions";
+import { ALERT_LIMITS } from "../../shared/alerts/common-alert-schema";
+import { matchAlert } from "../../shared/alerts/match";
+import { parseAlertBody } from "../../shared/alerts/parse";
+import type { StackSignal } from "../../shared/alerts/signal";
+import { payloadTooLargeProblem, serviceUnavailableProblem } from "../../shared/http/problem";
+import { intentsOf, isWorkerLive, wakeStackWorker, workerOf, type StackWorker } from "../alert-wake";
+import { Names } from "../names";
+import { services } from "../services";
+import { guarded, json, problem } from "./respond";
+
+/** A duplicate delivery restarts a stack's worker only if its signal has waited this long with none live. */
+export const REWAKE_AFTER_MS = 30_000;
+const RETRY_AFTER_SECONDS = "10";
+/** at most this many skipped targets are listed in the answer */
+const SKIPPED_IN_ANSWER = 10;
+
+interface AnsweredSignal {
+  id: string;
+  stack: string;
+  intent: StackSignal["intent"];
+  condition: StackSignal["condition"];
+  node?: string;
+  backendIp?: string;
+  duplicate: boolean;
+}
+
+export async function postAlert(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  // a declared length over the limit is refused before the body is read
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > ALERT_LIMITS.maxBodyBytes) {
+    return problem(payloadTooLargeProblem(ALERT_LIMITS.maxBodyBytes, declared));
+  }
+  const body = parseAlertBody(new Uint8Array(await request.arrayBuffer()), request.headers.get("content-type"));
+  if (!body.ok) return problem(body.problem);
+  const alert = body.alert;
+  const { registry, inbox } = services();
+  const receivedAt = new Date();
+
+  let step = "read the stack registry";
+  try {
+    const matched = matchAlert(alert, await registry.list(), receivedAt.toISOString());
+    const skipped = matched.skipped.slice(0, SKIPPED_IN_ANSWER);
+    const listSkipped = skipped.length > 0 ? { skipped } : {};
+    if (matched.ignored) {
+      step = "record the ignored alert";
+      await inbox.recordIgnored(matched.ignored);
+      context.log(`alert '${alert.rule}' (${alert.monitorCondition}) ignored: ${matched.ignored.reason}`);
+      return json(202, { received: true, signals: [], ignored: matched.ignored.reason, ...listSkipped });
+    }
+
+    step = "record the alert's signals";
+    const recorded = await Promise.all(
+      matched.signals.map(async (signal) => ({ signal, fresh: (await inbox.record(signal)).recorded })),
+    );
+
+    step = "wake the stack's orchestration";
+    const client = df.getClient(context);
+    for (const [key, group] of groupByWorker(recorded)) {
+      const [stack, worker] = key.split("\u0000") as [string, StackWorker];
+      const fresh = group.filter((r) => r.fresh).map((r) => r.signal);
+      if (fresh.length > 0) {
+        const how = await wakeStackWorker(
+          client,
+          stack,
+          fresh[0].intent,
+          fresh.map((s) => s.id),
+        );
+        context.log(`alert '${alert.rule}': ${fresh.length} new ${worker} signal(s) for stack ${stack}, ${how}`);
+      } else if (await repairLostWake(client, stack, worker, group, receivedAt)) {
+        context.log(`alert '${alert.rule}': restarted the ${worker} worker of stack ${stack} for a waiting signal`);
+      }
+    }
+
+    await auditNew(
+      recorded.filter((r) => r.fresh).map((r) => r.signal),
+      context,
+    );
+    const signals: AnsweredSignal[] = recorded.map(({ signal, fresh }) => ({
+      id: signal.id,
+      stack: signal.stack,
+      intent: signal.intent,
+      condition: signal.condition,
+      ...(signal.node !== undefined ? { node: signal.node } : {}),
+      ...(signal.backendIp !== undefined ? { backendIp: signal.backendIp } : {}),
+      duplicate: !fresh,
+    }));
+    return json(202, { received: true, signals, ...listSkipped });
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    context.error(`alert intake could not ${step}: ${message}`);
+    const response = problem(
+      serviceUnavailableProblem(
+        `Jumpgate could not ${step}; Azure Monitor retries the delivery. Correlation id ${context.invocationId}.`,
+      ),
+    );
+    return {
+      ...response,
+      headers: { ...(response.headers as Record<string, string>), "Retry-After": RETRY_AFTER_SECONDS },
+    };
+  }
+}
+
+function groupByWorker<T extends { signal: StackSignal }>(items: T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = `${item.signal.stack}\u0000${workerOf(item.signal.intent)}`;
+    groups.set(key, [...(groups.get(key) ?? []), item]);
+  }
+  return groups;
+}
+
+/**
+ * A duplicate delivery wakes nothing, unless the first delivery's wake-up was lost: its signal is
+ * still pending after REWAKE_AFTER_MS and the worker is not running. Duplicates that arrive together
+ * with the first delivery (Azure's retries, two action groups) always find a fresh signal or a live
+ * worker, so they stay silent.
+ */
+async function repairLostWake(
+  client: DurableClient,
+  stack: string,
+  worker: StackWorker,
+  group: { signal: StackSignal }[],
+  now: Date,
+): Promise<boolean> {
+  if (await isWorkerLive(client, stack, worker)) return false;
+  const ids = new Set(group.map((g) => g.signal.id));
+  const pending = await services().inbox.pending(stack, { intents: intentsOf(worker) });
+  const waiting = pending.filter((p) => ids.has(p.id) && now.getTime() - Date.parse(p.receivedAt) >= REWAKE_AFTER_MS);
+  if (waiting.length === 0) return false;
+  await wakeStackWorker(
+    client,
+    stack,
+    waiting[0].intent,
+    waiting.map((s) => s.id),
+  );
+  return true;
+}
+
+async function auditNew(signals: StackSignal[], context: InvocationContext): Promise<void> {
+  const { audit } = services();
+  for (const signal of signals) {
+    const target = signal.node
+      ? ` ${signal.node}`
+      : signal.backendIp
+        ? ` backend ${signal.backendIp}`
+        : " (every node)";
+    try {
+      await audit.append({
+        stack: signal.stack,
+        what: `alert ${signal.condition === "Fired" ? "fired" : "resolved"}: ${signal.intent}${target}`,
+        why: `${signal.summary} (rule '${signal.rule}', ${signal.signalType || "unknown signal type"})`,
+        actor: `alert:${signal.rule}`,
+        details: {
+          signalId: signal.id,
+          alertId: signal.alertId,
+          intent: signal.intent,
+          condition: signal.condition,
+          ...(signal.node !== undefined ? { node: signal.node } : {}),
+          ...(signal.backendIp !== undefined ? { backendIp: signal.backendIp } : {}),
+          at: signal.at,
+        },
+      });
+    } catch (error) {
+      // the signal is recorded and its worker woken; a missing audit line must not make Azure retry
+      const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      context.warn(`could not audit alert signal ${signal.id} of stack ${signal.stack}: ${message}`);
+    }
+  }
+}
+
+app.http(Names.http.postAlert, {
+  route: "alerts",
+  methods: ["POST"],
+  authLevel: "function",
+  extraInputs: [df.input.durableClient()],
+  handler: guarded(postAlert),
+});
