@@ -44,9 +44,11 @@ export async function releaseOperationActivity(input: ReleaseOperationInput): Pr
   return released.ok && !released.unchanged;
 }
 
-/** After a teardown: the stack leaves the registry; its audit trail stays. */
+/** After a teardown: the stack leaves the registry and its fleet state goes; its audit trail stays. */
 export async function forgetStackActivity(input: { stack: string }): Promise<void> {
-  await services().registry.delete(input.stack);
+  const { registry, fleet } = services();
+  await fleet.delete(input.stack);
+  await registry.delete(input.stack);
 }
 
 df.app.activity(Names.activities.recordObserved, { handler: recordObservedActivity });
