@@ -3,10 +3,12 @@
 import "./activities/resources";
 import "./activities/nodes";
 import "./activities/registry";
+import "./activities/heal";
 import "./orchestrators/deploy-stack";
 import "./orchestrators/plan-stack";
 import "./orchestrators/teardown-stack";
 import "./orchestrators/reconcile-stack";
+import "./orchestrators/heal-stack";
 import "./http/stacks";
 import "./http/alerts";
 import "./timers/drift-check";

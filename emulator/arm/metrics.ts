@@ -1,7 +1,8 @@
 // Azure Monitor metrics batch API (`POST /subscriptions/{s}/metrics:getBatch`, api 2024-02-01, the
 // only call @azure/monitor-query-metrics makes). Values come from test overrides, else from the
 // emulated state: a load balancer's `DipAvailability` per `BackendIPAddress` is 100 for a backend
-// whose VM is running and 0 otherwise.
+// whose VM is running and 0 otherwise, unless a test's `probeOf` says what the probe sees of a
+// running VM (e.g. a hung guest, or a node whose health check fails).
 import type { Emulator } from "./emulator";
 import { isObject, type Reply } from "./http";
 import { lower } from "./resource-id";
@@ -17,6 +18,11 @@ const AGGREGATIONS = ["average", "minimum", "maximum", "total", "count"];
 
 export class MetricsService {
   private readonly overrides = new Map<string, Series[]>();
+  /**
+   * What the load balancer probe sees of a running backend VM (percent answered), when a test models
+   * the guest; undefined: the default (100). Asked at every query, so it follows the test's model.
+   */
+  probeOf?: (vm: ResourceDoc) => number | undefined;
 
   constructor(private readonly emu: Emulator) {}
 
@@ -140,7 +146,7 @@ export class MetricsService {
             : false;
           series.push({
             dimensions: { BackendIPAddress: ip, BackendPort: "80", ProtocolType: "Http" },
-            value: running ? 100 : 0,
+            value: running ? (this.probeOf?.(vm!) ?? 100) : 0,
           });
         }
       }

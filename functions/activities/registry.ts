@@ -44,9 +44,10 @@ export async function releaseOperationActivity(input: ReleaseOperationInput): Pr
   return released.ok && !released.unchanged;
 }
 
-/** After a teardown: the stack leaves the registry and its fleet state goes; its audit trail stays. */
+/** After a teardown: the stack leaves the registry, the repair ledger and the fleet state; its audit trail stays. */
 export async function forgetStackActivity(input: { stack: string }): Promise<void> {
-  const { registry, fleet } = services();
+  const { registry, repairs, fleet } = services();
+  await repairs.forget(input.stack);
   await fleet.delete(input.stack);
   await registry.delete(input.stack);
 }

@@ -75,6 +75,7 @@ export function verdictOf(o: NodeObservation): Verdict {
     const probeText = probe.state === "down" ? `probe down (${probe.value ?? 0} %)` : "no probe data";
     return { state: "broken", cause: "hung", why: `Run Command can't reach the VM and ${probeText}` };
   }
+  if (agent.busy) return { state: "unconfirmed", why: "another Run Command was running on the VM" };
   if (!agent.answered) {
     return { state: "broken", cause: "unhealthy", why: "the node agent gave no health answer" };
   }

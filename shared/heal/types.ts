@@ -34,6 +34,8 @@ export interface AgentReading {
   /** the agent printed a health document */
   answered: boolean;
   healthy: boolean;
+  /** another Run Command was running on the VM (a health check of someone else): no answer yet */
+  busy?: boolean;
   /** the first-boot installer has not finished (the agent says `installed: null`) */
   installing?: boolean;
   draining?: boolean;

@@ -47,12 +47,24 @@ export async function runAgentCommand(
     const status = result.value?.[0];
     return { vmName: input.vmName, reachable: true, ...parseRunCommandMessage(status?.message ?? "", status?.code) };
   } catch (e) {
-    const code = (e as { code?: string }).code ?? "";
+    const code = errorCode(e);
     if (UNREACHABLE_CODES.has(code)) {
       return { vmName: input.vmName, reachable: false, error: `${code}: ${firstLine(e)}` };
     }
     throw e;
   }
+}
+
+/**
+ * The ARM error code of a failed call. A long-running operation that failed reaches the caller as a
+ * plain Error whose message carries the code ("The long-running operation has failed. <code>. ..."):
+ * that is how Run Command reports a VM whose agent does not answer.
+ */
+export function errorCode(e: unknown): string {
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === "string" && code) return code;
+  const message = e instanceof Error ? e.message : String(e);
+  return /^The long-running operation has failed\. ([A-Za-z][A-Za-z0-9]*)\./.exec(message)?.[1] ?? "";
 }
 
 export function parseRunCommandMessage(

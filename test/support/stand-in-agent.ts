@@ -1,10 +1,25 @@
-// A stand-in for a booted web node's agent: healthy, no sessions, every other command a no-op. Used
-// where no VM boots (the sandbox, the benchmark, the HTTP e2e test) through the emulator's Run
-// Command with JUMPGATE_NODE_ROOT pointing here; the real agent is tested in node-agent.test.ts.
+// Stand-ins for a booted web node's agent, where no VM boots.
+//
+// `standInAgentRoot()`: a bash stand-in that is always healthy, with no sessions, every other command
+// a no-op. The sandbox, the benchmark and the HTTP e2e test point the emulator's Run Command at it
+// with JUMPGATE_NODE_ROOT; the real agent is tested in node-agent.test.ts.
+//
+// `StandInFleet`: scriptable nodes for the heal tests. A test breaks a VM (hung, Tomcat dead, database
+// unreachable) and says what ends the fault: a restart (or anything stronger: redeploy, reimage,
+// replacement), a redeploy, a reimage, a replacement (a new VM), or nothing. The fault belongs to the
+// VM as it is now (its `vmId` and action counts in the emulator), so a replacement VM with the same
+// name starts clean. Faulted VMs answer Run Command through a handler that speaks the agent's
+// contract (health JSON, exit 1 when unhealthy; drain; db-credentials; install-cert), and the
+// emulator's load balancer probe metric follows the same model. A new disk (a replacement or a
+// reimage) has no database credentials until `db-credentials` runs, like a real first boot.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { NODE_AGENT_PATH } from "../../shared/node/constants";
+import type { Emulator } from "../../emulator/arm/emulator";
+import { actionCount } from "../../emulator/arm/providers/compute";
+import type { RunCommandInput, RunCommandResultRaw } from "../../emulator/arm/run-command";
+import type { ResourceDoc } from "../../emulator/arm/types";
+import { APP_USERS, NODE_AGENT_PATH } from "../../shared/node/constants";
 
 /** Makes a node root holding the stand-in agent; remove it with fs.rmSync(root, {recursive: true}). */
 export function standInAgentRoot(prefix = "jumpgate-node-"): string {
@@ -24,4 +39,242 @@ export function standInAgentRoot(prefix = "jumpgate-node-"): string {
     { mode: 0o755 },
   );
   return root;
+}
+
+export type NodeFault = "hung" | "tomcat-down" | "database-unreachable";
+/** What ends a fault: that action on the VM or a stronger one (restart < redeploy < reimage < replace). */
+export type FaultEnd = "restart" | "redeploy" | "reimage" | "replace" | "never";
+
+const STRENGTH: Record<Exclude<FaultEnd, "never">, number> = { restart: 1, redeploy: 2, reimage: 3, replace: 4 };
+const ACTIONS = ["restart", "redeploy", "reimage"] as const;
+const DEFAULT_END: Record<NodeFault, FaultEnd> = {
+  hung: "replace",
+  "tomcat-down": "restart",
+  "database-unreachable": "never",
+};
+
+interface ActiveFault {
+  fault: NodeFault;
+  end: FaultEnd;
+  vmId: string;
+  counts: Record<(typeof ACTIONS)[number], number>;
+}
+
+/** A disk: one VM instance between reimages. Draining and credentials live on it. */
+interface DiskState {
+  draining: boolean;
+  dbUser?: string;
+  certificate?: string;
+}
+
+export interface AgentCall {
+  vm: string;
+  vmId: string;
+  command: string;
+  args: string[];
+}
+
+export class StandInFleet {
+  /** every command a scripted VM received, in order */
+  readonly calls: AgentCall[] = [];
+  private readonly faults = new Map<string, ActiveFault[]>();
+  private readonly disks = new Map<string, DiskState>();
+  private readonly sessions = new Map<string, number>();
+  private readonly scripted = new Set<string>();
+  /** disks that existed when the fleet was attached: deployed nodes have credentials */
+  private readonly known = new Set<string>();
+
+  constructor(private readonly emulator: Emulator) {
+    emulator.metrics.probeOf = (vm) => this.probe(vm);
+  }
+
+  /** Scripts every VM that exists now (their disks count as set up by the deploy). */
+  adopt(vmNames: readonly string[]): void {
+    for (const name of vmNames) {
+      const vm = this.vm(name);
+      this.known.add(this.diskKey(vm));
+      this.script(name);
+    }
+  }
+
+  /** Breaks a VM until `end` (default: hung until replaced, Tomcat until restarted, database never). */
+  break(vmName: string, fault: NodeFault, end: FaultEnd = DEFAULT_END[fault]): void {
+    const vm = this.vm(vmName);
+    const counts = Object.fromEntries(ACTIONS.map((a) => [a, actionCount(this.emulator, vm.id, a)])) as Record<
+      (typeof ACTIONS)[number],
+      number
+    >;
+    const list = this.faults.get(vmName.toLowerCase()) ?? [];
+    list.push({ fault, end, vmId: vmIdOf(vm), counts });
+    this.faults.set(vmName.toLowerCase(), list);
+    this.script(vmName);
+  }
+
+  /** Ends every fault of a VM (someone fixed it by hand). */
+  repair(vmName: string): void {
+    this.faults.delete(vmName.toLowerCase());
+  }
+
+  setSessions(vmName: string, n: number): void {
+    this.sessions.set(vmName.toLowerCase(), n);
+  }
+
+  /** The faults of the VM as it is now (ended ones are gone). */
+  activeFaults(vmName: string): NodeFault[] {
+    const vm = this.emulator.store.all().find((d) => isVm(d) && d.name.toLowerCase() === vmName.toLowerCase());
+    return vm ? this.active(vm).map((f) => f.fault) : [];
+  }
+
+  callsTo(vmName: string, command?: string): AgentCall[] {
+    return this.calls.filter((c) => c.vm.toLowerCase() === vmName.toLowerCase() && (!command || c.command === command));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private script(vmName: string): void {
+    if (this.scripted.has(vmName.toLowerCase())) return;
+    this.scripted.add(vmName.toLowerCase());
+    this.emulator.runCommand.setVm(vmName, (vm, input) => this.answer(vm, input));
+  }
+
+  private vm(name: string): ResourceDoc {
+    const vm = this.emulator.store.all().find((d) => isVm(d) && d.name.toLowerCase() === name.toLowerCase());
+    if (!vm) throw new Error(`no VM named ${name} in the emulator`);
+    return vm;
+  }
+
+  private active(vm: ResourceDoc): ActiveFault[] {
+    const list = this.faults.get(vm.name.toLowerCase()) ?? [];
+    return list.filter((f) => {
+      if (f.end === "never") return true;
+      if (f.vmId !== vmIdOf(vm)) return false; // a new VM: every fault of the old one is gone
+      return !ACTIONS.some(
+        (a) =>
+          STRENGTH[a] >= STRENGTH[f.end as keyof typeof STRENGTH] && actionCount(this.emulator, vm.id, a) > f.counts[a],
+      );
+    });
+  }
+
+  private diskKey(vm: ResourceDoc): string {
+    return `${vm.name.toLowerCase()}#${vmIdOf(vm)}#${actionCount(this.emulator, vm.id, "reimage")}`;
+  }
+
+  private disk(vm: ResourceDoc): DiskState {
+    const key = this.diskKey(vm);
+    let disk = this.disks.get(key);
+    if (!disk) {
+      disk = { draining: false, ...(this.known.has(key) ? { dbUser: APP_USERS.a } : {}) };
+      this.disks.set(key, disk);
+    }
+    return disk;
+  }
+
+  private probe(vm: ResourceDoc): number | undefined {
+    if (!this.scripted.has(vm.name.toLowerCase())) return undefined;
+    const h = this.health(vm);
+    return h.healthy && !h.faults.includes("hung") && !this.disk(vm).draining ? 100 : 0;
+  }
+
+  private health(vm: ResourceDoc) {
+    const faults = this.active(vm).map((f) => f.fault);
+    const disk = this.disk(vm);
+    const database = !faults.includes("database-unreachable") && disk.dbUser !== undefined;
+    const checks = [
+      { name: "nginx", ok: true, detail: "http 301, https handshake ok" },
+      { name: "certificate", ok: true, detail: "serial 01, valid until 2099-01-01T00:00:00Z" },
+      {
+        name: "tomcat",
+        ok: !faults.includes("tomcat-down"),
+        detail: faults.includes("tomcat-down")
+          ? "GET http://127.0.0.1:8080/api/languages answered '000'"
+          : "GET /api/languages: 200",
+      },
+      { name: "guacd", ok: true, detail: "accepting connections on 127.0.0.1:4822" },
+      {
+        name: "database",
+        ok: database,
+        detail: database
+          ? `SELECT 1 as ${disk.dbUser}`
+          : disk.dbUser === undefined
+            ? "no database credentials installed yet (db-credentials)"
+            : `login as ${disk.dbUser} failed: ERROR 2003 (HY000): Can't connect to MySQL server`,
+      },
+    ];
+    return { healthy: checks.every((c) => c.ok), checks, faults };
+  }
+
+  private async answer(vm: ResourceDoc, input: RunCommandInput): Promise<RunCommandResultRaw> {
+    const [command = "", ...args] = agentWords(input.script.join("\n"));
+    this.calls.push({ vm: vm.name, vmId: vmIdOf(vm), command, args });
+    const faults = this.active(vm).map((f) => f.fault);
+    if (faults.includes("hung")) {
+      throw Object.assign(new Error(`VM '${vm.name}' has not reported status for VM agent or extensions.`), {
+        code: "VMAgentStatusCommunicationError",
+      });
+    }
+    const disk = this.disk(vm);
+    const ok = (json: unknown, stderr = ""): RunCommandResultRaw => ({
+      exitCode: 0,
+      stdout: JSON.stringify(json) + "\n",
+      stderr,
+    });
+    switch (command) {
+      case "health": {
+        const h = this.health(vm);
+        const json = {
+          healthy: h.healthy,
+          draining: disk.draining,
+          liveSessions: this.sessions.get(vm.name.toLowerCase()) ?? 0,
+          nginx: true,
+          tomcat: h.checks[2].ok,
+          guacd: true,
+          database: h.checks[4].ok,
+          certificate: {
+            serial: "01",
+            notAfter: "2099-01-01T00:00:00Z",
+            subject: "CN=x",
+            issuer: "CN=x",
+            selfSigned: true,
+          },
+          checks: h.checks,
+          installed: { guacamole: "1.6.0", tomcat: "9.0", installedAt: "2026-01-01T00:00:00Z" },
+          node: vm.name,
+          time: new Date().toISOString(),
+        };
+        return { exitCode: h.healthy ? 0 : 1, stdout: JSON.stringify(json) + "\n", stderr: "" };
+      }
+      case "drain": {
+        disk.draining = args[0] === "on";
+        const sessions = this.sessions.get(vm.name.toLowerCase()) ?? 0;
+        return ok({ draining: disk.draining, liveSessions: sessions, drained: sessions === 0, waitedSeconds: 0 });
+      }
+      case "db-credentials": {
+        const slot = args[args.indexOf("--user") + 1] as keyof typeof APP_USERS;
+        disk.dbUser = APP_USERS[slot];
+        return ok({ changed: ["guacamole.properties"], user: disk.dbUser }, "jumpgate-node: restarted tomcat\n");
+      }
+      case "install-cert": {
+        disk.certificate = args[args.indexOf("--secret") + 1];
+        return ok({ installed: true, changed: true });
+      }
+      default:
+        return ok({ changed: [] });
+    }
+  }
+}
+
+/** The agent's command and arguments from a Run Command script (each word single-quoted). */
+export function agentWords(script: string): string[] {
+  const line = script.split("\n").find((l) => l.includes(NODE_AGENT_PATH)) ?? "";
+  const rest = line.slice(line.indexOf(NODE_AGENT_PATH) + NODE_AGENT_PATH.length);
+  return [...rest.matchAll(/'((?:[^']|'\\'')*)'/g)].map((m) => m[1].replace(/'\\''/g, "'"));
+}
+
+function isVm(d: ResourceDoc): boolean {
+  return d.type.toLowerCase() === "microsoft.compute/virtualmachines";
+}
+
+function vmIdOf(vm: ResourceDoc): string {
+  const vmId = (vm.properties as { vmId?: unknown }).vmId;
+  return typeof vmId === "string" ? vmId : vm.id;
 }

@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { runCommandResultBody } from "../../emulator/arm/run-command";
+import { errorCode } from "../../shared/node/run-agent";
 import {
   AgentOutputError,
   AgentScriptError,
@@ -178,5 +179,20 @@ describe("agent output parsers", () => {
     const split = splitRunCommandMessage(failed.message);
     assert.deepEqual([split.succeeded, split.exitStatus, split.stderr], [false, 2, "usage error: x\n"]);
     assert.throws(() => splitRunCommandMessage("Enable succeeded: nothing"), AgentOutputError);
+  });
+});
+
+describe("Run Command failures", () => {
+  test("errorCode reads a REST error's code, or the code in a failed long-running operation's message", () => {
+    assert.equal(errorCode(Object.assign(new Error("x"), { code: "Conflict" })), "Conflict");
+    assert.equal(
+      errorCode(
+        new Error(
+          "The long-running operation has failed. VMAgentStatusCommunicationError. VM 'a' has not reported status for VM agent or extensions.",
+        ),
+      ),
+      "VMAgentStatusCommunicationError",
+    );
+    assert.equal(errorCode(new Error("something else")), "");
   });
 });

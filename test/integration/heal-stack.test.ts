@@ -1,0 +1,632 @@
+// The heal orchestration end to end on the virtual clock: the app's real orchestrators and
+// activities on the durable test host, the real Azure SDK clients against the emulator, Azurite for
+// the inbox, ledger, registry and audit trail, and scripted stand-in node agents (StandInFleet).
+// Each test deploys its own stack with deployStack first, then breaks nodes and sends alerts the way
+// the intake does (record in the inbox, then start heal-<stack> or raise "signal" to it).
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { after, before, describe, test } from "node:test";
+import { InMemoryDurableClient } from "../../emulator/durable";
+import { powerStateOf } from "../../emulator/arm/providers/compute";
+import type { JournalEntry } from "../../emulator/arm/journal";
+import { InstanceIds, Names } from "../../functions/names";
+import type { HealStatus } from "../../functions/orchestrators/heal-stack";
+import { claimStack } from "../../functions/stack-claim";
+import type { StackSignal } from "../../shared/alerts/signal";
+import { ROLE_DEFINITIONS, roleAssignmentName, stackNames, webNodeNames } from "../../shared/graph/names";
+import { validateStackSpec } from "../../shared/spec/validate";
+import type { StackSpec } from "../../shared/spec/types";
+import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
+import { StandInFleet, standInAgentRoot } from "../support/stand-in-agent";
+
+const SUB = "00000000-0000-0000-0000-0000000000a1";
+
+let env: JumpgateEnv;
+let root: string;
+let fleet: StandInFleet;
+
+before(async () => {
+  root = standInAgentRoot();
+  // async LRO mode, as Azure answers Run Command (a VM that can't be reached fails the operation)
+  env = await startJumpgateEnv({
+    emulator: { lro: { mode: "async", pollsBeforeDone: 1 }, runCommand: { env: { JUMPGATE_NODE_ROOT: root } } },
+  });
+  fleet = new StandInFleet(env.emulator);
+});
+after(async () => {
+  await env?.stop();
+  if (root) fs.rmSync(root, { recursive: true, force: true });
+});
+
+type Doc = Record<string, unknown>;
+const at = (doc: unknown, path: string): unknown =>
+  path.split(".").reduce<unknown>((cur, k) => (cur && typeof cur === "object" ? (cur as Doc)[k] : undefined), doc);
+
+function specOf(name: string, extra: Record<string, unknown> = {}): StackSpec {
+  const r = validateStackSpec({
+    name,
+    subscriptionId: SUB,
+    resourceGroup: `rg-${name}`,
+    location: "westeurope",
+    fleet: { mode: "availabilitySet", size: 2 },
+    ...extra,
+  });
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.spec;
+}
+
+/** Registers and deploys a stack the way PUT does (claim, deployStack, release), on the virtual clock. */
+async function deploy(spec: StackSpec, options: { run?: boolean; nodeReadyTimeoutMinutes?: number } = {}) {
+  const put = await env.registry.putDesired(spec.name, spec);
+  assert.ok(put.ok);
+  const instanceId = InstanceIds.deploy(spec.name, put.stack.generation, env.host.now.toISOString());
+  const claimed = await env.registry.setOperation(spec.name, {
+    kind: "deploy",
+    instanceId,
+    startedAt: env.host.now.toISOString(),
+  });
+  assert.ok(claimed.ok, "the stack is free to deploy");
+  env.host.startNew(Names.orchestrators.deployStack, {
+    instanceId,
+    input: {
+      spec,
+      generation: put.stack.generation,
+      nodeReadyTimeoutMinutes: options.nodeReadyTimeoutMinutes ?? 30,
+      pollSeconds: 30,
+      tickMs: 500,
+    },
+  });
+  if (options.run === false) return instanceId;
+  await env.host.runUntilIdle();
+  const status = env.host.getStatus(instanceId)!;
+  assert.equal(status.runtimeStatus, "Completed", JSON.stringify(status.output));
+  return instanceId;
+}
+
+function vmNames(spec: StackSpec): string[] {
+  const names = stackNames(spec);
+  const parent = (spec.fleet.mode === "scaleSet" ? names.scaleSetId : names.availabilitySetId).toLowerCase();
+  return env.emulator.store
+    .all()
+    .filter(
+      (d) =>
+        d.type === "Microsoft.Compute/virtualMachines" &&
+        String(
+          at(
+            d,
+            spec.fleet.mode === "scaleSet" ? "properties.virtualMachineScaleSet.id" : "properties.availabilitySet.id",
+          ),
+        ).toLowerCase() === parent,
+    )
+    .map((d) => d.name)
+    .sort();
+}
+
+let signalSeq = 0;
+function signal(spec: StackSpec, extra: Partial<StackSignal> = {}): StackSignal {
+  const n = ++signalSeq;
+  const time = env.host.now.toISOString();
+  return {
+    id: `sig-${spec.name}-${n}`,
+    stack: spec.name,
+    intent: "heal",
+    condition: "Fired",
+    rule: "web-probe",
+    signalType: "Metric",
+    summary: "DipAvailability < 100",
+    alertId: `/subscriptions/${SUB}/providers/Microsoft.AlertsManagement/alerts/a${n}`,
+    at: time,
+    receivedAt: time,
+    ...extra,
+  };
+}
+
+/** What the intake does: keep the signal, then start heal-<stack> or wake the running one. */
+async function deliver(spec: StackSpec, s: StackSignal): Promise<void> {
+  await env.inbox.record(s);
+  wake(spec);
+}
+
+function wake(spec: StackSpec): void {
+  const id = InstanceIds.heal(spec.name);
+  const current = env.host.getStatus(id);
+  if (current && (current.runtimeStatus === "Running" || current.runtimeStatus === "Pending")) {
+    env.host.raiseEvent(id, "signal", { stack: spec.name });
+  } else {
+    env.host.startNew(Names.orchestrators.healStack, { instanceId: id, input: { stack: spec.name } });
+  }
+}
+
+function healStatus(spec: StackSpec) {
+  return env.host.getStatus(InstanceIds.heal(spec.name));
+}
+
+/** ARM writes (PUT, PATCH, DELETE, POST actions but Run Command) in the stack's resource group, after `since`. */
+function writes(spec: StackSpec, since = 0): JournalEntry[] {
+  const rg = `/resourcegroups/${spec.resourceGroup.toLowerCase()}/`;
+  return env.emulator.journal
+    .writes()
+    .filter((w) => w.seq > since && w.path.toLowerCase().includes(rg) && w.status < 300)
+    .filter((w) => w.action?.toLowerCase() !== "runcommand");
+}
+
+const lastSeq = () => env.emulator.journal.list().at(-1)?.seq ?? 0;
+const describeWrite = (w: JournalEntry) =>
+  `${w.method} ${w.action ?? ""} ${w.path.replace(/^.*\/providers\//, "")}`.replace(/\s+/g, " ");
+const actions = (list: JournalEntry[], action: string, vm?: string) =>
+  list.filter(
+    (w) =>
+      w.action?.toLowerCase() === action.toLowerCase() &&
+      (!vm || w.path.toLowerCase().includes(`/${vm.toLowerCase()}/`)),
+  );
+
+async function attempts(spec: StackSpec, node: string) {
+  return (await env.repairs.get(spec.name)).nodes[node]?.attempts ?? [];
+}
+
+async function outcomes(spec: StackSpec) {
+  return (await env.inbox.recent(spec.name)).map((e) => ({ id: e.id, consumed: e.consumed, outcome: e.outcome }));
+}
+
+async function condition(spec: StackSpec, type: string) {
+  return (await env.registry.get(spec.name))!.conditions.find((c) => c.type === type);
+}
+
+function assertHealCompleted(spec: StackSpec) {
+  const status = healStatus(spec)!;
+  assert.equal(
+    status.runtimeStatus,
+    "Completed",
+    JSON.stringify({ output: status.output, custom: status.customStatus }),
+  );
+}
+
+describe("heal: availability set", () => {
+  test("a node whose Tomcat died comes back with a restart and is not replaced", async () => {
+    const spec = specOf("hltomcat");
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    const since = lastSeq();
+    fleet.break(web1, "tomcat-down");
+    await deliver(spec, signal(spec, { node: web1, rule: "tomcat-down", summary: "Guacamole answers 502" }));
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    const done = writes(spec, since);
+    assert.deepEqual(done.map(describeWrite), [`POST restart Microsoft.Compute/virtualMachines/${web1}/restart`]);
+    assert.equal(actions(done, "restart", web2).length, 0);
+    assert.deepEqual(fleet.activeFaults(web1), []);
+    const [attempt] = await attempts(spec, web1);
+    assert.equal(attempt.step, "restart");
+    assert.equal(attempt.outcome, "succeeded");
+    // drained before the restart, back in service after it
+    assert.deepEqual(
+      fleet
+        .callsTo(web1)
+        .filter((c) => c.command === "drain")
+        .map((c) => c.args[0]),
+      ["on", "off"],
+    );
+    const [consumed] = await outcomes(spec);
+    assert.equal(consumed.consumed, true);
+    assert.match(consumed.outcome!, new RegExp(`${web1}: restarted at .*; healthy again`));
+    const events = await env.audit.recent(spec.name);
+    assert.ok(
+      events.some((e) => e.what === `node ${web1} restarted` && /tomcat/.test(e.why)),
+      JSON.stringify(events),
+    );
+    assert.equal((await condition(spec, "HealBrake"))?.status, "False");
+    assert.equal((await env.registry.get(spec.name))!.operation, undefined, "the claim is released");
+  });
+
+  test("a hung node is restarted, redeployed, then replaced: same NIC, IP and pool, new identity, healthy", async () => {
+    const spec = specOf("hlhung");
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    const names = stackNames(spec);
+    const n1 = webNodeNames(spec, 1);
+    const vmBefore = structuredClone(env.emulator.get(n1.vmId)!);
+    const nic = env.emulator.get(n1.nicId)!;
+    const ip = String(at((nic.properties.ipConfigurations as Doc[])[0], "properties.privateIPAddress"));
+    // the stack has a certificate in Key Vault by now (issued by the certificate work)
+    const vaultUri = String(at(env.emulator.get(names.keyVaultId), "properties.vaultUri"));
+    await env.services.factory.secrets(vaultUri).setSecret("tls-bundle", "-----BEGIN PRIVATE KEY-----\n(test)");
+    const since = lastSeq();
+    fleet.break(web1, "hung");
+    await deliver(spec, signal(spec, { backendIp: ip, summary: `DipAvailability 0 for ${ip}` }));
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    const done = writes(spec, since);
+    assert.equal(actions(done, "restart", web1).length, 1);
+    assert.equal(actions(done, "redeploy", web1).length, 1);
+    assert.deepEqual(done.filter((w) => w.operation !== "action").map(describeWrite), [
+      `DELETE Microsoft.Compute/virtualMachines/${web1}`,
+      `PUT Microsoft.Compute/virtualMachines/${web1}`,
+      `DELETE Microsoft.Authorization/roleAssignments/${roleName(spec, 1)}`,
+      `PUT Microsoft.Authorization/roleAssignments/${roleName(spec, 1)}`,
+    ]);
+    assert.equal(
+      writes(spec, since).filter((w) => w.path.includes(web2)).length,
+      0,
+      "the healthy node was not touched",
+    );
+
+    const vmAfter = env.emulator.get(n1.vmId)!;
+    assert.notEqual(at(vmAfter, "properties.vmId"), at(vmBefore, "properties.vmId"), "a new VM");
+    assert.notEqual(at(vmAfter, "identity.principalId"), at(vmBefore, "identity.principalId"), "a new identity");
+    assert.equal(
+      String(at((at(vmAfter, "properties.networkProfile.networkInterfaces") as Doc[])[0], "id")).toLowerCase(),
+      n1.nicId.toLowerCase(),
+      "the same NIC",
+    );
+    const nicAfter = env.emulator.get(n1.nicId)!;
+    assert.equal(
+      at((nicAfter.properties.ipConfigurations as Doc[])[0], "properties.privateIPAddress"),
+      ip,
+      "the same private IP",
+    );
+    const lb = env.emulator.get(names.loadBalancerId)!;
+    const pool = (lb.properties.backendAddressPools as Doc[])[0];
+    assert.ok(
+      (at(pool, "properties.backendIPConfigurations") as { id: string }[]).some((r) =>
+        r.id.toLowerCase().startsWith(n1.nicId.toLowerCase()),
+      ),
+      "still in the backend pool",
+    );
+    const role = env.emulator.get(
+      `${names.keyVaultId}/providers/Microsoft.Authorization/roleAssignments/${roleName(spec, 1)}`,
+    )!;
+    assert.equal(
+      at(role, "properties.principalId"),
+      at(vmAfter, "identity.principalId"),
+      "the role follows the new identity",
+    );
+    assert.equal(powerStateOf(env.emulator, n1.vmId), "running");
+
+    // the new node got the stack's credentials before it took traffic, and is healthy by probe and agent
+    const newVmId = String(at(vmAfter, "properties.vmId"));
+    const onNew = fleet.calls.filter((c) => c.vmId === newVmId).map((c) => `${c.command} ${c.args.join(" ")}`.trim());
+    assert.ok(onNew.indexOf("drain on") < onNew.indexOf("db-credentials --user a"), onNew.join(" | "));
+    assert.ok(
+      onNew.indexOf("db-credentials --user a") < onNew.indexOf("install-cert --secret tls-bundle"),
+      onNew.join(" | "),
+    );
+    assert.ok(onNew.indexOf("install-cert --secret tls-bundle") < onNew.lastIndexOf("drain off"), onNew.join(" | "));
+    assert.deepEqual(fleet.activeFaults(web1), []);
+    const ledger = await attempts(spec, web1);
+    assert.deepEqual(
+      ledger.map((a) => [a.step, a.outcome]),
+      [
+        ["restart", "failed"],
+        ["redeploy", "failed"],
+        ["replace", "succeeded"],
+      ],
+    );
+    const custom = healStatus(spec)!.customStatusLog as HealStatus[];
+    assert.ok(custom.some((s) => s.phase === "verifying" && s.lastAction?.step === "replace"));
+  });
+
+  test("a node that recovers inside the debounce window triggers nothing", async () => {
+    const spec = specOf("hldebounce");
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    const since = lastSeq();
+    fleet.break(web1, "tomcat-down", "never");
+    await deliver(spec, signal(spec, { node: web1 }));
+    await env.host.runUntilIdle({
+      until: () => (healStatus(spec)?.customStatus as HealStatus | undefined)?.phase === "debounce",
+    });
+    fleet.repair(web1); // Tomcat came back by itself
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    assert.deepEqual(writes(spec, since).map(describeWrite), []);
+    assert.deepEqual(fleet.callsTo(web1, "drain"), []);
+    const [consumed] = await outcomes(spec);
+    assert.match(consumed.outcome!, /healthy: nothing to do/);
+  });
+
+  test("100 duplicate deliveries of one alert cause exactly one repair", async () => {
+    const spec = specOf("hldup");
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    const since = lastSeq();
+    fleet.break(web1, "tomcat-down");
+    const one = signal(spec, { node: web1 });
+    const recorded = await Promise.all(Array.from({ length: 100 }, () => env.inbox.record({ ...one })));
+    assert.equal(recorded.filter((r) => r.recorded).length, 1);
+    for (let i = 0; i < 100; i++) wake(spec);
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    const done = writes(spec, since);
+    assert.deepEqual(done.map(describeWrite), [`POST restart Microsoft.Compute/virtualMachines/${web1}/restart`]);
+    assert.equal((await attempts(spec, web1)).length, 1);
+  });
+
+  test("a new alert wakes heal from a backoff wait: the other node is repaired at once", async () => {
+    const spec = specOf("hlwake", { fleet: { mode: "availabilitySet", size: 4 } });
+    await deploy(spec);
+    const [web1, web2, web3, web4] = vmNames(spec);
+    fleet.adopt([web1, web2, web3, web4]);
+    const since = lastSeq();
+    fleet.break(web1, "hung");
+    await deliver(spec, signal(spec, { node: web1 }));
+    const waiting = () => (healStatus(spec)?.customStatus as HealStatus | undefined)?.phase === "waiting";
+    await env.host.runUntilIdle({ until: waiting });
+    const backoffUntil = (healStatus(spec)!.customStatus as HealStatus).waitingUntil!;
+    fleet.break(web2, "tomcat-down");
+    await deliver(spec, signal(spec, { node: web2 })); // a running heal gets the "signal" event
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    const done = writes(spec, since);
+    const web2Restart = actions(done, "restart", web2)[0];
+    const web1Redeploy = actions(done, "redeploy", web1)[0];
+    assert.ok(web2Restart && web1Redeploy, done.map(describeWrite).join("\n"));
+    assert.ok(web2Restart.seq < web1Redeploy.seq, "web-2 did not wait for web-1's backoff");
+    const [web2Attempt] = await attempts(spec, web2);
+    assert.ok(web2Attempt.startedAt < backoffUntil, `${web2Attempt.startedAt} vs ${backoffUntil}`);
+  });
+
+  test("a Resolved alert cancels the repair not yet started", async () => {
+    const spec = specOf("hlresolved");
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    const since = lastSeq();
+    fleet.break(web1, "tomcat-down", "never");
+    const fired = signal(spec, { node: web1 });
+    await deliver(spec, fired);
+    await env.host.runUntilIdle({
+      until: () => (healStatus(spec)?.customStatus as HealStatus | undefined)?.phase === "debounce",
+    });
+    await deliver(spec, signal(spec, { node: web1, condition: "Resolved", alertId: fired.alertId }));
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    assert.deepEqual(writes(spec, since).map(describeWrite), []);
+    const all = await outcomes(spec);
+    assert.deepEqual(
+      all.map((o) => o.consumed),
+      [true, true],
+    );
+    assert.ok(
+      all.some((o) => /^cancelled: resolved by web-probe/.test(o.outcome ?? "")),
+      JSON.stringify(all),
+    );
+  });
+});
+
+describe("heal: the fleet brake", () => {
+  test("all nodes unhealthy: no destructive action, the status says the share brake held, an all-clear releases it", async () => {
+    const spec = specOf("hlbrake");
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    const since = lastSeq();
+    fleet.break(web1, "hung");
+    fleet.break(web2, "hung");
+    await deliver(spec, signal(spec, { summary: "VipAvailability 0" })); // no node: check every node
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    assert.deepEqual(writes(spec, since).map(describeWrite), [], "zero destructive actions");
+    const brake = await condition(spec, "HealBrake");
+    assert.equal(brake?.status, "True");
+    assert.equal(brake?.reason, "UnhealthyShare");
+    assert.match(brake.message, /2 of 2 nodes unhealthy \(100 %\), more than the policy's 50 %/);
+    const engaged = (await env.audit.recent(spec.name)).find((e) => e.what === "fleet brake engaged: no repairs");
+    assert.ok(engaged);
+    assert.equal(engaged.details?.reason, "unhealthy-share");
+    const custom = healStatus(spec)!.customStatusLog as HealStatus[];
+    assert.ok(custom.some((s) => s.brake?.reason === "unhealthy-share"));
+    const [consumed] = await outcomes(spec);
+    assert.match(consumed.outcome!, /the fleet brake holds/);
+
+    // the outage ends; the Resolved alert brings the all-clear
+    fleet.repair(web1);
+    fleet.repair(web2);
+    await deliver(spec, signal(spec, { condition: "Resolved", summary: "VipAvailability 100" }));
+    await env.host.runUntilIdle();
+    assert.equal((await condition(spec, "HealBrake"))?.status, "False");
+    assert.ok((await env.audit.recent(spec.name)).some((e) => e.what === "fleet brake released"));
+    assert.equal((await env.repairs.get(spec.name)).brake, undefined);
+    assert.deepEqual(writes(spec, since).map(describeWrite), []);
+  });
+
+  test("every unhealthy node reports the database unreachable: the common-dependency brake holds", async () => {
+    const spec = specOf("hldb", {
+      fleet: { mode: "availabilitySet", size: 3 },
+      policies: { repair: { maxUnhealthyPercent: 80 } },
+    });
+    await deploy(spec);
+    const [web1, web2, web3] = vmNames(spec);
+    fleet.adopt([web1, web2, web3]);
+    const since = lastSeq();
+    fleet.break(web1, "database-unreachable");
+    fleet.break(web2, "database-unreachable");
+    await deliver(spec, signal(spec, { node: web1 }));
+    await deliver(spec, signal(spec, { node: web2 }));
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    assert.deepEqual(writes(spec, since).map(describeWrite), [], "zero destructive actions");
+    const brake = await condition(spec, "HealBrake");
+    assert.equal(brake?.reason, "CommonDependency");
+    assert.match(brake.message, /fail the same dependency, database/);
+    assert.deepEqual(fleet.callsTo(web1, "drain"), []);
+  });
+});
+
+describe("heal: budget and suspension", () => {
+  /** Breaks the node again after every repair and alerts, until heal stops repairing it. */
+  async function breakAfterEveryRepair(spec: StackSpec, node: string, rounds: number) {
+    for (let i = 0; i < rounds; i++) {
+      fleet.break(node, "tomcat-down");
+      await deliver(spec, signal(spec, { node, summary: `round ${i + 1}` }));
+      await env.host.runUntilIdle();
+      assertHealCompleted(spec);
+    }
+  }
+
+  test("a node that fails again after every repair climbs the ladder, then is suspended with a reason", async () => {
+    const spec = specOf("hlsuspend");
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    const since = lastSeq();
+    await breakAfterEveryRepair(spec, web1, 5);
+
+    const ledger = (await env.repairs.get(spec.name)).nodes[web1];
+    assert.deepEqual(
+      ledger.attempts.map((a) => [a.step, a.outcome, a.relapsed ?? false]),
+      [
+        ["restart", "succeeded", true],
+        ["redeploy", "succeeded", true],
+        ["replace", "succeeded", true],
+      ],
+    );
+    assert.match(ledger.suspended!.reason, /3 repairs in a row did not fix/);
+    const done = writes(spec, since);
+    assert.equal(actions(done, "restart").length + actions(done, "redeploy").length, 2);
+    assert.equal(done.filter((w) => w.method === "DELETE" && w.path.endsWith(`/virtualMachines/${web1}`)).length, 1);
+    const suspended = await condition(spec, "NodeSuspended");
+    assert.equal(suspended?.status, "True");
+    assert.match(suspended.message, new RegExp(`${web1}: 3 repairs in a row`));
+    assert.ok((await env.audit.recent(spec.name)).some((e) => e.what === `repairs of ${web1} suspended`));
+    const last = await outcomes(spec);
+    assert.match(last[0].outcome!, /repairs suspended/);
+  });
+
+  test("the hourly budget holds: the third repair waits until the first leaves the window", async () => {
+    const spec = specOf("hlbudget", { policies: { repair: { maxRepairsPerHour: 2, suspendAfterFailedRepairs: 10 } } });
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    await breakAfterEveryRepair(spec, web1, 3);
+
+    const tried = await attempts(spec, web1);
+    assert.deepEqual(
+      tried.map((a) => a.step),
+      ["restart", "redeploy", "replace"],
+    );
+    const hour = 60 * 60_000;
+    assert.ok(
+      Date.parse(tried[2].startedAt) >= Date.parse(tried[0].startedAt) + hour,
+      `third at ${tried[2].startedAt}, first at ${tried[0].startedAt}`,
+    );
+    assert.ok(Date.parse(tried[1].startedAt) < Date.parse(tried[0].startedAt) + hour);
+    const deferred = (await env.audit.recent(spec.name)).find((e) => e.what === `repair of ${web1} deferred`);
+    assert.match(deferred!.why, /budget of 2 destructive repair\(s\) per hour is spent/);
+    const custom = healStatus(spec)!.customStatusLog as HealStatus[];
+    assert.ok(custom.some((s) => s.phase === "waiting" && s.decisions.some((d) => /budget/.test(d))));
+  });
+});
+
+describe("heal: scale set", () => {
+  test("a hung instance: restart, redeploy, reimage, then delete-and-replace; the new instance is healthy in the pool", async () => {
+    const spec = specOf("hlvmss", {
+      fleet: { mode: "scaleSet", size: 2, zones: ["1", "2"] },
+      policies: { repair: { suspendAfterFailedRepairs: 5 } },
+    });
+    await deploy(spec);
+    const before = vmNames(spec);
+    fleet.adopt(before);
+    const [sick, well] = before;
+    const since = lastSeq();
+    fleet.break(sick, "hung");
+    await deliver(spec, signal(spec, { node: sick }));
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    const done = writes(spec, since);
+    const names = stackNames(spec);
+    assert.equal(actions(done, "restart", sick).length, 1);
+    assert.equal(actions(done, "redeploy", sick).length, 1);
+    assert.equal(actions(done, "reimage").length, 1);
+    assert.equal(actions(done, "delete").length, 1, "deleteInstances");
+    assert.equal(done.filter((w) => w.path.includes(well)).length, 0);
+    const after = vmNames(spec);
+    assert.equal(after.length, 2);
+    assert.ok(!after.includes(sick));
+    const replacement = after.find((n) => n !== well)!;
+    const set = env.emulator.get(names.scaleSetId)!;
+    assert.equal(at(set, "sku.capacity"), 2);
+    const vm = env.emulator.store.all().find((d) => d.name === replacement)!;
+    const nicId = String(at((at(vm, "properties.networkProfile.networkInterfaces") as Doc[])[0], "id"));
+    const pool = (env.emulator.get(names.loadBalancerId)!.properties.backendAddressPools as Doc[])[0] ?? {};
+    assert.ok(
+      (at(pool, "properties.backendIPConfigurations") as { id: string }[]).some((r) =>
+        r.id.toLowerCase().startsWith(nicId.toLowerCase()),
+      ),
+      "the new instance is in the backend pool",
+    );
+    const tried = await attempts(spec, sick);
+    assert.deepEqual(
+      tried.map((a) => [a.step, a.outcome]),
+      [
+        ["restart", "failed"],
+        ["redeploy", "failed"],
+        ["reimage", "failed"],
+        ["replace", "succeeded"],
+      ],
+    );
+    assert.match(tried[3].detail!, new RegExp(`new instance ${replacement}`));
+  });
+});
+
+describe("heal: one writer per stack", () => {
+  test("heal waits for a running deploy; its first write comes after the deploy's last; a PUT while heal repairs is refused", async () => {
+    const spec = specOf("hlwriter");
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    fleet.break(web1, "tomcat-down");
+    const since = lastSeq();
+    // a new generation (new tags: a write to every tagged resource) whose deploy runs now
+    const changed = specOf("hlwriter", { tags: { owner: "ops" } });
+    const deployId = await deploy(changed, { run: false, nodeReadyTimeoutMinutes: 10 });
+    await deliver(spec, signal(spec, { node: web1 }));
+    const client = new InMemoryDurableClient(env.host);
+    await env.host.runUntilIdle({
+      until: () => (healStatus(spec)?.customStatus as HealStatus | undefined)?.phase === "repairing",
+    });
+    const busy = await claimStack(client, spec.name, "deploy", {
+      spec: changed,
+      instanceIdFor: (g) => InstanceIds.deploy(spec.name, g, "x"),
+    });
+    const refused = busy.ok ? undefined : `${busy.running.kind} ${busy.running.instanceId}`;
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    // the deploy could not finish (web-1 was broken) and released the stack; then heal repaired it
+    assert.equal(env.host.getStatus(deployId)!.runtimeStatus, "Failed");
+    const all = writes(spec, since);
+    const firstHeal = all.findIndex((w) => w.action === "restart");
+    assert.ok(firstHeal > 0, all.map(describeWrite).join("\n"));
+    const deployWrites = all.filter((w) => w.method === "PUT");
+    assert.ok(deployWrites.length > 5, "the deploy wrote the new tags");
+    assert.ok(
+      deployWrites.every((w) => w.seq < all[firstHeal].seq),
+      "no deploy write after heal's first",
+    );
+    const custom = healStatus(spec)!.customStatusLog as HealStatus[];
+    assert.ok(
+      custom.some((s) => s.phase === "waiting-for-stack" && s.waitingFor?.startsWith(`deploy ${deployId}`)),
+      JSON.stringify(custom.map((s) => s.waitingFor)),
+    );
+    assert.equal(refused, `heal ${InstanceIds.heal(spec.name)}`, "a PUT while heal holds the stack gets 409 naming it");
+  });
+});
+
+/** The role assignment of web node `index` on the vault: a name-based UUID of (vault, VM name, role). */
+function roleName(spec: StackSpec, index: number): string {
+  const names = stackNames(spec);
+  return roleAssignmentName(names.keyVaultId, webNodeNames(spec, index).vm, ROLE_DEFINITIONS.keyVaultSecretsUser);
+}
