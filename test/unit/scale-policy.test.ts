@@ -77,7 +77,7 @@ describe("scale policy: bounds and cooldown", () => {
   test("scale-out stops at max, scale-in at min", () => {
     const atMax = checkLimits({ ...input(), direction: "out", fleet: { size: 4, min: 2, max: 4 } });
     assert.equal(atMax?.reason, "AtMax");
-    assert.match(atMax!.message, /fleet\.max 4/);
+    assert.match(atMax.message, /fleet\.max 4/);
     assert.equal(atMax?.retryAt, undefined, "at max is final, not deferred");
     const atMin = checkLimits({ ...input(), direction: "in", fleet: { size: 2, min: 2, max: 4 } });
     assert.equal(atMin?.reason, "AtMin");
