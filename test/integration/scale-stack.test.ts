@@ -613,6 +613,34 @@ describe("scale: availability set", () => {
   });
 });
 
+describe("scale: teardown", () => {
+  test("a teardown removes the nodes scaling added and forgets the fleet state", async () => {
+    const spec = specOf("scdown");
+    await deploy(spec);
+    await deliver(spec, signal(spec, "scale-out"));
+    await env.host.runUntilIdle();
+    assert.equal(vmNames(spec).length, 3);
+    const record = (await env.registry.get(spec.name))!;
+    await env.registry.setOperation(spec.name, {
+      kind: "teardown",
+      instanceId: "teardown-scdown",
+      startedAt: env.host.now.toISOString(),
+    });
+    const gone = await env.host.run(
+      Names.orchestrators.teardownStack,
+      { spec: record.spec },
+      { instanceId: "teardown-scdown" },
+    );
+    assert.equal(gone.runtimeStatus, "Completed", JSON.stringify(gone.output));
+    const tagged = env.emulator.store.all().filter((d) => d.tags?.["jumpgate-stack"] === spec.name);
+    assert.deepEqual(
+      tagged.map((d) => d.id),
+      [],
+    );
+    assert.equal(await env.fleet.get(spec.name), undefined);
+  });
+});
+
 describe("scale: scale set", () => {
   test("scale-out raises the capacity with a healthy instance; scale-in drains and deletes the chosen instance", async () => {
     const spec = specOf("scvmss", {
@@ -675,5 +703,40 @@ describe("scale: scale set", () => {
     assert.equal((await env.fleet.get(spec.name))!.size, 2);
     await assertDriftFree(spec);
     assert.deepEqual(vmNames(spec), before);
+  });
+});
+
+describe("fleet state store", () => {
+  test("members and changes survive a round trip; a retried change is kept once; bad members are refused", async () => {
+    const members = { mode: "availabilitySet" as const, specSize: 2, size: 3, ordinals: [3, 1, 2] };
+    const change = {
+      id: "scale-store:1:out",
+      direction: "out" as const,
+      at: "2026-11-21T12:00:00.000Z",
+      from: 2,
+      to: 3,
+      node: "store-web-3",
+      reason: "alert store-scale-out (1 signal(s)): scale out from 2 to 3 node(s)",
+    };
+    await env.fleet.setMembers("store", members, { change });
+    await env.fleet.setMembers("store", members, { change }); // a retried activity
+    const state = (await env.fleet.get("store"))!;
+    assert.deepEqual([state.mode, state.specSize, state.size, state.ordinals], ["availabilitySet", 2, 3, [1, 2, 3]]);
+    assert.deepEqual(state.history, [change]);
+    assert.deepEqual(state.lastScale, change);
+    // a reset is history, not a scale action: the cooldown still counts from the last one
+    await env.fleet.setMembers(
+      "store",
+      { ...members, specSize: 4, size: 4, ordinals: [1, 2, 3, 4] },
+      { change: { ...change, id: "reset:1", direction: "reset", from: 3, to: 4, reason: "PUT" } },
+    );
+    const reset = (await env.fleet.get("store"))!;
+    assert.equal(reset.history.length, 2);
+    assert.deepEqual(reset.lastScale, change);
+    await assert.rejects(env.fleet.setMembers("store", { ...members, ordinals: [1, 1, 2] }), /3 distinct node numbers/);
+    await assert.rejects(env.fleet.setMembers("store", { ...members, size: -1 }), /size must be 0-1000/);
+    assert.equal(await env.fleet.delete("store"), true);
+    assert.equal(await env.fleet.get("store"), undefined);
+    assert.equal(await env.fleet.delete("store"), false);
   });
 });
