@@ -181,7 +181,8 @@ export async function getOperation(request: HttpRequest, context: InvocationCont
   // instance ids embed the stack name: an id of another stack is as unknown here as a random one
   const ours =
     (/^(deploy|teardown|plan|reconcile)-/.test(instanceId) && instanceId.includes(`-${route.name}-`)) ||
-    instanceId === InstanceIds.heal(route.name);
+    instanceId === InstanceIds.heal(route.name) ||
+    instanceId === InstanceIds.scale(route.name);
   const status = ours ? await instanceStatus(df.getClient(context), instanceId) : undefined;
   if (!status) return problem(notFoundProblem(`operation '${instanceId}' of stack '${route.name}' not found`));
   const done = status.runtimeStatus === df.OrchestrationRuntimeStatus.Completed;

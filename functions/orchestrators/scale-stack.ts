@@ -459,6 +459,7 @@ export const scaleStack: OrchestrationHandler = function* (context: Orchestratio
     delete status.node;
     delete status.liveSessions;
     delete status.drainDeadline;
+    delete status.decision;
     publish();
     const taken = (yield call(Names.activities.takeScaleSignals, { stack })) as TakeScaleSignalsOutput;
     if (taken.signals.length === 0) break;
