@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { InMemoryDurableClient } from "../../emulator/durable";
+import { InMemoryDurableClient, recordHistoryFixture } from "../../emulator/durable";
 import type { JournalEntry } from "../../emulator/arm/journal";
 import { InstanceIds, Names } from "../../functions/names";
 import type { ScaleOutput, ScaleStatus } from "../../functions/orchestrators/scale-stack";
@@ -128,6 +128,16 @@ async function deliver(spec: StackSpec, s: StackSignal): Promise<void> {
   }
 }
 
+/**
+ * With JUMPGATE_RECORD_FIXTURES=1, keeps the scale instance's history as a fixture for the replay
+ * gate (test/orchestration/history-replay.test.ts): a change that would break in-flight scale
+ * instances then fails CI.
+ */
+function recordFixture(spec: StackSpec, scenario: string): void {
+  if (process.env.JUMPGATE_RECORD_FIXTURES === "1")
+    recordHistoryFixture(env.host, InstanceIds.scale(spec.name), { scenario });
+}
+
 const scaleStatus = (spec: StackSpec) => env.host.getStatus(InstanceIds.scale(spec.name));
 const phase = (spec: StackSpec) => (scaleStatus(spec)?.customStatus as ScaleStatus | undefined)?.phase;
 
@@ -236,6 +246,7 @@ describe("scale: availability set", () => {
     await env.host.runUntilIdle();
 
     const output = assertScaleCompleted(spec);
+    recordFixture(spec, "scaled-out-availability-set");
     assert.deepEqual(output.actions, [{ direction: "out", outcome: "scaled", node: "scout-web-3", from: 2, to: 3 }]);
     assert.deepEqual(vmNames(spec), ["scout-web-1", "scout-web-2", "scout-web-3"]);
     const created = writes(spec, since).map(describeWrite);
@@ -390,6 +401,7 @@ describe("scale: availability set", () => {
     await deliver(spec, signal(spec, "scale-in"));
     await env.host.runUntilIdle({ upTo: new Date(start + minutes(5)) });
     assert.equal(phase(spec), "draining");
+    recordFixture(spec, "draining-availability-set");
     fleet.setSessions(web3, 0); // the last user logged off
     await env.host.runUntilIdle();
     const output = assertScaleCompleted(spec);
@@ -451,6 +463,7 @@ describe("scale: availability set", () => {
     await deliver(spec, second);
     await env.host.runUntilIdle({ upTo: new Date(scaledAt + minutes(9)) });
     assert.equal(phase(spec), "cooldown");
+    recordFixture(spec, "cooldown-wait");
     const waiting = (scaleStatus(spec)!.customStatus as ScaleStatus).waitingFor!;
     assert.equal(waiting.until, new Date(scaledAt + minutes(10)).toISOString());
     assert.deepEqual(writes(spec, since), []);
