@@ -131,11 +131,35 @@ async function deliver(spec: StackSpec, s: StackSignal): Promise<void> {
 /**
  * With JUMPGATE_RECORD_FIXTURES=1, keeps the scale instance's history as a fixture for the replay
  * gate (test/orchestration/history-replay.test.ts): a change that would break in-flight scale
- * instances then fails CI.
+ * instances then fails CI. The web nodes' custom data (27 KB of cloud-init, never compared on replay)
+ * is cut to a stub to keep the files small.
  */
 function recordFixture(spec: StackSpec, scenario: string): void {
-  if (process.env.JUMPGATE_RECORD_FIXTURES === "1")
-    recordHistoryFixture(env.host, InstanceIds.scale(spec.name), { scenario });
+  if (process.env.JUMPGATE_RECORD_FIXTURES !== "1") return;
+  const file = recordHistoryFixture(env.host, InstanceIds.scale(spec.name), { scenario });
+  const stub = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(stub)
+      : value && typeof value === "object"
+        ? Object.fromEntries(
+            Object.entries(value).map(([k, v]) => [
+              k,
+              k === "customData" && typeof v === "string" ? "I2Nsb3VkLWNvbmZpZwo=" : stub(v),
+            ]),
+          )
+        : value;
+  const fixture = JSON.parse(fs.readFileSync(file, "utf8")) as { history: Record<string, unknown>[] };
+  for (const event of fixture.history) {
+    for (const key of ["Input", "Result"]) {
+      if (typeof event[key] !== "string") continue;
+      try {
+        event[key] = JSON.stringify(stub(JSON.parse(event[key])));
+      } catch {
+        // not JSON: left as it is
+      }
+    }
+  }
+  fs.writeFileSync(file, `${JSON.stringify(fixture, null, 2)}\n`);
 }
 
 const scaleStatus = (spec: StackSpec) => env.host.getStatus(InstanceIds.scale(spec.name));
