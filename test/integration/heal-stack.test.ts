@@ -4,142 +4,42 @@
 // Each test deploys its own stack with deployStack first, then breaks nodes and sends alerts the way
 // the intake does (record in the inbox, then start heal-<stack> or raise "signal" to it).
 import assert from "node:assert/strict";
-import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { InMemoryDurableClient } from "../../emulator/durable";
 import { powerStateOf } from "../../emulator/arm/providers/compute";
 import type { JournalEntry } from "../../emulator/arm/journal";
-import { InstanceIds, Names } from "../../functions/names";
+import { InstanceIds } from "../../functions/names";
 import type { HealStatus } from "../../functions/orchestrators/heal-stack";
 import { claimStack } from "../../functions/stack-claim";
 import type { StackSignal } from "../../shared/alerts/signal";
 import { ROLE_DEFINITIONS, roleAssignmentName, stackNames, webNodeNames } from "../../shared/graph/names";
-import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
-import { StandInFleet, standInAgentRoot } from "../support/stand-in-agent";
+import { at, HealHarness } from "../support/heal-harness";
+import type { JumpgateEnv } from "../support/jumpgate-env";
+import type { StandInFleet } from "../support/stand-in-agent";
 
-const SUB = "00000000-0000-0000-0000-0000000000a1";
-
+let h: HealHarness;
 let env: JumpgateEnv;
-let root: string;
 let fleet: StandInFleet;
 
 before(async () => {
-  root = standInAgentRoot();
-  // async LRO mode, as Azure answers Run Command (a VM that can't be reached fails the operation)
-  env = await startJumpgateEnv({
-    emulator: { lro: { mode: "async", pollsBeforeDone: 1 }, runCommand: { env: { JUMPGATE_NODE_ROOT: root } } },
-  });
-  fleet = new StandInFleet(env.emulator);
+  h = await HealHarness.start("00000000-0000-0000-0000-0000000000a1");
+  env = h.env;
+  fleet = h.fleet;
 });
 after(async () => {
-  await env?.stop();
-  if (root) fs.rmSync(root, { recursive: true, force: true });
+  await h?.stop();
 });
 
 type Doc = Record<string, unknown>;
-const at = (doc: unknown, path: string): unknown =>
-  path.split(".").reduce<unknown>((cur, k) => (cur && typeof cur === "object" ? (cur as Doc)[k] : undefined), doc);
-
-function specOf(name: string, extra: Record<string, unknown> = {}): StackSpec {
-  const r = validateStackSpec({
-    name,
-    subscriptionId: SUB,
-    resourceGroup: `rg-${name}`,
-    location: "westeurope",
-    fleet: { mode: "availabilitySet", size: 2 },
-    ...extra,
-  });
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return r.spec;
-}
-
-/** Registers and deploys a stack the way PUT does (claim, deployStack, release), on the virtual clock. */
-async function deploy(spec: StackSpec, options: { run?: boolean; nodeReadyTimeoutMinutes?: number } = {}) {
-  const put = await env.registry.putDesired(spec.name, spec);
-  assert.ok(put.ok);
-  const instanceId = InstanceIds.deploy(spec.name, put.stack.generation, env.host.now.toISOString());
-  const claimed = await env.registry.setOperation(spec.name, {
-    kind: "deploy",
-    instanceId,
-    startedAt: env.host.now.toISOString(),
-  });
-  assert.ok(claimed.ok, "the stack is free to deploy");
-  env.host.startNew(Names.orchestrators.deployStack, {
-    instanceId,
-    input: {
-      spec,
-      generation: put.stack.generation,
-      nodeReadyTimeoutMinutes: options.nodeReadyTimeoutMinutes ?? 30,
-      pollSeconds: 30,
-      tickMs: 500,
-    },
-  });
-  if (options.run === false) return instanceId;
-  await env.host.runUntilIdle();
-  const status = env.host.getStatus(instanceId)!;
-  assert.equal(status.runtimeStatus, "Completed", JSON.stringify(status.output));
-  return instanceId;
-}
-
-function vmNames(spec: StackSpec): string[] {
-  const names = stackNames(spec);
-  const parent = (spec.fleet.mode === "scaleSet" ? names.scaleSetId : names.availabilitySetId).toLowerCase();
-  return env.emulator.store
-    .all()
-    .filter(
-      (d) =>
-        d.type === "Microsoft.Compute/virtualMachines" &&
-        String(
-          at(
-            d,
-            spec.fleet.mode === "scaleSet" ? "properties.virtualMachineScaleSet.id" : "properties.availabilitySet.id",
-          ),
-        ).toLowerCase() === parent,
-    )
-    .map((d) => d.name)
-    .sort();
-}
-
-let signalSeq = 0;
-function signal(spec: StackSpec, extra: Partial<StackSignal> = {}): StackSignal {
-  const n = ++signalSeq;
-  const time = env.host.now.toISOString();
-  return {
-    id: `sig-${spec.name}-${n}`,
-    stack: spec.name,
-    intent: "heal",
-    condition: "Fired",
-    rule: "web-probe",
-    signalType: "Metric",
-    summary: "DipAvailability < 100",
-    alertId: `/subscriptions/${SUB}/providers/Microsoft.AlertsManagement/alerts/a${n}`,
-    at: time,
-    receivedAt: time,
-    ...extra,
-  };
-}
-
-/** What the intake does: keep the signal, then start heal-<stack> or wake the running one. */
-async function deliver(spec: StackSpec, s: StackSignal): Promise<void> {
-  await env.inbox.record(s);
-  wake(spec);
-}
-
-function wake(spec: StackSpec): void {
-  const id = InstanceIds.heal(spec.name);
-  const current = env.host.getStatus(id);
-  if (current && (current.runtimeStatus === "Running" || current.runtimeStatus === "Pending")) {
-    env.host.raiseEvent(id, "signal", { stack: spec.name });
-  } else {
-    env.host.startNew(Names.orchestrators.healStack, { instanceId: id, input: { stack: spec.name } });
-  }
-}
-
-function healStatus(spec: StackSpec) {
-  return env.host.getStatus(InstanceIds.heal(spec.name));
-}
+const specOf = (name: string, extra: Record<string, unknown> = {}) => h.spec(name, extra);
+const deploy = (spec: StackSpec, options?: { run?: boolean; nodeReadyTimeoutMinutes?: number }) =>
+  h.deploy(spec, options);
+const vmNames = (spec: StackSpec) => h.vmNames(spec);
+const signal = (spec: StackSpec, extra: Partial<StackSignal> = {}) => h.signal(spec, extra);
+const deliver = (spec: StackSpec, s: StackSignal) => h.deliver(spec, s);
+const wake = (spec: StackSpec) => h.wake(spec);
+const healStatus = (spec: StackSpec) => h.healStatus(spec);
 
 /** ARM writes (PUT, PATCH, DELETE, POST actions but Run Command) in the stack's resource group, after `since`. */
 function writes(spec: StackSpec, since = 0): JournalEntry[] {
@@ -309,6 +209,27 @@ describe("heal: availability set", () => {
     assert.ok(custom.some((s) => s.phase === "verifying" && s.lastAction?.step === "replace"));
   });
 
+  test("a deallocated VM is started: not a destructive step, not counted in the budget", async () => {
+    const spec = specOf("hlstopped", { policies: { repair: { maxRepairsPerHour: 0 } } });
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    const { factory } = env.services;
+    await factory.compute(spec.subscriptionId).virtualMachines.deallocate(spec.resourceGroup, web1, factory.lro());
+    const since = lastSeq();
+    await deliver(spec, signal(spec, { node: web1, rule: "vm-availability", summary: "VmAvailabilityMetric 0" }));
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    assert.deepEqual(writes(spec, since).map(describeWrite), [
+      `POST start Microsoft.Compute/virtualMachines/${web1}/start`,
+    ]);
+    assert.equal(powerStateOf(env.emulator, webNodeNames(spec, 1).vmId), "running");
+    assert.deepEqual(fleet.callsTo(web1, "drain"), [], "nothing ran on it: nothing to drain");
+    const [attempt] = await attempts(spec, web1);
+    assert.deepEqual([attempt.step, attempt.outcome], ["start", "succeeded"]);
+  });
+
   test("a node that recovers inside the debounce window triggers nothing", async () => {
     const spec = specOf("hldebounce");
     await deploy(spec);
@@ -461,6 +382,25 @@ describe("heal: the fleet brake", () => {
     assert.equal(brake?.reason, "CommonDependency");
     assert.match(brake.message, /fail the same dependency, database/);
     assert.deepEqual(fleet.callsTo(web1, "drain"), []);
+  });
+});
+
+describe("heal: repairs disabled by policy", () => {
+  test("nothing is done, and the audit trail and the signal's outcome say why", async () => {
+    const spec = specOf("hloff", { policies: { repair: { enabled: false } } });
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    const since = lastSeq();
+    fleet.break(web1, "tomcat-down");
+    await deliver(spec, signal(spec, { node: web1 }));
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    assert.deepEqual(writes(spec, since).map(describeWrite), []);
+    const event = (await env.audit.recent(spec.name)).find((e) => e.what === "no repair: repairs are disabled");
+    assert.match(event!.why, new RegExp(`policies.repair.enabled is false; ${web1}: failing: tomcat`));
+    assert.match((await outcomes(spec))[0].outcome!, /repairs are disabled by the stack's policy/);
   });
 });
 
@@ -630,3 +570,25 @@ function roleName(spec: StackSpec, index: number): string {
   const names = stackNames(spec);
   return roleAssignmentName(names.keyVaultId, webNodeNames(spec, index).vm, ROLE_DEFINITIONS.keyVaultSecretsUser);
 }
+
+describe("heal: secrets", () => {
+  test("no secret value appears in heal's histories, statuses, ledger, audit trail or alert outcomes", async () => {
+    const secrets: string[] = [];
+    for (const vault of env.emulator.store.all().filter((d) => d.type === "Microsoft.KeyVault/vaults")) {
+      secrets.push(...env.emulator.keyVault.secretValues(vault.name).filter((v) => !v.startsWith("ssh-")));
+    }
+    assert.ok(secrets.length >= 8, `expected the stacks' generated secrets, found ${secrets.length}`);
+    const haystacks = [JSON.stringify(env.host.listInstances().filter((i) => i.instanceId.startsWith("heal-")))];
+    for (const stack of await env.registry.list()) {
+      haystacks.push(
+        JSON.stringify(await env.audit.all(stack.name)),
+        JSON.stringify(await env.inbox.recent(stack.name)),
+        JSON.stringify(await env.repairs.get(stack.name)),
+        JSON.stringify(stack.conditions),
+      );
+    }
+    const text = haystacks.join("\n");
+    assert.ok(text.includes("heal"), "the haystack holds heal's records");
+    for (const secret of secrets) assert.ok(!text.includes(secret), "a secret value leaked");
+  });
+});

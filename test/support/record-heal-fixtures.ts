@@ -1,0 +1,52 @@
+// (Re)records the committed history fixtures of healStack, from runs of the app as it is now on the
+// emulator, so the replay gate (test/orchestration/history-replay.test.ts) fails when a later change
+// would break heal instances in flight. Commit the fixtures with the code they were recorded from.
+//
+//   npm run build && node dist/test/support/record-heal-fixtures.js [fixturesDir]
+import { defaultHistoryFixturesDir, recordHistoryFixture } from "../../emulator/durable";
+import { InstanceIds } from "../../functions/names";
+import type { HealStatus } from "../../functions/orchestrators/heal-stack";
+import { HealHarness } from "./heal-harness";
+
+export async function recordHealFixtures(dir: string = defaultHistoryFixturesDir()): Promise<string[]> {
+  const h = await HealHarness.start("00000000-0000-0000-0000-0000000000f1");
+  const written: string[] = [];
+  try {
+    const phase = (name: string) => (h.healStatus(h.spec(name))?.customStatus as HealStatus | undefined)?.phase;
+
+    // a Tomcat that died: the restart is done, heal verifies the node
+    const tomcat = h.spec("fxtomcat");
+    await h.deploy(tomcat);
+    h.fleet.adopt(h.vmNames(tomcat));
+    h.fleet.break(h.vmNames(tomcat)[0], "tomcat-down");
+    await h.deliver(tomcat, h.signal(tomcat, { node: h.vmNames(tomcat)[0] }));
+    await h.env.host.runUntilIdle({ until: () => phase("fxtomcat") === "verifying" });
+    written.push(
+      recordHistoryFixture(h.env.host, InstanceIds.heal(tomcat.name), { scenario: "verifying-restart", dir }),
+    );
+
+    // a hung node: the restart did not help, heal backs off before the redeploy
+    const hung = h.spec("fxhung");
+    await h.deploy(hung);
+    h.fleet.adopt(h.vmNames(hung));
+    h.fleet.break(h.vmNames(hung)[0], "hung");
+    await h.deliver(hung, h.signal(hung, { node: h.vmNames(hung)[0] }));
+    await h.env.host.runUntilIdle({ until: () => phase("fxhung") === "waiting" });
+    written.push(
+      recordHistoryFixture(h.env.host, InstanceIds.heal(hung.name), { scenario: "backoff-after-failed-restart", dir }),
+    );
+  } finally {
+    await h.stop();
+  }
+  return written;
+}
+
+if (require.main === module) {
+  recordHealFixtures(process.argv[2]).then(
+    (files) => console.log(files.join("\n")),
+    (e: unknown) => {
+      console.error(e);
+      process.exitCode = 1;
+    },
+  );
+}
