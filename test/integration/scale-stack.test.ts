@@ -777,3 +777,26 @@ describe("fleet state store", () => {
     assert.equal(await env.fleet.delete("store"), false);
   });
 });
+
+describe("scale: secrets", () => {
+  test("no secret value appears in scale's histories, statuses, fleet state, audit trail or alert outcomes", async () => {
+    const secrets: string[] = [];
+    for (const vault of env.emulator.store.all().filter((d) => d.type === "Microsoft.KeyVault/vaults")) {
+      secrets.push(...env.emulator.keyVault.secretValues(vault.name).filter((v) => !v.startsWith("ssh-")));
+    }
+    assert.ok(secrets.length >= 8, `expected the stacks' generated secrets, found ${secrets.length}`);
+    const haystacks = [JSON.stringify(env.host.listInstances().filter((i) => i.instanceId.startsWith("scale-")))];
+    for (const stack of await env.registry.list()) {
+      haystacks.push(
+        JSON.stringify(await env.audit.all(stack.name)),
+        JSON.stringify(await env.inbox.recent(stack.name)),
+        JSON.stringify(await env.fleet.get(stack.name)),
+        JSON.stringify(stack.conditions),
+        JSON.stringify(stack.observed),
+      );
+    }
+    const text = haystacks.join("\n");
+    assert.ok(text.includes("scale-out succeeded") && text.includes("drain"), "the haystack holds scale's records");
+    for (const secret of secrets) assert.ok(!text.includes(secret), "a secret value leaked");
+  });
+});
