@@ -214,7 +214,6 @@ export const scaleStack: OrchestrationHandler = function* (context: Orchestratio
     view: ScaleView,
     decision: Extract<ScaleDecision, { action: "out" }>,
     active: readonly StackSignal[],
-    round: number,
   ): Generator<Task, void> {
     const spec = view.spec!;
     const before = members(view.fleet!);
@@ -252,7 +251,7 @@ export const scaleStack: OrchestrationHandler = function* (context: Orchestratio
         retry,
       });
       const change: FleetChange = {
-        id: `${instanceId}:${round}:out`,
+        id: `out-${context.df.newGuid(instanceId)}`,
         direction: "out",
         at: now().toISOString(),
         from: before.size,
@@ -314,7 +313,6 @@ export const scaleStack: OrchestrationHandler = function* (context: Orchestratio
     view: ScaleView,
     decision: Extract<ScaleDecision, { action: "in" }>,
     active: readonly StackSignal[],
-    round: number,
   ): Generator<Task, void> {
     const spec = view.spec!;
     const before = members(view.fleet!);
@@ -403,7 +401,7 @@ export const scaleStack: OrchestrationHandler = function* (context: Orchestratio
         ? `the drain deadline (${drainMinutes} min) passed with ${cut} live session(s), which were cut`
         : "its sessions had ended";
     const change: FleetChange = {
-      id: `${instanceId}:${round}:in`,
+      id: `in-${context.df.newGuid(instanceId)}`,
       direction: "in",
       at: now().toISOString(),
       from: before.size,
@@ -558,9 +556,9 @@ export const scaleStack: OrchestrationHandler = function* (context: Orchestratio
         if (decision.retryAt) cooldown = { skip: decision };
         else yield* recordSkip(direction, active, decision);
       } else if (decision.action === "out") {
-        yield* scaleOut(claim, decision, active, round);
+        yield* scaleOut(claim, decision, active);
       } else {
-        yield* scaleIn(claim, decision, active, round);
+        yield* scaleIn(claim, decision, active);
       }
     } finally {
       yield call(Names.activities.releaseOperation, { stack, instanceId });

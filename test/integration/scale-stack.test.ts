@@ -500,12 +500,29 @@ describe("scale: availability set", () => {
     assert.equal(vmNames(spec).length, 3);
     assert.match((await outcomes(spec)).find((o) => o.id === second.id)!.outcome, /^cancelled: the alert resolved/);
 
-    // another request inside a new cooldown that keeps firing is acted on when the cooldown ends
+    // another request inside the cooldown that keeps firing is acted on when the cooldown ends
     await deliver(spec, signal(spec, "scale-out"));
     await env.host.runUntilIdle();
-    const state = (await env.fleet.get(spec.name))!;
+    let state = (await env.fleet.get(spec.name))!;
     assert.equal(state.size, 4);
     assert.ok(Date.parse(state.lastScale!.at) >= scaledAt + minutes(10), "not before the cooldown ended");
+
+    // after the cooldown, a new worker instance acts at once; every change is kept in the history
+    await env.host.runUntilIdle({ upTo: new Date(Date.parse(state.lastScale!.at) + minutes(11)) });
+    await deliver(spec, signal(spec, "scale-out"));
+    await env.host.runUntilIdle();
+    state = (await env.fleet.get(spec.name))!;
+    assert.deepEqual([state.size, state.ordinals], [5, [1, 2, 3, 4, 5]]);
+    assert.deepEqual(
+      state.history.map((h) => [h.direction, h.from, h.to]),
+      [
+        ["out", 2, 3],
+        ["out", 3, 4],
+        ["out", 4, 5],
+      ],
+    );
+    assert.equal(new Set(state.history.map((h) => h.id)).size, 3);
+    assert.equal(vmNames(spec).length, 5);
   });
 
   test("only a healthy node counts: a new node that never comes up is removed again and the fleet is unchanged", async () => {
