@@ -342,40 +342,38 @@ export const scaleStack: OrchestrationHandler = function* (context: Orchestratio
     const deadline = new Date(now().getTime() + drainMinutes * 60_000);
     status.drainDeadline = deadline.toISOString();
     let sessions: number | undefined = liveSessionsOf(drain) ?? decision.liveSessions;
-    for (;;) {
-      const health = (yield agent("health")) as AgentCommandResult;
-      sessions = liveSessionsOf(health) ?? sessions;
-      status.liveSessions = sessions;
-      status.waitingFor = { what: `live sessions on ${vmName} to end`, until: status.drainDeadline };
-      publish();
-      if (sessions === 0 || now().getTime() >= deadline.getTime()) break;
-      const wake = new Date(Math.min(now().getTime() + pollMs, deadline.getTime()));
-      const signalled = yield* sleep(wake);
-      if (!signalled) continue;
-      // a new signal: a scale-out asked meanwhile wins over this scale-in, and the node comes back
-      const peek = (yield call(Names.activities.takeScaleSignals, { stack })) as TakeScaleSignalsOutput;
-      if (settleSignals(peek.signals).direction === "out") {
-        yield agent("drain", ["off"]);
-        const outcome = `aborted: a scale-out was asked while ${vmName} drained; it serves again`;
-        yield* consume(active, outcome);
-        yield* audit("scale-in aborted", why(active, outcome), { node: vmName, liveSessions: sessions ?? null });
-        actions.push({ direction: "in", outcome: "aborted", node: vmName });
-        status.lastOutcome = outcome;
-        delete status.waitingFor;
-        return;
-      }
-    }
-    delete status.waitingFor;
-    const cut = sessions ?? 0;
-
-    status.phase = "removing";
-    publish();
     const next: FleetMembersInput = {
       ...before,
       size: before.size - 1,
       ordinals: before.ordinals.filter((n) => n !== decision.ordinal),
     };
     try {
+      for (;;) {
+        const health = (yield agent("health")) as AgentCommandResult;
+        sessions = liveSessionsOf(health) ?? sessions;
+        status.liveSessions = sessions;
+        status.waitingFor = { what: `live sessions on ${vmName} to end`, until: status.drainDeadline };
+        publish();
+        if (sessions === 0 || now().getTime() >= deadline.getTime()) break;
+        const wake = new Date(Math.min(now().getTime() + pollMs, deadline.getTime()));
+        const signalled = yield* sleep(wake);
+        if (!signalled) continue;
+        // a new signal: a scale-out asked meanwhile wins over this scale-in, and the node comes back
+        const peek = (yield call(Names.activities.takeScaleSignals, { stack })) as TakeScaleSignalsOutput;
+        if (settleSignals(peek.signals).direction === "out") {
+          yield* undrain(vmName, agent);
+          const outcome = `aborted: a scale-out was asked while ${vmName} drained; it serves again`;
+          yield* consume(active, outcome);
+          yield* audit("scale-in aborted", why(active, outcome), { node: vmName, liveSessions: sessions ?? null });
+          actions.push({ direction: "in", outcome: "aborted", node: vmName });
+          status.lastOutcome = outcome;
+          delete status.waitingFor;
+          return;
+        }
+      }
+      delete status.waitingFor;
+      status.phase = "removing";
+      publish();
       if (spec.fleet.mode === "availabilitySet") {
         if (decision.ordinal === undefined) throw new Error(`${vmName} has no node number`);
         const graph = (yield call(Names.activities.buildStackGraph, { spec, members: before })) as StackGraph;
@@ -387,7 +385,8 @@ export const scaleStack: OrchestrationHandler = function* (context: Orchestratio
     } catch (error) {
       const failure = failureMessage(error);
       // the node was not removed: let it serve again rather than sit drained
-      yield agent("drain", ["off"]);
+      delete status.waitingFor;
+      yield* undrain(vmName, agent);
       const outcome = `failed: ${vmName} was drained but not removed (${failure}); it serves again`;
       yield* consume(active, outcome);
       yield* audit("scale-in failed", `${why(active, decision.message)}; ${failure}`, { node: vmName });
@@ -396,6 +395,7 @@ export const scaleStack: OrchestrationHandler = function* (context: Orchestratio
       status.lastOutcome = outcome;
       return;
     }
+    const cut = sessions ?? 0;
     const drainedText =
       cut > 0
         ? `the drain deadline (${drainMinutes} min) passed with ${cut} live session(s), which were cut`
@@ -433,6 +433,15 @@ export const scaleStack: OrchestrationHandler = function* (context: Orchestratio
       sessionsCut: cut,
     });
     status.lastOutcome = outcome;
+  };
+
+  /** Drain off; a node that can't be reached (or is gone) is left as it is. */
+  const undrain = function* (vmName: string, agent: (command: string, args?: string[]) => Task): Generator<Task, void> {
+    try {
+      yield agent("drain", ["off"]);
+    } catch {
+      status.lastOutcome = `${vmName}: drain off failed; the node may still answer the probe with 503`;
+    }
   };
 
   const removeNodes = function* (nodes: GraphNode[], tag: StackGraph["tag"]): Generator<Task, void> {

@@ -438,6 +438,48 @@ describe("scale: availability set", () => {
     assert.match((await outcomes(spec))[0].outcome, /its sessions had ended/);
   });
 
+  test("a drained node that can't be removed is undrained and serves again; the fleet is unchanged", async () => {
+    const spec = specOf("scstuck", {
+      fleet: { size: 3, max: 4 },
+      scale: { metric: "sessions", drainTimeoutMinutes: 0 },
+    });
+    await deploy(spec);
+    const [web1, web2, web3] = vmNames(spec);
+    fleet.adopt([web1, web2, web3]);
+    fleet.setSessions(web1, 1);
+    fleet.setSessions(web2, 1);
+    const rule = env.emulator.faults.add({
+      match: { method: "DELETE", path: `/virtualMachines/${web3}$` },
+      effect: {
+        kind: "failOperation",
+        code: "InternalExecutionError",
+        message: "An internal execution error occurred.",
+      },
+      times: 0,
+    });
+    try {
+      await deliver(spec, signal(spec, "scale-in"));
+      await env.host.runUntilIdle();
+    } finally {
+      env.emulator.faults.clear();
+    }
+    assert.ok(rule.fired >= 1, "the VM delete was tried");
+    const [action] = assertScaleCompleted(spec).actions;
+    assert.deepEqual([action.direction, action.outcome, action.node], ["in", "failed", web3]);
+    assert.deepEqual(
+      fleet.callsTo(web3, "drain").map((c) => c.args[0]),
+      ["on", "off"],
+    );
+    assert.deepEqual(vmNames(spec), [web1, web2, web3]);
+    assert.deepEqual((await env.fleet.get(spec.name))?.size, undefined, "the fleet never changed");
+    assert.match(
+      (await outcomes(spec))[0].outcome,
+      new RegExp(`^failed: ${web3} was drained but not removed .*; it serves again$`),
+    );
+    assert.deepEqual([(await condition(spec))?.status, (await condition(spec))?.reason], ["True", "ScaleInFailed"]);
+    assert.equal((await env.registry.get(spec.name))!.operation, undefined, "the claim is released");
+  });
+
   test("flapping: a scale-in whose remaining node would be above the scale-out threshold is skipped and recorded", async () => {
     const spec = specOf("scflap", { fleet: { size: 2, min: 1 } });
     await deploy(spec);
