@@ -5,7 +5,15 @@ import { AzureClientFactory } from "../shared/azure/clients";
 import { azureSettingsFromEnv, validateAzureSettings } from "../shared/azure/settings";
 import { ConfigError, readIntSetting, readSetting } from "../shared/config";
 import { ResourceEngine } from "../shared/arm/engine";
-import { AlertInbox, AuditLog, RepairLedger, StackRegistry, StoreTables, storeSettingsFromEnv } from "../shared/store";
+import {
+  AlertInbox,
+  AuditLog,
+  FleetStateStore,
+  RepairLedger,
+  StackRegistry,
+  StoreTables,
+  storeSettingsFromEnv,
+} from "../shared/store";
 import type { StackSpec } from "../shared/spec/types";
 import type { StackObserved } from "../shared/stack-status";
 
@@ -18,6 +26,8 @@ export interface Services {
   inbox: AlertInbox;
   /** what healing did to each node, its brake and suspensions */
   repairs: RepairLedger;
+  /** each stack's web nodes as scaling left them (the graph is built from these members) */
+  fleet: FleetStateStore;
   /** tenant of the stacks' Key Vaults */
   tenantId: string;
   functionPrincipalId?: string;
@@ -50,6 +60,7 @@ export function servicesFromSettings(): Services {
     audit: new AuditLog(store),
     inbox: new AlertInbox(store),
     repairs: new RepairLedger(store),
+    fleet: new FleetStateStore(store),
     tenantId,
     functionPrincipalId: readSetting("functionPrincipalId"),
     alertActionGroupId: actionGroupIdSetting(),

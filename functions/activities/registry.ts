@@ -44,10 +44,12 @@ export async function releaseOperationActivity(input: ReleaseOperationInput): Pr
   return released.ok && !released.unchanged;
 }
 
-/** After a teardown: the stack leaves the registry and the repair ledger; its audit trail stays. */
+/** After a teardown: the stack leaves the registry, the repair ledger and the fleet state; its audit trail stays. */
 export async function forgetStackActivity(input: { stack: string }): Promise<void> {
-  await services().repairs.forget(input.stack);
-  await services().registry.delete(input.stack);
+  const { registry, repairs, fleet } = services();
+  await repairs.forget(input.stack);
+  await fleet.delete(input.stack);
+  await registry.delete(input.stack);
 }
 
 df.app.activity(Names.activities.recordObserved, { handler: recordObservedActivity });

@@ -13,6 +13,7 @@ import type { TeardownInput } from "../orchestrators/teardown-stack";
 import { services } from "../services";
 import { guarded, json, operationUrl, problem, routeStackName } from "./respond";
 import { claimStack, instanceStatus, type ClaimKind } from "../stack-claim";
+import { followSpecFleet } from "../fleet-reset";
 
 async function readSpec(request: HttpRequest, routeName: string) {
   // a declared length over the limit is refused before the body is read
@@ -51,6 +52,8 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
     instanceIdFor: (generation) => InstanceIds.deploy(route.name, generation, at),
   });
   if (!claim.ok) return problem(conflictProblem(claim.running));
+  // under the claim: a fleet that scaling changed follows a new fleet.size from the user
+  await followSpecFleet(route.name, spec, new Date(), claim.instanceId);
 
   const input: DeployInput = {
     spec,
@@ -178,7 +181,8 @@ export async function getOperation(request: HttpRequest, context: InvocationCont
   // instance ids embed the stack name: an id of another stack is as unknown here as a random one
   const ours =
     (/^(deploy|teardown|plan|reconcile)-/.test(instanceId) && instanceId.includes(`-${route.name}-`)) ||
-    instanceId === InstanceIds.heal(route.name);
+    instanceId === InstanceIds.heal(route.name) ||
+    instanceId === InstanceIds.scale(route.name);
   const status = ours ? await instanceStatus(df.getClient(context), instanceId) : undefined;
   if (!status) return problem(notFoundProblem(`operation '${instanceId}' of stack '${route.name}' not found`));
   const done = status.runtimeStatus === df.OrchestrationRuntimeStatus.Completed;

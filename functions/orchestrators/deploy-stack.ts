@@ -6,13 +6,12 @@
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-functions";
 import type { StackGraph } from "../../shared/graph/types";
-import type { AgentCommandResult } from "../../shared/node/run-agent";
 import type { StackSpec } from "../../shared/spec/types";
 import type { ObservedNode, ObservedResource, StackObserved } from "../../shared/stack-status";
 import type { WebNodeRef } from "../activities/nodes";
 import { Names } from "../names";
 import { describeFailure, failureMessage, runGraph, type GraphProgress } from "./graph-runner";
-import { agentAnswered, databaseCheckFails, isHealthy, observedNode } from "./node-health";
+import { bringUpWebNodes } from "./node-bring-up";
 
 export interface DeployInput {
   spec: StackSpec;
@@ -165,7 +164,7 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
   }
 };
 
-/** Waits for every node's agent, bootstraps the database once, gives nodes credentials, waits for health. */
+/** Finds the web nodes, then waits for their agents, bootstraps the database once, gives nodes credentials, waits for health. */
 function* bringUpNodes(
   context: OrchestrationContext,
   input: DeployInput,
@@ -173,97 +172,32 @@ function* bringUpNodes(
   publish: () => void,
 ): Generator<Task, ObservedNode[], unknown> {
   const { spec } = input;
-  const pollMs = (input.pollSeconds ?? 30) * 1000;
   const deadline = new Date(context.df.currentUtcDateTime.getTime() + input.nodeReadyTimeoutMinutes * 60_000);
-  const target = { subscriptionId: spec.subscriptionId, resourceGroup: spec.resourceGroup };
-
   status.phase = "nodes";
   publish();
   const webNodes = (yield context.df.callActivityWithRetry(Names.activities.listWebNodes, activityRetry(), {
     spec,
   })) as WebNodeRef[];
   if (webNodes.length === 0) throw new Error("the stack has no web nodes");
-
-  const health = function* (): Generator<Task, AgentCommandResult[], unknown> {
-    const tasks = webNodes.map((n) =>
-      context.df.callActivityWithRetry(Names.activities.runNodeAgent, activityRetry(), {
-        ...target,
-        vmName: n.name,
-        command: "health",
-      }),
-    );
-    return (yield context.df.Task.all(tasks)) as AgentCommandResult[];
-  };
-  const report = (results: AgentCommandResult[]) => {
-    const at = context.df.currentUtcDateTime;
-    status.nodes = results.map((r, i) => {
-      const o = observedNode(webNodes[i].name, webNodes[i].id, r, at);
-      return { name: o.name, healthy: o.healthy, problems: o.problems };
-    });
-    publish();
-  };
-  const waitOrGiveUp = function* (what: string): Generator<Task, void, unknown> {
-    const next = new Date(context.df.currentUtcDateTime.getTime() + pollMs);
-    if (next > deadline) {
-      const problems = (status.nodes ?? []).filter((n) => !n.healthy).map((n) => `${n.name}: ${n.problems.join(", ")}`);
-      throw new Error(
-        `nodes not ${what} after ${input.nodeReadyTimeoutMinutes} minutes${problems.length ? `: ${problems.join("; ")}` : ""}`,
-      );
-    }
-    yield context.df.createTimer(next);
-  };
-
-  // 1. every agent answers (cloud-init has installed and configured it)
-  let results = yield* health();
-  report(results);
-  while (!results.every(agentAnswered)) {
-    yield* waitOrGiveUp("reachable");
-    results = yield* health();
-    report(results);
-  }
-
-  // 2. the schema, the app users and guacadmin's password, once, through one node (idempotent)
-  status.phase = "database";
-  publish();
-  const bootstrap = (yield context.df.callActivityWithRetry(Names.activities.runNodeAgent, activityRetry(), {
-    ...target,
-    vmName: webNodes[0].name,
-    command: "bootstrap-db",
-  })) as AgentCommandResult;
-  if (!bootstrap.reachable || bootstrap.exitCode !== 0) {
-    throw new Error(
-      `database bootstrap through ${webNodes[0].name} failed: ${bootstrap.error ?? bootstrap.stderr ?? `exit ${bootstrap.exitCode}`}`,
-    );
-  }
-
-  // 3. nodes whose database check fails get the current app user's credentials
-  const slot = input.dbUserSlot ?? "a";
-  for (let i = 0; i < webNodes.length; i++) {
-    if (!databaseCheckFails(results[i])) continue;
-    const switched = (yield context.df.callActivityWithRetry(Names.activities.runNodeAgent, activityRetry(), {
-      ...target,
-      vmName: webNodes[i].name,
-      command: "db-credentials",
-      args: ["--user", slot],
-    })) as AgentCommandResult;
-    if (!switched.reachable || switched.exitCode !== 0) {
-      throw new Error(
-        `database credentials on ${webNodes[i].name} failed: ${switched.error ?? switched.stderr ?? `exit ${switched.exitCode}`}`,
-      );
-    }
-  }
-
-  // 4. every node healthy
-  status.phase = "health";
-  results = yield* health();
-  report(results);
-  while (!results.every(isHealthy)) {
-    yield* waitOrGiveUp("healthy");
-    results = yield* health();
-    report(results);
-  }
-  const at = context.df.currentUtcDateTime;
-  return results.map((r, i) => observedNode(webNodes[i].name, webNodes[i].id, r, at));
+  return yield* bringUpWebNodes(context, {
+    spec,
+    nodes: webNodes,
+    nodeReadyTimeoutMinutes: input.nodeReadyTimeoutMinutes,
+    deadline,
+    pollSeconds: input.pollSeconds,
+    dbUserSlot: input.dbUserSlot,
+    bootstrapDatabase: true,
+    retry: activityRetry(),
+    phase: (phase) => {
+      if (phase === "certificate") return;
+      status.phase = phase;
+      publish();
+    },
+    report: (nodes) => {
+      status.nodes = nodes;
+      publish();
+    },
+  });
 }
 
 df.app.orchestration(Names.orchestrators.deployStack, deployStack);

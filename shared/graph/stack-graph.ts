@@ -20,6 +20,7 @@ import {
   type StackNames,
 } from "./names";
 import { transitiveReduction } from "./order";
+import { SCALE_THRESHOLDS } from "../scale/policy";
 import type { DesiredJson, GraphNode, StackGraph, ValueRef } from "./types";
 
 /**
@@ -51,6 +52,13 @@ export interface StackGraphContext {
    * when set, the stack gets the alert rules that feed healing and scaling
    */
   alertActionGroupId?: string;
+  /**
+   * availability set: the web nodes' numbers (web-1, web-3, ...) when scaling changed the fleet
+   * (shared/scale/fleet.ts); default 1..spec.fleet.size
+   */
+  webNodeOrdinals?: readonly number[];
+  /** scale set: the capacity when scaling changed it; default spec.fleet.size */
+  scaleSetCapacity?: number;
 }
 
 /** Generated secrets: MySQL admin, the two alternating app users, Guacamole's admin; 32 characters. */
@@ -84,6 +92,23 @@ export function buildStackGraph(spec: StackSpec, ctx: StackGraphContext): StackG
   if (ctx.alertActionGroupId) b.alertRules(ctx.alertActionGroupId);
   // nodes list everything they reference; edges implied by others are dropped (same schedule, clearer plans)
   return { stack: spec.name, tag: names.tag, nodes: transitiveReduction(b.nodes) };
+}
+
+/** The availability set's web node numbers: the context's members, else 1..fleet.size. */
+export function webNodeOrdinals(spec: StackSpec, ctx: Pick<StackGraphContext, "webNodeOrdinals">): number[] {
+  if (!ctx.webNodeOrdinals) return Array.from({ length: spec.fleet.size }, (_, i) => i + 1);
+  const ordinals = [...new Set(ctx.webNodeOrdinals)].sort((a, b) => a - b);
+  for (const n of ordinals) {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`web node numbers must be whole numbers >= 1, got ${n}`);
+  }
+  return ordinals;
+}
+
+function scaleSetCapacity(spec: StackSpec, ctx: StackGraphContext): number {
+  const capacity = ctx.scaleSetCapacity ?? spec.fleet.size;
+  if (!Number.isInteger(capacity) || capacity < 0)
+    throw new RangeError(`scale set capacity must be >= 0, got ${capacity}`);
+  return capacity;
 }
 
 /** A ValueRef that carries its target's id and api-version, so one node is enough to apply it. */
@@ -372,7 +397,7 @@ class GraphBuilder {
       createOnly: ["properties.platformFaultDomainCount", "properties.platformUpdateDomainCount"],
       latencyClass: "fast",
     });
-    for (let index = 1; index <= spec.fleet.size; index++) {
+    for (const index of webNodeOrdinals(spec, ctx)) {
       const n = webNodeNames(spec, index);
       const nicKey = `nic:${n.node}`;
       const vmKey = `vm:${n.node}`;
@@ -469,7 +494,7 @@ class GraphBuilder {
       apiVersion: API_VERSIONS.compute,
       body: this.tracked({
         ...(zones.length > 0 ? { zones } : {}),
-        sku: { name: spec.fleet.vmSize, tier: "Standard", capacity: spec.fleet.size },
+        sku: { name: spec.fleet.vmSize, tier: "Standard", capacity: scaleSetCapacity(spec, ctx) },
         identity: { type: "SystemAssigned" },
         properties: {
           orchestrationMode: "Flexible",
@@ -698,7 +723,7 @@ class GraphBuilder {
       3,
       fleetTarget,
       { every: "PT5M", window: "PT15M" },
-      { ...cpu, operator: "GreaterThan", threshold: 75 },
+      { ...cpu, operator: "GreaterThan", threshold: SCALE_THRESHOLDS.cpu.out },
     );
     metricAlert(
       "scale-in",
@@ -706,7 +731,7 @@ class GraphBuilder {
       3,
       fleetTarget,
       { every: "PT15M", window: "PT1H" },
-      { ...cpu, operator: "LessThan", threshold: 25 },
+      { ...cpu, operator: "LessThan", threshold: SCALE_THRESHOLDS.cpu.in },
     );
   }
 

@@ -36,3 +36,11 @@ export { StackNotFoundError, StoreContentionError, StoreCorruptionError, StoreLi
 export { MAX_ENTITY_BYTES, MAX_PROPERTY_CHARS } from "./json-columns";
 export { AlertInbox, IGNORED_PARTITION, type InboxEntry, type PendingOptions } from "./alert-inbox";
 export { RepairLedger, MAX_ATTEMPTS } from "./repair-ledger";
+export {
+  FleetStateStore,
+  FLEET_HISTORY_LIMIT,
+  type FleetState,
+  type FleetChange,
+  type FleetMembersInput,
+  type FleetMode as FleetStateMode,
+} from "./fleet-state";

@@ -12,7 +12,7 @@ import { useServices, type Services } from "../../functions/services";
 import { ResourceEngine } from "../../shared/arm/engine";
 import { AzureClientFactory } from "../../shared/azure/clients";
 import type { AzureClientSettings } from "../../shared/azure/settings";
-import { AlertInbox, AuditLog, RepairLedger, StackRegistry, StoreTables } from "../../shared/store";
+import { AlertInbox, AuditLog, FleetStateStore, RepairLedger, StackRegistry, StoreTables } from "../../shared/store";
 import type { StackSpec } from "../../shared/spec/types";
 import type { StackObserved } from "../../shared/stack-status";
 import { emulatorClientSettings } from "./azure";
@@ -41,6 +41,7 @@ export interface JumpgateEnv {
   audit: AuditLog;
   inbox: AlertInbox;
   repairs: RepairLedger;
+  fleet: FleetStateStore;
   rpc?: DurableRpcServer;
   http?: HttpHost;
   /** base URL of the HTTP API when served, e.g. http://127.0.0.1:7071/api */
@@ -70,6 +71,7 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
   const audit = new AuditLog(tables);
   const inbox = new AlertInbox(tables);
   const repairs = new RepairLedger(tables);
+  const fleet = new FleetStateStore(tables);
   const services: Services = {
     factory,
     engine: new ResourceEngine(factory),
@@ -77,6 +79,7 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
     audit,
     inbox,
     repairs,
+    fleet,
     tenantId: TENANT_ID,
     nodeReadyTimeoutMinutes: options.nodeReadyTimeoutMinutes ?? 30,
     alertActionGroupId: options.alertActionGroupId,
@@ -98,6 +101,7 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
     audit,
     inbox,
     repairs,
+    fleet,
     stop: async () => {
       await env.http?.close();
       await env.rpc?.close();

@@ -1,0 +1,320 @@
+// Activities of the scale orchestration: read what it needs (pending signals, the spec and the fleet's
+// members), claim the stack, observe the member nodes (agent health, CPU from Azure Monitor), keep
+// the fleet state, remove a scale set instance, and record outcomes. Each is idempotent: a retried
+// or replayed call reads again and writes only what differs.
+import * as df from "durable-functions";
+import type { StackSignal } from "../../shared/alerts/signal";
+import { stackNames, webNodeNames } from "../../shared/graph/names";
+import { API_VERSIONS } from "../../shared/graph/stack-graph";
+import type { GraphNode } from "../../shared/graph/types";
+import { runAgentCommand } from "../../shared/node/run-agent";
+import { effectiveFleet, type EffectiveFleet } from "../../shared/scale/fleet";
+import type { ScaleNodeObservation } from "../../shared/scale/policy";
+import { SECRET_NAMES } from "../../shared/secret-names";
+import type { StackSpec } from "../../shared/spec/types";
+import type { ObservedNode } from "../../shared/stack-status";
+import {
+  StackNotFoundError,
+  type FleetChange,
+  type FleetMembersInput,
+  type StackConditionInput,
+  type StackOperation,
+} from "../../shared/store";
+import { intentsOf } from "../alert-wake";
+import { Names } from "../names";
+import { agentAnswered, isHealthy, observedNode } from "../orchestrators/node-health";
+import { services } from "../services";
+import { listWebNodesActivity, type WebNodeRef } from "./nodes";
+
+/** What the orchestration decides with: the stack's spec and its fleet as scaling left it. */
+export interface ScaleView {
+  registered: boolean;
+  spec?: StackSpec;
+  generation?: number;
+  /** the members the graph is built from now */
+  fleet?: EffectiveFleet;
+  /** the last scale action (the cooldown counts from it) */
+  lastScale?: FleetChange;
+  /** a teardown is running or the stack is being deleted: scaling has nothing to do */
+  tearingDown?: boolean;
+  /** how long a new node may take to come up (the app's setting) */
+  nodeReadyTimeoutMinutes?: number;
+}
+
+async function readView(stack: string): Promise<ScaleView> {
+  const { registry, fleet, nodeReadyTimeoutMinutes } = services();
+  const record = await registry.get(stack);
+  if (!record) return { registered: false };
+  const kept = await fleet.get(stack);
+  return {
+    registered: true,
+    spec: record.spec,
+    generation: record.generation,
+    fleet: effectiveFleet(record.spec, kept),
+    ...(kept?.lastScale ? { lastScale: kept.lastScale } : {}),
+    ...(record.operation?.kind === "teardown" ? { tearingDown: true } : {}),
+    nodeReadyTimeoutMinutes,
+  };
+}
+
+export interface TakeScaleSignalsOutput extends ScaleView {
+  /** pending scale-out and scale-in signals, oldest first */
+  signals: StackSignal[];
+}
+
+/** Reads the pending scale signals and the view to decide on; consumes nothing. */
+export async function takeScaleSignalsActivity(input: { stack: string }): Promise<TakeScaleSignalsOutput> {
+  const signals = await services().inbox.pending(input.stack, { intents: intentsOf("scale") });
+  if (signals.length === 0) return { registered: true, signals };
+  return { ...(await readView(input.stack)), signals };
+}
+
+export interface ConsumeScaleSignalsInput {
+  stack: string;
+  ids: string[];
+  outcome: string;
+}
+
+export async function consumeScaleSignalsActivity(input: ConsumeScaleSignalsInput): Promise<number> {
+  if (input.ids.length === 0) return 0;
+  return services().inbox.consume(input.stack, input.ids, input.outcome);
+}
+
+export interface ClaimForScaleInput {
+  stack: string;
+  instanceId: string;
+  /** ISO 8601, the orchestration's time */
+  at: string;
+}
+
+export type ClaimForScaleOutput =
+  ({ ok: true } & ScaleView) | { ok: false; gone: true } | { ok: false; gone?: false; running: StackOperation };
+
+/**
+ * Claims the stack for this scale orchestration (one writer per stack), and on success reads the
+ * spec and members again: a deploy that ran while the scale waited may have changed them.
+ */
+export async function claimForScaleActivity(input: ClaimForScaleInput): Promise<ClaimForScaleOutput> {
+  const { registry } = services();
+  try {
+    const claimed = await registry.setOperation(input.stack, {
+      kind: "scale",
+      instanceId: input.instanceId,
+      startedAt: input.at,
+    });
+    if (!claimed.ok) {
+      if (claimed.reason === "operation-running") return { ok: false, running: claimed.running };
+      if (!claimed.stack) return { ok: false, gone: true };
+      return { ok: false, running: claimed.stack.operation! };
+    }
+  } catch (e) {
+    if (e instanceof StackNotFoundError) return { ok: false, gone: true };
+    throw e;
+  }
+  return { ok: true, ...(await readView(input.stack)) };
+}
+
+export interface ObserveScaleFleetInput {
+  spec: StackSpec;
+  /** availability set: the member node numbers; scale set: every instance is a member */
+  ordinals: number[];
+  /** read Percentage CPU from Azure Monitor over this many minutes (0: don't) */
+  cpuMinutes: number;
+}
+
+export interface ObservedScaleNode extends ScaleNodeObservation {
+  id?: string;
+  /** false: a member the spec says exists but ARM has no VM for */
+  exists: boolean;
+  observed?: ObservedNode;
+}
+
+/**
+ * The member nodes as they are now: each VM's agent health (live sessions, draining), and CPU from
+ * Azure Monitor when it has data. A member without a VM is reported (exists: false), so the policy
+ * counts it as unhealthy; CPU that can't be read stays unknown rather than failing the observation.
+ */
+export async function observeScaleFleetActivity(input: ObserveScaleFleetInput): Promise<ObservedScaleNode[]> {
+  const { spec } = input;
+  const { factory } = services();
+  const listed = await listWebNodesActivity({ spec });
+  let members: (WebNodeRef & { exists: boolean; ordinal?: number })[];
+  if (spec.fleet.mode === "availabilitySet") {
+    members = input.ordinals.map((ordinal) => {
+      const names = webNodeNames(spec, ordinal);
+      const vm = listed.find((v) => v.name.toLowerCase() === names.vm.toLowerCase());
+      return { name: names.vm, id: vm?.id ?? names.vmId, exists: vm !== undefined, ordinal };
+    });
+  } else {
+    members = listed.map((v) => ({ ...v, exists: true }));
+  }
+  const cpu =
+    input.cpuMinutes > 0
+      ? await readCpu(
+          spec,
+          members.filter((m) => m.exists).map((m) => m.id),
+          input.cpuMinutes,
+        )
+      : {};
+  const at = new Date();
+  return Promise.all(
+    members.map(async (m): Promise<ObservedScaleNode> => {
+      const base = {
+        name: m.name,
+        id: m.id,
+        exists: m.exists,
+        ...(m.ordinal !== undefined ? { ordinal: m.ordinal } : {}),
+      };
+      const cpuOf = cpu[m.id.toLowerCase()];
+      if (!m.exists) return { ...base, answered: false, healthy: false };
+      const result = await runAgentCommand(factory, {
+        subscriptionId: spec.subscriptionId,
+        resourceGroup: spec.resourceGroup,
+        vmName: m.name,
+        command: "health",
+      });
+      const observed = observedNode(m.name, m.id, result, at);
+      return {
+        ...base,
+        answered: agentAnswered(result),
+        healthy: isHealthy(result),
+        ...(observed.liveSessions !== undefined ? { liveSessions: observed.liveSessions } : {}),
+        ...(cpuOf !== undefined ? { cpu: cpuOf } : {}),
+        observed,
+      };
+    }),
+  );
+}
+
+/** Average Percentage CPU per VM id (lower case) over the last `minutes`; VMs without data are left out. */
+async function readCpu(spec: StackSpec, vmIds: string[], minutes: number): Promise<Record<string, number>> {
+  if (vmIds.length === 0) return {};
+  const { factory } = services();
+  const end = new Date();
+  const start = new Date(end.getTime() - minutes * 60_000);
+  const found: Record<string, number> = {};
+  try {
+    const results = await factory
+      .metrics(spec.location)
+      .queryResources(vmIds, ["Percentage CPU"], "Microsoft.Compute/virtualMachines", {
+        startTime: start,
+        endTime: end,
+        interval: "PT1M",
+        aggregation: "Average",
+        ...factory.call(),
+      });
+    for (const r of results) {
+      const points = (r.metrics[0]?.timeseries ?? []).flatMap((ts) => ts.data ?? []);
+      const values = points.map((p) => p.average).filter((v): v is number => typeof v === "number");
+      if (r.resourceId && values.length > 0) {
+        found[r.resourceId.toLowerCase()] = Math.round((values.reduce((a, v) => a + v, 0) / values.length) * 10) / 10;
+      }
+    }
+  } catch {
+    // metrics are a help, not a must: the policy treats unknown CPU as unknown
+  }
+  return found;
+}
+
+export interface RecordFleetInput {
+  stack: string;
+  members: FleetMembersInput;
+  change?: FleetChange;
+}
+
+/** Keeps the fleet's members (and records a scale action); idempotent by the change's id. */
+export async function recordFleetActivity(input: RecordFleetInput): Promise<void> {
+  await services().fleet.setMembers(input.stack, input.members, input.change ? { change: input.change } : {});
+}
+
+/** The Key Vault secret of the stack's TLS bundle when it has one, so a new node gets it too. */
+export async function fleetCertificateActivity(input: { spec: StackSpec }): Promise<string | null> {
+  const names = stackNames(input.spec);
+  const node: GraphNode = {
+    key: `secret:${SECRET_NAMES.tlsBundle}`,
+    kind: "keyVaultSecret",
+    id: `${names.keyVaultId}/secrets/${SECRET_NAMES.tlsBundle}`,
+    apiVersion: API_VERSIONS.keyVault,
+    body: {},
+    dependsOn: [],
+  };
+  const observed = await services().engine.observe(node);
+  return observed && observed.deleted !== true ? SECRET_NAMES.tlsBundle : null;
+}
+
+export interface RemoveScaleSetInstanceInput {
+  spec: StackSpec;
+  vmName: string;
+}
+
+/**
+ * Deletes one instance of the stack's Flexible scale set (`deleteInstances`, which lowers the
+ * capacity with it: research/arm-contract.md §2.5). Only a VM of this scale set is deleted; one
+ * that is already gone is fine.
+ */
+export async function removeScaleSetInstanceActivity(
+  input: RemoveScaleSetInstanceInput,
+): Promise<{ removed: boolean; capacity?: number }> {
+  const { spec } = input;
+  const { factory } = services();
+  const names = stackNames(spec);
+  const compute = factory.compute(spec.subscriptionId);
+  const members = await listWebNodesActivity({ spec });
+  if (!members.some((m) => m.name.toLowerCase() === input.vmName.toLowerCase())) {
+    const set = await compute.virtualMachineScaleSets.get(spec.resourceGroup, names.scaleSet, factory.call());
+    return { removed: false, capacity: set.sku?.capacity };
+  }
+  await compute.virtualMachineScaleSets.deleteInstances(
+    spec.resourceGroup,
+    names.scaleSet,
+    { instanceIds: [input.vmName] },
+    factory.lro(),
+  );
+  const set = await compute.virtualMachineScaleSets.get(spec.resourceGroup, names.scaleSet, factory.call());
+  return { removed: true, capacity: set.sku?.capacity };
+}
+
+export interface SetScaleConditionInput {
+  stack: string;
+  condition: StackConditionInput;
+}
+
+export async function setScaleConditionActivity(input: SetScaleConditionInput): Promise<void> {
+  try {
+    await services().registry.setConditions(input.stack, [input.condition]);
+  } catch (e) {
+    if (!(e instanceof StackNotFoundError)) throw e;
+  }
+}
+
+export interface RecordScaleObservedInput {
+  stack: string;
+  /** nodes seen healthy after a scale-out */
+  add?: ObservedNode[];
+  /** the VM a scale-in removed */
+  remove?: string;
+}
+
+/** Keeps the registry's observed nodes in step with the fleet after a scale action. */
+export async function recordScaleObservedActivity(input: RecordScaleObservedInput): Promise<void> {
+  const { registry } = services();
+  const record = await registry.get(input.stack);
+  if (!record?.observed || record.observedGeneration < 1) return;
+  const removed = input.remove?.toLowerCase();
+  const added = new Set((input.add ?? []).map((n) => n.name.toLowerCase()));
+  const nodes = [
+    ...record.observed.nodes.filter((n) => n.name.toLowerCase() !== removed && !added.has(n.name.toLowerCase())),
+    ...(input.add ?? []),
+  ].sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
+  await registry.putObserved(input.stack, { ...record.observed, nodes }, { generation: record.observedGeneration });
+}
+
+df.app.activity(Names.activities.takeScaleSignals, { handler: takeScaleSignalsActivity });
+df.app.activity(Names.activities.consumeScaleSignals, { handler: consumeScaleSignalsActivity });
+df.app.activity(Names.activities.claimForScale, { handler: claimForScaleActivity });
+df.app.activity(Names.activities.observeScaleFleet, { handler: observeScaleFleetActivity });
+df.app.activity(Names.activities.recordFleet, { handler: recordFleetActivity });
+df.app.activity(Names.activities.fleetCertificate, { handler: fleetCertificateActivity });
+df.app.activity(Names.activities.removeScaleSetInstance, { handler: removeScaleSetInstanceActivity });
+df.app.activity(Names.activities.setScaleCondition, { handler: setScaleConditionActivity });
+df.app.activity(Names.activities.recordScaleObserved, { handler: recordScaleObservedActivity });
