@@ -3,14 +3,26 @@
 //   (scaled down) with async long-running operations: bar <= 1.05
 // - the reference deployment's serial sum under the same profile, for comparison
 // - ARM requests per deploy, and ARM resource writes on a no-op redeploy: bar 0
+// - time-to-heal (a real alert POSTed to /api/alerts -> the heal orchestration done, the node
+//   healthy) / the ARM operation time the repair can't avoid under the same profile, where the time
+//   went (heal's deliberate waits, ARM operations, the rest), and ARM requests per heal: a node whose
+//   Tomcat died (restart) and a hung node (restart, redeploy, replace). Durable timers run at the
+//   latency's scale there, so the orchestration's waits keep their real weight.
 // Web nodes answer through a stand-in agent that is healthy at once: node bring-up (cloud-init,
 // guacd build) is not what this measures, resource orchestration is.
 import * as fs from "node:fs";
+import { performance } from "node:perf_hooks";
 import { DEFAULT_LATENCY } from "../emulator/arm/latency";
+import type { JournalEntry } from "../emulator/arm/journal";
+import { InstanceIds, Names } from "../functions/names";
+import type { HealStatus } from "../functions/orchestrators/heal-stack";
+import { SECRET_NAMES } from "../shared/secret-names";
+import { stackNames, webNodeNames } from "../shared/graph/names";
 import { criticalPath } from "../shared/graph/order";
 import { buildStackGraph } from "../shared/graph/stack-graph";
 import type { GraphNode } from "../shared/graph/types";
-import { standInAgentRoot } from "../test/support/stand-in-agent";
+import { probeAlert } from "../test/support/alert-payloads";
+import { StandInFleet, standInAgentRoot, type NodeFault } from "../test/support/stand-in-agent";
 import { validateStackSpec } from "../shared/spec/validate";
 import type { StackSpec } from "../shared/spec/types";
 import { startJumpgateEnv, TENANT_ID } from "../test/support/jumpgate-env";
@@ -130,8 +142,302 @@ async function benchMode(mode: "availabilitySet" | "scaleSet"): Promise<void> {
   }
 }
 
+// ------------------------------------------------------------------------------------------ heal
+
+const VM = "microsoft.compute/virtualmachines";
+const ROLE = "microsoft.authorization/roleassignments";
+/** One ARM operation a repair needs: label, emulator type, verb. */
+type Op = [label: string, type: string, verb: string];
+const runCommand = (label: string): Op => [label, VM, "runcommand"];
+/** A new node gets the stack's credentials and certificate while drained, then takes traffic. */
+const NEW_NODE: Op[] = [
+  runCommand("drain on"),
+  runCommand("db-credentials"),
+  runCommand("install-cert"),
+  runCommand("health"),
+  runCommand("drain off"),
+];
+
+interface HealCase {
+  stack: string;
+  fault: NodeFault;
+  title: string;
+  /**
+   * What the ladder must run one after another for this outcome: corroborate the alert with one
+   * health check, drain an answering node before a destructive step, the steps, one health check
+   * after each, a new node's preparation, the drain off. Not counted: node bring-up, and the
+   * orchestration's deliberate waits (debounce, a failed step's verify deadline, backoff).
+   */
+  floor: Op[];
+}
+
+const HEAL_CASES: HealCase[] = [
+  {
+    stack: "healtomcat",
+    fault: "tomcat-down",
+    title: "Tomcat dead: restart",
+    floor: [
+      runCommand("health"),
+      runCommand("drain on"),
+      ["restart", VM, "restart"],
+      runCommand("health"),
+      runCommand("drain off"),
+    ],
+  },
+  {
+    stack: "healhung",
+    fault: "hung",
+    title: "hung node: restart, redeploy, replace",
+    floor: [
+      runCommand("health"),
+      ["restart", VM, "restart"],
+      runCommand("health"),
+      ["redeploy", VM, "redeploy"],
+      runCommand("health"),
+      ["VM delete", VM, "delete"],
+      ["VM create", VM, "put"],
+      ["role delete", ROLE, "delete"],
+      ["role create", ROLE, "put"],
+      ...NEW_NODE,
+    ],
+  },
+];
+
+/**
+ * Where a heal instance's time went, by its phase: the durable host logs one line per episode
+ * (`[host] <id> episode N @<host time> in=[...] new=[...]`), and the custom status after the episode
+ * says the phase it then waits in (with the step for "repairing" and "verifying").
+ */
+class PhaseTimeline {
+  private marks: { at: number; phase: string }[] = [];
+
+  constructor(
+    private readonly instanceId: string,
+    private readonly phaseNow: () => string,
+  ) {}
+
+  onLog(line: string): void {
+    const m = /^\[host\] (\S+) episode \d+ @(\S+) /.exec(line);
+    if (m && m[1] === this.instanceId) this.marks.push({ at: Date.parse(m[2]), phase: this.phaseNow() });
+  }
+
+  /** The phase heal was in at host time `at` ("intake" before its first episode). */
+  phaseAt(at: number): string {
+    let phase = "intake";
+    for (const m of this.marks) {
+      if (m.at > at) break;
+      phase = m.phase;
+    }
+    return phase;
+  }
+
+  /** Host time per phase from `from` to `to`, in order of first appearance. */
+  byPhase(from: number, to: number): { phase: string; ms: number }[] {
+    const out = new Map<string, number>();
+    const points = [{ at: from, phase: "intake" }, ...this.marks, { at: to, phase: "" }];
+    for (let i = 0; i + 1 < points.length; i++) {
+      const ms = Math.max(0, points[i + 1].at - points[i].at);
+      out.set(points[i].phase, (out.get(points[i].phase) ?? 0) + ms);
+    }
+    return [...out].map(([phase, ms]) => ({ phase, ms })).filter((x) => x.ms > 0);
+  }
+}
+
+function healSpec(name: string, debounceSeconds: number): StackSpec {
+  const result = validateStackSpec({
+    name,
+    subscriptionId: "00000000-0000-0000-0000-00000000b002",
+    resourceGroup: `rg-bench-${name}`,
+    location: "westeurope",
+    fleet: { mode: "availabilitySet", size: 2 },
+    policies: { repair: { debounceSeconds } },
+  });
+  if (!result.ok) throw new Error(JSON.stringify(result.errors));
+  return result.spec;
+}
+
+/** "verifying restart", "repairing replace", "observing", ... */
+function phaseKey(status: HealStatus | undefined): string {
+  if (!status) return "?";
+  const step = status.lastAction?.outcome === "running" ? status.lastAction.step : undefined;
+  if (step && (status.phase === "repairing" || status.phase === "verifying")) return `${status.phase} ${step}`;
+  if (status.phase === "verifying") return "recording"; // the step's outcome is known: ledger, audit
+  return status.phase === "waiting" ? "backoff wait" : status.phase; // (or a budget wait: none here)
+}
+
+async function benchHeal(): Promise<void> {
+  // Durable timers run at the ARM latency's scale, so the orchestration's own waits (debounce,
+  // verify polls, backoff) keep their real proportion to ARM time: wall ms / SCALE = Azure time.
+  const timeScale = 1 / SCALE;
+  const debounceSeconds = 0;
+  const root = standInAgentRoot();
+  let timeline: PhaseTimeline | undefined;
+  const env = await startJumpgateEnv({
+    emulator: { lro: { mode: "async", pollsBeforeDone: 1 }, runCommand: { env: { JUMPGATE_NODE_ROOT: root } } },
+    // the SDK's default LRO poll interval (2 s), scaled like everything else
+    azure: { lroPollIntervalMs: Math.max(1, 2000 * SCALE), lroTimeoutMs: 600_000 },
+    durable: { log: (line) => timeline?.onLog(line) },
+    realTime: { timeScale },
+    http: true,
+  });
+  const print = (label: string, value: string) => console.log(`  ${label.padEnd(60)} ${value}`);
+  /** host or scaled ARM milliseconds -> seconds of Azure time */
+  const sec = (azureMs: number) => `${(azureMs / 1000).toFixed(0)} s`;
+  try {
+    const { host, emulator } = env;
+    // deploy without latency: the deploy is measured above
+    const specs = HEAL_CASES.map((c) => healSpec(c.stack, debounceSeconds));
+    for (const s of specs) {
+      await env.registry.putDesired(s.name, s);
+      const deployed = await host.run(
+        Names.orchestrators.deployStack,
+        { spec: s, generation: 1, nodeReadyTimeoutMinutes: 5, pollSeconds: 1, tickMs: 1000 },
+        { timeoutMs: 120_000 },
+      );
+      if (deployed.runtimeStatus !== "Completed") throw new Error(`deploy of ${s.name}: ${deployed.runtimeStatus}`);
+      // the certificate work has put a certificate in the stack's vault by now: a new node installs it
+      const vaultUri = String((emulator.get(stackNames(s).keyVaultId)!.properties as { vaultUri: string }).vaultUri);
+      await env.services.factory.secrets(vaultUri).setSecret(SECRET_NAMES.tlsBundle, "(bench certificate bundle)");
+    }
+    const fleet = new StandInFleet(emulator);
+    emulator.latency = { scale: SCALE, types: DEFAULT_LATENCY };
+
+    console.log(
+      `\nheal (availability set of 2, latency scale ${SCALE}, async LROs, durable timers x${timeScale}: ` +
+        `the same scale, so Azure time = ms / ${SCALE})`,
+    );
+    print(
+      "debounce (policies.repair.debounceSeconds)",
+      `${debounceSeconds} s here; the default, 60 s, adds 60 s of Azure time to each heal below`,
+    );
+    for (const [i, c] of HEAL_CASES.entries()) {
+      const spec = specs[i];
+      const node = webNodeNames(spec, 1);
+      fleet.adopt([node.vm, webNodeNames(spec, 2).vm]);
+      const vmIdBefore = String((emulator.get(node.vmId)!.properties as { vmId: string }).vmId);
+      const nic = emulator.get(node.nicId)!.properties as {
+        ipConfigurations: { properties: { privateIPAddress: string } }[];
+      };
+      const ip = nic.ipConfigurations[0].properties.privateIPAddress;
+      const instanceId = InstanceIds.heal(spec.name);
+      timeline = new PhaseTimeline(instanceId, () =>
+        phaseKey(env.host.getStatus(instanceId)?.customStatus as HealStatus | undefined),
+      );
+      fleet.break(node.vm, c.fault);
+
+      const mark = emulator.journal.list().at(-1)?.seq ?? 0;
+      const calls = fleet.calls.length;
+      const hostStart = host.now.getTime();
+      const wallStart = Date.now();
+      const t0 = performance.now();
+      const res = await fetch(`${env.api}/alerts`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(probeAlert(spec, ip)),
+      });
+      if (res.status !== 202) throw new Error(`POST /api/alerts: ${res.status} ${await res.text()}`);
+      const done = await host.waitForStatus(
+        instanceId,
+        (s) => s.createdTime.getTime() >= hostStart && ["Completed", "Failed", "Terminated"].includes(s.runtimeStatus),
+        120_000,
+      );
+      const wall = performance.now() - t0;
+      const hostEnd = host.now.getTime();
+      const journal = emulator.journal.list().filter((e) => e.seq > mark && e.operation !== "admin");
+
+      // the outcome: healed, the node healthy (and a new VM when replaced)
+      const [signal] = await env.inbox.recent(spec.name);
+      const vmIdAfter = String((emulator.get(node.vmId)!.properties as { vmId: string }).vmId);
+      const replaced = vmIdAfter !== vmIdBefore;
+      if (done.runtimeStatus !== "Completed" || !/healthy again/.test(signal?.outcome ?? "")) {
+        throw new Error(`heal of ${spec.name}: ${done.runtimeStatus}, ${JSON.stringify(signal?.outcome)}`);
+      }
+      if (fleet.activeFaults(node.vm).length > 0 || replaced !== (c.fault === "hung")) {
+        throw new Error(
+          `${node.vm} after heal: faults ${fleet.activeFaults(node.vm).join(", ")}, replaced ${replaced}`,
+        );
+      }
+      const attempts = (await env.repairs.get(spec.name)).nodes[node.vm]?.attempts ?? [];
+      const failedSteps = new Set(attempts.filter((a) => a.outcome === "failed").map((a) => a.step));
+
+      // the floor, what heal ran, and where the time went (all in Azure time: ms / SCALE)
+      const floor = c.floor.reduce((sum, [, type, verb]) => sum + latencyOf(type, verb), 0) / SCALE;
+      const tth = wall / SCALE;
+      const onNode = (e: JournalEntry) =>
+        new RegExp(`/virtualmachines/${node.vm}(/|$)`, "i").test(e.path) || (e.type ?? "").toLowerCase() === ROLE;
+      const opTime = (e: JournalEntry) =>
+        latencyOf(e.type ?? VM, e.operation === "action" ? (e.action ?? "").toLowerCase() : e.operation) / SCALE;
+      const nodeOps = journal.filter((e) => ["put", "patch", "delete", "action"].includes(e.operation) && onNode(e));
+      const ran = nodeOps.reduce((sum, e) => sum + opTime(e), 0);
+      const commands = new Map<string, number>();
+      for (const call of fleet.calls.slice(calls).filter((x) => x.vm === node.vm)) {
+        commands.set(call.command, (commands.get(call.command) ?? 0) + 1);
+      }
+      const segments = timeline.byPhase(hostStart, hostEnd);
+      // heal's deliberate waits: the debounce, the backoff, and verifying a step that failed until its
+      // deadline (polling with health checks), less the one health check after the step the floor counts
+      const deliberate = (phase: string) =>
+        phase === "debounce" ||
+        phase === "backoff wait" ||
+        (phase.startsWith("verifying ") && failedSteps.has(phase.split(" ")[1] as never));
+      const health = latencyOf(VM, "runcommand") / SCALE;
+      const waits = Math.max(
+        0,
+        segments.filter((x) => deliberate(x.phase)).reduce((sum, x) => sum + x.ms, 0) - failedSteps.size * health,
+      );
+      // ARM time outside those waits: each operation in the phase heal was in when it was sent
+      const hostAt = (e: JournalEntry) => hostStart + (Date.parse(e.time) - wallStart) * timeScale;
+      const armOutside =
+        nodeOps.filter((e) => !deliberate(timeline!.phaseAt(hostAt(e)))).reduce((sum, e) => sum + opTime(e), 0) +
+        failedSteps.size * health;
+      const rest = tth - waits - armOutside;
+      const count = (ops: string[]) => journal.filter((e) => ops.includes(e.operation)).length;
+      const writes = count(["put", "patch", "delete", "action"]);
+      const runCommands = journal.filter((e) => e.action?.toLowerCase() === "runcommand").length;
+
+      console.log(`\n${c.title} (${node.vm}: ${c.fault}; alert: DipAvailability 0 for ${ip})`);
+      print(
+        "time-to-heal: alert POST -> heal done, node healthy (ms)",
+        `${wall.toFixed(0)} (${sec(tth)} of Azure time)`,
+      );
+      print(
+        "unavoidable ARM operation time (ms, same profile)",
+        `${(floor * SCALE).toFixed(0)} (${sec(floor)}: ` +
+          `${c.floor.map(([label, t, v]) => `${label} ${sec(latencyOf(t, v) / SCALE)}`).join(" + ")})`,
+      );
+      print("time-to-heal / unavoidable ARM time", (tth / floor).toFixed(2));
+      print(
+        "  = heal's deliberate waits (backoff, failed steps' verify)",
+        waits > 0
+          ? `${sec(waits)} (${((waits / tth) * 100).toFixed(0)} %): they dominate; ` +
+              `without them ${((tth - waits) / floor).toFixed(2)} x the unavoidable ARM time`
+          : "none",
+      );
+      print("  + ARM operations on the node outside those waits", `${sec(armOutside)} (unavoidable: ${sec(floor)})`);
+      print("  + the rest: activities, storage, replay, LRO poll lag", sec(rest));
+      print("  by heal's phase", segments.map((x) => `${x.phase} ${sec(x.ms)}`).join(", "));
+      print(
+        "  what heal ran on the node",
+        `run commands ${[...commands].map(([command, n]) => `${command} x${n}`).join(", ")}` +
+          `${attempts.map((a) => `; ${a.step} (${a.outcome})`).join("")}; ${sec(ran)} of ARM time in all`,
+      );
+      print(
+        "ARM requests per heal",
+        `${journal.length}: writes ${writes} (run commands ${runCommands}), reads ${count(["get", "list", "head"])}, ` +
+          `LRO polls ${count(["poll"])} (every 2 s of Azure time), metrics ${count(["metrics"])}, ` +
+          `Key Vault ${count(["secret"])}`,
+      );
+    }
+  } finally {
+    timeline = undefined;
+    await env.stop();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   for (const mode of ["availabilitySet", "scaleSet"] as const) await benchMode(mode);
+  await benchHeal();
 }
 
 main().catch((e: unknown) => {

@@ -37,6 +37,8 @@ export interface HealInput {
   verifyMinutes?: number;
   /** seconds between looks at a stack another operation holds (default 60) */
   claimRetrySeconds?: number;
+  /** the last repair step so far (carried over continueAsNew, so the final status still says it) */
+  lastAction?: HealStatus["lastAction"];
 }
 
 export type HealPhase =
@@ -109,7 +111,15 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
   const debounced = new Set(input.debounced ?? []);
   const instanceId = context.df.instanceId;
   const now = () => context.df.currentUtcDateTime;
-  const status: HealStatus = { operation: "heal", stack, round, phase: "reading", suspects: [], decisions: [] };
+  const status: HealStatus = {
+    operation: "heal",
+    stack,
+    round,
+    phase: "reading",
+    suspects: [],
+    decisions: [],
+    ...(input.lastAction ? { lastAction: input.lastAction } : {}),
+  };
   const publish = () => context.df.setCustomStatus(status);
   const call = <T>(name: string, data: unknown) =>
     context.df.callActivityWithRetry(name, retry(), data) as Task & { result: T };
@@ -122,7 +132,13 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
       ...(details ? { details } : {}),
     });
   const next = (extra: Partial<HealInput> = {}) => {
-    context.df.continueAsNew({ ...input, round, debounced: [...debounced], ...extra } satisfies HealInput);
+    context.df.continueAsNew({
+      ...input,
+      round,
+      debounced: [...debounced],
+      ...(status.lastAction ? { lastAction: status.lastAction } : {}),
+      ...extra,
+    } satisfies HealInput);
   };
   publish();
 

@@ -125,6 +125,9 @@ describe("heal: availability set", () => {
     );
     assert.equal((await condition(spec, "HealBrake"))?.status, "False");
     assert.equal((await env.registry.get(spec.name))!.operation, undefined, "the claim is released");
+    // the finished instance still says what it did last (carried over continueAsNew)
+    const last = (healStatus(spec)!.customStatus as HealStatus).lastAction;
+    assert.deepEqual([last?.node, last?.step, last?.outcome], [web1, "restart", "succeeded"]);
   });
 
   test("a hung node is restarted, redeployed, then replaced: same NIC, IP and pool, new identity, healthy", async () => {
