@@ -33,7 +33,7 @@ export interface HealInput {
   failedRounds?: number;
   /** seconds between health polls while verifying a repair (default 30) */
   pollSeconds?: number;
-  /** how long a restarted, redeployed or started node may take to be healthy (default 15) */
+  /** how long a repaired node may take to be healthy; default per step (VERIFY_MINUTES) */
   verifyMinutes?: number;
   /** seconds between looks at a stack another operation holds (default 60) */
   claimRetrySeconds?: number;
@@ -78,6 +78,13 @@ const FAILED_ROUND_PAUSE_MS = 5 * 60_000;
 /** Re-looks at a node whose Run Command was busy with someone else's command. */
 const BUSY_RETRIES = 3;
 const BUSY_PAUSE_MS = 15_000;
+/**
+ * How long each step's node may take to be healthy before the step counts as failed and the ladder
+ * climbs. A restart boots in a few minutes; a redeploy moves to another host first; a reimaged or
+ * replaced node has already waited for its agent (nodeReadyTimeoutMinutes) before this starts.
+ * Shorter than one fixed deadline: a hung node reached replace after 2 x 15 minutes of waiting.
+ */
+const VERIFY_MINUTES: Record<RepairStep, number> = { start: 10, restart: 6, redeploy: 12, reimage: 15, replace: 15 };
 
 const STEP_ACTIVITY: Record<RepairStep, string> = {
   start: Names.activities.startWebNode,
@@ -440,7 +447,11 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
         capacity: a.observations.length,
       })) as RepairStepOutput;
       const fresh = step === "replace" || step === "reimage";
-      outcome = { ...(yield* verify(spec, done.node, fresh, a, a.take.nodeReadyTimeoutMinutes)), node: done.node };
+      const verifyMinutes = input.verifyMinutes ?? VERIFY_MINUTES[step];
+      outcome = {
+        ...(yield* verify(spec, done.node, fresh, a, a.take.nodeReadyTimeoutMinutes, verifyMinutes)),
+        node: done.node,
+      };
       outcome.detail = `${done.detail}; ${outcome.detail}`;
     } catch (error) {
       outcome = { ok: false, detail: failureMessage(error), node };
@@ -506,6 +517,7 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
     fresh: boolean,
     a: Assessment,
     readyMinutes: number,
+    verifyMinutes: number,
   ): Generator<Task, { ok: boolean; detail: string }, unknown> {
     status.phase = "verifying";
     publish();
@@ -531,7 +543,7 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
       status.waitingFor = `${node}: ${prepared.steps.join(", ")}`;
       publish();
     }
-    const deadline = now().getTime() + (input.verifyMinutes ?? 15) * 60_000;
+    const deadline = now().getTime() + verifyMinutes * 60_000;
     let undrained = false;
     for (;;) {
       o = (yield observe()) as NodeObservation;
@@ -549,7 +561,7 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
         const v = verdictOf(o);
         return {
           ok: false,
-          detail: `not healthy within ${input.verifyMinutes ?? 15} minutes: ${v.why}${o.probe.state !== "up" ? `, probe ${o.probe.state}` : ""}`,
+          detail: `not healthy within ${verifyMinutes} minutes: ${v.why}${o.probe.state !== "up" ? `, probe ${o.probe.state}` : ""}`,
         };
       }
       yield context.df.createTimer(new Date(now().getTime() + pollMs()));
