@@ -1,6 +1,6 @@
-// The Azure emulator: one HTTPS server on 127.0.0.1 for ARM, Key Vault secrets and metrics:getBatch,
-// plus one loopback listener per Key Vault (a vault's identity is its host). Tests drive it in-process
-// or over the admin API under /_emulator/.
+// The Azure emulator: one HTTPS server on 127.0.0.1 for ARM, Key Vault secrets, metrics:getBatch,
+// custom metrics ingestion and IMDS, plus one loopback listener per Key Vault (a vault's identity is
+// its host). Tests drive it in-process or over the admin API under /_emulator/.
 import * as https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -9,7 +9,7 @@ import { AdminApi } from "./admin";
 import { ArmHandler } from "./arm-handler";
 import { FaultInjector, type FaultEffect, type RequestFacts } from "./faults";
 import { errorReply, readBody, parseJsonBody, send, type Reply } from "./http";
-import { IMDS_TOKEN_PATH, imdsToken } from "./imds";
+import { ImdsService } from "./imds";
 import { Journal } from "./journal";
 import { KeyVaultDataPlane } from "./keyvault-data-plane";
 import { DEFAULT_LATENCY, type LatencyProfile } from "./latency";
@@ -17,7 +17,7 @@ import { MetricsService } from "./metrics";
 import { OperationEngine, type LroSettings } from "./operations";
 import { ALL_TYPES } from "./providers";
 import { TypeRegistry } from "./registry";
-import { parseArmPath, typeKey } from "./resource-id";
+import { lower, parseArmPath, typeKey } from "./resource-id";
 import { RunCommandService, type RunCommandOptions } from "./run-command";
 import { ResourceStore } from "./store";
 import { ArmError, type ResourceDoc } from "./types";
@@ -39,6 +39,8 @@ const POLL_AO =
 const POLL_LOC = /^\/subscriptions\/[^/]+\/providers\/[^/]+\/locations\/[^/]+\/operationresults\/([^/]+)$/i;
 const POLL_RG = /^\/subscriptions\/[^/]+\/operationresults\/([^/]+)$/i;
 const METRICS = /^\/subscriptions\/([^/]+)\/metrics:getbatch$/i;
+/** custom metrics ingestion: `{regional monitoring endpoint}{resource id}/metrics`, the region as a prefix here */
+const INGEST = /^(?:\/_region\/([A-Za-z0-9]+))?(\/subscriptions\/.+)\/metrics$/i;
 const SECRETS = /^\/(secrets|deletedsecrets)(\/|$)/i;
 
 export class Emulator {
@@ -50,6 +52,8 @@ export class Emulator {
   readonly arm = new ArmHandler(this);
   readonly keyVault: KeyVaultDataPlane;
   readonly metrics = new MetricsService(this);
+  /** IMDS: the anonymous token endpoint and each VM's own (`imds.endpointFor(vmId)`) */
+  readonly imds = new ImdsService(this);
   readonly runCommand: RunCommandService;
   pageSize: number;
   latency: LatencyProfile;
@@ -132,6 +136,7 @@ export class Emulator {
     this.journal.clear();
     this.keyVault.reset();
     this.metrics.reset();
+    this.imds.reset();
     this.deletedVaults.clear();
   }
 
@@ -182,9 +187,9 @@ export class Emulator {
     if (vault === undefined && path.startsWith("/_emulator/")) {
       return new AdminApi(this).handle(req, res, method, path, url);
     }
-    if (vault === undefined && path === IMDS_TOKEN_PATH) {
-      // the managed identity of a VM whose node agent runs in a run-command sandbox
-      return send(res, imdsToken(req, method, url.searchParams));
+    if (vault === undefined && this.imds.serves(path)) {
+      // the managed identity (and instance metadata) of a VM whose node agent runs in a sandbox
+      return send(res, this.imds.handle(req, method, path, url.searchParams));
     }
     let bodyText = "";
     try {
@@ -260,6 +265,7 @@ export class Emulator {
     if (vault !== undefined || SECRETS.test(path))
       return { method, path, operation: "secret", type: "Microsoft.KeyVault/vaults/secrets" };
     if (METRICS.test(path)) return { method, path, operation: "metrics" };
+    if (method === "POST" && ingestTarget(path)) return { method, path, operation: "metrics-ingest" };
     if (POLL_AO.test(path) || POLL_LOC.test(path) || POLL_RG.test(path)) return { method, path, operation: "poll" };
     const p = parseArmPath(path);
     if (!p) return { method, path, operation: "unknown" };
@@ -287,6 +293,10 @@ export class Emulator {
   ): Promise<Reply> {
     if (facts.operation === "secret") {
       return this.keyVault.handle(vault ?? "", method, path, url.searchParams, bodyText, req.headers.authorization);
+    }
+    if (facts.operation === "metrics-ingest") {
+      const target = ingestTarget(path)!;
+      return this.metrics.ingest(target.resourceId, target.region, bodyText, req.headers);
     }
     this.requireBearer(req);
     if (facts.operation === "metrics") {
@@ -349,6 +359,17 @@ export class Emulator {
     }
     return body;
   }
+}
+
+/** The resource (and the regional endpoint's region, if given) a custom metrics post is about. */
+function ingestTarget(path: string): { resourceId: string; region?: string } | undefined {
+  const m = INGEST.exec(path);
+  if (!m) return undefined;
+  const p = parseArmPath(m[2]);
+  // a resource, not a subscription, resource group or provider namespace
+  if (!p || p.trailing !== undefined || p.providerOnly || !p.type.includes("/")) return undefined;
+  if (lower(p.type) === "microsoft.resources/resourcegroups") return undefined;
+  return { resourceId: p.id, ...(m[1] ? { region: m[1] } : {}) };
 }
 
 function defaultCode(status: number): string {

@@ -9,7 +9,7 @@
 // attempt, never a second restart. Every Azure call goes through the client factory's deadlines.
 import * as df from "durable-functions";
 import type { StackSignal } from "../../shared/alerts/signal";
-import { API_VERSIONS } from "../../shared/graph/stack-graph";
+import { API_VERSIONS, webNodeGraphKeys } from "../../shared/graph/stack-graph";
 import { stackNames } from "../../shared/graph/names";
 import type { GraphNode } from "../../shared/graph/types";
 import type {
@@ -315,10 +315,11 @@ export interface ReplaceStepInput extends RepairStepInput {
 
 /**
  * Availability set: deletes the VM (its NIC stays: deleteOption Detach, so the private IP and the
- * backend pool membership wait for the new VM) and re-applies the stack graph's `vm:web-N` and
- * `ra:vm:web-N` nodes: the same template, availability set, NIC and identity role. The engine deletes
- * the old role assignment and makes it again, because ARM can't change an assignment's principal and
- * the new VM has a new identity. Scale set: deletes the instance and restores the capacity, so the
+ * backend pool membership wait for the new VM) and re-applies the stack graph's nodes of that web
+ * node (`webNodeGraphKeys`: NIC, `vm:web-N`, `ra:vm:web-N` and, when the stack scales on sessions,
+ * `ra:metrics:vm:web-N` and its rules): the same template, availability set, NIC and identity roles.
+ * The engine deletes the old role assignments and makes them again, because ARM can't change an
+ * assignment's principal and the new VM has a new identity. Scale set: deletes the instance and restores the capacity, so the
  * scale set creates a new instance from its model.
  */
 export async function replaceWebNodeActivity(input: ReplaceStepInput): Promise<RepairStepOutput> {
@@ -333,8 +334,8 @@ async function replaceAvailabilitySetVm(input: ReplaceStepInput): Promise<Repair
   const vmNode = graph.nodes.find((n) => n.kind === "virtualMachine" && n.id.split("/").pop() === vmName);
   if (!vmNode) throw new Error(`${vmName} is not a web node of stack ${spec.name}'s graph`);
   const key = vmNode.key.slice("vm:".length);
-  const nicNode = graph.nodes.find((n) => n.key === `nic:${key}`)!;
-  const roleNode = graph.nodes.find((n) => n.key === `ra:vm:${key}`)!;
+  // the node's NIC, VM and role assignments (a new VM is a new identity), and its own alert rules
+  const ownNodes = webNodeGraphKeys(graph, key).map((k) => graph.nodes.find((n) => n.key === k)!);
   const compute = factory.compute(spec.subscriptionId);
   let current;
   try {
@@ -347,7 +348,7 @@ async function replaceAvailabilitySetVm(input: ReplaceStepInput): Promise<Repair
     await compute.virtualMachines.delete(spec.resourceGroup, vmName, factory.lro());
     done.push("deleted the VM (its NIC stays)");
   }
-  for (const node of [nicNode, vmNode, roleNode] as GraphNode[]) {
+  for (const node of ownNodes) {
     const result = await engine.apply(node);
     if (result.action !== "unchanged") done.push(`${node.key} ${result.action}`);
   }

@@ -21,6 +21,7 @@ import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-functions";
 import type { StackSignal } from "../../shared/alerts/signal";
 import { webNodeNames } from "../../shared/graph/names";
+import { webNodeGraphKeys } from "../../shared/graph/stack-graph";
 import type { GraphNode, StackGraph } from "../../shared/graph/types";
 import type { AgentCommandResult } from "../../shared/node/run-agent";
 import { lowestFreeOrdinal, type EffectiveFleet } from "../../shared/scale/fleet";
@@ -587,14 +588,16 @@ function members(fleet: EffectiveFleet): FleetMembersInput {
   return { mode: fleet.mode, specSize: fleet.specSize, size: fleet.size, ordinals: [...fleet.ordinals] };
 }
 
-/** The graph nodes of one availability-set web node (NIC, VM, role assignment), or the scale set. */
+/**
+ * The graph nodes of one availability-set web node (NIC, VM, role assignments, its own alert rules
+ * when the stack scales on sessions), or the scale set.
+ */
 function fleetNodes(graph: StackGraph, spec: StackSpec, ordinal: number | undefined): GraphNode[] {
   const keys =
-    ordinal !== undefined
-      ? [`nic:web-${ordinal}`, `vm:web-${ordinal}`, `ra:vm:web-${ordinal}`]
-      : spec.fleet.mode === "scaleSet"
-        ? ["vmss"]
-        : [];
+    ordinal !== undefined ? webNodeGraphKeys(graph, `web-${ordinal}`) : spec.fleet.mode === "scaleSet" ? ["vmss"] : [];
+  if (ordinal !== undefined && !keys.includes(`vm:web-${ordinal}`)) {
+    throw new Error(`the stack graph has no node vm:web-${ordinal}`);
+  }
   return keys.map((key) => {
     const node = graph.nodes.find((n) => n.key === key);
     if (!node) throw new Error(`the stack graph has no node ${key}`);

@@ -24,6 +24,8 @@ export const VM_SSH_PUBLIC_KEY_SECRET: SecretName = SECRET_NAMES.vmSshPublicKey;
 export const ROLE_DEFINITIONS = {
   keyVaultSecretsUser: "4633458b-17de-408a-b874-0445c86b69e6",
   keyVaultSecretsOfficer: "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+  /** ingest custom metrics (Azure Monitor's metrics REST API) for resources in scope */
+  monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
 } as const;
 
 /** Names of children kept inline in their parents (subnets, load balancer parts). */

@@ -3,6 +3,7 @@
 // and context always give the same graph (deep-equal), so a replayed orchestration sees the same
 // nodes. Dependencies are the references ARM checks (plus one-operation-at-a-time on a MySQL
 // server) and nothing more, because an edge ARM does not need can only lengthen the deploy.
+import { ALERT_METRICS } from "../alerts/match";
 import { DB_ADMIN_LOGIN, NODE_HTTP_PORT, NODE_HTTPS_PORT, NODE_PROBE } from "../node/constants";
 import { SECRET_NAMES, type SecretName } from "../secret-names";
 import type { StackSpec } from "../spec/types";
@@ -102,6 +103,28 @@ export function webNodeOrdinals(spec: StackSpec, ctx: Pick<StackGraphContext, "w
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`web node numbers must be whole numbers >= 1, got ${n}`);
   }
   return ordinals;
+}
+
+/** The stack's web nodes publish `jumpgate/liveSessions` and get rules on it: it scales on live sessions. */
+export function scalesOnSessions(spec: StackSpec): boolean {
+  return spec.policies.scale.enabled && spec.policies.scale.metric === "sessions";
+}
+
+/**
+ * The keys of one availability-set web node's own graph nodes (`node` is e.g. "web-3"), in apply
+ * order: its NIC, VM, role assignments and, when the stack scales on sessions, its alert rules. Scale
+ * and heal add, remove and replace a node with exactly these.
+ */
+export function webNodeGraphKeys(graph: StackGraph, node: string): string[] {
+  const own = [
+    `nic:${node}`,
+    `vm:${node}`,
+    `ra:vm:${node}`,
+    `ra:metrics:vm:${node}`,
+    `alert:scale-out:vm:${node}`,
+    `alert:scale-in:vm:${node}`,
+  ];
+  return own.filter((key) => graph.nodes.some((n) => n.key === key));
 }
 
 function scaleSetCapacity(spec: StackSpec, ctx: StackGraphContext): number {
@@ -481,6 +504,19 @@ class GraphBuilder {
           dependsOn: [vmKey, "kv"],
         }),
       );
+      // the node agent publishes its live sessions about this VM, and only this VM
+      if (scalesOnSessions(spec)) {
+        this.add(
+          this.roleAssignment({
+            key: `ra:metrics:${vmKey}`,
+            holder: n.vm,
+            role: ROLE_DEFINITIONS.monitoringMetricsPublisher,
+            principalId: refTo(vm, "identity.principalId"),
+            dependsOn: [vmKey],
+            scope: { id: n.vmId, apiVersion: API_VERSIONS.compute },
+          }),
+        );
+      }
     }
   }
 
@@ -566,6 +602,19 @@ class GraphBuilder {
         dependsOn: ["vmss", "kv"],
       }),
     );
+    // instances publish their live sessions about the scale set (its identity is theirs), nothing else
+    if (scalesOnSessions(spec)) {
+      this.add(
+        this.roleAssignment({
+          key: "ra:metrics:vmss",
+          holder: names.scaleSet,
+          role: ROLE_DEFINITIONS.monitoringMetricsPublisher,
+          principalId: refTo(vmss, "identity.principalId"),
+          dependsOn: ["vmss"],
+          scope: { id: names.scaleSetId, apiVersion: API_VERSIONS.compute },
+        }),
+      );
+    }
   }
 
   private imageReference(): { [k: string]: DesiredJson } {
@@ -573,15 +622,20 @@ class GraphBuilder {
     return { publisher, offer, sku, version };
   }
 
-  /** A role on the stack's vault only, for one holder (VM, scale set or the Function App). */
+  /**
+   * A role for one holder (VM, scale set or the Function App) on one resource: the stack's vault
+   * unless `scope` says otherwise (which also proves the assignment is the stack's: it is tagged).
+   */
   private roleAssignment(a: {
     key: string;
     holder: string;
     role: string;
     principalId: string | ValueRef;
     dependsOn: string[];
+    scope?: { id: string; apiVersion: string };
   }): GraphNode {
-    const scope = this.names.keyVaultId;
+    const owner = a.scope ?? this.vault();
+    const scope = owner.id;
     return {
       key: a.key,
       kind: "roleAssignment",
@@ -596,7 +650,7 @@ class GraphBuilder {
         },
       },
       dependsOn: a.dependsOn,
-      tagOwner: this.vault(),
+      tagOwner: owner,
       latencyClass: "fast",
     };
   }
@@ -604,8 +658,9 @@ class GraphBuilder {
   /**
    * The alert rules that wake healing and scaling (see shared/alerts for how each maps to a signal):
    * the LB probe per backend, VM availability and Resource Health of every VM in the resource group
-   * (so replacements and scale-outs are covered without a new rule), and CPU for scaling when the
-   * stack scales on CPU. Azure Monitor only hints: the heal orchestration corroborates before acting.
+   * (so replacements and scale-outs are covered without a new rule), and the scale-out/scale-in
+   * pair when the stack scales: on CPU, or on the live sessions its node agents publish. Azure
+   * Monitor only hints: the heal and scale orchestrations corroborate before acting.
    */
   alertRules(actionGroupId: string): void {
     const { spec, names } = this;
@@ -616,15 +671,17 @@ class GraphBuilder {
       suffix: string,
       description: string,
       severity: number,
-      target: { scope: string; type?: string; dependsOn: string },
+      target: { scope: string; type?: string; dependsOn: string; node?: { node: string; vm: string } },
       frequency: { every: string; window: string },
       criterion: { [k: string]: DesiredJson },
     ): void => {
       const multi = target.type !== undefined;
+      // a rule of one web node: key alert:<suffix>:vm:web-N, named after its VM
+      const own = target.node;
       this.add({
-        key: `alert:${suffix}`,
+        key: own ? `alert:${suffix}:vm:${own.node}` : `alert:${suffix}`,
         kind: "metricAlert",
-        id: `${rgId}/providers/Microsoft.Insights/metricAlerts/${spec.name}-${suffix}`,
+        id: `${rgId}/providers/Microsoft.Insights/metricAlerts/${own ? own.vm : spec.name}-${suffix}`,
         apiVersion: API_VERSIONS.metricAlerts,
         body: {
           location: "global",
@@ -709,30 +766,59 @@ class GraphBuilder {
     });
 
     const scale = spec.policies.scale;
-    if (!scale.enabled || scale.metric !== "cpu") return;
-    // scale sets aggregate over their instances; an availability set's VMs are watched one by one
-    const fleetTarget =
-      spec.fleet.mode === "scaleSet"
-        ? { scope: names.scaleSetId, dependsOn: "vmss" }
-        : { scope: rgId, type: vmType, dependsOn: "rg" };
-    const cpu = { metricName: "Percentage CPU", metricNamespace: vmType, timeAggregation: "Average" };
-    // 50 points between the thresholds: Azure autoscale's guidance is at least 40 against flapping
-    metricAlert(
-      "scale-out",
-      "Jumpgate: web nodes are busy; add a node (within the fleet's max).",
-      3,
-      fleetTarget,
-      { every: "PT5M", window: "PT15M" },
-      { ...cpu, operator: "GreaterThan", threshold: SCALE_THRESHOLDS.cpu.out },
-    );
-    metricAlert(
-      "scale-in",
-      "Jumpgate: web nodes are idle; remove a drained node (within the fleet's min).",
-      3,
-      fleetTarget,
-      { every: "PT15M", window: "PT1H" },
-      { ...cpu, operator: "LessThan", threshold: SCALE_THRESHOLDS.cpu.in },
-    );
+    if (!scale.enabled) return;
+    // the thresholds are the policy's (per node, on the average), so rules and decisions agree
+    const thresholds = SCALE_THRESHOLDS[scale.metric];
+    const scaleRules = (
+      target: { scope: string; type?: string; dependsOn: string; node?: { node: string; vm: string } },
+      metric: { [k: string]: DesiredJson },
+    ): void => {
+      // scale-out soon after load builds up; scale-in only after an idle hour
+      metricAlert(
+        "scale-out",
+        "Jumpgate: web nodes are busy; add a node (within the fleet's max).",
+        3,
+        target,
+        { every: "PT5M", window: "PT15M" },
+        { ...metric, operator: "GreaterThan", threshold: thresholds.out },
+      );
+      metricAlert(
+        "scale-in",
+        "Jumpgate: web nodes are idle; remove a drained node (within the fleet's min).",
+        3,
+        target,
+        { every: "PT15M", window: "PT1H" },
+        { ...metric, operator: "LessThan", threshold: thresholds.in },
+      );
+    };
+    if (scale.metric === "cpu") {
+      // scale sets aggregate over their instances; an availability set's VMs are watched one by one
+      // (50 points between the thresholds: Azure autoscale's guidance is at least 40 against flapping)
+      const fleetTarget =
+        spec.fleet.mode === "scaleSet"
+          ? { scope: names.scaleSetId, dependsOn: "vmss" }
+          : { scope: rgId, type: vmType, dependsOn: "rg" };
+      scaleRules(fleetTarget, { metricName: "Percentage CPU", metricNamespace: vmType, timeAggregation: "Average" });
+      return;
+    }
+    // The custom metric the node agents publish (`health --publish-metrics`). Azure Monitor takes
+    // multi-resource rules for platform metrics only, so an availability set gets one pair of rules
+    // per VM; a scale set's instances publish about the scale set, whose one pair watches their
+    // average. The metric exists only once a node has published: skip ARM's metric validation.
+    const sessions = {
+      metricName: ALERT_METRICS.liveSessions.name,
+      metricNamespace: ALERT_METRICS.liveSessions.namespace,
+      timeAggregation: "Average",
+      skipMetricValidation: true,
+    };
+    if (spec.fleet.mode === "scaleSet") {
+      scaleRules({ scope: names.scaleSetId, dependsOn: "vmss" }, sessions);
+      return;
+    }
+    for (const index of webNodeOrdinals(spec, this.ctx)) {
+      const n = webNodeNames(spec, index);
+      scaleRules({ scope: n.vmId, dependsOn: `vm:${n.node}`, node: n }, sessions);
+    }
   }
 
   private vault(): { id: string; apiVersion: string } {

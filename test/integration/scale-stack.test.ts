@@ -200,6 +200,13 @@ function agentCalls(spec: StackSpec, since = 0): { seq: number; vm: string; word
 /** The name of a web VM's role assignment (Key Vault Secrets User on the stack's vault). */
 const roleOf = (spec: StackSpec, vm: string) =>
   roleAssignmentName(stackNames(spec).keyVaultId, vm, ROLE_DEFINITIONS.keyVaultSecretsUser);
+/** A sessions stack's Monitoring Metrics Publisher assignment of a VM, on that VM. */
+const metricsRoleOf = (spec: StackSpec, vm: string) =>
+  roleAssignmentName(
+    `${stackNames(spec).resourceGroupId}/providers/Microsoft.Compute/virtualMachines/${vm}`,
+    vm,
+    ROLE_DEFINITIONS.monitoringMetricsPublisher,
+  );
 
 const lastSeq = () => env.emulator.journal.list().at(-1)?.seq ?? 0;
 const describeWrite = (w: JournalEntry) =>
@@ -377,10 +384,13 @@ describe("scale: availability set", () => {
     ]);
     assert.deepEqual(vmNames(spec), [web1, web3]);
     const removed = writes(spec, since).map(describeWrite);
-    assert.equal(removed.length, 3, removed.join("\n"));
-    assert.equal(removed[0], `DELETE Microsoft.Authorization/roleAssignments/${roleOf(spec, web2)}`);
-    assert.equal(removed[1], `DELETE Microsoft.Compute/virtualMachines/${web2}`);
-    assert.equal(removed[2], `DELETE Microsoft.Network/networkInterfaces/${web2}-nic`);
+    // a sessions stack: the VM's metrics publisher role goes first, then the Key Vault role
+    assert.deepEqual(removed, [
+      `DELETE Microsoft.Authorization/roleAssignments/${metricsRoleOf(spec, web2)}`,
+      `DELETE Microsoft.Authorization/roleAssignments/${roleOf(spec, web2)}`,
+      `DELETE Microsoft.Compute/virtualMachines/${web2}`,
+      `DELETE Microsoft.Network/networkInterfaces/${web2}-nic`,
+    ]);
     // drained before the delete, from the journal's order
     const drainOn = agentCalls(spec, since).find((c) => c.vm === web2 && c.words.join(" ") === "drain on")!;
     const vmDelete = writes(spec, since).find((w) => w.method === "DELETE" && w.path.endsWith(`/${web2}`))!;

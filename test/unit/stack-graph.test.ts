@@ -20,9 +20,15 @@ import {
   transitiveReduction,
   validateGraph,
 } from "../../shared/graph/order";
-import { API_VERSIONS, buildStackGraph, type StackGraphContext } from "../../shared/graph/stack-graph";
+import {
+  API_VERSIONS,
+  buildStackGraph,
+  webNodeGraphKeys,
+  type StackGraphContext,
+} from "../../shared/graph/stack-graph";
 import type { GraphNode, StackGraph, ValueRef } from "../../shared/graph/types";
 import { NODE_PROBE } from "../../shared/node/constants";
+import { SCALE_THRESHOLDS } from "../../shared/scale/policy";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
@@ -444,6 +450,130 @@ describe("stack graph: security properties", () => {
     assert.deepEqual(at(ra.body, "properties.principalId"), {
       $ref: { node: "vmss", path: "identity.principalId", id: vmss.id, apiVersion: vmss.apiVersion },
     });
+  });
+});
+
+describe("stack graph: the live sessions metric", () => {
+  const ACTION_GROUP = `/subscriptions/${SUB}/resourceGroups/rg-app/providers/microsoft.insights/actionGroups/jumpgate`;
+  const withAlerts = { ...ctx, alertActionGroupId: ACTION_GROUP };
+  const sessions = { policies: { scale: { enabled: true, metric: "sessions" } } };
+  const publisher = (sub: string) =>
+    `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLE_DEFINITIONS.monitoringMetricsPublisher}`;
+  const keysOf = (g: StackGraph, pattern: RegExp) => g.nodes.map((n) => n.key).filter((k) => pattern.test(k));
+
+  test("availability set scaling on sessions: Monitoring Metrics Publisher per VM, scoped to that VM only", () => {
+    const s = spec({ ...sessions, fleet: { size: 3 } });
+    const g = buildStackGraph(s, withAlerts);
+    const roles = g.nodes.filter((n) => n.key.startsWith("ra:metrics:"));
+    assert.deepEqual(
+      roles.map((n) => n.key),
+      ["ra:metrics:vm:web-1", "ra:metrics:vm:web-2", "ra:metrics:vm:web-3"],
+    );
+    for (const [i, ra] of roles.entries()) {
+      const n = webNodeNames(s, i + 1);
+      const vm = node(g, `vm:${n.node}`);
+      assert.ok(ra.id.startsWith(`${n.vmId}/providers/Microsoft.Authorization/roleAssignments/`), ra.id);
+      assert.equal(at(ra.body, "properties.roleDefinitionId"), publisher(SUB));
+      assert.deepEqual(at(ra.body, "properties.principalId"), {
+        $ref: { node: vm.key, path: "identity.principalId", id: vm.id, apiVersion: vm.apiVersion },
+      });
+      assert.deepEqual(ra.dependsOn, [vm.key]);
+      assert.deepEqual(ra.tagOwner, { id: vm.id, apiVersion: API_VERSIONS.compute }, "the VM proves it is ours");
+    }
+    // the Key Vault roles are unchanged: still one per VM, on the vault
+    assert.equal(keysOf(g, /^ra:vm:/).length, 3);
+  });
+
+  test("availability set scaling on sessions: a scale-out and a scale-in rule per VM on jumpgate/liveSessions", () => {
+    const s = spec({ ...sessions, fleet: { size: 2 } });
+    const g = buildStackGraph(s, withAlerts);
+    assert.deepEqual(keysOf(g, /^alert:scale/), [
+      "alert:scale-out:vm:web-1",
+      "alert:scale-in:vm:web-1",
+      "alert:scale-out:vm:web-2",
+      "alert:scale-in:vm:web-2",
+    ]);
+    const n = webNodeNames(s, 2);
+    const out = node(g, "alert:scale-out:vm:web-2");
+    const into = node(g, "alert:scale-in:vm:web-2");
+    assert.equal(
+      out.id,
+      `${stackNames(s).resourceGroupId}/providers/Microsoft.Insights/metricAlerts/${n.vm}-scale-out`,
+    );
+    assert.deepEqual(out.dependsOn, ["vm:web-2"]);
+    for (const [rule, operator, threshold] of [
+      [out, "GreaterThan", SCALE_THRESHOLDS.sessions.out],
+      [into, "LessThan", SCALE_THRESHOLDS.sessions.in],
+    ] as const) {
+      // one resource: Azure Monitor takes multi-resource rules for platform metrics only
+      assert.deepEqual(at(rule.body, "properties.scopes"), [n.vmId]);
+      assert.equal(at(rule.body, "properties.targetResourceType"), undefined);
+      assert.equal(
+        (at(rule.body, "properties.criteria") as Doc)["odata.type"],
+        "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+      );
+      const [criterion] = at(rule.body, "properties.criteria.allOf") as Doc[];
+      assert.deepEqual(
+        [criterion.metricName, criterion.metricNamespace, criterion.operator, criterion.threshold],
+        ["liveSessions", "jumpgate", operator, threshold],
+      );
+      assert.equal(criterion.timeAggregation, "Average");
+      assert.equal(criterion.skipMetricValidation, true, "the metric exists only once a node has published");
+      assert.equal((at(rule.body, "properties.actions") as Doc[])[0].actionGroupId, ACTION_GROUP);
+    }
+    // scale and heal handle a node with exactly its own nodes, rules included
+    assert.deepEqual(webNodeGraphKeys(g, "web-2"), [
+      "nic:web-2",
+      "vm:web-2",
+      "ra:vm:web-2",
+      "ra:metrics:vm:web-2",
+      "alert:scale-out:vm:web-2",
+      "alert:scale-in:vm:web-2",
+    ]);
+  });
+
+  test("scale set scaling on sessions: one role and one pair of rules, on the scale set", () => {
+    const s = spec({ ...sessions, fleet: { mode: "scaleSet", size: 2 } });
+    const g = buildStackGraph(s, withAlerts);
+    const names = stackNames(s);
+    const ra = node(g, "ra:metrics:vmss");
+    assert.ok(ra.id.startsWith(`${names.scaleSetId}/providers/Microsoft.Authorization/roleAssignments/`), ra.id);
+    assert.equal(at(ra.body, "properties.roleDefinitionId"), publisher(SUB));
+    assert.deepEqual(at(ra.body, "properties.principalId"), {
+      $ref: { node: "vmss", path: "identity.principalId", id: names.scaleSetId, apiVersion: API_VERSIONS.compute },
+    });
+    assert.deepEqual(keysOf(g, /^(ra:metrics|alert:scale)/), ["ra:metrics:vmss", "alert:scale-out", "alert:scale-in"]);
+    const out = node(g, "alert:scale-out");
+    assert.deepEqual(at(out.body, "properties.scopes"), [names.scaleSetId]);
+    assert.deepEqual(out.dependsOn, ["vmss"]);
+    const [criterion] = at(out.body, "properties.criteria.allOf") as Doc[];
+    assert.deepEqual([criterion.metricNamespace, criterion.metricName], ["jumpgate", "liveSessions"]);
+  });
+
+  test("the role does not wait for alerts: a sessions stack without an action group still gets it", () => {
+    const g = buildStackGraph(spec(sessions), ctx);
+    assert.deepEqual(keysOf(g, /^ra:metrics:/), ["ra:metrics:vm:web-1", "ra:metrics:vm:web-2"]);
+    assert.deepEqual(keysOf(g, /^alert:/), []);
+  });
+
+  test("a CPU-scaled or non-scaling stack gets no publisher role and no sessions rule, and the same node count", () => {
+    for (const mode of ["availabilitySet", "scaleSet"] as const) {
+      for (const scale of [
+        { enabled: true, metric: "cpu" },
+        { enabled: false, metric: "sessions" },
+        { enabled: false },
+      ]) {
+        const g = buildStackGraph(spec({ fleet: { mode, size: 2 }, policies: { scale } }), withAlerts);
+        assert.deepEqual(keysOf(g, /^ra:metrics:/), [], JSON.stringify(scale));
+        const rules = g.nodes.filter((n) => n.kind === "metricAlert");
+        for (const rule of rules) {
+          const [criterion] = at(rule.body, "properties.criteria.allOf") as Doc[];
+          assert.notEqual(criterion.metricNamespace, "jumpgate", `${rule.key} (${JSON.stringify(scale)})`);
+        }
+        const base = buildStackGraph(spec({ fleet: { mode, size: 2 } }), withAlerts).nodes.length;
+        assert.equal(g.nodes.length, base + (scale.enabled ? 2 : 0), `${mode} ${JSON.stringify(scale)}`);
+      }
+    }
   });
 });
 

@@ -2,7 +2,10 @@
 // the rules a stack's deploy creates so Azure Monitor calls Jumpgate's /api/alerts. Only the rules
 // are emulated (they are what Jumpgate writes); the emulator does not evaluate them. Validation
 // follows what ARM refuses: missing scopes, an unknown criteria type, a multi-resource rule without
-// its target type and region, durations that are not ISO 8601, thresholds that are not numbers.
+// its target type and region, durations that are not ISO 8601, thresholds that are not numbers, and
+// a multi-resource rule on a metric that is not the target type's platform metric (Azure Monitor
+// watches many resources with one rule for platform metrics only: "Monitor multiple resources with
+// one alert rule", learn.microsoft.com/azure/azure-monitor/alerts/alerts-types; the message is ours).
 import { getPath } from "../store";
 import { ArmError, type Json, type TypeDefinition } from "../types";
 import { props } from "./common";
@@ -70,6 +73,13 @@ const metricAlerts: TypeDefinition = {
         throw badRequest(`Invalid timeAggregation '${String(c.timeAggregation)}'.`);
       }
       if (typeof c.threshold !== "number") throw badRequest("The threshold must be a number.");
+      const namespace = text(c, "metricNamespace");
+      const target = text(p, "targetResourceType");
+      if (kind === METRIC_CRITERIA.multi && namespace && target && namespace.toLowerCase() !== target.toLowerCase()) {
+        throw badRequest(
+          `Multi-resource metric alerts support the platform metrics of ${target} only, not metric namespace '${namespace}'.`,
+        );
+      }
     }
     for (const action of (Array.isArray(p.actions) ? p.actions : []) as Json[]) {
       if (!text(action, "actionGroupId")) throw badRequest("Every action needs an actionGroupId.");
