@@ -10,14 +10,17 @@
 //     asking, as the real one does by network origin. It serves the instance metadata
 //     (`/metadata/instance`, the compute and network fields Jumpgate reads and the identifying
 //     ones) and tokens of the VM's managed identity, which the emulator remembers, so a service that
-//     authorizes (custom metrics ingestion) can look up whose token it was given. A VM of a scale
-//     set answers with the scale set's identity: that is the identity the stack graph gives roles to
-//     (`ra:vmss`, `ra:metrics:vmss`).
+//     authorizes (custom metrics ingestion) can look up whose token it was given. Like IMDS, it
+//     picks the identity a request names (`client_id`, `object_id` or `msi_res_id`), else the VM's
+//     system-assigned one, else its only user-assigned one (several and none named: 400). A VM of a
+//     Flexible scale set carries the scale set's user-assigned identities: that identity is the one
+//     the stack graph gives roles to (`ra:vmss`, `ra:metrics:vmss`).
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Emulator } from "./emulator";
 import type { Reply } from "./http";
 import { lower, parseArmPath } from "./resource-id";
+import { attachedIdentities, type AttachedIdentity } from "./providers/managed-identity";
 import { getPath, str } from "./store";
 import type { Json, ResourceDoc } from "./types";
 
@@ -29,6 +32,9 @@ const VM_IMDS =
   /^\/_imds(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/virtualMachines\/[^/]+)(\/metadata\/.*)$/i;
 
 const TOKEN_LIFETIME_SECONDS = 86_399;
+
+/** The client id the emulator's IMDS answers for a system-assigned identity (or no identity). */
+const SYSTEM_CLIENT_ID = "00000000-0000-0000-0000-00000000c11e";
 
 /** What the emulator knows about a token its IMDS issued. */
 export interface IssuedToken {
@@ -102,21 +108,25 @@ export class ImdsService {
         },
       };
     }
-    let principalId: string | undefined;
+    let chosen: { principalId: string; clientId: string } | undefined;
     if (vm) {
-      principalId = this.principalOf(vm);
-      if (!principalId) {
-        return { status: 400, body: { error: "invalid_request", error_description: "Identity not found" } };
+      const picked = this.identityOf(vm, query);
+      if ("error" in picked) {
+        return { status: 400, body: { error: "invalid_request", error_description: picked.error } };
       }
+      chosen = picked;
     }
     const now = Math.floor(Date.now() / 1000);
     const accessToken = `emulator-imds.${randomBytes(24).toString("base64url")}`;
-    this.issued.set(accessToken, { resource, ...(vm ? { vmId: vm.id, principalId } : {}) });
+    this.issued.set(accessToken, {
+      resource,
+      ...(vm && chosen ? { vmId: vm.id, principalId: chosen.principalId } : {}),
+    });
     return {
       status: 200,
       body: {
         access_token: accessToken,
-        client_id: "00000000-0000-0000-0000-00000000c11e",
+        client_id: chosen?.clientId ?? SYSTEM_CLIENT_ID,
         expires_in: String(TOKEN_LIFETIME_SECONDS),
         expires_on: String(now + TOKEN_LIFETIME_SECONDS),
         ext_expires_in: String(TOKEN_LIFETIME_SECONDS),
@@ -127,14 +137,45 @@ export class ImdsService {
     };
   }
 
-  /** The system-assigned identity a VM's tokens stand for: its scale set's, else its own. */
-  private principalOf(vm: ResourceDoc): string | undefined {
+  /**
+   * The identity a VM's token request gets, as IMDS picks it: the one the request names, else the
+   * system-assigned one, else the only user-assigned one. A scale set instance carries its scale
+   * set's user-assigned identities (read from the scale set, so a later change reaches it).
+   */
+  private identityOf(
+    vm: ResourceDoc,
+    query: URLSearchParams,
+  ): { principalId: string; clientId: string } | { error: string } {
     const setId = getPath(vm, ["properties", "virtualMachineScaleSet", "id"]);
     const set = typeof setId === "string" ? this.emu.store.get(setId) : undefined;
-    const fromSet = set ? getPath(set, ["identity", "principalId"]) : undefined;
-    if (typeof fromSet === "string") return fromSet;
+    const userAssigned = new Map<string, AttachedIdentity>();
+    for (const i of [...attachedIdentities(set), ...attachedIdentities(vm)]) userAssigned.set(lower(i.id), i);
     const own = getPath(vm, ["identity", "principalId"]);
-    return typeof own === "string" ? own : undefined;
+    const system = typeof own === "string" ? { principalId: own, clientId: SYSTEM_CLIENT_ID } : undefined;
+    const clientId = query.get("client_id");
+    const objectId = query.get("object_id");
+    const resourceId = query.get("msi_res_id") ?? query.get("mi_res_id");
+    if (clientId || objectId || resourceId) {
+      const match = [...userAssigned.values()].find(
+        (i) =>
+          (clientId && lower(i.clientId) === lower(clientId)) ||
+          (objectId && lower(i.principalId) === lower(objectId)) ||
+          (resourceId && lower(i.id) === lower(resourceId)),
+      );
+      if (match) return { principalId: match.principalId, clientId: match.clientId };
+      if (system && objectId && lower(system.principalId) === lower(objectId)) return system;
+      return { error: "Identity not found" };
+    }
+    if (system) return system;
+    const all = [...userAssigned.values()];
+    if (all.length === 1) return { principalId: all[0].principalId, clientId: all[0].clientId };
+    if (all.length > 1) {
+      return {
+        error:
+          "Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request",
+      };
+    }
+    return { error: "Identity not found" };
   }
 
   /** `GET /metadata/instance` (api-version 2021-02-01 shape), from the VM's document. */

@@ -36,4 +36,5 @@ export const DEFAULT_LATENCY: Record<string, Record<string, number>> = {
   "microsoft.dbformysql/flexibleservers/configurations": { patch: 20 * s, "*": 20 * s },
   "microsoft.keyvault/vaults": { put: 15 * s, delete: 5 * s },
   "microsoft.authorization/roleassignments": { put: 2 * s },
+  "microsoft.managedidentity/userassignedidentities": { put: 2 * s, delete: 2 * s },
 };

@@ -320,7 +320,8 @@ export interface ReplaceStepInput extends RepairStepInput {
  * `ra:metrics:vm:web-N` and its rules): the same template, availability set, NIC and identity roles.
  * The engine deletes the old role assignments and makes them again, because ARM can't change an
  * assignment's principal and the new VM has a new identity. Scale set: deletes the instance and restores the capacity, so the
- * scale set creates a new instance from its model.
+ * scale set creates a new instance from its model; the new instance carries the scale set's user-assigned identity, whose
+ * roles stay as they are (nothing per instance to redo).
  */
 export async function replaceWebNodeActivity(input: ReplaceStepInput): Promise<RepairStepOutput> {
   const { spec } = input;

@@ -3,6 +3,7 @@
 // items (NSG rules, subnets, LB parts) are compared as sets by name, so an item someone added out of
 // band (an SSH rule) is a change; other arrays by position. Ids compare case-insensitively (ARM is
 // case-preserving, not case-sensitive), locations after normalizing ("West Europe" = "westeurope").
+// Maps keyed by ARM id (userAssignedIdentities) match their keys case-insensitively too.
 //
 // Paths in the result are ARM's own property paths: `properties.securityRules[allow-ssh]` for a named
 // item, `properties.addressSpace.addressPrefixes[0]` for a positional one. Skip paths (write-only,
@@ -42,7 +43,18 @@ function compare(desired: unknown, observed: unknown, at: At, skip: readonly str
   if (Array.isArray(desired)) return compareArrays(desired, observed, at, skip, out);
   if (isObject(desired)) {
     const seen = isObject(observed) ? observed : undefined;
-    for (const [k, v] of Object.entries(desired)) compare(v, seen?.[k], key(at, k), skip, out);
+    for (const [k, v] of Object.entries(desired)) {
+      if (!ARM_ID.test(k)) {
+        compare(v, seen?.[k], key(at, k), skip, out);
+        continue;
+      }
+      // a map keyed by resource id (a scale set's userAssignedIdentities): ARM may change the id's
+      // case, and fills the entry in (principalId, clientId); a missing entry is a change even when
+      // we ask for nothing inside it
+      const found = seen ? Object.keys(seen).find((o) => o.toLowerCase() === k.toLowerCase()) : undefined;
+      if (found === undefined) out.push({ path: key(at, k).shown, from: undefined, to: v });
+      else compare(v, seen?.[found], key(at, k), skip, out);
+    }
     return;
   }
   if (!scalarsEqual(desired, observed, at.plain)) out.push({ path: at.shown, from: observed, to: desired });

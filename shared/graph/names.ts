@@ -85,6 +85,9 @@ export interface StackNames {
   availabilitySetId: string;
   scaleSet: string;
   scaleSetId: string;
+  /** the scale set's user-assigned identity (a Flexible scale set can't have a system-assigned one) */
+  webIdentity: string;
+  webIdentityId: string;
   /** computer name prefix of scale set instances */
   computerNamePrefix: string;
 }
@@ -119,6 +122,7 @@ export function stackNames(spec: NamingSpec): StackNames {
   const dnsLabel = spec.tls.dnsLabel ?? name;
   const availabilitySet = `${name}-avset`;
   const scaleSet = `${name}-vmss`;
+  const webIdentity = `${name}-web-id`;
   return {
     stack: name,
     tag: { name: STACK_TAG_NAME, value: name },
@@ -156,6 +160,8 @@ export function stackNames(spec: NamingSpec): StackNames {
     availabilitySetId: id("Microsoft.Compute/availabilitySets", availabilitySet),
     scaleSet,
     scaleSetId: id("Microsoft.Compute/virtualMachineScaleSets", scaleSet),
+    webIdentity,
+    webIdentityId: id("Microsoft.ManagedIdentity/userAssignedIdentities", webIdentity),
     computerNamePrefix: `${name}-`,
   };
 }

@@ -37,6 +37,7 @@ export const API_VERSIONS = {
   authorization: "2022-04-01",
   mysql: "2023-12-30",
   compute: "2024-07-01",
+  managedIdentity: "2023-01-31",
   metricAlerts: "2018-03-01",
   activityLogAlerts: "2020-10-01",
 } as const;
@@ -523,7 +524,18 @@ class GraphBuilder {
   scaleSetFleet(): void {
     const { spec, names, ctx } = this;
     const zones = [...spec.fleet.zones];
-    const vmss = this.add({
+    // A Flexible scale set takes user-assigned identities only (ARM refuses SystemAssigned with
+    // "Allowed values are: UserAssigned, None"): its instances share this one, which holds the roles.
+    const identity = this.add({
+      key: "identity:web",
+      kind: "userAssignedIdentity",
+      id: names.webIdentityId,
+      apiVersion: API_VERSIONS.managedIdentity,
+      body: this.tracked(),
+      dependsOn: ["rg"],
+      latencyClass: "fast",
+    });
+    this.add({
       key: "vmss",
       kind: "virtualMachineScaleSet",
       id: names.scaleSetId,
@@ -531,7 +543,8 @@ class GraphBuilder {
       body: this.tracked({
         ...(zones.length > 0 ? { zones } : {}),
         sku: { name: spec.fleet.vmSize, tier: "Standard", capacity: scaleSetCapacity(spec, ctx) },
-        identity: { type: "SystemAssigned" },
+        // ARM fills each entry with the identity's principalId and clientId; the diff compares our keys only
+        identity: { type: "UserAssigned", userAssignedIdentities: { [identity.id]: {} } },
         properties: {
           orchestrationMode: "Flexible",
           // zonal: spread across zones, one fault domain each; regional: two fault domains
@@ -581,7 +594,7 @@ class GraphBuilder {
           },
         },
       }),
-      dependsOn: ["rg", "vnet", "lb", `secret:${VM_SSH_PUBLIC_KEY_SECRET}`],
+      dependsOn: ["rg", "vnet", "lb", "identity:web", `secret:${VM_SSH_PUBLIC_KEY_SECRET}`],
       writeOnly: ["properties.virtualMachineProfile.osProfile.customData"],
       createOnly: [
         "zones",
@@ -593,13 +606,16 @@ class GraphBuilder {
       secretVault: this.vault(),
       latencyClass: "slow",
     });
+    // The roles go to the identity, so they need it and not the scale set: instances that boot
+    // while the scale set is still being written can read their secrets. The holder stays the scale
+    // set (whose instances use the identity), so the assignments keep their names.
     this.add(
       this.roleAssignment({
         key: "ra:vmss",
         holder: names.scaleSet,
         role: ROLE_DEFINITIONS.keyVaultSecretsUser,
-        principalId: refTo(vmss, "identity.principalId"),
-        dependsOn: ["vmss", "kv"],
+        principalId: refTo(identity, "properties.principalId"),
+        dependsOn: ["identity:web", "kv"],
       }),
     );
     // instances publish their live sessions about the scale set (its identity is theirs), nothing else
@@ -609,8 +625,9 @@ class GraphBuilder {
           key: "ra:metrics:vmss",
           holder: names.scaleSet,
           role: ROLE_DEFINITIONS.monitoringMetricsPublisher,
-          principalId: refTo(vmss, "identity.principalId"),
-          dependsOn: ["vmss"],
+          principalId: refTo(identity, "properties.principalId"),
+          // the scope is the scale set, so it exists first (and the assignment goes before it on teardown)
+          dependsOn: ["identity:web", "vmss"],
           scope: { id: names.scaleSetId, apiVersion: API_VERSIONS.compute },
         }),
       );

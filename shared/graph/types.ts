@@ -19,6 +19,7 @@ export type ResourceKind =
   | "mysqlDatabase"
   | "mysqlConfiguration"
   | "availabilitySet"
+  | "userAssignedIdentity"
   | "virtualMachineScaleSet"
   | "networkInterface"
   | "virtualMachine"

@@ -41,6 +41,12 @@ export interface NodeTemplateInput {
   /** the MySQL flexible server's FQDN (TLS verify-identity checks it) */
   dbHost: string;
   dbPort?: number;
+  /**
+   * ARM id of the user-assigned identity the node's tokens must stand for (a scale set's instances);
+   * unset: the VM's system-assigned identity. Sent to IMDS as `msi_res_id`, so it is known before
+   * the identity exists (its client id is not).
+   */
+  identityResourceId?: string;
   /** a Guacamole release of catalog.ts (default: DEFAULT_GUACAMOLE_VERSION) */
   guacamoleVersion?: string;
   /** let the installer use an artifact that has no pinned digest (never needed with the current catalog) */
@@ -109,6 +115,8 @@ const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 const STACK = /^[a-z][a-z0-9-]{1,62}$/;
 const SIZE = /^[1-9][0-9]{0,5}[km]?$/;
+const USER_ASSIGNED_IDENTITY_ID =
+  /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w.()]{1,90}\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/[a-zA-Z0-9][-\w]{2,127}$/i;
 
 export function renderNodeCloudInit(input: NodeTemplateInput): string {
   return CLOUD_CONFIG_HEADER + JSON.stringify(buildNodeCloudConfig(input), null, 2) + "\n";
@@ -198,6 +206,7 @@ interface ValidInput {
   keyVaultUrl: string;
   dbHost: string;
   dbPort: number;
+  identityResourceId: string | undefined;
   guacamoleVersion: string | undefined;
   allowUnverifiedArtifacts: boolean;
   maxUploadSize: string;
@@ -225,6 +234,10 @@ function validate(input: NodeTemplateInput): ValidInput {
   if (!Number.isInteger(dbPort) || dbPort < 1 || dbPort > 65535) fail("dbPort must be 1-65535");
   const maxUploadSize = input.maxUploadSize ?? "512m";
   if (!SIZE.test(maxUploadSize)) fail("maxUploadSize must look like 512m");
+  const identityResourceId = input.identityResourceId;
+  if (identityResourceId !== undefined && !USER_ASSIGNED_IDENTITY_ID.test(identityResourceId)) {
+    fail(`identityResourceId '${identityResourceId}' is not the ARM id of a user-assigned identity`);
+  }
   return {
     stackName: input.stackName,
     fleetMode: input.fleetMode,
@@ -232,6 +245,7 @@ function validate(input: NodeTemplateInput): ValidInput {
     keyVaultUrl: `${vault!.origin}/`,
     dbHost,
     dbPort,
+    identityResourceId,
     guacamoleVersion: input.guacamoleVersion,
     allowUnverifiedArtifacts: input.allowUnverifiedArtifacts === true,
     maxUploadSize,
@@ -269,6 +283,7 @@ function nodeEnv(v: ValidInput, guacamoleVersion: string): string {
       ["JUMPGATE_PROBE_PATH", NODE_PROBE.path],
       ["JUMPGATE_TOMCAT_UNIT", NODE_TOMCAT_UNIT],
       ["JUMPGATE_GUACAMOLE_VERSION", guacamoleVersion],
+      ...(v.identityResourceId ? [["JUMPGATE_IDENTITY_RESOURCE_ID", v.identityResourceId] as [string, string]] : []),
     ],
   );
 }

@@ -14,6 +14,8 @@ export function renderWebNodeCustomData(spec: StackSpec, _vm: { name: string; in
       publicHostname: spec.tls.hostname ?? names.publicFqdn,
       keyVaultUrl: names.keyVaultUri,
       dbHost: names.mysqlFqdn,
+      // a scale set's instances share its user-assigned identity; VMs of an availability set use their own
+      ...(spec.fleet.mode === "scaleSet" ? { identityResourceId: names.webIdentityId } : {}),
       guacamoleVersion: spec.guacamole.version,
     }),
   );

@@ -354,15 +354,49 @@ for (const mode of ["instant", "async"] as const) {
       );
     });
 
-    test("Flexible scale set: capacity creates and removes VMs with NICs in the pool; delete instances; reimage", async () => {
+    test("Flexible scale set: user-assigned identity only; capacity creates and removes VMs with NICs in the pool; delete instances; reimage", async () => {
       const vmss = compute().virtualMachineScaleSets;
+      const identityId = `${rgId()}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/web-id`;
+      const model = (identity: Record<string, unknown>) => ({
+        location: LOCATION,
+        sku: { name: "Standard_B2s", capacity: 0 },
+        identity,
+        orchestrationMode: "Flexible" as const,
+        platformFaultDomainCount: 1,
+      });
+      // ARM refuses a system-assigned identity on a Flexible scale set (Azure/bicep-registry-modules#2671)
+      for (const type of ["SystemAssigned", "SystemAssigned, UserAssigned"]) {
+        await assert.rejects(
+          vmss.createOrUpdate(RG, "web", model({ type, userAssignedIdentities: {} }), lro()),
+          (e: { code?: string; statusCode?: number; message?: string }) =>
+            e.statusCode === 400 &&
+            e.code === "InvalidParameter" &&
+            e.message ===
+              `The value '${type}' of parameter 'identity' is not allowed. Allowed values are: UserAssigned, None.`,
+        );
+      }
+      // a user-assigned identity that does not exist is refused too
+      await assert.rejects(
+        vmss.createOrUpdate(
+          RG,
+          "web",
+          model({ type: "UserAssigned", userAssignedIdentities: { [identityId]: {} } }),
+          lro(),
+        ),
+        (e: { code?: string; statusCode?: number }) => e.statusCode === 400 && e.code === "FailedIdentityOperation",
+      );
+      const identity = await az.factory
+        .resources(SUB)
+        .resources.beginCreateOrUpdateByIdAndWait(identityId, "2023-01-31", { location: LOCATION }, lro());
+      const principalId = (identity.properties as { principalId?: string }).principalId;
+      assert.match(principalId ?? "", /^[0-9a-f-]{36}$/);
       const set = await vmss.createOrUpdate(
         RG,
         "web",
         {
           location: LOCATION,
           sku: { name: "Standard_B2s", capacity: 2 },
-          identity: { type: "SystemAssigned" },
+          identity: { type: "UserAssigned", userAssignedIdentities: { [identityId]: {} } },
           orchestrationMode: "Flexible",
           platformFaultDomainCount: 1,
           virtualMachineProfile: {
@@ -389,6 +423,8 @@ for (const mode of ["instant", "async"] as const) {
         lro(),
       );
       assert.equal(set.orchestrationMode, "Flexible");
+      assert.equal(set.identity?.type, "UserAssigned");
+      assert.equal(set.identity?.userAssignedIdentities?.[identityId]?.principalId, principalId);
       const members = async () => {
         const all = [];
         for await (const vm of compute().virtualMachines.list(RG, call()))

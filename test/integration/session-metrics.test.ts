@@ -358,7 +358,10 @@ describe("live sessions metric: agent → Azure Monitor ingestion → alert rule
           String(at(d, "properties.roleDefinitionId")).endsWith(ROLE_DEFINITIONS.monitoringMetricsPublisher) &&
           String(at(d, "properties.scope")).toLowerCase() === names.scaleSetId.toLowerCase(),
       );
-    assert.equal(at(ra, "properties.principalId"), at(az.emulator.get(names.scaleSetId), "identity.principalId"));
+    // the role names the scale set's user-assigned identity, whose tokens its instances get
+    const identity = az.emulator.get(names.webIdentityId)!;
+    assert.equal(at(ra, "properties.principalId"), at(identity, "properties.principalId"));
+    assert.equal(at(az.emulator.get(names.scaleSetId), "identity.type"), "UserAssigned");
     const rule = az.emulator.get(`${names.resourceGroupId}/providers/Microsoft.Insights/metricAlerts/sess2-scale-out`)!;
     assert.deepEqual(at(rule, "properties.scopes"), [names.scaleSetId]);
 
@@ -368,7 +371,9 @@ describe("live sessions metric: agent → Azure Monitor ingestion → alert rule
     ] as const) {
       forgetMetricsState();
       for (let i = 0; i < open; i++) await sandbox.guacd.openSession();
-      const r = await agentAs(instance.id);
+      // the first names its identity to IMDS as node.env does on a scale set; the second leaves it
+      // to IMDS, which picks the only identity the instance has
+      const r = await agentAs(instance.id, open === 2 ? { JUMPGATE_IDENTITY_RESOURCE_ID: names.webIdentityId } : {});
       sandbox.guacd.closeSessions();
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(metricsLines(r.stderr), []);
@@ -380,6 +385,15 @@ describe("live sessions metric: agent → Azure Monitor ingestion → alert rule
       ]);
     }
     assert.deepEqual(await readSessions(names.scaleSetId), [3], "(2 + 4) / 2 per node");
+    // the agent does send the identity it is told: one the instance does not have gets no token
+    forgetMetricsState();
+    const before = ingestions().length;
+    const wrong = await agentAs(instances[0].id, {
+      JUMPGATE_IDENTITY_RESOURCE_ID: names.webIdentityId.replace(/-web-id$/, "-other-id"),
+    });
+    assert.equal(wrong.code, 0, wrong.stderr);
+    assert.match(metricsLines(wrong.stderr).join("\n"), /managed identity endpoint answered HTTP 400/);
+    assert.equal(ingestions().length, before);
   });
 
   test("the access token stays off command lines and out of every output", async () => {

@@ -496,7 +496,7 @@ for (const mode of ["instant", "async"] as const) {
       assert.equal(az.emulator.keyVault.secretValues(names.keyVault).length, 5, "one version per secret");
     });
 
-    test("scale set mode with zones: the Flexible scale set gets its zones, instances and the vault role", async () => {
+    test("scale set mode with zones: the Flexible scale set gets its zones, instances, its user-assigned identity and the vault role", async () => {
       az.emulator.reset();
       const zonalSpec = specOf({ fleet: { mode: "scaleSet", size: 3, zones: ["1", "2", "3"] } });
       const zonal = buildStackGraph(zonalSpec, ctx);
@@ -509,8 +509,20 @@ for (const mode of ["instant", "async"] as const) {
       const lb = await get(names.loadBalancerId, "2024-05-01");
       const pool = (at(lb, "properties.backendAddressPools") as Doc[])[0];
       assert.equal((at(pool, "properties.backendIPConfigurations") as Doc[]).length, 3);
+      // the identity exists, the scale set carries it (ARM fills in its ids), and the role names it
+      const identity = await get(names.webIdentityId, "2023-01-31");
+      const principalId = at(identity, "properties.principalId");
+      assert.match(String(principalId), /^[0-9a-f-]{36}$/);
+      assert.match(String(at(identity, "properties.clientId")), /^[0-9a-f-]{36}$/);
+      assert.equal(at(identity, `tags.${STACK_TAG_NAME}`), zonalSpec.name);
+      assert.equal(at(vmss, "identity.type"), "UserAssigned");
+      assert.equal(at(vmss, "identity.principalId"), undefined);
+      const attached = at(vmss, "identity.userAssignedIdentities") as Record<string, Doc>;
+      assert.deepEqual(Object.keys(attached), [names.webIdentityId]);
+      assert.equal(attached[names.webIdentityId].principalId, principalId);
       const role = await get(node("ra:vmss", zonal).id, "2022-04-01");
-      assert.equal(at(role, "properties.principalId"), at(vmss, "identity.principalId"));
+      assert.equal(at(role, "properties.principalId"), principalId);
+      // a second apply writes nothing: the filled-in identity entry is not drift
       az.emulator.journal.clear();
       assertAllApplied(await applyAll(zonal));
       assert.deepEqual(az.emulator.journal.writes(), []);
@@ -519,6 +531,21 @@ for (const mode of ["instant", "async"] as const) {
       assert.deepEqual(
         changed(await planAll(bigger)).map((p) => [p.key, p.changes]),
         [["vmss", [{ path: "sku.capacity", from: 3, to: 4 }]]],
+      );
+      // teardown deletes the identity after the scale set and the role that names it, and leaves nothing
+      az.emulator.journal.clear();
+      const down = await runGraph(zonal.nodes, (n) => engine.remove(n, zonal.tag), "reverse");
+      assert.deepEqual([...down.failed.keys()], []);
+      const deleted = (id: string) =>
+        az.emulator.journal.list({ method: "DELETE" }).find((e) => e.path.toLowerCase() === id.toLowerCase())?.seq ??
+        -1;
+      assert.ok(deleted(names.webIdentityId) > deleted(names.scaleSetId), "identity after the scale set");
+      assert.ok(deleted(names.webIdentityId) > deleted(node("ra:vmss", zonal).id), "identity after its role");
+      assert.ok(deleted(names.scaleSetId) > 0);
+      assert.equal(az.emulator.store.get(names.webIdentityId), undefined);
+      assert.deepEqual(
+        az.emulator.store.all().map((d) => d.id),
+        [],
       );
     });
   });

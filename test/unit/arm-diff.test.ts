@@ -100,6 +100,35 @@ describe("diffDocuments", () => {
     );
   });
 
+  test("maps keyed by ARM id (userAssignedIdentities): keys match case-insensitively, ARM's filled-in entries are not drift", () => {
+    const id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/web-id";
+    const desired = { identity: { type: "UserAssigned", userAssignedIdentities: { [id]: {} } } };
+    const filled = { principalId: "p", clientId: "c" };
+    // as sent, and as ARM may return it (another case), with principalId and clientId filled in
+    for (const key of [id, id.replace("resourceGroups", "resourcegroups")]) {
+      assert.deepEqual(
+        diffDocuments(desired, { identity: { type: "UserAssigned", userAssignedIdentities: { [key]: filled } } }),
+        [],
+      );
+    }
+    // another identity someone added is not ours to compare; ours missing is a change
+    const other = id.replace("web-id", "other-id");
+    assert.deepEqual(
+      diffDocuments(desired, {
+        identity: { type: "UserAssigned", userAssignedIdentities: { [id]: filled, [other]: filled } },
+      }),
+      [],
+    );
+    assert.deepEqual(
+      diffDocuments(desired, { identity: { type: "UserAssigned", userAssignedIdentities: { [other]: filled } } }),
+      [{ path: `identity.userAssignedIdentities.${id}`, from: undefined, to: {} }],
+    );
+    assert.deepEqual(diffDocuments(desired, { identity: { type: "SystemAssigned", principalId: "p" } }), [
+      { path: "identity.type", from: "SystemAssigned", to: "UserAssigned" },
+      { path: `identity.userAssignedIdentities.${id}`, from: undefined, to: {} },
+    ]);
+  });
+
   test("ARM ids compare case-insensitively; other strings exactly", () => {
     const id = "/subscriptions/abc/resourceGroups/RG/providers/Microsoft.Network/virtualNetworks/v";
     assert.deepEqual(diffDocuments({ subnet: { id } }, { subnet: { id: id.toLowerCase() } }), []);

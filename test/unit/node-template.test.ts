@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { stackNames } from "../../shared/graph/names";
 import { shellQuote } from "../../shared/node/agent";
 import { GUACAMOLE_RELEASES, MYSQL_CONNECTOR_J, TOMCAT, nodeArtifacts } from "../../shared/node/catalog";
 import {
@@ -23,7 +24,9 @@ import {
   type NodeTemplateInput,
 } from "../../shared/node/cloud-init";
 import { NODE_AGENT_CONFIG, NODE_AGENT_PATH, NODE_PATHS, NODE_PROBE } from "../../shared/node/constants";
+import { renderWebNodeCustomData } from "../../shared/node/web-node-template";
 import { SECRET_NAMES } from "../../shared/secret-names";
+import { validateStackSpec } from "../../shared/spec/validate";
 import { relocateNginxSite } from "../support/node-sandbox";
 import { nginxCommand } from "../support/servers/nginx";
 import { freePort } from "../support/servers/ports";
@@ -116,6 +119,35 @@ describe("web node template", () => {
     const diff = a.split("\n").filter((line, i) => line !== b.split("\n")[i]);
     assert.deepEqual(diff.length, 1);
     assert.match(diff[0], /JUMPGATE_FLEET_MODE=availabilitySet/);
+  });
+
+  test("a scale set's nodes are told their user-assigned identity; an availability set's VMs use their own", () => {
+    const id =
+      "/subscriptions/00000000-0000-0000-0000-00000000a001/resourceGroups/rg-lab/providers/Microsoft.ManagedIdentity/userAssignedIdentities/lab-2-web-id";
+    const env = envOf(fileOf(renderNodeCloudInit({ ...INPUTS[1], identityResourceId: id }), NODE_AGENT_CONFIG));
+    assert.equal(env.get("JUMPGATE_IDENTITY_RESOURCE_ID"), id);
+    assert.equal(
+      envOf(fileOf(renderNodeCloudInit(INPUTS[1]), NODE_AGENT_CONFIG)).has("JUMPGATE_IDENTITY_RESOURCE_ID"),
+      false,
+    );
+    // the stack's own custom data: the scale set names the identity of its graph, the availability set nothing
+    const base = {
+      name: "lab2",
+      subscriptionId: "00000000-0000-0000-0000-00000000a001",
+      resourceGroup: "rg-lab",
+      location: "westeurope",
+    };
+    for (const mode of ["scaleSet", "availabilitySet"] as const) {
+      const checked = validateStackSpec({ ...base, fleet: { mode } });
+      assert.ok(checked.ok);
+      const custom = renderWebNodeCustomData(checked.spec, { name: "x", index: 0 });
+      const document = decodeCustomData(custom);
+      const nodeEnv = envOf(fileOf(document, NODE_AGENT_CONFIG));
+      assert.equal(
+        nodeEnv.get("JUMPGATE_IDENTITY_RESOURCE_ID"),
+        mode === "scaleSet" ? stackNames(checked.spec).webIdentityId : undefined,
+      );
+    }
   });
 
   test("shellcheck passes on every script in infra/node and every script the document embeds or runs", () => {
@@ -238,6 +270,8 @@ describe("web node template", () => {
       { stackName: "Bad_Name" },
       { guacamoleVersion: "0.9.14" },
       { maxUploadSize: "1g; root /" },
+      { identityResourceId: "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm" },
+      { identityResourceId: "lab-2-web-id\nJUMPGATE_DB_PORT=1" },
     ];
     for (const change of bad) {
       assert.throws(

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   nameBasedUuid,
+  roleAssignmentName,
   ROLE_DEFINITIONS,
   stackHash,
   stackNames,
@@ -118,13 +119,27 @@ describe("stack graph: nodes and edges", () => {
     assert.equal(g.nodes.length, 26 + 3 * 3);
   });
 
-  test("scale set mode: one Flexible scale set and one role assignment instead of per-VM nodes", () => {
+  test("scale set mode: one Flexible scale set, its user-assigned identity and one role assignment instead of per-VM nodes", () => {
     const g = buildStackGraph(spec({ fleet: { mode: "scaleSet", size: 3 } }), ctx);
     const keys = g.nodes.map((n) => n.key);
     assert.ok(!keys.some((k) => k.startsWith("vm:") || k.startsWith("nic:") || k === "avset"));
-    assert.deepEqual([...node(g, "vmss").dependsOn].sort(), ["lb", "secret:vm-ssh-public-key", "vnet"]);
-    assert.deepEqual(node(g, "ra:vmss").dependsOn, ["vmss"]);
-    assert.equal(g.nodes.length, 21);
+    assert.deepEqual(node(g, "identity:web").dependsOn, ["rg"]);
+    assert.deepEqual([...node(g, "vmss").dependsOn].sort(), ["identity:web", "lb", "secret:vm-ssh-public-key", "vnet"]);
+    // the role goes to the identity: it need not wait for the scale set
+    assert.deepEqual([...node(g, "ra:vmss").dependsOn].sort(), ["identity:web", "kv"]);
+    // 21 before the identity node (a Flexible scale set can't have a system-assigned identity)
+    assert.equal(g.nodes.length, 22);
+  });
+
+  test("scale set teardown: the identity goes after the scale set and the roles that name it", () => {
+    const s = spec({
+      policies: { scale: { enabled: true, metric: "sessions" } },
+      fleet: { mode: "scaleSet", size: 2 },
+    });
+    const teardown = teardownOrder(buildStackGraph(s, ctx).nodes).map((n) => n.key);
+    const at = (k: string) => teardown.indexOf(k);
+    for (const k of ["vmss", "ra:vmss", "ra:metrics:vmss"]) assert.ok(at(k) < at("identity:web"), k);
+    assert.ok(at("ra:metrics:vmss") < at("vmss"));
   });
 
   test("without a Function principal there is no officer role and secrets wait for the vault only", () => {
@@ -433,7 +448,20 @@ describe("stack graph: security properties", () => {
     assert.equal(at(vmss.body, "sku.capacity"), 3);
     assert.equal(at(vmss.body, "properties.orchestrationMode"), "Flexible");
     assert.equal(at(vmss.body, "properties.platformFaultDomainCount"), 1);
-    assert.deepEqual(vmss.body.identity, { type: "SystemAssigned" });
+    // Flexible orchestration: user-assigned identities only
+    assert.deepEqual(vmss.body.identity, {
+      type: "UserAssigned",
+      userAssignedIdentities: { [names.webIdentityId]: {} },
+    });
+    const identity = node(zonal, "identity:web");
+    assert.equal(identity.kind, "userAssignedIdentity");
+    assert.equal(identity.id, names.webIdentityId);
+    assert.ok(identity.id.endsWith("/providers/Microsoft.ManagedIdentity/userAssignedIdentities/jump1-web-id"));
+    assert.equal(identity.apiVersion, API_VERSIONS.managedIdentity);
+    assert.equal(identity.body.location, "westeurope");
+    assert.deepEqual(at(node(zonal, "ra:vmss").body, "properties.principalId"), {
+      $ref: { node: "identity:web", path: "properties.principalId", id: names.webIdentityId, apiVersion: "2023-01-31" },
+    });
     const profile = at(vmss.body, "properties.virtualMachineProfile") as Doc;
     assert.equal(at(profile, "osProfile.linuxConfiguration.disablePasswordAuthentication"), true);
     assert.equal(at(profile, "securityProfile.securityType"), "TrustedLaunch");
@@ -447,9 +475,11 @@ describe("stack graph: security properties", () => {
     assert.equal(at(node(regional, "vmss").body, "properties.platformFaultDomainCount"), 2);
     const ra = node(zonal, "ra:vmss");
     assert.ok(ra.id.startsWith(`${names.keyVaultId}/providers/Microsoft.Authorization/roleAssignments/`));
-    assert.deepEqual(at(ra.body, "properties.principalId"), {
-      $ref: { node: "vmss", path: "identity.principalId", id: vmss.id, apiVersion: vmss.apiVersion },
-    });
+    // the holder is still the scale set: the assignment keeps the name it had with a system-assigned identity
+    assert.ok(
+      ra.id.endsWith(`/${roleAssignmentName(names.keyVaultId, names.scaleSet, ROLE_DEFINITIONS.keyVaultSecretsUser)}`),
+    );
+    assert.equal(ra.tagOwner?.id, names.keyVaultId);
   });
 });
 
@@ -540,8 +570,14 @@ describe("stack graph: the live sessions metric", () => {
     assert.ok(ra.id.startsWith(`${names.scaleSetId}/providers/Microsoft.Authorization/roleAssignments/`), ra.id);
     assert.equal(at(ra.body, "properties.roleDefinitionId"), publisher(SUB));
     assert.deepEqual(at(ra.body, "properties.principalId"), {
-      $ref: { node: "vmss", path: "identity.principalId", id: names.scaleSetId, apiVersion: API_VERSIONS.compute },
+      $ref: {
+        node: "identity:web",
+        path: "properties.principalId",
+        id: names.webIdentityId,
+        apiVersion: API_VERSIONS.managedIdentity,
+      },
     });
+    assert.deepEqual(ra.dependsOn, ["vmss"]);
     assert.deepEqual(keysOf(g, /^(ra:metrics|alert:scale)/), ["ra:metrics:vmss", "alert:scale-out", "alert:scale-in"]);
     const out = node(g, "alert:scale-out");
     assert.deepEqual(at(out.body, "properties.scopes"), [names.scaleSetId]);

@@ -16,6 +16,7 @@ import {
   type WriteContext,
 } from "../types";
 import { arrayAt, COMPUTE_API, idOf, props, requireRef, setBackRef, stableGuid } from "./common";
+import { attachUserAssigned } from "./managed-identity";
 
 const VM = "Microsoft.Compute/virtualMachines";
 const VMSS = "Microsoft.Compute/virtualMachineScaleSets";
@@ -230,6 +231,7 @@ const virtualMachines: TypeDefinition = {
           getPath(ctx.existing ?? {}, ["identity", "principalId"]) ?? stableGuid(`${lower(doc.id)}#${str(p.vmId)}`);
         id.tenantId = ctx.emulator.tenantId;
       }
+      attachUserAssigned(ctx.emulator, doc);
     }
   },
   afterCommit(doc, ctx) {
@@ -400,7 +402,8 @@ function createInstance(emu: Emulator, vmss: ResourceDoc): void {
     ...(Array.isArray(vmss.zones)
       ? { zones: [(vmss.zones as string[])[scaleSetVms(emu, vmss).length % (vmss.zones as string[]).length]] }
       : {}),
-    ...(vmss.identity ? { identity: { type: "SystemAssigned" } } : {}),
+    // an instance carries its scale set's identities (a Flexible scale set has user-assigned ones only)
+    ...(vmss.identity ? { identity: structuredClone(vmss.identity) } : {}),
     properties: {
       virtualMachineScaleSet: { id: vmss.id },
       hardwareProfile: { vmSize: getPath(vmss, ["sku", "name"]) },
@@ -499,6 +502,16 @@ const virtualMachineScaleSets: TypeDefinition = {
         { target: "orchestrationMode" },
       );
     }
+    // Flexible orchestration takes user-assigned identities only; ARM's own words for anything else
+    const identityType = str(getPath(doc, ["identity", "type"]) ?? "");
+    if (/systemassigned/i.test(identityType)) {
+      throw new ArmError(
+        400,
+        "InvalidParameter",
+        `The value '${identityType}' of parameter 'identity' is not allowed. Allowed values are: UserAssigned, None.`,
+        { target: "identity" },
+      );
+    }
     if (p.platformFaultDomainCount === undefined) throw required("platformFaultDomainCount");
     const capacity = Number(getPath(doc, ["sku", "capacity"]) ?? 0);
     if (!Number.isInteger(capacity) || capacity < 0 || capacity > 1000) {
@@ -523,10 +536,7 @@ const virtualMachineScaleSets: TypeDefinition = {
     const p = props(doc);
     p.uniqueId = getPath(ctx.existing ?? {}, ["properties", "uniqueId"]) ?? randomUUID();
     p.timeCreated = getPath(ctx.existing ?? {}, ["properties", "timeCreated"]) ?? new Date().toISOString();
-    if (doc.identity && /systemassigned/i.test(str((doc.identity as Json).type))) {
-      (doc.identity as Json).principalId = stableGuid(lower(doc.id));
-      (doc.identity as Json).tenantId = ctx.emulator.tenantId;
-    }
+    attachUserAssigned(ctx.emulator, doc);
   },
   afterCommit(doc, ctx) {
     reconcileCapacity(ctx.emulator, doc);

@@ -5,6 +5,7 @@ import { COMPUTE_TYPES } from "./compute";
 import { DNS_TYPES } from "./dns";
 import { INSIGHTS_TYPES } from "./insights";
 import { KEYVAULT_TYPES } from "./keyvault";
+import { MANAGED_IDENTITY_TYPES } from "./managed-identity";
 import { MYSQL_TYPES } from "./mysql";
 import { NETWORK_TYPES } from "./network";
 import { RESOURCE_TYPES } from "./resources";
@@ -13,6 +14,7 @@ export const ALL_TYPES: TypeDefinition[] = [
   ...RESOURCE_TYPES,
   ...NETWORK_TYPES,
   ...DNS_TYPES,
+  ...MANAGED_IDENTITY_TYPES,
   ...COMPUTE_TYPES,
   ...MYSQL_TYPES,
   ...KEYVAULT_TYPES,
