@@ -8,6 +8,7 @@ export const Names = {
     reconcileStack: "reconcileStack",
     healStack: "healStack",
     scaleStack: "scaleStack",
+    rotateDatabaseCredentials: "rotateDatabaseCredentials",
   },
   activities: {
     buildStackGraph: "buildStackGraph",
@@ -35,6 +36,15 @@ export const Names = {
     setHealBrake: "setHealBrake",
     setHealConditions: "setHealConditions",
     consumeHealSignals: "consumeHealSignals",
+    loadRotationTarget: "loadRotationTarget",
+    claimForRotation: "claimForRotation",
+    readCredentialState: "readCredentialState",
+    normalizeCredentialLabels: "normalizeCredentialLabels",
+    createPendingPassword: "createPendingPassword",
+    finishRotation: "finishRotation",
+    abandonPending: "abandonPending",
+    applyAdminPassword: "applyAdminPassword",
+    recordCredentials: "recordCredentials",
   },
   http: {
     putStack: "putStack",
@@ -45,9 +55,11 @@ export const Names = {
     getOperation: "getOperation",
     postAlert: "postAlert",
     resumeHeal: "resumeHeal",
+    rotateDatabase: "rotateDatabase",
   },
   timers: {
     driftCheck: "driftCheck",
+    credentialRotationCheck: "credentialRotationCheck",
   },
 } as const;
 
@@ -60,4 +72,6 @@ export const InstanceIds = {
   /** singletons: one heal and one scale orchestration per stack, which new alerts wake up */
   heal: (stack: string) => `heal-${stack}`,
   scale: (stack: string) => `scale-${stack}`,
+  /** singleton: one database credential rotation per stack at a time */
+  rotateDatabase: (stack: string) => `rotate-db-${stack}`,
 } as const;
