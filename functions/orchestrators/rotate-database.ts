@@ -127,8 +127,13 @@ const retry = () => {
 
 /** Looks at a stack someone else holds, before giving up for this run (2 hours at the default 60 s). */
 const CLAIM_WAITS = 120;
-/** Logins the agent tries 2 s apart: a password change can take a moment to reach every server. */
-const TEST_ATTEMPTS = "3";
+/**
+ * Login tests of a new password, a durable timer apart: a password change can take a moment to
+ * reach every server of a managed database (testSecret failing the first time is a known failure
+ * mode of AWS's rotation functions).
+ */
+const TEST_ATTEMPTS = 3;
+const TEST_PAUSE_MS = 10_000;
 
 export const rotateDatabaseCredentials: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<RotateDatabaseInput>();
@@ -309,6 +314,8 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
     const from = s.current;
     let pending = s.pending;
     const resumed = !!pending;
+    /** the nodes as seen before anything changed them (a fresh rotation only) */
+    let fresh: NodeView[] | undefined;
     if (!pending) {
       if (input.appUsers === false) return { outcome: "none", line: "app users: not asked" };
       // every node answers, is healthy and logs in as the current user before anything changes
@@ -323,7 +330,7 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
       }
       for (const v of views.filter((x) => x.user !== from.user)) {
         // a node on the idle user (brought up by hand?) would lose its login when that user changes
-        const moved = yield* switchNode(v.name, from.slot, from.version, "rolling");
+        const moved = yield* switchNode(v.name, from.slot, from.version, "rolling", v);
         if (!moved.ok) {
           return {
             outcome: "skipped",
@@ -332,6 +339,7 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
           };
         }
       }
+      if (views.every((v) => v.user === from.user)) fresh = views;
       if (from.rotationId === rotationId) {
         return { outcome: "succeeded", line: `app users: already rotated by ${rotationId}; nodes use ${from.user}` };
       }
@@ -359,7 +367,7 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
     // ---- setSecret: through a node that does not log in as the idle user (the agent refuses that)
     status.phase = "setting";
     publish();
-    const views = yield* observeAll();
+    const views = fresh ?? (yield* observeAll());
     const setter = views.find((v) => v.answered && v.user !== to.user);
     const via = setter ?? views.find((v) => v.answered);
     if (!via) return yield* fail("no node's agent answers to set the new password");
@@ -372,22 +380,16 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
     // ---- testSecret: a real login with the pending version, reading Guacamole's schema
     status.phase = "testing";
     publish();
-    const test = yield* agent(via.name, "db-user", [
-      "test",
-      "--user",
-      to.slot,
-      "--version",
-      to.version,
-      "--attempts",
-      TEST_ATTEMPTS,
-    ]);
+    const test = yield* testLogin(via.name, to.slot, to.version, TEST_ATTEMPTS);
     if (!ok(test)) return yield* fail(`the login test of ${to.user} with the new password failed: ${why(test)}`);
 
     // ---- roll the nodes, one at a time
     status.phase = "rolling";
     publish();
     for (const node of nodes) {
-      const switched = yield* switchNode(node.name, to.slot, to.version, "rolling");
+      // set and test changed no node: what a fresh rotation saw of each is still what it is
+      const seen = fresh?.find((v) => v.name === node.name);
+      const switched = yield* switchNode(node.name, to.slot, to.version, "rolling", seen);
       if (!switched.ok) return yield* fail(`${node.name} failed after switching to ${to.user}: ${switched.detail}`);
     }
 
@@ -422,6 +424,8 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
     const toUser = APP_USERS[toSlot];
     const fromUser = APP_USERS[fromSlot];
     const stuck: string[] = [];
+    /** a node that logs in as the current user now, to put the idle user's password back through */
+    let via: string | undefined;
     for (const node of nodes) {
       const v = yield* observe(node.name);
       if (!v.answered) {
@@ -429,13 +433,14 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
         continue;
       }
       if (v.user === toUser) {
-        const back = yield* switchNode(node.name, fromSlot, fromVersion, "rolling-back");
+        const back = yield* switchNode(node.name, fromSlot, fromVersion, "rolling-back", v);
         if (!back.ok) stuck.push(`${node.name}: ${back.detail}`);
         else setNode(node.name, { state: "rolled-back", user: fromUser, detail: `back on ${fromUser}` });
       } else if (v.draining) {
         // drained for a switch that never happened
         yield* agent(node.name, "drain", ["off"]);
       }
+      via ??= stuck.some((x) => x.startsWith(`${node.name}: `)) ? undefined : node.name;
     }
     if (stuck.length > 0) {
       return {
@@ -445,10 +450,8 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
         resumed,
       };
     }
-    const views = yield* observeAll();
-    const via = views.find((v) => v.answered && v.user !== toUser);
     const restore = via
-      ? yield* agent(via.name, "db-user", ["set-password", "--user", toSlot, "--version", replaced])
+      ? yield* agent(via, "db-user", ["set-password", "--user", toSlot, "--version", replaced])
       : undefined;
     if (!restore || !ok(restore)) {
       return {
@@ -473,9 +476,11 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
     slot: AppUserSlot,
     version: string,
     phase: RotatePhase,
+    /** what the node said a moment ago, when nothing can have changed it since */
+    seen?: NodeView,
   ): Generator<Task, { ok: boolean; detail: string }, unknown> {
     const user = APP_USERS[slot];
-    let v = yield* observe(name);
+    let v = seen ?? (yield* observe(name));
     if (!v.answered) {
       setNode(name, { state: "failed", detail: v.problems.join(", ") });
       return { ok: false, detail: `its agent did not answer (${v.problems.join(", ") || "no answer"})` };
@@ -487,12 +492,14 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
     }
     // drain: the probe answers 503 and live sessions may end (bounded by the scale policy's timeout)
     setNode(name, { state: "draining", user: v.user });
+    let sessions = v.sessions;
     if (!v.draining) {
       const drained = yield* agent(name, "drain", ["on"]);
       if (!ok(drained)) return { ok: false, detail: `drain on failed: ${why(drained)}` };
+      const live = (drained.json as { liveSessions?: unknown } | undefined)?.liveSessions;
+      if (typeof live === "number") sessions = live;
     }
     const deadline = now().getTime() + spec.policies.scale.drainTimeoutMinutes * 60_000;
-    let sessions = v.sessions;
     while (sessions > 0 && now().getTime() + pollMs <= deadline) {
       status.waitingFor = `${sessions} live session(s) on ${name} to end (at most until ${new Date(deadline).toISOString()})`;
       publish();
@@ -563,11 +570,10 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
         resumed,
       };
     }
-    const login = (version: string, attempts: string) =>
-      agent(via.name, "db-user", ["test", "--user", "admin", "--version", version, "--attempts", attempts]);
+    const login = (version: string, attempts: number) => testLogin(via.name, "admin", version, attempts);
 
     // the server may have it already (a resumed rotation whose ARM update went through)
-    let tested = yield* login(pending.version, "1");
+    let tested = yield* login(pending.version, 1);
     let applyError: string | undefined;
     if (!ok(tested)) {
       try {
@@ -591,7 +597,7 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
       };
     }
     const reason = `the new admin password does not log in${applyError ? ` (ARM update: ${applyError})` : ""}: ${why(tested)}`;
-    const old = yield* login(s.current.version, "1");
+    const old = yield* login(s.current.version, 1);
     if (ok(old)) {
       yield call(Names.activities.abandonPending, { spec, kind: "admin", version: pending.version, reason });
       return {
@@ -621,6 +627,20 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
       })) as AgentCommandResult;
     } catch (error) {
       return { vmName, reachable: false, error: failureMessage(error) };
+    }
+  }
+
+  /** A real login with that secret version through the node's agent, tried `attempts` times. */
+  function* testLogin(
+    vmName: string,
+    user: AppUserSlot | "admin",
+    version: string,
+    attempts: number,
+  ): Generator<Task, AgentCommandResult, unknown> {
+    for (let n = 1; ; n++) {
+      const r = yield* agent(vmName, "db-user", ["test", "--user", user, "--version", version]);
+      if (ok(r) || n >= attempts) return r;
+      yield context.df.createTimer(new Date(now().getTime() + TEST_PAUSE_MS));
     }
   }
 

@@ -228,7 +228,7 @@ export interface DbCredentialsResult {
   tomcatRestarted: boolean;
 }
 
-/** `db-user set-password` (changed) and `db-user test` (login, attempts). */
+/** `db-user set-password` (changed) and `db-user test` (login). */
 export interface DbUserResult {
   user: string;
   slot: "a" | "b" | "admin";
@@ -236,7 +236,6 @@ export interface DbUserResult {
   version: string;
   changed?: boolean;
   login?: boolean;
-  attempts?: number;
 }
 
 export interface BootstrapDbResult {
@@ -336,7 +335,6 @@ export function parseDbUser(stdout: string): DbUserResult {
     version: str(o, "version"),
     ...(typeof o.changed === "boolean" ? { changed: o.changed } : {}),
     ...(typeof o.login === "boolean" ? { login: o.login } : {}),
-    ...(typeof o.attempts === "number" ? { attempts: o.attempts } : {}),
   };
 }
 

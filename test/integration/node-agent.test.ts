@@ -263,7 +263,7 @@ describe("node agent: real MariaDB (TLS), real NGINX, emulated Key Vault and IMD
       false,
     );
     const tested = parseDbUser((await ok(["db-user", "test", "--user", "b", "--version", v])).stdout);
-    assert.deepEqual([tested.login, tested.attempts], [true, 1]);
+    assert.equal(tested.login, true);
     const login = (pw: string) =>
       db.tryQuery("SELECT 1", { user: APP_USERS.b, password: pw, database: GUACAMOLE_DATABASE });
     assert.equal((await login(next)).ok, true, "the new password logs in");

@@ -28,7 +28,7 @@ import {
 import { SECRET_NAMES } from "../../shared/secret-names";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
-import { ActivityCrashTap } from "./activity-crash";
+import { ActivityCrashTap, type ActivityCall } from "./activity-crash";
 import { startJumpgateEnv, type JumpgateEnv } from "./jumpgate-env";
 import { startNodeSandboxFromCustomData, type NodeSandbox } from "./node-sandbox";
 import { startMariaDb, type MariaDb } from "./servers/mariadb";
@@ -55,6 +55,10 @@ function readEnvFile(file: string): Record<string, string> {
 export class RotationHarness {
   readonly names: StackNames;
   readonly sandboxes = new Map<string, NodeSandbox>();
+  /** the environment each VM's Run Command scripts get (its sandbox, the vault and MariaDB on loopback) */
+  private readonly vmEnv = new Map<string, Record<string, string>>();
+  /** what direct agent runs printed (scanned for secrets too) */
+  readonly agentOutput: string[] = [];
   /** snapshots of every finished instance (a singleton id's history is replaced by its next run) */
   readonly finished: InstanceState[] = [];
   /** MariaDB's admin password now: the bootstrap one, then whatever ARM set */
@@ -84,7 +88,7 @@ export class RotationHarness {
       subscriptionId,
       resourceGroup: `rg-${stack}`,
       location: "westeurope",
-      fleet: { mode: "availabilitySet", size },
+      fleet: { mode: "availabilitySet", size, min: Math.min(size, 2) },
       // draining waits a bounded (virtual) time for sessions to end
       policies: { scale: { drainTimeoutMinutes: 2 } },
     });
@@ -132,14 +136,21 @@ export class RotationHarness {
   private wire(): void {
     const { env } = this;
     env.emulator.runCommand.options.prepareSandbox = (vm, dir) => this.prepareSandbox(vm, dir);
-    env.emulator.mysqlAdminPasswordHook = async (serverId, login, password) => {
-      assert.equal(serverId.toLowerCase(), this.names.mysqlServerId.toLowerCase());
-      assert.equal(login, DB_ADMIN_LOGIN);
-      await this.db.query(`ALTER USER '${login}'@'%' IDENTIFIED BY ${sqlLiteral(password)};`, {
-        password: this.adminPassword,
+    // one update at a time, each authenticating with what the one before set (an emulated operation
+    // that ends Failed still runs its work, and nobody waits for it then)
+    let chain: Promise<void> = Promise.resolve();
+    env.emulator.mysqlAdminPasswordHook = (serverId, login, password) => {
+      const update = chain.then(async () => {
+        assert.equal(serverId.toLowerCase(), this.names.mysqlServerId.toLowerCase());
+        assert.equal(login, DB_ADMIN_LOGIN);
+        await this.db.query(`ALTER USER '${login}'@'%' IDENTIFIED BY ${sqlLiteral(password)};`, {
+          password: this.adminPassword,
+        });
+        this.adminPassword = password;
+        this.adminPasswordsSet.push(serverId);
       });
-      this.adminPassword = password;
-      this.adminPasswordsSet.push(serverId);
+      chain = update.catch(() => undefined);
+      return update;
     };
   }
 
@@ -163,13 +174,27 @@ export class RotationHarness {
       .find((d) => d.type === "Microsoft.KeyVault/vaults" && d.name.toLowerCase() === vaultHost[1].toLowerCase());
     assert.ok(vault, `the vault ${vaultHost[1]} named in node.env exists`);
     assert.equal(config.JUMPGATE_DB_HOST?.toLowerCase(), this.names.mysqlFqdn.toLowerCase());
-    return {
+    const vmEnv = {
       ...sandbox.env,
-      JUMPGATE_NODE_ROOT: "{sandbox}",
       JUMPGATE_KEY_VAULT_URL: String(vault.properties.vaultUri),
       JUMPGATE_DB_HOST: this.db.host,
       JUMPGATE_DB_PORT: String(this.db.port),
     };
+    this.vmEnv.set(vm.name, vmEnv);
+    return { ...vmEnv, JUMPGATE_NODE_ROOT: "{sandbox}" };
+  }
+
+  /** Runs the agent on a VM directly (with stdin), in the environment its Run Command scripts get. */
+  async runAgent(
+    vm: string,
+    args: string[],
+    input?: string,
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
+    const sandbox = this.sandboxes.get(vm);
+    assert.ok(sandbox, `${vm} has a sandbox`);
+    const r = await sandbox.runAgent(args, { input, env: this.vmEnv.get(vm) });
+    this.agentOutput.push(r.stdout, r.stderr);
+    return r;
   }
 
   /** Deploys the stack the way PUT does (claim, deployStack with the registry's current app user). */
@@ -337,10 +362,16 @@ export class RotationHarness {
       .sort();
   }
 
-  /** Agent commands an instance ran, in order ("vm command args..."), from the tap. */
+  /** The activities the last run of the rotation (or another instance) started, in order. */
+  lastRun(instanceId = this.instanceId): ActivityCall[] {
+    const calls = this.tap.callsOf(instanceId);
+    const start = calls.map((c) => c.name).lastIndexOf(Names.activities.loadRotationTarget);
+    return instanceId === this.instanceId && start >= 0 ? calls.slice(start) : calls;
+  }
+
+  /** Agent commands the last run ran, in order ("vm command args..."), from the tap. */
   agentCommands(instanceId = this.instanceId): string[] {
-    return this.tap
-      .callsOf(instanceId)
+    return this.lastRun(instanceId)
       .filter((c) => c.name === Names.activities.runNodeAgent)
       .map((c) => {
         const i = c.input as { vmName: string; command: string; args?: string[] };
@@ -372,6 +403,7 @@ export class RotationHarness {
         JSON.stringify(this.tap.calls.map((c) => ({ input: c.input, outcome: c.outcome }))),
       ],
       ["logs", this.logs.join("\n")],
+      ["agent output", this.agentOutput.join("\n")],
       ["audit trail", JSON.stringify(await this.env.audit.all(this.spec.name))],
       ["registry", JSON.stringify(await this.env.registry.get(this.spec.name))],
       ["emulator journal", JSON.stringify(this.env.emulator.journal.list())],
