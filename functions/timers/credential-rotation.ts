@@ -49,7 +49,9 @@ export async function checkCredentialRotations(
       const adminDue = adminAge >= policy.adminPasswordMaxAgeDays;
       const pending = state.app.pending ?? state.admin.pending;
       if (!appDue && !adminDue && !pending) {
-        if (!record.operation) await recordCredentialsActivity({ stack, spec, at: now.toISOString() });
+        // refresh the registry's copy, unless someone holds the stack (a dead holder is cleared first)
+        const free = !record.operation || (await clearStaleClaim(client, stack));
+        if (free) await recordCredentialsActivity({ stack, spec, at: now.toISOString() });
         result.skipped.push({ stack, why: `not due (app users ${appAge} d, admin ${adminAge} d)` });
         continue;
       }
