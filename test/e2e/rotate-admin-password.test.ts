@@ -3,12 +3,16 @@
 // version labelled pending first, then ARM, then a real login with it through a node's agent, and
 // only then is it current. ARM refusing the update rolls it back and nothing stops working (the
 // agent's admin login falls back from the failed version); ARM reporting a failure although the
-// server took the password is decided by the real login. One web node is enough here.
+// server took the password is decided by the real login. Killed after writing the pending version,
+// or after the ARM update, the daily check finds it pending and finishes it. One web node is enough.
 import "../../emulator/durable/install";
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { readCredentialStateActivity } from "../../functions/activities/rotation";
+import { Names } from "../../functions/names";
 import type { RotateDatabaseOutput } from "../../functions/orchestrators/rotate-database";
+import { checkCredentialRotations } from "../../functions/timers/credential-rotation";
+import type { ActivityCall } from "../support/activity-crash";
 import { APP_USERS, RotationHarness, SECRET_NAMES } from "../support/rotation-harness";
 
 const ADMIN = SECRET_NAMES.dbAdminPassword;
@@ -22,6 +26,9 @@ describe("admin password rotation through ARM, verified by a real login", { time
   after(async () => {
     await h?.stop();
   });
+
+  /** the activities of the first (clean) admin rotation, where the kill points are found */
+  let reference1: ActivityCall[] = [];
 
   test("the admin password rotates through ARM: pending in Key Vault first, promoted after a real login", async () => {
     const before = h.adminPassword;
@@ -37,7 +44,8 @@ describe("admin password rotation through ARM, verified by a real login", { time
     assert.equal(await h.adminLogin(before), false, "the old admin password is dead");
     assert.deepEqual(await h.labels(ADMIN), ["retired", "current"]);
     // the order: the pending version existed before ARM was asked, the login test came after
-    const calls = h.lastRun().map((c) => c.label);
+    reference1 = h.lastRun();
+    const calls = reference1.map((c) => c.label);
     const created = calls.indexOf("createPendingPassword");
     const applied = calls.indexOf("applyAdminPassword");
     const finished = calls.indexOf("finishRotation");
@@ -99,6 +107,38 @@ describe("admin password rotation through ARM, verified by a real login", { time
     assert.equal(sql.code, 0, sql.stderr);
     assert.match(sql.stderr, /latest admin password is a failed rotation's/);
   });
+
+  for (const step of [Names.activities.createPendingPassword, Names.activities.applyAdminPassword]) {
+    test(`killed after ${step}: admin work goes on meanwhile, and the daily check finishes the rotation`, async () => {
+      const reference = reference1;
+      const k = reference.findIndex((c) => c.name === step) + 1;
+      assert.ok(k > 0, reference.map((c) => c.label).join(", "));
+      h.tap.killAfter(h.instanceId, k);
+      h.start({ appUsers: false, admin: true });
+      await h.env.host.runUntilIdle();
+      await h.tap.settle();
+      assert.equal(h.keep(h.instanceId).runtimeStatus, "Terminated");
+      h.tap.disarm();
+      // pending in Key Vault, maybe not yet on the server: the agent's admin login still works
+      const pending = (await readCredentialStateActivity({ spec: h.spec })).admin.pending;
+      assert.ok(pending, "a pending admin version was left");
+      const sql = await h.runAgent(h.vmNames()[0], ["sql"], "SELECT 1;");
+      assert.equal(sql.code, 0, sql.stderr);
+
+      const check = await checkCredentialRotations(h.client, h.env.host.now);
+      assert.match(check.started.find((x) => x.stack === h.spec.name)?.why ?? "", /left pending/);
+      await h.env.host.runUntilIdle();
+      const output = h.keep(h.instanceId).output as RotateDatabaseOutput;
+      assert.deepEqual([output.outcome, output.resumed], ["succeeded", true], JSON.stringify(output));
+      const state = await readCredentialStateActivity({ spec: h.spec });
+      assert.equal(state.admin.pending, undefined);
+      assert.deepEqual(state.staleLabels, []);
+      assert.equal(state.admin.current.version, pending.version, "the pending version was finished, not replaced");
+      assert.equal(await h.value(ADMIN, pending.version), h.adminPassword, "MariaDB has the current version");
+      assert.equal(await h.adminLogin(h.adminPassword), true);
+      assert.equal((await h.labels(ADMIN)).filter((l) => l === "current").length, 1);
+    });
+  }
 
   test("no password appears in any history, status, output, log, the registry or the audit trail", async () => {
     assert.ok((await h.assertNoSecretLeaks()) >= 6);
