@@ -4,6 +4,7 @@
 //  - a node that fails after switching (Tomcat does not restart) goes back to the previous user, so
 //    does every node already switched, and the rotation reports it (output, registry, audit)
 //  - the next rotation goes through, past the failed versions
+//  - with a node that does not answer, a rotation does not start at all
 import "../../emulator/durable/install";
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -32,6 +33,21 @@ describe("database credential rotation: failures switch nothing or roll back", {
     });
   /** a login that needs no grant: does the password work at all */
   const loginOnly = async (user: string, password: string) => (await h.db.tryQuery("SELECT 1", { user, password })).ok;
+
+  test("a node whose agent does not answer: the rotation does not start, nothing is written", async () => {
+    const [, web2] = h.vmNames();
+    h.env.emulator.runCommand.setVm(web2, "unreachable");
+    const state = await h.rotate();
+    h.env.emulator.runCommand.setVm(web2, undefined);
+    const output = state.output as RotateDatabaseOutput;
+    assert.equal(output.outcome, "skipped", JSON.stringify(output));
+    assert.match(output.failure ?? "", new RegExp(`not every node is healthy, so none is switched: ${web2}`));
+    assert.deepEqual(await h.labels(B), ["none"], "no pending version was made");
+    assert.deepEqual(
+      h.agentCommands().filter((c) => !c.endsWith(" health")),
+      [],
+    );
+  });
 
   test("a failed test step switches nothing: no node is touched, b's password is put back, the version is labelled failed", async () => {
     await grant("REVOKE");

@@ -236,7 +236,7 @@ describe(
       assert.deepEqual(await h.databaseUsers(), [APP_USERS.a, APP_USERS.b], "no extra database user");
     });
 
-    test("a rotation waits for a deploy that holds the stack, then rotates", async () => {
+    test("a rotation waits for a deploy that holds the stack, then for a node's live session to end, then rotates", async () => {
       const deploying = InstanceIds.deploy(h.spec.name, 1, "wait");
       await h.env.registry.setOperation(h.spec.name, {
         kind: "deploy",
@@ -247,8 +247,23 @@ describe(
         instanceId: deploying,
         input: { spec: h.spec, generation: 1, nodeReadyTimeoutMinutes: 30, pollSeconds: 10, dbUserSlot: "a" },
       });
+      const [web1] = h.vmNames();
+      const session = await h.sandboxes.get(web1)!.guacd.openSession();
       h.start({ claimRetrySeconds: 30 });
+      const status = () => h.env.host.getStatus(h.instanceId)?.customStatus as RotateDatabaseStatus | undefined;
+      await h.env.host.runUntilIdle({ until: () => /live session\(s\) on/.test(status()?.waitingFor ?? "") });
+      // drained, and waiting: the session is not cut
+      assert.match(status()?.waitingFor ?? "", new RegExp(`^1 live session\\(s\\) on ${web1} to end`));
+      let commands = h.agentCommands();
+      assert.ok(commands.includes(`${web1} drain on`), commands.join("\n"));
+      assert.ok(!commands.some((c) => c.startsWith(`${web1} db-credentials`)), commands.join("\n"));
+      session.destroy();
       await h.env.host.runUntilIdle();
+      commands = h.agentCommands();
+      assert.ok(
+        commands.some((c) => c.startsWith(`${web1} db-credentials --user b`)),
+        commands.join("\n"),
+      );
       h.keep(deploying);
       const state = h.keep(h.instanceId);
       assert.equal((state.output as RotateDatabaseOutput).outcome, "succeeded", JSON.stringify(state.output));
