@@ -434,8 +434,16 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
       }
       if (v.user === toUser) {
         const back = yield* switchNode(node.name, fromSlot, fromVersion, "rolling-back", v);
-        if (!back.ok) stuck.push(`${node.name}: ${back.detail}`);
-        else setNode(node.name, { state: "rolled-back", user: fromUser, detail: `back on ${fromUser}` });
+        // a node whose properties name the old user again is off the new one, healthy or not (a
+        // Tomcat that does not come back is heal's business, not a reason to keep the new password)
+        const after = back.ok ? undefined : yield* observe(node.name);
+        if (back.ok || after?.user === fromUser) {
+          setNode(node.name, {
+            state: "rolled-back",
+            user: fromUser,
+            detail: back.ok ? `back on ${fromUser}` : `back on ${fromUser}, but: ${back.detail}`,
+          });
+        } else stuck.push(`${node.name}: ${back.detail}`);
       } else if (v.draining) {
         // drained for a switch that never happened
         yield* agent(node.name, "drain", ["off"]);
