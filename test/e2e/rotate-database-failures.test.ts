@@ -5,12 +5,17 @@
 //    does every node already switched, and the rotation reports it (output, registry, audit)
 //  - the next rotation goes through, past the failed versions
 //  - with a node that does not answer, a rotation does not start at all
+//  - a rotation killed in the middle of its rollback is finished by the next run
 import "../../emulator/durable/install";
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { RotateDatabaseOutput, RotateDatabaseStatus } from "../../functions/orchestrators/rotate-database";
 import { GUACAMOLE_DATABASE } from "../../shared/node/constants";
+import { Names } from "../../functions/names";
+import { checkCredentialRotations } from "../../functions/timers/credential-rotation";
+import type { ActivityCall } from "../support/activity-crash";
 import { APP_USERS, RotationHarness, SECRET_NAMES } from "../support/rotation-harness";
+import { assertConverged } from "../support/rotation-kill";
 
 const A = SECRET_NAMES.dbAppPasswordA;
 const B = SECRET_NAMES.dbAppPasswordB;
@@ -18,6 +23,8 @@ const B = SECRET_NAMES.dbAppPasswordB;
 describe("database credential rotation: failures switch nothing or roll back", { timeout: 120_000 }, () => {
   let h: RotationHarness;
   let b1: string;
+  /** the activities of the rotation that rolled back after a node failed */
+  let failedRun: ActivityCall[] = [];
 
   before(async () => {
     h = await RotationHarness.start("jgrotf", "00000000-0000-0000-0000-0000000070f1");
@@ -88,6 +95,7 @@ describe("database credential rotation: failures switch nothing or roll back", {
     const [web1, web2] = h.vmNames();
     h.sandboxes.get(web2)!.failNextSystemctl();
     const state = await h.rotate();
+    failedRun = h.lastRun();
     const output = state.output as RotateDatabaseOutput;
     assert.equal(output.outcome, "rolled-back", JSON.stringify(output));
     assert.match(
@@ -138,6 +146,34 @@ describe("database credential rotation: failures switch nothing or roll back", {
     assert.deepEqual(Object.values(h.nodeUsers()), [APP_USERS.b, APP_USERS.b]);
     assert.deepEqual(Object.values(await h.everyNodeLogsIn()), [true, true]);
     assert.equal((await h.env.registry.get(h.spec.name))?.observed?.credentials?.lastFailure?.outcome, "rolled-back");
+  });
+
+  test("killed in the middle of that rollback (the first node back, the second not yet): the next run finishes the rotation", async () => {
+    const [web1, web2] = h.vmNames();
+    const k =
+      failedRun
+        .map((c, i) => ({ c, i }))
+        .filter(({ c }) => c.name === Names.activities.runNodeAgent)
+        .filter(({ c }) => (c.input as { vmName: string; command: string }).vmName === web1)
+        .filter(({ c }) => (c.input as { command: string }).command === "db-credentials")[1].i + 1;
+    h.sandboxes.get(web2)!.failNextSystemctl();
+    h.tap.killAfter(h.instanceId, k);
+    h.start();
+    await h.env.host.runUntilIdle();
+    await h.tap.settle();
+    assert.equal(h.keep(h.instanceId).runtimeStatus, "Terminated", `killed after ${h.tap.killedAfter}`);
+    h.tap.disarm();
+    // the first node is back on b, the second still on a (its restart failed): both log in
+    assert.deepEqual(h.nodeUsers(), { [web1]: APP_USERS.b, [web2]: APP_USERS.a });
+    assert.deepEqual(Object.values(await h.everyNodeLogsIn()), [true, true]);
+
+    const check = await checkCredentialRotations(h.client, h.env.host.now);
+    assert.match(check.started.find((x) => x.stack === h.spec.name)?.why ?? "", /left pending/);
+    await h.env.host.runUntilIdle();
+    const output = h.keep(h.instanceId).output as RotateDatabaseOutput;
+    assert.deepEqual([output.outcome, output.resumed], ["succeeded", true], JSON.stringify(output));
+    await assertConverged(h, "after a kill during a rollback", { failedVersions: 2 });
+    assert.deepEqual(Object.values(h.nodeUsers()), [APP_USERS.a, APP_USERS.a]);
   });
 
   test("no password appears in any history, status, output, log, the registry or the audit trail", async () => {
