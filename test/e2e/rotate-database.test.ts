@@ -18,6 +18,7 @@ import { after, before, describe, test } from "node:test";
 import { HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { fromRegistry, startDurableRpcServer, type DurableRpcServer } from "../../emulator/durable";
 import { durableClientContextFor } from "../../emulator/durable/client/client-context";
+import { prepareWebNodeActivity } from "../../functions/activities/heal";
 import { InstanceIds, Names } from "../../functions/names";
 import type { RotateDatabaseOutput, RotateDatabaseStatus } from "../../functions/orchestrators/rotate-database";
 import { checkCredentialRotations } from "../../functions/timers/credential-rotation";
@@ -193,7 +194,7 @@ describe(
       assert.equal(op.body.runtimeStatus, "Completed");
     });
 
-    test("a deploy after the rotation gives a node that lost its credentials the current user, b", async () => {
+    test("a deploy, and heal readying a new node, give a node without credentials the current user, b", async () => {
       const [, web2] = h.vmNames();
       // as if web-2 were rebuilt: no database block in its properties
       const props = path.join(h.sandboxes.get(web2)!.root, NODE_PATHS.guacamoleProperties);
@@ -205,6 +206,14 @@ describe(
         .map((c) => `${String((c.input as Doc).vmName)} ${((c.input as Doc).args as string[]).join(" ")}`);
       assert.deepEqual(switches, [`${web2} --user b`]);
       assert.deepEqual(Object.values(h.nodeUsers()), [APP_USERS.b, APP_USERS.b]);
+      assert.deepEqual(Object.values(await h.everyNodeLogsIn()), [true, true]);
+
+      // heal readying a replaced node: the registry's current user wins over a stale hint from peers
+      fs.writeFileSync(props, fs.readFileSync(props, "utf8").replace(/^mysql-.*$/gm, ""));
+      const prepared = await prepareWebNodeActivity({ spec: h.spec, vmName: web2, dbUserSlot: "a" });
+      assert.ok(prepared.steps.includes("database credentials of app user b"), prepared.steps.join(", "));
+      assert.equal(h.nodeUsers()[web2], APP_USERS.b);
+      assert.equal((await h.runAgent(web2, ["drain", "off"])).code, 0);
       assert.deepEqual(Object.values(await h.everyNodeLogsIn()), [true, true]);
     });
 
