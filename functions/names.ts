@@ -8,6 +8,7 @@ export const Names = {
     reconcileStack: "reconcileStack",
     healStack: "healStack",
     scaleStack: "scaleStack",
+    rotateDatabaseCredentials: "rotateDatabaseCredentials",
   },
   activities: {
     buildStackGraph: "buildStackGraph",
@@ -44,6 +45,15 @@ export const Names = {
     removeScaleSetInstance: "removeScaleSetInstance",
     setScaleCondition: "setScaleCondition",
     recordScaleObserved: "recordScaleObserved",
+    loadRotationTarget: "loadRotationTarget",
+    claimForRotation: "claimForRotation",
+    readCredentialState: "readCredentialState",
+    normalizeCredentialLabels: "normalizeCredentialLabels",
+    createPendingPassword: "createPendingPassword",
+    finishRotation: "finishRotation",
+    abandonPending: "abandonPending",
+    applyAdminPassword: "applyAdminPassword",
+    recordCredentials: "recordCredentials",
   },
   http: {
     putStack: "putStack",
@@ -54,9 +64,11 @@ export const Names = {
     getOperation: "getOperation",
     postAlert: "postAlert",
     resumeHeal: "resumeHeal",
+    rotateDatabase: "rotateDatabase",
   },
   timers: {
     driftCheck: "driftCheck",
+    credentialRotationCheck: "credentialRotationCheck",
   },
 } as const;
 
@@ -69,4 +81,6 @@ export const InstanceIds = {
   /** singletons: one heal and one scale orchestration per stack, which new alerts wake up */
   heal: (stack: string) => `heal-${stack}`,
   scale: (stack: string) => `scale-${stack}`,
+  /** singleton: one database credential rotation per stack at a time */
+  rotateDatabase: (stack: string) => `rotate-db-${stack}`,
 } as const;

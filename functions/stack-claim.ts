@@ -5,6 +5,7 @@ import * as df from "durable-functions";
 import type { DurableClient, DurableOrchestrationStatus } from "durable-functions";
 import type { StackOperation } from "../shared/store";
 import type { StackSpec } from "../shared/spec/types";
+import { currentDbUserSlot } from "../shared/stack-status";
 import { services } from "./services";
 
 export type ClaimKind = "deploy" | "teardown" | "reconcile" | "plan";
@@ -38,7 +39,9 @@ export async function claimStack(
     const instanceId = options.instanceIdFor(record.generation);
     const op: StackOperation = { kind, instanceId, startedAt: (options.now ?? new Date()).toISOString() };
     const claimed = await registry.setOperation(name, op, { ifMatch: record.etag });
-    if (claimed.ok) return { ok: true, instanceId, generation: record.generation };
+    // the app user nodes must log in as: the rotation keeps it in the registry (Key Vault's copy)
+    if (claimed.ok)
+      return { ok: true, instanceId, generation: record.generation, dbUserSlot: currentDbUserSlot(record.observed) };
     if (claimed.reason === "operation-running") return { ok: false, running: claimed.running };
   }
   throw new Error(`stack '${name}' kept changing while claiming it; try again`);
@@ -61,6 +64,18 @@ const TERMINAL = new Set<string>([
   df.OrchestrationRuntimeStatus.Failed,
   df.OrchestrationRuntimeStatus.Terminated,
 ]);
+
+/**
+ * Clears the stack's claim if its instance no longer runs (so an orchestration that claims the stack
+ * itself, like the rotation, does not wait for a dead holder). True when it cleared one.
+ */
+export async function clearStaleClaim(client: DurableClient, name: string): Promise<boolean> {
+  const { registry } = services();
+  const record = await registry.get(name);
+  if (!record?.operation || (await claimIsLive(client, record.operation.instanceId))) return false;
+  const cleared = await registry.setOperation(name, null, { ifMatch: record.etag });
+  return cleared.ok && !cleared.unchanged;
+}
 
 /** An operation claim whose instance no longer runs (crashed host, terminated by hand) is stale. */
 export async function claimIsLive(client: DurableClient, instanceId: string): Promise<boolean> {

@@ -41,4 +41,55 @@ export interface StackObserved {
   lastOperation?: OperationOutcome;
   /** a plan that found drift, and what it found (reconcile) */
   drift?: { at: string; changes: { key: string; action: string; paths: string[] }[] };
+  /** the database credentials as Key Vault labels them (names and versions only), and their rotations */
+  credentials?: CredentialsObserved;
+}
+
+/** One rotation of the database credentials, as it ended. */
+export interface RotationOutcome {
+  instanceId: string;
+  rotationId: string;
+  /** succeeded; rolled-back: nothing changed in the end; failed: left for the next run to finish or undo; skipped: not started */
+  outcome: "succeeded" | "rolled-back" | "failed" | "skipped";
+  startedAt: string;
+  finishedAt: string;
+  /** what happened to the app users and to the admin password, one line each */
+  appUsers?: string;
+  admin?: string;
+  /** why it did not succeed, one line, never a secret */
+  failure?: string;
+}
+
+/**
+ * Copy of the credential state in Key Vault (the source of truth), written by the rotation after
+ * every change it makes. Deploy, reconcile and heal read the current app user from here.
+ */
+export interface CredentialsObserved {
+  database: {
+    /** the app user every node logs in as */
+    currentUser: string;
+    slot: "a" | "b";
+    version: string;
+    /** ISO 8601: when it became current */
+    since?: string;
+    /** the idle app user, still valid until the next rotation */
+    previousUser: string;
+    /** a rotation that has not finished (its version and since when) */
+    pending?: { user: string; version: string; rotationId?: string; since?: string };
+  };
+  admin: {
+    version: string;
+    since?: string;
+    pending?: { version: string; rotationId?: string; since?: string };
+  };
+  lastRotation?: RotationOutcome;
+  /** the last rotation that did not succeed; kept after later successes, for people */
+  lastFailure?: RotationOutcome;
+  /** ISO 8601: when this copy was taken from Key Vault */
+  checkedAt: string;
+}
+
+/** The app user slot nodes must log in as: the rotation's record, "a" before any rotation. */
+export function currentDbUserSlot(observed: StackObserved | undefined): "a" | "b" {
+  return observed?.credentials?.database.slot ?? "a";
 }

@@ -26,6 +26,7 @@ import { errorCode, runAgentCommand } from "../../shared/node/run-agent";
 import { APP_USERS } from "../../shared/node/constants";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
+import { currentDbUserSlot } from "../../shared/stack-status";
 import { StackNotFoundError, type StackConditionInput, type StackOperation } from "../../shared/store";
 import { agentAnswered, failingChecks, isHealthy } from "../orchestrators/node-health";
 import { Names } from "../names";
@@ -439,8 +440,11 @@ export async function prepareWebNodeActivity(input: PrepareWebNodeInput): Promis
   const steps: string[] = [];
   await run("drain", ["on"]);
   steps.push("drain on");
-  await run("db-credentials", ["--user", input.dbUserSlot]);
-  steps.push(`database credentials of app user ${input.dbUserSlot}`);
+  // the rotation's record of the current app user wins over what the healthy peers were seen using
+  const record = await services().registry.get(spec.name);
+  const slot = record?.observed?.credentials ? currentDbUserSlot(record.observed) : input.dbUserSlot;
+  await run("db-credentials", ["--user", slot]);
+  steps.push(`database credentials of app user ${slot}`);
   const names = stackNames(spec);
   const certificate: GraphNode = {
     key: `secret:${SECRET_NAMES.tlsBundle}`,

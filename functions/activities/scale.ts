@@ -23,6 +23,7 @@ import {
 import { intentsOf } from "../alert-wake";
 import { Names } from "../names";
 import { agentAnswered, isHealthy, observedNode } from "../orchestrators/node-health";
+import { currentDbUserSlot } from "../../shared/stack-status";
 import { services } from "../services";
 import { listWebNodesActivity, type WebNodeRef } from "./nodes";
 
@@ -39,6 +40,8 @@ export interface ScaleView {
   tearingDown?: boolean;
   /** how long a new node may take to come up (the app's setting) */
   nodeReadyTimeoutMinutes?: number;
+  /** the app user the stack's nodes log in as now (credential rotation alternates it) */
+  dbUserSlot?: "a" | "b";
 }
 
 async function readView(stack: string): Promise<ScaleView> {
@@ -54,6 +57,7 @@ async function readView(stack: string): Promise<ScaleView> {
     ...(kept?.lastScale ? { lastScale: kept.lastScale } : {}),
     ...(record.operation?.kind === "teardown" ? { tearingDown: true } : {}),
     nodeReadyTimeoutMinutes,
+    dbUserSlot: currentDbUserSlot(record.observed),
   };
 }
 

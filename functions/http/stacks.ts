@@ -3,6 +3,7 @@
 // a request that finds a live operation gets 409 naming it, and starts nothing.
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
+import { credentialSummary } from "../../shared/credentials/summary";
 import { conflictProblem, notFoundProblem, payloadTooLargeProblem, validationProblem } from "../../shared/http/problem";
 import { parseJsonBody, STACK_SPEC_LIMITS, validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
@@ -59,6 +60,7 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
     spec,
     generation: claim.generation,
     nodeReadyTimeoutMinutes: s.nodeReadyTimeoutMinutes,
+    dbUserSlot: claim.dbUserSlot,
   };
   await client.startNew(Names.orchestrators.deployStack, { instanceId: claim.instanceId, input });
   context.log(`deploy of stack ${route.name} generation ${claim.generation} started as ${claim.instanceId}`);
@@ -146,6 +148,7 @@ export async function getStack(request: HttpRequest, context: InvocationContext)
     desired: record.spec,
     observed: record.observed,
     conditions: record.conditions,
+    credentials: credentialSummary(record.observed, record.spec.policies.rotation, new Date()),
     operation: record.operation
       ? {
           ...record.operation,
@@ -182,7 +185,8 @@ export async function getOperation(request: HttpRequest, context: InvocationCont
   const ours =
     (/^(deploy|teardown|plan|reconcile)-/.test(instanceId) && instanceId.includes(`-${route.name}-`)) ||
     instanceId === InstanceIds.heal(route.name) ||
-    instanceId === InstanceIds.scale(route.name);
+    instanceId === InstanceIds.scale(route.name) ||
+    instanceId === InstanceIds.rotateDatabase(route.name);
   const status = ours ? await instanceStatus(df.getClient(context), instanceId) : undefined;
   if (!status) return problem(notFoundProblem(`operation '${instanceId}' of stack '${route.name}' not found`));
   const done = status.runtimeStatus === df.OrchestrationRuntimeStatus.Completed;

@@ -248,6 +248,8 @@ export const scaleStack: OrchestrationHandler = function* (context: Orchestratio
         nodeReadyTimeoutMinutes: view.nodeReadyTimeoutMinutes ?? 30,
         pollSeconds: input.pollSeconds,
         bootstrapDatabase: false,
+        // a scale-out joins on the user the fleet uses now, never a stale default
+        ...(view.dbUserSlot ? { dbUserSlot: view.dbUserSlot } : {}),
         ...(certificate ? { certificateSecret: certificate } : {}),
         retry,
       });

@@ -42,6 +42,7 @@ export async function driftCheck(
       spec: record.spec,
       generation: record.generation,
       nodeReadyTimeoutMinutes: s.nodeReadyTimeoutMinutes,
+      dbUserSlot: claim.dbUserSlot,
     };
     await client.startNew(Names.orchestrators.reconcileStack, { instanceId: claim.instanceId, input });
     started.push(record.name);

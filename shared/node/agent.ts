@@ -5,7 +5,15 @@
 import { NODE_AGENT_PATH } from "./constants";
 
 export type AgentCommand =
-  "health" | "drain" | "install-cert" | "acme-challenge" | "db-credentials" | "sql" | "bootstrap-db" | "init";
+  | "health"
+  | "drain"
+  | "install-cert"
+  | "acme-challenge"
+  | "db-credentials"
+  | "db-user"
+  | "sql"
+  | "bootstrap-db"
+  | "init";
 
 export const AGENT_COMMANDS: readonly AgentCommand[] = [
   "health",
@@ -13,6 +21,7 @@ export const AGENT_COMMANDS: readonly AgentCommand[] = [
   "install-cert",
   "acme-challenge",
   "db-credentials",
+  "db-user",
   "sql",
   "bootstrap-db",
   "init",
@@ -184,6 +193,8 @@ export interface NodeHealth {
   tomcat: boolean;
   guacd: boolean;
   database: boolean;
+  /** the app user Guacamole's properties name (whether or not its login works); null before db-credentials */
+  databaseUser: string | null;
   certificate: ServedCertificate | null;
   checks: NodeHealthCheck[];
   /** null until the installer has finished (the node cannot be healthy before) */
@@ -217,6 +228,16 @@ export interface DbCredentialsResult {
   tomcatRestarted: boolean;
 }
 
+/** `db-user set-password` (changed) and `db-user test` (login). */
+export interface DbUserResult {
+  user: string;
+  slot: "a" | "b" | "admin";
+  secret: string;
+  version: string;
+  changed?: boolean;
+  login?: boolean;
+}
+
 export interface BootstrapDbResult {
   changed: string[];
 }
@@ -237,6 +258,7 @@ export function parseHealth(stdout: string): NodeHealth {
     tomcat: bool(o, "tomcat"),
     guacd: bool(o, "guacd"),
     database: bool(o, "database"),
+    databaseUser: optStr(o, "databaseUser"),
     certificate:
       certificate === null
         ? null
@@ -299,6 +321,20 @@ export function parseDbCredentials(stdout: string): DbCredentialsResult {
     secret: str(o, "secret"),
     version: optStr(o, "version"),
     tomcatRestarted: bool(o, "tomcatRestarted"),
+  };
+}
+
+export function parseDbUser(stdout: string): DbUserResult {
+  const o = parseAgentJson(stdout);
+  const slot = str(o, "slot");
+  if (slot !== "a" && slot !== "b" && slot !== "admin") fail("slot");
+  return {
+    user: str(o, "user"),
+    slot,
+    secret: str(o, "secret"),
+    version: str(o, "version"),
+    ...(typeof o.changed === "boolean" ? { changed: o.changed } : {}),
+    ...(typeof o.login === "boolean" ? { login: o.login } : {}),
   };
 }
 

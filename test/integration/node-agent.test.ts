@@ -15,6 +15,7 @@ import {
   agentRunCommand,
   parseBootstrapDb,
   parseDbCredentials,
+  parseDbUser,
   parseDrain,
   parseHealth,
   parseInstallCert,
@@ -70,6 +71,7 @@ describe("node agent: real MariaDB (TLS), real NGINX, emulated Key Vault and IMD
   let vmSandbox: NodeSandbox | undefined;
   let document: string;
   let workDir: string;
+  let vaultUrl: string;
   const secrets = { admin: password(), a: password(), b: password(), guacadmin: password() };
   /** every stdout/stderr and Run Command message this test saw, for the secret scan */
   const seen: string[] = [];
@@ -91,7 +93,7 @@ describe("node agent: real MariaDB (TLS), real NGINX, emulated Key Vault and IMD
     intermediate = ca.intermediate("Jumpgate web test issuing CA");
     db = await startMariaDb({ adminUser: DB_ADMIN_LOGIN, adminPassword: secrets.admin });
     az = await startAzure({ runCommand: { root: path.join(workDir, "run-command") } });
-    const vaultUrl = await az.emulator.keyVault.ensureVault(VAULT, false);
+    vaultUrl = await az.emulator.keyVault.ensureVault(VAULT, false);
     const kv = az.factory.secrets(vaultUrl);
     await kv.setSecret(SECRET_NAMES.dbAdminPassword, secrets.admin);
     await kv.setSecret(SECRET_NAMES.dbAppPasswordA, secrets.a);
@@ -234,6 +236,75 @@ describe("node agent: real MariaDB (TLS), real NGINX, emulated Key Vault and IMD
     assert.deepEqual(parseBootstrapDb((await ok(["bootstrap-db"])).stdout).changed, [
       `user ${APP_USERS.b} password set`,
     ]);
+  });
+
+  test("db-user sets the idle app user's password from a given secret version, tests real logins, and never the node's own user", async () => {
+    const kv = az.factory.secrets(vaultUrl);
+    const versionOf = async (name: string) => (await kv.getSecret(name)).properties.version!;
+    const bSettled = await versionOf(SECRET_NAMES.dbAppPasswordB);
+    const aCurrent = await versionOf(SECRET_NAMES.dbAppPasswordA);
+    // a rotation's pending version: in Key Vault before the database has it
+    const next = password();
+    const pending = await kv.setSecret(SECRET_NAMES.dbAppPasswordB, next, {
+      tags: { "jumpgate-rotation": "pending", "jumpgate-replaces": bSettled },
+    });
+    const v = pending.properties.version!;
+    const early = await agent(["db-user", "test", "--user", "b", "--version", v]);
+    assert.equal(early.code, 1, "the database does not know the pending password yet");
+    assert.match(early.stderr, new RegExp(`${APP_USERS.b} cannot log in and query`));
+    // meanwhile bootstrap-db keeps the settled version instead of pushing the unsettled one
+    assert.deepEqual(parseBootstrapDb((await ok(["bootstrap-db"])).stdout).changed, []);
+    assert.equal((await agent(["db-user", "test", "--user", "b", "--version", bSettled])).code, 0);
+
+    const set = parseDbUser((await ok(["db-user", "set-password", "--user", "b", "--version", v])).stdout);
+    assert.deepEqual([set.user, set.slot, set.version, set.changed], [APP_USERS.b, "b", v, true]);
+    assert.equal(
+      parseDbUser((await ok(["db-user", "set-password", "--user", "b", "--version", v])).stdout).changed,
+      false,
+    );
+    const tested = parseDbUser((await ok(["db-user", "test", "--user", "b", "--version", v])).stdout);
+    assert.equal(tested.login, true);
+    const login = (pw: string) =>
+      db.tryQuery("SELECT 1", { user: APP_USERS.b, password: pw, database: GUACAMOLE_DATABASE });
+    assert.equal((await login(next)).ok, true, "the new password logs in");
+    assert.equal((await login(secrets.b)).ok, false, "the replaced one no longer does");
+    // bootstrap-db accepts the pending version once the database has it
+    assert.deepEqual(parseBootstrapDb((await ok(["bootstrap-db"])).stdout).changed, []);
+
+    // the user this node's Guacamole logs in as is never changed under it
+    const own = await agent(["db-user", "set-password", "--user", "a", "--version", aCurrent]);
+    assert.equal(own.code, 1);
+    assert.match(own.stderr, /refusing to change its password/);
+    // the health answer names the user
+    assert.equal(parseHealth((await ok(["health"])).stdout).databaseUser, APP_USERS.a);
+
+    // the admin: a pending version the server does not have yet does not stop admin work
+    const adminSettled = await versionOf(SECRET_NAMES.dbAdminPassword);
+    const nextAdmin = password();
+    const adminPending = await kv.setSecret(SECRET_NAMES.dbAdminPassword, nextAdmin, {
+      tags: { "jumpgate-rotation": "pending", "jumpgate-replaces": adminSettled },
+    });
+    const av = adminPending.properties.version!;
+    assert.equal((await agent(["db-user", "test", "--user", "admin", "--version", av])).code, 1);
+    const who = await ok(["sql", "--format", "jsonl"], "SELECT CURRENT_USER() AS who;");
+    assert.deepEqual(
+      JSON.parse(who.stdout),
+      { who: `${DB_ADMIN_LOGIN}@%` },
+      "sql falls back to the settled admin password",
+    );
+    assert.match(who.stderr, /using the version it replaces/);
+    // once the server has it (ARM set it), the pending version is the one that works
+    await db.query(`ALTER USER '${DB_ADMIN_LOGIN}'@'%' IDENTIFIED BY ${sqlLiteral(nextAdmin)}`);
+    assert.equal(parseDbUser((await ok(["db-user", "test", "--user", "admin", "--version", av])).stdout).login, true);
+    const after = await ok(["sql"], "SELECT 1;");
+    assert.doesNotMatch(after.stderr, /using the version it replaces/);
+    // put the admin back as it was for the tests that follow (their queries use the first password)
+    await db.query(`ALTER USER '${DB_ADMIN_LOGIN}'@'%' IDENTIFIED BY ${sqlLiteral(secrets.admin)}`, {
+      password: nextAdmin,
+    });
+    await kv.setSecret(SECRET_NAMES.dbAdminPassword, secrets.admin);
+    await kv.setSecret(SECRET_NAMES.dbAppPasswordB, next);
+    secrets.b = next;
   });
 
   test("the probe follows health --update-probe, answers 503 while draining and 200 again after drain off", async () => {

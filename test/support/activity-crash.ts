@@ -28,7 +28,7 @@ export class ActivityCrashTap {
   /** every activity invocation that reached a real handler, in start order */
   readonly calls: ActivityCall[] = [];
   private host?: DurableTestHost;
-  private victim?: { instanceId: string; killAfter: number; started: number; killedAfter?: string };
+  private victim?: { instanceId: string; killAfter: number; started: number; killedAfter?: string; armed: boolean };
   private readonly running = new Set<Promise<unknown>>();
 
   attach(host: DurableTestHost): void {
@@ -42,7 +42,12 @@ export class ActivityCrashTap {
 
   /** Kill `instanceId` once the `killAfter`-th activity it starts has finished. */
   killAfter(instanceId: string, killAfter: number): void {
-    this.victim = { instanceId, killAfter, started: 0 };
+    this.victim = { instanceId, killAfter, started: 0, armed: true };
+  }
+
+  /** Stops killing: a new run under the same instance id (a singleton started again) lives. */
+  disarm(): void {
+    if (this.victim) this.victim.armed = false;
   }
 
   /** Label of the activity after which the victim was killed, once it was. */
@@ -64,7 +69,7 @@ export class ActivityCrashTap {
       const meta = context.triggerMetadata?.instanceId;
       const instanceId = typeof meta === "string" ? meta : "";
       const label = labelOf(name, input);
-      const victim = this.victim?.instanceId === instanceId ? this.victim : undefined;
+      const victim = this.victim?.armed && this.victim.instanceId === instanceId ? this.victim : undefined;
       if (victim && victim.started >= victim.killAfter) throw new HostCrashedError(label);
       const n = victim ? ++victim.started : 0;
       const call: ActivityCall = { instanceId, name, label, input };

@@ -46,6 +46,8 @@ export interface NodeSandbox {
   guacd: GuacdStandIn;
   agentPath: string;
   systemctlCalls(): string[];
+  /** the next systemctl call (e.g. Tomcat's restart) fails once, like a unit that does not start */
+  failNextSystemctl(): void;
   runAgent(args: string[], options?: { input?: string; env?: Record<string, string> }): Promise<RunResult>;
   stop(): Promise<void>;
 }
@@ -128,7 +130,14 @@ export async function startNodeSandbox(
   const systemctl = path.join(testDir, "bin", "systemctl");
   fs.writeFileSync(
     systemctl,
-    '#!/usr/bin/env bash\n# Stand-in for systemctl (systemd cannot run here): records each call.\nprintf \'%s\\n\' "$*" >>"$(dirname "$0")/../systemctl.log"\n',
+    [
+      "#!/usr/bin/env bash",
+      "# Stand-in for systemctl (systemd cannot run here): records each call; fails one if asked to.",
+      'dir="$(dirname "$0")/.."',
+      'printf \'%s\\n\' "$*" >>"$dir/systemctl.log"',
+      'if [[ -e $dir/fail-next-systemctl ]]; then rm -f "$dir/fail-next-systemctl"; echo "Job failed (stand-in)" >&2; exit 1; fi',
+      "",
+    ].join("\n"),
     { mode: 0o755 },
   );
 
@@ -193,6 +202,7 @@ async function startNodeServices(
     agentPath,
     systemctlCalls: () =>
       fs.existsSync(systemctlLog) ? fs.readFileSync(systemctlLog, "utf8").split("\n").filter(Boolean) : [],
+    failNextSystemctl: () => fs.writeFileSync(path.join(root, ".test", "fail-next-systemctl"), ""),
     runAgent,
     async stop() {
       await Promise.all([nginx.stop(), tomcat.stop(), guacd.stop()]);

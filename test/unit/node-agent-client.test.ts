@@ -16,6 +16,7 @@ import {
   agentScript,
   parseAgentJson,
   parseBootstrapDb,
+  parseDbUser,
   parseDrain,
   parseHealth,
   shellQuote,
@@ -131,6 +132,7 @@ describe("agent output parsers", () => {
     tomcat: true,
     guacd: true,
     database: true,
+    databaseUser: "guacamole_a",
     certificate: {
       serial: "0A1B",
       notAfter: "2031-01-01T00:00:00Z",
@@ -148,6 +150,8 @@ describe("agent output parsers", () => {
     const parsed = parseHealth(`some chatter\n{"partial":\n${JSON.stringify(health)}\n`);
     assert.deepEqual(parsed, health);
     assert.equal(parseHealth(JSON.stringify({ ...health, certificate: null })).certificate, null);
+    // an agent from before `databaseUser`, or a node without credentials yet
+    assert.equal(parseHealth(JSON.stringify({ ...health, databaseUser: undefined })).databaseUser, null);
     assert.throws(() => parseHealth(JSON.stringify({ ...health, liveSessions: "3" })), AgentOutputError);
     assert.throws(() => parseHealth("no json at all"), AgentOutputError);
   });
@@ -162,6 +166,20 @@ describe("agent output parsers", () => {
     assert.deepEqual(parseBootstrapDb('{"changed":[]}').changed, []);
     assert.throws(() => parseBootstrapDb('{"changed":[1]}'), AgentOutputError);
     assert.deepEqual(parseAgentJson('{"a":1}\n{"b":2}'), { b: 2 });
+  });
+
+  test("parseDbUser reads set-password and test answers (names and versions only)", () => {
+    const set = '{"user":"guacamole_b","slot":"b","secret":"db-app-b-password","version":"v2","changed":true}';
+    assert.deepEqual(parseDbUser(set), {
+      user: "guacamole_b",
+      slot: "b",
+      secret: "db-app-b-password",
+      version: "v2",
+      changed: true,
+    });
+    const test = '{"user":"jumpgateadmin","slot":"admin","secret":"mysql-admin-password","version":"v9","login":true}';
+    assert.equal(parseDbUser(test).login, true);
+    assert.throws(() => parseDbUser('{"user":"x","slot":"c","secret":"s","version":"v"}'), AgentOutputError);
   });
 
   test("splitRunCommandMessage reads Azure's Run Command status message", () => {

@@ -1,0 +1,49 @@
+// The body of POST /api/stacks/{name}/rotate/database: which credentials to rotate. Validated with
+// ajv like every other input; an empty body rotates the app users' passwords.
+import Ajv2020 from "ajv/dist/2020";
+import type { ProblemFieldError } from "../http/problem";
+
+export const ROTATE_LIMITS = { maxBodyBytes: 1024, maxJsonDepth: 3 };
+
+export interface RotateRequest {
+  /** the Guacamole app users' passwords, by alternating users (default true) */
+  appUsers?: boolean;
+  /** the MySQL server admin password, through ARM (default false) */
+  admin?: boolean;
+}
+
+const SCHEMA = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    appUsers: { type: "boolean" },
+    admin: { type: "boolean" },
+  },
+} as const;
+
+const ajv = new Ajv2020({ strict: true, allErrors: true });
+const validate = ajv.compile<RotateRequest>(SCHEMA);
+
+export function validateRotateRequest(
+  input: unknown,
+): { ok: true; request: Required<RotateRequest> } | { ok: false; errors: ProblemFieldError[] } {
+  if (!validate(input)) {
+    const errors = (validate.errors ?? []).map((e) => {
+      const field =
+        e.keyword === "additionalProperties"
+          ? `${e.instancePath}/${String((e.params as { additionalProperty: string }).additionalProperty)}`
+          : e.instancePath;
+      const detail =
+        e.keyword === "additionalProperties"
+          ? `unknown field; the body may hold only "appUsers" and "admin"`
+          : `${field ? field.slice(1) : "the body"} ${e.message ?? "is invalid"}`;
+      return { pointer: field, detail };
+    });
+    return { ok: false, errors };
+  }
+  const request = { appUsers: input.appUsers ?? true, admin: input.admin ?? false };
+  if (!request.appUsers && !request.admin) {
+    return { ok: false, errors: [{ pointer: "", detail: "nothing to rotate: appUsers and admin are both false" }] };
+  }
+  return { ok: true, request };
+}
