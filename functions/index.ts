@@ -4,6 +4,7 @@ import "./activities/resources";
 import "./activities/nodes";
 import "./activities/registry";
 import "./activities/heal";
+import "./activities/certificates";
 import "./orchestrators/deploy-stack";
 import "./orchestrators/plan-stack";
 import "./orchestrators/teardown-stack";

@@ -8,6 +8,7 @@ export const Names = {
     reconcileStack: "reconcileStack",
     healStack: "healStack",
     scaleStack: "scaleStack",
+    renewCertificate: "renewCertificate",
   },
   activities: {
     buildStackGraph: "buildStackGraph",
@@ -35,6 +36,13 @@ export const Names = {
     setHealBrake: "setHealBrake",
     setHealConditions: "setHealConditions",
     consumeHealSignals: "consumeHealSignals",
+    readCertificateState: "readCertificateState",
+    claimForCertificate: "claimForCertificate",
+    beginCertificateOrder: "beginCertificateOrder",
+    issueCertificate: "issueCertificate",
+    recordCertificateRollout: "recordCertificateRollout",
+    recordCertificateFailure: "recordCertificateFailure",
+    recordCertificateCheck: "recordCertificateCheck",
   },
   http: {
     putStack: "putStack",
@@ -45,9 +53,11 @@ export const Names = {
     getOperation: "getOperation",
     postAlert: "postAlert",
     resumeHeal: "resumeHeal",
+    rotateCertificate: "rotateCertificate",
   },
   timers: {
     driftCheck: "driftCheck",
+    certificateRenewal: "certificateRenewal",
   },
 } as const;
 
@@ -60,4 +70,6 @@ export const InstanceIds = {
   /** singletons: one heal and one scale orchestration per stack, which new alerts wake up */
   heal: (stack: string) => `heal-${stack}`,
   scale: (stack: string) => `scale-${stack}`,
+  /** the stack's certificate worker: renews, rolls out and verifies, then sleeps until the next look */
+  certificate: (stack: string) => `cert-${stack}`,
 } as const;

@@ -5,7 +5,16 @@ import { AzureClientFactory } from "../shared/azure/clients";
 import { azureSettingsFromEnv, validateAzureSettings } from "../shared/azure/settings";
 import { ConfigError, readIntSetting, readSetting } from "../shared/config";
 import { ResourceEngine } from "../shared/arm/engine";
-import { AlertInbox, AuditLog, RepairLedger, StackRegistry, StoreTables, storeSettingsFromEnv } from "../shared/store";
+import { acmeSettingsFromEnv, type AcmeSettings } from "../shared/acme/settings";
+import {
+  AlertInbox,
+  AuditLog,
+  CertificateLedger,
+  RepairLedger,
+  StackRegistry,
+  StoreTables,
+  storeSettingsFromEnv,
+} from "../shared/store";
 import type { StackSpec } from "../shared/spec/types";
 import type { StackObserved } from "../shared/stack-status";
 
@@ -18,6 +27,10 @@ export interface Services {
   inbox: AlertInbox;
   /** what healing did to each node, its brake and suspensions */
   repairs: RepairLedger;
+  /** each stack's certificate: current, schedule, backoff, orders, what each node serves */
+  certificates: CertificateLedger;
+  /** the ACME client: trust, polling, DNS-01 propagation wait */
+  acme: AcmeSettings;
   /** tenant of the stacks' Key Vaults */
   tenantId: string;
   functionPrincipalId?: string;
@@ -50,6 +63,8 @@ export function servicesFromSettings(): Services {
     audit: new AuditLog(store),
     inbox: new AlertInbox(store),
     repairs: new RepairLedger(store),
+    certificates: new CertificateLedger(store),
+    acme: acmeSettingsFromEnv(),
     tenantId,
     functionPrincipalId: readSetting("functionPrincipalId"),
     alertActionGroupId: actionGroupIdSetting(),

@@ -44,9 +44,10 @@ export async function releaseOperationActivity(input: ReleaseOperationInput): Pr
   return released.ok && !released.unchanged;
 }
 
-/** After a teardown: the stack leaves the registry and the repair ledger; its audit trail stays. */
+/** After a teardown: the stack leaves the registry and the repair and certificate ledgers; its audit trail stays. */
 export async function forgetStackActivity(input: { stack: string }): Promise<void> {
   await services().repairs.forget(input.stack);
+  await services().certificates.forget(input.stack);
   await services().registry.delete(input.stack);
 }
 

@@ -36,3 +36,4 @@ export { StackNotFoundError, StoreContentionError, StoreCorruptionError, StoreLi
 export { MAX_ENTITY_BYTES, MAX_PROPERTY_CHARS } from "./json-columns";
 export { AlertInbox, IGNORED_PARTITION, type InboxEntry, type PendingOptions } from "./alert-inbox";
 export { RepairLedger, MAX_ATTEMPTS } from "./repair-ledger";
+export { CertificateLedger } from "./certificate-ledger";

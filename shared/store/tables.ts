@@ -6,7 +6,13 @@ import { needsInsecureConnection, storeSettingsFromEnv, validateStoreSettings, t
 import type { Env } from "../config";
 
 /** Jumpgate's tables; the stored name is `{prefix}{suffix}`, e.g. `jumpgatestacks`. */
-export const TABLE_SUFFIXES = { stacks: "stacks", events: "events", alerts: "alerts", repairs: "repairs" } as const;
+export const TABLE_SUFFIXES = {
+  stacks: "stacks",
+  events: "events",
+  alerts: "alerts",
+  repairs: "repairs",
+  certificates: "certs",
+} as const;
 export type TableKind = keyof typeof TABLE_SUFFIXES;
 
 /** Options every store call takes (Azure SDK style). */

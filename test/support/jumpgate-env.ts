@@ -12,7 +12,8 @@ import { useServices, type Services } from "../../functions/services";
 import { ResourceEngine } from "../../shared/arm/engine";
 import { AzureClientFactory } from "../../shared/azure/clients";
 import type { AzureClientSettings } from "../../shared/azure/settings";
-import { AlertInbox, AuditLog, RepairLedger, StackRegistry, StoreTables } from "../../shared/store";
+import type { AcmeSettings } from "../../shared/acme/settings";
+import { AlertInbox, AuditLog, CertificateLedger, RepairLedger, StackRegistry, StoreTables } from "../../shared/store";
 import type { StackSpec } from "../../shared/spec/types";
 import type { StackObserved } from "../../shared/stack-status";
 import { emulatorClientSettings } from "./azure";
@@ -29,6 +30,8 @@ export interface JumpgateEnvOptions {
   nodeReadyTimeoutMinutes?: number;
   /** give every stack the alert rules that call this action group */
   alertActionGroupId?: string;
+  /** the ACME client's settings (default: fast polls, no DNS wait, no extra CA) */
+  acme?: { dnsWaitSeconds?: number; transport?: Partial<AcmeSettings["transport"]> };
   log?: (line: string) => void;
 }
 
@@ -41,6 +44,7 @@ export interface JumpgateEnv {
   audit: AuditLog;
   inbox: AlertInbox;
   repairs: RepairLedger;
+  certificates: CertificateLedger;
   rpc?: DurableRpcServer;
   http?: HttpHost;
   /** base URL of the HTTP API when served, e.g. http://127.0.0.1:7071/api */
@@ -70,6 +74,7 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
   const audit = new AuditLog(tables);
   const inbox = new AlertInbox(tables);
   const repairs = new RepairLedger(tables);
+  const certificates = new CertificateLedger(tables);
   const services: Services = {
     factory,
     engine: new ResourceEngine(factory),
@@ -77,6 +82,17 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
     audit,
     inbox,
     repairs,
+    certificates,
+    acme: {
+      dnsWaitSeconds: options.acme?.dnsWaitSeconds ?? 0,
+      transport: {
+        requestTimeoutMs: 5_000,
+        pollMinMs: 50,
+        pollMaxMs: 400,
+        pollAttempts: 15,
+        ...options.acme?.transport,
+      },
+    },
     tenantId: TENANT_ID,
     nodeReadyTimeoutMinutes: options.nodeReadyTimeoutMinutes ?? 30,
     alertActionGroupId: options.alertActionGroupId,
@@ -98,6 +114,7 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
     audit,
     inbox,
     repairs,
+    certificates,
     stop: async () => {
       await env.http?.close();
       await env.rpc?.close();
