@@ -212,13 +212,19 @@ export interface BeginCertificateOrderInput {
   orderId: string;
   reason: string;
   at: string;
+  /** the person's request this order answers: answered now, so a restarted worker does not order twice */
+  forceId?: string;
 }
 
 /** Records the order about to be placed (or returns the one a stopped worker left pending). */
 export async function beginCertificateOrderActivity(input: BeginCertificateOrderInput): Promise<string> {
-  const state = await updateLedger(input.stack, input.at, (st) =>
-    st.pending ? st : { ...st, pending: { orderId: input.orderId, startedAt: input.at, reason: input.reason } },
-  );
+  const state = await updateLedger(input.stack, input.at, (st) => {
+    const next: CertificateState = st.pending
+      ? { ...st }
+      : { ...st, pending: { orderId: input.orderId, startedAt: input.at, reason: input.reason } };
+    if (input.forceId) next.forceHandled = input.forceId;
+    return next;
+  });
   return state.pending!.orderId;
 }
 
@@ -439,8 +445,6 @@ export interface RecordCertificateCheckInput {
   decision: string;
   nextCheckAt: string;
   nextRenewalAt?: string;
-  /** a request for a new certificate this run answered */
-  forceHandled?: string;
 }
 
 export async function recordCertificateCheckActivity(input: RecordCertificateCheckInput): Promise<void> {
@@ -449,7 +453,6 @@ export async function recordCertificateCheckActivity(input: RecordCertificateChe
       const next: CertificateState = { ...st, decision: input.decision, nextCheckAt: input.nextCheckAt };
       if (input.nextRenewalAt) next.nextRenewalAt = input.nextRenewalAt;
       else delete next.nextRenewalAt;
-      if (input.forceHandled) next.forceHandled = input.forceHandled;
       return next;
     });
   } catch (e) {

@@ -4,12 +4,14 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { conflictProblem, notFoundProblem, payloadTooLargeProblem, validationProblem } from "../../shared/http/problem";
+import { certificateStatus } from "../../shared/acme/status";
 import { parseJsonBody, STACK_SPEC_LIMITS, validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 import { InstanceIds, Names } from "../names";
 import type { DeployInput } from "../orchestrators/deploy-stack";
 import type { PlanInput } from "../orchestrators/plan-stack";
 import type { TeardownInput } from "../orchestrators/teardown-stack";
+import { certificateHostname } from "../activities/certificates";
 import { services } from "../services";
 import { guarded, json, operationUrl, problem, routeStackName } from "./respond";
 import { claimStack, instanceStatus, type ClaimKind } from "../stack-claim";
@@ -128,12 +130,18 @@ export async function planStackHttp(request: HttpRequest, context: InvocationCon
 export async function getStack(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const route = routeStackName(request);
   if (!route.ok) return route.response;
-  const { registry, audit } = services();
+  const { registry, audit, certificates } = services();
   const record = await registry.get(route.name);
   if (!record) return problem(notFoundProblem(`stack '${route.name}' is not registered`));
   const client = df.getClient(context);
   const running = record.operation ? await instanceStatus(client, record.operation.instanceId) : undefined;
   const events = await audit.recent(route.name, { limit: 20 });
+  const certificateWorkerId = InstanceIds.certificate(route.name);
+  const [certificateState, certificateWorker] = await Promise.all([
+    certificates.get(route.name),
+    instanceStatus(client, certificateWorkerId),
+  ]);
+  const workerProgress = certificateWorker?.customStatus as { phase?: unknown; waitingUntil?: unknown } | undefined;
   return json(200, {
     name: record.name,
     generation: record.generation,
@@ -143,6 +151,18 @@ export async function getStack(request: HttpRequest, context: InvocationContext)
     desired: record.spec,
     observed: record.observed,
     conditions: record.conditions,
+    certificate: {
+      ...certificateStatus(certificateState, certificateHostname(record.spec), new Date()),
+      worker: certificateWorker
+        ? {
+            instanceId: certificateWorkerId,
+            runtimeStatus: certificateWorker.runtimeStatus,
+            phase: workerProgress?.phase ?? null,
+            waitingUntil: workerProgress?.waitingUntil ?? null,
+            status: operationUrl(request, route.name, certificateWorkerId),
+          }
+        : null,
+    },
     operation: record.operation
       ? {
           ...record.operation,
@@ -178,7 +198,8 @@ export async function getOperation(request: HttpRequest, context: InvocationCont
   // instance ids embed the stack name: an id of another stack is as unknown here as a random one
   const ours =
     (/^(deploy|teardown|plan|reconcile)-/.test(instanceId) && instanceId.includes(`-${route.name}-`)) ||
-    instanceId === InstanceIds.heal(route.name);
+    instanceId === InstanceIds.heal(route.name) ||
+    instanceId === InstanceIds.certificate(route.name);
   const status = ours ? await instanceStatus(df.getClient(context), instanceId) : undefined;
   if (!status) return problem(notFoundProblem(`operation '${instanceId}' of stack '${route.name}' not found`));
   const done = status.runtimeStatus === df.OrchestrationRuntimeStatus.Completed;

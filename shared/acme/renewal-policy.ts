@@ -158,6 +158,8 @@ export interface RenewalInput {
   nodesBehind: string[];
   /** the current certificate was never rolled out (stored, then the worker stopped) */
   rolloutPending: boolean;
+  /** an order was begun and not finished (the worker stopped, or the attempt failed): it is resumed */
+  pendingOrder?: { orderId: string; startedAt: string };
 }
 
 export type RenewalAction = "issue" | "rollout" | "none";

@@ -15,6 +15,7 @@ import type { ResourceDoc } from "../../emulator/arm/types";
 import { buildGraphActivity } from "../../functions/activities/resources";
 import { topologicalOrder } from "../../shared/graph/order";
 import { stackNames } from "../../shared/graph/names";
+import { runAgentCommand } from "../../shared/node/run-agent";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 import { startJumpgateEnv, type JumpgateEnv, type JumpgateEnvOptions } from "./jumpgate-env";
@@ -131,6 +132,19 @@ export class CertificateHarness {
       nodes = nodes.filter((n) => wanted.has(n.key));
     }
     for (const node of topologicalOrder(nodes)) await this.env.services.engine.apply(node);
+    // each web VM's sandbox (real NGINX serving its bootstrap certificate) comes up with its first Run Command
+    const { factory } = this.env.services;
+    await Promise.all(
+      this.vmNames(spec).map(async (vmName) => {
+        const r = await runAgentCommand(factory, {
+          subscriptionId: spec.subscriptionId,
+          resourceGroup: spec.resourceGroup,
+          vmName,
+          command: "health",
+        });
+        assert.ok(r.reachable && r.json, `${vmName}'s agent answers`);
+      }),
+    );
   }
 
   /** The web VMs of a stack (availability set members), by name. */
