@@ -5,6 +5,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from "durable-functions";
 import { conflictProblem, notFoundProblem, payloadTooLargeProblem, validationProblem } from "../../shared/http/problem";
 import { certificateStatus } from "../../shared/acme/status";
+import { SECRET_NAMES } from "../../shared/secret-names";
 import { parseJsonBody, STACK_SPEC_LIMITS, validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 import { InstanceIds, Names } from "../names";
@@ -48,6 +49,7 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
   const s = services();
 
   const at = compactTime(new Date());
+  const current = (await s.certificates.get(route.name)).current;
   const claim = await claimStack(client, route.name, "deploy", {
     spec,
     instanceIdFor: (generation) => InstanceIds.deploy(route.name, generation, at),
@@ -58,6 +60,7 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
     spec,
     generation: claim.generation,
     nodeReadyTimeoutMinutes: s.nodeReadyTimeoutMinutes,
+    ...(current ? { certificate: { secret: SECRET_NAMES.tlsBundle, serial: current.serial } } : {}),
   };
   await client.startNew(Names.orchestrators.deployStack, { instanceId: claim.instanceId, input });
   context.log(`deploy of stack ${route.name} generation ${claim.generation} started as ${claim.instanceId}`);

@@ -5,6 +5,7 @@
 // happens, and the outcome is recorded in the registry and the audit trail.
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-functions";
+import { normalizeSerial } from "../../shared/acme/certificate";
 import type { StackGraph } from "../../shared/graph/types";
 import type { AgentCommandResult } from "../../shared/node/run-agent";
 import type { StackSpec } from "../../shared/spec/types";
@@ -25,6 +26,13 @@ export interface DeployInput {
   pollSeconds?: number;
   /** how often running resource operations are checked (default 2 s; tests and the bench shorten it) */
   tickMs?: number;
+  /**
+   * The stack's current certificate (from the certificate ledger when the deploy was asked for):
+   * nodes that do not serve it install it before they get database credentials, so a node this
+   * deploy creates never takes traffic with its self-signed bootstrap certificate. Absent on a new
+   * stack (and in instances started before this field existed, whose histories stay valid).
+   */
+  certificate?: { secret: string; serial: string };
 }
 
 export interface DeployStatus {
@@ -236,7 +244,29 @@ function* bringUpNodes(
     );
   }
 
-  // 3. nodes whose database check fails get the current app user's credentials
+  // 3. a stack with a certificate: nodes that do not serve it install it (latest Key Vault version)
+  //    before they get credentials, i.e. before they can be healthy and take traffic
+  if (input.certificate) {
+    const want = normalizeSerial(input.certificate.serial);
+    for (let i = 0; i < webNodes.length; i++) {
+      const served = (results[i].json as { certificate?: { serial?: unknown } | null } | undefined)?.certificate
+        ?.serial;
+      if (typeof served === "string" && normalizeSerial(served) === want) continue;
+      const installed = (yield context.df.callActivityWithRetry(Names.activities.runNodeAgent, activityRetry(), {
+        ...target,
+        vmName: webNodes[i].name,
+        command: "install-cert",
+        args: ["--secret", input.certificate.secret],
+      })) as AgentCommandResult;
+      if (!installed.reachable || installed.exitCode !== 0) {
+        throw new Error(
+          `certificate install on ${webNodes[i].name} failed: ${installed.error ?? installed.stderr ?? `exit ${installed.exitCode}`}`,
+        );
+      }
+    }
+  }
+
+  // 4. nodes whose database check fails get the current app user's credentials
   const slot = input.dbUserSlot ?? "a";
   for (let i = 0; i < webNodes.length; i++) {
     if (!databaseCheckFails(results[i])) continue;
@@ -253,7 +283,7 @@ function* bringUpNodes(
     }
   }
 
-  // 4. every node healthy
+  // 5. every node healthy
   status.phase = "health";
   results = yield* health();
   report(results);
