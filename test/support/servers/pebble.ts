@@ -172,7 +172,9 @@ export async function startPebble(options: PebbleOptions): Promise<PebbleServer>
     log: () => output,
     orders: () => [...output.matchAll(/Added order "([^"]+)" to the db/g)].map((m) => m[1]),
     issued: () =>
-      [...output.matchAll(/Issued certificate serial ([0-9a-f]+) for order/gi)].map((m) => m[1].toUpperCase()),
+      [...output.matchAll(/Issued certificate serial ([0-9a-f]+) for order/gi)].map((m) =>
+        m[1].toUpperCase().replace(/^0+(?=.)/, ""),
+      ),
     async stopCa() {
       if (pebble) await stopChild(pebble, "SIGTERM", 5_000);
     },
