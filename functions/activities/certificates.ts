@@ -128,7 +128,7 @@ export async function readCertificateStateActivity(input: ReadCertificateStateIn
     };
   }
   const before = await s.certificates.get(input.stack);
-  const ari = await renewalWindow(spec, before, current, input.at);
+  const { ari, checked } = await renewalWindow(spec, before, current, input.at);
   const state = await updateLedger(input.stack, input.at, (st) => {
     const same = st.current?.version === current?.version;
     const next: CertificateState = { ...st };
@@ -137,6 +137,7 @@ export async function readCertificateStateActivity(input: ReadCertificateStateIn
     if (!same) next.nodes = st.nodes.map((n) => ({ ...n, current: !!current && n.serial === current.serial }));
     if (ari) next.ari = ari;
     else if (next.ari && next.ari.serial !== current?.serial) delete next.ari;
+    if (checked) next.ariCheckedAt = { serial: checked.serial, at: checked.at };
     return next;
   });
   const nodes = await listWebNodesActivity({ spec });
@@ -151,27 +152,29 @@ export async function readCertificateStateActivity(input: ReadCertificateStateIn
 
 const ARI_RECHECK_MS = 6 * 3600_000;
 
-/** The CA's renewal window for `current` (RFC 9773), fetched again only when due; errors are not fatal. */
+/**
+ * The CA's renewal window for `current` (RFC 9773), asked for at most every 6 hours (or as the CA's
+ * Retry-After says), also when the CA offers none; errors are not fatal: the 2/3 rule still holds.
+ */
 async function renewalWindow(
   spec: StackSpec,
   state: CertificateState,
   current: StoredCertificate | undefined,
   at: string,
-): Promise<CertificateState["ari"] | undefined> {
-  if (!current?.ariCertId) return undefined;
+): Promise<{ ari?: CertificateState["ari"]; checked?: { serial: string; at: string } }> {
+  if (!current?.ariCertId) return {};
   const now = new Date(at);
   const known = state.ari && state.ari.serial === current.serial ? state.ari : undefined;
-  if (known) {
-    const again = known.retryAfter ? Date.parse(known.retryAfter) : Date.parse(known.checkedAt) + ARI_RECHECK_MS;
-    if (again > now.getTime()) return known;
-  }
+  const lastCheck = state.ariCheckedAt?.serial === current.serial ? Date.parse(state.ariCheckedAt.at) : undefined;
+  const again = known?.retryAfter ? Date.parse(known.retryAfter) : (lastCheck ?? -Infinity) + ARI_RECHECK_MS;
+  if (again > now.getTime()) return { ...(known ? { ari: known } : {}) };
+  const checked = { serial: current.serial, at };
   try {
     const info = await fetchRenewalInfo(spec.tls.acme.directoryUrl, current.ariCertId, services().acme.transport, now);
-    if (!info) return undefined;
-    return { ...info, serial: current.serial, checkedAt: at };
+    if (!info) return { checked };
+    return { ari: { ...info, serial: current.serial, checkedAt: at }, checked };
   } catch {
-    // renewal information never blocks renewal: the 2/3 rule still holds
-    return known;
+    return { ...(known ? { ari: known } : {}), checked };
   }
 }
 

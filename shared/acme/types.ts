@@ -60,6 +60,8 @@ export interface CertificateState {
   pending?: PendingOrder;
   /** the CA's suggested renewal window for the current certificate, when it offers one */
   ari?: AriWindow & { serial: string; checkedAt: string; retryAfter?: string; explanationUrl?: string };
+  /** when the CA was last asked for renewal information about the certificate with this serial */
+  ariCheckedAt?: { serial: string; at: string };
   /** served certificate per node, from the last rollout or verification */
   nodes: ServedCertificate[];
   /** the version the last complete rollout pushed to every node it reached */
