@@ -148,6 +148,12 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
     });
   }
   if (!view.registered) return finish();
+  if (view.operation?.instanceId === instanceId) {
+    // a claim this worker left behind (its release was lost, or an earlier execution was stopped):
+    // the worker is always running, so nobody else would ever see that claim as stale
+    yield call(Names.activities.releaseOperation, { stack, instanceId });
+    delete view.operation;
+  }
   if (!view.ready) {
     yield* recordCheck(view.why ?? "not ready", new Date(now().getTime() + NOT_READY_PAUSE_MS));
     return yield* sleep(new Date(now().getTime() + NOT_READY_PAUSE_MS));
