@@ -42,6 +42,7 @@ export const Names = {
     issueCertificate: "issueCertificate",
     recordCertificateRollout: "recordCertificateRollout",
     recordCertificateFailure: "recordCertificateFailure",
+    recordCertificateVerification: "recordCertificateVerification",
     recordCertificateCheck: "recordCertificateCheck",
   },
   http: {

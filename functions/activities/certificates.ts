@@ -417,6 +417,23 @@ export async function recordCertificateRolloutActivity(
   };
 }
 
+export interface RecordCertificateVerificationInput {
+  stack: string;
+  at: string;
+  nodes: ServedCertificate[];
+}
+
+/**
+ * What every node serves, read between rollouts (a node heal or scale brought in, or a daily look).
+ * Only the nodes change: failures and backoff stay as they are. Returns the nodes behind.
+ */
+export async function recordCertificateVerificationActivity(
+  input: RecordCertificateVerificationInput,
+): Promise<string[]> {
+  const state = await updateLedger(input.stack, input.at, (st) => ({ ...st, nodes: input.nodes }));
+  return nodesBehind(state);
+}
+
 export interface RecordCertificateFailureInput {
   stack: string;
   at: string;
@@ -474,4 +491,5 @@ df.app.activity(Names.activities.beginCertificateOrder, { handler: beginCertific
 df.app.activity(Names.activities.issueCertificate, { handler: issueCertificateActivity });
 df.app.activity(Names.activities.recordCertificateRollout, { handler: recordCertificateRolloutActivity });
 df.app.activity(Names.activities.recordCertificateFailure, { handler: recordCertificateFailureActivity });
+df.app.activity(Names.activities.recordCertificateVerification, { handler: recordCertificateVerificationActivity });
 df.app.activity(Names.activities.recordCertificateCheck, { handler: recordCertificateCheckActivity });

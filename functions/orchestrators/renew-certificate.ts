@@ -101,6 +101,8 @@ const CLAIM_WAITS_PER_ROUND = 30;
 const MAX_BUSY_ROUNDS = 3;
 const FAILED_ROUND_PAUSE_MS = 5 * 60_000;
 const NOT_READY_PAUSE_MS = 60 * 60_000;
+/** What every node serves is read again at least this often, even when nothing is due. */
+const VERIFY_INTERVAL_MS = 24 * 3600_000;
 
 export const renewCertificate: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<CertificateWorkerInput>();
@@ -164,6 +166,14 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
   publish();
 
   if (decision.action === "none") {
+    if (view.state.current && verificationDue(view)) {
+      // nothing to change, but what do the nodes serve? (a node heal or scale brought in, or a day passed)
+      const behind = yield* verify(view.spec, view.state.current, view.nodes);
+      if (behind.length > 0) {
+        context.df.continueAsNew({ ...base(), round, busyRounds: (input.busyRounds ?? 0) + 1 });
+        return undefined;
+      }
+    }
     yield* recordCheck(decision.reason, decision.wakeAt, decision.renewal?.at);
     return yield* sleep(decision.wakeAt);
   }
@@ -258,6 +268,37 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
       rolloutPending: !!state.current && state.rolledOutVersion !== state.current.version,
       ...(state.pending ? { pendingOrder: state.pending } : {}),
     });
+  }
+
+  /** What the nodes serve was last read more than a day ago, or the nodes changed since. */
+  function verificationDue(v: Extract<CertificateView, { registered: true }>): boolean {
+    const known = v.state.nodes;
+    if (known.length === 0) return v.nodes.length > 0;
+    const names = (list: string[]) =>
+      [...list]
+        .map((n) => n.toLowerCase())
+        .sort()
+        .join(",");
+    if (names(known.map((n) => n.node)) !== names(v.nodes.map((n) => n.name))) return true;
+    const oldest = Math.min(...known.map((n) => Date.parse(n.checkedAt)));
+    return !(oldest + VERIFY_INTERVAL_MS > now().getTime());
+  }
+
+  /** Reads what every node serves (no claim: nothing changes); returns the nodes behind. */
+  function* verify(spec: StackSpec, cert: StoredCertificate, nodes: WebNodeRef[]): Generator<Task, string[], unknown> {
+    status.phase = "verifying";
+    publish();
+    const target = { subscriptionId: spec.subscriptionId, resourceGroup: spec.resourceGroup };
+    const results = (yield context.df.Task.all(
+      nodes.map((n) => call(Names.activities.runNodeAgent, { ...target, vmName: n.name, command: "health" })),
+    )) as AgentCommandResult[];
+    const at = now().toISOString();
+    const report = nodes.map((n, i) => servedReport(n.name, results[i], cert.serial, at));
+    return (yield call(Names.activities.recordCertificateVerification, {
+      stack,
+      at,
+      nodes: report,
+    })) as string[];
   }
 
   /** Sleeps until `until` or a wake event, then the next round. */
@@ -435,22 +476,9 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
     publish();
     const after = (yield served(nodes)) as AgentCommandResult[];
     const at = now().toISOString();
-    const report: ServedCertificate[] = nodes.map((n, i) => {
-      const s = servedOf(after[i]);
-      const current = s.serial === cert.serial;
-      const detail = current
-        ? undefined
-        : (installFailures.get(n.name) ??
-          (s.problem ? s.problem : `serves ${s.serial ?? "nothing readable"}, not ${cert.serial}`));
-      return {
-        node: n.name,
-        ...(s.serial ? { serial: s.serial } : {}),
-        ...(s.notAfter ? { notAfter: s.notAfter } : {}),
-        current,
-        checkedAt: at,
-        ...(detail ? { detail } : {}),
-      };
-    });
+    const report: ServedCertificate[] = nodes.map((n, i) =>
+      servedReport(n.name, after[i], cert.serial, at, installFailures.get(n.name)),
+    );
     const recorded = (yield call(Names.activities.recordCertificateRollout, {
       stack,
       at,
@@ -492,6 +520,29 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
     }
   }
 };
+
+/** One node's line of a rollout or verification report. */
+function servedReport(
+  node: string,
+  result: AgentCommandResult | undefined,
+  serial: string,
+  at: string,
+  installFailure?: string,
+): ServedCertificate {
+  const s = servedOf(result);
+  const current = s.serial === serial;
+  const detail = current
+    ? undefined
+    : (installFailure ?? (s.problem ? s.problem : `serves ${s.serial ?? "nothing readable"}, not ${serial}`));
+  return {
+    node,
+    ...(s.serial ? { serial: s.serial } : {}),
+    ...(s.notAfter ? { notAfter: s.notAfter } : {}),
+    current,
+    checkedAt: at,
+    ...(detail ? { detail } : {}),
+  };
+}
 
 /** The certificate a node's agent reads from its own NGINX (health), serial normalized. */
 function servedOf(result: AgentCommandResult | undefined): { serial?: string; notAfter?: string; problem?: string } {

@@ -6,8 +6,13 @@
 // issues it holds the stack (PUT gets 409). Unknown stack: 404; the weekly order limit: 429.
 import "../../emulator/durable/install";
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { NODE_PATHS } from "../../shared/node/constants";
 import { CertificateE2e, condition } from "../support/certificate-e2e";
+import { waitFor } from "../support/servers/process";
+import { TestCa } from "../support/servers/test-ca";
 
 describe("certificate rotation: POST, issue over HTTP-01, rollout, TLS handshakes, status", { timeout: 60_000 }, () => {
   const t = new CertificateE2e("certrot");
@@ -61,6 +66,34 @@ describe("certificate rotation: POST, issue over HTTP-01, rollout, TLS handshake
     const op = await t.api(`/stacks/${stack}/operations/${workerId}`);
     assert.equal(op.status, 200);
     assert.equal(((await op.json()) as { orchestrator: string }).orchestrator, "renewCertificate");
+  });
+
+  test("a node that stops serving the current certificate is found by the daily look and gets it back (no order)", async () => {
+    const { h } = t;
+    const current = (await t.ledger()).current!.serial;
+    const [, second] = t.vms;
+    // as after a reimage: the node serves a certificate of its own
+    const sandbox = h.sandboxes.get(second)!;
+    const own = TestCa.create(path.join(sandbox.root, ".test", "own-ca"), "Node's own CA").issue({
+      commonName: t.hostname,
+      dnsNames: [t.hostname],
+    });
+    fs.writeFileSync(path.join(sandbox.root, NODE_PATHS.tlsKey), own.keyPem);
+    fs.writeFileSync(path.join(sandbox.root, NODE_PATHS.tlsCert), own.certPem);
+    await sandbox.nginx.reload();
+    await waitFor(
+      "the node's own certificate",
+      5_000,
+      async () => (await h.servedSerial(second, t.hostname)) !== current,
+    );
+    const orders = h.pebble.orders().length;
+
+    await t.runFor(25 * 3600_000);
+    assert.deepEqual(await t.served(), [current, current], "the node serves the current certificate again");
+    assert.equal(h.pebble.orders().length, orders, "a rollout, not an order");
+    const status = await t.status();
+    assert.ok(status.certificate.nodes.every((n) => n.current));
+    assert.equal((await t.audits("certificate rolled out")).length, 2);
   });
 
   test("unknown stack: 404; the weekly order limit reached: 429 with Retry-After, nothing recorded", async () => {
