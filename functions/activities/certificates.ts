@@ -297,6 +297,9 @@ export async function issueCertificateActivity(input: IssueCertificateInput): Pr
   return { certificate, resumed: result.resumed };
 }
 
+/** Longest wait for one node to take or drop an HTTP-01 token. */
+const CHALLENGE_RUN_COMMAND_TIMEOUT_MS = 3 * 60_000;
+
 /**
  * HTTP-01 behind a load balancer: the CA may reach any node, so the key authorization goes on every
  * node (through its agent) before the CA is told to look, and comes off every node afterwards.
@@ -306,13 +309,18 @@ async function httpSolver(spec: StackSpec): Promise<ChallengeSolver> {
   const nodes = await listWebNodesActivity({ spec });
   if (nodes.length === 0) throw new Error("HTTP-01 needs web nodes to serve the token, and the stack has none");
   const run = (vmName: string, args: string[]) =>
-    runAgentCommand(factory, {
-      subscriptionId: spec.subscriptionId,
-      resourceGroup: spec.resourceGroup,
-      vmName,
-      command: "acme-challenge",
-      args,
-    });
+    runAgentCommand(
+      factory,
+      {
+        subscriptionId: spec.subscriptionId,
+        resourceGroup: spec.resourceGroup,
+        vmName,
+        command: "acme-challenge",
+        args,
+      },
+      // a hung VM can keep Run Command waiting; the activity must end well within the host's timeout
+      AbortSignal.timeout(CHALLENGE_RUN_COMMAND_TIMEOUT_MS),
+    );
   return {
     type: "http-01",
     async present(proof: ChallengeProof) {
