@@ -2,7 +2,8 @@
 // real servers on loopback (test/support/certificate-e2e.ts): a real Pebble over HTTP-01, the REAL
 // node agent and a real NGINX per web VM behind a TCP load balancer. POST rotate/certificate ->
 // issued -> rolled out one node at a time -> a TLS handshake to each node's NGINX returns the new
-// serial, and GET /api/stacks/{name} shows it per node with the next renewal time. While the worker
+// serial while WebSocket sessions opened before keep working, and GET /api/stacks/{name} shows it
+// per node with the next renewal time. While the worker
 // issues it holds the stack (PUT gets 409). Unknown stack: 404; the weekly order limit: 429.
 import "../../emulator/durable/install";
 import assert from "node:assert/strict";
@@ -22,6 +23,12 @@ describe("certificate rotation: POST, issue over HTTP-01, rollout, TLS handshake
   test("POST rotate/certificate: issued, rolled out, and each node's NGINX serves the new serial", async () => {
     const { h, stack, workerId } = t;
     const before = await t.served();
+    // a live Guacamole session (WebSocket tunnel) through each node's NGINX
+    const tunnels = await Promise.all(t.vms.map((vm) => t.openTunnel(vm)));
+    assert.deepEqual(
+      tunnels.map((x) => x.serial),
+      before,
+    );
     const { response, body } = await t.rotate();
     assert.equal(response.status, 202);
     assert.equal(body.operation.instanceId, workerId);
@@ -43,6 +50,11 @@ describe("certificate rotation: POST, issue over HTTP-01, rollout, TLS handshake
     assert.deepEqual(h.pebble.issued(), [serial]);
     assert.deepEqual(await t.served(), [serial, serial], "a TLS handshake to each node returns the new serial");
     assert.notDeepEqual(before, [serial, serial]);
+    // the graceful reload left the live sessions alone: they still carry data, on the old handshake
+    for (const [i, tunnel] of tunnels.entries()) {
+      assert.equal(await tunnel.echo(`still here ${i}`), `still here ${i}`, `the session through ${t.vms[i]}`);
+      tunnel.close();
+    }
     assert.equal((await h.env.registry.get(stack))?.operation, undefined, "released");
 
     const status = await t.status();

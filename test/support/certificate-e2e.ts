@@ -3,6 +3,8 @@
 // short-lived profile is 160 hours), the HTTP API, and helpers to drive the virtual clock (every run
 // is bounded: the certificate worker never stops), read the status and scan for private keys.
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import * as tls from "node:tls";
 import { format } from "node:util";
 import type { Timer } from "@azure/functions";
 import { durableClientContextFor, fromRegistry } from "../../emulator/durable";
@@ -84,6 +86,48 @@ export class CertificateE2e {
   /** The serial each node's NGINX serves, by a TLS handshake to it. */
   served(): Promise<string[]> {
     return Promise.all(this.vms.map((vm) => this.h.servedSerial(vm, this.hostname)));
+  }
+
+  /**
+   * A Guacamole-style WebSocket tunnel through a node's NGINX (TLS, upgrade, then echoed bytes), to
+   * show a certificate reload leaves live sessions alone.
+   */
+  async openTunnel(vm: string): Promise<{ serial: string; echo(text: string): Promise<string>; close(): void }> {
+    const sandbox = this.h.sandboxes.get(vm);
+    assert.ok(sandbox, `${vm} has a sandbox`);
+    const socket = tls.connect({
+      host: "127.0.0.1",
+      port: sandbox.ports.https,
+      servername: this.hostname,
+      rejectUnauthorized: false,
+    });
+    socket.setTimeout(5_000, () => socket.destroy(new Error("tunnel timed out")));
+    socket.on("error", () => undefined);
+    await once(socket, "secureConnect");
+    const serial = socket
+      .getPeerCertificate()
+      .serialNumber.toUpperCase()
+      .replace(/^0+(?=.)/, "");
+    const read = () =>
+      new Promise<string>((resolve, reject) => {
+        socket.once("data", (d: Buffer) => resolve(d.toString("utf8")));
+        socket.once("close", () => reject(new Error(`the tunnel through ${vm} was closed`)));
+      });
+    const upgraded = read();
+    socket.write(
+      `GET /websocket-tunnel?id=1 HTTP/1.1\r\nHost: ${this.hostname}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n`,
+    );
+    assert.match(await upgraded, /^HTTP\/1\.1 101 /);
+    socket.setTimeout(0);
+    return {
+      serial,
+      echo: async (text) => {
+        const answer = read();
+        socket.write(text);
+        return answer;
+      },
+      close: () => socket.destroy(),
+    };
   }
 
   ledger() {
