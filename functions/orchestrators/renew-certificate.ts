@@ -193,6 +193,7 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
     return yield* sleep(until);
   }
 
+  let trouble: string | undefined;
   try {
     // the stack may have changed while we waited: look again under the claim
     view = (yield call(Names.activities.readCertificateState, { stack, at: now().toISOString() })) as CertificateView;
@@ -205,8 +206,27 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
       if (decision.action === "issue") certificate = yield* issue(view, decision);
       if (certificate) yield* rollout(view.spec, certificate);
     }
+  } catch (error) {
+    // Azure or storage trouble after retries (issuance failures are handled inside): the worker
+    // records it, backs off like any failure, and lives on
+    trouble = failureMessage(error);
   } finally {
     yield call(Names.activities.releaseOperation, { stack, instanceId });
+  }
+  if (trouble !== undefined) {
+    const phase = status.phase === "issuing" ? "issue" : "rollout";
+    const failed = (yield call(Names.activities.recordCertificateFailure, {
+      stack,
+      at: now().toISOString(),
+      phase,
+      message: trouble,
+    })) as { failures: number; nextAttemptAt: string };
+    status.lastFailure = { phase, message: trouble, at: now().toISOString() };
+    publish();
+    yield audit(`certificate ${phase} failed`, `${decision.reason}; ${trouble}`, {
+      failures: failed.failures,
+      nextAttemptAt: failed.nextAttemptAt,
+    });
   }
 
   // ---- 3. record, and look again at once (the next round decides whether to sleep)
