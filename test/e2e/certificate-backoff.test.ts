@@ -4,13 +4,14 @@
 // and rolls out and the failure count resets. Real Pebble (stopped and started again by PID), real
 // agent and NGINX per node. The stack starts without a certificate, so every attempt is due: the
 // virtual clock runs ahead of Pebble's real dates during the backoff, and a certificate issued after
-// it must not look old.
+// it must not look old. And one writer per stack: while a deploy holds the stack, a requested
+// rotation waits, never overriding it.
 import "../../emulator/durable/install";
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { CertificateE2e, condition } from "../support/certificate-e2e";
 
-describe("certificate issuance while the CA is down", { timeout: 60_000 }, () => {
+describe("certificate issuance while the CA is down, or while a deploy holds the stack", { timeout: 60_000 }, () => {
   const t = new CertificateE2e("certbko");
   before(() => t.start());
   after(() => t.stop());
@@ -73,6 +74,26 @@ describe("certificate issuance while the CA is down", { timeout: 60_000 }, () =>
     const after = await t.status();
     assert.equal(condition(after, "CertificateRenewal")?.status, "True");
     assert.equal(condition(after, "CertificateReady")?.status, "True");
+  });
+
+  test("while a deploy holds the stack the worker waits (no order), then rotates once it is released", async () => {
+    const { h, stack } = t;
+    const deploy = { kind: "deploy" as const, instanceId: `deploy-${stack}-g2-x`, startedAt: t.host.now.toISOString() };
+    assert.ok((await h.env.registry.setOperation(stack, deploy)).ok);
+    const orders = h.pebble.orders().length;
+    await t.rotate();
+    await t.runFor(10 * 60_000);
+    assert.equal(t.workerStatus()?.phase, "waiting-for-stack");
+    assert.match(t.workerStatus()?.waitingFor ?? "", new RegExp(`deploy ${deploy.instanceId} holds the stack`));
+    assert.equal(h.pebble.orders().length, orders, "nothing ordered while the deploy runs");
+    assert.equal((await h.env.registry.get(stack))?.operation?.instanceId, deploy.instanceId, "never overridden");
+
+    assert.ok((await h.env.registry.setOperation(stack, null, { heldBy: deploy.instanceId })).ok);
+    await t.runFor(2 * 60_000);
+    assert.equal(h.pebble.orders().length, orders + 1);
+    const serial = (await t.ledger()).current!.serial;
+    assert.deepEqual(await t.served(), [serial, serial]);
+    assert.equal((await h.env.registry.get(stack))?.operation, undefined);
   });
 
   test("no private key in any history, status, output, response, log, ledger, registry or audit event", async () => {

@@ -1,8 +1,7 @@
 // The certificate worker is stopped in the middle of a rollout (one node has the new certificate,
 // the other not yet) and started again, as after a host restart: it finds the certificate it had
-// stored, places no second order, issues no second certificate, and finishes the rollout. And one
-// writer per stack: while a deploy holds the stack, a requested rotation waits. Real Pebble, real
-// agent and NGINX per node (test/support/certificate-e2e.ts).
+// stored, places no second order, issues no second certificate, and finishes the rollout. Real
+// Pebble, real agent and NGINX per node (test/support/certificate-e2e.ts).
 import "../../emulator/durable/install";
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -10,7 +9,7 @@ import { HistoryEventType, InMemoryDurableClient } from "../../emulator/durable"
 import { wakeCertificateWorker } from "../../functions/certificate-wake";
 import { CertificateE2e } from "../support/certificate-e2e";
 
-describe("certificate worker restarted mid-rollout, and waiting for the stack", { timeout: 60_000 }, () => {
+describe("certificate worker restarted mid-rollout", { timeout: 60_000 }, () => {
   const t = new CertificateE2e("certrst");
   before(() => t.start());
   after(() => t.stop());
@@ -51,26 +50,6 @@ describe("certificate worker restarted mid-rollout, and waiting for the stack", 
     assert.equal((await t.audits("certificate issued")).length, 1);
     assert.equal((await t.audits("certificate rolled out")).length, 1);
     assert.equal(t.workerStatus()?.phase, "sleeping");
-  });
-
-  test("while a deploy holds the stack the worker waits (no order), then rotates once it is released", async () => {
-    const { h, stack } = t;
-    const deploy = { kind: "deploy" as const, instanceId: `deploy-${stack}-g2-x`, startedAt: t.host.now.toISOString() };
-    assert.ok((await h.env.registry.setOperation(stack, deploy)).ok);
-    const orders = h.pebble.orders().length;
-    await t.rotate();
-    await t.runFor(10 * 60_000);
-    assert.equal(t.workerStatus()?.phase, "waiting-for-stack");
-    assert.match(t.workerStatus()?.waitingFor ?? "", new RegExp(`deploy ${deploy.instanceId} holds the stack`));
-    assert.equal(h.pebble.orders().length, orders, "nothing ordered while the deploy runs");
-    assert.equal((await h.env.registry.get(stack))?.operation?.instanceId, deploy.instanceId, "never overridden");
-
-    assert.ok((await h.env.registry.setOperation(stack, null, { heldBy: deploy.instanceId })).ok);
-    await t.runFor(2 * 60_000);
-    assert.equal(h.pebble.orders().length, orders + 1);
-    const serial = (await t.ledger()).current!.serial;
-    assert.deepEqual(await t.served(), [serial, serial]);
-    assert.equal((await h.env.registry.get(stack))?.operation, undefined);
   });
 
   test("no private key in any history, status, output, response, log, ledger, registry or audit event", async () => {

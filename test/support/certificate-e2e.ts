@@ -1,6 +1,6 @@
 // What the certificate e2e tests share on top of the CertificateHarness: one provisioned stack with
-// two web nodes (real agent, real NGINX), Pebble issuing 6-day certificates (Let's Encrypt's
-// short-lived profile is 160 hours), the HTTP API, and helpers to drive the virtual clock (every run
+// two web nodes (real agent, real NGINX), Pebble issuing short-lived certificates (6 days by default,
+// like Let's Encrypt's 160-hour profile), the HTTP API, and helpers to drive the virtual clock (every run
 // is bounded: the certificate worker never stops), read the status and scan for private keys.
 import assert from "node:assert/strict";
 import { once } from "node:events";
@@ -42,13 +42,17 @@ export class CertificateE2e {
   hostname!: string;
   vms!: string[];
 
-  constructor(readonly stack: string) {
+  constructor(
+    readonly stack: string,
+    /** Pebble's certificate lifetime */
+    readonly validitySeconds = VALIDITY_SECONDS,
+  ) {
     this.workerId = InstanceIds.certificate(stack);
   }
 
   async start(): Promise<void> {
     this.h = await CertificateHarness.start({
-      validitySeconds: VALIDITY_SECONDS,
+      validitySeconds: this.validitySeconds,
       env: { http: true, durable: { log: (line) => this.logs.push(line) } },
     });
     this.spec = this.h.spec(this.stack);
