@@ -9,6 +9,7 @@ export const Names = {
     healStack: "healStack",
     scaleStack: "scaleStack",
     rotateDatabaseCredentials: "rotateDatabaseCredentials",
+    renewCertificate: "renewCertificate",
   },
   activities: {
     buildStackGraph: "buildStackGraph",
@@ -54,6 +55,14 @@ export const Names = {
     abandonPending: "abandonPending",
     applyAdminPassword: "applyAdminPassword",
     recordCredentials: "recordCredentials",
+    readCertificateState: "readCertificateState",
+    claimForCertificate: "claimForCertificate",
+    beginCertificateOrder: "beginCertificateOrder",
+    issueCertificate: "issueCertificate",
+    recordCertificateRollout: "recordCertificateRollout",
+    recordCertificateFailure: "recordCertificateFailure",
+    recordCertificateVerification: "recordCertificateVerification",
+    recordCertificateCheck: "recordCertificateCheck",
   },
   http: {
     putStack: "putStack",
@@ -65,10 +74,12 @@ export const Names = {
     postAlert: "postAlert",
     resumeHeal: "resumeHeal",
     rotateDatabase: "rotateDatabase",
+    rotateCertificate: "rotateCertificate",
   },
   timers: {
     driftCheck: "driftCheck",
     credentialRotationCheck: "credentialRotationCheck",
+    certificateRenewal: "certificateRenewal",
   },
 } as const;
 
@@ -83,4 +94,6 @@ export const InstanceIds = {
   scale: (stack: string) => `scale-${stack}`,
   /** singleton: one database credential rotation per stack at a time */
   rotateDatabase: (stack: string) => `rotate-db-${stack}`,
+  /** the stack's certificate worker: renews, rolls out and verifies, then sleeps until the next look */
+  certificate: (stack: string) => `cert-${stack}`,
 } as const;

@@ -5,9 +5,11 @@ import { AzureClientFactory } from "../shared/azure/clients";
 import { azureSettingsFromEnv, validateAzureSettings } from "../shared/azure/settings";
 import { ConfigError, readIntSetting, readSetting } from "../shared/config";
 import { ResourceEngine } from "../shared/arm/engine";
+import { acmeSettingsFromEnv, type AcmeSettings } from "../shared/acme/settings";
 import {
   AlertInbox,
   AuditLog,
+  CertificateLedger,
   FleetStateStore,
   RepairLedger,
   StackRegistry,
@@ -28,6 +30,10 @@ export interface Services {
   repairs: RepairLedger;
   /** each stack's web nodes as scaling left them (the graph is built from these members) */
   fleet: FleetStateStore;
+  /** each stack's certificate: current, schedule, backoff, orders, what each node serves */
+  certificates: CertificateLedger;
+  /** the ACME client: trust, polling, DNS-01 propagation wait */
+  acme: AcmeSettings;
   /** tenant of the stacks' Key Vaults */
   tenantId: string;
   functionPrincipalId?: string;
@@ -61,6 +67,8 @@ export function servicesFromSettings(): Services {
     inbox: new AlertInbox(store),
     repairs: new RepairLedger(store),
     fleet: new FleetStateStore(store),
+    certificates: new CertificateLedger(store),
+    acme: acmeSettingsFromEnv(),
     tenantId,
     functionPrincipalId: readSetting("functionPrincipalId"),
     alertActionGroupId: actionGroupIdSetting(),

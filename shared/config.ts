@@ -96,6 +96,23 @@ export const SETTINGS = {
     description: "How long a deploy waits for every web node's agent to report healthy (cloud-init builds guacd).",
     default: "40",
   },
+  acmeCaFile: {
+    name: "JUMPGATE_ACME_CA_FILE",
+    description:
+      "Optional PEM file of an extra CA to trust for the ACME directory in stack specs, on top of the public ones (a test CA such as Pebble's).",
+  },
+  acmePollMs: {
+    name: "JUMPGATE_ACME_POLL_MS",
+    description:
+      "First wait between polls of a pending ACME challenge or order, in milliseconds; it doubles up to 8 times this (at most 30 s), 15 polls at most.",
+    default: "2000",
+  },
+  acmeDnsWaitSeconds: {
+    name: "JUMPGATE_ACME_DNS_WAIT_SECONDS",
+    description:
+      "Seconds to wait after writing a DNS-01 TXT record to Azure DNS before asking the CA to check it (propagation to Azure's name servers).",
+    default: "15",
+  },
   tablePrefix: {
     name: "JUMPGATE_TABLE_PREFIX",
     description:

@@ -15,6 +15,9 @@ export const SECRET_NAMES = {
   vmSshPublicKey: "vm-ssh-public-key",
   /** ACME account key (issue: certificates) */
   acmeAccountKey: "acme-account-key",
+  /** the private key of a certificate order in progress, kept so a retried issuance resumes the same
+   * order instead of placing another; disabled once the bundle is stored */
+  tlsPendingKey: "tls-pending-key",
 } as const;
 
 export type SecretName = (typeof SECRET_NAMES)[keyof typeof SECRET_NAMES];

@@ -43,6 +43,21 @@ const METRICS = /^\/subscriptions\/([^/]+)\/metrics:getbatch$/i;
 const INGEST = /^(?:\/_region\/([A-Za-z0-9]+))?(\/subscriptions\/.+)\/metrics$/i;
 const SECRETS = /^\/(secrets|deletedsecrets)(\/|$)/i;
 
+/** A record set of a public DNS zone changed (see Emulator.dnsRecordSetHook). */
+export interface DnsRecordSetChange {
+  op: "put" | "delete";
+  /** the zone's name, e.g. example.com */
+  zone: string;
+  /** the record set's name relative to the zone ("@" for the apex) */
+  name: string;
+  /** its FQDN with the trailing dot, e.g. _acme-challenge.jump.example.com. */
+  fqdn: string;
+  /** A, TXT, ... */
+  recordType: string;
+  /** the record set's properties (TTL, TXTRecords, ...) on put */
+  properties?: Record<string, unknown>;
+}
+
 export class Emulator {
   readonly store = new ResourceStore();
   readonly lro = new OperationEngine();
@@ -61,6 +76,11 @@ export class Emulator {
   readonly deletedVaults = new Map<string, { id: string; location: string; purgeProtection: boolean }>();
   /** called when a MySQL server's admin password is set through ARM (tests wire it to a real MariaDB) */
   mysqlAdminPasswordHook?: (serverId: string, login: string, password: string) => Promise<void>;
+  /**
+   * called when a public DNS zone's record set is written (before the PUT answers) or deleted (after
+   * it answered): tests wire it to a real DNS server, e.g. pebble-challtestsrv for DNS-01
+   */
+  dnsRecordSetHook?: (change: DnsRecordSetChange) => Promise<void> | void;
   readonly tenantId: string;
   url = "";
   pki?: TestPki;

@@ -44,10 +44,11 @@ export async function releaseOperationActivity(input: ReleaseOperationInput): Pr
   return released.ok && !released.unchanged;
 }
 
-/** After a teardown: the stack leaves the registry, the repair ledger and the fleet state; its audit trail stays. */
+/** After a teardown: the stack leaves the registry, the repair and certificate ledgers and the fleet state; its audit trail stays. */
 export async function forgetStackActivity(input: { stack: string }): Promise<void> {
-  const { registry, repairs, fleet } = services();
+  const { registry, repairs, fleet, certificates } = services();
   await repairs.forget(input.stack);
+  await certificates.forget(input.stack);
   await fleet.delete(input.stack);
   await registry.delete(input.stack);
 }

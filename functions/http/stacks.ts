@@ -5,12 +5,15 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from "durable-functions";
 import { credentialSummary } from "../../shared/credentials/summary";
 import { conflictProblem, notFoundProblem, payloadTooLargeProblem, validationProblem } from "../../shared/http/problem";
+import { certificateStatus } from "../../shared/acme/status";
+import { SECRET_NAMES } from "../../shared/secret-names";
 import { parseJsonBody, STACK_SPEC_LIMITS, validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 import { InstanceIds, Names } from "../names";
 import type { DeployInput } from "../orchestrators/deploy-stack";
 import type { PlanInput } from "../orchestrators/plan-stack";
 import type { TeardownInput } from "../orchestrators/teardown-stack";
+import { certificateHostname } from "../activities/certificates";
 import { services } from "../services";
 import { guarded, json, operationUrl, problem, routeStackName } from "./respond";
 import { claimStack, instanceStatus, type ClaimKind } from "../stack-claim";
@@ -48,6 +51,7 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
   const s = services();
 
   const at = compactTime(new Date());
+  const current = (await s.certificates.get(route.name)).current;
   const claim = await claimStack(client, route.name, "deploy", {
     spec,
     instanceIdFor: (generation) => InstanceIds.deploy(route.name, generation, at),
@@ -61,6 +65,7 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
     generation: claim.generation,
     nodeReadyTimeoutMinutes: s.nodeReadyTimeoutMinutes,
     dbUserSlot: claim.dbUserSlot,
+    ...(current ? { certificate: { secret: SECRET_NAMES.tlsBundle, serial: current.serial } } : {}),
   };
   await client.startNew(Names.orchestrators.deployStack, { instanceId: claim.instanceId, input });
   context.log(`deploy of stack ${route.name} generation ${claim.generation} started as ${claim.instanceId}`);
@@ -133,12 +138,18 @@ export async function planStackHttp(request: HttpRequest, context: InvocationCon
 export async function getStack(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const route = routeStackName(request);
   if (!route.ok) return route.response;
-  const { registry, audit } = services();
+  const { registry, audit, certificates } = services();
   const record = await registry.get(route.name);
   if (!record) return problem(notFoundProblem(`stack '${route.name}' is not registered`));
   const client = df.getClient(context);
   const running = record.operation ? await instanceStatus(client, record.operation.instanceId) : undefined;
   const events = await audit.recent(route.name, { limit: 20 });
+  const certificateWorkerId = InstanceIds.certificate(route.name);
+  const [certificateState, certificateWorker] = await Promise.all([
+    certificates.get(route.name),
+    instanceStatus(client, certificateWorkerId),
+  ]);
+  const workerProgress = certificateWorker?.customStatus as { phase?: unknown; waitingUntil?: unknown } | undefined;
   return json(200, {
     name: record.name,
     generation: record.generation,
@@ -149,6 +160,18 @@ export async function getStack(request: HttpRequest, context: InvocationContext)
     observed: record.observed,
     conditions: record.conditions,
     credentials: credentialSummary(record.observed, record.spec.policies.rotation, new Date()),
+    certificate: {
+      ...certificateStatus(certificateState, certificateHostname(record.spec), new Date()),
+      worker: certificateWorker
+        ? {
+            instanceId: certificateWorkerId,
+            runtimeStatus: certificateWorker.runtimeStatus,
+            phase: workerProgress?.phase ?? null,
+            waitingUntil: workerProgress?.waitingUntil ?? null,
+            status: operationUrl(request, route.name, certificateWorkerId),
+          }
+        : null,
+    },
     operation: record.operation
       ? {
           ...record.operation,
@@ -186,7 +209,8 @@ export async function getOperation(request: HttpRequest, context: InvocationCont
     (/^(deploy|teardown|plan|reconcile)-/.test(instanceId) && instanceId.includes(`-${route.name}-`)) ||
     instanceId === InstanceIds.heal(route.name) ||
     instanceId === InstanceIds.scale(route.name) ||
-    instanceId === InstanceIds.rotateDatabase(route.name);
+    instanceId === InstanceIds.rotateDatabase(route.name) ||
+    instanceId === InstanceIds.certificate(route.name);
   const status = ours ? await instanceStatus(df.getClient(context), instanceId) : undefined;
   if (!status) return problem(notFoundProblem(`operation '${instanceId}' of stack '${route.name}' not found`));
   const done = status.runtimeStatus === df.OrchestrationRuntimeStatus.Completed;

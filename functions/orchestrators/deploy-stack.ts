@@ -24,6 +24,13 @@ export interface DeployInput {
   pollSeconds?: number;
   /** how often running resource operations are checked (default 2 s; tests and the bench shorten it) */
   tickMs?: number;
+  /**
+   * The stack's current certificate (from the certificate ledger when the deploy was asked for):
+   * nodes that do not serve it install it before they get database credentials, so a node this
+   * deploy creates never takes traffic with its self-signed bootstrap certificate. Absent on a new
+   * stack (and in instances started before this field existed, whose histories stay valid).
+   */
+  certificate?: { secret: string; serial: string };
 }
 
 export interface DeployStatus {
@@ -187,6 +194,7 @@ function* bringUpNodes(
     pollSeconds: input.pollSeconds,
     dbUserSlot: input.dbUserSlot,
     bootstrapDatabase: true,
+    ...(input.certificate ? { certificate: input.certificate } : {}),
     retry: activityRetry(),
     phase: (phase) => {
       if (phase === "certificate") return;

@@ -10,6 +10,7 @@ import type { AgentCommandResult } from "../../shared/node/run-agent";
 import type { StackSpec } from "../../shared/spec/types";
 import type { ObservedNode } from "../../shared/stack-status";
 import type { WebNodeRef } from "../activities/nodes";
+import { normalizeSerial } from "../../shared/acme/certificate";
 import { Names } from "../names";
 import { agentAnswered, databaseCheckFails, isHealthy, observedNode } from "./node-health";
 
@@ -30,6 +31,11 @@ export interface BringUpOptions {
   bootstrapDatabase: boolean;
   /** Key Vault secret of the stack's TLS bundle, installed on every node before the health wait */
   certificateSecret?: string;
+  /**
+   * The stack's current certificate (a deploy): nodes that do not serve this serial install it
+   * before they get database credentials, i.e. before they can be healthy and take traffic
+   */
+  certificate?: { secret: string; serial: string };
   retry: df.RetryOptions;
   phase?: (phase: BringUpPhase) => void;
   report?: (nodes: { name: string; healthy: boolean; problems: string[] }[]) => void;
@@ -95,6 +101,21 @@ export function* bringUpWebNodes(
     options.phase?.("database");
     const bootstrap = (yield agent(nodes[0].name, "bootstrap-db")) as AgentCommandResult;
     mustSucceed(bootstrap, `database bootstrap through ${nodes[0].name}`);
+  }
+
+  // 2b. a deploy of a stack with a certificate: nodes that do not serve it install it first
+  if (options.certificate) {
+    const want = normalizeSerial(options.certificate.serial);
+    for (let i = 0; i < nodes.length; i++) {
+      const served = (results[i].json as { certificate?: { serial?: unknown } | null } | undefined)?.certificate
+        ?.serial;
+      if (typeof served === "string" && normalizeSerial(served) === want) continue;
+      const installed = (yield agent(nodes[i].name, "install-cert", [
+        "--secret",
+        options.certificate.secret,
+      ])) as AgentCommandResult;
+      mustSucceed(installed, `certificate install on ${nodes[i].name}`);
+    }
   }
 
   // 3. nodes whose database check fails get the current app user's credentials

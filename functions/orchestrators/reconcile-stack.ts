@@ -13,6 +13,8 @@ export interface ReconcileInput {
   generation: number;
   nodeReadyTimeoutMinutes: number;
   dbUserSlot?: "a" | "b";
+  /** the stack's current certificate, for nodes the apply creates (see DeployInput) */
+  certificate?: DeployInput["certificate"];
 }
 
 export interface ReconcileOutput {
@@ -56,6 +58,7 @@ export const reconcileStack: OrchestrationHandler = function* (context: Orchestr
       generation: input.generation,
       nodeReadyTimeoutMinutes: input.nodeReadyTimeoutMinutes,
       dbUserSlot: input.dbUserSlot,
+      ...(input.certificate ? { certificate: input.certificate } : {}),
     };
     yield context.df.callSubOrchestrator(Names.orchestrators.deployStack, deploy, `${context.df.instanceId}-apply`);
     context.df.setCustomStatus({ operation: "reconcile", stack, phase: "repaired", changes: drift });

@@ -7,6 +7,7 @@ import * as df from "durable-functions";
 import { intentsOf, isWorkerLive, wakeStackWorker, type StackWorker } from "../alert-wake";
 import { InstanceIds, Names } from "../names";
 import type { ReconcileInput } from "../orchestrators/reconcile-stack";
+import { SECRET_NAMES } from "../../shared/secret-names";
 import { services } from "../services";
 import { claimStack } from "../stack-claim";
 
@@ -30,6 +31,7 @@ export async function driftCheck(
       skipped.push(record.name);
       continue;
     }
+    const current = (await s.certificates.get(record.name)).current;
     const claim = await claimStack(client, record.name, "reconcile", {
       instanceIdFor: () => InstanceIds.reconcile(record.name, at),
     });
@@ -43,6 +45,7 @@ export async function driftCheck(
       generation: record.generation,
       nodeReadyTimeoutMinutes: s.nodeReadyTimeoutMinutes,
       dbUserSlot: claim.dbUserSlot,
+      ...(current ? { certificate: { secret: SECRET_NAMES.tlsBundle, serial: current.serial } } : {}),
     };
     await client.startNew(Names.orchestrators.reconcileStack, { instanceId: claim.instanceId, input });
     started.push(record.name);

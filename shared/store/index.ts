@@ -44,3 +44,4 @@ export {
   type FleetMembersInput,
   type FleetMode as FleetStateMode,
 } from "./fleet-state";
+export { CertificateLedger } from "./certificate-ledger";

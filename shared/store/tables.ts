@@ -12,6 +12,7 @@ export const TABLE_SUFFIXES = {
   alerts: "alerts",
   repairs: "repairs",
   fleet: "fleet",
+  certificates: "certs",
 } as const;
 export type TableKind = keyof typeof TABLE_SUFFIXES;
 

@@ -12,7 +12,16 @@ import { useServices, type Services } from "../../functions/services";
 import { ResourceEngine } from "../../shared/arm/engine";
 import { AzureClientFactory } from "../../shared/azure/clients";
 import type { AzureClientSettings } from "../../shared/azure/settings";
-import { AlertInbox, AuditLog, FleetStateStore, RepairLedger, StackRegistry, StoreTables } from "../../shared/store";
+import type { AcmeSettings } from "../../shared/acme/settings";
+import {
+  AlertInbox,
+  AuditLog,
+  CertificateLedger,
+  FleetStateStore,
+  RepairLedger,
+  StackRegistry,
+  StoreTables,
+} from "../../shared/store";
 import type { StackSpec } from "../../shared/spec/types";
 import type { StackObserved } from "../../shared/stack-status";
 import { emulatorClientSettings } from "./azure";
@@ -29,6 +38,8 @@ export interface JumpgateEnvOptions {
   nodeReadyTimeoutMinutes?: number;
   /** give every stack the alert rules that call this action group */
   alertActionGroupId?: string;
+  /** the ACME client's settings (default: fast polls, no DNS wait, no extra CA) */
+  acme?: { dnsWaitSeconds?: number; transport?: Partial<AcmeSettings["transport"]> };
   log?: (line: string) => void;
 }
 
@@ -42,6 +53,7 @@ export interface JumpgateEnv {
   inbox: AlertInbox;
   repairs: RepairLedger;
   fleet: FleetStateStore;
+  certificates: CertificateLedger;
   rpc?: DurableRpcServer;
   http?: HttpHost;
   /** base URL of the HTTP API when served, e.g. http://127.0.0.1:7071/api */
@@ -72,6 +84,7 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
   const inbox = new AlertInbox(tables);
   const repairs = new RepairLedger(tables);
   const fleet = new FleetStateStore(tables);
+  const certificates = new CertificateLedger(tables);
   const services: Services = {
     factory,
     engine: new ResourceEngine(factory),
@@ -80,6 +93,17 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
     inbox,
     repairs,
     fleet,
+    certificates,
+    acme: {
+      dnsWaitSeconds: options.acme?.dnsWaitSeconds ?? 0,
+      transport: {
+        requestTimeoutMs: 5_000,
+        pollMinMs: 50,
+        pollMaxMs: 400,
+        pollAttempts: 15,
+        ...options.acme?.transport,
+      },
+    },
     tenantId: TENANT_ID,
     nodeReadyTimeoutMinutes: options.nodeReadyTimeoutMinutes ?? 30,
     alertActionGroupId: options.alertActionGroupId,
@@ -102,6 +126,7 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
     inbox,
     repairs,
     fleet,
+    certificates,
     stop: async () => {
       await env.http?.close();
       await env.rpc?.close();

@@ -1,10 +1,11 @@
 // A web node in a directory: the files the RENDERED cloud-init document writes (so the agent reads
 // the very configuration the template produces), real NGINX serving the rendered site, and
 // stand-ins only for what cannot run on this machine: Tomcat (a tiny HTTP server answering
-// /api/languages), guacd (a TCP listener whose connections count as live sessions) and systemctl
-// (a script that records its calls). MariaDB and Key Vault come from the test (real server and the
-// emulator). On a VM the installer also extracts the Guacamole schema from the verified tarball and
-// runs `jumpgate-node init`; the sandbox copies the committed 1.6.0 schema and runs init too.
+// /api/languages and echoing an upgraded /websocket-tunnel), guacd (a TCP listener whose
+// connections count as live sessions) and systemctl (a script that records its calls). MariaDB and
+// Key Vault come from the test (real server and the emulator). On a VM the installer also extracts
+// the Guacamole schema from the verified tarball and runs `jumpgate-node init`; the sandbox copies
+// the committed 1.6.0 schema and runs init too.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -12,7 +13,14 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseNodeCloudConfig, decodeCustomData } from "../../shared/node/cloud-init";
-import { NODE_AGENT_PATH, NODE_HTTPS_PORT, NODE_HTTP_PORT, NODE_PATHS, NODE_PROBE } from "../../shared/node/constants";
+import {
+  NODE_AGENT_PATH,
+  NODE_HTTPS_PORT,
+  NODE_HTTP_PORT,
+  NODE_LOCAL_PORTS,
+  NODE_PATHS,
+  NODE_PROBE,
+} from "../../shared/node/constants";
 import { startNginx, nginxCommand, type Nginx } from "./servers/nginx";
 import { freePort } from "./servers/ports";
 import { findBinary, runCommand, type RunResult } from "./servers/process";
@@ -144,6 +152,12 @@ export async function startNodeSandbox(
   const tomcat = await startTomcatStandIn();
   const guacd = await startGuacdStandIn();
   try {
+    // NGINX proxies Guacamole to Tomcat on 127.0.0.1:8080 on a node; here to the Tomcat stand-in
+    const sitePath = path.join(root, NODE_PATHS.nginxSite);
+    const upstream = `server 127.0.0.1:${NODE_LOCAL_PORTS.tomcat};`;
+    const site = fs.readFileSync(sitePath, "utf8");
+    if (site.split(upstream).length !== 2) throw new Error(`the NGINX site has no single '${upstream}' upstream`);
+    fs.writeFileSync(sitePath, site.replace(upstream, `server ${new URL(tomcat.url).host};`));
     return await startNodeServices(root, ports, systemctl, systemctlLog, tomcat, guacd, options);
   } catch (e) {
     await Promise.all([tomcat.stop(), guacd.stop()]);
@@ -246,12 +260,26 @@ async function startTomcatStandIn(): Promise<TomcatStandIn> {
       res.writeHead(404).end();
     }
   });
+  // Guacamole's WebSocket tunnel, reduced to what NGINX sees: an upgrade, then bytes both ways (echoed)
+  const tunnels = new Set<net.Socket>();
+  server.on("upgrade", (req, socket: net.Socket) => {
+    if (req.url?.startsWith("/websocket-tunnel") !== true) {
+      socket.destroy();
+      return;
+    }
+    tunnels.add(socket);
+    socket.on("close", () => tunnels.delete(socket));
+    socket.on("error", () => undefined);
+    socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    socket.pipe(socket);
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as net.AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
     stop: () =>
       new Promise<void>((resolve) => {
+        for (const t of tunnels) t.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -30,6 +30,28 @@ function recordSets(zoneType: string, apiVersions: string[]): TypeDefinition {
       p.fqdn = `${doc.name === "@" ? zone : `${doc.name}.${zone}`}.`;
       p.provisioningState = "Succeeded";
     },
+    // a test's real DNS server learns the record before the PUT answers, as Azure DNS serves it
+    async work(doc, ctx) {
+      if (zoneType !== "Microsoft.Network/dnszones") return;
+      await ctx.emulator.dnsRecordSetHook?.({ op: "put", ...recordSetAddress(doc), properties: props(doc) });
+    },
+    afterDelete(doc, emulator) {
+      if (zoneType !== "Microsoft.Network/dnszones" || !emulator.dnsRecordSetHook) return;
+      void Promise.resolve(emulator.dnsRecordSetHook({ op: "delete", ...recordSetAddress(doc) })).catch(
+        () => undefined,
+      );
+    },
+  };
+}
+
+function recordSetAddress(doc: ResourceDoc): { zone: string; name: string; fqdn: string; recordType: string } {
+  const parts = doc.id.split("/");
+  const zone = parts.slice(-3)[0];
+  return {
+    zone,
+    name: doc.name,
+    fqdn: `${doc.name === "@" ? zone : `${doc.name}.${zone}`}.`,
+    recordType: parts[parts.length - 2].toUpperCase(),
   };
 }
 
