@@ -3,7 +3,7 @@
 // was terminated by hand) is stale and is taken over; a live one makes the request a 409 that names it.
 import * as df from "durable-functions";
 import type { DurableClient, DurableOrchestrationStatus } from "durable-functions";
-import type { StackOperation } from "../shared/store";
+import { StackNotFoundError, type OperationKind, type StackOperation } from "../shared/store";
 import type { StackSpec } from "../shared/spec/types";
 import { currentDbUserSlot } from "../shared/stack-status";
 import { services } from "./services";
@@ -82,4 +82,30 @@ export async function claimIsLive(client: DurableClient, instanceId: string): Pr
   const status = await instanceStatus(client, instanceId);
   if (!status) return false;
   return !TERMINAL.has(status.runtimeStatus);
+}
+
+export type WorkerClaim = { ok: true } | { ok: false; running: StackOperation } | { ok: false; gone: true };
+
+/**
+ * Claims the stack for a worker orchestration (heal, scale, a rotation) from an activity; claiming
+ * again with the same instance is harmless. Another live operation is reported, never overridden: the
+ * worker waits for it. Stale claims of dead instances are cleared by PUT, DELETE or the hourly drift
+ * check, which can ask the task hub; an activity cannot. `gone`: the stack is no longer registered.
+ */
+export async function claimForWorker(
+  stack: string,
+  kind: Exclude<OperationKind, "deploy" | "teardown" | "reconcile">,
+  instanceId: string,
+  at: string,
+): Promise<WorkerClaim> {
+  try {
+    const claimed = await services().registry.setOperation(stack, { kind, instanceId, startedAt: at });
+    if (claimed.ok) return { ok: true };
+    if (claimed.reason === "operation-running") return { ok: false, running: claimed.running };
+    if (!claimed.stack?.operation) return { ok: false, gone: true };
+    return { ok: false, running: claimed.stack.operation };
+  } catch (e) {
+    if (e instanceof StackNotFoundError) return { ok: false, gone: true };
+    throw e;
+  }
 }

@@ -21,6 +21,7 @@ import type { StackSpec } from "../../shared/spec/types";
 import { StackNotFoundError, type StackOperation } from "../../shared/store";
 import { Names } from "../names";
 import { services } from "../services";
+import { claimForWorker } from "../stack-claim";
 import { listWebNodesActivity, type WebNodeRef } from "./nodes";
 
 /** The name the certificate is for: the spec's hostname, else the public IP's DNS name. */
@@ -191,20 +192,7 @@ export type ClaimForCertificateOutput =
 
 /** Claims the stack for the certificate worker (again: harmless); another live operation is reported, never overridden. */
 export async function claimForCertificateActivity(input: ClaimForCertificateInput): Promise<ClaimForCertificateOutput> {
-  const { registry } = services();
-  try {
-    const claimed = await registry.setOperation(input.stack, {
-      kind: "rotate-certificate",
-      instanceId: input.instanceId,
-      startedAt: input.at,
-    });
-    if (claimed.ok) return { ok: true };
-    if (claimed.reason === "operation-running") return { ok: false, running: claimed.running };
-    return { ok: false, running: claimed.stack!.operation! };
-  } catch (e) {
-    if (e instanceof StackNotFoundError) return { ok: false, gone: true };
-    throw e;
-  }
+  return claimForWorker(input.stack, "rotate-certificate", input.instanceId, input.at);
 }
 
 // ------------------------------------------------------------------------------------ issuance

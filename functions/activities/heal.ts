@@ -31,6 +31,7 @@ import { StackNotFoundError, type StackConditionInput, type StackOperation } fro
 import { agentAnswered, failingChecks, isHealthy } from "../orchestrators/node-health";
 import { Names } from "../names";
 import { services } from "../services";
+import { claimForWorker } from "../stack-claim";
 import { buildGraphActivity } from "./resources";
 
 // ------------------------------------------------------------------------------------ reading
@@ -234,20 +235,7 @@ export type ClaimForHealOutput = { ok: true } | { ok: false; running: StackOpera
  * or by the hourly drift check, which check the instance's status; heal cannot from an activity.
  */
 export async function claimForHealActivity(input: ClaimForHealInput): Promise<ClaimForHealOutput> {
-  const { registry } = services();
-  try {
-    const claimed = await registry.setOperation(input.stack, {
-      kind: "heal",
-      instanceId: input.instanceId,
-      startedAt: input.at,
-    });
-    if (claimed.ok) return { ok: true };
-    if (claimed.reason === "operation-running") return { ok: false, running: claimed.running };
-    return { ok: false, running: claimed.stack!.operation! };
-  } catch (e) {
-    if (e instanceof StackNotFoundError) return { ok: false, gone: true };
-    throw e;
-  }
+  return claimForWorker(input.stack, "heal", input.instanceId, input.at);
 }
 
 // ------------------------------------------------------------------------------------ repair steps

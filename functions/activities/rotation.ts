@@ -28,6 +28,7 @@ import type { CredentialsObserved, RotationOutcome, StackObserved } from "../../
 import { StackNotFoundError, type StackConditionInput, type StackOperation } from "../../shared/store";
 import { Names } from "../names";
 import { services } from "../services";
+import { claimForWorker } from "../stack-claim";
 
 const PASSWORD_LENGTH = 32;
 
@@ -349,20 +350,7 @@ export async function claimForRotationActivity(input: {
   instanceId: string;
   at: string;
 }): Promise<ClaimForRotationOutput> {
-  const { registry } = services();
-  try {
-    const claimed = await registry.setOperation(input.stack, {
-      kind: "rotate-database",
-      instanceId: input.instanceId,
-      startedAt: input.at,
-    });
-    if (claimed.ok) return { ok: true };
-    if (claimed.reason === "operation-running") return { ok: false, running: claimed.running };
-    return { ok: false, running: claimed.stack!.operation! };
-  } catch (e) {
-    if (e instanceof StackNotFoundError) return { ok: false, gone: true };
-    throw e;
-  }
+  return claimForWorker(input.stack, "rotate-database", input.instanceId, input.at);
 }
 
 export interface RecordCredentialsInput {

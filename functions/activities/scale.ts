@@ -25,6 +25,7 @@ import { Names } from "../names";
 import { agentAnswered, isHealthy, observedNode } from "../orchestrators/node-health";
 import { currentDbUserSlot } from "../../shared/stack-status";
 import { services } from "../services";
+import { claimForWorker } from "../stack-claim";
 import { listWebNodesActivity, type WebNodeRef } from "./nodes";
 
 /** What the orchestration decides with: the stack's spec and its fleet as scaling left it. */
@@ -99,22 +100,8 @@ export type ClaimForScaleOutput =
  * spec and members again: a deploy that ran while the scale waited may have changed them.
  */
 export async function claimForScaleActivity(input: ClaimForScaleInput): Promise<ClaimForScaleOutput> {
-  const { registry } = services();
-  try {
-    const claimed = await registry.setOperation(input.stack, {
-      kind: "scale",
-      instanceId: input.instanceId,
-      startedAt: input.at,
-    });
-    if (!claimed.ok) {
-      if (claimed.reason === "operation-running") return { ok: false, running: claimed.running };
-      if (!claimed.stack) return { ok: false, gone: true };
-      return { ok: false, running: claimed.stack.operation! };
-    }
-  } catch (e) {
-    if (e instanceof StackNotFoundError) return { ok: false, gone: true };
-    throw e;
-  }
+  const claimed = await claimForWorker(input.stack, "scale", input.instanceId, input.at);
+  if (!claimed.ok) return claimed;
   return { ok: true, ...(await readView(input.stack)) };
 }
 
