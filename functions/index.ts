@@ -20,6 +20,7 @@ import "./http/alerts";
 import "./http/heal";
 import "./http/rotate";
 import "./http/certificates";
+import "./http/openapi";
 import "./timers/drift-check";
 import "./timers/credential-rotation";
 import "./timers/certificate-renewal";

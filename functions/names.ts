@@ -75,6 +75,7 @@ export const Names = {
     resumeHeal: "resumeHeal",
     rotateDatabase: "rotateDatabase",
     rotateCertificate: "rotateCertificate",
+    getOpenApi: "getOpenApi",
   },
   timers: {
     driftCheck: "driftCheck",

@@ -12,7 +12,7 @@ export interface RotateRequest {
   admin?: boolean;
 }
 
-const SCHEMA = {
+export const ROTATE_REQUEST_SCHEMA = {
   type: "object",
   additionalProperties: false,
   properties: {
@@ -22,7 +22,7 @@ const SCHEMA = {
 } as const;
 
 const ajv = new Ajv2020({ strict: true, allErrors: true });
-const validate = ajv.compile<RotateRequest>(SCHEMA);
+const validate = ajv.compile<RotateRequest>(ROTATE_REQUEST_SCHEMA);
 
 export function validateRotateRequest(
   input: unknown,

@@ -13,7 +13,7 @@ export interface ResumeRequest {
   overrideMinutes?: number;
 }
 
-const SCHEMA = {
+export const RESUME_REQUEST_SCHEMA = {
   type: "object",
   additionalProperties: false,
   properties: {
@@ -23,7 +23,7 @@ const SCHEMA = {
 } as const;
 
 const ajv = new Ajv2020({ strict: true, allErrors: true });
-const validate = ajv.compile<ResumeRequest>(SCHEMA);
+const validate = ajv.compile<ResumeRequest>(RESUME_REQUEST_SCHEMA);
 
 export function validateResumeRequest(
   input: unknown,

@@ -1,0 +1,137 @@
+// The HTTP API as an OpenAPI 3.1 document, served at GET /api/openapi.json. Request bodies are the
+// very JSON Schemas the routes validate with (OpenAPI 3.1 uses JSON Schema 2020-12), so the document
+// cannot drift from validation; a test checks its paths and methods against the registered routes.
+import { COMMON_ALERT_SCHEMA } from "../alerts/common-alert-schema";
+import { ROTATE_REQUEST_SCHEMA } from "../credentials/rotate-request";
+import { RESUME_REQUEST_SCHEMA } from "../heal/resume-request";
+import { STACK_SPEC_SCHEMA } from "../spec/schema";
+
+const json = (schema: unknown) => ({ "application/json": { schema } });
+const problem = (description: string) => ({
+  description,
+  content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+});
+const ok = (description: string) => ({ description, content: json({ type: "object" }) });
+const accepted = {
+  description: "Accepted: the operation runs; `Location` is its status URL",
+  headers: { Location: { schema: { type: "string", format: "uri" } } },
+  content: json({ type: "object" }),
+};
+const name = { name: "name", in: "path", required: true, schema: { type: "string" }, description: "stack name" };
+const common = {
+  "400": problem("the body is not usable JSON"),
+  "404": problem("no such stack"),
+  "409": problem("another operation is changing the stack (the problem names it)"),
+  "413": problem("the body is too large"),
+  "415": problem("the content type is not JSON"),
+  "422": problem("the body breaks the schema; `errors` lists each field with its JSON pointer"),
+  "500": problem("unexpected error; names a correlation id and nothing else"),
+};
+
+export function openApiDocument(version: string): Record<string, unknown> {
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Jumpgate",
+      version,
+      description:
+        "Self-driving Apache Guacamole jump servers on Azure: provision, heal, scale and rotate. Errors are RFC 9457 problem+json.",
+    },
+    servers: [{ url: "/api" }],
+    security: [{ functionKey: [] }],
+    paths: {
+      "/stacks": { get: { summary: "every stack", responses: { "200": ok("the stacks") } } },
+      "/stacks/{name}": {
+        parameters: [name],
+        put: {
+          summary: "create or update a stack and deploy it",
+          requestBody: { required: true, content: json({ $ref: "#/components/schemas/StackSpec" }) },
+          responses: { "202": accepted, ...common },
+        },
+        get: {
+          summary: "desired spec, observed state, conditions, operations",
+          responses: { "200": ok("the stack"), "404": common["404"] },
+        },
+        delete: {
+          summary: "tear the stack down",
+          responses: { "202": accepted, "404": common["404"], "409": common["409"] },
+        },
+      },
+      "/stacks/{name}/plan": {
+        parameters: [name],
+        post: {
+          summary: "what a deploy would change, without writing",
+          requestBody: { required: false, content: json({ $ref: "#/components/schemas/StackSpec" }) },
+          responses: { "200": ok("the plan"), "202": accepted, ...common },
+        },
+      },
+      "/stacks/{name}/operations/{instanceId}": {
+        parameters: [name, { name: "instanceId", in: "path", required: true, schema: { type: "string" } }],
+        get: {
+          summary: "status, progress and outcome of one operation",
+          responses: { "200": ok("the operation"), "404": common["404"] },
+        },
+      },
+      "/stacks/{name}/heal/resume": {
+        parameters: [name],
+        post: {
+          summary: "release the fleet brake for a while and/or resume a suspended node",
+          requestBody: { required: false, content: json(RESUME_REQUEST_SCHEMA) },
+          responses: { "200": ok("what was released"), ...common },
+        },
+      },
+      "/stacks/{name}/rotate/database": {
+        parameters: [name],
+        post: {
+          summary: "rotate the database credentials now",
+          requestBody: { required: false, content: json(ROTATE_REQUEST_SCHEMA) },
+          responses: { "202": accepted, ...common },
+        },
+      },
+      "/stacks/{name}/rotate/certificate": {
+        parameters: [name],
+        post: {
+          summary: "issue and roll out a new certificate now",
+          responses: { "202": accepted, "404": common["404"], "429": problem("the weekly order limit is reached") },
+        },
+      },
+      "/alerts": {
+        post: {
+          summary: "Azure Monitor alert intake (common alert schema)",
+          requestBody: { required: true, content: json(COMMON_ALERT_SCHEMA) },
+          responses: {
+            "202": ok("received: the signals it gave, or why it was ignored"),
+            "400": problem("not a common-alert-schema notification; `errors` points at each field"),
+            "413": common["413"],
+            "415": common["415"],
+            "503": problem("storage or the task hub is unavailable; Azure Monitor retries"),
+          },
+        },
+      },
+      "/openapi.json": { get: { summary: "this document", security: [], responses: { "200": ok("OpenAPI 3.1") } } },
+    },
+    components: {
+      securitySchemes: { functionKey: { type: "apiKey", in: "header", name: "x-functions-key" } },
+      schemas: {
+        StackSpec: STACK_SPEC_SCHEMA,
+        Problem: {
+          type: "object",
+          required: ["type", "title", "status"],
+          properties: {
+            type: { type: "string" },
+            title: { type: "string" },
+            status: { type: "integer" },
+            detail: { type: "string" },
+            errors: {
+              type: "array",
+              items: {
+                type: "object",
+                properties: { pointer: { type: "string" }, detail: { type: "string" } },
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}
