@@ -12,6 +12,7 @@ import type { WebNodeRef } from "../activities/nodes";
 import { Names } from "../names";
 import { describeFailure, failureMessage, runGraph, type GraphProgress } from "./graph-runner";
 import { bringUpWebNodes } from "./node-bring-up";
+import { activityRetry } from "./activity-retry";
 
 export interface DeployInput {
   spec: StackSpec;
@@ -49,13 +50,6 @@ export interface DeployOutput {
   resources: ObservedResource[];
   nodes: ObservedNode[];
 }
-
-const activityRetry = () => {
-  const r = new df.RetryOptions(5_000, 4);
-  r.backoffCoefficient = 2;
-  r.maxRetryIntervalInMilliseconds = 60_000;
-  return r;
-};
 
 export const deployStack: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<DeployInput>();

@@ -22,6 +22,7 @@ import type { ClaimForHealOutput, RepairStepOutput, TakeHealSignalsOutput } from
 import type { WebNodeRef } from "../activities/nodes";
 import { Names } from "../names";
 import { failureMessage } from "./graph-runner";
+import { activityRetry } from "./activity-retry";
 
 export interface HealInput {
   stack: string;
@@ -62,13 +63,6 @@ export interface HealOutput {
   outcome: "idle" | "stack-gone" | "gave-up";
   rounds: number;
 }
-
-const retry = () => {
-  const r = new df.RetryOptions(5_000, 4);
-  r.backoffCoefficient = 2;
-  r.maxRetryIntervalInMilliseconds = 60_000;
-  return r;
-};
 
 /** Claim attempts per round before the round ends and the next one tries again. */
 const CLAIM_WAITS_PER_ROUND = 30;
@@ -129,7 +123,7 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
   };
   const publish = () => context.df.setCustomStatus(status);
   const call = <T>(name: string, data: unknown) =>
-    context.df.callActivityWithRetry(name, retry(), data) as Task & { result: T };
+    context.df.callActivityWithRetry(name, activityRetry(), data) as Task & { result: T };
   const audit = (what: string, why: string, details?: Record<string, unknown>) =>
     call(Names.activities.appendAudit, {
       stack,

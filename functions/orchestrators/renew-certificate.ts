@@ -36,6 +36,7 @@ import type {
 import type { WebNodeRef } from "../activities/nodes";
 import { Names } from "../names";
 import { failureMessage } from "./graph-runner";
+import { activityRetry } from "./activity-retry";
 
 /** The external event that wakes a sleeping worker; its data is a CertificateWake. */
 export const CERTIFICATE_WAKE_EVENT = "wake";
@@ -88,13 +89,6 @@ export interface CertificateWorkerOutput {
   rounds: number;
 }
 
-const retry = () => {
-  const r = new df.RetryOptions(5_000, 4);
-  r.backoffCoefficient = 2;
-  r.maxRetryIntervalInMilliseconds = 60_000;
-  return r;
-};
-
 /** Looks at a stack someone else holds before this round gives up and sleeps. */
 const CLAIM_WAITS_PER_ROUND = 30;
 /** Rounds in a row that act without sleeping before a pause is forced. */
@@ -119,7 +113,7 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
   };
   const publish = () => context.df.setCustomStatus(status);
   const call = <T>(name: string, data: unknown) =>
-    context.df.callActivityWithRetry(name, retry(), data) as Task & { result: T };
+    context.df.callActivityWithRetry(name, activityRetry(), data) as Task & { result: T };
   const audit = (what: string, why: string, details?: Record<string, unknown>) =>
     call(Names.activities.appendAudit, {
       stack,

@@ -40,6 +40,7 @@ import type {
 import { Names } from "../names";
 import { failureMessage } from "./graph-runner";
 import { agentAnswered, failingChecks, isHealthy } from "./node-health";
+import { activityRetry } from "./activity-retry";
 
 export interface RotateDatabaseInput {
   stack: string;
@@ -118,13 +119,6 @@ interface NodeView {
   problems: string[];
 }
 
-const retry = () => {
-  const r = new df.RetryOptions(5_000, 4);
-  r.backoffCoefficient = 2;
-  r.maxRetryIntervalInMilliseconds = 60_000;
-  return r;
-};
-
 /** Looks at a stack someone else holds, before giving up for this run (2 hours at the default 60 s). */
 const CLAIM_WAITS = 120;
 /**
@@ -150,7 +144,7 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
   };
   const publish = () => context.df.setCustomStatus(status);
   const call = <T>(name: string, data: unknown) =>
-    context.df.callActivityWithRetry(name, retry(), data) as Task & { result: T };
+    context.df.callActivityWithRetry(name, activityRetry(), data) as Task & { result: T };
   const audit = (what: string, why: string, details?: Record<string, unknown>) =>
     call(Names.activities.appendAudit, {
       stack,

@@ -44,6 +44,7 @@ import { SIGNAL_EVENT, type StackWorkerInput } from "../alert-wake";
 import { Names } from "../names";
 import { failureMessage } from "./graph-runner";
 import { bringUpWebNodes } from "./node-bring-up";
+import { activityRetry } from "./activity-retry";
 
 export interface ScaleInput extends StackWorkerInput {
   /** seconds between polls of a draining node and of a stack another operation holds (default 30) */
@@ -104,13 +105,6 @@ export interface ScaleOutput {
 /** Rounds per execution before continueAsNew keeps the history short. */
 const MAX_ROUNDS = 20;
 const CONDITION = "ScalingLimited";
-
-const activityRetry = () => {
-  const r = new df.RetryOptions(5_000, 4);
-  r.backoffCoefficient = 2;
-  r.maxRetryIntervalInMilliseconds = 60_000;
-  return r;
-};
 
 export const scaleStack: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<ScaleInput>();

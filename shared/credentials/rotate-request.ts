@@ -1,6 +1,7 @@
 // The body of POST /api/stacks/{name}/rotate/database: which credentials to rotate. Validated with
 // ajv like every other input; an empty body rotates the app users' passwords.
 import Ajv2020 from "ajv/dist/2020";
+import { bodyFieldErrors } from "../http/body-errors";
 import type { ProblemFieldError } from "../http/problem";
 
 export const ROTATE_LIMITS = { maxBodyBytes: 1024, maxJsonDepth: 3 };
@@ -28,17 +29,7 @@ export function validateRotateRequest(
   input: unknown,
 ): { ok: true; request: Required<RotateRequest> } | { ok: false; errors: ProblemFieldError[] } {
   if (!validate(input)) {
-    const errors = (validate.errors ?? []).map((e) => {
-      const field =
-        e.keyword === "additionalProperties"
-          ? `${e.instancePath}/${String((e.params as { additionalProperty: string }).additionalProperty)}`
-          : e.instancePath;
-      const detail =
-        e.keyword === "additionalProperties"
-          ? `unknown field; the body may hold only "appUsers" and "admin"`
-          : `${field ? field.slice(1) : "the body"} ${e.message ?? "is invalid"}`;
-      return { pointer: field, detail };
-    });
+    const errors = bodyFieldErrors(validate.errors ?? [], ["appUsers", "admin"]);
     return { ok: false, errors };
   }
   const request = { appUsers: input.appUsers ?? true, admin: input.admin ?? false };

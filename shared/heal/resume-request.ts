@@ -1,6 +1,7 @@
 // The body of POST /api/stacks/{name}/heal/resume: what a person lets healing do again. Validated
 // with ajv like every other input; an empty body means "release the brake, default duration".
 import Ajv2020 from "ajv/dist/2020";
+import { bodyFieldErrors } from "../http/body-errors";
 import type { ProblemFieldError } from "../http/problem";
 
 export const RESUME_LIMITS = { maxBodyBytes: 4096, maxJsonDepth: 4 };
@@ -29,16 +30,6 @@ export function validateResumeRequest(
   input: unknown,
 ): { ok: true; request: ResumeRequest } | { ok: false; errors: ProblemFieldError[] } {
   if (validate(input)) return { ok: true, request: input };
-  const errors = (validate.errors ?? []).map((e) => {
-    const field =
-      e.keyword === "additionalProperties"
-        ? `${e.instancePath}/${String((e.params as { additionalProperty: string }).additionalProperty)}`
-        : e.instancePath;
-    const detail =
-      e.keyword === "additionalProperties"
-        ? `unknown field; the body may hold only "node" and "overrideMinutes"`
-        : `${field ? field.slice(1) : "the body"} ${e.message ?? "is invalid"}`;
-    return { pointer: field, detail };
-  });
+  const errors = bodyFieldErrors(validate.errors ?? [], ["node", "overrideMinutes"]);
   return { ok: false, errors };
 }
