@@ -14,8 +14,31 @@ export const SETTINGS = {
   storage: {
     // read by the Functions host too; Jumpgate keeps its stack registry and audit trail in this account
     name: "AzureWebJobsStorage",
-    description: "Storage for the Functions host, Durable task hub and Jumpgate's tables; Azurite locally.",
+    description:
+      "Storage for the Functions host, Durable task hub and Jumpgate's tables: a connection string (Azurite locally); unset in Azure for identity-based access (AzureWebJobsStorage__*).",
     sample: "UseDevelopmentStorage=true",
+  },
+  // identity-based AzureWebJobsStorage (the Functions convention `<connection>__<property>`), used when
+  // AzureWebJobsStorage itself is unset; the Functions host and the Durable extension read them too
+  storageAccountName: {
+    name: "AzureWebJobsStorage__accountName",
+    description:
+      "Identity-based storage, used when AzureWebJobsStorage is unset: the storage account name (Jumpgate's tables are at https://<account>.table.core.windows.net).",
+  },
+  storageTableServiceUri: {
+    name: "AzureWebJobsStorage__tableServiceUri",
+    description:
+      "Identity-based storage: the Table service URL, e.g. https://<account>.table.core.windows.net; overrides the one derived from AzureWebJobsStorage__accountName (https only: bearer tokens never go over http).",
+  },
+  storageCredential: {
+    name: "AzureWebJobsStorage__credential",
+    description:
+      "Identity-based storage: `managedidentity` (the Function App's managed identity; the only value accepted). Unset: DefaultAzureCredential, which picks a user-assigned identity by AZURE_CLIENT_ID.",
+  },
+  storageClientId: {
+    name: "AzureWebJobsStorage__clientId",
+    description:
+      "Identity-based storage with AzureWebJobsStorage__credential=managedidentity: client id (a GUID) of the user-assigned identity; unset: the system-assigned identity.",
   },
   armEndpoint: {
     name: "JUMPGATE_ARM_ENDPOINT",
