@@ -1,7 +1,23 @@
 // Jumpgate's table store: the stack registry and the audit trail, in the Function App's own storage
 // account (Azurite locally). Build one StoreTables per process and hand it to both.
-export { StoreTables, TABLE_SUFFIXES, type StoreCallOptions, type TableKind } from "./tables";
-export { storeSettingsFromEnv, validateStoreSettings, type StoreSettings } from "./settings";
+export {
+  StoreTables,
+  TABLE_SUFFIXES,
+  storeCredential,
+  type StoreCallOptions,
+  type StoreTablesOptions,
+  type TableKind,
+} from "./tables";
+export {
+  storeAccessFromEnv,
+  storeSettingsFromEnv,
+  validateStoreSettings,
+  type StoreAccess,
+  type StoreConnectionStringAccess,
+  type StoreCredentialKind,
+  type StoreIdentityAccess,
+  type StoreSettings,
+} from "./settings";
 export {
   StackRegistry,
   OPERATION_KINDS,

@@ -1,8 +1,17 @@
 // Builds the TableClients of Jumpgate's tables in the Function App's own storage account, creating
 // each table once per process, and gives every store call its deadline.
+import type { TokenCredential } from "@azure/core-auth";
 import { TableClient, type TableServiceClientOptions } from "@azure/data-tables";
+import { DefaultAzureCredential, ManagedIdentityCredential } from "@azure/identity";
 import { requestTimeoutPolicy } from "../azure/request-timeout";
-import { needsInsecureConnection, storeSettingsFromEnv, validateStoreSettings, type StoreSettings } from "./settings";
+import {
+  needsInsecureConnection,
+  storeSettingsFromEnv,
+  usesConnectionString,
+  validateStoreSettings,
+  type StoreIdentityAccess,
+  type StoreSettings,
+} from "./settings";
 import type { Env } from "../config";
 
 /** Jumpgate's tables; the stored name is `{prefix}{suffix}`, e.g. `jumpgatestacks`. */
@@ -29,12 +38,32 @@ export interface StoreCallOptions {
  */
 const ensuredTables = new Map<string, Promise<void>>();
 
+export interface StoreTablesOptions {
+  /**
+   * The token credential of identity-based settings, instead of the one `settings.credential` names
+   * (tests); refused with connection-string settings, which sign with the account key.
+   */
+  credential?: TokenCredential;
+  /** an extra CA (PEM) to trust for the table endpoint (tests: an HTTPS Azurite with a test CA) */
+  caPem?: string;
+}
+
 export class StoreTables {
   readonly settings: StoreSettings;
+  /** the credential of identity-based settings; undefined with a connection string */
+  readonly credential: TokenCredential | undefined;
+  private readonly caPem: string | undefined;
   private readonly clients = new Map<TableKind, TableClient>();
 
-  constructor(settings: StoreSettings) {
+  constructor(settings: StoreSettings, options: StoreTablesOptions = {}) {
     this.settings = validateStoreSettings(settings);
+    if (usesConnectionString(this.settings)) {
+      if (options.credential) throw new TypeError("a token credential needs identity-based store settings");
+      this.credential = undefined;
+    } else {
+      this.credential = options.credential ?? storeCredential(this.settings);
+    }
+    this.caPem = options.caPem;
   }
 
   static fromEnv(env?: Env): StoreTables {
@@ -84,11 +113,33 @@ export class StoreTables {
           { policy: requestTimeoutPolicy(this.settings.requestTimeoutMs), position: "perRetry" as const },
         ],
         userAgentOptions: { userAgentPrefix: "jumpgate" },
-        ...(needsInsecureConnection(this.settings.connectionString) ? { allowInsecureConnection: true } : {}),
+        ...(this.caPem ? { tlsOptions: { ca: this.caPem } } : {}),
       };
-      client = TableClient.fromConnectionString(this.settings.connectionString, this.tableName(kind), options);
+      if (usesConnectionString(this.settings)) {
+        const { connectionString } = this.settings;
+        if (needsInsecureConnection(connectionString)) options.allowInsecureConnection = true;
+        client = TableClient.fromConnectionString(connectionString, this.tableName(kind), options);
+      } else {
+        // identity-based endpoints are https only (validateStoreSettings): bearer tokens never go over http
+        const credential = this.credential ?? storeCredential(this.settings);
+        client = new TableClient(this.settings.tableEndpoint, this.tableName(kind), credential, options);
+      }
       this.clients.set(kind, client);
     }
     return client;
   }
+}
+
+/**
+ * The credential identity-based settings name, after the Functions convention for AzureWebJobsStorage__*:
+ * `managedidentity` is the app's managed identity (user-assigned by client id, else system-assigned),
+ * anything else DefaultAzureCredential (which in Azure picks the identity `AZURE_CLIENT_ID` names).
+ */
+export function storeCredential(settings: StoreIdentityAccess): TokenCredential {
+  if (settings.credential === "managedidentity") {
+    return settings.clientId
+      ? new ManagedIdentityCredential({ clientId: settings.clientId })
+      : new ManagedIdentityCredential();
+  }
+  return new DefaultAzureCredential();
 }

@@ -443,7 +443,7 @@ describe("calls, tables and settings", () => {
     assert.equal(new StoreTables(prod).tableName("events"), "jg2events");
 
     const refused: [Record<string, string>, RegExp][] = [
-      [{}, /AzureWebJobsStorage is not set/],
+      [{}, /no storage is configured: set AzureWebJobsStorage to a connection string/],
       [{ AzureWebJobsStorage: "UseDevelopmentStorage=true", JUMPGATE_TABLE_PREFIX: "1abc" }, /JUMPGATE_TABLE_PREFIX/],
       [{ AzureWebJobsStorage: "UseDevelopmentStorage=true", JUMPGATE_TABLE_PREFIX: "jg-x" }, /JUMPGATE_TABLE_PREFIX/],
       [
