@@ -1,7 +1,9 @@
 // Starts a throwaway Azurite (the pinned devDependency, run directly with this node, no shell) on
-// free 127.0.0.1 ports, in memory, without telemetry, and stops it by its PID.
+// free 127.0.0.1 ports, in memory, without telemetry, and stops it by its PID. Optionally over HTTPS
+// with a test CA's certificate, accepting OAuth bearer tokens (`--oauth basic`, which needs HTTPS).
 import { spawn, type ChildProcess } from "node:child_process";
 import * as http from "node:http";
+import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { freePort } from "./ports";
@@ -13,7 +15,7 @@ const AZURITE_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2
 export interface AzuriteServer {
   /** an account connection string with all three endpoints */
   connectionString: string;
-  /** e.g. http://127.0.0.1:41234/devstoreaccount1 */
+  /** e.g. http://127.0.0.1:41234/devstoreaccount1 (https:// with the `https` option) */
   tableEndpoint: string;
   blobEndpoint: string;
   queueEndpoint: string;
@@ -27,6 +29,17 @@ export interface StartAzuriteOptions {
   startTimeoutMs?: number;
   /** longest wait after SIGTERM before SIGKILL (default 5 s) */
   stopTimeoutMs?: number;
+  /** serve every endpoint over HTTPS with this certificate (PEM files; it must name 127.0.0.1) */
+  https?: {
+    certPath: string;
+    keyPath: string;
+    /** the CA that issued it, trusted by the readiness probe */ caPem: string;
+  };
+  /**
+   * `basic`: also accept Microsoft Entra bearer tokens, checking only their lifetime, issuer and
+   * audience, not their signature (Azurite's `--oauth basic`); needs `https`
+   */
+  oauth?: "basic";
 }
 
 /** Starts that lose a port race to another process are retried on fresh ports. */
@@ -50,6 +63,7 @@ class PortTakenError extends Error {}
 async function startOnce(options: StartAzuriteOptions): Promise<AzuriteServer> {
   const startTimeoutMs = options.startTimeoutMs ?? 20_000;
   const stopTimeoutMs = options.stopTimeoutMs ?? 5_000;
+  if (options.oauth && !options.https) throw new Error("Azurite accepts OAuth tokens only over HTTPS: pass `https`");
   const [blobPort, queuePort, tablePort] = [await freePort(), await freePort(), await freePort()];
   const entry = path.join(path.dirname(require.resolve("azurite/package.json")), "dist", "src", "azurite.js");
   const args = [
@@ -62,6 +76,8 @@ async function startOnce(options: StartAzuriteOptions): Promise<AzuriteServer> {
     ...["--blobHost", "127.0.0.1", "--blobPort", String(blobPort)],
     ...["--queueHost", "127.0.0.1", "--queuePort", String(queuePort)],
     ...["--tableHost", "127.0.0.1", "--tablePort", String(tablePort)],
+    ...(options.https ? ["--cert", options.https.certPath, "--key", options.https.keyPath] : []),
+    ...(options.oauth ? ["--oauth", options.oauth] : []),
   ];
   const child = spawn(process.execPath, args, { cwd: os.tmpdir(), stdio: ["ignore", "pipe", "pipe"], shell: false });
   const output = new OutputTail();
@@ -77,9 +93,10 @@ async function startOnce(options: StartAzuriteOptions): Promise<AzuriteServer> {
     await stopChild(child, exited, stopTimeoutMs);
   };
 
-  const account = (port: number) => `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
+  const protocol = options.https ? "https" : "http";
+  const account = (port: number) => `${protocol}://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
   try {
-    await waitUntilAnswering(tablePort, startTimeoutMs, exited, output);
+    await waitUntilAnswering(tablePort, options.https?.caPem, startTimeoutMs, exited, output);
   } catch (e) {
     await stop();
     throw e;
@@ -87,7 +104,7 @@ async function startOnce(options: StartAzuriteOptions): Promise<AzuriteServer> {
   if (child.pid === undefined) throw new Error("Azurite started without a PID");
   return {
     connectionString:
-      `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_ACCOUNT_KEY};` +
+      `DefaultEndpointsProtocol=${protocol};AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_ACCOUNT_KEY};` +
       `BlobEndpoint=${account(blobPort)};QueueEndpoint=${account(queuePort)};TableEndpoint=${account(tablePort)};`,
     tableEndpoint: account(tablePort),
     blobEndpoint: account(blobPort),
@@ -100,6 +117,7 @@ async function startOnce(options: StartAzuriteOptions): Promise<AzuriteServer> {
 /** Polls the table port with HTTP until anything answers, Azurite exits, or time runs out. */
 async function waitUntilAnswering(
   port: number,
+  caPem: string | undefined,
   timeoutMs: number,
   exited: Promise<number | null>,
   output: OutputTail,
@@ -113,18 +131,21 @@ async function waitUntilAnswering(
       if (/EADDRINUSE/.test(text)) throw new PortTakenError(`Azurite: a port was taken meanwhile: ${text}`);
       throw new Error(`Azurite exited with code ${exitCode} before its table port answered:\n${text}`);
     }
-    if (await answers(port)) return;
+    if (await answers(port, caPem)) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`Azurite's table port ${port} did not answer within ${timeoutMs} ms:\n${output.text()}`);
 }
 
-function answers(port: number): Promise<boolean> {
+/** With `caPem` over HTTPS, verifying Azurite's certificate against that CA. */
+function answers(port: number, caPem: string | undefined): Promise<boolean> {
   return new Promise((resolve) => {
-    const request = http.get({ host: "127.0.0.1", port, path: `/${AZURITE_ACCOUNT}/Tables`, timeout: 1000 }, (res) => {
+    const options = { host: "127.0.0.1", port, path: `/${AZURITE_ACCOUNT}/Tables`, timeout: 1000 };
+    const onResponse = (res: http.IncomingMessage) => {
       res.resume();
       resolve(true);
-    });
+    };
+    const request = caPem ? https.get({ ...options, ca: caPem }, onResponse) : http.get(options, onResponse);
     request.on("timeout", () => request.destroy());
     request.on("error", () => resolve(false));
   });
