@@ -47,13 +47,16 @@ test("only shared/config.ts reads process.env in app code", () => {
   );
 });
 
-test("host.json: v4 extension bundle, task hub from an app setting", () => {
+test("host.json: v4 extension bundle, task hub from an app setting, storage by connection name", () => {
   const host = JSON.parse(fs.readFileSync(path.join(root, "host.json"), "utf8")) as {
     extensionBundle: { version: string };
-    extensions: { durableTask: { hubName: string } };
+    extensions: { durableTask: { hubName: string; storageProvider: Record<string, string> } };
   };
   assert.equal(host.extensionBundle.version, "[4.*, 5.0.0)");
   assert.equal(host.extensions.durableTask.hubName, `%${SETTINGS.taskHub.name}%`);
+  // connectionName (not connectionStringName) also accepts identity-based AzureWebJobsStorage__* settings
+  assert.equal(host.extensions.durableTask.storageProvider.connectionName, SETTINGS.storage.name);
+  assert.equal(host.extensions.durableTask.storageProvider.connectionStringName, undefined);
 });
 
 test("defaults bind to production Azure with the managed identity", () => {
