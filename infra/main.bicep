@@ -1,0 +1,117 @@
+// Jumpgate's own infrastructure, for `azd up`: the Function App (Flex Consumption, Node 22) in its
+// own resource group, and the rights it needs on the stacks it manages. Stacks themselves are not
+// here: Jumpgate creates them from `PUT /api/stacks/{name}`.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name; names and tags every resource.')
+param environmentName string
+
+@minLength(1)
+@description('Region of the Function App (one that offers Flex Consumption: az functionapp list-flexconsumption-locations).')
+@metadata({ azd: { type: 'location' } })
+param location string
+
+@description('Resource groups Jumpgate may deploy stacks into. Empty: any resource group of this subscription (its role is assigned on the subscription). Listed: only these, created here and assigned one by one.')
+param stackResourceGroups array = []
+
+@description('Azure DNS zones of this subscription (resource ids) where Jumpgate may write _acme-challenge TXT records for DNS-01 certificates. Needed only with stackResourceGroups: a subscription-wide assignment already covers every zone.')
+param acmeDnsZoneIds array = []
+
+@secure()
+@description('The function key Azure Monitor presents to /api/alerts (a key of that one function). azd generates it once per environment.')
+@metadata({ azd: { type: 'generate', config: { length: 48, noSpecial: true } } })
+param alertsFunctionKey string
+
+@description('Object id of whoever runs azd (azd fills it in): may read Jumpgate\'s tables (registry, audit trail). Empty: nobody.')
+param principalId string = ''
+
+@allowed(['User', 'ServicePrincipal'])
+@description('Kind of principalId: User when a person runs azd, ServicePrincipal in a pipeline.')
+param principalType string = 'User'
+
+var tags = { 'azd-env-name': environmentName }
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var appResourceGroupName = 'rg-${environmentName}'
+
+// Jumpgate grants exactly these built-in roles to the stacks' identities (shared/graph/names.ts
+// ROLE_DEFINITIONS); a condition on its own assignment lets it grant nothing else.
+var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
+var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
+var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+
+resource appResourceGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: appResourceGroupName
+  location: location
+  tags: tags
+}
+
+module app 'app/function-app.bicep' = {
+  name: 'jumpgate-app'
+  scope: appResourceGroup
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    alertsFunctionKey: alertsFunctionKey
+    principalId: principalId
+    principalType: principalType
+  }
+}
+
+module operatorRole 'app/operator-role.bicep' = {
+  name: 'jumpgate-operator-role'
+  params: {
+    environmentName: environmentName
+    assignToSubscription: empty(stackResourceGroups)
+    principalId: app.outputs.identityPrincipalId
+    condition: assignmentCondition
+  }
+}
+
+// Jumpgate may assign Key Vault Secrets User and Monitoring Metrics Publisher (to the web nodes'
+// identities), Key Vault Secrets Officer only to itself (on each stack's vault), and delete only
+// assignments of those roles.
+var assignmentCondition = '((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/write\'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${keyVaultSecretsUser}, ${monitoringMetricsPublisher}}) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${keyVaultSecretsOfficer}} AND @Request[Microsoft.Authorization/roleAssignments:PrincipalId] ForAnyOfAnyValues:GuidEquals {${app.outputs.identityPrincipalId}})) AND ((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/delete\'})) OR (@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${keyVaultSecretsUser}, ${monitoringMetricsPublisher}, ${keyVaultSecretsOfficer}}))'
+
+resource stackGroups 'Microsoft.Resources/resourceGroups@2024-03-01' = [
+  for name in stackResourceGroups: {
+    name: name
+    location: location
+    tags: tags
+  }
+]
+
+module stackGroupAccess 'app/operator-access.bicep' = [
+  for (name, i) in stackResourceGroups: {
+    name: 'jumpgate-access-${i}'
+    scope: stackGroups[i]
+    params: {
+      roleDefinitionId: operatorRole.outputs.roleDefinitionId
+      principalId: app.outputs.identityPrincipalId
+      condition: assignmentCondition
+    }
+  }
+]
+
+module dnsZoneAccess 'app/dns-zone-access.bicep' = [
+  for (zoneId, i) in acmeDnsZoneIds: {
+    name: 'jumpgate-dns-${i}'
+    scope: resourceGroup(split(zoneId, '/')[2], split(zoneId, '/')[4])
+    params: {
+      zoneName: last(split(zoneId, '/'))
+      roleDefinitionId: operatorRole.outputs.roleDefinitionId
+      principalId: app.outputs.identityPrincipalId
+      condition: assignmentCondition
+    }
+  }
+]
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = appResourceGroup.name
+output JUMPGATE_FUNCTION_APP_NAME string = app.outputs.functionAppName
+output JUMPGATE_API_URL string = app.outputs.apiUrl
+output JUMPGATE_ALERT_ACTION_GROUP_ID string = app.outputs.actionGroupId
+output JUMPGATE_OPERATOR_ROLE_ID string = operatorRole.outputs.roleDefinitionId
