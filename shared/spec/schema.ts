@@ -34,7 +34,11 @@ export const STACK_SPEC_SCHEMA = {
       pattern: "^[-\\w.()]*[-\\w()]$",
       description: "Resource group for every resource of the stack (created if missing).",
     },
-    location: { type: "string", pattern: "^[a-z][a-z0-9]{2,30}$", description: "Azure region, e.g. westeurope." },
+    location: {
+      type: "string",
+      pattern: "^[a-z][a-z0-9]{2,30}$",
+      description: "Azure region of every resource of the stack, e.g. `westeurope`.",
+    },
     tags: {
       type: "object",
       maxProperties: 40,
