@@ -24,7 +24,7 @@ export const STACK_SPEC_SCHEMA = {
       type: "string",
       pattern: STACK_NAME_PATTERN,
       description:
-        "3-15 characters: lowercase letters, digits and single hyphens; starts with a letter, ends with a letter or digit.",
+        "Stack name, 3-15 characters: lowercase letters, digits and single hyphens; starts with a letter, ends with a letter or digit. Every Azure resource of the stack is named after it. May be left out of the body of `PUT /api/stacks/{name}`, which supplies it.",
     },
     subscriptionId: { type: "string", format: "uuid", description: "Azure subscription that holds the stack." },
     resourceGroup: {
@@ -34,7 +34,11 @@ export const STACK_SPEC_SCHEMA = {
       pattern: "^[-\\w.()]*[-\\w()]$",
       description: "Resource group for every resource of the stack (created if missing).",
     },
-    location: { type: "string", pattern: "^[a-z][a-z0-9]{2,30}$", description: "Azure region, e.g. westeurope." },
+    location: {
+      type: "string",
+      pattern: "^[a-z][a-z0-9]{2,30}$",
+      description: "Azure region of every resource of the stack, e.g. `westeurope`.",
+    },
     tags: {
       type: "object",
       maxProperties: 40,
@@ -47,13 +51,24 @@ export const STACK_SPEC_SCHEMA = {
       type: "object",
       additionalProperties: false,
       default: {},
+      description: "The stack's virtual network: its address space, the two subnets, and who may reach HTTPS.",
       properties: {
-        addressSpace: { ...cidr, default: "10.40.0.0/16" },
-        webSubnet: { ...cidr, default: "10.40.1.0/24", description: "Subnet of the web nodes." },
+        addressSpace: {
+          ...cidr,
+          default: "10.40.0.0/16",
+          description: "Address space of the virtual network, a /8 to /24 block; both subnets must lie inside it.",
+        },
+        webSubnet: {
+          ...cidr,
+          default: "10.40.1.0/24",
+          description:
+            "Subnet of the web nodes: a /28 or larger, with room for two addresses per node of `fleet.max` (each node, plus a replacement while it is swapped).",
+        },
         databaseSubnet: {
           ...cidr,
           default: "10.40.2.0/24",
-          description: "Subnet delegated to the MySQL flexible server (private access).",
+          description:
+            "Subnet delegated to the MySQL flexible server (private access only), a /28 or larger; must not overlap the web subnet.",
         },
         adminSourceRanges: {
           type: "array",
@@ -70,22 +85,59 @@ export const STACK_SPEC_SCHEMA = {
       type: "object",
       additionalProperties: false,
       default: {},
+      description: "The web nodes: VMs that run Guacamole behind the stack's load balancer.",
       properties: {
-        mode: { enum: ["availabilitySet", "scaleSet"], default: "availabilitySet" },
-        size: { type: "integer", minimum: 1, maximum: 50, default: 2, description: "Number of web nodes now." },
+        mode: {
+          enum: ["availabilitySet", "scaleSet"],
+          default: "availabilitySet",
+          description:
+            "How the nodes are run: single VMs in an availability set (spread over fault domains), or a VM scale set (which can also spread over `zones`).",
+        },
+        size: {
+          type: "integer",
+          minimum: 1,
+          maximum: 50,
+          default: 2,
+          description:
+            "Number of web nodes to run. Scaling then moves between `min` and `max`; a `PUT` with another size sets the fleet to it again.",
+        },
         min: { type: "integer", minimum: 1, maximum: 50, default: 2, description: "Scaling never goes below this." },
         max: { type: "integer", minimum: 1, maximum: 50, default: 4, description: "Scaling never goes above this." },
-        vmSize: { type: "string", pattern: "^Standard_[A-Za-z0-9_]{2,40}$", default: "Standard_B2s" },
+        vmSize: {
+          type: "string",
+          pattern: "^Standard_[A-Za-z0-9_]{2,40}$",
+          default: "Standard_B2s",
+          description: "Azure VM size of every web node.",
+        },
         image: {
           type: "object",
           additionalProperties: false,
           required: ["publisher", "offer", "sku"],
           default: { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" },
+          description:
+            "Marketplace image of the web nodes (Ubuntu 24.04 LTS by default). Used when a node is created: existing nodes keep the image they were created from.",
           properties: {
-            publisher: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$" },
-            offer: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$" },
-            sku: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$" },
-            version: { type: "string", pattern: "^(latest|[0-9]+\\.[0-9]+\\.[0-9]+)$", default: "latest" },
+            publisher: {
+              type: "string",
+              pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+              description: "Image publisher, e.g. `Canonical`.",
+            },
+            offer: {
+              type: "string",
+              pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+              description: "Image offer, e.g. `ubuntu-24_04-lts`.",
+            },
+            sku: {
+              type: "string",
+              pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+              description: "Image SKU, e.g. `server`.",
+            },
+            version: {
+              type: "string",
+              pattern: "^(latest|[0-9]+\\.[0-9]+\\.[0-9]+)$",
+              default: "latest",
+              description: "Image version: `latest`, or an exact version such as `24.4.202404230`.",
+            },
           },
         },
         zones: {
@@ -101,56 +153,123 @@ export const STACK_SPEC_SCHEMA = {
       type: "object",
       additionalProperties: false,
       default: {},
+      description:
+        "The Azure Database for MySQL flexible server that holds Guacamole's users and connections, reachable only from the virtual network.",
       properties: {
-        skuName: { type: "string", pattern: "^Standard_[A-Za-z0-9_]{2,40}$", default: "Standard_B1ms" },
-        tier: { enum: ["Burstable", "GeneralPurpose", "MemoryOptimized"], default: "Burstable" },
+        skuName: {
+          type: "string",
+          pattern: "^Standard_[A-Za-z0-9_]{2,40}$",
+          default: "Standard_B1ms",
+          description:
+            "Compute size of the server. Its family must match `tier`: B sizes (`Standard_B1ms`) are Burstable, D sizes (`Standard_D2ds_v4`) GeneralPurpose, E sizes (`Standard_E2ds_v4`) MemoryOptimized.",
+        },
+        tier: {
+          enum: ["Burstable", "GeneralPurpose", "MemoryOptimized"],
+          default: "Burstable",
+          description: "Pricing tier of the server; must match the family of `skuName`.",
+        },
         version: { enum: ["8.0"], default: "8.0", description: "MySQL major version (8.0.21 on Flexible Server)." },
-        storageGb: { type: "integer", minimum: 20, maximum: 16384, default: 20 },
-        backupRetentionDays: { type: "integer", minimum: 1, maximum: 35, default: 7 },
-        geoRedundantBackup: { type: "boolean", default: false },
-        highAvailability: { enum: ["Disabled", "ZoneRedundant", "SameZone"], default: "Disabled" },
+        storageGb: {
+          type: "integer",
+          minimum: 20,
+          maximum: 16384,
+          default: 20,
+          description:
+            "Storage in GB, grown automatically when it fills up. Azure can grow storage but never shrink it.",
+        },
+        backupRetentionDays: {
+          type: "integer",
+          minimum: 1,
+          maximum: 35,
+          default: 7,
+          description: "Days the automatic backups are kept.",
+        },
+        geoRedundantBackup: {
+          type: "boolean",
+          default: false,
+          description:
+            "Also keep the backups in the paired region. Set when the server is created: changing it later does not change an existing server.",
+        },
+        highAvailability: {
+          enum: ["Disabled", "ZoneRedundant", "SameZone"],
+          default: "Disabled",
+          description:
+            "A standby server in another zone (`ZoneRedundant`) or the same zone (`SameZone`); needs tier GeneralPurpose or MemoryOptimized.",
+        },
       },
     },
     tls: {
       type: "object",
       additionalProperties: false,
       default: {},
+      description: "HTTPS: the name the jump server answers on, and the ACME certificate every node serves for it.",
       properties: {
         hostname: {
           type: "string",
           format: "hostname",
           maxLength: 253,
           pattern: "^[a-z0-9.-]+\\.[a-z]{2,63}$",
-          description: "Custom domain for the jump server. Default: the public IP's DNS label FQDN.",
+          description:
+            "Custom domain of the jump server, in lowercase; point its DNS at the public IP. Default: the public IP's name `<dnsLabel>.<location>.cloudapp.azure.com`.",
         },
         dnsLabel: {
           type: "string",
           pattern: "^[a-z][a-z0-9-]{1,61}[a-z0-9]$",
-          description: "DNS label of the public IP (<label>.<location>.cloudapp.azure.com). Default: the stack name.",
+          description: "DNS label of the public IP (`<label>.<location>.cloudapp.azure.com`). Default: the stack name.",
         },
         acme: {
           type: "object",
           additionalProperties: false,
           default: {},
+          description: "The ACME CA that issues the certificate, and how it checks that the name is yours.",
           properties: {
             directoryUrl: {
               type: "string",
               format: "uri",
               pattern: "^https://",
               default: "https://acme-v02.api.letsencrypt.org/directory",
+              description:
+                "ACME directory URL of the CA: Let's Encrypt production by default; its staging directory or any other ACME CA works too.",
             },
-            contact: { type: "string", format: "email", maxLength: 254 },
-            challenge: { enum: ["http-01", "dns-01"], default: "http-01" },
+            contact: {
+              type: "string",
+              format: "email",
+              maxLength: 254,
+              description: "Email address of the ACME account, for the CA's notices about its certificates.",
+            },
+            challenge: {
+              enum: ["http-01", "dns-01"],
+              default: "http-01",
+              description:
+                "How the CA checks the name: `http-01` through port 80 of every web node, or `dns-01` through a TXT record in `dnsZone` (needs `tls.hostname`).",
+            },
             dnsZone: {
               type: "object",
               additionalProperties: false,
               required: ["resourceGroup", "name"],
               properties: {
-                subscriptionId: { type: "string", format: "uuid" },
-                resourceGroup: { type: "string", minLength: 1, maxLength: 90, pattern: "^[-\\w.()]*[-\\w()]$" },
-                name: { type: "string", format: "hostname", maxLength: 253, pattern: "^[a-z0-9.-]+\\.[a-z]{2,63}$" },
+                subscriptionId: {
+                  type: "string",
+                  format: "uuid",
+                  description: "Subscription of the zone. Default: the stack's `subscriptionId`.",
+                },
+                resourceGroup: {
+                  type: "string",
+                  minLength: 1,
+                  maxLength: 90,
+                  pattern: "^[-\\w.()]*[-\\w()]$",
+                  description: "Resource group of the zone.",
+                },
+                name: {
+                  type: "string",
+                  format: "hostname",
+                  maxLength: 253,
+                  pattern: "^[a-z0-9.-]+\\.[a-z]{2,63}$",
+                  description: "Name of the zone, e.g. `example.com`; `tls.hostname` must be the zone or a name in it.",
+                },
               },
-              description: "Azure DNS zone for DNS-01 challenges (required for dns-01).",
+              description:
+                "Azure DNS zone where Jumpgate writes the `_acme-challenge` TXT record: required with `dns-01`, refused with `http-01`. The Function App's identity needs DNS Zone Contributor on it.",
             },
           },
         },
@@ -160,6 +279,7 @@ export const STACK_SPEC_SCHEMA = {
       type: "object",
       additionalProperties: false,
       default: {},
+      description: "The Apache Guacamole release the web nodes run.",
       properties: {
         version: { enum: ["1.6.0"], default: "1.6.0", description: "A version of the pinned, checksummed catalog." },
       },
@@ -168,37 +288,110 @@ export const STACK_SPEC_SCHEMA = {
       type: "object",
       additionalProperties: false,
       default: {},
+      description: "How Jumpgate heals, scales and rotates the stack on its own.",
       properties: {
         repair: {
           type: "object",
           additionalProperties: false,
           default: {},
+          description: "Repair of broken web nodes, from Azure Monitor alerts (see Healing).",
           properties: {
-            enabled: { type: "boolean", default: true },
-            maxUnhealthyPercent: { type: "integer", minimum: 1, maximum: 100, default: 50 },
-            maxRepairsPerHour: { type: "integer", minimum: 0, maximum: 20, default: 3 },
-            debounceSeconds: { type: "integer", minimum: 0, maximum: 3600, default: 60 },
-            suspendAfterFailedRepairs: { type: "integer", minimum: 1, maximum: 10, default: 3 },
+            enabled: {
+              type: "boolean",
+              default: true,
+              description:
+                "Repair broken nodes. When false, heal still looks and records what it found, but changes nothing.",
+            },
+            maxUnhealthyPercent: {
+              type: "integer",
+              minimum: 1,
+              maximum: 100,
+              default: 50,
+              description:
+                "Fleet brake: when more than this share of the nodes is broken, heal changes nothing until every node is healthy again or a person resumes it.",
+            },
+            maxRepairsPerHour: {
+              type: "integer",
+              minimum: 0,
+              maximum: 20,
+              default: 3,
+              description:
+                "Most repair steps that interrupt a node (restart, redeploy, reimage, replace) per stack in any hour; 0 allows none.",
+            },
+            debounceSeconds: {
+              type: "integer",
+              minimum: 0,
+              maximum: 3600,
+              default: 60,
+              description: "How long heal waits after a new alert before it looks at the nodes.",
+            },
+            suspendAfterFailedRepairs: {
+              type: "integer",
+              minimum: 1,
+              maximum: 10,
+              default: 3,
+              description:
+                "After this many repairs in a row that did not fix a node, its repairs are suspended until a person resumes them (`POST /api/stacks/{name}/heal/resume`).",
+            },
           },
         },
         scale: {
           type: "object",
           additionalProperties: false,
           default: {},
+          description:
+            "Adding and removing web nodes, one at a time, from Azure Monitor alerts, between `fleet.min` and `fleet.max` (see Scaling).",
           properties: {
-            enabled: { type: "boolean", default: false },
-            metric: { enum: ["cpu", "sessions"], default: "cpu" },
-            cooldownMinutes: { type: "integer", minimum: 1, maximum: 1440, default: 10 },
-            drainTimeoutMinutes: { type: "integer", minimum: 0, maximum: 1440, default: 60 },
+            enabled: {
+              type: "boolean",
+              default: false,
+              description:
+                "Scale on alerts. When false the stack gets no scale alert rules and scale signals are ignored.",
+            },
+            metric: {
+              enum: ["cpu", "sessions"],
+              default: "cpu",
+              description:
+                "What drives scaling: `cpu` (`Percentage CPU` above 75 scales out, below 25 scales in) or `sessions` (live Guacamole sessions per node above 20 or below 5, published by the nodes).",
+            },
+            cooldownMinutes: {
+              type: "integer",
+              minimum: 1,
+              maximum: 1440,
+              default: 10,
+              description:
+                "Quiet time after every scale action, in both directions; a request within it waits for its end.",
+            },
+            drainTimeoutMinutes: {
+              type: "integer",
+              minimum: 0,
+              maximum: 1440,
+              default: 60,
+              description:
+                "How long a node taken out of service (scale-in, a disruptive repair, a credential roll) waits for its sessions to end before they are cut.",
+            },
           },
         },
         rotation: {
           type: "object",
           additionalProperties: false,
           default: {},
+          description: "Automatic rotation of the database credentials, checked daily (see Credential rotation).",
           properties: {
-            databaseCredentialMaxAgeDays: { type: "integer", minimum: 1, maximum: 365, default: 30 },
-            adminPasswordMaxAgeDays: { type: "integer", minimum: 1, maximum: 365, default: 90 },
+            databaseCredentialMaxAgeDays: {
+              type: "integer",
+              minimum: 1,
+              maximum: 365,
+              default: 30,
+              description: "Rotate the password of Guacamole's database user when it is older than this.",
+            },
+            adminPasswordMaxAgeDays: {
+              type: "integer",
+              minimum: 1,
+              maximum: 365,
+              default: 90,
+              description: "Rotate the MySQL server's admin password when it is older than this.",
+            },
           },
         },
       },

@@ -442,6 +442,55 @@ class RuleContext {
 
 type SemanticRule = (rules: RuleContext) => SpecError[];
 
+/**
+ * What the rules below (and the route-name check in validateStackSpec) enforce, in words, for the
+ * README's spec reference; `keyword` is the SpecError keyword each one reports. Change it with the
+ * rules: a test checks that every keyword the rules report is listed here and that each entry's
+ * rule really rejects what it says.
+ */
+export const CROSS_FIELD_RULES: readonly { keyword: string; rule: string }[] = [
+  {
+    keyword: "routeName",
+    rule: "`name` may be left out of a body sent to `/api/stacks/{name}`, which supplies it; when given, it must equal the name in the URL.",
+  },
+  { keyword: "addressSpacePrefix", rule: "`network.addressSpace` is a /8 to /24 block." },
+  {
+    keyword: "subnetInAddressSpace",
+    rule: "`network.webSubnet` and `network.databaseSubnet` lie inside `network.addressSpace`.",
+  },
+  { keyword: "subnetOverlap", rule: "`network.webSubnet` and `network.databaseSubnet` do not overlap." },
+  {
+    keyword: "subnetSize",
+    rule: `Both subnets are a /28 or larger, and \`network.webSubnet\` has at least 2 × \`fleet.max\` usable addresses (Azure reserves ${AZURE_RESERVED_ADDRESSES_PER_SUBNET} of every subnet): one per node plus one per replacement.`,
+  },
+  {
+    keyword: "adminSourceRange",
+    rule: '`network.adminSourceRanges` does not list `"0.0.0.0/0"`: an empty list already admits the whole Internet.',
+  },
+  { keyword: "fleetBounds", rule: "`fleet.min` ≤ `fleet.size` ≤ `fleet.max`." },
+  { keyword: "zonesNeedScaleSet", rule: '`fleet.zones` may only be set with `fleet.mode` `"scaleSet"`.' },
+  {
+    keyword: "highAvailabilityTier",
+    rule: '`database.highAvailability` other than `"Disabled"` needs `database.tier` `"GeneralPurpose"` or `"MemoryOptimized"`.',
+  },
+  {
+    keyword: "skuMatchesTier",
+    rule: "`database.skuName` belongs to `database.tier`: `Standard_B…` sizes are Burstable, `Standard_D…` GeneralPurpose, `Standard_E…` MemoryOptimized; other families are refused.",
+  },
+  {
+    keyword: "acmeDnsZone",
+    rule: '`tls.acme.dnsZone` is required with `tls.acme.challenge` `"dns-01"` and refused with `"http-01"`.',
+  },
+  {
+    keyword: "acmeHostname",
+    rule: 'With `"dns-01"`, `tls.hostname` is required and must be `tls.acme.dnsZone.name` or a name under it.',
+  },
+  {
+    keyword: "tagName",
+    rule: `No tag may be named \`${STACK_TAG_NAME}\` (in any case: Jumpgate sets it itself), \`__proto__\`, \`constructor\` or \`prototype\`, and no two tag names may differ only in case (Azure tag names are case-insensitive).`,
+  },
+];
+
 const SEMANTIC_RULES: readonly SemanticRule[] = [
   networkLayout,
   adminSourceRanges,
