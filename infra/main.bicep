@@ -13,11 +13,11 @@ param environmentName string
 @metadata({ azd: { type: 'location' } })
 param location string
 
-@description('Resource groups Jumpgate may deploy stacks into. Empty: any resource group of this subscription (its role is assigned on the subscription). Listed: only these, created here and assigned one by one.')
-param stackResourceGroups array = []
+@description('Resource groups Jumpgate may deploy stacks into, comma-separated. Empty: any resource group of this subscription (its role is assigned on the subscription). Listed: only these, created here and assigned one by one.')
+param stackResourceGroups string = ''
 
-@description('Azure DNS zones of this subscription (resource ids) where Jumpgate may write _acme-challenge TXT records for DNS-01 certificates. Needed only with stackResourceGroups: a subscription-wide assignment already covers every zone.')
-param acmeDnsZoneIds array = []
+@description('Azure DNS zones of this subscription (resource ids, comma-separated) where Jumpgate may write _acme-challenge TXT records for DNS-01 certificates. Needed only with stackResourceGroups: a subscription-wide assignment already covers every zone.')
+param acmeDnsZoneIds string = ''
 
 @secure()
 @description('The function key Azure Monitor presents to /api/alerts (a key of that one function). azd generates it once per environment.')
@@ -32,6 +32,8 @@ param principalId string = ''
 param principalType string = 'User'
 
 var tags = { 'azd-env-name': environmentName }
+var stackGroupNames = map(filter(split(stackResourceGroups, ','), g => !empty(trim(g))), g => trim(g))
+var dnsZoneIds = map(filter(split(acmeDnsZoneIds, ','), z => !empty(trim(z))), z => trim(z))
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var appResourceGroupName = 'rg-${environmentName}'
 
@@ -64,7 +66,7 @@ module operatorRole 'app/operator-role.bicep' = {
   name: 'jumpgate-operator-role'
   params: {
     environmentName: environmentName
-    assignToSubscription: empty(stackResourceGroups)
+    assignToSubscription: empty(stackGroupNames)
     principalId: app.outputs.identityPrincipalId
     condition: assignmentCondition
   }
@@ -76,7 +78,7 @@ module operatorRole 'app/operator-role.bicep' = {
 var assignmentCondition = '((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/write\'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${keyVaultSecretsUser}, ${monitoringMetricsPublisher}}) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${keyVaultSecretsOfficer}} AND @Request[Microsoft.Authorization/roleAssignments:PrincipalId] ForAnyOfAnyValues:GuidEquals {${app.outputs.identityPrincipalId}})) AND ((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/delete\'})) OR (@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${keyVaultSecretsUser}, ${monitoringMetricsPublisher}, ${keyVaultSecretsOfficer}}))'
 
 resource stackGroups 'Microsoft.Resources/resourceGroups@2024-03-01' = [
-  for name in stackResourceGroups: {
+  for name in stackGroupNames: {
     name: name
     location: location
     tags: tags
@@ -84,7 +86,7 @@ resource stackGroups 'Microsoft.Resources/resourceGroups@2024-03-01' = [
 ]
 
 module stackGroupAccess 'app/operator-access.bicep' = [
-  for (name, i) in stackResourceGroups: {
+  for i in range(0, length(stackGroupNames)): {
     name: 'jumpgate-access-${i}'
     scope: stackGroups[i]
     params: {
@@ -96,7 +98,7 @@ module stackGroupAccess 'app/operator-access.bicep' = [
 ]
 
 module dnsZoneAccess 'app/dns-zone-access.bicep' = [
-  for (zoneId, i) in acmeDnsZoneIds: {
+  for (zoneId, i) in dnsZoneIds: {
     name: 'jumpgate-dns-${i}'
     scope: resourceGroup(split(zoneId, '/')[2], split(zoneId, '/')[4])
     params: {
