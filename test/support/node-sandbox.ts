@@ -77,6 +77,11 @@ export interface NodeSandbox {
 export interface NodeSandboxOptions {
   /** extra agent environment (IMDS endpoint, CA files, database port, ...) */
   env?: Record<string, string>;
+  /**
+   * Write what the first-boot installer writes when it is done (installed.json, with the versions
+   * of the rendered artifacts.env): without it the agent reports the node as still installing.
+   */
+  firstBootDone?: boolean;
 }
 
 export function repoRoot(): string {
@@ -214,6 +219,7 @@ async function startNodeServices(
 
   const init = await runAgent(["init"]);
   if (init.code !== 0) throw new Error(`jumpgate-node init failed: ${init.stderr}`);
+  if (options.firstBootDone) writeInstalledMarker(root);
   const startWeb = () =>
     startNginx({ prefix: nginxPrefix, includes: [site], ports: [ports.http, ports.https, ports.probe] });
   let nginx: Nginx | undefined = await startWeb();
@@ -265,6 +271,22 @@ export function startNodeSandboxFromCustomData(
   options: NodeSandboxOptions = {},
 ): Promise<NodeSandbox> {
   return startNodeSandbox(root, decodeCustomData(customData), options);
+}
+
+/** install-node.sh's last step: the versions it installed, which the agent's health reports. */
+function writeInstalledMarker(root: string): void {
+  const artifacts = fs.readFileSync(path.join(root, NODE_PATHS.artifacts), "utf8");
+  const version = (name: string) => {
+    const v = new RegExp(`^${name}=(.*)$`, "m").exec(artifacts)?.[1];
+    if (!v) throw new Error(`the rendered artifacts.env has no ${name}`);
+    return v;
+  };
+  const marker = {
+    guacamole: version("JUMPGATE_GUACAMOLE_VERSION"),
+    tomcat: version("JUMPGATE_TOMCAT_VERSION"),
+    installedAt: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+  };
+  fs.writeFileSync(path.join(root, "var/lib/jumpgate/installed.json"), `${JSON.stringify(marker)}\n`, { mode: 0o644 });
 }
 
 /** chmod 0755 from the sandbox root up to the temporary directory it lives in (test-made directories only). */

@@ -95,7 +95,7 @@ export class RealNodes {
     if (options.db) nodes.wireDatabase(options.db.server);
     if (options.guest) {
       emulator.vmPowerHook = (vm, action) => nodes.power(vm.name, action);
-      emulator.metrics.probeOf = (vm) => nodes.lbState.get(vm.name.toLowerCase())?.value;
+      emulator.metrics.probeOf = (vm) => nodes.probeValue(vm.name);
     }
     return nodes;
   }
@@ -105,6 +105,11 @@ export class RealNodes {
     const sandbox = this.sandboxes.get(vm);
     assert.ok(sandbox, `${vm} has a sandbox`);
     return sandbox.runAgent(args, { input, env: this.vmEnv.get(vm) });
+  }
+
+  /** What the load balancer's probe says of a VM now (guest mode): 100 up, 0 down, undefined unknown. */
+  probeValue(vm: string): number | undefined {
+    return this.lbState.get(vm.toLowerCase())?.value;
   }
 
   async stop(): Promise<void> {
@@ -137,6 +142,8 @@ export class RealNodes {
     assert.equal(typeof customData, "string", `${vm.name} carries the node template as custom data`);
     // lays out what the rendered template writes (node.env among it), starts NGINX and runs `init`
     const sandbox = await startNodeSandboxFromCustomData(dir, customData as string, {
+      // a node whose first boot finished (the installer's marker), not one still installing
+      firstBootDone: true,
       env: {
         JUMPGATE_IMDS_ENDPOINT: emulator.url,
         JUMPGATE_CA_FILE: emulator.caPath,
