@@ -384,9 +384,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     if (!(e instanceof StepFailure) && !steps.some((s) => !s.ok)) {
       out(`  ✗ ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (hostLog.length > 0) {
+    // what the app logged besides answered requests (errors, started operations) helps to see why
+    const notable = hostLog.filter((line) => !/ -> [23]\d\d \(\d+ ms\)$/.test(line));
+    if (notable.length > 0 && !options.signal?.aborted) {
       out("  the app's last log lines:");
-      for (const line of hostLog.slice(-10)) out(`    ${line}`);
+      for (const line of notable.slice(-10)) out(`    ${line}`);
     }
   } finally {
     if (sandbox) {
