@@ -81,8 +81,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   };
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      options.signal?.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+      const wake = () => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener("abort", wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      options.signal?.addEventListener("abort", wake, { once: true });
     });
 
   async function step(title: string, explain: string, run: () => Promise<string>): Promise<void> {
@@ -272,8 +277,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         mustComplete(op, "the heal");
         const p = (op.progress ?? {}) as HealProgress;
         if (p.lastAction?.outcome !== "succeeded") throw new StepFailure(`no successful repair: ${JSON.stringify(p)}`);
-        const node = (await getStack()).observed?.nodes.find((n) => n.name === web1);
-        return `${web1} ${p.lastAction.step === "restart" ? "restarted" : p.lastAction.step} and healthy again${node?.healthy === false ? " (the registry still shows the last deploy's view)" : ""}`;
+        return `${web1} repaired by a ${p.lastAction.step} and healthy again; the heal found nothing left to do`;
       },
     );
 
@@ -283,15 +287,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       async () => {
         const before = await getStack();
         const served = new Map((before.observed?.nodes ?? []).map((n) => [n.name, n.certificate?.serial]));
-        const post = await expect(202, "POST", `/stacks/${stack}/rotate/certificate`);
+        await expect(202, "POST", `/stacks/${stack}/rotate/certificate`);
         const previous = before.certificate.current?.serial;
-        let phase = "";
+        // the worker never ends (it sleeps until the next renewal): done when every node serves the new one
         const after = await follow(
           `/stacks/${stack}`,
           (s) => {
-            const c = (s as unknown as StackBody).certificate;
-            phase = c.worker?.phase ?? phase;
-            return c.worker?.phase ? `certificate worker: ${c.worker.phase}` : undefined;
+            const phase = (s as unknown as StackBody).certificate.worker?.phase;
+            return phase ? `certificate worker: ${phase}` : undefined;
           },
           (s) => {
             const c = (s as unknown as StackBody).certificate;
@@ -304,7 +307,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
             );
           },
         );
-        void post;
         const c = (after as unknown as StackBody).certificate;
         for (const n of c.nodes)
           note(
