@@ -16,6 +16,7 @@ import "./orchestrators/scale-stack";
 import "./orchestrators/rotate-database";
 import "./orchestrators/renew-certificate";
 import "./http/stacks";
+import "./http/events";
 import "./http/alerts";
 import "./http/heal";
 import "./http/rotate";

@@ -71,6 +71,7 @@ export const Names = {
     deleteStack: "deleteStack",
     planStackHttp: "planStackHttp",
     getOperation: "getOperation",
+    listEvents: "listEvents",
     postAlert: "postAlert",
     resumeHeal: "resumeHeal",
     rotateDatabase: "rotateDatabase",

@@ -1,13 +1,10 @@
 // `npm run sandbox`: the app's real HTTP routes on http://127.0.0.1:7071/api (the port `func start`
-// uses), with the durable test host as the engine (real time), the Azure emulator as Azure and
-// Azurite as storage. Prints one JSON line {"api", "emulator", "ca"} and a curl example; stops
-// cleanly on SIGTERM or Ctrl-C. Web nodes answer through a stand-in agent that reports healthy
-// (no VM boots here); everything else is the app's own code path.
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { DEFAULT_LATENCY } from "../emulator/arm/latency";
-import { standInAgentRoot } from "../test/support/stand-in-agent";
-import { startJumpgateEnv } from "../test/support/jumpgate-env";
+// uses), with the durable test host as the engine (real time, timers sped up), the Azure emulator as
+// Azure and Azurite as storage (scripts/sandbox-env.ts). Prints one JSON line {"api", "emulator",
+// "ca", "nodes", "acmeDirectoryUrl"?} and a curl example; stops cleanly on SIGTERM or Ctrl-C.
+// `--nodes stand-in` (default): web nodes answer through a stand-in agent that reports healthy.
+// `--nodes real`: the real node agent with NGINX per VM, MariaDB and a local Pebble as the ACME CA.
+import { startSandbox, type NodesMode } from "./sandbox-env";
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -15,30 +12,40 @@ function arg(name: string): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const port = Number(arg("port") ?? "7071");
-  const latencyScale = Number(arg("latency") ?? "0");
-  const root = standInAgentRoot();
-  const env = await startJumpgateEnv({
-    http: { port },
-    realTime: { timeScale: Number(arg("time-scale") ?? "30") },
-    emulator: {
-      lro: { mode: latencyScale > 0 ? "async" : "instant" },
-      latency: { scale: latencyScale, types: DEFAULT_LATENCY },
-      runCommand: { env: { JUMPGATE_NODE_ROOT: root } },
-    },
+  const nodes = (arg("nodes") ?? "stand-in") as NodesMode;
+  if (nodes !== "stand-in" && nodes !== "real") throw new Error("--nodes takes stand-in or real");
+  const sandbox = await startSandbox({
+    nodes,
+    port: Number(arg("port") ?? "7071"),
+    timeScale: Number(arg("time-scale") ?? "30"),
+    latencyScale: Number(arg("latency") ?? "0"),
     log: (line) => process.stderr.write(`${line}\n`),
   });
-  const caPath = path.join(root, "emulator-ca.pem");
-  fs.writeFileSync(caPath, env.emulator.caPem);
-  process.stdout.write(`${JSON.stringify({ api: env.api, emulator: env.emulator.url, ca: caPath })}\n`);
+  const acme = sandbox.real?.acmeDirectoryUrl;
+  process.stdout.write(
+    `${JSON.stringify({
+      api: sandbox.api,
+      emulator: sandbox.emulatorUrl,
+      ca: sandbox.caPath,
+      nodes,
+      ...(acme ? { acmeDirectoryUrl: acme } : {}),
+    })}\n`,
+  );
+  const spec = {
+    subscriptionId: "00000000-0000-0000-0000-000000000001",
+    resourceGroup: "rg-demo",
+    location: "westeurope",
+    // real nodes: certificates come from the local Pebble, never from Let's Encrypt
+    ...(acme ? { tls: { acme: { directoryUrl: acme, contact: "ops@example.com" } } } : {}),
+  };
   process.stdout.write(
     [
       "",
       "# deploy a stack:",
-      `curl -si -X PUT ${env.api}/stacks/demo -H 'content-type: application/json' \\`,
-      `  -d '{"subscriptionId":"00000000-0000-0000-0000-000000000001","resourceGroup":"rg-demo","location":"westeurope"}'`,
+      `curl -si -X PUT ${sandbox.api}/stacks/demo -H 'content-type: application/json' \\`,
+      `  -d '${JSON.stringify(spec)}'`,
       "# then follow the Location header, or:",
-      `curl -s ${env.api}/stacks/demo`,
+      `curl -s ${sandbox.api}/stacks/demo`,
       "",
     ].join("\n"),
   );
@@ -46,8 +53,7 @@ async function main(): Promise<void> {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    await env.stop();
-    fs.rmSync(root, { recursive: true, force: true });
+    await sandbox.stop();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop());

@@ -16,6 +16,7 @@ import { DEFAULT_LATENCY, type LatencyProfile } from "./latency";
 import { MetricsService } from "./metrics";
 import { OperationEngine, type LroSettings } from "./operations";
 import { ALL_TYPES } from "./providers";
+import type { VmPowerAction } from "./providers/compute";
 import { TypeRegistry } from "./registry";
 import { lower, parseArmPath, typeKey } from "./resource-id";
 import { RunCommandService, type RunCommandOptions } from "./run-command";
@@ -81,6 +82,11 @@ export class Emulator {
    * it answered): tests wire it to a real DNS server, e.g. pebble-challtestsrv for DNS-01
    */
   dnsRecordSetHook?: (change: DnsRecordSetChange) => Promise<void> | void;
+  /**
+   * called when a VM power action (restart, redeploy, start, powerOff, deallocate, reimage) runs,
+   * before it completes: the sandbox wires it to what runs "inside" the VM (a restart reboots it)
+   */
+  vmPowerHook?: (vm: ResourceDoc, action: VmPowerAction) => Promise<void> | void;
   readonly tenantId: string;
   url = "";
   pki?: TestPki;

@@ -72,6 +72,26 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { "200": ok("the operation"), "404": common["404"] },
         },
       },
+      "/stacks/{name}/events": {
+        parameters: [name],
+        get: {
+          summary: "the stack's audit trail, newest first (still readable after a teardown)",
+          parameters: [
+            {
+              name: "limit",
+              in: "query",
+              required: false,
+              schema: { type: "integer", minimum: 1, maximum: 1000, default: 100 },
+              description: "at most this many events",
+            },
+          ],
+          responses: {
+            "200": ok("`{stack, registered, events: [{id, time, what, why, actor, operation?, details?}]}`"),
+            "404": problem("no such stack, and no audit event of that name"),
+            "422": common["422"],
+          },
+        },
+      },
       "/stacks/{name}/heal/resume": {
         parameters: [name],
         post: {

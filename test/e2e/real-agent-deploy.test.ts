@@ -19,21 +19,14 @@ import * as tls from "node:tls";
 import { after, before, describe, test } from "node:test";
 import type { InstanceState } from "../../emulator/durable";
 import { HistoryEventType } from "../../emulator/durable";
-import type { ResourceDoc } from "../../emulator/arm/types";
 import type { DeployInput } from "../../functions/orchestrators/deploy-stack";
 import { stackNames, type StackNames } from "../../shared/graph/names";
-import {
-  APP_USERS,
-  DB_ADMIN_LOGIN,
-  GUACAMOLE_DATABASE,
-  NODE_AGENT_CONFIG,
-  NODE_PROBE,
-} from "../../shared/node/constants";
+import { APP_USERS, DB_ADMIN_LOGIN, GUACAMOLE_DATABASE, NODE_PROBE } from "../../shared/node/constants";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
-import { startNodeSandboxFromCustomData, type NodeSandbox } from "../support/node-sandbox";
+import { RealNodes, sqlLiteral } from "../support/real-nodes";
 import { startMariaDb, type MariaDb } from "../support/servers/mariadb";
 
 const STACK = "jgreal";
@@ -48,20 +41,6 @@ function specOf(): StackSpec {
   });
   if (!r.ok) throw new Error(JSON.stringify(r.errors));
   return r.spec;
-}
-
-function sqlLiteral(value: string): string {
-  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
-}
-
-/** KEY=value lines of a node.env file. */
-function readEnvFile(file: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
-    const m = /^(JUMPGATE_[A-Z0-9_]+)=(.*)$/.exec(line);
-    if (m) out[m[1]] = m[2];
-  }
-  return out;
 }
 
 function servedSerial(port: number, servername: string): Promise<string> {
@@ -122,82 +101,30 @@ describe("deploy with the real node agent on every node (MariaDB, NGINX, emulate
   let workDir: string;
   let db: MariaDb;
   let env: JumpgateEnv;
-  /** the MySQL admin password MariaDB has now: the bootstrap one, then whatever ARM set */
-  let adminPassword: string;
-  const adminPasswordsSet: string[] = [];
-  const sandboxes = new Map<string, NodeSandbox>();
-  const nodeEnvFiles = new Map<string, Record<string, string>>();
+  /** the web nodes (test/support/real-nodes.ts): each VM's sandbox, node.env and the admin password MariaDB has */
+  let web: RealNodes;
   const logs: string[] = [];
   let firstDeploy: InstanceState;
   let secondDeploy: InstanceState;
 
   const deployInput = (): DeployInput => ({ spec, generation: 1, nodeReadyTimeoutMinutes: 30, pollSeconds: 10 });
-  const query = (sql: string) => db.query(sql, { password: adminPassword });
-
-  /** Builds a VM's sandbox from its custom data; returns the environment only this VM's commands get. */
-  async function prepareSandbox(vm: ResourceDoc, dir: string): Promise<Record<string, string>> {
-    const emulator = env.emulator;
-    const customData = emulator.store.getSecret(vm.id, "properties.osProfile.customData");
-    assert.equal(typeof customData, "string", `${vm.name} carries the node template as custom data`);
-    // lays out what the rendered template writes (node.env among it), starts NGINX and runs `init`
-    const sandbox = await startNodeSandboxFromCustomData(dir, customData as string, {
-      env: {
-        JUMPGATE_IMDS_ENDPOINT: emulator.url,
-        JUMPGATE_CA_FILE: emulator.caPath,
-        JUMPGATE_DB_CA_FILE: db.caPath,
-      },
-    });
-    sandboxes.set(vm.name, sandbox);
-    const config = readEnvFile(path.join(dir, NODE_AGENT_CONFIG));
-    nodeEnvFiles.set(vm.name, config);
-
-    // "DNS": the vault's public name -> the emulator's listener for that vault
-    const vaultHost = /^https:\/\/([a-z0-9-]+)\.vault\.azure\.net\/?$/i.exec(config.JUMPGATE_KEY_VAULT_URL ?? "");
-    assert.ok(vaultHost, `node.env names a public Key Vault URL: ${config.JUMPGATE_KEY_VAULT_URL}`);
-    const vault = emulator.store
-      .all()
-      .find((d) => d.type === "Microsoft.KeyVault/vaults" && d.name.toLowerCase() === vaultHost[1].toLowerCase());
-    assert.ok(vault, `the vault ${vaultHost[1]} named in node.env exists`);
-    // the server's FQDN -> the MariaDB on loopback, provided the emulator holds that server
-    const server = emulator.store
-      .all()
-      .find(
-        (d) =>
-          d.type === "Microsoft.DBforMySQL/flexibleServers" &&
-          String(d.properties.fullyQualifiedDomainName).toLowerCase() === config.JUMPGATE_DB_HOST?.toLowerCase(),
-      );
-    assert.ok(server, `the MySQL server ${config.JUMPGATE_DB_HOST} named in node.env exists`);
-    return {
-      ...sandbox.env,
-      JUMPGATE_NODE_ROOT: "{sandbox}",
-      JUMPGATE_KEY_VAULT_URL: String(vault.properties.vaultUri),
-      JUMPGATE_DB_HOST: db.host,
-      JUMPGATE_DB_PORT: String(db.port),
-    };
-  }
+  const query = (sql: string) => db.query(sql, { password: web.adminPassword });
 
   before(async () => {
     workDir = fs.mkdtempSync(path.join(os.tmpdir(), "jumpgate-real-agent-"));
-    adminPassword = `bootstrap-${Date.now()}`;
+    const adminPassword = `bootstrap-${Date.now()}`;
     db = await startMariaDb({ adminUser: DB_ADMIN_LOGIN, adminPassword });
     env = await startJumpgateEnv({
       emulator: { runCommand: { root: path.join(workDir, "run-command"), timeoutMs: 90_000 } },
       durable: { log: (line) => logs.push(line) },
     });
-    env.emulator.runCommand.options.prepareSandbox = prepareSandbox;
-    // the flexible server's admin password, set through ARM, becomes MariaDB's admin password
-    env.emulator.mysqlAdminPasswordHook = async (serverId, login, password) => {
-      assert.equal(serverId.toLowerCase(), names.mysqlServerId.toLowerCase());
-      assert.equal(login, DB_ADMIN_LOGIN);
-      await query(`ALTER USER '${login}'@'%' IDENTIFIED BY ${sqlLiteral(password)};`);
-      adminPassword = password;
-      adminPasswordsSet.push(serverId);
-    };
+    // each VM's sandbox is built from its custom data; the admin password ARM sets becomes MariaDB's
+    web = RealNodes.wire(env.emulator, { db: { server: db, adminPassword } });
     await env.registry.putDesired(STACK, spec);
   });
 
   after(async () => {
-    await Promise.all([...sandboxes.values()].map((s) => s.stop()));
+    await web?.stop();
     await env?.stop();
     await db?.stop();
     if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
@@ -208,11 +135,11 @@ describe("deploy with the real node agent on every node (MariaDB, NGINX, emulate
     await env.host.runUntilIdle();
     firstDeploy = env.host.getStatus(`deploy-${STACK}-first`)!;
     assert.equal(firstDeploy.runtimeStatus, "Completed", JSON.stringify(firstDeploy.output));
-    assert.deepEqual(adminPasswordsSet, [names.mysqlServerId], "ARM set the admin password once");
+    assert.deepEqual(web.adminPasswordsSet, [names.mysqlServerId], "ARM set the admin password once");
 
     // every VM ran the real agent in its own sandbox, configured by the rendered template
-    assert.deepEqual([...sandboxes.keys()].sort(), [`${STACK}-web-1`, `${STACK}-web-2`]);
-    for (const [vm, config] of nodeEnvFiles) {
+    assert.deepEqual([...web.sandboxes.keys()].sort(), [`${STACK}-web-1`, `${STACK}-web-2`]);
+    for (const [vm, config] of web.nodeEnvFiles) {
       assert.equal(config.JUMPGATE_KEY_VAULT_URL, names.keyVaultUri, vm);
       assert.equal(config.JUMPGATE_DB_HOST, names.mysqlFqdn, vm);
       assert.equal(config.JUMPGATE_SECRET_DB_ADMIN, SECRET_NAMES.dbAdminPassword, vm);
@@ -247,7 +174,8 @@ describe("deploy with the real node agent on every node (MariaDB, NGINX, emulate
         [`${STACK}-web-2`, ["--user", "a"], 0],
       ],
     );
-    for (const sandbox of sandboxes.values()) assert.deepEqual(sandbox.systemctlCalls(), ["restart tomcat.service"]);
+    for (const sandbox of web.sandboxes.values())
+      assert.deepEqual(sandbox.systemctlCalls(), ["restart tomcat.service"]);
   });
 
   test("MariaDB holds the schema, two least-privilege app users, and guacadmin's password is replaced", async () => {
@@ -307,7 +235,7 @@ describe("deploy with the real node agent on every node (MariaDB, NGINX, emulate
     );
     assert.equal(record?.observed?.lastOperation?.outcome, "succeeded");
     for (const node of nodes) {
-      const sandbox = sandboxes.get(node.name)!;
+      const sandbox = web.sandboxes.get(node.name)!;
       // the serial the agent reported is the one this node's NGINX serves
       assert.equal(node.certificate?.serial, await servedSerial(sandbox.ports.https, names.publicFqdn), node.name);
       const probe = await sandbox.runAgent(["health", "--update-probe"]);
@@ -347,14 +275,15 @@ describe("deploy with the real node agent on every node (MariaDB, NGINX, emulate
       tablesBefore,
     );
     assert.deepEqual(await query("SELECT User, Host FROM mysql.user ORDER BY User, Host"), usersBefore);
-    assert.deepEqual(adminPasswordsSet, [names.mysqlServerId], "the admin password is not set again");
-    for (const sandbox of sandboxes.values()) assert.deepEqual(sandbox.systemctlCalls(), ["restart tomcat.service"]);
+    assert.deepEqual(web.adminPasswordsSet, [names.mysqlServerId], "the admin password is not set again");
+    for (const sandbox of web.sandboxes.values())
+      assert.deepEqual(sandbox.systemctlCalls(), ["restart tomcat.service"]);
   });
 
   test("no generated secret value appears in histories, statuses, outputs, logs, the registry or the audit trail", async () => {
     const values = env.emulator.keyVault.secretValues(names.keyVault).filter((v) => !v.startsWith("ssh-"));
     assert.ok(values.length >= 4, `expected the stack's generated secrets, found ${values.length}`);
-    assert.ok(values.includes(adminPassword), "MariaDB's admin password is the vault's");
+    assert.ok(values.includes(web.adminPassword), "MariaDB's admin password is the vault's");
     const instances = [firstDeploy, secondDeploy].map((i) => ({
       history: i.history,
       customStatus: i.customStatus,
@@ -369,7 +298,7 @@ describe("deploy with the real node agent on every node (MariaDB, NGINX, emulate
       ["audit trail", JSON.stringify(await env.audit.all(STACK))],
       ["registry", JSON.stringify(await env.registry.get(STACK))],
       ["emulator journal", JSON.stringify(env.emulator.journal.list())],
-      ["node.env files", JSON.stringify([...nodeEnvFiles.values()])],
+      ["node.env files", JSON.stringify([...web.nodeEnvFiles.values()])],
     ];
     assert.ok(logs.length > 0, "the host logged the run");
     for (const value of values) {

@@ -89,6 +89,9 @@ describe("stacks HTTP API end to end", () => {
       ["GET", "/stacks/nosuch", undefined, {}, 404],
       ["DELETE", "/stacks/nosuch", undefined, {}, 404],
       ["GET", "/stacks/web1/operations/deploy-other-g1-x", undefined, {}, 404],
+      ["GET", "/stacks/nosuch/events", undefined, {}, 404],
+      ["GET", "/stacks/web1/events?limit=0", undefined, {}, 422],
+      ["GET", "/stacks/web1/events?limit=many", undefined, {}, 422],
     ];
     for (const [method, route, body, headers, status] of cases) {
       const res = await call(method, route, body, headers);
@@ -185,7 +188,26 @@ describe("stacks HTTP API end to end", () => {
       [],
     );
     assert.equal((await call("GET", "/stacks/web1")).status, 404);
-    assert.ok((await env.audit.recent("web1")).some((e) => e.what === "teardown succeeded"));
+    // the audit trail outlives the stack: newest first, each action with its reason
+    const trail = await call("GET", "/stacks/web1/events");
+    assert.equal(trail.status, 200, JSON.stringify(trail.json));
+    assert.equal(trail.json.registered, false);
+    const events = trail.json.events as { what: string; why: string; actor: string }[];
+    assert.equal(events[0].what, "teardown succeeded");
+    assert.equal(events[0].why, "DELETE requested");
+    assert.ok(
+      events.every((e) => e.what && e.why && e.actor),
+      JSON.stringify(events),
+    );
+    assert.deepEqual(
+      events.map((e) => e.what),
+      (await env.audit.all("web1")).map((e) => e.what),
+    );
+    const two = await call("GET", "/stacks/web1/events?limit=2");
+    assert.deepEqual(
+      (two.json.events as { what: string }[]).map((e) => e.what),
+      events.slice(0, 2).map((e) => e.what),
+    );
   });
 
   test("no secret value appears in histories, statuses, outputs, responses, logs or the audit trail", async () => {

@@ -11,7 +11,6 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
-import type { ResourceDoc } from "../../emulator/arm/types";
 import { buildGraphActivity } from "../../functions/activities/resources";
 import { topologicalOrder } from "../../shared/graph/order";
 import { stackNames } from "../../shared/graph/names";
@@ -19,7 +18,8 @@ import { runAgentCommand } from "../../shared/node/run-agent";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 import { startJumpgateEnv, type JumpgateEnv, type JumpgateEnvOptions } from "./jumpgate-env";
-import { startNodeSandboxFromCustomData, type NodeSandbox } from "./node-sandbox";
+import type { NodeSandbox } from "./node-sandbox";
+import { RealNodes } from "./real-nodes";
 import { startPebble, type PebbleServer } from "./servers/pebble";
 import { freePort } from "./servers/ports";
 import { startTcpBalancer, type TcpBalancer } from "./servers/tcp-balancer";
@@ -31,7 +31,7 @@ export interface CertificateHarnessOptions {
 }
 
 export class CertificateHarness {
-  readonly sandboxes = new Map<string, NodeSandbox>();
+  readonly nodes: RealNodes;
   /** TXT record changes the emulator passed to challtestsrv */
   readonly dnsChanges: { op: string; fqdn: string; values: string[] }[] = [];
   /** every agent stdout/stderr the tests saw directly (for the secret scan) */
@@ -44,7 +44,15 @@ export class CertificateHarness {
     readonly work: string,
     /** Pebble's roots (every start makes a new one), the agents' trust anchors for install-cert */
     readonly rootsFile: string,
-  ) {}
+  ) {
+    // no database here: serving certificates does not need one
+    this.nodes = RealNodes.wire(env.emulator, { certRootsFile: rootsFile, balancer });
+  }
+
+  /** each web VM's sandbox, by VM name */
+  get sandboxes(): Map<string, NodeSandbox> {
+    return this.nodes.sandboxes;
+  }
 
   static async start(options: CertificateHarnessOptions = {}): Promise<CertificateHarness> {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "jumpgate-certs-"));
@@ -63,7 +71,6 @@ export class CertificateHarness {
       const rootsFile = path.join(work, "pebble-roots.pem");
       fs.writeFileSync(rootsFile, await pebble.rootPem());
       const harness = new CertificateHarness(env, pebble, balancer, work, rootsFile);
-      env.emulator.runCommand.options.prepareSandbox = (vm, dir) => harness.prepareSandbox(vm, dir);
       env.emulator.dnsRecordSetHook = async (change) => {
         if (change.recordType !== "TXT") return;
         const records = (change.properties?.TXTRecords ?? change.properties?.txtRecords ?? []) as {
@@ -85,7 +92,7 @@ export class CertificateHarness {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.sandboxes.values()].map((s) => s.stop()));
+    await this.nodes.stop();
     await this.env.stop();
     await this.pebble.stop();
     await this.balancer.stop();
@@ -188,36 +195,6 @@ export class CertificateHarness {
     assert.ok(sandbox, `${vm} has a sandbox`);
     const file = path.join(sandbox.nginx.prefix, "access.log");
     return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
-  }
-
-  private async prepareSandbox(vm: ResourceDoc, dir: string): Promise<Record<string, string>> {
-    const emulator = this.env.emulator;
-    const customData = emulator.store.getSecret(vm.id, "properties.osProfile.customData");
-    assert.equal(typeof customData, "string", `${vm.name} carries the node template as custom data`);
-    const sandbox = await startNodeSandboxFromCustomData(dir, customData as string, {
-      env: {
-        JUMPGATE_IMDS_ENDPOINT: emulator.url,
-        JUMPGATE_CA_FILE: emulator.caPath,
-        JUMPGATE_CERT_CA_FILE: this.rootsFile,
-      },
-    });
-    this.sandboxes.set(vm.name, sandbox);
-    this.balancer.backends.set(vm.name, sandbox.ports.http);
-    // "DNS": the vault's public name -> the emulator's listener for that vault
-    const config = fs.readFileSync(path.join(dir, "etc/jumpgate/node.env"), "utf8");
-    const vaultName = /^JUMPGATE_KEY_VAULT_URL=https:\/\/([a-z0-9-]+)\.vault\.azure\.net\/?$/m.exec(config)?.[1];
-    const vault = emulator.store
-      .all()
-      .find((d) => d.type === "Microsoft.KeyVault/vaults" && d.name.toLowerCase() === vaultName?.toLowerCase());
-    assert.ok(vault, `the vault named in ${vm.name}'s node.env exists`);
-    return {
-      ...sandbox.env,
-      JUMPGATE_NODE_ROOT: "{sandbox}",
-      JUMPGATE_KEY_VAULT_URL: String(vault.properties.vaultUri),
-      // no database here: serving certificates does not need one
-      JUMPGATE_DB_HOST: "127.0.0.1",
-      JUMPGATE_DB_PORT: "9",
-    };
   }
 }
 

@@ -5,7 +5,8 @@
 // connections count as live sessions) and systemctl (a script that records its calls). MariaDB and
 // Key Vault come from the test (real server and the emulator). On a VM the installer also extracts
 // the Guacamole schema from the verified tarball and runs `jumpgate-node init`; the sandbox copies
-// the committed 1.6.0 schema and runs init too.
+// the committed 1.6.0 schema and runs init too. Power follows the VM: `powerOff` stops NGINX and the
+// stand-ins and empties /run (tmpfs), `powerOn` starts them again on the same ports, `reboot` is both.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -33,6 +34,12 @@ export interface SandboxPorts {
 
 export interface TomcatStandIn {
   url: string;
+  /**
+   * From now until Tomcat is started again, Guacamole answers every request with 503 while the
+   * process keeps running (a wedged web application: systemd sees nothing wrong, a restart fixes it).
+   */
+  fail(): void;
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -41,6 +48,7 @@ export interface GuacdStandIn {
   /** Opens a connection like Tomcat does for each Guacamole session. */
   openSession(): Promise<net.Socket>;
   closeSessions(): void;
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -49,7 +57,8 @@ export interface NodeSandbox {
   ports: SandboxPorts;
   /** the agent's environment: root, endpoint overrides, stand-ins, plus what the test passed */
   env: Record<string, string>;
-  nginx: Nginx;
+  /** the running NGINX (a new one after each power-on) */
+  readonly nginx: Nginx;
   tomcat: TomcatStandIn;
   guacd: GuacdStandIn;
   agentPath: string;
@@ -57,12 +66,22 @@ export interface NodeSandbox {
   /** the next systemctl call (e.g. Tomcat's restart) fails once, like a unit that does not start */
   failNextSystemctl(): void;
   runAgent(args: string[], options?: { input?: string; env?: Record<string, string> }): Promise<RunResult>;
+  /** The VM stops: NGINX, Tomcat and guacd stop, /run (a tmpfs) is emptied. */
+  powerOff(): Promise<void>;
+  /** The VM boots: guacd, Tomcat and NGINX start again on the same ports (what systemd starts). */
+  powerOn(): Promise<void>;
+  reboot(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export interface NodeSandboxOptions {
   /** extra agent environment (IMDS endpoint, CA files, database port, ...) */
   env?: Record<string, string>;
+  /**
+   * Write what the first-boot installer writes when it is done (installed.json, with the versions
+   * of the rendered artifacts.env): without it the agent reports the node as still installing.
+   */
+  firstBootDone?: boolean;
 }
 
 export function repoRoot(): string {
@@ -200,17 +219,31 @@ async function startNodeServices(
 
   const init = await runAgent(["init"]);
   if (init.code !== 0) throw new Error(`jumpgate-node init failed: ${init.stderr}`);
-  const nginx = await startNginx({
-    prefix: nginxPrefix,
-    includes: [site],
-    ports: [ports.http, ports.https, ports.probe],
-  });
+  if (options.firstBootDone) writeInstalledMarker(root);
+  const startWeb = () =>
+    startNginx({ prefix: nginxPrefix, includes: [site], ports: [ports.http, ports.https, ports.probe] });
+  let nginx: Nginx | undefined = await startWeb();
+  let current: Nginx = nginx;
+  const powerOff = async () => {
+    await Promise.all([nginx?.stop(), tomcat.stop(), guacd.stop()]);
+    nginx = undefined;
+    fs.rmSync(path.join(root, "run"), { recursive: true, force: true });
+    fs.mkdirSync(path.join(root, "run"), { recursive: true, mode: 0o755 });
+  };
+  const powerOn = async () => {
+    if (nginx) return;
+    await guacd.start();
+    await tomcat.start();
+    nginx = current = await startWeb();
+  };
 
   return {
     root,
     ports,
     env,
-    nginx,
+    get nginx() {
+      return current;
+    },
     tomcat,
     guacd,
     agentPath,
@@ -218,8 +251,15 @@ async function startNodeServices(
       fs.existsSync(systemctlLog) ? fs.readFileSync(systemctlLog, "utf8").split("\n").filter(Boolean) : [],
     failNextSystemctl: () => fs.writeFileSync(path.join(root, ".test", "fail-next-systemctl"), ""),
     runAgent,
+    powerOff,
+    powerOn,
+    async reboot() {
+      await powerOff();
+      await powerOn();
+    },
     async stop() {
-      await Promise.all([nginx.stop(), tomcat.stop(), guacd.stop()]);
+      await Promise.all([nginx?.stop(), tomcat.stop(), guacd.stop()]);
+      nginx = undefined;
     },
   };
 }
@@ -231,6 +271,22 @@ export function startNodeSandboxFromCustomData(
   options: NodeSandboxOptions = {},
 ): Promise<NodeSandbox> {
   return startNodeSandbox(root, decodeCustomData(customData), options);
+}
+
+/** install-node.sh's last step: the versions it installed, which the agent's health reports. */
+function writeInstalledMarker(root: string): void {
+  const artifacts = fs.readFileSync(path.join(root, NODE_PATHS.artifacts), "utf8");
+  const version = (name: string) => {
+    const v = new RegExp(`^${name}=(.*)$`, "m").exec(artifacts)?.[1];
+    if (!v) throw new Error(`the rendered artifacts.env has no ${name}`);
+    return v;
+  };
+  const marker = {
+    guacamole: version("JUMPGATE_GUACAMOLE_VERSION"),
+    tomcat: version("JUMPGATE_TOMCAT_VERSION"),
+    installedAt: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+  };
+  fs.writeFileSync(path.join(root, "var/lib/jumpgate/installed.json"), `${JSON.stringify(marker)}\n`, { mode: 0o644 });
 }
 
 /** chmod 0755 from the sandbox root up to the temporary directory it lives in (test-made directories only). */
@@ -252,8 +308,11 @@ function tomcatGroup(): string {
 }
 
 async function startTomcatStandIn(): Promise<TomcatStandIn> {
+  let failing = false;
   const server = http.createServer((req, res) => {
-    if (req.method === "GET" && req.url === "/api/languages") {
+    if (failing) {
+      res.writeHead(503, { "content-type": "text/plain" }).end("Guacamole is unavailable\n");
+    } else if (req.method === "GET" && req.url === "/api/languages") {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({ en: "English" }));
     } else {
@@ -273,14 +332,22 @@ async function startTomcatStandIn(): Promise<TomcatStandIn> {
     socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
     socket.pipe(socket);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
+  const port = await listen(server, 0);
   return {
     url: `http://127.0.0.1:${port}`,
+    fail: () => {
+      failing = true;
+    },
+    start: async () => {
+      if (server.listening) return;
+      failing = false;
+      await listen(server, port);
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         for (const t of tunnels) t.destroy();
         server.closeAllConnections();
+        if (!server.listening) return resolve();
         server.close(() => resolve());
       }),
   };
@@ -294,8 +361,7 @@ async function startGuacdStandIn(): Promise<GuacdStandIn> {
     socket.on("error", () => undefined);
     socket.on("close", () => accepted.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
+  const port = await listen(server, 0);
   const closeSessions = () => {
     for (const s of [...clients, ...accepted]) s.destroy();
     clients.clear();
@@ -310,10 +376,25 @@ async function startGuacdStandIn(): Promise<GuacdStandIn> {
         socket.on("close", () => clients.delete(socket));
       }),
     closeSessions,
+    start: async () => {
+      if (!server.listening) await listen(server, port);
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         closeSessions();
+        if (!server.listening) return resolve();
         server.close(() => resolve());
       }),
   };
+}
+
+/** Listens on 127.0.0.1 (`port` 0: any free port); resolves to the port. */
+function listen(server: net.Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
 }

@@ -4,33 +4,27 @@
 // emulator's admin-password updates are wired to it), Key Vault and IMDS from the emulator, the
 // registry on Azurite, and the app's orchestrations on the durable test host's virtual clock. Then:
 // start rotations, read Key Vault's labels and values, try real logins, and scan everything the run
-// produced for secret values. See test/e2e/real-agent-deploy.test.ts for how the sandboxes are wired.
+// produced for secret values. The nodes are wired in test/support/real-nodes.ts.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { SecretClient } from "@azure/keyvault-secrets";
 import { fromRegistry, type InstanceState } from "../../emulator/durable";
-import type { ResourceDoc } from "../../emulator/arm/types";
 import { InstanceIds, Names } from "../../functions/names";
 import type { RotateDatabaseInput } from "../../functions/orchestrators/rotate-database";
 import { claimStack } from "../../functions/stack-claim";
 import { InMemoryDurableClient } from "../../emulator/durable";
 import { ROTATION_TAGS } from "../../shared/credentials/rotation-state";
 import { stackNames, type StackNames } from "../../shared/graph/names";
-import {
-  APP_USERS,
-  DB_ADMIN_LOGIN,
-  GUACAMOLE_DATABASE,
-  NODE_AGENT_CONFIG,
-  NODE_PATHS,
-} from "../../shared/node/constants";
+import { APP_USERS, DB_ADMIN_LOGIN, GUACAMOLE_DATABASE, NODE_PATHS } from "../../shared/node/constants";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 import { ActivityCrashTap, type ActivityCall } from "./activity-crash";
 import { startJumpgateEnv, type JumpgateEnv } from "./jumpgate-env";
-import { startNodeSandboxFromCustomData, type NodeSandbox } from "./node-sandbox";
+import type { NodeSandbox } from "./node-sandbox";
+import { RealNodes } from "./real-nodes";
 import { startMariaDb, type MariaDb } from "./servers/mariadb";
 
 export interface VersionInfo {
@@ -39,31 +33,14 @@ export interface VersionInfo {
   tags: Record<string, string>;
 }
 
-function sqlLiteral(value: string): string {
-  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
-}
-
-function readEnvFile(file: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
-    const m = /^(JUMPGATE_[A-Z0-9_]+)=(.*)$/.exec(line);
-    if (m) out[m[1]] = m[2];
-  }
-  return out;
-}
-
 export class RotationHarness {
   readonly names: StackNames;
-  readonly sandboxes = new Map<string, NodeSandbox>();
-  /** the environment each VM's Run Command scripts get (its sandbox, the vault and MariaDB on loopback) */
-  private readonly vmEnv = new Map<string, Record<string, string>>();
+  /** the web nodes: the real agent in a sandbox per VM, MariaDB as the flexible server */
+  readonly nodes: RealNodes;
   /** what direct agent runs printed (scanned for secrets too) */
   readonly agentOutput: string[] = [];
   /** snapshots of every finished instance (a singleton id's history is replaced by its next run) */
   readonly finished: InstanceState[] = [];
-  /** MariaDB's admin password now: the bootstrap one, then whatever ARM set */
-  adminPassword: string;
-  readonly adminPasswordsSet: string[] = [];
   private runs = 0;
 
   private constructor(
@@ -78,7 +55,21 @@ export class RotationHarness {
     readonly logs: string[],
   ) {
     this.names = stackNames(spec);
-    this.adminPassword = bootstrapAdminPassword;
+    this.nodes = RealNodes.wire(env.emulator, { db: { server: db, adminPassword: bootstrapAdminPassword } });
+  }
+
+  /** each web VM's sandbox, by VM name */
+  get sandboxes(): Map<string, NodeSandbox> {
+    return this.nodes.sandboxes;
+  }
+
+  /** MariaDB's admin password now: the bootstrap one, then whatever ARM set */
+  get adminPassword(): string {
+    return this.nodes.adminPassword;
+  }
+
+  get adminPasswordsSet(): string[] {
+    return this.nodes.adminPasswordsSet;
   }
 
   /** MariaDB, the app on the emulator and Azurite, and a stack of `size` nodes deployed with the real agent. */
@@ -122,7 +113,6 @@ export class RotationHarness {
       adminPassword,
       logs,
     );
-    h.wire();
     try {
       await env.registry.putDesired(stack, r.spec);
       await h.deploy();
@@ -133,66 +123,13 @@ export class RotationHarness {
     return h;
   }
 
-  private wire(): void {
-    const { env } = this;
-    env.emulator.runCommand.options.prepareSandbox = (vm, dir) => this.prepareSandbox(vm, dir);
-    // one update at a time, each authenticating with what the one before set (an emulated operation
-    // that ends Failed still runs its work, and nobody waits for it then)
-    let chain: Promise<void> = Promise.resolve();
-    env.emulator.mysqlAdminPasswordHook = (serverId, login, password) => {
-      const update = chain.then(async () => {
-        assert.equal(serverId.toLowerCase(), this.names.mysqlServerId.toLowerCase());
-        assert.equal(login, DB_ADMIN_LOGIN);
-        await this.db.query(`ALTER USER '${login}'@'%' IDENTIFIED BY ${sqlLiteral(password)};`, {
-          password: this.adminPassword,
-        });
-        this.adminPassword = password;
-        this.adminPasswordsSet.push(serverId);
-      });
-      chain = update.catch(() => undefined);
-      return update;
-    };
-  }
-
-  private async prepareSandbox(vm: ResourceDoc, dir: string): Promise<Record<string, string>> {
-    const { emulator } = this.env;
-    const customData = emulator.store.getSecret(vm.id, "properties.osProfile.customData");
-    assert.equal(typeof customData, "string", `${vm.name} carries the node template as custom data`);
-    const sandbox = await startNodeSandboxFromCustomData(dir, customData as string, {
-      env: {
-        JUMPGATE_IMDS_ENDPOINT: emulator.url,
-        JUMPGATE_CA_FILE: emulator.caPath,
-        JUMPGATE_DB_CA_FILE: this.db.caPath,
-      },
-    });
-    this.sandboxes.set(vm.name, sandbox);
-    const config = readEnvFile(path.join(dir, NODE_AGENT_CONFIG));
-    const vaultHost = /^https:\/\/([a-z0-9-]+)\.vault\.azure\.net\/?$/i.exec(config.JUMPGATE_KEY_VAULT_URL ?? "");
-    assert.ok(vaultHost, `node.env names a public Key Vault URL: ${config.JUMPGATE_KEY_VAULT_URL}`);
-    const vault = emulator.store
-      .all()
-      .find((d) => d.type === "Microsoft.KeyVault/vaults" && d.name.toLowerCase() === vaultHost[1].toLowerCase());
-    assert.ok(vault, `the vault ${vaultHost[1]} named in node.env exists`);
-    assert.equal(config.JUMPGATE_DB_HOST?.toLowerCase(), this.names.mysqlFqdn.toLowerCase());
-    const vmEnv = {
-      ...sandbox.env,
-      JUMPGATE_KEY_VAULT_URL: String(vault.properties.vaultUri),
-      JUMPGATE_DB_HOST: this.db.host,
-      JUMPGATE_DB_PORT: String(this.db.port),
-    };
-    this.vmEnv.set(vm.name, vmEnv);
-    return { ...vmEnv, JUMPGATE_NODE_ROOT: "{sandbox}" };
-  }
-
   /** Runs the agent on a VM directly (with stdin), in the environment its Run Command scripts get. */
   async runAgent(
     vm: string,
     args: string[],
     input?: string,
   ): Promise<{ code: number; stdout: string; stderr: string }> {
-    const sandbox = this.sandboxes.get(vm);
-    assert.ok(sandbox, `${vm} has a sandbox`);
-    const r = await sandbox.runAgent(args, { input, env: this.vmEnv.get(vm) });
+    const r = await this.nodes.runAgent(vm, args, input);
     this.agentOutput.push(r.stdout, r.stderr);
     return r;
   }
@@ -225,7 +162,7 @@ export class RotationHarness {
 
   async stop(): Promise<void> {
     await this.tap.settle();
-    await Promise.all([...this.sandboxes.values()].map((s) => s.stop()));
+    await this.nodes.stop();
     await this.env?.stop();
     await this.db?.stop();
     fs.rmSync(this.workDir, { recursive: true, force: true });

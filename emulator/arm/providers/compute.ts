@@ -25,6 +25,7 @@ const DISK = "Microsoft.Compute/disks";
 const NIC = "Microsoft.Network/networkInterfaces";
 
 export type PowerState = "running" | "stopped" | "deallocated";
+export type VmPowerAction = "restart" | "redeploy" | "start" | "powerOff" | "deallocate" | "reimage";
 
 /** Power state and action counters live beside the document (they are instance-view data, not model). */
 export function powerStateOf(emu: Emulator, vmId: string): PowerState {
@@ -78,7 +79,7 @@ const availabilitySets: TypeDefinition = {
   },
 };
 
-function stateChange(action: string, state: PowerState, needsRunning = false): ActionDefinition {
+function stateChange(action: VmPowerAction, state: PowerState, needsRunning = false): ActionDefinition {
   return {
     start({ emulator, doc }) {
       if (needsRunning && powerStateOf(emulator, doc.id) !== "running") {
@@ -88,7 +89,10 @@ function stateChange(action: string, state: PowerState, needsRunning = false): A
           `Operation '${action}' is not allowed on VM '${doc.name}' since the VM is ${powerStateOf(emulator, doc.id)}.`,
         );
       }
+      const hook = emulator.vmPowerHook;
       return {
+        // what runs in the VM follows the action before the operation completes
+        ...(hook ? { work: Promise.resolve(hook(doc, action)).then(() => ({})) } : {}),
         commit: () => {
           bump(emulator, doc.id, action);
           setPower(emulator, doc.id, state);
