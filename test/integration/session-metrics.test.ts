@@ -403,7 +403,8 @@ describe("live sessions metric: agent → Azure Monitor ingestion → alert rule
     for (const program of ["curl", "jq", "awk", "cat"]) {
       fs.writeFileSync(
         path.join(shims, program),
-        `#!/bin/bash\nprintf '%s\\x1f' "\${0##*/}" "$@" >>'${argvLog}'\nprintf '\\n' >>'${argvLog}'\nexec '${findBinary(program)}' "$@"\n`,
+        // one write per call (O_APPEND keeps it whole): curl and jq run at once in a pipeline
+        `#!/bin/bash\nline=$(printf '%s\\x1f' "\${0##*/}" "$@")\nprintf '%s\\n' "$line" >>'${argvLog}'\nexec '${findBinary(program)}' "$@"\n`,
         { mode: 0o755 },
       );
     }
