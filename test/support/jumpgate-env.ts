@@ -68,7 +68,9 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
   await emulator.start();
   const azurite = await startAzurite();
   const settings = emulatorClientSettings(emulator, {
-    requestTimeoutMs: 10_000,
+    // the emulator answers a Run Command POST only once its script has run (Azure answers 202 at
+    // once), so a request may take as long as the scripts may: real node sandboxes start NGINX
+    requestTimeoutMs: Math.max(10_000, options.emulator?.runCommand?.timeoutMs ?? 0),
     lroTimeoutMs: 120_000,
     ...options.azure,
   });
