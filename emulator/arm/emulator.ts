@@ -1,6 +1,8 @@
 // The Azure emulator: one HTTPS server on 127.0.0.1 for ARM, Key Vault secrets, metrics:getBatch,
 // custom metrics ingestion and IMDS, plus one loopback listener per Key Vault (a vault's identity is
 // its host). Tests drive it in-process or over the admin API under /_emulator/.
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -152,6 +154,8 @@ export class Emulator {
     await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.extraServers.clear();
     this.server = undefined;
+    // a test CA this emulator made for itself goes with it (a given one belongs to the caller)
+    if (this.pki && !this.options.pki) fs.rmSync(path.dirname(this.pki.caPath), { recursive: true, force: true });
   }
 
   /** Forget every resource, secret, operation, fault and journal entry (listeners of vaults stay open). */

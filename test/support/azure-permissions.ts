@@ -163,7 +163,12 @@ export const SDK_OPERATION_GRANTS: Record<string, Grant> = {
   },
 };
 
-/** Checks ARM makes on a resource that another one names (a NIC names a subnet, ...). */
+/**
+ * Checks ARM makes on a resource that another one names (a NIC names a subnet, ...). These follow
+ * ARM's documented linked-access checks and what users report of 403s; none could be tried against
+ * Azure from here. The least certain: subnets/write (subnets declared inline in the network's PUT),
+ * the load balancer's probe and frontend joins, the OS disks, and deletedVaults/read for a recovery.
+ */
 export const LINKED_GRANTS: Grant[] = [
   {
     actions: [
