@@ -112,6 +112,11 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   properties: { reserved: true }
 }
 
+// environment().resourceManager ends with '/'; the setting is written without one everywhere else
+// (its default, the sample, the emulator), and by-id calls put a '/'-led id after the endpoint
+var resourceManager = environment().resourceManager
+var armEndpoint = endsWith(resourceManager, '/') ? substring(resourceManager, 0, length(resourceManager) - 1) : resourceManager
+
 // Every setting the code reads (shared/config.ts; the same list as local.settings.sample.json,
 // checked by test/unit/infra.test.ts), with AzureWebJobsStorage as an identity-based connection.
 var appSettings = {
@@ -126,7 +131,7 @@ var appSettings = {
   AzureWebJobsSecretStorageKeyVaultClientId: identity.properties.clientId
   TASKHUB_NAME: 'jumpgate'
   JUMPGATE_TABLE_PREFIX: 'jumpgate'
-  JUMPGATE_ARM_ENDPOINT: environment().resourceManager
+  JUMPGATE_ARM_ENDPOINT: armEndpoint
   JUMPGATE_METRICS_ENDPOINT: 'https://{location}.metrics.monitor.azure.com'
   JUMPGATE_AZURE_CREDENTIAL: 'default'
   JUMPGATE_AZURE_CA_FILE: ''
