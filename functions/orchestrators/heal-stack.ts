@@ -22,7 +22,7 @@ import type { ClaimForHealOutput, RepairStepOutput, TakeHealSignalsOutput } from
 import type { WebNodeRef } from "../activities/nodes";
 import { Names } from "../names";
 import { failureMessage } from "./graph-runner";
-import { activityRetry } from "./activity-retry";
+import { orchestrationCalls } from "./activity-retry";
 
 export interface HealInput {
   stack: string;
@@ -122,16 +122,7 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
     ...(input.lastAction ? { lastAction: input.lastAction } : {}),
   };
   const publish = () => context.df.setCustomStatus(status);
-  const call = <T>(name: string, data: unknown) =>
-    context.df.callActivityWithRetry(name, activityRetry(), data) as Task & { result: T };
-  const audit = (what: string, why: string, details?: Record<string, unknown>) =>
-    call(Names.activities.appendAudit, {
-      stack,
-      what,
-      why,
-      operation: { kind: "heal", instanceId },
-      ...(details ? { details } : {}),
-    });
+  const { call, audit } = orchestrationCalls(context, stack, { kind: "heal", instanceId });
   const next = (extra: Partial<HealInput> = {}) => {
     context.df.continueAsNew({
       ...input,

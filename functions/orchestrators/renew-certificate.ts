@@ -36,7 +36,7 @@ import type {
 import type { WebNodeRef } from "../activities/nodes";
 import { Names } from "../names";
 import { failureMessage } from "./graph-runner";
-import { activityRetry } from "./activity-retry";
+import { orchestrationCalls } from "./activity-retry";
 
 /** The external event that wakes a sleeping worker; its data is a CertificateWake. */
 export const CERTIFICATE_WAKE_EVENT = "wake";
@@ -112,16 +112,7 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
     ...input.last,
   };
   const publish = () => context.df.setCustomStatus(status);
-  const call = <T>(name: string, data: unknown) =>
-    context.df.callActivityWithRetry(name, activityRetry(), data) as Task & { result: T };
-  const audit = (what: string, why: string, details?: Record<string, unknown>) =>
-    call(Names.activities.appendAudit, {
-      stack,
-      what,
-      why,
-      operation: { kind: "rotate-certificate", instanceId },
-      ...(details ? { details } : {}),
-    });
+  const { call, audit } = orchestrationCalls(context, stack, { kind: "rotate-certificate", instanceId });
   publish();
 
   // ---- 0. the sweep spreads stacks over a window

@@ -40,7 +40,7 @@ import type {
 import { Names } from "../names";
 import { failureMessage } from "./graph-runner";
 import { agentAnswered, failingChecks, isHealthy } from "./node-health";
-import { activityRetry } from "./activity-retry";
+import { orchestrationCalls } from "./activity-retry";
 
 export interface RotateDatabaseInput {
   stack: string;
@@ -143,16 +143,7 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
     nodes: [],
   };
   const publish = () => context.df.setCustomStatus(status);
-  const call = <T>(name: string, data: unknown) =>
-    context.df.callActivityWithRetry(name, activityRetry(), data) as Task & { result: T };
-  const audit = (what: string, why: string, details?: Record<string, unknown>) =>
-    call(Names.activities.appendAudit, {
-      stack,
-      what,
-      why,
-      operation: { kind: "rotate-database", instanceId },
-      details: { rotationId, ...(details ?? {}) },
-    });
+  const { call, audit } = orchestrationCalls(context, stack, { kind: "rotate-database", instanceId }, { rotationId });
   const pollMs = (input.pollSeconds ?? 15) * 1000;
   publish();
 
