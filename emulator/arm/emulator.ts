@@ -99,6 +99,12 @@ export class Emulator {
    * before it completes: the sandbox wires it to what runs "inside" the VM (a restart reboots it)
    */
   vmPowerHook?: (vm: ResourceDoc, action: VmPowerAction) => Promise<void> | void;
+  /**
+   * called when a VM is deleted (directly, with its scale set, or as a scale set instance), after it
+   * left the store: the sandbox wires it to stop what ran "inside" the VM. Not awaited by ARM; the
+   * hook keeps track of its own work.
+   */
+  vmDeleteHook?: (vm: ResourceDoc) => Promise<void> | void;
   readonly tenantId: string;
   url = "";
   pki?: TestPki;
