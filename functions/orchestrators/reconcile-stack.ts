@@ -1,10 +1,11 @@
 // reconcileStack: the hourly drift check. Plan; if Azure drifted from the spec, record what drifted
 // and apply the spec again (a deploy writes only what differs). Level-triggered: it compares desired
 // with observed every time instead of trusting what it did last. A resource the plan finds is not the
-// stack's (`conflict`) blocks the repair: nothing is applied, the audit and `ResourcesOwned` say why.
+// stack's (`conflict`) sets `ResourcesOwned=False`; the apply still repairs every branch that does not
+// need it (an SSH rule added out of band is closed), and fails naming it.
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
-import { foreignResourceProblem, ownershipCondition, type ForeignResource } from "../../shared/arm/ownership";
+import { ownershipCondition, type ForeignResource } from "../../shared/arm/ownership";
 import type { StackSpec } from "../../shared/spec/types";
 import { Names } from "../names";
 import type { DeployInput } from "./deploy-stack";
@@ -49,20 +50,6 @@ export const reconcileStack: OrchestrationHandler = function* (context: Orchestr
     if (plan.changes.length === 0) {
       context.df.setCustomStatus({ operation: "reconcile", stack, phase: "in sync" });
       const output: ReconcileOutput = { drifted: false, changes: [] };
-      return output;
-    }
-    if (foreign.length > 0) {
-      // a deploy would refuse them anyway: say so once an hour instead of failing a deploy each time
-      yield context.df.callActivityWithRetry(Names.activities.appendAudit, retry, {
-        stack,
-        what: "drift not repaired",
-        why: `${foreign.length} resource(s) at the stack's ids are not the stack's; nothing was changed`,
-        operation,
-        details: { foreign: foreign.slice(0, 20).map((f) => f.id) },
-      });
-      const problem = foreignResourceProblem(stack, foreign);
-      context.df.setCustomStatus({ operation: "reconcile", stack, phase: "blocked", changes: drift, problem });
-      const output: ReconcileOutput = { drifted: true, changes: plan.changes };
       return output;
     }
     yield context.df.callActivityWithRetry(Names.activities.appendAudit, retry, {

@@ -5,8 +5,9 @@
 //
 // apply reads first and writes only what differs, so a retried or replayed apply is harmless and an
 // unchanged stack costs zero writes. It writes only what is the stack's (ownership.ts): a resource
-// at one of the stack's ids without its tag is refused before any write, unless the spec adopts it. Secret values are read from or written to Key Vault right at
-// the call that needs them and never come back out: not in results, plans, errors or logs.
+// at one of the stack's ids without its tag is refused before any write, unless the spec adopts it.
+// Secret values are read from or written to Key Vault right at the call that needs them and never
+// come back out: not in results, plans, errors or logs.
 import { isRestError } from "@azure/core-rest-pipeline";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { AzureClientFactory } from "../azure/clients";
