@@ -121,6 +121,8 @@ export const FULL_SPEC_EXAMPLE: StackSpecInput = {
       dnsZone: { subscriptionId: EXAMPLE_SUBSCRIPTION, resourceGroup: "rg-dns", name: "example.com" },
     },
   },
+  // the group the platform team made for the stack beforehand: the stack takes it over
+  adopt: [`/subscriptions/${EXAMPLE_SUBSCRIPTION}/resourceGroups/rg-demo`],
   guacamole: { version: "1.6.0" },
   policies: {
     repair: {

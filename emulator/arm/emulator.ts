@@ -35,7 +35,15 @@ export interface EmulatorOptions {
   pki?: TestPki;
   /** Key Vault tenant announced in the bearer challenge */
   tenantId?: string;
+  /**
+   * Public IP DNS labels other Azure customers hold in every region (default: DEFAULT_TAKEN_DNS_LABELS):
+   * a public IP asking for one gets ARM's 400 `DnsRecordInUse`, as real short labels do
+   */
+  takenDnsLabels?: readonly string[];
 }
+
+/** Labels real Azure hands to someone else long before a stack asks: short common words. */
+export const DEFAULT_TAKEN_DNS_LABELS: readonly string[] = ["demo", "jump", "test", "jumpbox", "guacamole", "bastion"];
 
 const POLL_AO =
   /^\/subscriptions\/[^/]+\/providers\/[^/]+\/locations\/[^/]+\/(operations|azureasyncoperation|diskoperations)\/([^/]+)$/i;
@@ -75,6 +83,8 @@ export class Emulator {
   readonly runCommand: RunCommandService;
   pageSize: number;
   latency: LatencyProfile;
+  /** public IP DNS labels held by other customers' public IPs (any region); survives reset() */
+  readonly takenDnsLabels: Set<string>;
   /** soft-deleted Key Vaults: their names stay taken until purged or recovered */
   readonly deletedVaults = new Map<string, { id: string; location: string; purgeProtection: boolean }>();
   /** called when a MySQL server's admin password is set through ARM (tests wire it to a real MariaDB) */
@@ -89,6 +99,12 @@ export class Emulator {
    * before it completes: the sandbox wires it to what runs "inside" the VM (a restart reboots it)
    */
   vmPowerHook?: (vm: ResourceDoc, action: VmPowerAction) => Promise<void> | void;
+  /**
+   * called when a VM is deleted (directly, with its scale set, or as a scale set instance), after it
+   * left the store: the sandbox wires it to stop what ran "inside" the VM. Not awaited by ARM; the
+   * hook keeps track of its own work.
+   */
+  vmDeleteHook?: (vm: ResourceDoc) => Promise<void> | void;
   readonly tenantId: string;
   url = "";
   pki?: TestPki;
@@ -102,6 +118,7 @@ export class Emulator {
     this.pageSize = options.pageSize ?? 100;
     this.latency = options.latency ?? { scale: 0, types: DEFAULT_LATENCY };
     this.tenantId = options.tenantId ?? "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    this.takenDnsLabels = new Set(options.takenDnsLabels ?? DEFAULT_TAKEN_DNS_LABELS);
     this.keyVault = new KeyVaultDataPlane(this);
     this.runCommand = new RunCommandService(options.runCommand);
   }

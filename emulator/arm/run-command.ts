@@ -75,10 +75,23 @@ export class RunCommandService {
   }
 
   sandboxDir(vm: ResourceDoc): string {
-    const rg = /resourceGroups\/([^/]+)/i.exec(vm.id)?.[1] ?? "_";
-    const dir = path.join(this.options.root, rg.toLowerCase(), vm.name.toLowerCase());
+    const dir = this.sandboxPath(vm);
     fs.mkdirSync(dir, { recursive: true });
     return dir;
+  }
+
+  /**
+   * The VM was deleted: a VM made again with its name is a new machine (a new disk, its own custom
+   * data), so its first command prepares a new sandbox. The directory itself is left to whoever
+   * prepared it (it may still be stopping what ran there).
+   */
+  forgetVm(vm: ResourceDoc): void {
+    this.prepared.delete(this.sandboxPath(vm));
+  }
+
+  private sandboxPath(vm: ResourceDoc): string {
+    const rg = /resourceGroups\/([^/]+)/i.exec(vm.id)?.[1] ?? "_";
+    return path.join(this.options.root, rg.toLowerCase(), vm.name.toLowerCase());
   }
 
   /** Runs the command; rejects with a VM-agent error when the VM is unreachable. */

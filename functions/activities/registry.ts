@@ -2,7 +2,7 @@
 // do I/O, so every record of what happened goes through here.
 import * as df from "durable-functions";
 import type { StackObserved } from "../../shared/stack-status";
-import type { OperationKind } from "../../shared/store";
+import type { OperationKind, StackConditionInput } from "../../shared/store";
 import { Names } from "../names";
 import { services } from "../services";
 
@@ -10,6 +10,8 @@ export interface RecordObservedInput {
   stack: string;
   /** fields to replace; the others keep what was observed before (a failed deploy keeps the nodes) */
   observed: Partial<StackObserved> & { generation: number };
+  /** conditions to set with it (by type; the others stay) */
+  conditions?: StackConditionInput[];
 }
 
 export async function recordObservedActivity(input: RecordObservedInput): Promise<void> {
@@ -17,6 +19,7 @@ export async function recordObservedActivity(input: RecordObservedInput): Promis
   const before = (await registry.get(input.stack))?.observed;
   const merged: StackObserved = { resources: [], nodes: [], ...before, ...input.observed };
   await registry.putObserved(input.stack, merged, { generation: merged.generation });
+  if (input.conditions?.length) await registry.setConditions(input.stack, input.conditions);
 }
 
 export interface AppendAuditInput {

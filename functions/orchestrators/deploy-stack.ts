@@ -2,10 +2,14 @@
 // with as much parallelism as the graph allows; then the database schema is bootstrapped once through
 // one node, every node gets working database credentials, and the deploy waits until every node's
 // agent says healthy. Progress is in the custom status; the stack is released at the end whatever
-// happens, and the outcome is recorded in the registry and the audit trail.
+// happens, and the outcome is recorded in the registry and the audit trail. A resource at one of the
+// stack's ids that is not the stack's fails its node (nothing behind it starts); the failure names it
+// as a 409 problem in the custom status and sets the stack's `ResourcesOwned` condition.
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-functions";
+import { foreignResourceProblem, foreignResources, ownershipCondition } from "../../shared/arm/ownership";
 import type { StackGraph } from "../../shared/graph/types";
+import type { Problem } from "../../shared/http/problem";
 import type { StackSpec } from "../../shared/spec/types";
 import type { ObservedNode, ObservedResource, StackObserved } from "../../shared/stack-status";
 import type { WebNodeRef } from "../activities/nodes";
@@ -43,6 +47,8 @@ export interface DeployStatus {
   nodes?: { name: string; healthy: boolean; problems: string[] }[];
   startedAt: string;
   failure?: string;
+  /** a failure that has a problem type: resources at the stack's ids that are not the stack's (409) */
+  problem?: Problem;
 }
 
 export interface DeployOutput {
@@ -64,9 +70,10 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
   };
   const publish = () => context.df.setCustomStatus(status);
   publish();
+  let graph: StackGraph | undefined;
 
   try {
-    const graph = (yield context.df.callActivityWithRetry(Names.activities.buildStackGraph, activityRetry(), {
+    graph = (yield context.df.callActivityWithRetry(Names.activities.buildStackGraph, activityRetry(), {
       spec,
     })) as StackGraph;
 
@@ -117,7 +124,9 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
     yield context.df.callActivityWithRetry(Names.activities.recordObserved, activityRetry(), {
       stack: spec.name,
       observed,
+      conditions: [ownershipCondition([])],
     });
+    const adopted = resources.filter((r) => r.lastAction === "adopted").map((r) => r.id);
     yield context.df.callActivityWithRetry(Names.activities.appendAudit, activityRetry(), {
       stack: spec.name,
       what: "deploy succeeded",
@@ -128,6 +137,8 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
         updated: resources.filter((r) => r.lastAction === "updated" || r.lastAction === "replaced").length,
         unchanged: resources.filter((r) => r.lastAction === "unchanged").length,
         nodes: nodes.length,
+        // taken over as the spec's adopt asked: who changed hands is part of the record
+        ...(adopted.length > 0 ? { adopted: adopted.slice(0, 20) } : {}),
       },
     });
     const output: DeployOutput = { outcome: "succeeded", resources, nodes };
@@ -135,6 +146,9 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
   } catch (error) {
     status.phase = "failed";
     status.failure = failureMessage(error);
+    const nodes = graph?.nodes ?? [];
+    const foreign = foreignResources(status.resources?.failed ?? [], (key) => nodes.find((n) => n.key === key)?.id);
+    if (foreign.length > 0) status.problem = foreignResourceProblem(spec.name, foreign);
     publish();
     yield context.df.callActivityWithRetry(Names.activities.recordObserved, activityRetry(), {
       stack: spec.name,
@@ -149,6 +163,7 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
           failures: status.resources?.failed.length ? status.resources.failed.map(describeFailure) : [status.failure],
         },
       },
+      ...(foreign.length > 0 ? { conditions: [ownershipCondition(foreign)] } : {}),
     });
     yield context.df.callActivityWithRetry(Names.activities.appendAudit, activityRetry(), {
       stack: spec.name,

@@ -20,7 +20,7 @@ export interface PlanOutput {
 }
 
 export function summarize(plans: NodePlan[]): PlanOutput["summary"] {
-  const summary = { create: 0, update: 0, replace: 0, none: 0, delete: 0 };
+  const summary = { create: 0, update: 0, replace: 0, none: 0, delete: 0, conflict: 0, adopt: 0 };
   for (const p of plans) summary[p.action] += 1;
   return summary;
 }

@@ -1,8 +1,11 @@
 // reconcileStack: the hourly drift check. Plan; if Azure drifted from the spec, record what drifted
 // and apply the spec again (a deploy writes only what differs). Level-triggered: it compares desired
-// with observed every time instead of trusting what it did last.
+// with observed every time instead of trusting what it did last. A resource the plan finds is not the
+// stack's (`conflict`) sets `ResourcesOwned=False`; the apply still repairs every branch that does not
+// need it (an SSH rule added out of band is closed), and fails naming it.
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
+import { ownershipCondition, type ForeignResource } from "../../shared/arm/ownership";
 import type { StackSpec } from "../../shared/spec/types";
 import { Names } from "../names";
 import type { DeployInput } from "./deploy-stack";
@@ -36,9 +39,13 @@ export const reconcileStack: OrchestrationHandler = function* (context: Orchestr
     )) as PlanOutput;
     const at = context.df.currentUtcDateTime.toISOString();
     const drift = plan.changes.map((c) => ({ key: c.key, action: c.action, paths: c.changes.map((x) => x.path) }));
+    const foreign: ForeignResource[] = plan.changes
+      .filter((c) => c.action === "conflict")
+      .map((c) => ({ key: c.key, id: c.id, reason: c.reason ?? "not the stack's" }));
     yield context.df.callActivityWithRetry(Names.activities.recordObserved, retry, {
       stack,
       observed: { generation: input.generation, drift: { at, changes: drift } },
+      conditions: [ownershipCondition(foreign)],
     });
     if (plan.changes.length === 0) {
       context.df.setCustomStatus({ operation: "reconcile", stack, phase: "in sync" });

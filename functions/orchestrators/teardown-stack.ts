@@ -1,7 +1,11 @@
 // teardownStack: delete the stack's resources in reverse dependency order (as parallel as the graph
 // allows). The engine refuses anything not tagged for this stack, so a teardown can never delete a
-// resource someone else put at one of our names. The Key Vault is soft-deleted with purge protection:
-// its name stays reserved for the retention period, and a new deploy of the stack recovers it.
+// resource someone else put at one of our names; such a resource is kept, and so is the resource
+// group while it holds anything that is not the stack's. Kept resources do not fail the teardown: it
+// finishes, says what it kept and why (output, audit), and unregisters the stack. Only a resource of
+// the stack that could not be deleted fails it (the stack stays registered, to be torn down again).
+// The Key Vault is soft-deleted with purge protection: its name stays reserved for the retention
+// period, and a new deploy of the stack recovers it.
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import type { StackGraph } from "../../shared/graph/types";
@@ -23,6 +27,8 @@ export interface TeardownOutput {
   outcome: "succeeded";
   deleted: string[];
   absent: string[];
+  /** resources left in place because they are not the stack's (or hold what is not), and why */
+  kept?: { key: string; id: string; reason: string }[];
 }
 
 export const teardownStack: OrchestrationHandler = function* (context: OrchestrationContext) {
@@ -51,18 +57,30 @@ export const teardownStack: OrchestrationHandler = function* (context: Orchestra
         publish();
       },
     });
-    const refused = Object.values(run.results).filter((r) => r.action === "refused");
-    const problems = [
-      ...run.progress.failed.map((f) => `${f.key}: ${f.message}`),
-      ...refused.map((r) => `${r.key}: refused (${r.reason ?? "not tagged for this stack"})`),
-    ];
+    const problems = run.progress.failed.map((f) => `${f.key}: ${f.message}`);
     if (problems.length > 0) throw new Error(`teardown incomplete: ${problems.join("; ")}`);
+    const kept = Object.values(run.results)
+      .filter((r) => r.action === "refused")
+      .map((r) => ({
+        key: r.key,
+        id: graph.nodes.find((n) => n.key === r.key)?.id ?? "",
+        reason: r.reason ?? "not tagged for this stack",
+      }));
 
     yield context.df.callActivityWithRetry(Names.activities.appendAudit, retry, {
       stack: spec.name,
       what: "teardown succeeded",
-      why: "DELETE requested",
+      why:
+        kept.length === 0
+          ? "DELETE requested"
+          : `DELETE requested; kept ${kept.length} resource(s) that are not the stack's or hold what is not: ${kept
+              .map((k) => k.id)
+              .join(", ")}`.slice(0, 1_000),
       operation: { kind: "teardown", instanceId: context.df.instanceId },
+      // audit details stay small (8 KiB): the first ten, each reason cut
+      ...(kept.length > 0
+        ? { details: { kept: kept.slice(0, 10).map((k) => ({ ...k, reason: k.reason.slice(0, 300) })) } }
+        : {}),
     });
     yield context.df.callActivityWithRetry(Names.activities.forgetStack, retry, { stack: spec.name });
     status.phase = "succeeded";
@@ -72,6 +90,7 @@ export const teardownStack: OrchestrationHandler = function* (context: Orchestra
       outcome: "succeeded",
       deleted: results.filter((r) => r.action === "deleted").map((r) => r.key),
       absent: results.filter((r) => r.action === "absent").map((r) => r.key),
+      ...(kept.length > 0 ? { kept } : {}),
     };
     return output;
   } catch (error) {

@@ -4,8 +4,10 @@
 // `resourceGroups`, Key Vault secrets through the data plane.
 //
 // apply reads first and writes only what differs, so a retried or replayed apply is harmless and an
-// unchanged stack costs zero writes. Secret values are read from or written to Key Vault right at
-// the call that needs them and never come back out: not in results, plans, errors or logs.
+// unchanged stack costs zero writes. It writes only what is the stack's (ownership.ts): a resource
+// at one of the stack's ids without its tag is refused before any write, unless the spec adopts it.
+// Secret values are read from or written to Key Vault right at the call that needs them and never
+// come back out: not in results, plans, errors or logs.
 import { isRestError } from "@azure/core-rest-pipeline";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { AzureClientFactory } from "../azure/clients";
@@ -13,6 +15,13 @@ import type { GraphNode, NodePlan, PropertyChange } from "../graph/types";
 import { ArmDocuments, type ArmAddress, type ObservedDocument } from "./arm-documents";
 import { ArmApplyError, toArmApplyError, type EngineVerb } from "./errors";
 import { isObject, setAt, type JsonObject } from "./json-path";
+import {
+  foreignResourceMessage,
+  FOREIGN_RESOURCE,
+  ownershipOf,
+  ownershipVerdict,
+  type OwnershipVerdict,
+} from "./ownership";
 import {
   busyReason,
   changesOf,
@@ -27,7 +36,7 @@ import { resolveRefs } from "./refs";
 import { secretAddress, VaultSecrets, type SecretAccessRetry } from "./vault-secrets";
 
 export type { ObservedDocument } from "./arm-documents";
-export type ApplyAction = "created" | "updated" | "unchanged" | "replaced";
+export type ApplyAction = "created" | "updated" | "unchanged" | "replaced" | "adopted";
 export type RemoveAction = "deleted" | "absent" | "refused";
 
 export interface ApplyResult {
@@ -73,26 +82,44 @@ export class ResourceEngine {
 
   /** What apply would do, from GETs only: never a write. */
   async plan(node: GraphNode, signal?: AbortSignal): Promise<NodePlan> {
-    const base = { key: node.key, kind: node.kind, id: node.id };
     try {
       const observed = await this.read(node, signal);
-      if (node.kind === "keyVaultSecret") {
-        if (!observed)
-          return { ...base, action: "create", changes: [{ path: "value", from: undefined, to: "(generated)" }] };
-        if (observed.deleted === true)
-          return { ...base, action: "create", changes: [], reason: "the soft-deleted secret will be recovered" };
-        return { ...base, action: "none", changes: [] };
-      }
-      const { body: desired } = await this.resolve(node, signal);
-      if (!observed) return { ...base, action: "create", changes: createChanges(node, desired) };
-      const changes = changesOf(node, desired, observed);
-      const replace = replaceReason(node, desired, observed);
-      if (replace) return { ...base, action: "replace", changes, reason: replace };
-      const reason = unsupportedChange(node, desired, observed) ?? busyReason(observed);
-      return { ...base, action: changes.length > 0 ? "update" : "none", changes, ...(reason ? { reason } : {}) };
+      const plan = await this.planOf(node, observed, signal);
+      const owner = await this.ownership(node, observed, signal);
+      if (owner.verdict === "foreign") return { ...plan, action: "conflict", reason: owner.reason };
+      // a child of an adopted parent is planned as usual: the parent is what changes hands
+      if (owner.verdict === "adopt" && !node.tagOwner) return { ...plan, action: "adopt", reason: owner.reason };
+      return plan;
     } catch (e) {
       throw toArmApplyError(e, node, "read");
     }
+  }
+
+  private async planOf(
+    node: GraphNode,
+    observed: ObservedDocument | undefined,
+    signal?: AbortSignal,
+  ): Promise<NodePlan> {
+    const base = { key: node.key, kind: node.kind, id: node.id };
+    if (node.kind === "keyVaultSecret") {
+      if (!observed)
+        return { ...base, action: "create", changes: [{ path: "value", from: undefined, to: "(generated)" }] };
+      if (observed.deleted === true)
+        return { ...base, action: "create", changes: [], reason: "the soft-deleted secret will be recovered" };
+      return { ...base, action: "none", changes: [] };
+    }
+    const { body: desired } = await this.resolve(node, signal);
+    if (!observed) return { ...base, action: "create", changes: createChanges(node, desired) };
+    const changes = changesOf(node, desired, observed);
+    const replace = replaceReason(node, desired, observed);
+    if (replace) return { ...base, action: "replace", changes, reason: replace };
+    const reason = unsupportedChange(node, desired, observed) ?? busyReason(observed);
+    return {
+      ...base,
+      action: changes.length > 0 ? "update" : "none",
+      changes,
+      ...(reason ? { reason } : {}),
+    };
   }
 
   /** Brings the resource to the node's desired state: GET, diff, and a PUT only if they differ. */
@@ -102,6 +129,8 @@ export class ResourceEngine {
     try {
       if (node.kind === "keyVaultSecret") return await this.applySecret(node, stage, handled, signal);
       let observed = await this.read(node, signal);
+      const owner = await this.ownership(node, observed, signal);
+      if (owner.verdict === "foreign") throw this.foreign(node, owner.reason);
       if (observed && busyReason(observed)) observed = await this.waitUntilSettled(node, signal);
       const { body: desired, unresolved } = await this.resolve(node, signal);
       if (unresolved.length > 0) {
@@ -126,8 +155,10 @@ export class ResourceEngine {
       const unsupported = unsupportedChange(node, desired, observed);
       if (unsupported) throw this.error(node, "UnsupportedChange", unsupported);
       stage.verb = "write";
+      // the merged tags carry ours from now on: an adopted resource is the stack's after this write
       await this.arm.put(address(node), updateBody(node, desired, observed), signal);
-      return { key: node.key, action: "updated", changes };
+      const adopted = owner.verdict === "adopt" && !node.tagOwner;
+      return { key: node.key, action: adopted ? "adopted" : "updated", changes };
     } catch (e) {
       throw toArmApplyError(e, node, stage.verb, handled);
     }
@@ -232,6 +263,8 @@ export class ResourceEngine {
     handled: string[],
     signal?: AbortSignal,
   ): Promise<ApplyResult> {
+    const owner = await this.ownership(node, undefined, signal);
+    if (owner.verdict === "foreign") throw this.foreign(node, owner.reason);
     const client = await this.secretClient(node, signal);
     if (!client) throw this.error(node, "VaultNotFound", "its vault does not exist yet; apply the vault first", 404);
     const { name } = secretAddress(node.id);
@@ -250,6 +283,31 @@ export class ResourceEngine {
     };
     handled.push(await this.secrets.generate(client, name, node.generate, meta, signal));
     return { key: node.key, action: "created", changes: [{ path: "value", from: undefined, to: "(generated)" }] };
+  }
+
+  /**
+   * Whose the resource is: judged on its own tags, or on its `tagOwner`'s for a node that has one
+   * (one more GET). Nodes that say nothing about ownership (older histories' role assignments and
+   * MySQL children) are judged by their parent's node, which is applied first.
+   */
+  private async ownership(
+    node: GraphNode,
+    observed: ObservedDocument | undefined,
+    signal?: AbortSignal,
+  ): Promise<OwnershipVerdict> {
+    if (!ownershipOf(node)) return { verdict: "ours" };
+    if (node.tagOwner) return ownershipVerdict(node, await this.arm.get(node.tagOwner, signal));
+    return ownershipVerdict(node, observed?.deleted === true ? undefined : observed);
+  }
+
+  private foreign(node: GraphNode, reason: string): ArmApplyError {
+    return new ArmApplyError({
+      key: node.key,
+      id: node.id,
+      status: 409,
+      code: FOREIGN_RESOURCE,
+      message: foreignResourceMessage(node.key, reason),
+    });
   }
 
   /** Waits while another operation (an interrupted earlier attempt's) is still changing the resource. */

@@ -82,6 +82,12 @@ export function scrub(text: string, secrets: Iterable<string>): string {
   return out;
 }
 
+/** What a person can do about an ARM error that comes from a choice in the spec, by ARM's code. */
+const SPEC_HINTS: Record<string, string> = {
+  DnsRecordInUse:
+    "a public IP's DNS label is unique per region across all of Azure and another one holds this label: set tls.dnsLabel to another label, or leave it out for the stack's own hashed default",
+};
+
 export function toArmApplyError(
   e: unknown,
   node: { key: string; id: string },
@@ -91,6 +97,7 @@ export function toArmApplyError(
   if (e instanceof ArmApplyError) return e;
   const f = armFailure(e);
   const status = f.status !== undefined ? `${f.status} ` : "";
-  const message = scrub(`${node.key}: ${verb} ${node.id} failed: ${status}${f.code}: ${f.message}`, secrets);
+  const hint = SPEC_HINTS[f.code] ? ` (${SPEC_HINTS[f.code]})` : "";
+  const message = scrub(`${node.key}: ${verb} ${node.id} failed: ${status}${f.code}: ${f.message}${hint}`, secrets);
   return new ArmApplyError({ key: node.key, id: node.id, status: f.status, code: f.code, message });
 }

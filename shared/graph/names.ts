@@ -1,7 +1,8 @@
 // Every Azure name and id of a stack, derived from its spec alone, so the graph, the activities and
-// the node template agree without asking Azure. Names follow each resource type's rules; the two
-// that must be unique across Azure (Key Vault, MySQL server: both become DNS names) carry a short
-// hash of subscription + resource group + stack name, stable for the stack's whole life.
+// the node template agree without asking Azure. Names follow each resource type's rules; the ones
+// that must be unique across Azure (Key Vault, MySQL server, the public IP's default DNS label: all
+// become DNS names) carry a short hash of subscription + resource group + stack name, stable for the
+// stack's whole life.
 import { createHash } from "node:crypto";
 import { GUACAMOLE_DATABASE } from "../node/constants";
 import { SECRET_NAMES, type SecretName } from "../secret-names";
@@ -98,6 +99,16 @@ export function stackHash(spec: Pick<StackSpec, "name" | "subscriptionId" | "res
   return createHash("sha256").update(seed).digest("hex").slice(0, length);
 }
 
+/**
+ * The public IP's DNS label when the spec names none: `<stack>-<8 hex>`. A label is unique per region
+ * across all of Azure (ARM answers 400 `DnsRecordInUse` when another public IP has it), so the stack
+ * name alone ("demo") is almost always taken; the hash makes it this stack's. At most 24 characters,
+ * lowercase, starts with a letter, ends with a hex digit: within ^[a-z][a-z0-9-]{1,61}[a-z0-9]$.
+ */
+export function defaultDnsLabel(spec: Pick<StackSpec, "name" | "subscriptionId" | "resourceGroup">): string {
+  return `${spec.name}-${stackHash(spec)}`;
+}
+
 export function resourceGroupId(subscriptionId: string, resourceGroup: string): string {
   return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`;
 }
@@ -119,7 +130,7 @@ export function stackNames(spec: NamingSpec): StackNames {
   const privateDnsZone = `${mysqlServer}.private.mysql.database.azure.com`;
   const privateDnsZoneId = id("Microsoft.Network/privateDnsZones", privateDnsZone);
   const privateDnsZoneLink = `${vnet}-link`;
-  const dnsLabel = spec.tls.dnsLabel ?? name;
+  const dnsLabel = spec.tls.dnsLabel ?? defaultDnsLabel(spec);
   const availabilitySet = `${name}-avset`;
   const scaleSet = `${name}-vmss`;
   const webIdentity = `${name}-web-id`;

@@ -21,6 +21,7 @@ import {
   type StackNames,
 } from "./names";
 import { transitiveReduction } from "./order";
+import { withOwnership } from "./ownership";
 import { SCALE_THRESHOLDS } from "../scale/policy";
 import type { DesiredJson, GraphNode, StackGraph, ValueRef } from "./types";
 
@@ -93,7 +94,8 @@ export function buildStackGraph(spec: StackSpec, ctx: StackGraphContext): StackG
   else b.scaleSetFleet();
   if (ctx.alertActionGroupId) b.alertRules(ctx.alertActionGroupId);
   // nodes list everything they reference; edges implied by others are dropped (same schedule, clearer plans)
-  return { stack: spec.name, tag: names.tag, nodes: transitiveReduction(b.nodes) };
+  const nodes = withOwnership(transitiveReduction(b.nodes), names.tag, spec.adopt);
+  return { stack: spec.name, tag: names.tag, nodes };
 }
 
 /** The availability set's web node numbers: the context's members, else 1..fleet.size. */
@@ -173,6 +175,8 @@ class GraphBuilder {
       apiVersion: API_VERSIONS.resources,
       body: this.tracked(),
       dependsOn: [],
+      // a group's region is fixed at creation (an adopted group may be elsewhere; its resources are not)
+      createOnly: ["location"],
       latencyClass: "fast",
     });
     this.add({

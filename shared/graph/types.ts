@@ -67,6 +67,18 @@ export interface GraphNode {
   tagOwner?: { id: string; apiVersion: string };
   /** relative duration class for plans and the bench (ARM's typical time for this type) */
   latencyClass?: "fast" | "medium" | "slow";
+  /**
+   * Whose the resource must be before the engine writes it (shared/arm/ownership.ts): the stack's
+   * tag, and whether the spec adopts it (for a node with a `tagOwner`: adopts that owner). Absent
+   * on nodes built before ownership was checked (graphs in the history of older instances).
+   */
+  ownership?: StackOwnership;
+}
+
+export interface StackOwnership {
+  tag: { name: string; value: string };
+  /** the spec's `adopt` lists this resource (or, for a child, its `tagOwner`) */
+  adopt?: true;
 }
 
 export interface StackGraph {
@@ -87,7 +99,12 @@ export interface PropertyChange {
   to: unknown;
 }
 
-export type PlannedAction = "create" | "update" | "replace" | "none" | "delete";
+/**
+ * `conflict`: the resource exists and is not the stack's (no stack tag, or another stack's): a deploy
+ * refuses it. `adopt`: it exists without a stack tag and the spec's `adopt` lists it: a deploy
+ * takes it over (tags it, then manages it like its own).
+ */
+export type PlannedAction = "create" | "update" | "replace" | "none" | "delete" | "conflict" | "adopt";
 
 export interface NodePlan {
   key: string;

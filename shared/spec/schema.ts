@@ -11,6 +11,10 @@ export const STACK_NAME_PATTERN = "^(?!.*--)[a-z][a-z0-9-]{1,13}[a-z0-9]$";
 
 const cidr = { type: "string", format: "ipv4-cidr" } as const;
 
+/** An ARM resource id: a resource group, or a resource (and its children) in one. */
+export const ARM_RESOURCE_ID_PATTERN =
+  "^/subscriptions/[0-9A-Fa-f-]{36}/resource[Gg]roups/[-\\w.()]*[-\\w()](/providers/[A-Za-z0-9.]+(/[^/\\s]+/[^/\\s]+)+)?$";
+
 export const STACK_SPEC_SCHEMA = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   $id: "https://jumpgate.dev/schemas/stack-spec.json",
@@ -215,7 +219,8 @@ export const STACK_SPEC_SCHEMA = {
         dnsLabel: {
           type: "string",
           pattern: "^[a-z][a-z0-9-]{1,61}[a-z0-9]$",
-          description: "DNS label of the public IP (`<label>.<location>.cloudapp.azure.com`). Default: the stack name.",
+          description:
+            "DNS label of the public IP (`<label>.<location>.cloudapp.azure.com`), unique per region across all of Azure: a label another public IP holds fails the deploy (`DnsRecordInUse`). Default: the stack name and a hash of subscription, resource group and name, e.g. `demo-1a2b3c4d`.",
         },
         acme: {
           type: "object",
@@ -274,6 +279,14 @@ export const STACK_SPEC_SCHEMA = {
           },
         },
       },
+    },
+    adopt: {
+      type: "array",
+      maxItems: 50,
+      uniqueItems: true,
+      items: { type: "string", maxLength: 1024, pattern: ARM_RESOURCE_ID_PATTERN },
+      description:
+        "ARM ids of existing resources, in the stack's resource group (or the group itself), that the stack takes over. Jumpgate changes only resources tagged `jumpgate-stack=<name>`: one of the stack's resources that already exists without the tag fails the deploy (409 `ForeignResource`, shown as `conflict` by plan) unless its id is listed here; it then gets the tag and is the stack's from then on, teardown included. Secrets, role assignments and MySQL databases and parameters go with their vault, scope or server; a resource tagged for another stack is never taken.",
     },
     guacamole: {
       type: "object",

@@ -17,7 +17,7 @@ import {
   type Problem,
 } from "../http/problem";
 import { cidrContains, cidrOverlaps, formatIpv4, parseCidr, parseIpv4, type Cidr } from "../ipv4";
-import { STACK_NAME_PATTERN, STACK_SPEC_SCHEMA } from "./schema";
+import { ARM_RESOURCE_ID_PATTERN, STACK_NAME_PATTERN, STACK_SPEC_SCHEMA } from "./schema";
 import type { StackSpec } from "./types";
 
 export interface SpecError {
@@ -343,6 +343,11 @@ const PATTERN_RULES = new Map<string, PatternExplainer>([
       `${label} must be 3-63 characters: lowercase letters, digits and hyphens, starting with a letter and ending with a letter or digit, got ${describeValue(value)}`,
   ],
   [
+    ARM_RESOURCE_ID_PATTERN,
+    (label, value) =>
+      `${label} must be the ARM id of a resource group or of a resource in one, e.g. "/subscriptions/<subscription>/resourceGroups/<group>/providers/Microsoft.Network/networkSecurityGroups/<name>", got ${describeValue(value)}`,
+  ],
+  [
     SCHEMA_PROPERTIES.tls.properties.acme.properties.directoryUrl.pattern,
     (label, value) => `${label} must be an https:// URL, got ${describeValue(value)}`,
   ],
@@ -398,6 +403,9 @@ const P = {
   dnsZone: "/tls/acme/dnsZone",
   dnsZoneName: "/tls/acme/dnsZone/name",
   tags: "/tags",
+  adopt: "/adopt",
+  subscriptionId: "/subscriptionId",
+  resourceGroup: "/resourceGroup",
 } as const;
 
 class RuleContext {
@@ -486,6 +494,10 @@ export const CROSS_FIELD_RULES: readonly { keyword: string; rule: string }[] = [
     rule: 'With `"dns-01"`, `tls.hostname` is required and must be `tls.acme.dnsZone.name` or a name under it.',
   },
   {
+    keyword: "adoptScope",
+    rule: "Every id in `adopt` is the stack's resource group (`/subscriptions/<subscriptionId>/resourceGroups/<resourceGroup>`) or a resource in it; ids are compared case-insensitively, as ARM does.",
+  },
+  {
     keyword: "tagName",
     rule: `No tag may be named \`${STACK_TAG_NAME}\` (in any case: Jumpgate sets it itself), \`__proto__\`, \`constructor\` or \`prototype\`, and no two tag names may differ only in case (Azure tag names are case-insensitive).`,
   },
@@ -499,6 +511,7 @@ const SEMANTIC_RULES: readonly SemanticRule[] = [
   highAvailabilityNeedsTier,
   skuMatchesTier,
   acmeChallenge,
+  adoptScope,
   tagNames,
 ];
 
@@ -658,6 +671,26 @@ function skuMatchesTier(rules: RuleContext): SpecError[] {
       keyword: "skuMatchesTier",
     },
   ];
+}
+
+/** Adoption reaches no further than the stack's own resource group. */
+function adoptScope(rules: RuleContext): SpecError[] {
+  if (!rules.present(P.adopt) || !rules.usable(P.subscriptionId, P.resourceGroup)) return [];
+  const adopt: readonly unknown[] = rules.spec.adopt ?? [];
+  const group = `/subscriptions/${rules.spec.subscriptionId}/resourceGroups/${rules.spec.resourceGroup}`.toLowerCase();
+  return adopt.flatMap((id, index) => {
+    const pointer = childPointer(P.adopt, String(index));
+    if (typeof id !== "string" || !rules.usable(pointer)) return [];
+    const lower = id.toLowerCase();
+    if (lower === group || lower.startsWith(`${group}/providers/`)) return [];
+    return [
+      {
+        pointer,
+        detail: `${rules.label(pointer)} ${quote(truncate(id, 200))} is not in the stack's resource group ${quote(`/subscriptions/${rules.spec.subscriptionId}/resourceGroups/${rules.spec.resourceGroup}`)}; a stack adopts only the group itself or resources in it`,
+        keyword: "adoptScope",
+      },
+    ];
+  });
 }
 
 function acmeChallenge(rules: RuleContext): SpecError[] {

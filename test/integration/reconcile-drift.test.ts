@@ -3,8 +3,10 @@
 // called with the InvocationContext the worker would pass, so df.getClient(context) is the real
 // DurableClient talking to the host over the extension's RPC routes. Two stacks are deployed; then
 // one is changed behind Jumpgate's back (an SSH rule in the web NSG, the load balancer's probe, the
-// public IP's stack tag) and the reconcile must write back exactly those resources, record the drift
-// in the registry and the audit trail, and leave the other stack without a single write. The timer
+// public IP's idle timeout) and the reconcile must write back exactly those resources, record the
+// drift in the registry and the audit trail, and leave the other stack without a single write. A
+// resource whose stack tag was removed is no longer provably the stack's: the plan shows a conflict,
+// the repair closes the rest and leaves it untouched, until the spec adopts it back. The timer
 // skips a stack a live operation holds (and logs why), and takes over a claim whose instance is gone.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -21,10 +23,12 @@ import { InstanceIds, Names } from "../../functions/names";
 import type { DeployInput } from "../../functions/orchestrators/deploy-stack";
 import type { ReconcileOutput } from "../../functions/orchestrators/reconcile-stack";
 import { stackNames, STACK_TAG_NAME } from "../../shared/graph/names";
+import { API_VERSIONS } from "../../shared/graph/stack-graph";
 import { NODE_PROBE } from "../../shared/node/constants";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
+import { armGetRaw } from "../support/azure";
 import { standInAgentRoot } from "../support/stand-in-agent";
 
 const SUB = "00000000-0000-0000-0000-00000000d41f";
@@ -167,11 +171,14 @@ describe("drift check timer and reconcileStack", () => {
     const lb = await net.loadBalancers.get(rg, `${drifty.name}-lb`, call());
     lb.probes![0].intervalInSeconds = 60;
     await net.loadBalancers.beginCreateOrUpdateAndWait(rg, `${drifty.name}-lb`, lb, lro());
-    // ... and drops the stack tag from the public IP (teardown would then refuse to delete it)
+    // ... and changes the public IP's idle timeout
     const pip = await net.publicIPAddresses.get(rg, `${drifty.name}-pip`, call());
-    const tags = { ...pip.tags };
-    delete tags[STACK_TAG_NAME];
-    await net.publicIPAddresses.beginCreateOrUpdateAndWait(rg, `${drifty.name}-pip`, { ...pip, tags }, lro());
+    await net.publicIPAddresses.beginCreateOrUpdateAndWait(
+      rg,
+      `${drifty.name}-pip`,
+      { ...pip, idleTimeoutInMinutes: 10 },
+      lro(),
+    );
 
     env.emulator.journal.clear();
     const run = await runDriftCheck();
@@ -191,7 +198,7 @@ describe("drift check timer and reconcileStack", () => {
       JSON.stringify(paths),
     );
     assert.deepEqual(paths.lb, ["properties.probes[node-health].properties.intervalInSeconds"]);
-    assert.deepEqual(paths.pip, [`tags.${STACK_TAG_NAME}`]);
+    assert.deepEqual(paths.pip, ["properties.idleTimeoutInMinutes"]);
 
     // exactly the three drifted resources were written back (run commands only read node health)
     const writes = writesTo(drifty);
@@ -215,7 +222,7 @@ describe("drift check timer and reconcileStack", () => {
     assert.ok(!nsg.securityRules!.some((r) => r.destinationPortRange === "22"));
     const probe = (await net.loadBalancers.get(rg, `${drifty.name}-lb`, call())).probes![0];
     assert.deepEqual([probe.port, probe.intervalInSeconds], [NODE_PROBE.port, NODE_PROBE.intervalSeconds]);
-    assert.equal((await net.publicIPAddresses.get(rg, `${drifty.name}-pip`, call())).tags?.[STACK_TAG_NAME], "drifty");
+    assert.equal((await net.publicIPAddresses.get(rg, `${drifty.name}-pip`, call())).idleTimeoutInMinutes, 4);
 
     // the registry and the audit trail say what drifted
     const record = await env.registry.get(drifty.name);
@@ -247,6 +254,75 @@ describe("drift check timer and reconcileStack", () => {
     assert.deepEqual(reconcileOf(next.ids, drifty.name).output, { drifted: false, changes: [] });
     assert.deepEqual(env.emulator.journal.writes(), []);
     assert.deepEqual((await env.registry.get(drifty.name))?.observed?.drift?.changes, []);
+  });
+
+  test("a stack tag removed from one of its resources: conflict, the rest repaired, the resource untouched until adopted", async () => {
+    const names = stackNames(drifty);
+    const net = env.services.factory.network(SUB);
+    const rg = drifty.resourceGroup;
+    const lro = () => env.services.factory.lro();
+    // the database NSG loses its stack tag, and SSH is opened in the web NSG
+    const dbNsg = await net.networkSecurityGroups.get(rg, names.dbNsg);
+    const tags = { ...dbNsg.tags };
+    delete tags[STACK_TAG_NAME];
+    await net.networkSecurityGroups.beginCreateOrUpdateAndWait(rg, names.dbNsg, { ...dbNsg, tags }, lro());
+    await net.securityRules.beginCreateOrUpdateAndWait(
+      rg,
+      names.webNsg,
+      "ssh-again",
+      {
+        protocol: "Tcp",
+        sourceAddressPrefix: "*",
+        sourcePortRange: "*",
+        destinationAddressPrefix: "*",
+        destinationPortRange: "22",
+        access: "Allow",
+        priority: 160,
+        direction: "Inbound",
+      },
+      lro(),
+    );
+    const untagged = await armGetRaw(env.emulator, names.dbNsgId, API_VERSIONS.network);
+
+    env.emulator.journal.clear();
+    const run = await runDriftCheck();
+    const id = run.ids.find((i) => i.startsWith(`reconcile-${drifty.name}-`))!;
+    const reconcile = env.host.getStatus(id)!;
+    // the repair's deploy fails on the NSG it can no longer prove is the stack's, naming it
+    assert.equal(reconcile.runtimeStatus, "Failed");
+    const apply = env.host.getStatus(`${id}-apply`)!;
+    assert.match(String((apply.customStatus as { failure?: string }).failure), /nsg:db: 409 ForeignResource/);
+    const plan = env.host.getStatus(`${id}-plan`)!.output as ReconcileOutput;
+    assert.deepEqual(
+      plan.changes.map((c) => [c.key, c.action]),
+      [
+        ["nsg:web", "update"],
+        ["nsg:db", "conflict"],
+      ],
+    );
+    // what does not need it is repaired: SSH is closed again
+    const web = await net.networkSecurityGroups.get(rg, names.webNsg);
+    assert.ok(!web.securityRules!.some((r) => r.name === "ssh-again"));
+    assert.equal(await armGetRaw(env.emulator, names.dbNsgId, API_VERSIONS.network), untagged, "untouched");
+    const record = await env.registry.get(drifty.name);
+    const owned = record?.conditions.find((c) => c.type === "ResourcesOwned");
+    assert.deepEqual([owned?.status, owned?.reason], ["False", "ForeignResource"]);
+    assert.match(owned?.message ?? "", new RegExp(names.dbNsg));
+    assert.equal(record?.operation, undefined, "released");
+
+    // the operator vouches for it: adopted back, the stack is whole again
+    const adopting = { ...drifty, adopt: [names.dbNsgId] };
+    await env.registry.putDesired(drifty.name, adopting);
+    const status = await env.host.run(
+      Names.orchestrators.deployStack,
+      { spec: adopting, generation: 2, nodeReadyTimeoutMinutes: 30 } satisfies DeployInput,
+      { instanceId: "deploy-drifty-adopt" },
+    );
+    assert.equal(status.runtimeStatus, "Completed", JSON.stringify(status.output));
+    const back = await net.networkSecurityGroups.get(rg, names.dbNsg);
+    assert.equal(back.tags?.[STACK_TAG_NAME], drifty.name);
+    const whole = (await env.registry.get(drifty.name))?.conditions.find((c) => c.type === "ResourcesOwned");
+    assert.equal(whole?.status, "True");
   });
 
   test("a stack held by a live operation is skipped, and the log says which operation holds it", async () => {

@@ -1,4 +1,5 @@
 // Starts an in-process emulator and builds the app's real client factory pointed at it.
+import * as https from "node:https";
 import { Emulator, type EmulatorOptions } from "../../emulator/arm/emulator";
 import { AzureClientFactory } from "../../shared/azure/clients";
 import type { AzureClientSettings } from "../../shared/azure/settings";
@@ -46,4 +47,31 @@ export function emulatorClientSettings(
 
 export function rgId(rg = RG, sub = SUB): string {
   return `/subscriptions/${sub}/resourceGroups/${rg}`;
+}
+
+/**
+ * The exact bytes ARM (the emulator) answers a GET of `id` with, or undefined on 404: what a test
+ * compares to prove a resource was not touched at all, not even a tag or a property it does not read.
+ */
+export function armGetRaw(emulator: Emulator, id: string, apiVersion: string): Promise<string | undefined> {
+  const url = new URL(`${emulator.url}${id}?api-version=${apiVersion}`);
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      url,
+      { method: "GET", ca: emulator.caPem, headers: { authorization: "Bearer test" }, timeout: 5_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const body = Buffer.concat(chunks).toString("utf8");
+          if (res.statusCode === 404) resolve(undefined);
+          else if (res.statusCode === 200) resolve(body);
+          else reject(new Error(`GET ${id}: ${res.statusCode} ${body.slice(0, 300)}`));
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`GET ${id} timed out`)));
+    req.on("error", reject);
+    req.end();
+  });
 }

@@ -12,6 +12,9 @@
 // sandbox that runs for a while: each node's probe timer (`health --update-probe`, what systemd runs
 // on a VM), the load balancer's HTTP probe of every node feeding the emulator's DipAvailability, and
 // VM power actions reaching the node (a restart reboots its services, power off stops them).
+// A deleted VM takes its node with it: it leaves the load balancer at once, its timers, probe and
+// servers stop and its sandbox (its disk) is removed, so a VM made again under its name (a heal's
+// replacement, a later stack's node) boots fresh, and a sandbox can host stack after stack.
 // Used by the rotation and certificate harnesses, the real-agent deploy test and the sandbox.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -78,7 +81,10 @@ export class RealNodes {
   private readonly off = new Set<string>();
   /** consecutive probe answers per VM: what the load balancer last decided (100 up, 0 down) */
   private readonly lbState = new Map<string, { value: number; streak: number; last: boolean }>();
-  private readonly loops: Loop[] = [];
+  /** each VM's timers (probe timer, load balancer probe), by lowercase VM name */
+  private readonly loops = new Map<string, Loop[]>();
+  /** deleted VMs whose nodes are still stopping, by lowercase VM name */
+  private readonly retiring = new Map<string, Promise<void>>();
   private stopped = false;
 
   constructor(
@@ -92,6 +98,7 @@ export class RealNodes {
   static wire(emulator: Emulator, options: RealNodesOptions = {}): RealNodes {
     const nodes = new RealNodes(emulator, options);
     emulator.runCommand.options.prepareSandbox = (vm, dir) => nodes.prepareSandbox(vm, dir);
+    emulator.vmDeleteHook = (vm) => nodes.retire(vm.name);
     if (options.db) nodes.wireDatabase(options.db.server);
     if (options.guest) {
       emulator.vmPowerHook = (vm, action) => nodes.power(vm.name, action);
@@ -112,10 +119,47 @@ export class RealNodes {
     return this.lbState.get(vm.toLowerCase())?.value;
   }
 
+  /** The VMs whose nodes run now (deleted ones are gone), by name. */
+  running(): string[] {
+    return [...this.sandboxes.keys()];
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.all(this.loops.map((l) => l.stop()));
+    await Promise.all([...this.retiring.values()]);
+    await Promise.all([...this.loops.values()].flat().map((l) => l.stop()));
     await Promise.all([...this.sandboxes.values()].map((s) => s.stop()));
+  }
+
+  /**
+   * The VM was deleted: out of the load balancer now (the CA's next HTTP-01 request must not reach a
+   * dead node), then its timers and servers stop and its sandbox directory (its disk) goes.
+   */
+  retire(vm: string): Promise<void> {
+    const key = vm.toLowerCase();
+    const name = [...this.sandboxes.keys()].find((n) => n.toLowerCase() === key);
+    this.options.balancer?.backends.delete(name ?? vm);
+    if (!name) return this.retiring.get(key) ?? Promise.resolve();
+    const sandbox = this.sandboxes.get(name)!;
+    this.sandboxes.delete(name);
+    this.vmEnv.delete(name);
+    this.nodeEnvFiles.delete(name);
+    this.lbState.delete(key);
+    this.off.delete(key);
+    const loops = this.loops.get(key) ?? [];
+    this.loops.delete(key);
+    const previous = this.retiring.get(key) ?? Promise.resolve();
+    const done = previous
+      .then(async () => {
+        await Promise.all(loops.map((l) => l.stop()));
+        await sandbox.stop();
+        fs.rmSync(sandbox.root, { recursive: true, force: true });
+      })
+      .finally(() => {
+        if (this.retiring.get(key) === done) this.retiring.delete(key);
+      });
+    this.retiring.set(key, done);
+    return done;
   }
 
   private wireDatabase(db: MariaDb): void {
@@ -138,6 +182,12 @@ export class RealNodes {
 
   private async prepareSandbox(vm: ResourceDoc, dir: string): Promise<Record<string, string>> {
     const { emulator, options } = this;
+    // a VM made again under a deleted one's name waits until the old node is gone, then boots fresh
+    const retiring = this.retiring.get(vm.name.toLowerCase());
+    if (retiring) {
+      await retiring;
+      fs.mkdirSync(dir, { recursive: true });
+    }
     const customData = emulator.store.getSecret(vm.id, "properties.osProfile.customData");
     assert.equal(typeof customData, "string", `${vm.name} carries the node template as custom data`);
     // lays out what the rendered template writes (node.env among it), starts NGINX and runs `init`
@@ -186,14 +236,15 @@ export class RealNodes {
   private startGuest(vm: string, sandbox: NodeSandbox, guest: NonNullable<RealNodesOptions["guest"]>): void {
     const key = vm.toLowerCase();
     // the jumpgate-probe timer: one deep health check, its result the file NGINX serves to the probe
-    this.every(guest.probeTimerMs, async () => {
+    this.every(key, guest.probeTimerMs, async () => {
       if (!this.off.has(key)) await this.runAgent(vm, ["health", "--update-probe"]);
     });
     // the load balancer: HTTP GET of the probe path; `probeThreshold` answers in a row change its mind
     this.lbState.set(key, { value: 0, streak: 0, last: false });
-    this.every(guest.lbProbeMs, async () => {
+    this.every(key, guest.lbProbeMs, async () => {
       const up = await probe(sandbox.ports.probe);
-      const s = this.lbState.get(key)!;
+      const s = this.lbState.get(key);
+      if (!s) return; // the VM was deleted meanwhile
       s.streak = up === s.last ? s.streak + 1 : 1;
       s.last = up;
       if (s.streak >= NODE_PROBE.probeThreshold) s.value = up ? 100 : 0;
@@ -218,12 +269,13 @@ export class RealNodes {
     }
   }
 
-  /** Runs `tick` every `ms` (after the previous tick ended) until stop(). */
-  private every(ms: number, tick: () => Promise<void>): void {
+  /** Runs `tick` every `ms` (after the previous tick ended) until stop() or the VM's deletion. */
+  private every(vm: string, ms: number, tick: () => Promise<void>): void {
     let timer: NodeJS.Timeout | undefined;
     let running: Promise<void> = Promise.resolve();
+    let stopped = false;
     const next = () => {
-      if (this.stopped) return;
+      if (this.stopped || stopped) return;
       timer = setTimeout(() => {
         running = tick()
           .catch(() => undefined)
@@ -231,12 +283,15 @@ export class RealNodes {
       }, ms);
     };
     next();
-    this.loops.push({
+    const loops = this.loops.get(vm) ?? [];
+    loops.push({
       stop: async () => {
+        stopped = true;
         clearTimeout(timer);
         await running;
       },
     });
+    this.loops.set(vm, loops);
   }
 }
 

@@ -166,6 +166,9 @@ describe("stack spec reference", () => {
       input: { ...base, tls: { acme: { challenge: "dns-01", dnsZone: { resourceGroup: "rg", name: "example.com" } } } },
     },
     tagName: { input: { ...base, tags: { "Jumpgate-Stack": "mine" } } },
+    adoptScope: {
+      input: { ...base, adopt: [`/subscriptions/${FULL_SPEC_EXAMPLE.subscriptionId}/resourceGroups/someone-elses`] },
+    },
   };
   for (const { keyword, rule } of CROSS_FIELD_RULES)
     test(`the rule "${keyword}" rejects what it describes`, () => {

@@ -287,10 +287,41 @@ describe("stack graph: security properties", () => {
     const pip = node(g, "pip");
     assert.deepEqual(pip.body.sku, { name: "Standard", tier: "Regional" });
     assert.equal(at(pip.body, "properties.publicIPAllocationMethod"), "Static");
-    assert.equal(at(pip.body, "properties.dnsSettings.domainNameLabel"), "jump1");
-    assert.equal(stackNames(spec()).publicFqdn, "jump1.westeurope.cloudapp.azure.com");
+    const label = String(at(pip.body, "properties.dnsSettings.domainNameLabel"));
+    assert.equal(stackNames(spec()).publicFqdn, `${label}.westeurope.cloudapp.azure.com`);
     const labelled = buildStackGraph(spec({ tls: { dnsLabel: "guac-entry" } }), ctx);
     assert.equal(at(node(labelled, "pip").body, "properties.dnsSettings.domainNameLabel"), "guac-entry");
+  });
+
+  test("the default DNS label is the stack's own: name + a stable hash of where it lives, within ARM's rules", () => {
+    const label = stackNames(spec()).dnsLabel;
+    assert.match(label, /^jump1-[0-9a-f]{8}$/);
+    assert.match(label, /^[a-z][a-z0-9-]{1,61}[a-z0-9]$/, "ARM's domainNameLabel rule");
+    assert.equal(stackNames(spec()).dnsLabel, label, "stable");
+    // the longest stack name still fits, and every input to the hash changes it
+    assert.ok(stackNames(spec({ name: "abcdefghijklmno" })).dnsLabel.length <= 63);
+    const others = [
+      spec({ resourceGroup: "rg-other" }),
+      spec({ subscriptionId: "00000000-0000-0000-0000-0000000000ff" }),
+      spec({ name: "jump2" }),
+    ].map((s) => stackNames(s).dnsLabel.split("-").pop());
+    assert.equal(new Set([label.split("-").pop(), ...others]).size, 4);
+  });
+
+  test("ownership: every node carries the stack's tag; adopt marks the listed resource, and a child with its parent", () => {
+    for (const n of g.nodes) assert.deepEqual(n.ownership, { tag: { name: STACK_TAG_NAME, value: "jump1" } }, n.key);
+    const names = stackNames(spec());
+    const adopting = buildStackGraph(
+      // ids as ARM compares them: case-insensitively
+      spec({ adopt: [`/subscriptions/${SUB}/resourceGroups/RG-JUMP`, names.keyVaultId] }),
+      ctx,
+    );
+    const adopted = adopting.nodes.filter((n) => n.ownership?.adopt).map((n) => n.key);
+    assert.deepEqual(
+      adopted.sort(),
+      ["kv", "rg", ...adopting.nodes.filter((n) => n.tagOwner?.id === names.keyVaultId).map((n) => n.key)].sort(),
+    );
+    assert.ok(adopted.some((k) => k.startsWith("secret:")) && adopted.some((k) => k.startsWith("ra:")));
   });
 
   test("load balancer: HTTP probe on the agent's port/path, SourceIP rules for 443 and 80, no SNAT, outbound rule", () => {

@@ -276,6 +276,9 @@ const virtualMachines: TypeDefinition = {
     }
   },
   afterDelete(doc, emu) {
+    // what ran inside the VM goes with it: its Run Command sandbox is forgotten, the hook stops it
+    emu.runCommand.forgetVm(doc);
+    void Promise.resolve(emu.vmDeleteHook?.(doc)).catch(() => undefined);
     const p = props(doc);
     for (const n of arrayAt(p, "networkProfile", "networkInterfaces")) {
       const nic = emu.store.get(idOf(n)!);

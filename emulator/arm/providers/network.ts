@@ -218,15 +218,20 @@ const publicIPAddresses: TypeDefinition = {
           `The domain name label ${str(label)} is invalid. It must conform to the following regular expression: ^[a-z][a-z0-9-]{1,61}[a-z0-9]$.`,
         );
       }
-      const clash = ctx.emulator.store
-        .all()
-        .find(
-          (d) =>
-            lower(d.type) === "microsoft.network/publicipaddresses" &&
-            lower(d.id) !== lower(doc.id) &&
-            d.location === doc.location &&
-            getPath(d, ["properties", "dnsSettings", "domainNameLabel"]) === label,
-        );
+      const region = lower(str(doc.location)).replace(/\s+/g, "");
+      // someone else's public IP in this region (the emulator's "rest of Azure"), or another one here
+      const clash =
+        (ctx.emulator.takenDnsLabels.has(label) &&
+          getPath(ctx.existing ?? { properties: {} }, ["properties", "dnsSettings", "domainNameLabel"]) !== label) ||
+        ctx.emulator.store
+          .all()
+          .some(
+            (d) =>
+              lower(d.type) === "microsoft.network/publicipaddresses" &&
+              lower(d.id) !== lower(doc.id) &&
+              lower(str(d.location)).replace(/\s+/g, "") === region &&
+              getPath(d, ["properties", "dnsSettings", "domainNameLabel"]) === label,
+          );
       if (clash)
         throw new ArmError(
           400,
