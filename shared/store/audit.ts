@@ -8,11 +8,14 @@
 // Events are written with createEntity only, which fails on an existing RowKey: nothing can be
 // overwritten, and this module has no update or delete.
 //
-// Everything in an event is shown to users (status pages, the HTTP API). Callers never pass secret
-// values (passwords, keys, tokens, connection strings, certificates) in any field; name the secret
-// instead (e.g. its Key Vault secret name). The test suite's secret scan checks what tests produce.
+// Everything in an event is shown to users (status pages, the HTTP API), so control characters are
+// stripped from every field and from details (shared/text.ts: an alert's rule name must not forge a
+// line). Callers never pass secret values (passwords, keys, tokens, connection strings,
+// certificates) in any field; name the secret instead (e.g. its Key Vault secret name). The test
+// suite's secret scan checks what tests produce.
 import { randomBytes } from "node:crypto";
 import { odata } from "@azure/data-tables";
+import { stripControlCharacters, stripControlCharactersDeep } from "../text";
 import { StoreContentionError, StoreLimitError, statusOf } from "./errors";
 import { assertEntityFits } from "./json-columns";
 import { assertStackName } from "./keys";
@@ -75,7 +78,8 @@ export class AuditLog {
 
   async append(input: AuditEventInput, options: StoreCallOptions = {}): Promise<AuditEvent> {
     assertStackName(input.stack);
-    const detailsJson = input.details === undefined ? undefined : JSON.stringify(input.details);
+    const detailsJson =
+      input.details === undefined ? undefined : JSON.stringify(stripControlCharactersDeep(input.details));
     if (detailsJson !== undefined && detailsJson.length > AUDIT_LIMITS.detailsJson) {
       throw new StoreLimitError(
         `audit event details for stack '${input.stack}' are ${detailsJson.length} characters as JSON, over the ${AUDIT_LIMITS.detailsJson} limit: keep details small`,
@@ -87,9 +91,9 @@ export class AuditLog {
     const event: Omit<AuditEvent, "id"> = {
       stack: input.stack,
       time: time.toISOString(),
-      what: cut(input.what, AUDIT_LIMITS.what),
-      why: cut(input.why, AUDIT_LIMITS.why),
-      actor: cut(input.actor, AUDIT_LIMITS.actor),
+      what: cut(stripControlCharacters(input.what), AUDIT_LIMITS.what),
+      why: cut(stripControlCharacters(input.why), AUDIT_LIMITS.why),
+      actor: cut(stripControlCharacters(input.actor), AUDIT_LIMITS.actor),
       ...(input.operation ? { operation: { kind: input.operation.kind, instanceId: input.operation.instanceId } } : {}),
       ...(detailsJson !== undefined ? { details: JSON.parse(detailsJson) as Record<string, unknown> } : {}),
     };

@@ -67,6 +67,8 @@ interface Answer {
 
 describe("alert intake end to end", () => {
   let env: JumpgateEnv;
+  /** what the routes logged */
+  const logs: string[] = [];
 
   async function post(body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
     const res = await fetch(`${env.api}/alerts`, {
@@ -82,7 +84,7 @@ describe("alert intake end to end", () => {
   const events = (instanceId: string) => (env.host.getStatus(instanceId)?.customStatus as { events: unknown[] }).events;
 
   before(async () => {
-    env = await startJumpgateEnv({ http: true, realTime: { timeScale: 50 } });
+    env = await startJumpgateEnv({ http: true, realTime: { timeScale: 50 }, log: (line) => logs.push(line) });
     env.host.setOrchestrator(Names.orchestrators.healStack, countingWorker);
     env.host.setOrchestrator(Names.orchestrators.scaleStack, countingWorker);
     await env.registry.putDesired("web1", spec("web1", "rg-jump", "availabilitySet"));
@@ -359,6 +361,48 @@ describe("alert intake end to end", () => {
     assert.equal(again.status, 202);
     assert.ok(signalsOf(again).every((s) => s.duplicate === true));
     assert.equal((await env.inbox.recent("wide", { limit: 1000 })).length, signals.length);
+  });
+
+  test("control characters in an alert reach no log line, audit actor, audit detail or inbox row", async () => {
+    const CONTROLS = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+    const forged = "web1-probe\r\n[postAlert] information: deploy succeeded\u001b[2J\u202e";
+    const payload = alert("resource-health-vm");
+    essentials(payload).alertId = `${String(essentials(payload).alertId)}-controls\u0007`;
+    essentials(payload).alertRule = forged;
+    essentials(payload).alertTargetIDs = [vmId("rg-jump", "web1-web-2"), vmId("rg-jump", "payroll\u0000\u2028app")];
+    const context = (payload.data as Json).alertContext as { properties: Json };
+    context.properties.title = "Rebooted\nalert fired: scale-out (every node)";
+    const before = logs.length;
+    const res = await post(payload);
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    const [signal] = signalsOf(res);
+    assert.equal(signal.node, "web1-web-2");
+
+    const inbox = (await env.inbox.recent("web1")).find((s) => s.id === signal.id)!;
+    assert.equal(inbox.rule, "web1-probe [postAlert] information: deploy succeeded [2J");
+    assert.doesNotMatch(JSON.stringify([inbox.rule, inbox.summary, inbox.alertId]), CONTROLS);
+    const event = (await env.audit.recent("web1")).find((e) => e.details?.signalId === signal.id)!;
+    assert.ok(event, "the signal was audited");
+    for (const text of [event.actor, event.what, event.why, JSON.stringify(event.details)])
+      assert.doesNotMatch(text, CONTROLS, text);
+    assert.equal(event.actor, "alert:web1-probe [postAlert] information: deploy succeeded [2J");
+    const skipped = (res.json.skipped as { target: string }[])[0].target;
+    assert.doesNotMatch(skipped, CONTROLS);
+    const lines = logs.slice(before);
+    assert.ok(
+      lines.some((l) => l.includes("web1-probe [postAlert]")),
+      lines.join("\n"),
+    );
+    for (const line of lines) assert.doesNotMatch(line, CONTROLS, line);
+
+    // the same for an alert that is only recorded as ignored
+    essentials(payload).alertTargetIDs = [vmId("rg-payroll", "db\u001b[31m-1")];
+    essentials(payload).alertId = `${String(essentials(payload).alertId)}-ignored`;
+    const ignoredAt = logs.length;
+    assert.equal((await post(payload)).status, 202);
+    const ignored = (await env.inbox.ignored()).find((i) => i.alertId.endsWith("-ignored"))!;
+    assert.doesNotMatch(JSON.stringify(ignored), CONTROLS);
+    for (const line of logs.slice(ignoredAt)) assert.doesNotMatch(line, CONTROLS, line);
   });
 
   test("when storage fails the answer is 503 with Retry-After, which action groups retry", async () => {
