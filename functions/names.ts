@@ -82,6 +82,7 @@ export const Names = {
     driftCheck: "driftCheck",
     credentialRotationCheck: "credentialRotationCheck",
     certificateRenewal: "certificateRenewal",
+    storeRetention: "storeRetention",
   },
 } as const;
 

@@ -40,6 +40,14 @@ export interface Services {
   /** action group that calls /api/alerts; stacks get alert rules only when it is set */
   alertActionGroupId?: string;
   nodeReadyTimeoutMinutes: number;
+  /** how long the alert inbox, its ignored partition and the audit trail keep a row (days) */
+  retention: RetentionDays;
+}
+
+export interface RetentionDays {
+  alertSignals: number;
+  ignoredAlerts: number;
+  auditEvents: number;
 }
 
 let current: Services | undefined;
@@ -73,6 +81,16 @@ export function servicesFromSettings(): Services {
     functionPrincipalId: readSetting("functionPrincipalId"),
     alertActionGroupId: actionGroupIdSetting(),
     nodeReadyTimeoutMinutes: readIntSetting("nodeReadyTimeoutMinutes", undefined, 1),
+    retention: retentionFromSettings(),
+  };
+}
+
+/** The retention settings, at least a day each. */
+export function retentionFromSettings(): RetentionDays {
+  return {
+    alertSignals: readIntSetting("alertRetentionDays", undefined, 1),
+    ignoredAlerts: readIntSetting("ignoredAlertRetentionDays", undefined, 1),
+    auditEvents: readIntSetting("auditRetentionDays", undefined, 1),
   };
 }
 

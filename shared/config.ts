@@ -136,6 +136,24 @@ export const SETTINGS = {
       "Seconds to wait after writing a DNS-01 TXT record to Azure DNS before asking the CA to check it (propagation to Azure's name servers).",
     default: "15",
   },
+  alertRetentionDays: {
+    name: "JUMPGATE_ALERT_RETENTION_DAYS",
+    description:
+      "Days the alert inbox keeps a stack's signals (consumed or not; a signal older than this is no reason to act); a daily timer deletes older ones.",
+    default: "30",
+  },
+  ignoredAlertRetentionDays: {
+    name: "JUMPGATE_IGNORED_ALERT_RETENTION_DAYS",
+    description:
+      "Days the alert inbox keeps alerts that named nothing Jumpgate manages (its ignored partition); a daily timer deletes older ones.",
+    default: "7",
+  },
+  auditRetentionDays: {
+    name: "JUMPGATE_AUDIT_RETENTION_DAYS",
+    description:
+      "Days the audit trail keeps an event, for every stack including torn-down ones; a daily timer deletes older ones.",
+    default: "365",
+  },
   tablePrefix: {
     name: "JUMPGATE_TABLE_PREFIX",
     description:

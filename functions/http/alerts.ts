@@ -22,7 +22,7 @@ import type { DurableClient } from "durable-functions";
 import { ALERT_LIMITS } from "../../shared/alerts/common-alert-schema";
 import { matchAlert } from "../../shared/alerts/match";
 import { parseAlertBody } from "../../shared/alerts/parse";
-import type { StackSignal } from "../../shared/alerts/signal";
+import { ALERT_ACTOR_PREFIX, type StackSignal } from "../../shared/alerts/signal";
 import { mapWithConcurrency } from "../../shared/concurrency";
 import { payloadTooLargeProblem, serviceUnavailableProblem } from "../../shared/http/problem";
 import { intentsOf, isWorkerLive, wakeStackWorker, workerOf, type StackWorker } from "../alert-wake";
@@ -208,7 +208,7 @@ async function auditNew(signals: StackSignal[], context: InvocationContext): Pro
         stack: first.stack,
         what,
         why: `${first.summary}${group.length > 1 ? ` (first of ${group.length} signals)` : ""} (rule '${first.rule}', ${first.signalType || "unknown signal type"})`,
-        actor: `alert:${first.rule}`,
+        actor: `${ALERT_ACTOR_PREFIX}${first.rule}`,
         details,
       });
     } catch (error) {

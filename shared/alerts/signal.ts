@@ -6,6 +6,9 @@
 
 export type AlertCondition = "Fired" | "Resolved";
 
+/** The audit actor of the alert intake's receipts: `alert:<rule>`. */
+export const ALERT_ACTOR_PREFIX = "alert:";
+
 /** The metric a scale alert claims is too high or too low: Percentage CPU, or jumpgate/liveSessions. */
 export type ScaleMetricClaim = "cpu" | "sessions";
 

@@ -427,4 +427,23 @@ describe("alert intake end to end", () => {
       inbox.record = record;
     }
   });
+  test("GET /stacks/{name} keeps what Jumpgate did in `events` and the alert receipts apart in `alerts`", async () => {
+    await env.audit.append({ stack: "web1", what: "deploy succeeded", why: "generation 1 applied", actor: "jumpgate" });
+    for (let i = 0; i < 25; i++) {
+      const payload = alert("resource-health-vm");
+      essentials(payload).alertId = `${String(essentials(payload).alertId)}-burst-${i}`;
+      essentials(payload).alertTargetIDs = [vmId("rg-jump", "web1-web-1")];
+      assert.equal((await post(payload)).status, 202);
+    }
+    const res = await fetch(`${env.api}/stacks/web1`);
+    assert.equal(res.status, 200);
+    const status = (await res.json()) as { events: { what: string; actor: string }[]; alerts: { actor: string }[] };
+    assert.ok(
+      status.events.some((e) => e.what === "deploy succeeded"),
+      JSON.stringify(status.events.map((e) => e.what)),
+    );
+    assert.ok(status.events.every((e) => !e.actor.startsWith("alert:")));
+    assert.equal(status.alerts.length, 10);
+    assert.ok(status.alerts.every((e) => e.actor.startsWith("alert:")));
+  });
 });

@@ -8,7 +8,7 @@ import { Emulator, type EmulatorOptions } from "../../emulator/arm/emulator";
 import { DurableTestHost, fromRegistry, startDurableRpcServer, type DurableRpcServer } from "../../emulator/durable";
 import type { DurableTestHostOptions } from "../../emulator/durable/durable-test-host";
 import { startHttpHost, type HttpHost } from "../../emulator/functions-host/http-host";
-import { useServices, type Services } from "../../functions/services";
+import { retentionFromSettings, useServices, type Services } from "../../functions/services";
 import { ResourceEngine } from "../../shared/arm/engine";
 import { AzureClientFactory } from "../../shared/azure/clients";
 import type { AzureClientSettings } from "../../shared/azure/settings";
@@ -109,6 +109,7 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
     tenantId: TENANT_ID,
     nodeReadyTimeoutMinutes: options.nodeReadyTimeoutMinutes ?? 30,
     alertActionGroupId: options.alertActionGroupId,
+    retention: retentionFromSettings(),
   };
   useServices(services);
 
