@@ -76,6 +76,7 @@ export const Names = {
     getOperation: "getOperation",
     listEvents: "listEvents",
     postAlert: "postAlert",
+    postAlertWithToken: "postAlertWithToken",
     resumeHeal: "resumeHeal",
     rotateDatabase: "rotateDatabase",
     rotateCertificate: "rotateCertificate",

@@ -24,7 +24,13 @@ import { matchAlert } from "../../shared/alerts/match";
 import { parseAlertBody } from "../../shared/alerts/parse";
 import { ALERT_ACTOR_PREFIX, type StackSignal } from "../../shared/alerts/signal";
 import { mapWithConcurrency } from "../../shared/concurrency";
-import { payloadTooLargeProblem, serviceUnavailableProblem } from "../../shared/http/problem";
+import {
+  notFoundProblem,
+  payloadTooLargeProblem,
+  serviceUnavailableProblem,
+  unauthorizedProblem,
+} from "../../shared/http/problem";
+import { stripControlCharacters } from "../../shared/text";
 import { intentsOf, isWorkerLive, wakeStackWorker, workerOf, type StackWorker } from "../alert-wake";
 import { Names } from "../names";
 import { services } from "../services";
@@ -224,6 +230,54 @@ function targetOf(signal: StackSignal): string {
   if (signal.backendIp) return `backend ${signal.backendIp}`;
   return "every node";
 }
+
+/**
+ * POST /api/alerts/entra: the same intake for Azure Monitor's secure webhook (token mode): the
+ * request carries an Entra ID access token instead of a function key, checked before the body is
+ * read (shared/alerts/entra-token.ts). 401 problem for a missing or invalid token, 503 with
+ * Retry-After when the tenant's keys can't be fetched (Azure Monitor retries), 404 when token mode
+ * is not configured.
+ */
+export async function postAlertWithToken(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const validator = services().alertToken;
+  if (!validator) {
+    return problem(
+      notFoundProblem("the alert intake's token mode is not configured (JUMPGATE_ALERTS_TOKEN_AUDIENCES is unset)"),
+    );
+  }
+  const verdict = await validator.verify(request.headers.get("authorization"));
+  if (verdict.ok) return postAlert(request, context);
+  context.warn(`alert intake refused a token: ${stripControlCharacters(verdict.reason).slice(0, 300)}`);
+  if (verdict.unavailable) {
+    const response = problem(
+      serviceUnavailableProblem(
+        `Jumpgate could not fetch the tenant's signing keys to check the token; Azure Monitor retries the delivery. Correlation id ${context.invocationId}.`,
+      ),
+    );
+    return {
+      ...response,
+      headers: { ...(response.headers as Record<string, string>), "Retry-After": RETRY_AFTER_SECONDS },
+    };
+  }
+  const response = problem(
+    unauthorizedProblem(
+      "This route takes an Entra ID access token of Azure Monitor's action groups for Jumpgate's alerts application (Authorization: Bearer).",
+    ),
+  );
+  return {
+    ...response,
+    headers: { ...(response.headers as Record<string, string>), "WWW-Authenticate": 'Bearer error="invalid_token"' },
+  };
+}
+
+app.http(Names.http.postAlertWithToken, {
+  route: "alerts/entra",
+  methods: ["POST"],
+  // the Entra token is the credential; Azure Monitor's secure webhook sends no function key
+  authLevel: "anonymous",
+  extraInputs: [df.input.durableClient()],
+  handler: guarded(postAlertWithToken),
+});
 
 app.http(Names.http.postAlert, {
   route: "alerts",
