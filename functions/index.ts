@@ -25,3 +25,4 @@ import "./http/openapi";
 import "./timers/drift-check";
 import "./timers/credential-rotation";
 import "./timers/certificate-renewal";
+import "./timers/store-retention";

@@ -7,7 +7,9 @@ export const Names = {
     teardownStack: "teardownStack",
     reconcileStack: "reconcileStack",
     healStack: "healStack",
-    scaleStack: "scaleStack",
+    /** v2 measures a scale-out's claim before acting; "scaleStack" (v1) only finishes in-flight instances */
+    scaleStack: "scaleStackV2",
+    scaleStackV1: "scaleStack",
     rotateDatabaseCredentials: "rotateDatabaseCredentials",
     renewCertificate: "renewCertificate",
   },
@@ -41,6 +43,7 @@ export const Names = {
     consumeScaleSignals: "consumeScaleSignals",
     claimForScale: "claimForScale",
     observeScaleFleet: "observeScaleFleet",
+    readScaleLoad: "readScaleLoad",
     recordFleet: "recordFleet",
     fleetCertificate: "fleetCertificate",
     removeScaleSetInstance: "removeScaleSetInstance",
@@ -73,6 +76,7 @@ export const Names = {
     getOperation: "getOperation",
     listEvents: "listEvents",
     postAlert: "postAlert",
+    postAlertWithToken: "postAlertWithToken",
     resumeHeal: "resumeHeal",
     rotateDatabase: "rotateDatabase",
     rotateCertificate: "rotateCertificate",
@@ -82,6 +86,7 @@ export const Names = {
     driftCheck: "driftCheck",
     credentialRotationCheck: "credentialRotationCheck",
     certificateRenewal: "certificateRenewal",
+    storeRetention: "storeRetention",
   },
 } as const;
 

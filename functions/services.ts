@@ -1,6 +1,7 @@
 // The app's long-lived collaborators, built once per process from settings (Azure SDK style: one
 // client factory). Tests and the sandbox point the settings at the emulator and Azurite, or install
 // their own set with `useServices`.
+import { AlertTokenValidator, alertTokenSettingsFromEnv } from "../shared/alerts/entra-token";
 import { AzureClientFactory } from "../shared/azure/clients";
 import { azureSettingsFromEnv, validateAzureSettings } from "../shared/azure/settings";
 import { ConfigError, readIntSetting, readSetting } from "../shared/config";
@@ -40,6 +41,16 @@ export interface Services {
   /** action group that calls /api/alerts; stacks get alert rules only when it is set */
   alertActionGroupId?: string;
   nodeReadyTimeoutMinutes: number;
+  /** token mode of the alert intake (POST /api/alerts/entra); undefined: off */
+  alertToken?: AlertTokenValidator;
+  /** how long the alert inbox, its ignored partition and the audit trail keep a row (days) */
+  retention: RetentionDays;
+}
+
+export interface RetentionDays {
+  alertSignals: number;
+  ignoredAlerts: number;
+  auditEvents: number;
 }
 
 let current: Services | undefined;
@@ -73,6 +84,22 @@ export function servicesFromSettings(): Services {
     functionPrincipalId: readSetting("functionPrincipalId"),
     alertActionGroupId: actionGroupIdSetting(),
     nodeReadyTimeoutMinutes: readIntSetting("nodeReadyTimeoutMinutes", undefined, 1),
+    retention: retentionFromSettings(),
+    ...alertTokenValidator(tenantId),
+  };
+}
+
+function alertTokenValidator(tenantId: string): { alertToken?: AlertTokenValidator } {
+  const settings = alertTokenSettingsFromEnv(tenantId);
+  return settings ? { alertToken: new AlertTokenValidator(settings) } : {};
+}
+
+/** The retention settings, at least a day each. */
+export function retentionFromSettings(): RetentionDays {
+  return {
+    alertSignals: readIntSetting("alertRetentionDays", undefined, 1),
+    ignoredAlerts: readIntSetting("ignoredAlertRetentionDays", undefined, 1),
+    auditEvents: readIntSetting("auditRetentionDays", undefined, 1),
   };
 }
 

@@ -20,9 +20,13 @@ param stackResourceGroups string = ''
 param acmeDnsZoneIds string = ''
 
 @secure()
-@description('The function key Azure Monitor presents to /api/alerts (a key of that one function). azd generates it once per environment.')
+@description('Key mode only (alertsAuth=key): the function key Azure Monitor presents to /api/alerts (a key of that one function). azd generates it once per environment.')
 @metadata({ azd: { type: 'generate', config: { length: 48, noSpecial: true } } })
 param alertsFunctionKey string
+
+@allowed(['token', 'key'])
+@description('How Azure Monitor authenticates to the alert intake: token (default: the secure webhook, an Entra ID token for an application created here, checked by the app) or key (a function key in the webhook URL, for tenants where you may not register applications).')
+param alertsAuth string = 'token'
 
 @description('Object id of whoever runs azd (azd fills it in): may read Jumpgate\'s tables (registry, audit trail). Empty: nobody.')
 param principalId string = ''
@@ -49,6 +53,15 @@ resource appResourceGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   tags: tags
 }
 
+module alertsWebhookApp 'app/alerts-webhook-app.bicep' = if (alertsAuth == 'token') {
+  name: 'jumpgate-alerts-app'
+  scope: appResourceGroup
+  params: {
+    resourceToken: resourceToken
+    environmentName: environmentName
+  }
+}
+
 module app 'app/function-app.bicep' = {
   name: 'jumpgate-app'
   scope: appResourceGroup
@@ -56,7 +69,13 @@ module app 'app/function-app.bicep' = {
     location: location
     tags: tags
     resourceToken: resourceToken
+    alertsAuth: alertsAuth
     alertsFunctionKey: alertsFunctionKey
+    alertsAppObjectId: alertsAuth == 'token' ? alertsWebhookApp!.outputs.objectId : ''
+    alertsAppClientId: alertsAuth == 'token' ? alertsWebhookApp!.outputs.clientId : ''
+    alertsAppIdentifierUri: alertsAuth == 'token' ? alertsWebhookApp!.outputs.identifierUri : ''
+    alertsAppRole: alertsAuth == 'token' ? alertsWebhookApp!.outputs.role : ''
+    alertsCallerObjectId: alertsAuth == 'token' ? alertsWebhookApp!.outputs.callerObjectId : ''
     principalId: principalId
     principalType: principalType
   }

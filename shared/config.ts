@@ -114,6 +114,33 @@ export const SETTINGS = {
     description:
       "ARM id of the action group that posts Azure Monitor alerts to /api/alerts (infra creates it); when set, every stack gets the alert rules that feed healing and scaling.",
   },
+  alertsTokenAudiences: {
+    name: "JUMPGATE_ALERTS_TOKEN_AUDIENCES",
+    description:
+      "Token mode of the alert intake (POST /api/alerts/entra, Azure Monitor's secure webhook): the accepted token audiences, comma-separated (the alerts Entra application's identifier URI and client id). Unset: token mode is off and that route answers 404.",
+  },
+  alertsTokenAppId: {
+    name: "JUMPGATE_ALERTS_TOKEN_APP_ID",
+    description:
+      "Token mode: the app id a token must have been issued to (appid/azp): Azure Monitor's action groups (AzNS AAD Webhook).",
+    default: "461e8683-5575-4561-ac7f-899cc907d62a",
+  },
+  alertsTokenObjectId: {
+    name: "JUMPGATE_ALERTS_TOKEN_OBJECT_ID",
+    description:
+      "Token mode: when set, the object id (oid) the caller's service principal must have in the tenant (Azure Monitor's action groups there).",
+  },
+  alertsTokenRole: {
+    name: "JUMPGATE_ALERTS_TOKEN_ROLE",
+    description:
+      "Token mode: when set, an app role the token must carry (roles), which the alerts application grants to Azure Monitor's action groups.",
+  },
+  entraAuthority: {
+    name: "JUMPGATE_ENTRA_AUTHORITY",
+    description:
+      "Microsoft Entra authority whose keys sign alert tokens ({authority}/{tenant}/discovery/v2.0/keys) and whose v2 issuer is accepted; https, or http on loopback only (tests).",
+    default: "https://login.microsoftonline.com",
+  },
   nodeReadyTimeoutMinutes: {
     name: "JUMPGATE_NODE_READY_TIMEOUT_MINUTES",
     description: "How long a deploy waits for every web node's agent to report healthy (cloud-init builds guacd).",
@@ -135,6 +162,24 @@ export const SETTINGS = {
     description:
       "Seconds to wait after writing a DNS-01 TXT record to Azure DNS before asking the CA to check it (propagation to Azure's name servers).",
     default: "15",
+  },
+  alertRetentionDays: {
+    name: "JUMPGATE_ALERT_RETENTION_DAYS",
+    description:
+      "Days the alert inbox keeps a stack's signals (consumed or not; a signal older than this is no reason to act); a daily timer deletes older ones.",
+    default: "30",
+  },
+  ignoredAlertRetentionDays: {
+    name: "JUMPGATE_IGNORED_ALERT_RETENTION_DAYS",
+    description:
+      "Days the alert inbox keeps alerts that named nothing Jumpgate manages (its ignored partition); a daily timer deletes older ones.",
+    default: "7",
+  },
+  auditRetentionDays: {
+    name: "JUMPGATE_AUDIT_RETENTION_DAYS",
+    description:
+      "Days the audit trail keeps an event, for every stack including torn-down ones; a daily timer deletes older ones.",
+    default: "365",
   },
   tablePrefix: {
     name: "JUMPGATE_TABLE_PREFIX",

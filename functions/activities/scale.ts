@@ -1,14 +1,17 @@
 // Activities of the scale orchestration: read what it needs (pending signals, the spec and the fleet's
-// members), claim the stack, observe the member nodes (agent health, CPU from Azure Monitor), keep
+// members), measure the load a scale-out alert claims (Azure Monitor only), claim the stack, observe
+// the member nodes (agent health, CPU from Azure Monitor), keep
 // the fleet state, remove a scale set instance, and record outcomes. Each is idempotent: a retried
 // or replayed call reads again and writes only what differs.
 import * as df from "durable-functions";
-import type { StackSignal } from "../../shared/alerts/signal";
+import { ALERT_METRICS } from "../../shared/alerts/match";
+import type { ScaleMetricClaim, StackSignal } from "../../shared/alerts/signal";
 import { stackNames, webNodeNames } from "../../shared/graph/names";
 import { API_VERSIONS } from "../../shared/graph/stack-graph";
 import type { GraphNode } from "../../shared/graph/types";
 import { runAgentCommand } from "../../shared/node/run-agent";
 import { effectiveFleet, type EffectiveFleet } from "../../shared/scale/fleet";
+import type { LoadReading } from "../../shared/scale/corroborate";
 import type { ScaleNodeObservation } from "../../shared/scale/policy";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
@@ -177,8 +180,133 @@ export async function observeScaleFleetActivity(input: ObserveScaleFleetInput): 
   );
 }
 
+export interface ReadScaleLoadInput {
+  spec: StackSpec;
+  /** availability set: the member node numbers; scale set: every instance is a member */
+  ordinals: number[];
+  /** the metrics to read (what the pending signals claim) */
+  metrics: ScaleMetricClaim[];
+  windowMinutes: number;
+}
+
+/**
+ * What Azure Monitor measures of the member nodes, per metric, averaged over the last
+ * `windowMinutes`: Percentage CPU of each VM, or the `jumpgate/liveSessions` its agent publishes
+ * (on the VM in an availability set; on the scale set, split by VMName, in scale-set mode). Reads
+ * only: no Run Command, no write, so a forged alert costs a metrics query and nothing else. A query
+ * that fails gives a reading without data (and why), never a failed activity.
+ */
+export async function readScaleLoadActivity(input: ReadScaleLoadInput): Promise<LoadReading[]> {
+  const { spec } = input;
+  const listed = await listWebNodesActivity({ spec });
+  const members =
+    spec.fleet.mode === "availabilitySet"
+      ? input.ordinals.flatMap((ordinal) => {
+          const vm = webNodeNames(spec, ordinal).vm.toLowerCase();
+          return listed.filter((v) => v.name.toLowerCase() === vm);
+        })
+      : listed;
+  const nameOfId = new Map(members.map((m) => [m.id.toLowerCase(), m.name.toLowerCase()]));
+  const readings: LoadReading[] = [];
+  for (const metric of [...new Set(input.metrics)]) {
+    const reading: LoadReading = { metric, perNode: {}, windowMinutes: input.windowMinutes };
+    try {
+      if (metric === "cpu") {
+        const byId = await readCpu(
+          spec,
+          members.map((m) => m.id),
+          input.windowMinutes,
+          { throwOnError: true },
+        );
+        for (const [id, value] of Object.entries(byId)) {
+          const name = nameOfId.get(id);
+          if (name) reading.perNode[name] = value;
+        }
+      } else {
+        reading.perNode = await readPublishedSessions(spec, members, input.windowMinutes);
+      }
+    } catch (error) {
+      reading.error = `metrics query failed: ${firstLine(error)}`;
+    }
+    readings.push(reading);
+  }
+  return readings;
+}
+
+/** Average published live sessions per member VM name (lower case) over the last `minutes`. */
+async function readPublishedSessions(
+  spec: StackSpec,
+  members: WebNodeRef[],
+  minutes: number,
+): Promise<Record<string, number>> {
+  if (members.length === 0) return {};
+  const { factory } = services();
+  const { namespace, name } = ALERT_METRICS.liveSessions;
+  const endTime = new Date();
+  const window = {
+    startTime: new Date(endTime.getTime() - minutes * 60_000),
+    endTime,
+    interval: "PT1M",
+    aggregation: "Average",
+  };
+  const found: Record<string, number> = {};
+  const memberNames = new Set(members.map((m) => m.name.toLowerCase()));
+  if (spec.fleet.mode === "scaleSet") {
+    // the instances publish about the scale set, each with its own name as VMName
+    const [result] = await factory
+      .metrics(spec.location)
+      .queryResources([stackNames(spec).scaleSetId], [name], namespace, {
+        ...window,
+        filter: "VMName eq '*'",
+        ...factory.call(),
+      });
+    for (const series of result?.metrics[0]?.timeseries ?? []) {
+      const vm = series.metadatavalues?.find((m) => metadataName(m.name) === "vmname")?.value?.toLowerCase();
+      const value = averageOf(series.data);
+      if (vm && memberNames.has(vm) && value !== undefined) found[vm] = value;
+    }
+    return found;
+  }
+  const results = await factory.metrics(spec.location).queryResources(
+    members.map((m) => m.id),
+    [name],
+    namespace,
+    { ...window, ...factory.call() },
+  );
+  for (const r of results) {
+    const vm = members.find((m) => m.id.toLowerCase() === r.resourceId?.toLowerCase())?.name.toLowerCase();
+    const value = averageOf((r.metrics[0]?.timeseries ?? []).flatMap((ts) => ts.data ?? []));
+    if (vm && value !== undefined) found[vm] = value;
+  }
+  return found;
+}
+
+/**
+ * A dimension's name in a metrics answer, lower case. The client's typings say string, but it
+ * deserializes Azure's `{value, localizedValue}` object as it is: take either.
+ */
+function metadataName(name: unknown): string | undefined {
+  const text = typeof name === "string" ? name : (name as { value?: unknown } | undefined)?.value;
+  return typeof text === "string" ? text.toLowerCase() : undefined;
+}
+
+function averageOf(points: { average?: number | null }[] | undefined): number | undefined {
+  const values = (points ?? []).map((p) => p.average).filter((v): v is number => typeof v === "number");
+  if (values.length === 0) return undefined;
+  return Math.round((values.reduce((a, v) => a + v, 0) / values.length) * 10) / 10;
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0].slice(0, 300);
+}
+
 /** Average Percentage CPU per VM id (lower case) over the last `minutes`; VMs without data are left out. */
-async function readCpu(spec: StackSpec, vmIds: string[], minutes: number): Promise<Record<string, number>> {
+async function readCpu(
+  spec: StackSpec,
+  vmIds: string[],
+  minutes: number,
+  options: { throwOnError?: boolean } = {},
+): Promise<Record<string, number>> {
   if (vmIds.length === 0) return {};
   const { factory } = services();
   const end = new Date();
@@ -201,8 +329,9 @@ async function readCpu(spec: StackSpec, vmIds: string[], minutes: number): Promi
         found[r.resourceId.toLowerCase()] = Math.round((values.reduce((a, v) => a + v, 0) / values.length) * 10) / 10;
       }
     }
-  } catch {
-    // metrics are a help, not a must: the policy treats unknown CPU as unknown
+  } catch (error) {
+    // for scale-in, metrics are a help, not a must: the policy treats unknown CPU as unknown
+    if (options.throwOnError) throw error;
   }
   return found;
 }
@@ -304,6 +433,7 @@ df.app.activity(Names.activities.takeScaleSignals, { handler: takeScaleSignalsAc
 df.app.activity(Names.activities.consumeScaleSignals, { handler: consumeScaleSignalsActivity });
 df.app.activity(Names.activities.claimForScale, { handler: claimForScaleActivity });
 df.app.activity(Names.activities.observeScaleFleet, { handler: observeScaleFleetActivity });
+df.app.activity(Names.activities.readScaleLoad, { handler: readScaleLoadActivity });
 df.app.activity(Names.activities.recordFleet, { handler: recordFleetActivity });
 df.app.activity(Names.activities.fleetCertificate, { handler: fleetCertificateActivity });
 df.app.activity(Names.activities.removeScaleSetInstance, { handler: removeScaleSetInstanceActivity });

@@ -13,14 +13,24 @@
 //     and no worker instance is live.
 //   - 503 with Retry-After when storage or the task hub fails, because action groups retry 503s
 //     (and not 500s); the retry then finds its signals recorded and repairs the wake-up if needed.
+//   - Bounded work per notification: the matcher gives at most one signal per (stack, intent, node
+//     or backend); they are written STORE_CONCURRENCY at a time, and audited once per (stack,
+//     intent, Fired/Resolved), so one alert naming a hundred nodes answers within Azure's timeout.
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { ALERT_LIMITS } from "../../shared/alerts/common-alert-schema";
 import { matchAlert } from "../../shared/alerts/match";
 import { parseAlertBody } from "../../shared/alerts/parse";
-import type { StackSignal } from "../../shared/alerts/signal";
-import { payloadTooLargeProblem, serviceUnavailableProblem } from "../../shared/http/problem";
+import { ALERT_ACTOR_PREFIX, type StackSignal } from "../../shared/alerts/signal";
+import { mapWithConcurrency } from "../../shared/concurrency";
+import {
+  notFoundProblem,
+  payloadTooLargeProblem,
+  serviceUnavailableProblem,
+  unauthorizedProblem,
+} from "../../shared/http/problem";
+import { stripControlCharacters } from "../../shared/text";
 import { intentsOf, isWorkerLive, wakeStackWorker, workerOf, type StackWorker } from "../alert-wake";
 import { Names } from "../names";
 import { services } from "../services";
@@ -31,6 +41,10 @@ export const REWAKE_AFTER_MS = 30_000;
 const RETRY_AFTER_SECONDS = "10";
 /** at most this many skipped targets are listed in the answer */
 const SKIPPED_IN_ANSWER = 10;
+/** inbox writes, audit writes and wake-ups in flight at once for one notification */
+const STORE_CONCURRENCY = 16;
+/** an audit event of several signals lists at most this many of their targets and ids */
+const LISTED_IN_AUDIT = 20;
 
 interface AnsweredSignal {
   id: string;
@@ -67,13 +81,14 @@ export async function postAlert(request: HttpRequest, context: InvocationContext
     }
 
     step = "record the alert's signals";
-    const recorded = await Promise.all(
-      matched.signals.map(async (signal) => ({ signal, fresh: (await inbox.record(signal)).recorded })),
-    );
+    const recorded = await mapWithConcurrency(matched.signals, STORE_CONCURRENCY, async (signal) => ({
+      signal,
+      fresh: (await inbox.record(signal)).recorded,
+    }));
 
     step = "wake the stack's orchestration";
     const client = df.getClient(context);
-    for (const [key, group] of groupByWorker(recorded)) {
+    await mapWithConcurrency([...groupByWorker(recorded)], STORE_CONCURRENCY, async ([key, group]) => {
       const [stack, worker] = key.split("\u0000") as [string, StackWorker];
       const fresh = group.filter((r) => r.fresh).map((r) => r.signal);
       if (fresh.length > 0) {
@@ -87,7 +102,7 @@ export async function postAlert(request: HttpRequest, context: InvocationContext
       } else if (await repairLostWake(client, stack, worker, group, receivedAt)) {
         context.log(`alert '${alert.rule}': restarted the ${worker} worker of stack ${stack} for a waiting signal`);
       }
-    }
+    });
 
     await auditNew(
       recorded.filter((r) => r.fresh).map((r) => r.signal),
@@ -154,37 +169,115 @@ async function repairLostWake(
   return true;
 }
 
+/**
+ * One audit event per (stack, intent, Fired/Resolved) of the new signals: a notification about many
+ * nodes says so once, naming them (up to LISTED_IN_AUDIT), instead of once per node.
+ */
 async function auditNew(signals: StackSignal[], context: InvocationContext): Promise<void> {
   const { audit } = services();
+  const groups = new Map<string, StackSignal[]>();
   for (const signal of signals) {
-    const target = signal.node
-      ? ` ${signal.node}`
-      : signal.backendIp
-        ? ` backend ${signal.backendIp}`
-        : " (every node)";
+    const key = `${signal.stack}\u0000${signal.intent}\u0000${signal.condition}`;
+    groups.set(key, [...(groups.get(key) ?? []), signal]);
+  }
+  await mapWithConcurrency([...groups.values()], STORE_CONCURRENCY, async (group) => {
+    const [first] = group;
+    const verb = first.condition === "Fired" ? "fired" : "resolved";
+    const targets = group.map(targetOf);
+    const listed = targets.slice(0, LISTED_IN_AUDIT).join(", ");
+    const what =
+      group.length === 1
+        ? `alert ${verb}: ${first.intent}${targets[0] === "every node" ? " (every node)" : ` ${targets[0]}`}`
+        : `alert ${verb}: ${first.intent} for ${group.length} targets: ${listed}${group.length > LISTED_IN_AUDIT ? ", …" : ""}`;
+    const details =
+      group.length === 1
+        ? {
+            signalId: first.id,
+            alertId: first.alertId,
+            intent: first.intent,
+            condition: first.condition,
+            ...(first.node !== undefined ? { node: first.node } : {}),
+            ...(first.backendIp !== undefined ? { backendIp: first.backendIp } : {}),
+            at: first.at,
+          }
+        : {
+            signalIds: group.slice(0, LISTED_IN_AUDIT).map((s) => s.id),
+            signals: group.length,
+            alertId: first.alertId,
+            intent: first.intent,
+            condition: first.condition,
+            targets: targets.slice(0, LISTED_IN_AUDIT),
+            at: first.at,
+          };
     try {
       await audit.append({
-        stack: signal.stack,
-        what: `alert ${signal.condition === "Fired" ? "fired" : "resolved"}: ${signal.intent}${target}`,
-        why: `${signal.summary} (rule '${signal.rule}', ${signal.signalType || "unknown signal type"})`,
-        actor: `alert:${signal.rule}`,
-        details: {
-          signalId: signal.id,
-          alertId: signal.alertId,
-          intent: signal.intent,
-          condition: signal.condition,
-          ...(signal.node !== undefined ? { node: signal.node } : {}),
-          ...(signal.backendIp !== undefined ? { backendIp: signal.backendIp } : {}),
-          at: signal.at,
-        },
+        stack: first.stack,
+        what,
+        why: `${first.summary}${group.length > 1 ? ` (first of ${group.length} signals)` : ""} (rule '${first.rule}', ${first.signalType || "unknown signal type"})`,
+        actor: `${ALERT_ACTOR_PREFIX}${first.rule}`,
+        details,
       });
     } catch (error) {
-      // the signal is recorded and its worker woken; a missing audit line must not make Azure retry
+      // the signals are recorded and their worker woken; a missing audit line must not make Azure retry
       const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
-      context.warn(`could not audit alert signal ${signal.id} of stack ${signal.stack}: ${message}`);
+      context.warn(`could not audit ${group.length} alert signal(s) of stack ${first.stack}: ${message}`);
     }
-  }
+  });
 }
+
+function targetOf(signal: StackSignal): string {
+  if (signal.node) return signal.node;
+  if (signal.backendIp) return `backend ${signal.backendIp}`;
+  return "every node";
+}
+
+/**
+ * POST /api/alerts/entra: the same intake for Azure Monitor's secure webhook (token mode): the
+ * request carries an Entra ID access token instead of a function key, checked before the body is
+ * read (shared/alerts/entra-token.ts). 401 problem for a missing or invalid token, 503 with
+ * Retry-After when the tenant's keys can't be fetched (Azure Monitor retries), 404 when token mode
+ * is not configured.
+ */
+export async function postAlertWithToken(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const validator = services().alertToken;
+  if (!validator) {
+    return problem(
+      notFoundProblem("the alert intake's token mode is not configured (JUMPGATE_ALERTS_TOKEN_AUDIENCES is unset)"),
+    );
+  }
+  const verdict = await validator.verify(request.headers.get("authorization"));
+  if (verdict.ok) return postAlert(request, context);
+  context.warn(`alert intake refused a token: ${stripControlCharacters(verdict.reason).slice(0, 300)}`);
+  if (verdict.unavailable) {
+    const response = problem(
+      serviceUnavailableProblem(
+        `Jumpgate could not fetch the tenant's signing keys to check the token; Azure Monitor retries the delivery. Correlation id ${context.invocationId}.`,
+      ),
+    );
+    return {
+      ...response,
+      headers: { ...(response.headers as Record<string, string>), "Retry-After": RETRY_AFTER_SECONDS },
+    };
+  }
+  const response = problem(
+    unauthorizedProblem(
+      "This route takes an Entra ID access token of Azure Monitor's action groups for Jumpgate's alerts application (Authorization: Bearer).",
+    ),
+  );
+  return {
+    ...response,
+    headers: { ...(response.headers as Record<string, string>), "WWW-Authenticate": 'Bearer error="invalid_token"' },
+  };
+}
+
+app.http(Names.http.postAlertWithToken, {
+  route: "alerts/entra",
+  methods: ["POST"],
+  // the Entra token is the credential; Azure Monitor's secure webhook sends no function key
+  authLevel: "anonymous",
+  extraInputs: [df.input.durableClient()],
+  handler: guarded(postAlertWithToken),
+});
 
 app.http(Names.http.postAlert, {
   route: "alerts",

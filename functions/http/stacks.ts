@@ -3,6 +3,7 @@
 // a request that finds a live operation gets 409 naming it, and starts nothing.
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
+import { ALERT_ACTOR_PREFIX } from "../../shared/alerts/signal";
 import { credentialSummary } from "../../shared/credentials/summary";
 import { conflictProblem, notFoundProblem, payloadTooLargeProblem, validationProblem } from "../../shared/http/problem";
 import { certificateStatus } from "../../shared/acme/status";
@@ -143,7 +144,12 @@ export async function getStack(request: HttpRequest, context: InvocationContext)
   if (!record) return problem(notFoundProblem(`stack '${route.name}' is not registered`));
   const client = df.getClient(context);
   const running = record.operation ? await instanceStatus(client, record.operation.instanceId) : undefined;
-  const events = await audit.recent(route.name, { limit: 20 });
+  // the alert intake's receipts apart: a burst of alerts (maybe ignored, maybe forged) must not push
+  // what Jumpgate did out of the status page
+  const [events, alerts] = await Promise.all([
+    audit.recent(route.name, { limit: 20, actorPrefix: { except: ALERT_ACTOR_PREFIX } }),
+    audit.recent(route.name, { limit: 10, actorPrefix: { only: ALERT_ACTOR_PREFIX } }),
+  ]);
   const certificateWorkerId = InstanceIds.certificate(route.name);
   const [certificateState, certificateWorker] = await Promise.all([
     certificates.get(route.name),
@@ -181,6 +187,7 @@ export async function getStack(request: HttpRequest, context: InvocationContext)
         }
       : null,
     events,
+    alerts,
   });
 }
 

@@ -5,6 +5,9 @@
 //
 //   - bounds and cooldown are checked first; a request in cooldown waits for its end (or a new
 //     signal) and is decided again then, so a Resolved alert in between cancels it
+//   - a scale-out is corroborated next (shared/scale/corroborate.ts): the metric the alert claims is
+//     read from Azure Monitor, and a claim the measurement does not bear out is skipped and
+//     recorded, before any claim, Run Command or ARM write (a forged alert changes nothing)
 //   - one writer per stack: the stack is claimed (kind "scale") before anything changes; while a
 //     deploy, heal, rotation or teardown holds it, the worker waits with durable timers and says
 //     what for in its custom status, and under the claim it reads the spec and members again
@@ -25,6 +28,12 @@ import { webNodeGraphKeys } from "../../shared/graph/stack-graph";
 import type { GraphNode, StackGraph } from "../../shared/graph/types";
 import type { AgentCommandResult } from "../../shared/node/run-agent";
 import { lowestFreeOrdinal, type EffectiveFleet } from "../../shared/scale/fleet";
+import {
+  claimedMetrics,
+  CORROBORATION_WINDOW_MINUTES,
+  corroborateScaleOut,
+  type LoadReading,
+} from "../../shared/scale/corroborate";
 import {
   checkLimits,
   decideScale,
@@ -106,7 +115,23 @@ export interface ScaleOutput {
 const MAX_ROUNDS = 20;
 const CONDITION = "ScalingLimited";
 
+/** The scale worker: a scale-out is measured first (corroborate.ts), before anything is claimed. */
 export const scaleStack: OrchestrationHandler = function* (context: OrchestrationContext) {
+  return yield* runScale(context, { corroborate: true });
+};
+
+/**
+ * The scale worker as first released, without corroboration: instances in flight when it came finish
+ * on it (their histories never called readScaleLoad); new instances start as `scaleStack`.
+ */
+export const scaleStackV1: OrchestrationHandler = function* (context: OrchestrationContext) {
+  return yield* runScale(context, { corroborate: false });
+};
+
+function* runScale(
+  context: OrchestrationContext,
+  version: { corroborate: boolean },
+): Generator<Task, ScaleOutput | undefined, unknown> {
   const input = context.df.getInput<ScaleInput>();
   const { stack } = input;
   const instanceId = context.df.instanceId;
@@ -121,6 +146,8 @@ export const scaleStack: OrchestrationHandler = function* (context: Orchestratio
   let busySince = input.busySince ? new Date(input.busySince) : undefined;
   /** the cooldown end last audited, so waking up inside one cooldown records it once */
   let deferralAudited: string | undefined;
+  /** what the measurement said of the scale-out being decided, for its audit event */
+  let corroboration: string | undefined;
 
   const consume = function* (signals: readonly StackSignal[] | string[], outcome: string): Generator<Task, void> {
     const ids = signals.map((s) => (typeof s === "string" ? s : s.id));
@@ -267,6 +294,7 @@ export const scaleStack: OrchestrationHandler = function* (context: Orchestratio
         to: next.size,
         rules: rulesOf(active),
         ...(certificate ? { certificate } : {}),
+        ...(corroboration ? { corroboration } : {}),
       });
       yield* condition(false, "ScaledOut", outcome);
       actions.push({ direction: "out", outcome: "scaled", node: status.node, from: before.size, to: next.size });
@@ -501,6 +529,28 @@ export const scaleStack: OrchestrationHandler = function* (context: Orchestratio
       continue;
     }
 
+    // an alert is a claim: measure it before anything is claimed or written
+    corroboration = undefined;
+    if (version.corroborate && direction === "out") {
+      status.phase = "observing";
+      publish();
+      const spec = taken.spec;
+      const readings = (yield call(Names.activities.readScaleLoad, {
+        spec,
+        ordinals: taken.fleet!.ordinals,
+        metrics: claimedMetrics(active, spec.policies.scale.metric),
+        windowMinutes: CORROBORATION_WINDOW_MINUTES,
+      })) as LoadReading[];
+      const verdict = corroborateScaleOut({ signals: active, policyMetric: spec.policies.scale.metric, readings });
+      if (!("corroborated" in verdict)) {
+        yield* recordSkip(direction, active, verdict);
+        continue;
+      }
+      corroboration = verdict.message;
+      status.decision = corroboration;
+      publish();
+    }
+
     // one writer per stack
     const claim = (yield call(Names.activities.claimForScale, {
       stack,
@@ -577,7 +627,7 @@ export const scaleStack: OrchestrationHandler = function* (context: Orchestratio
   publish();
   const output: ScaleOutput = { stack, rounds: status.rounds, actions };
   return output;
-};
+}
 
 /** The fleet state's fields of effective members. */
 function members(fleet: EffectiveFleet): FleetMembersInput {
@@ -622,3 +672,4 @@ function liveSessionsOf(result: AgentCommandResult): number | undefined {
 }
 
 df.app.orchestration(Names.orchestrators.scaleStack, scaleStack);
+df.app.orchestration(Names.orchestrators.scaleStackV1, scaleStackV1);

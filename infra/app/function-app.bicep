@@ -2,19 +2,31 @@
 // other modules can grant it rights), an identity-only storage account (no shared keys, no
 // connection strings), Application Insights with Entra ID ingestion, a Key Vault for the Functions
 // host's keys, the Flex Consumption plan and app (Node 22), and the action group that posts Azure
-// Monitor alerts to /api/alerts in the common alert schema.
+// Monitor alerts in the common alert schema: to /api/alerts/entra with an Entra ID token (token
+// mode, the default), or to /api/alerts with the postAlert function's key (key mode).
 param location string
 param tags object
 param resourceToken string
+@allowed(['token', 'key'])
+param alertsAuth string
 @secure()
 param alertsFunctionKey string
+// token mode: the Entra application the secure webhook gets tokens for (alerts-webhook-app.bicep)
+param alertsAppObjectId string
+param alertsAppClientId string
+param alertsAppIdentifierUri string
+param alertsAppRole string
+param alertsCallerObjectId string
 param principalId string
 @allowed(['User', 'ServicePrincipal'])
 param principalType string
 
-// functions/names.ts Names.http.postAlert, route "alerts" (functions/http/alerts.ts)
+// functions/names.ts Names.http.postAlert, route "alerts" (functions/http/alerts.ts): key mode
 var alertsFunctionName = 'postAlert'
 var alertsKeyName = 'azuremonitor'
+// Names.http.postAlertWithToken, route "alerts/entra": token mode (Azure Monitor's secure webhook)
+var alertsTokenRoute = 'alerts/entra'
+var tokenMode = alertsAuth == 'token'
 var functionAppName = 'func-jumpgate-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 12)}'
 
@@ -92,9 +104,9 @@ resource hostKeys 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-// The key of the postAlert function only, in the host's own secret format
+// Key mode: the key of the postAlert function only, in the host's own secret format
 // ("function--<function>--<key>"): Azure Monitor can call /api/alerts and nothing else with it.
-resource alertsKey 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+resource alertsKey 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!tokenMode) {
   parent: hostKeys
   name: 'function--${alertsFunctionName}--${alertsKeyName}'
   properties: {
@@ -149,6 +161,14 @@ var appSettings = {
   JUMPGATE_ACME_CA_FILE: ''
   JUMPGATE_ACME_POLL_MS: '2000'
   JUMPGATE_ACME_DNS_WAIT_SECONDS: '15'
+  JUMPGATE_ALERT_RETENTION_DAYS: '30'
+  JUMPGATE_IGNORED_ALERT_RETENTION_DAYS: '7'
+  JUMPGATE_AUDIT_RETENTION_DAYS: '365'
+  JUMPGATE_ALERTS_TOKEN_AUDIENCES: tokenMode ? '${alertsAppIdentifierUri},${alertsAppClientId}' : ''
+  JUMPGATE_ALERTS_TOKEN_APP_ID: '461e8683-5575-4561-ac7f-899cc907d62a'
+  JUMPGATE_ALERTS_TOKEN_OBJECT_ID: alertsCallerObjectId
+  JUMPGATE_ALERTS_TOKEN_ROLE: alertsAppRole
+  JUMPGATE_ENTRA_AUTHORITY: 'https://login.microsoftonline.com'
 }
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {
@@ -203,12 +223,23 @@ resource alerts 'Microsoft.Insights/actionGroups@2023-01-01' = {
     groupShortName: 'jumpgate'
     enabled: true
     webhookReceivers: [
-      {
-        name: 'jumpgate-alerts'
-        serviceUri: 'https://${site.properties.defaultHostName}/api/alerts?code=${alertsFunctionKey}'
-        useCommonAlertSchema: true
-        useAadAuth: false
-      }
+      tokenMode
+        ? {
+            // the secure webhook: Azure Monitor sends an Entra ID token for the alerts application
+            name: 'jumpgate-alerts'
+            serviceUri: 'https://${site.properties.defaultHostName}/api/${alertsTokenRoute}'
+            useCommonAlertSchema: true
+            useAadAuth: true
+            objectId: alertsAppObjectId
+            identifierUri: alertsAppIdentifierUri
+            tenantId: tenant().tenantId
+          }
+        : {
+            name: 'jumpgate-alerts'
+            serviceUri: 'https://${site.properties.defaultHostName}/api/alerts?code=${alertsFunctionKey}'
+            useCommonAlertSchema: true
+            useAadAuth: false
+          }
     ]
   }
 }

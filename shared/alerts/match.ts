@@ -38,16 +38,22 @@
 // The custom metric: the node agent's live Guacamole session count is `liveSessions` in the custom
 // metric namespace `jumpgate` (written `jumpgate/liveSessions`), on each web VM.
 //
+// One signal per (stack, intent, node or backend) per notification: an alert with many targets,
+// criteria and dimensions asks each node for one thing at most, so what a criterion or dimension
+// adds for a node it already names is folded into that node's signal ("... and 3 more"). One
+// notification can then write at most (targets + backends) x intents rows, not targets x criteria
+// x dimensions (a fan-out of 5,000 rows once made the intake miss Azure's deadline).
+//
 // Signal ids: sha256 (hex) of the alert id, the time and state of the notification (fired or
-// resolved time, Fired/Resolved), the stack, the intent, the metric and its dimensions, and the
-// node or backend. Azure's retries resend the same notification, so they get the same id and the
-// inbox keeps one; Fired and Resolved, or two backends of one alert, stay distinct.
+// resolved time, Fired/Resolved), the stack, the intent, and the node or backend. Azure's retries
+// resend the same notification, so they get the same id and the inbox keeps one; Fired and
+// Resolved, or two backends of one alert, stay distinct.
 import { createHash } from "node:crypto";
 import { stackNames } from "../graph/names";
 import { parseCidr, parseIpv4 } from "../ipv4";
 import type { StackSpec } from "../spec/types";
 import type { AlertCriterion, ParsedAlert } from "./parse";
-import type { AlertCondition, IgnoredAlert, SignalIntent, StackSignal } from "./signal";
+import type { AlertCondition, IgnoredAlert, ScaleMetricClaim, SignalIntent, StackSignal } from "./signal";
 
 /** The metrics Jumpgate acts on. */
 export const ALERT_METRICS = {
@@ -97,7 +103,8 @@ export function matchAlert(alert: ParsedAlert, stacks: readonly AlertStack[], re
   const targets = targetsOf(alert);
   if (targets.length === 0) return ignore(alert, receivedAt, ["the alert names no target resource"]);
 
-  const signals = new Map<string, StackSignal>();
+  // one draft per (stack, intent, node or backend); later ones only count
+  const collapsed = new Map<string, { draft: Draft; more: number }>();
   const skipped: SkippedTarget[] = [];
   for (const target of targets) {
     const outcome = matchTarget(alert, target, stacks);
@@ -106,15 +113,20 @@ export function matchAlert(alert: ParsedAlert, stacks: readonly AlertStack[], re
       continue;
     }
     for (const draft of outcome.drafts) {
-      const signal = finish(alert, draft, receivedAt);
-      signals.set(signal.id, signal);
+      const key = JSON.stringify([draft.stack, draft.intent, draft.node?.toLowerCase() ?? "", draft.backendIp ?? ""]);
+      const seen = collapsed.get(key);
+      if (seen) seen.more++;
+      else collapsed.set(key, { draft, more: 0 });
     }
   }
-  if (signals.size === 0) {
+  if (collapsed.size === 0) {
     const reasons = skipped.map((s) => `${s.target}: ${s.reason}`);
     return { ...ignore(alert, receivedAt, reasons), skipped };
   }
-  return { signals: [...signals.values()], skipped };
+  const signals = [...collapsed.values()].map(({ draft, more }) =>
+    finish(alert, more > 0 ? { ...draft, summary: `${draft.summary} (and ${more} more)` } : draft, receivedAt),
+  );
+  return { signals, skipped };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,8 +252,8 @@ interface Draft {
   node?: string;
   backendIp?: string;
   summary: string;
-  /** what makes this signal distinct within the alert (metric, dimensions) */
-  identity: unknown[];
+  /** scale signals: the metric the alert says is too high or too low */
+  metric?: ScaleMetricClaim;
 }
 
 interface Outcome {
@@ -310,15 +322,15 @@ function webVm(alert: ParsedAlert, stack: AlertStack, node: string): Outcome {
     case "metric":
       return perCriterion(alert, "web VM", (c) => {
         if (isMetric(c, ALERT_METRICS.vmAvailability))
-          return heal(alert, { ...base, summary: metricSummary(c, `on ${node}`), identity: criterionIdentity(c) });
+          return heal(alert, { ...base, summary: metricSummary(c, `on ${node}`) });
         if (isScaleMetric(c)) return scale(alert, c, { ...base, summary: metricSummary(c, `on ${node}`) });
         return `metric '${c.metricName ?? "(unnamed)"}' on a web VM is not one Jumpgate acts on (heal: ${ALERT_METRICS.vmAvailability}; scale: ${ALERT_METRICS.cpu}, jumpgate/liveSessions)`;
       });
     case "log":
-      return { drafts: [heal(alert, { ...base, summary: logSummary(alert, node), identity: ["log"] })], reasons: [] };
+      return { drafts: [heal(alert, { ...base, summary: logSummary(alert, node) })], reasons: [] };
     case "resource-health":
       return {
-        drafts: [heal(alert, { ...base, summary: resourceHealthSummary(alert), identity: ["resource-health"] })],
+        drafts: [heal(alert, { ...base, summary: resourceHealthSummary(alert) })],
         reasons: [],
       };
     default:
@@ -334,24 +346,12 @@ function scaleSetTarget(alert: ParsedAlert, stack: AlertStack): Outcome {
       return perCriterion(alert, "scale set", (c) => {
         if (isMetric(c, ALERT_METRICS.vmAvailability)) {
           const vms = dimensionValues(c, "VMName");
-          if (vms.length === 0)
-            return heal(alert, {
-              ...base,
-              summary: metricSummary(c, `on ${scaleSet}`),
-              identity: criterionIdentity(c),
-            });
+          if (vms.length === 0) return heal(alert, { ...base, summary: metricSummary(c, `on ${scaleSet}`) });
           const drafts: Draft[] = [];
           const reasons: string[] = [];
           for (const vm of vms) {
             if (isWebVmName(stack, vm))
-              drafts.push(
-                heal(alert, {
-                  ...base,
-                  node: vm,
-                  summary: metricSummary(c, `on ${vm}`),
-                  identity: [...criterionIdentity(c), vm.toLowerCase()],
-                }),
-              );
+              drafts.push(heal(alert, { ...base, node: vm, summary: metricSummary(c, `on ${vm}`) }));
             else reasons.push(`VMName '${vm}' is not a VM of scale set '${scaleSet}'`);
           }
           return drafts.length > 0 ? drafts : reasons.join("; ");
@@ -360,10 +360,10 @@ function scaleSetTarget(alert: ParsedAlert, stack: AlertStack): Outcome {
         return `metric '${c.metricName ?? "(unnamed)"}' on the scale set is not one Jumpgate acts on (heal: ${ALERT_METRICS.vmAvailability}; scale: ${ALERT_METRICS.cpu}, jumpgate/liveSessions)`;
       });
     case "log":
-      return { drafts: [heal(alert, { ...base, summary: logSummary(alert), identity: ["log"] })], reasons: [] };
+      return { drafts: [heal(alert, { ...base, summary: logSummary(alert) })], reasons: [] };
     case "resource-health":
       return {
-        drafts: [heal(alert, { ...base, summary: resourceHealthSummary(alert), identity: ["resource-health"] })],
+        drafts: [heal(alert, { ...base, summary: resourceHealthSummary(alert) })],
         reasons: [],
       };
     default:
@@ -386,8 +386,7 @@ function loadBalancer(alert: ParsedAlert, stack: AlertStack): Outcome {
     if (!isMetric(c, ALERT_METRICS.probe))
       return `metric '${c.metricName ?? "(unnamed)"}' of the load balancer is not one Jumpgate acts on (${ALERT_METRICS.probe} is)`;
     const backends = dimensionValues(c, "BackendIPAddress");
-    if (backends.length === 0)
-      return heal(alert, { ...base, summary: metricSummary(c, "for every backend"), identity: criterionIdentity(c) });
+    if (backends.length === 0) return heal(alert, { ...base, summary: metricSummary(c, "for every backend") });
     const drafts: Draft[] = [];
     const reasons: string[] = [];
     for (const address of backends) {
@@ -401,7 +400,6 @@ function loadBalancer(alert: ParsedAlert, stack: AlertStack): Outcome {
             ...base,
             backendIp: address.trim(),
             summary: metricSummary(c, `for ${address.trim()}`),
-            identity: [...criterionIdentity(c), address.trim()],
           }),
         );
     }
@@ -431,15 +429,16 @@ function heal(alert: ParsedAlert, draft: Omit<Draft, "intent" | "condition">): D
   return { ...draft, intent: "heal", condition: conditionOf(alert) };
 }
 
-function scale(
-  alert: ParsedAlert,
-  c: AlertCriterion,
-  draft: Omit<Draft, "intent" | "condition" | "identity">,
-): Draft | string {
+function scale(alert: ParsedAlert, c: AlertCriterion, draft: Omit<Draft, "intent" | "condition">): Draft | string {
   const intent = scaleDirection(c);
   if (!intent)
     return `operator '${c.operator ?? "(none)"}' of metric '${c.metricName ?? "(unnamed)"}' says neither too busy nor too idle`;
-  return { ...draft, intent, condition: conditionOf(alert), identity: criterionIdentity(c) };
+  return {
+    ...draft,
+    intent,
+    condition: conditionOf(alert),
+    metric: isMetric(c, ALERT_METRICS.cpu) ? "cpu" : "sessions",
+  };
 }
 
 function conditionOf(alert: ParsedAlert): AlertCondition {
@@ -472,13 +471,6 @@ function isScaleMetric(c: AlertCriterion): boolean {
 function dimensionValues(c: AlertCriterion, name: string): string[] {
   const values = c.dimensions.filter((d) => d.name.toLowerCase() === name.toLowerCase()).map((d) => d.value.trim());
   return [...new Set(values.filter((v) => v !== ""))];
-}
-
-function criterionIdentity(c: AlertCriterion): unknown[] {
-  const dimensions = c.dimensions
-    .map((d) => [d.name.toLowerCase(), d.value.trim().toLowerCase()])
-    .sort((a, b) => a[0].localeCompare(b[0]) || a[1].localeCompare(b[1]));
-  return [(c.namespace ?? "").toLowerCase(), (c.metricName ?? "").toLowerCase(), dimensions];
 }
 
 function notActedOn(alert: ParsedAlert): string {
@@ -564,13 +556,12 @@ function resourceHealthSummary(alert: ParsedAlert): string {
 function finish(alert: ParsedAlert, draft: Draft, receivedAt: string): StackSignal {
   const at = draft.condition === "Resolved" ? (alert.resolvedAt ?? alert.firedAt) : alert.firedAt;
   const id = hashId([
-    "signal/v1",
+    "signal/v2",
     alert.alertId.toLowerCase(),
     at,
     draft.condition,
     draft.stack,
     draft.intent,
-    draft.identity,
     draft.node?.toLowerCase() ?? "",
     draft.backendIp ?? "",
   ]);
@@ -582,6 +573,7 @@ function finish(alert: ParsedAlert, draft: Draft, receivedAt: string): StackSign
     condition: draft.condition,
     ...(draft.node !== undefined ? { node: draft.node } : {}),
     ...(draft.backendIp !== undefined ? { backendIp: draft.backendIp } : {}),
+    ...(draft.metric !== undefined ? { metric: draft.metric } : {}),
     rule: alert.rule,
     signalType: alert.signalType,
     summary: cut(`${resolved}${draft.summary}`, SUMMARY_CHARS),

@@ -6,11 +6,13 @@
 // errors into {pointer, detail} pairs for a 400 problem.
 //
 // A payload that passes is not trusted for anything but its shape: whether it names something
-// Jumpgate manages is decided by match.ts against the registry.
+// Jumpgate manages is decided by match.ts against the registry. Its strings are kept without
+// control characters (shared/text.ts): they reach logs, the audit trail and status pages.
 import Ajv2020 from "ajv/dist/2020";
 import type { ErrorObject } from "ajv/dist/2020";
 import { invalidAlertProblem, type Problem } from "../http/problem";
 import { parseJsonBody } from "../spec/validate";
+import { stripControlCharactersDeep } from "../text";
 import type { AlertCondition } from "./signal";
 import { ALERT_DATE_TIME, ALERT_LIMITS, COMMON_ALERT_SCHEMA } from "./common-alert-schema";
 
@@ -115,7 +117,8 @@ export function parseAlert(input: unknown): AlertParseResult {
     const errors = dedupe((validateEnvelope.errors ?? []).flatMap(describe));
     return { ok: false, errors: errors.slice(0, MAX_REPORTED_ERRORS) };
   }
-  return { ok: true, alert: normalize(input) };
+  // everything an alert says may end up in logs, the audit trail and status pages: no control characters
+  return { ok: true, alert: normalize(stripControlCharactersDeep(input)) };
 }
 
 export type AlertBodyResult = { ok: true; alert: ParsedAlert } | { ok: false; problem: Problem };

@@ -6,6 +6,12 @@
 
 export type AlertCondition = "Fired" | "Resolved";
 
+/** The audit actor of the alert intake's receipts: `alert:<rule>`. */
+export const ALERT_ACTOR_PREFIX = "alert:";
+
+/** The metric a scale alert claims is too high or too low: Percentage CPU, or jumpgate/liveSessions. */
+export type ScaleMetricClaim = "cpu" | "sessions";
+
 /** What the signal asks for; an alert that asks for nothing Jumpgate does is not a signal. */
 export type SignalIntent = "heal" | "scale-out" | "scale-in";
 
@@ -19,6 +25,11 @@ export interface StackSignal {
   node?: string;
   /** a load balancer backend the alert names (the BackendIPAddress dimension of DipAvailability) */
   backendIp?: string;
+  /**
+   * scale signals: the metric the alert claims; scale-out measures it before acting (absent in
+   * signals recorded before it existed: the stack's policy metric is meant then)
+   */
+  metric?: ScaleMetricClaim;
   /** the alert rule's name */
   rule: string;
   /** the common alert schema's signalType: "Metric", "Log", "Activity Log", ... */

@@ -128,10 +128,32 @@ export function openApiDocument(version: string): Record<string, unknown> {
           },
         },
       },
+      "/alerts/entra": {
+        post: {
+          summary:
+            "Azure Monitor alert intake for the secure webhook (token mode): the same as /alerts, with an Entra ID access token instead of a function key",
+          security: [{ entraToken: [] }],
+          requestBody: { required: true, content: json(COMMON_ALERT_SCHEMA) },
+          responses: {
+            "202": ok("received: the signals it gave, or why it was ignored"),
+            "400": problem("not a common-alert-schema notification; `errors` points at each field"),
+            "401": problem(
+              "no token, or not a valid token of Azure Monitor's action groups for Jumpgate's alerts application",
+            ),
+            "404": problem("token mode is not configured"),
+            "413": common["413"],
+            "415": common["415"],
+            "503": problem("storage, the task hub or the tenant's signing keys are unavailable; Azure Monitor retries"),
+          },
+        },
+      },
       "/openapi.json": { get: { summary: "this document", security: [], responses: { "200": ok("OpenAPI 3.1") } } },
     },
     components: {
-      securitySchemes: { functionKey: { type: "apiKey", in: "header", name: "x-functions-key" } },
+      securitySchemes: {
+        functionKey: { type: "apiKey", in: "header", name: "x-functions-key" },
+        entraToken: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+      },
       schemas: {
         StackSpec: STACK_SPEC_SCHEMA,
         Problem: {

@@ -161,6 +161,11 @@ export function methodNotAllowedProblem(method: string, allowedMethods: readonly
  * 503: a dependency (storage, the durable task hub) failed; the client should retry. `detail` must
  * not carry exception text. The handler adds Retry-After.
  */
+/** 401: a missing or invalid credential; never says which check failed (that goes to the log). */
+export function unauthorizedProblem(detail: string): Problem {
+  return { type: "about:blank", title: "Unauthorized", status: 401, detail };
+}
+
 export function serviceUnavailableProblem(detail: string): Problem {
   return { type: "about:blank", title: "Service Unavailable", status: 503, detail };
 }

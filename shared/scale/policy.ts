@@ -36,6 +36,8 @@ export type ScaleSkipReason =
   | "UnhealthyNodes"
   | "Flapping"
   | "MetricsUnavailable"
+  /** the metric a scale-out alert claims, measured by Jumpgate, does not bear it out (corroborate.ts) */
+  | "NotCorroborated"
   | "NoCandidate"
   /** another operation held the stack for longer than the scale worker waits */
   | "Busy";

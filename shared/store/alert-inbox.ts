@@ -8,9 +8,12 @@
 //   RowKey        the signal id (a hash of the alert id, its condition and Fired/Resolved)
 //   Layout, ReceivedAt, Intent, Signal (JSON), Consumed (boolean), ConsumedAt, Outcome
 // Signals are written with createEntity only, which fails on an existing RowKey: a duplicate
-// delivery can neither add a second signal nor reset the outcome of the first.
+// delivery can neither add a second signal nor reset the outcome of the first. Retention (`prune`)
+// deletes rows received before a cutoff, one cutoff for the stacks' signals (pending ones too: an
+// alert that old is no reason to act) and one for the ignored partition.
 import { odata, type TableClient } from "@azure/data-tables";
 import type { IgnoredAlert, SignalIntent, StackSignal } from "../alerts/signal";
+import { mapWithConcurrency } from "../concurrency";
 import { StoreCorruptionError, statusOf } from "./errors";
 import { asciiJson, assertEntityFits } from "./json-columns";
 import { assertStackName } from "./keys";
@@ -31,6 +34,13 @@ export interface InboxEntry extends StackSignal {
 
 export interface PendingOptions extends StoreCallOptions {
   intents?: SignalIntent[];
+}
+
+export interface InboxPruneOptions extends StoreCallOptions {
+  /** delete at most this many rows per partition kind and call (default 5000); the rest go next time */
+  max?: number;
+  /** deletes in flight at once (default 8) */
+  concurrency?: number;
 }
 
 export interface RecentOptions extends StoreCallOptions {
@@ -146,6 +156,46 @@ export class AlertInbox {
     });
     for await (const entity of query) found.push(parseJson<IgnoredAlert>(entity.Alert, "ignored alert"));
     return found.sort((a, b) => b.receivedAt.localeCompare(a.receivedAt)).slice(0, limit);
+  }
+
+  /**
+   * Retention: deletes the stacks' signals received before `signalsBefore` and the ignored alerts
+   * received before `ignoredBefore`. Returns how many of each went.
+   */
+  async prune(
+    cutoffs: { signalsBefore: Date; ignoredBefore: Date },
+    options: InboxPruneOptions = {},
+  ): Promise<{ signals: number; ignored: number }> {
+    const abortSignal = this.tables.deadline(options.abortSignal);
+    const table = await this.tables.table("alerts", { abortSignal });
+    const max = options.max ?? 5000;
+    const sweep = async (filter: string): Promise<number> => {
+      const doomed: { partitionKey: string; rowKey: string }[] = [];
+      const query = table.listEntities<Record<string, unknown>>({
+        queryOptions: { filter, select: ["PartitionKey", "RowKey"] },
+        abortSignal,
+      });
+      for await (const entity of query) {
+        doomed.push({ partitionKey: String(entity.partitionKey), rowKey: String(entity.rowKey) });
+        if (doomed.length >= max) break;
+      }
+      await mapWithConcurrency(doomed, options.concurrency ?? 8, async (e) => {
+        try {
+          await table.deleteEntity(e.partitionKey, e.rowKey, { abortSignal });
+        } catch (error) {
+          if (statusOf(error) !== 404) throw error;
+        }
+      });
+      return doomed.length;
+    };
+    // every stack name sorts before IGNORED_PARTITION; ReceivedAt is ISO 8601 UTC, which sorts by time
+    const signals = await sweep(
+      odata`PartitionKey lt ${IGNORED_PARTITION} and ReceivedAt lt ${cutoffs.signalsBefore.toISOString()}`,
+    );
+    const ignored = await sweep(
+      odata`PartitionKey eq ${IGNORED_PARTITION} and ReceivedAt lt ${cutoffs.ignoredBefore.toISOString()}`,
+    );
+    return { signals, ignored };
   }
 
   private async entries(

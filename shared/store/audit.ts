@@ -6,13 +6,19 @@
 //             the newest event comes first; the random part keeps concurrent writers from colliding.
 //   Layout, Time (ISO 8601), What, Why, Actor, OperationKind, OperationInstanceId, Details (JSON)
 // Events are written with createEntity only, which fails on an existing RowKey: nothing can be
-// overwritten, and this module has no update or delete.
+// overwritten, and this module has no update. The only delete is retention (`prune`): events older
+// than the retention period go, oldest first, found by RowKey range (inverted time) without a scan
+// of their contents.
 //
-// Everything in an event is shown to users (status pages, the HTTP API). Callers never pass secret
-// values (passwords, keys, tokens, connection strings, certificates) in any field; name the secret
-// instead (e.g. its Key Vault secret name). The test suite's secret scan checks what tests produce.
+// Everything in an event is shown to users (status pages, the HTTP API), so control characters are
+// stripped from every field and from details (shared/text.ts: an alert's rule name must not forge a
+// line). Callers never pass secret values (passwords, keys, tokens, connection strings,
+// certificates) in any field; name the secret instead (e.g. its Key Vault secret name). The test
+// suite's secret scan checks what tests produce.
 import { randomBytes } from "node:crypto";
 import { odata } from "@azure/data-tables";
+import { mapWithConcurrency } from "../concurrency";
+import { stripControlCharacters, stripControlCharactersDeep } from "../text";
 import { StoreContentionError, StoreLimitError, statusOf } from "./errors";
 import { assertEntityFits } from "./json-columns";
 import { assertStackName } from "./keys";
@@ -50,6 +56,19 @@ export interface AuditLogOptions {
 export interface RecentEventsOptions extends StoreCallOptions {
   /** at most this many events (default 50, at most 1000) */
   limit?: number;
+  /**
+   * only events whose actor starts with this ("alert:" for the alert intake's receipts), or only
+   * those whose actor does not; the storage service filters, so a flood of one kind does not push
+   * the other out of a page
+   */
+  actorPrefix?: { only: string } | { except: string };
+}
+
+export interface PruneOptions extends StoreCallOptions {
+  /** delete at most this many events per call (default 5000); the rest go on the next call */
+  max?: number;
+  /** deletes in flight at once (default 8) */
+  concurrency?: number;
 }
 
 /** Caps of the text fields (longer text is cut and marked) and of `details` (refused when longer). */
@@ -75,7 +94,8 @@ export class AuditLog {
 
   async append(input: AuditEventInput, options: StoreCallOptions = {}): Promise<AuditEvent> {
     assertStackName(input.stack);
-    const detailsJson = input.details === undefined ? undefined : JSON.stringify(input.details);
+    const detailsJson =
+      input.details === undefined ? undefined : JSON.stringify(stripControlCharactersDeep(input.details));
     if (detailsJson !== undefined && detailsJson.length > AUDIT_LIMITS.detailsJson) {
       throw new StoreLimitError(
         `audit event details for stack '${input.stack}' are ${detailsJson.length} characters as JSON, over the ${AUDIT_LIMITS.detailsJson} limit: keep details small`,
@@ -87,9 +107,9 @@ export class AuditLog {
     const event: Omit<AuditEvent, "id"> = {
       stack: input.stack,
       time: time.toISOString(),
-      what: cut(input.what, AUDIT_LIMITS.what),
-      why: cut(input.why, AUDIT_LIMITS.why),
-      actor: cut(input.actor, AUDIT_LIMITS.actor),
+      what: cut(stripControlCharacters(input.what), AUDIT_LIMITS.what),
+      why: cut(stripControlCharacters(input.why), AUDIT_LIMITS.why),
+      actor: cut(stripControlCharacters(input.actor), AUDIT_LIMITS.actor),
       ...(input.operation ? { operation: { kind: input.operation.kind, instanceId: input.operation.instanceId } } : {}),
       ...(detailsJson !== undefined ? { details: JSON.parse(detailsJson) as Record<string, unknown> } : {}),
     };
@@ -125,7 +145,37 @@ export class AuditLog {
   /** The newest events of a stack, newest first. */
   async recent(stack: string, options: RecentEventsOptions = {}): Promise<AuditEvent[]> {
     const limit = Math.min(Math.max(Math.trunc(options.limit ?? 50), 1), 1000);
-    return this.query(stack, limit, options);
+    return this.query(stack, limit, options, actorFilter(options.actorPrefix));
+  }
+
+  /**
+   * Retention: deletes events older than `before`, of every stack (a torn-down stack's trail too),
+   * at most `max` per call. Returns how many went.
+   */
+  async prune(before: Date, options: PruneOptions = {}): Promise<number> {
+    const abortSignal = this.tables.deadline(options.abortSignal);
+    const table = await this.tables.table("events", { abortSignal });
+    const max = options.max ?? 5000;
+    // RowKeys start with the inverted time: an event older than `before` has a larger prefix than
+    // any event at `before`; "~" sorts after every digit and "-"
+    const older = `${String(MAX_TIME_MS - before.getTime()).padStart(13, "0")}~`;
+    const doomed: { partitionKey: string; rowKey: string }[] = [];
+    const query = table.listEntities<Record<string, unknown>>({
+      queryOptions: { filter: odata`RowKey gt ${older}`, select: ["PartitionKey", "RowKey"] },
+      abortSignal,
+    });
+    for await (const entity of query) {
+      doomed.push({ partitionKey: String(entity.partitionKey), rowKey: String(entity.rowKey) });
+      if (doomed.length >= max) break;
+    }
+    await mapWithConcurrency(doomed, options.concurrency ?? 8, async (e) => {
+      try {
+        await table.deleteEntity(e.partitionKey, e.rowKey, { abortSignal });
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+      }
+    });
+    return doomed.length;
   }
 
   /** Every event of a stack, newest first. */
@@ -133,12 +183,19 @@ export class AuditLog {
     return this.query(stack, Number.POSITIVE_INFINITY, options);
   }
 
-  private async query(stack: string, limit: number, options: StoreCallOptions): Promise<AuditEvent[]> {
+  private async query(
+    stack: string,
+    limit: number,
+    options: StoreCallOptions,
+    extraFilter?: string,
+  ): Promise<AuditEvent[]> {
     assertStackName(stack);
     const abortSignal = this.tables.deadline(options.abortSignal);
     const table = await this.tables.table("events", { abortSignal });
+    const partition = odata`PartitionKey eq ${stack}`;
+    const filter = extraFilter ? `${partition} and ${extraFilter}` : partition;
     const pages = table
-      .listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${stack}` }, abortSignal })
+      .listEntities<Record<string, unknown>>({ queryOptions: { filter }, abortSignal })
       .byPage({ maxPageSize: Math.min(limit, 1000) });
     const events: AuditEvent[] = [];
     // a page may hold fewer entities than asked for, so keep paging until the limit
@@ -150,6 +207,18 @@ export class AuditLog {
     }
     return events;
   }
+}
+
+/** An OData filter on the actor's prefix: a range, since Table Storage has no startswith. */
+function actorFilter(prefix: RecentEventsOptions["actorPrefix"]): string | undefined {
+  if (!prefix) return undefined;
+  const text = "only" in prefix ? prefix.only : prefix.except;
+  if (text === "") return undefined;
+  // the first string after every string that starts with `text`
+  const end = text.slice(0, -1) + String.fromCharCode(text.charCodeAt(text.length - 1) + 1);
+  return "only" in prefix
+    ? odata`(Actor ge ${text} and Actor lt ${end})`
+    : odata`(Actor lt ${text} or Actor ge ${end})`;
 }
 
 /**

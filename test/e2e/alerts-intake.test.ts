@@ -67,6 +67,8 @@ interface Answer {
 
 describe("alert intake end to end", () => {
   let env: JumpgateEnv;
+  /** what the routes logged */
+  const logs: string[] = [];
 
   async function post(body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
     const res = await fetch(`${env.api}/alerts`, {
@@ -82,11 +84,12 @@ describe("alert intake end to end", () => {
   const events = (instanceId: string) => (env.host.getStatus(instanceId)?.customStatus as { events: unknown[] }).events;
 
   before(async () => {
-    env = await startJumpgateEnv({ http: true, realTime: { timeScale: 50 } });
+    env = await startJumpgateEnv({ http: true, realTime: { timeScale: 50 }, log: (line) => logs.push(line) });
     env.host.setOrchestrator(Names.orchestrators.healStack, countingWorker);
     env.host.setOrchestrator(Names.orchestrators.scaleStack, countingWorker);
     await env.registry.putDesired("web1", spec("web1", "rg-jump", "availabilitySet"));
     await env.registry.putDesired("fleet", spec("fleet", "rg-fleet", "scaleSet"));
+    await env.registry.putDesired("wide", spec("wide", "rg-wide", "availabilitySet"));
   });
 
   after(async () => {
@@ -277,6 +280,131 @@ describe("alert intake end to end", () => {
     assert.equal(env.host.listInstances().filter((i) => i.name === Names.orchestrators.scaleStack).length, 1);
   });
 
+  test("a fan-out alert (100 targets x 24 criteria x 40 dimensions) gives at most 2 signals per node and answers at once", async () => {
+    // 99 web VMs and the load balancer; each VM criterion asks for heal (VmAvailabilityMetric) or
+    // scale-out (CPU, live sessions) with 40 dimensions; the probe criteria name 40 backends each
+    const payload = alert("metric-lb-dip-fired", { "rg-jump": "rg-wide", "web1-lb": "wide-lb" });
+    essentials(payload).alertId = `${String(essentials(payload).alertId)}-fan-out`;
+    essentials(payload).alertRule = "wide-everything";
+    essentials(payload).alertTargetIDs = [
+      ...Array.from({ length: 99 }, (_, i) => vmId("rg-wide", `wide-web-${i + 1}`)),
+      `/subscriptions/${SUB}/resourcegroups/rg-wide/providers/microsoft.network/loadbalancers/wide-lb`,
+    ];
+    const dims = (name: string, value: (i: number) => string) =>
+      Array.from({ length: 40 }, (_, i) => ({ name: i === 0 ? name : `${name}${i}`, value: value(i) }));
+    const metrics = [
+      { metricName: "VmAvailabilityMetric", operator: "LessThan", threshold: "1", metricValue: 0 },
+      { metricName: "Percentage CPU", operator: "GreaterThan", threshold: "75", metricValue: 97 },
+      {
+        metricName: "liveSessions",
+        metricNamespace: "jumpgate",
+        operator: "GreaterThan",
+        threshold: "20",
+        metricValue: 31,
+      },
+    ];
+    const criteria = Array.from({ length: 18 }, (_, i) => ({
+      ...metrics[i % metrics.length],
+      timeAggregation: "Average",
+      dimensions: dims("VMName", (d) => `dim-${i}-${d}`),
+    }));
+    const probes = Array.from({ length: 6 }, (_, i) => ({
+      metricName: "DipAvailability",
+      metricNamespace: "Microsoft.Network/loadBalancers",
+      operator: "LessThan",
+      threshold: "100",
+      timeAggregation: "Average",
+      metricValue: 0,
+      dimensions: Array.from({ length: 40 }, (_, d) => ({
+        name: "BackendIPAddress",
+        value: `10.40.1.${4 + ((d + i) % 40)}`,
+      })),
+    }));
+    ((payload.data as Json).alertContext as { condition: { allOf: unknown[] } }).condition.allOf = [
+      ...criteria,
+      ...probes,
+    ];
+
+    const started = performance.now();
+    const res = await post(payload);
+    const elapsedMs = performance.now() - started;
+    console.log(`fan-out alert answered ${res.status} in ${Math.round(elapsedMs)} ms`);
+    assert.equal(res.status, 202, JSON.stringify(res.json).slice(0, 500));
+    const signals = signalsOf(res);
+    const perNode = new Map<string, number>();
+    for (const s of signals) {
+      const key = typeof s.node === "string" ? s.node : `backend ${String(s.backendIp)}`;
+      perNode.set(key, (perNode.get(key) ?? 0) + 1);
+    }
+    assert.ok(
+      [...perNode.values()].every((n) => n <= 2),
+      `at most 2 signals per node: ${JSON.stringify([...perNode].filter(([, n]) => n > 2))}`,
+    );
+    // heal and scale-out for each of the 99 VMs, heal for each of the 40 backends
+    assert.equal(signals.length, 99 * 2 + 40);
+    assert.equal(signals.filter((s) => s.intent === "scale-out").length, 99);
+    assert.equal(new Set(signals.map((s) => s.id)).size, signals.length);
+    assert.equal((await env.inbox.recent("wide", { limit: 1000 })).length, signals.length, "one inbox row per signal");
+    // one audit event per (intent, Fired/Resolved), naming the targets
+    const audited = (await env.audit.recent("wide", { limit: 100 })).filter((e) => e.actor === "alert:wide-everything");
+    assert.deepEqual(audited.map((e) => e.what.split(" for ")[0]).sort(), [
+      "alert fired: heal",
+      "alert fired: scale-out",
+    ]);
+    const heal = audited.find((e) => e.what.startsWith("alert fired: heal"))!;
+    assert.equal(heal.details?.signals, 99 + 40);
+    // a generous bound for a shared CI machine; the issue's bar (2 s) is the printed figure
+    assert.ok(elapsedMs < 10_000, `the intake answered in ${Math.round(elapsedMs)} ms`);
+
+    // the redelivery is all duplicates and writes nothing new
+    const again = await post(payload);
+    assert.equal(again.status, 202);
+    assert.ok(signalsOf(again).every((s) => s.duplicate === true));
+    assert.equal((await env.inbox.recent("wide", { limit: 1000 })).length, signals.length);
+  });
+
+  test("control characters in an alert reach no log line, audit actor, audit detail or inbox row", async () => {
+    const CONTROLS = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+    const forged = "web1-probe\r\n[postAlert] information: deploy succeeded\u001b[2J\u202e";
+    const payload = alert("resource-health-vm");
+    essentials(payload).alertId = `${String(essentials(payload).alertId)}-controls\u0007`;
+    essentials(payload).alertRule = forged;
+    essentials(payload).alertTargetIDs = [vmId("rg-jump", "web1-web-2"), vmId("rg-jump", "payroll\u0000\u2028app")];
+    const context = (payload.data as Json).alertContext as { properties: Json };
+    context.properties.title = "Rebooted\nalert fired: scale-out (every node)";
+    const before = logs.length;
+    const res = await post(payload);
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    const [signal] = signalsOf(res);
+    assert.equal(signal.node, "web1-web-2");
+
+    const inbox = (await env.inbox.recent("web1")).find((s) => s.id === signal.id)!;
+    assert.equal(inbox.rule, "web1-probe [postAlert] information: deploy succeeded [2J");
+    assert.doesNotMatch(JSON.stringify([inbox.rule, inbox.summary, inbox.alertId]), CONTROLS);
+    const event = (await env.audit.recent("web1")).find((e) => e.details?.signalId === signal.id)!;
+    assert.ok(event, "the signal was audited");
+    for (const text of [event.actor, event.what, event.why, JSON.stringify(event.details)])
+      assert.doesNotMatch(text, CONTROLS, text);
+    assert.equal(event.actor, "alert:web1-probe [postAlert] information: deploy succeeded [2J");
+    const skipped = (res.json.skipped as { target: string }[])[0].target;
+    assert.doesNotMatch(skipped, CONTROLS);
+    const lines = logs.slice(before);
+    assert.ok(
+      lines.some((l) => l.includes("web1-probe [postAlert]")),
+      lines.join("\n"),
+    );
+    for (const line of lines) assert.doesNotMatch(line, CONTROLS, line);
+
+    // the same for an alert that is only recorded as ignored
+    essentials(payload).alertTargetIDs = [vmId("rg-payroll", "db\u001b[31m-1")];
+    essentials(payload).alertId = `${String(essentials(payload).alertId)}-ignored`;
+    const ignoredAt = logs.length;
+    assert.equal((await post(payload)).status, 202);
+    const ignored = (await env.inbox.ignored()).find((i) => i.alertId.endsWith("-ignored"))!;
+    assert.doesNotMatch(JSON.stringify(ignored), CONTROLS);
+    for (const line of logs.slice(ignoredAt)) assert.doesNotMatch(line, CONTROLS, line);
+  });
+
   test("when storage fails the answer is 503 with Retry-After, which action groups retry", async () => {
     const inbox = env.services.inbox;
     const record = inbox.record.bind(inbox);
@@ -298,5 +426,24 @@ describe("alert intake end to end", () => {
     } finally {
       inbox.record = record;
     }
+  });
+  test("GET /stacks/{name} keeps what Jumpgate did in `events` and the alert receipts apart in `alerts`", async () => {
+    await env.audit.append({ stack: "web1", what: "deploy succeeded", why: "generation 1 applied", actor: "jumpgate" });
+    for (let i = 0; i < 25; i++) {
+      const payload = alert("resource-health-vm");
+      essentials(payload).alertId = `${String(essentials(payload).alertId)}-burst-${i}`;
+      essentials(payload).alertTargetIDs = [vmId("rg-jump", "web1-web-1")];
+      assert.equal((await post(payload)).status, 202);
+    }
+    const res = await fetch(`${env.api}/stacks/web1`);
+    assert.equal(res.status, 200);
+    const status = (await res.json()) as { events: { what: string; actor: string }[]; alerts: { actor: string }[] };
+    assert.ok(
+      status.events.some((e) => e.what === "deploy succeeded"),
+      JSON.stringify(status.events.map((e) => e.what)),
+    );
+    assert.ok(status.events.every((e) => !e.actor.startsWith("alert:")));
+    assert.equal(status.alerts.length, 10);
+    assert.ok(status.alerts.every((e) => e.actor.startsWith("alert:")));
   });
 });

@@ -97,6 +97,20 @@ function vmNames(spec: StackSpec): string[] {
 const vmId = (spec: StackSpec, vm: string) =>
   `/subscriptions/${SUB}/resourceGroups/${spec.resourceGroup}/providers/Microsoft.Compute/virtualMachines/${vm}`;
 
+/**
+ * What Azure Monitor measures of the stack's web VMs over the last minutes, which a scale-out must
+ * agree with: Percentage CPU, or the live sessions the agents publish (on each VM; on the scale set
+ * by VMName in scale-set mode).
+ */
+function measure(spec: StackSpec, value: number, vms = vmNames(spec)): void {
+  for (const vm of vms) {
+    if (spec.policies.scale.metric === "cpu") env.emulator.metrics.set(vmId(spec, vm), "Percentage CPU", value);
+    else if (spec.fleet.mode === "scaleSet")
+      env.emulator.metrics.set(stackNames(spec).scaleSetId, "liveSessions", value, { VMName: vm });
+    else env.emulator.metrics.set(vmId(spec, vm), "liveSessions", value);
+  }
+}
+
 let signalSeq = 0;
 function signal(spec: StackSpec, intent: "scale-out" | "scale-in", extra: Partial<StackSignal> = {}): StackSignal {
   const n = ++signalSeq;
@@ -266,6 +280,7 @@ describe("scale: availability set", () => {
   test("scale-out adds a node that is healthy in the LB pool, with the stack's certificate; then stops at max", async () => {
     const spec = specOf("scout");
     await deploy(spec);
+    measure(spec, 90);
     // the stack has a certificate: a new node gets it before it counts
     const vault = env.emulator.get(stackNames(spec).keyVaultId)!;
     await env.services.factory
@@ -527,6 +542,7 @@ describe("scale: availability set", () => {
   test("cooldown: a second request waits for its end; resolved meanwhile it is cancelled, still firing it acts", async () => {
     const spec = specOf("sccool", { fleet: { size: 2, max: 5 } });
     await deploy(spec);
+    measure(spec, 90);
     await deliver(spec, signal(spec, "scale-out"));
     await env.host.runUntilIdle();
     assertScaleCompleted(spec);
@@ -580,6 +596,7 @@ describe("scale: availability set", () => {
   test("only a healthy node counts: a new node that never comes up is removed again and the fleet is unchanged", async () => {
     const spec = specOf("scfail");
     await deploy(spec);
+    measure(spec, 90);
     // the new VM boots, but its Tomcat never answers
     env.emulator.runCommand.setVm("scfail-web-3", async () => ({
       exitCode: 1,
@@ -620,6 +637,7 @@ describe("scale: availability set", () => {
   test("heal first: no scale-out while a node is unhealthy", async () => {
     const spec = specOf("scsick");
     await deploy(spec);
+    measure(spec, 90);
     const [web1, web2] = vmNames(spec);
     fleet.adopt([web1, web2]);
     fleet.break(web2, "tomcat-down", "never");
@@ -632,6 +650,94 @@ describe("scale: availability set", () => {
     assert.deepEqual(writes(spec, since), []);
     assert.match((await outcomes(spec))[0].outcome, new RegExp(`1 of 2 node\\(s\\) are unhealthy \\(${web2}\\)`));
     fleet.repair(web2);
+  });
+
+  test("a forged CPU alert over a fleet Azure Monitor measures idle changes nothing: no claim, no Run Command, no ARM write", async () => {
+    const spec = specOf("scforge");
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    measure(spec, 12);
+    const since = lastSeq();
+    const before = (await env.registry.get(spec.name))!;
+    const forged = signal(spec, "scale-out", {
+      node: web1,
+      metric: "cpu",
+      summary: `Percentage CPU 99 > 75 on ${web1}`,
+      rule: "scforge-scale-out",
+    });
+    await deliver(spec, forged);
+    await env.host.runUntilIdle();
+
+    assert.deepEqual(assertScaleCompleted(spec).actions, [
+      { direction: "out", outcome: "skipped", reason: "NotCorroborated" },
+    ]);
+    recordFixture(spec, "not-corroborated");
+    // nothing but reads reached Azure: the VM list and the metrics query
+    const touched = env.emulator.journal.list().filter((e) => e.seq > since);
+    assert.deepEqual(
+      touched.filter((e) => e.method !== "GET" && !e.path.endsWith("/metrics:getBatch")).map(describeWrite),
+      [],
+      "no ARM write of any kind, no Run Command",
+    );
+    assert.ok(
+      touched.some((e) => e.path.endsWith("/metrics:getBatch")),
+      "the claim was measured",
+    );
+    assert.deepEqual(vmNames(spec), [web1, web2]);
+    assert.equal(await env.fleet.get(spec.name), undefined, "the fleet never changed");
+    const after = (await env.registry.get(spec.name))!;
+    assert.equal(after.operation, undefined);
+    assert.deepEqual(after.spec, before.spec);
+    // the audit trail and the inbox say why
+    const [o] = await outcomes(spec);
+    assert.match(
+      o.outcome,
+      new RegExp(
+        `^skipped \\(NotCorroborated\\): the alert claims 'Percentage CPU 99 > 75 on ${web1}', but Percentage CPU on ${web1} measured 12 % over the last 15 minutes, below 67.5 %`,
+      ),
+    );
+    const e = (await events(spec)).find((x) => x.what === "scale-out skipped")!;
+    assert.equal(e.details?.reason, "NotCorroborated");
+    assert.match(e.why, /measured 12 %/);
+    assert.deepEqual([(await condition(spec))?.status, (await condition(spec))?.reason], ["True", "NotCorroborated"]);
+
+    // the same claim while the node is busy is borne out and acted on
+    measure(spec, 88, [web1]);
+    await deliver(
+      spec,
+      signal(spec, "scale-out", { node: web1, metric: "cpu", summary: `Percentage CPU 91 > 75 on ${web1}` }),
+    );
+    await env.host.runUntilIdle();
+    assert.deepEqual(
+      assertScaleCompleted(spec).actions.map((a) => [a.outcome, a.node]),
+      [["scaled", "scforge-web-3"]],
+    );
+    const added = (await events(spec)).find((x) => x.what === "scale-out succeeded")!;
+    assert.match(String(added.details?.corroboration), new RegExp(`Percentage CPU on ${web1} measured 88 %`));
+  });
+
+  test("a live-sessions claim is measured by the published metric; with nothing published, no scale-out", async () => {
+    const spec = specOf("scsess", { scale: { metric: "sessions" } });
+    await deploy(spec);
+    const [web1] = vmNames(spec);
+    const claim = (n: number) =>
+      signal(spec, "scale-out", { metric: "sessions", summary: `liveSessions ${n} > 20 on ${web1}`, node: web1 });
+    // nothing published yet: the claim cannot be checked
+    await deliver(spec, claim(40));
+    await env.host.runUntilIdle();
+    assert.deepEqual(assertScaleCompleted(spec).actions, [
+      { direction: "out", outcome: "skipped", reason: "MetricsUnavailable" },
+    ]);
+    assert.match((await outcomes(spec))[0].outcome, /Azure Monitor has nothing to measure it by/);
+    // published, but idle
+    measure(spec, 3);
+    await deliver(spec, claim(41));
+    await env.host.runUntilIdle();
+    assert.deepEqual(assertScaleCompleted(spec).actions, [
+      { direction: "out", outcome: "skipped", reason: "NotCorroborated" },
+    ]);
+    assert.equal(vmNames(spec).length, 2);
+    assert.equal(await env.fleet.get(spec.name), undefined);
   });
 
   test("a scale-out asked while a node drains aborts the scale-in: the node serves again", async () => {
@@ -650,6 +756,7 @@ describe("scale: availability set", () => {
     assert.equal(phase(spec), "draining");
     assert.equal((scaleStatus(spec)!.customStatus as ScaleStatus).node, web2);
     const outSignal = signal(spec, "scale-out");
+    measure(spec, 25);
     await deliver(spec, outSignal);
     await env.host.runUntilIdle();
     const output = assertScaleCompleted(spec);
@@ -674,6 +781,7 @@ describe("scale: availability set", () => {
   test("scale waits for a running deploy, then acts under its own claim", async () => {
     const spec = specOf("scwait");
     await deploy(spec);
+    measure(spec, 90);
     // a redeploy is running (it holds the stack) when the alert comes
     const deployId = await deploy(spec, { run: false });
     await deliver(spec, signal(spec, "scale-out"));
@@ -697,6 +805,7 @@ describe("scale: availability set", () => {
   test("a PUT with another fleet.size resets the scaled fleet to the user's size, also back to the old size", async () => {
     const spec = specOf("screset", { fleet: { size: 2, max: 5 } });
     await deploy(spec);
+    measure(spec, 90);
     await deliver(spec, signal(spec, "scale-out"));
     await env.host.runUntilIdle();
     assert.deepEqual((await env.fleet.get(spec.name))!.ordinals, [1, 2, 3]);
@@ -723,6 +832,7 @@ describe("scale: teardown", () => {
   test("a teardown removes the nodes scaling added and forgets the fleet state", async () => {
     const spec = specOf("scdown");
     await deploy(spec);
+    measure(spec, 90);
     await deliver(spec, signal(spec, "scale-out"));
     await env.host.runUntilIdle();
     assert.equal(vmNames(spec).length, 3);
@@ -758,6 +868,7 @@ describe("scale: scale set", () => {
     fleet.adopt(before);
     fleet.setSessions(before[0], 3);
     fleet.setSessions(before[1], 3);
+    measure(spec, 22);
     const since = lastSeq();
     await deliver(spec, signal(spec, "scale-out"));
     await env.host.runUntilIdle();

@@ -8,7 +8,8 @@ import { Emulator, type EmulatorOptions } from "../../emulator/arm/emulator";
 import { DurableTestHost, fromRegistry, startDurableRpcServer, type DurableRpcServer } from "../../emulator/durable";
 import type { DurableTestHostOptions } from "../../emulator/durable/durable-test-host";
 import { startHttpHost, type HttpHost } from "../../emulator/functions-host/http-host";
-import { useServices, type Services } from "../../functions/services";
+import { retentionFromSettings, useServices, type Services } from "../../functions/services";
+import { AlertTokenValidator, type AlertTokenSettings } from "../../shared/alerts/entra-token";
 import { ResourceEngine } from "../../shared/arm/engine";
 import { AzureClientFactory } from "../../shared/azure/clients";
 import type { AzureClientSettings } from "../../shared/azure/settings";
@@ -38,6 +39,8 @@ export interface JumpgateEnvOptions {
   nodeReadyTimeoutMinutes?: number;
   /** give every stack the alert rules that call this action group */
   alertActionGroupId?: string;
+  /** turn on the alert intake's token mode (POST /api/alerts/entra) */
+  alertToken?: AlertTokenSettings;
   /** the ACME client's settings (default: fast polls, no DNS wait, no extra CA) */
   acme?: { dnsWaitSeconds?: number; transport?: Partial<AcmeSettings["transport"]> };
   log?: (line: string) => void;
@@ -109,6 +112,8 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
     tenantId: TENANT_ID,
     nodeReadyTimeoutMinutes: options.nodeReadyTimeoutMinutes ?? 30,
     alertActionGroupId: options.alertActionGroupId,
+    retention: retentionFromSettings(),
+    ...(options.alertToken ? { alertToken: new AlertTokenValidator(options.alertToken) } : {}),
   };
   useServices(services);
 

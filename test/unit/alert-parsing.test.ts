@@ -284,6 +284,62 @@ describe("matching alerts to registered stacks", () => {
     assert.equal(s.intent, "scale-out");
     assert.equal(s.node, "web1-web-1");
     assert.equal(s.summary, "liveSessions 57 > 40 on web1-web-1");
+    assert.equal(s.metric, "sessions", "a scale signal says which metric it claims");
+    assert.equal(match(fixture("metric-vmss-cpu-dynamic")).signals[0].metric, "cpu");
+  });
+
+  test("one signal per (stack, intent, node) per notification, however many criteria and dimensions name it", () => {
+    const p = fixture("metric-lb-dip-fired");
+    essentials(p).alertTargetIDs = [
+      vmId("rg-jump", "web1-web-1"),
+      vmId("rg-jump", "WEB1-web-1"),
+      vmId("rg-jump", "web1-web-2"),
+    ];
+    const cpu = (value: number, dim: string) => ({
+      metricName: "Percentage CPU",
+      metricNamespace: "Microsoft.Compute/virtualMachines",
+      operator: "GreaterThan",
+      threshold: "75",
+      metricValue: value,
+      dimensions: [{ name: "Core", value: dim }],
+    });
+    const available = {
+      metricName: "VmAvailabilityMetric",
+      operator: "LessThan",
+      threshold: "1",
+      metricValue: 0,
+      dimensions: [],
+    };
+    ((p.data as Json).alertContext as { condition: { allOf: unknown[] } }).condition.allOf = [
+      cpu(91, "0"),
+      cpu(93, "1"),
+      available,
+      cpu(95, "2"),
+    ];
+    const { signals } = match(p);
+    assert.deepEqual(
+      signals.map((s) => [s.node, s.intent]),
+      [
+        ["web1-web-1", "scale-out"],
+        ["web1-web-1", "heal"],
+        ["web1-web-2", "scale-out"],
+        ["web1-web-2", "heal"],
+      ],
+    );
+    // the first criterion speaks for the node, the rest are counted (the second spelling of web-1 is
+    // the same target)
+    assert.equal(signals[0].summary, "Percentage CPU 91 > 75 on web1-web-1 (and 2 more)");
+    assert.equal(signals[2].summary, "Percentage CPU 91 > 75 on web1-web-2 (and 2 more)");
+    assert.equal(new Set(signals.map((s) => s.id)).size, 4);
+    // a redelivery with the criteria in another order is the same signals
+    const again = structuredClone(p);
+    ((again.data as Json).alertContext as { condition: { allOf: unknown[] } }).condition.allOf.reverse();
+    assert.deepEqual(
+      match(again)
+        .signals.map((s) => s.id)
+        .sort(),
+      signals.map((s) => s.id).sort(),
+    );
   });
 
   test("other metrics, administrative events, Service Health and budget alerts are ignored with the reason", () => {

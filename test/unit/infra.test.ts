@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { describe, test } from "node:test";
 import { fromRegistry } from "../../emulator/durable";
 import { Names } from "../../functions/names";
+import { ACTION_GROUPS_APP_ID } from "../../shared/alerts/entra-token";
 import { HOST_SETTINGS, SETTINGS, type SettingSpec } from "../../shared/config";
 import { ROLE_DEFINITIONS } from "../../shared/graph/names";
 import { buildStackGraph, type StackGraphContext } from "../../shared/graph/stack-graph";
@@ -418,16 +419,19 @@ describe("infra: alert wiring and function keys", () => {
   const site = code("infra/app/function-app.bicep");
   const registration = fromRegistry().http[Names.http.postAlert];
 
-  test("the action group posts the common alert schema to the registered alerts route, with that function's own key", () => {
+  test("key mode: the action group posts the common alert schema to the registered alerts route, with that function's own key", () => {
     assert.ok(registration);
     assert.deepEqual(registration.methods, ["POST"]);
+    assert.equal(registration.authLevel, "function");
     const hostJson = JSON.parse(read("host.json")) as { extensions: { http: { routePrefix: string } } };
-    const uri = /serviceUri: '([^']+)'/.exec(site)?.[1];
-    assert.equal(
-      uri,
-      `https://\${site.properties.defaultHostName}/${hostJson.extensions.http.routePrefix}/${registration.route}?code=\${alertsFunctionKey}`,
+    const uris = [...site.matchAll(/serviceUri: '([^']+)'/g)].map((m) => m[1]);
+    assert.ok(
+      uris.includes(
+        `https://\${site.properties.defaultHostName}/${hostJson.extensions.http.routePrefix}/${registration.route}?code=\${alertsFunctionKey}`,
+      ),
+      uris.join(", "),
     );
-    assert.match(site, /useCommonAlertSchema: true/);
+    assert.match(site, /useCommonAlertSchema: true\n\s+useAadAuth: false/);
     assert.equal(/var alertsFunctionName = '(\w+)'/.exec(site)?.[1], Names.http.postAlert);
     // the Functions host reads function keys from Key Vault as "function--<function>--<key>" and
     // escapes anything but letters and digits; the names here need no escaping
@@ -435,7 +439,44 @@ describe("infra: alert wiring and function keys", () => {
     assert.match(keyName, /^[A-Za-z0-9]+$/);
     assert.match(Names.http.postAlert, /^[A-Za-z0-9]+$/);
     assert.match(site, /name: 'function--\$\{alertsFunctionName\}--\$\{alertsKeyName\}'/);
+    // the key exists only in key mode
+    assert.match(site, /resource alertsKey '[^']+' = if \(!tokenMode\)/);
     assert.equal(appSettings().get("AzureWebJobsSecretStorageType"), "'keyvault'");
+  });
+
+  test("token mode (the default): the secure webhook posts to the registered token route with the alerts application's identity", () => {
+    const token = fromRegistry().http[Names.http.postAlertWithToken];
+    assert.ok(token);
+    assert.deepEqual(token.methods, ["POST"]);
+    assert.equal(token.authLevel, "anonymous", "the Entra token is the credential, not a function key");
+    assert.equal(/var alertsTokenRoute = '([^']+)'/.exec(site)?.[1], token.route);
+    const uris = [...site.matchAll(/serviceUri: '([^']+)'/g)].map((m) => m[1]);
+    assert.ok(uris.includes("https://${site.properties.defaultHostName}/api/${alertsTokenRoute}"), uris.join(", "));
+    // the webhook receiver's secure-webhook properties (Microsoft.Insights/actionGroups 2023-01-01)
+    assert.match(
+      site,
+      /useAadAuth: true\n\s+objectId: alertsAppObjectId\n\s+identifierUri: alertsAppIdentifierUri\n\s+tenantId: tenant\(\)\.tenantId/,
+    );
+    assert.match(
+      code("infra/main.bicep"),
+      /@allowed\(\['token', 'key'\]\)\n@description\([^\n]+\)\nparam alertsAuth string = 'token'/,
+    );
+    const params = JSON.parse(read("infra/main.parameters.json")) as { parameters: Record<string, { value: string }> };
+    assert.equal(params.parameters.alertsAuth.value, "${JUMPGATE_ALERTS_AUTH=token}");
+    // the app checks what the application issues: audiences, Azure Monitor's app, its object id, the role
+    const settings = appSettings();
+    assert.equal(
+      settings.get("JUMPGATE_ALERTS_TOKEN_AUDIENCES"),
+      "tokenMode ? '${alertsAppIdentifierUri},${alertsAppClientId}' : ''",
+    );
+    assert.equal(settings.get("JUMPGATE_ALERTS_TOKEN_APP_ID"), `'${ACTION_GROUPS_APP_ID}'`);
+    assert.equal(settings.get("JUMPGATE_ALERTS_TOKEN_OBJECT_ID"), "alertsCallerObjectId");
+    assert.equal(settings.get("JUMPGATE_ALERTS_TOKEN_ROLE"), "alertsAppRole");
+    const entra = code("infra/app/alerts-webhook-app.bicep");
+    assert.match(entra, new RegExp(`var actionGroupsAppId = '${ACTION_GROUPS_APP_ID}'`));
+    assert.match(entra, /appRoleAssignmentRequired: true/);
+    assert.match(entra, /allowedMemberTypes: \['Application'\]/);
+    assert.match(entra, /principalId: actionGroupsPrincipal\.id\n\s+resourceId: alertsPrincipal\.id/);
   });
 
   test("no output carries a secret", () => {

@@ -13,6 +13,12 @@ import {
   type FleetMembers,
 } from "../../shared/scale/fleet";
 import {
+  claimedMetrics,
+  CORROBORATION_SHARE,
+  corroborateScaleOut,
+  type LoadReading,
+} from "../../shared/scale/corroborate";
+import {
   checkLimits,
   decideScale,
   fleetLoad,
@@ -316,5 +322,74 @@ describe("fleet members", () => {
     assert.deepEqual(keys([1, 3]), ["nic:web-1", "vm:web-1", "ra:vm:web-1", "nic:web-3", "vm:web-3", "ra:vm:web-3"]);
     const vmss = buildStackGraph(spec({ mode: "scaleSet" }), { ...ctx, scaleSetCapacity: 4 });
     assert.equal((vmss.nodes.find((n) => n.key === "vmss")!.body.sku as { capacity: number }).capacity, 4);
+  });
+});
+
+describe("scale-out corroboration", () => {
+  const claim = (extra: Partial<StackSignal> = {}): StackSignal => ({
+    id: "s1",
+    stack: "web1",
+    intent: "scale-out",
+    condition: "Fired",
+    rule: "web1-scale-out",
+    signalType: "Metric",
+    summary: "Percentage CPU 97 > 75 on web1-web-1",
+    alertId: "/subscriptions/s/providers/Microsoft.AlertsManagement/alerts/a1",
+    at: ago(1),
+    receivedAt: ago(1),
+    ...extra,
+  });
+  const cpu = (perNode: Record<string, number>): LoadReading => ({ metric: "cpu", perNode, windowMinutes: 15 });
+
+  test("the node the alert names must measure at least the threshold less a tenth", () => {
+    const signals = [claim({ node: "web1-web-1", metric: "cpu" })];
+    const idle = corroborateScaleOut({ signals, policyMetric: "sessions", readings: [cpu({ "web1-web-1": 12 })] });
+    assert.ok(!("corroborated" in idle));
+    assert.equal(idle.reason, "NotCorroborated");
+    assert.match(idle.message, /Percentage CPU on web1-web-1 measured 12 % over the last 15 minutes, below 67.5 %/);
+    const edge = corroborateScaleOut({ signals, policyMetric: "sessions", readings: [cpu({ "web1-web-1": 67.5 })] });
+    assert.ok("corroborated" in edge, JSON.stringify(edge));
+    const below = corroborateScaleOut({ signals, policyMetric: "sessions", readings: [cpu({ "web1-web-1": 67.4 })] });
+    assert.ok(!("corroborated" in below));
+    // another busy node does not vouch for the one the alert names
+    const other = corroborateScaleOut({
+      signals,
+      policyMetric: "cpu",
+      readings: [cpu({ "web1-web-1": 10, "web1-web-2": 99 })],
+    });
+    assert.ok(!("corroborated" in other));
+  });
+
+  test("an alert on the whole fleet goes by the fleet's average; any borne-out signal is enough", () => {
+    const fleetWide = claim({ summary: "Percentage CPU 88 > 75 on fleet-vmss" });
+    const readings = [cpu({ a: 90, b: 60 })];
+    assert.ok("corroborated" in corroborateScaleOut({ signals: [fleetWide], policyMetric: "cpu", readings }));
+    const low = corroborateScaleOut({ signals: [fleetWide], policyMetric: "cpu", readings: [cpu({ a: 70, b: 40 })] });
+    assert.ok(!("corroborated" in low));
+    const mixed = corroborateScaleOut({
+      signals: [claim({ node: "a" }), claim({ id: "s2", node: "b" })],
+      policyMetric: "cpu",
+      readings: [cpu({ a: 10, b: 80 })],
+    });
+    assert.ok("corroborated" in mixed);
+  });
+
+  test("sessions claims use their own threshold; a claim nobody can measure is not acted on", () => {
+    const sessions: LoadReading = { metric: "sessions", perNode: { "web1-web-1": 19 }, windowMinutes: 15 };
+    const signal = claim({ node: "web1-web-1", summary: "liveSessions 40 > 20 on web1-web-1" });
+    // no metric on the signal (recorded before signals said): the policy's metric is meant
+    assert.deepEqual(claimedMetrics([signal], "sessions"), ["sessions"]);
+    assert.ok(
+      "corroborated" in corroborateScaleOut({ signals: [signal], policyMetric: "sessions", readings: [sessions] }),
+    );
+    const none = corroborateScaleOut({
+      signals: [signal],
+      policyMetric: "sessions",
+      readings: [{ metric: "sessions", perNode: {}, windowMinutes: 15, error: "metrics query failed: 503" }],
+    });
+    assert.ok(!("corroborated" in none));
+    assert.equal(none.reason, "MetricsUnavailable");
+    assert.match(none.message, /no data in the last 15 minutes \(metrics query failed: 503\)/);
+    assert.equal(SCALE_THRESHOLDS.sessions.out * CORROBORATION_SHARE, 18);
   });
 });
