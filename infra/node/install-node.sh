@@ -8,16 +8,23 @@
 # Tomcat 9 and Guacamole (WAR as ROOT only, MySQL extension, Connector/J, schema for
 # `jumpgate-node bootstrap-db`), turns SSH off, enables NGINX with a self-signed bootstrap
 # certificate and starts the services. Re-running it is harmless: finished steps are skipped.
+#
+# Every path is under $JUMPGATE_NODE_ROOT (unset on a VM), like the agent's, so the tests run this
+# very script in a sandbox directory; JUMPGATE_SYSTEMCTL and JUMPGATE_NGINX (split on spaces) stand
+# in for systemd and the system NGINX there.
 set -euo pipefail
 shopt -s inherit_errexit
 umask 022
 
-readonly ARTIFACTS=/etc/jumpgate/artifacts.env
-readonly CACHE=${JUMPGATE_INSTALL_CACHE:-/var/cache/jumpgate}
-readonly AGENT=/usr/local/sbin/jumpgate-node
-readonly GUACAMOLE_HOME=/etc/guacamole
-readonly SCHEMA_DIR=/opt/jumpgate/guacamole/schema
-readonly TOMCAT_LINK=/opt/tomcat
+readonly ROOT="${JUMPGATE_NODE_ROOT:-}"
+readonly ARTIFACTS="$ROOT/etc/jumpgate/artifacts.env"
+readonly CACHE=${JUMPGATE_INSTALL_CACHE:-$ROOT/var/cache/jumpgate}
+readonly AGENT="$ROOT/usr/local/sbin/jumpgate-node"
+readonly GUACAMOLE_HOME="$ROOT/etc/guacamole"
+readonly SCHEMA_DIR="$ROOT/opt/jumpgate/guacamole/schema"
+readonly TOMCAT_LINK="$ROOT/opt/tomcat"
+read -r -a SYSTEMCTL <<<"${JUMPGATE_SYSTEMCTL:-systemctl}"
+read -r -a NGINX <<<"${JUMPGATE_NGINX:-nginx}"
 
 log() { printf 'jumpgate-install: %s\n' "$*" >&2; }
 die() {
@@ -83,12 +90,12 @@ ensure_system_user() {
 
 # No SSH anywhere: the node is operated through Run Command and the agent only.
 disable_ssh() {
-  systemctl disable --now ssh.socket ssh.service 2>/dev/null || true
-  systemctl mask ssh.socket ssh.service 2>/dev/null || true
+  "${SYSTEMCTL[@]}" disable --now ssh.socket ssh.service 2>/dev/null || true
+  "${SYSTEMCTL[@]}" mask ssh.socket ssh.service 2>/dev/null || true
 }
 
 build_guacd() {
-  if [[ -x /usr/local/sbin/guacd ]] && /usr/local/sbin/guacd -v 2>&1 | grep -q "$JUMPGATE_GUACAMOLE_VERSION"; then
+  if [[ -x $ROOT/usr/local/sbin/guacd ]] && "$ROOT"/usr/local/sbin/guacd -v 2>&1 | grep -q "$JUMPGATE_GUACAMOLE_VERSION"; then
     return 0
   fi
   local tarball="$CACHE/guacamole-server.tar.gz" src
@@ -98,16 +105,16 @@ build_guacd() {
   log "building guacd $JUMPGATE_GUACAMOLE_VERSION"
   (
     cd "$src"
-    CFLAGS="-O2 -Wno-error" ./configure --prefix=/usr/local --disable-guacenc --disable-guaclog
+    CFLAGS="-O2 -Wno-error" ./configure --prefix="$ROOT"/usr/local --disable-guacenc --disable-guaclog
     make -j "$(nproc)"
     make install
   )
-  ldconfig
+  if [[ -z $ROOT ]]; then ldconfig; fi
   rm -rf "$src"
 }
 
 install_tomcat() {
-  local home="/opt/tomcat-$JUMPGATE_TOMCAT_VERSION"
+  local home="$ROOT/opt/tomcat-$JUMPGATE_TOMCAT_VERSION"
   if [[ ! -x $home/bin/catalina.sh ]]; then
     fetch_verified JUMPGATE_ARTIFACT_TOMCAT "$CACHE/tomcat.tar.gz"
     mkdir -p "$home"
@@ -116,13 +123,13 @@ install_tomcat() {
     rm -rf "${home:?}/webapps/"* "$home/bin/"*.bat
   fi
   ln -sfn "$home" "$TOMCAT_LINK"
-  install -m 0640 -o root -g tomcat /opt/jumpgate/tomcat/server.xml "$home/conf/server.xml"
+  install -m 0640 -o root -g tomcat "$ROOT"/opt/jumpgate/tomcat/server.xml "$home/conf/server.xml"
   chgrp -R tomcat "$home/conf"
   chmod -R g+rX,o-rwx "$home/conf"
   chown -R tomcat:tomcat "$home/logs" "$home/temp" "$home/work" "$home/webapps"
   local java
   java=$(readlink -f "$(command -v java)") || die "no Java runtime installed"
-  printf 'JAVA_HOME=%s\n' "${java%/bin/java}" >/etc/jumpgate/tomcat.env
+  printf 'JAVA_HOME=%s\n' "${java%/bin/java}" >"$ROOT"/etc/jumpgate/tomcat.env
 }
 
 install_guacamole() {
@@ -155,11 +162,12 @@ install_guacamole() {
 
 configure_nginx() {
   "$AGENT" init >/dev/null
-  rm -f /etc/nginx/sites-enabled/default
-  ln -sfn /etc/jumpgate/nginx/jumpgate.conf /etc/nginx/conf.d/jumpgate.conf
-  nginx -t
-  systemctl enable nginx.service
-  systemctl reload-or-restart nginx.service
+  rm -f "$ROOT"/etc/nginx/sites-enabled/default
+  mkdir -p "$ROOT"/etc/nginx/conf.d
+  ln -sfn "$ROOT"/etc/jumpgate/nginx/jumpgate.conf "$ROOT"/etc/nginx/conf.d/jumpgate.conf
+  "${NGINX[@]}" -t
+  "${SYSTEMCTL[@]}" enable nginx.service
+  "${SYSTEMCTL[@]}" reload-or-restart nginx.service
 }
 
 main() {
@@ -172,12 +180,12 @@ main() {
   install_tomcat
   install_guacamole
   configure_nginx
-  systemctl daemon-reload
-  systemctl enable --now guacd.service tomcat.service jumpgate-probe.timer
+  "${SYSTEMCTL[@]}" daemon-reload
+  "${SYSTEMCTL[@]}" enable --now guacd.service tomcat.service jumpgate-probe.timer
   # the agent's health reports this marker, so the app knows when the node is ready for its credentials
-  install -d -m 0755 /var/lib/jumpgate
+  install -d -m 0755 "$ROOT"/var/lib/jumpgate
   printf '{"guacamole":"%s","tomcat":"%s","installedAt":"%s"}\n' "$JUMPGATE_GUACAMOLE_VERSION" \
-    "$JUMPGATE_TOMCAT_VERSION" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >/var/lib/jumpgate/installed.json
+    "$JUMPGATE_TOMCAT_VERSION" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$ROOT"/var/lib/jumpgate/installed.json
   log "node installed; it joins the load balancer once its database credentials are installed"
 }
 

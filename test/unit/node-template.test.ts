@@ -198,10 +198,10 @@ describe("web node template", () => {
       assert.ok(agent.includes(`readonly ${variable}="$ROOT${p}"\n`), `the agent's ${variable} is ${p}`);
     }
     const installer = fs.readFileSync(path.join(nodeFilesDir(), "install-node.sh"), "utf8");
-    assert.ok(installer.includes(`readonly AGENT=${NODE_AGENT_PATH}`));
-    assert.ok(installer.includes(`readonly ARTIFACTS=${NODE_PATHS.artifacts}`));
-    assert.ok(installer.includes(`readonly SCHEMA_DIR=${NODE_PATHS.guacamoleSchema}`));
-    assert.ok(installer.includes(`ln -sfn ${NODE_PATHS.nginxSite} /etc/nginx/conf.d/jumpgate.conf`));
+    assert.ok(installer.includes(`readonly AGENT="$ROOT${NODE_AGENT_PATH}"\n`));
+    assert.ok(installer.includes(`readonly ARTIFACTS="$ROOT${NODE_PATHS.artifacts}"\n`));
+    assert.ok(installer.includes(`readonly SCHEMA_DIR="$ROOT${NODE_PATHS.guacamoleSchema}"\n`));
+    assert.ok(installer.includes(`ln -sfn "$ROOT"${NODE_PATHS.nginxSite} "$ROOT"/etc/nginx/conf.d/jumpgate.conf`));
   });
 
   test("nginx -t accepts the rendered site in a temporary prefix", async () => {
