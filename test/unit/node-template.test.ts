@@ -35,7 +35,7 @@ import { BLOCKED_PLATFORM_ADDRESSES, NODE_SERVICES, renderNodeServices } from ".
 import { renderWebNodeCustomData } from "../../shared/node/web-node-template";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import { validateStackSpec } from "../../shared/spec/validate";
-import { relocateNginxSite } from "../support/node-sandbox";
+import { relocateNginxSite, repoRoot } from "../support/node-sandbox";
 import { nginxCommand } from "../support/servers/nginx";
 import { freePort } from "../support/servers/ports";
 import { runCommand } from "../support/servers/process";
@@ -383,6 +383,18 @@ describe("web node units and the services list", () => {
       assert.equal(d.get("IPAddressAllow"), undefined, `${name}: nothing else is filtered`);
     }
     assert.equal(unit("jumpgate-probe.service").get("IPAddressDeny"), undefined, "the agent (root) uses IMDS");
+  });
+
+  test("README's Web nodes section names every unit, its user and what it writes", () => {
+    const readme = fs.readFileSync(path.join(repoRoot(), "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Web nodes"), readme.indexOf("## Security model"));
+    for (const s of NODE_SERVICES) {
+      const row = section.split("\n").find((line) => line.startsWith(`| \`${s.unit}`));
+      assert.ok(row, `README lists ${s.unit}`);
+      assert.ok(row.includes(`\`${s.user}\``), `README says ${s.unit} runs as ${s.user}`);
+      for (const w of s.writes)
+        assert.ok(row.includes(w.replace(/^\/opt\/tomcat\/(?!logs)/, "")), `${s.unit} writes ${w}`);
+    }
   });
 
   test("Tomcat never writes webapps/: the installer unpacks the WAR, server.xml neither unpacks nor auto-deploys", () => {
