@@ -402,3 +402,35 @@ describe("install-node.sh with a unit that exits at once", () => {
     );
   });
 });
+
+describe("install-node.sh with Tomcat's lib/ left as Apache packs it", () => {
+  let root: string;
+  let node: InstalledNode;
+
+  before(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "jumpgate-layout-lib-"));
+    node = await prepareInstalledNode(root, renderNodeCloudInit(INPUT), {
+      edit: (config) => {
+        // the layout without its lib/ entry: lib/ stays 750/640 for uid 0, as in the tarball
+        const file = config.write_files.find((f) => f.path === NODE_PATHS.services)!;
+        const services = JSON.parse(file.content) as { layout: { path: string }[] };
+        services.layout = services.layout.filter((e) => e.path !== `${TOMCAT_HOME}/lib`);
+        file.content = JSON.stringify(services);
+      },
+    });
+  });
+  after(async () => {
+    await node?.stop();
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  test("the installer's own check as user tomcat stops it before any unit starts, naming the path", async () => {
+    const r = await node.install();
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /tomcat \(tomcat\.service\) cannot read \/opt\/tomcat\/lib\/\*\.jar/);
+    assert.match(r.stderr, /the node's layout does not give each service what it needs/);
+    const calls = fs.readFileSync(path.join(root, ".test/systemctl.log"), "utf8");
+    assert.doesNotMatch(calls, /enable --now/, "nothing was started");
+    assert.equal(fs.existsSync(path.join(root, "var/lib/jumpgate/installed.json")), false);
+  });
+});
