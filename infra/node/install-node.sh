@@ -263,6 +263,8 @@ verify_services() {
 }
 
 main() {
+  # until every service is up again, the node is not installed (a re-run may fail)
+  rm -f "$MARKER"
   load_artifacts
   [[ -r $SERVICES ]] || die "$SERVICES is missing"
   mkdir -p "$CACHE"

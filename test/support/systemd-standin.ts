@@ -3,10 +3,11 @@
 // Every call is appended to <root>/.test/systemctl.log, and a state-changing call fails once when
 // <root>/.test/fail-next-systemctl exists (what NodeSandbox.failNextSystemctl arranges). Two modes:
 //
-// - `record`: nothing runs; the services are the test's own in-process stand-ins, and systemd's
-//   view of them is "active" (as it is of a wedged Tomcat).
-// - `run`: a unit found under <root>/etc/systemd/system or <root>/lib/systemd/system is started
-//   the way systemd starts it: ExecStart with Environment=, EnvironmentFile=, UMask=,
+// - `record` (a few lines of bash, as cheap as the calls it records): nothing runs; the services
+//   are the test's own in-process stand-ins, and systemd's view of them is "active" (as it is of a
+//   wedged Tomcat).
+// - `run` (this module): a unit found under <root>/etc/systemd/system or <root>/lib/systemd/system
+//   is started the way systemd starts it: ExecStart with Environment=, EnvironmentFile=, UMask=,
 //   StateDirectory= and NoNewPrivileges=, as User=/Group= with the user's groups plus
 //   SupplementaryGroups= (setpriv), stdout and stderr to the unit's journal. Node paths in the
 //   unit (/etc, /opt, /usr/local, /var, /run) are taken under the root, as the installer and the
@@ -29,18 +30,42 @@ const READ_ONLY_VERBS = new Set(["show", "is-active", "is-enabled", "is-failed",
 const START_DEADLINE_MS = 30_000;
 const STOP_DEADLINE_MS = 10_000;
 
-/** Writes <root>/.test/bin/systemctl and journalctl wrappers that run this module; returns their paths. */
+/** Writes <root>/.test/bin/systemctl and journalctl stand-ins; returns their paths. */
 export function installSystemdStandIns(root: string, mode: StandInMode): { systemctl: string; journalctl: string } {
   const bin = path.join(root, ".test", "bin");
   fs.mkdirSync(bin, { recursive: true });
-  const wrapper = (tool: string) => {
+  const write = (tool: string, text: string) => {
     const file = path.join(bin, tool);
-    const args = [process.execPath, __filename, tool, root, mode].map((a) => `'${a.replace(/'/g, `'\\''`)}'`);
-    fs.writeFileSync(file, `#!/bin/sh\nexec ${args.join(" ")} "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(file, text, { mode: 0o755 });
     return file;
+  };
+  if (mode === "record") {
+    return {
+      systemctl: write("systemctl", RECORDING_SYSTEMCTL),
+      journalctl: write("journalctl", "#!/bin/sh\nexit 0\n"),
+    };
+  }
+  const wrapper = (tool: string) => {
+    const args = [process.execPath, __filename, tool, root].map((a) => `'${a.replace(/'/g, `'\\''`)}'`);
+    return write(tool, `#!/bin/sh\nexec ${args.join(" ")} "$@"\n`);
   };
   return { systemctl: wrapper("systemctl"), journalctl: wrapper("journalctl") };
 }
+
+const RECORDING_SYSTEMCTL = [
+  "#!/usr/bin/env bash",
+  "# systemctl stand-in (record mode, test/support/systemd-standin.ts): records the call; every unit is active.",
+  'dir="$(dirname "$0")/.."',
+  'printf \'%s\\n\' "$*" >>"$dir/systemctl.log"',
+  'verb=""',
+  "for a; do if [[ $a != -* ]]; then verb=$a; break; fi; done",
+  "case $verb in",
+  "  show) printf 'ActiveState=active\\nSubState=running\\nNRestarts=0\\nResult=success\\n'; exit 0 ;;",
+  "  is-active) echo active; exit 0 ;;",
+  "esac",
+  'if [[ -e $dir/fail-next-systemctl ]]; then rm -f "$dir/fail-next-systemctl"; echo "Job failed (stand-in)" >&2; exit 1; fi',
+  "",
+].join("\n");
 
 /** Stops every service the stand-in started in this root (by the process groups it recorded). */
 export async function stopStandInUnits(root: string): Promise<void> {
@@ -328,7 +353,7 @@ class StandInError extends Error {
   }
 }
 
-async function systemctl(root: string, mode: StandInMode, args: string[]): Promise<number> {
+async function systemctl(root: string, args: string[]): Promise<number> {
   const testDir = path.join(root, ".test");
   fs.mkdirSync(testDir, { recursive: true });
   fs.appendFileSync(path.join(testDir, "systemctl.log"), `${args.join(" ")}\n`);
@@ -343,10 +368,7 @@ async function systemctl(root: string, mode: StandInMode, args: string[]): Promi
       return 1;
     }
   }
-  const states = (unit: string) =>
-    mode === "record"
-      ? { ActiveState: "active", SubState: "running", Result: "success", MainPID: "0" }
-      : unitState(root, unit);
+  const states = (unit: string) => unitState(root, unit);
 
   switch (verb) {
     case "show": {
@@ -376,7 +398,6 @@ async function systemctl(root: string, mode: StandInMode, args: string[]): Promi
     default:
       break;
   }
-  if (mode === "record") return 0;
   const now = flags.includes("--now");
   for (const unit of units) {
     switch (verb) {
@@ -439,9 +460,9 @@ function journalctl(root: string, args: string[]): number {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [tool, root, mode, ...args] = argv;
+  const [tool, root, ...args] = argv;
   if (tool === "journalctl") return journalctl(root, args);
-  if (tool === "systemctl") return systemctl(root, mode as StandInMode, args);
+  if (tool === "systemctl") return systemctl(root, args);
   process.stderr.write(`systemd stand-in: unknown tool '${tool}'\n`);
   return 2;
 }
