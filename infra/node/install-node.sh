@@ -5,19 +5,38 @@
 # It downloads every upstream artifact pinned in /etc/jumpgate/artifacts.env (rendered from
 # shared/node/catalog.ts) and refuses one whose SHA-256/SHA-512 does not match, or that has no
 # pinned digest unless JUMPGATE_ALLOW_UNVERIFIED_ARTIFACTS=true. Then it builds guacd, unpacks
-# Tomcat 9 and Guacamole (WAR as ROOT only, MySQL extension, Connector/J, schema for
-# `jumpgate-node bootstrap-db`), turns SSH off, enables NGINX with a self-signed bootstrap
-# certificate and starts the services. Re-running it is harmless: finished steps are skipped.
+# Tomcat 9 and Guacamole (WAR unpacked as ROOT only, MySQL extension, Connector/J, schema for
+# `jumpgate-node bootstrap-db`), turns SSH off, and starts the services with NGINX on a self-signed
+# bootstrap certificate. Re-running it is harmless: finished steps are skipped.
+#
+# Who owns what, and what each service reads and writes, comes from /etc/jumpgate/services.json
+# (rendered from shared/node/services.ts): the installer applies its layout, checks every
+# service's access as that service's user (setpriv) before anything starts, enables exactly its
+# units, and fails loudly, without writing its success marker, unless every one of them is still
+# up a few seconds later (a crash-looping Type=simple unit would otherwise count as installed).
+#
+# Every path is under $JUMPGATE_NODE_ROOT (unset on a VM), like the agent's, so the tests run this
+# very script in a sandbox directory; JUMPGATE_SYSTEMCTL, JUMPGATE_JOURNALCTL and JUMPGATE_NGINX
+# (split on spaces) stand in for systemd and the system NGINX there, and
+# JUMPGATE_SERVICE_SETTLE_SECONDS (default 10) is how long the services get before they are checked.
 set -euo pipefail
 shopt -s inherit_errexit
 umask 022
 
-readonly ARTIFACTS=/etc/jumpgate/artifacts.env
-readonly CACHE=${JUMPGATE_INSTALL_CACHE:-/var/cache/jumpgate}
-readonly AGENT=/usr/local/sbin/jumpgate-node
-readonly GUACAMOLE_HOME=/etc/guacamole
-readonly SCHEMA_DIR=/opt/jumpgate/guacamole/schema
-readonly TOMCAT_LINK=/opt/tomcat
+readonly ROOT="${JUMPGATE_NODE_ROOT:-}"
+readonly ARTIFACTS="$ROOT/etc/jumpgate/artifacts.env"
+readonly CACHE=${JUMPGATE_INSTALL_CACHE:-$ROOT/var/cache/jumpgate}
+readonly AGENT="$ROOT/usr/local/sbin/jumpgate-node"
+readonly GUACAMOLE_HOME="$ROOT/etc/guacamole"
+readonly SCHEMA_DIR="$ROOT/opt/jumpgate/guacamole/schema"
+readonly TOMCAT_LINK="$ROOT/opt/tomcat"
+readonly SERVICES="$ROOT/etc/jumpgate/services.json"
+readonly GUACD_CONF="$ROOT/etc/guacd/guacd.conf"
+readonly MARKER="$ROOT/var/lib/jumpgate/installed.json"
+readonly SETTLE_SECONDS=${JUMPGATE_SERVICE_SETTLE_SECONDS:-10}
+read -r -a SYSTEMCTL <<<"${JUMPGATE_SYSTEMCTL:-systemctl}"
+read -r -a JOURNALCTL <<<"${JUMPGATE_JOURNALCTL:-journalctl}"
+read -r -a NGINX <<<"${JUMPGATE_NGINX:-nginx}"
 
 log() { printf 'jumpgate-install: %s\n' "$*" >&2; }
 die() {
@@ -83,62 +102,69 @@ ensure_system_user() {
 
 # No SSH anywhere: the node is operated through Run Command and the agent only.
 disable_ssh() {
-  systemctl disable --now ssh.socket ssh.service 2>/dev/null || true
-  systemctl mask ssh.socket ssh.service 2>/dev/null || true
+  "${SYSTEMCTL[@]}" disable --now ssh.socket ssh.service 2>/dev/null || true
+  "${SYSTEMCTL[@]}" mask ssh.socket ssh.service 2>/dev/null || true
 }
 
 build_guacd() {
-  if [[ -x /usr/local/sbin/guacd ]] && /usr/local/sbin/guacd -v 2>&1 | grep -q "$JUMPGATE_GUACAMOLE_VERSION"; then
+  if [[ -x $ROOT/usr/local/sbin/guacd ]] && "$ROOT"/usr/local/sbin/guacd -v 2>&1 | grep -q "$JUMPGATE_GUACAMOLE_VERSION"; then
     return 0
   fi
   local tarball="$CACHE/guacamole-server.tar.gz" src
   fetch_verified JUMPGATE_ARTIFACT_GUACAMOLE_SERVER "$tarball"
   src=$(mktemp -d)
-  tar -xzf "$tarball" -C "$src" --strip-components=1
+  # make dist keeps its builder's numeric ids: the sources are root's here
+  tar --no-same-owner -xzf "$tarball" -C "$src" --strip-components=1
   log "building guacd $JUMPGATE_GUACAMOLE_VERSION"
   (
     cd "$src"
-    CFLAGS="-O2 -Wno-error" ./configure --prefix=/usr/local --disable-guacenc --disable-guaclog
+    # guacd opens its configuration at start-up and exits if it cannot: its own directory, not
+    # /etc/guacamole (Tomcat's, with the database login), the default
+    CFLAGS="-O2 -Wno-error" ./configure --prefix="$ROOT"/usr/local --with-guacd-conf="$GUACD_CONF" \
+      --disable-guacenc --disable-guaclog
     make -j "$(nproc)"
     make install
   )
-  ldconfig
+  if [[ -z $ROOT ]]; then ldconfig; fi
   rm -rf "$src"
 }
 
 install_tomcat() {
-  local home="/opt/tomcat-$JUMPGATE_TOMCAT_VERSION"
+  local home="$ROOT/opt/tomcat-$JUMPGATE_TOMCAT_VERSION"
   if [[ ! -x $home/bin/catalina.sh ]]; then
     fetch_verified JUMPGATE_ARTIFACT_TOMCAT "$CACHE/tomcat.tar.gz"
     mkdir -p "$home"
-    tar -xzf "$CACHE/tomcat.tar.gz" -C "$home" --strip-components=1
+    # Apache packs bin/ and lib/ 750/640 and conf/ 700/600 for uid 0: apply_layout gives the
+    # tomcat group what it must read
+    tar --no-same-owner -xzf "$CACHE/tomcat.tar.gz" -C "$home" --strip-components=1
     # nothing but Guacamole is served: drop the sample, manager and docs applications
     rm -rf "${home:?}/webapps/"* "$home/bin/"*.bat
   fi
   ln -sfn "$home" "$TOMCAT_LINK"
-  install -m 0640 -o root -g tomcat /opt/jumpgate/tomcat/server.xml "$home/conf/server.xml"
-  chgrp -R tomcat "$home/conf"
-  chmod -R g+rX,o-rwx "$home/conf"
-  chown -R tomcat:tomcat "$home/logs" "$home/temp" "$home/work" "$home/webapps"
+  install -m 0640 -o root -g tomcat "$ROOT"/opt/jumpgate/tomcat/server.xml "$home/conf/server.xml"
   local java
   java=$(readlink -f "$(command -v java)") || die "no Java runtime installed"
-  printf 'JAVA_HOME=%s\n' "${java%/bin/java}" >/etc/jumpgate/tomcat.env
+  printf 'JAVA_HOME=%s\n' "${java%/bin/java}" >"$ROOT"/etc/jumpgate/tomcat.env
 }
 
 install_guacamole() {
   local version=$JUMPGATE_GUACAMOLE_VERSION
-  install -d -m 0750 -o root -g tomcat "$GUACAMOLE_HOME" "$GUACAMOLE_HOME/extensions" "$GUACAMOLE_HOME/lib"
+  mkdir -p "$GUACAMOLE_HOME/extensions" "$GUACAMOLE_HOME/lib"
 
   fetch_verified JUMPGATE_ARTIFACT_GUACAMOLE_WAR "$CACHE/guacamole.war"
-  # one copy, served at / (the reference ran two: /guacamole and a stale ROOT)
-  rm -rf "$TOMCAT_LINK/webapps/"*
-  install -m 0640 -o root -g tomcat "$CACHE/guacamole.war" "$TOMCAT_LINK/webapps/ROOT.war"
+  # one copy, served at / (the reference ran two: /guacamole and a stale ROOT), unpacked here:
+  # Tomcat never writes webapps/ (server.xml: unpackWARs="false")
+  local staging
+  staging=$(mktemp -d "$TOMCAT_LINK/webapps/.ROOT.XXXXXX")
+  unzip -q "$CACHE/guacamole.war" -d "$staging"
+  rm -rf "${TOMCAT_LINK:?}/webapps/"*
+  mv "$staging" "$TOMCAT_LINK/webapps/ROOT"
 
   fetch_verified JUMPGATE_ARTIFACT_GUACAMOLE_AUTH_JDBC "$CACHE/guacamole-auth-jdbc.tar.gz"
   local jdbc
   jdbc=$(mktemp -d)
-  tar -xzf "$CACHE/guacamole-auth-jdbc.tar.gz" -C "$jdbc" --strip-components=1
-  install -m 0640 -o root -g tomcat "$jdbc/mysql/guacamole-auth-jdbc-mysql-$version.jar" "$GUACAMOLE_HOME/extensions/"
+  tar --no-same-owner -xzf "$CACHE/guacamole-auth-jdbc.tar.gz" -C "$jdbc" --strip-components=1
+  install -m 0640 "$jdbc/mysql/guacamole-auth-jdbc-mysql-$version.jar" "$GUACAMOLE_HOME/extensions/"
   install -d -m 0755 "$SCHEMA_DIR"
   install -m 0644 "$jdbc"/mysql/schema/*.sql "$SCHEMA_DIR/"
   rm -rf "$jdbc"
@@ -146,38 +172,124 @@ install_guacamole() {
   fetch_verified JUMPGATE_ARTIFACT_MYSQL_CONNECTOR_J "$CACHE/mysql-connector-j.zip"
   unzip -p "$CACHE/mysql-connector-j.zip" "$JUMPGATE_ARTIFACT_MYSQL_CONNECTOR_J_MEMBER" >"$CACHE/mysql-connector-j.jar"
   [[ -s $CACHE/mysql-connector-j.jar ]] || die "the Connector/J archive has no $JUMPGATE_ARTIFACT_MYSQL_CONNECTOR_J_MEMBER"
-  install -m 0640 -o root -g tomcat "$CACHE/mysql-connector-j.jar" "$GUACAMOLE_HOME/lib/mysql-connector-j.jar"
+  install -m 0640 "$CACHE/mysql-connector-j.jar" "$GUACAMOLE_HOME/lib/mysql-connector-j.jar"
+}
 
-  # never world-readable; credentials arrive later through `jumpgate-node db-credentials`
-  chown root:tomcat "$GUACAMOLE_HOME/guacamole.properties"
-  chmod 0640 "$GUACAMOLE_HOME/guacamole.properties"
+# Owners and modes of services.json's layout, in its order. dir: created when missing; file: must
+# exist; tree: a directory and everything in it (chmod symbolic mode, so executables stay so).
+apply_layout() {
+  local path kind owner group mode target
+  while IFS=$'\t' read -r path kind owner group mode; do
+    target=$ROOT$path
+    case $kind in
+      dir) mkdir -p "$target" ;;
+      file | tree) [[ -e $target ]] || die "$path is missing (services.json lays it out as a $kind)" ;;
+      *) die "services.json: unknown kind '$kind' for $path" ;;
+    esac
+    if [[ $kind == tree ]]; then
+      chown -R "$owner:$group" "$target"
+      chmod -R "$mode" "$target"
+    else
+      chown "$owner:$group" "$target"
+      chmod "$mode" "$target"
+    fi
+  done < <(jq -r '.layout[] | [.path, .kind, .owner, .group, .mode] | @tsv' "$SERVICES")
+}
+
+# Every service's user (with the unit's group and its own groups, as systemd runs it) must read,
+# run and write what services.json lists for it, and must not read or write what it forbids:
+# checked as that user, so no archive's modes or owners can turn into a crash loop or a leak.
+check_service_access() {
+  local unit user group extra groups kind path file matched problems=()
+  while IFS=$'\t' read -r unit user group extra; do
+    [[ $user != root ]] || continue
+    groups=$(id -G "$user" | tr ' ' ',')
+    if [[ -n $extra ]]; then groups+=",$(getent group "${extra//,/ }" | cut -d: -f3 | paste -sd,)"; fi
+    local as_user=(setpriv --reuid="$(id -u "$user")" --regid="$(getent group "$group" | cut -d: -f3)"
+      --groups="$groups" --)
+    while IFS=$'\t' read -r kind path; do
+      matched=false
+      # shellcheck disable=SC2206 # the last component of a path may be a glob
+      local files=($ROOT$path)
+      for file in "${files[@]}"; do
+        [[ -e $file ]] || continue
+        matched=true
+        case $kind in
+          read) "${as_user[@]}" test -r "$file" -a \( ! -d "$file" -o -x "$file" \) ||
+            problems+=("$user ($unit) cannot read $path") ;;
+          exec) "${as_user[@]}" test -x "$file" || problems+=("$user ($unit) cannot run $path") ;;
+          write) "${as_user[@]}" test -w "$file" -a -x "$file" || problems+=("$user ($unit) cannot write $path") ;;
+          noread) ! "${as_user[@]}" test -r "$file" || problems+=("$user ($unit) can read $path") ;;
+          nowrite) ! "${as_user[@]}" test -w "$file" || problems+=("$user ($unit) can write $path") ;;
+        esac
+      done
+      [[ $matched == true ]] || problems+=("$path ($kind, $unit) does not exist")
+    done < <(jq -r --arg unit "$unit" '.services[] | select(.unit == $unit)
+      | (.reads[] | "read\t\(.)"), (.executes[] | "exec\t\(.)"), (.writes[] | "write\t\(.)"),
+        (.mustNotRead[] | "noread\t\(.)"), (.mustNotWrite[] | "nowrite\t\(.)")' "$SERVICES")
+  done < <(jq -r '.services[] | [.unit, .user, .group, (.supplementaryGroups | join(","))] | @tsv' "$SERVICES")
+  if ((${#problems[@]})); then
+    printf '  %s\n' "${problems[@]}" >&2
+    die "the node's layout does not give each service what it needs (services.json)"
+  fi
+  log "every service reaches what it needs and no more"
 }
 
 configure_nginx() {
-  "$AGENT" init >/dev/null
-  rm -f /etc/nginx/sites-enabled/default
-  ln -sfn /etc/jumpgate/nginx/jumpgate.conf /etc/nginx/conf.d/jumpgate.conf
-  nginx -t
-  systemctl enable nginx.service
-  systemctl reload-or-restart nginx.service
+  rm -f "$ROOT"/etc/nginx/sites-enabled/default
+  mkdir -p "$ROOT"/etc/nginx/conf.d
+  ln -sfn "$ROOT"/etc/jumpgate/nginx/jumpgate.conf "$ROOT"/etc/nginx/conf.d/jumpgate.conf
+  "${NGINX[@]}" -t
+}
+
+# A Type=simple unit counts as started the moment its process exists, so `enable --now` succeeds
+# for a service that dies a second later and is restarted every few seconds, for ever. Give the
+# units time to fail, then insist on each being active without a single restart.
+verify_services() {
+  local unit props active sub restarts result failed=()
+  sleep "$SETTLE_SECONDS"
+  for unit in "$@"; do
+    props=$("${SYSTEMCTL[@]}" show --property=ActiveState,SubState,NRestarts,Result "$unit") || props=""
+    active=$(sed -n 's/^ActiveState=//p' <<<"$props")
+    sub=$(sed -n 's/^SubState=//p' <<<"$props")
+    restarts=$(sed -n 's/^NRestarts=//p' <<<"$props")
+    result=$(sed -n 's/^Result=//p' <<<"$props")
+    if [[ $active == active && ${restarts:-0} == 0 ]]; then continue; fi
+    log "error: $unit is not running (${active:-unknown}/${sub:-unknown}, result ${result:-unknown}, ${restarts:-0} restarts); its last log lines:"
+    "${JOURNALCTL[@]}" -u "$unit" -n 20 --no-pager -o cat 2>&1 | sed 's/^/  /' >&2 || true
+    failed+=("$unit")
+  done
+  ((${#failed[@]} == 0)) || die "${failed[*]} did not stay up; the node is not installed"
 }
 
 main() {
+  # until every service is up again, the node is not installed (a re-run may fail)
+  rm -f "$MARKER"
   load_artifacts
+  [[ -r $SERVICES ]] || die "$SERVICES is missing"
   mkdir -p "$CACHE"
   ensure_system_user guacd /var/lib/guacd
-  ensure_system_user tomcat "$TOMCAT_LINK"
+  ensure_system_user tomcat /opt/tomcat
   disable_ssh
   build_guacd
   install_tomcat
   install_guacamole
+  # directories and the bootstrap certificate, before the layout is applied and checked
+  "$AGENT" init >/dev/null
+  apply_layout
+  check_service_access
   configure_nginx
-  systemctl daemon-reload
-  systemctl enable --now guacd.service tomcat.service jumpgate-probe.timer
+  local units
+  mapfile -t units < <(jq -r '.services[].unit' "$SERVICES")
+  "${SYSTEMCTL[@]}" daemon-reload
+  "${SYSTEMCTL[@]}" enable --now "${units[@]}"
+  # NGINX has been running Ubuntu's default site since its package was installed
+  "${SYSTEMCTL[@]}" reload-or-restart nginx.service
+  verify_services "${units[@]}"
   # the agent's health reports this marker, so the app knows when the node is ready for its credentials
-  install -d -m 0755 /var/lib/jumpgate
+  install -d -m 0755 "${MARKER%/*}"
   printf '{"guacamole":"%s","tomcat":"%s","installedAt":"%s"}\n' "$JUMPGATE_GUACAMOLE_VERSION" \
-    "$JUMPGATE_TOMCAT_VERSION" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >/var/lib/jumpgate/installed.json
+    "$JUMPGATE_TOMCAT_VERSION" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$MARKER"
   log "node installed; it joins the load balancer once its database credentials are installed"
 }
 

@@ -185,6 +185,15 @@ export interface InstalledVersions {
   installedAt: string;
 }
 
+/** A service whose check failed, as systemd sees it: its state and its last log lines. */
+export interface FailingUnit {
+  unit: string;
+  activeState: string;
+  subState: string;
+  restarts: number;
+  log: string[];
+}
+
 export interface NodeHealth {
   healthy: boolean;
   draining: boolean;
@@ -197,6 +206,8 @@ export interface NodeHealth {
   databaseUser: string | null;
   certificate: ServedCertificate | null;
   checks: NodeHealthCheck[];
+  /** the units behind the failed nginx/tomcat/guacd checks ([] when those pass) */
+  failingUnits: FailingUnit[];
   /** null until the installer has finished (the node cannot be healthy before) */
   installed: InstalledVersions | null;
   node: string;
@@ -274,6 +285,20 @@ export function parseHealth(stdout: string): NodeHealth {
     checks: list(o, "checks").map((c) =>
       isRecord(c) ? { name: str(c, "name"), ok: bool(c, "ok"), detail: str(c, "detail") } : fail("checks[]"),
     ),
+    failingUnits:
+      o.failingUnits === undefined
+        ? []
+        : list(o, "failingUnits").map((u) =>
+            isRecord(u)
+              ? {
+                  unit: str(u, "unit"),
+                  activeState: str(u, "activeState"),
+                  subState: str(u, "subState"),
+                  restarts: num(u, "restarts"),
+                  log: list(u, "log").map((l) => (typeof l === "string" ? l : fail("failingUnits[].log[]"))),
+                }
+              : fail("failingUnits[]"),
+          ),
     installed: isRecord(o.installed)
       ? {
           guacamole: str(o.installed, "guacamole"),

@@ -29,6 +29,7 @@ import {
   NODE_PROBE,
   NODE_TOMCAT_UNIT,
 } from "./constants";
+import { renderNodeServices } from "./services";
 
 export interface NodeTemplateInput {
   /** the stack's name (informational on the node: logs, health output) */
@@ -189,6 +190,15 @@ export function buildNodeCloudConfig(input: NodeTemplateInput): NodeCloudConfig 
       file("/etc/systemd/system/tomcat.service", "0644", template("systemd/tomcat.service")),
       file("/etc/systemd/system/jumpgate-probe.service", "0644", template("systemd/jumpgate-probe.service")),
       file("/etc/systemd/system/jumpgate-probe.timer", "0644", template("systemd/jumpgate-probe.timer")),
+      file(
+        "/etc/systemd/system/nginx.service.d/jumpgate.conf",
+        "0644",
+        template("systemd/nginx.service.d/jumpgate.conf"),
+      ),
+      // who runs as which user and may touch what: the installer applies and checks it
+      file(NODE_PATHS.services, "0644", renderNodeServices()),
+      // 0640 root:root until the installer hands the group to guacd
+      file(NODE_PATHS.guacdConf, "0640", template("guacd/guacd.conf")),
       file("/opt/jumpgate/tomcat/server.xml", "0644", template("tomcat/server.xml")),
       // 0640 from the first byte; the installer hands the group to tomcat once that user exists
       file(NODE_PATHS.guacamoleProperties, "0640", template("guacamole/guacamole.properties")),

@@ -30,10 +30,13 @@ export const NODE_PATHS = {
   drainFlag: "/var/lib/jumpgate/draining",
   probeFile: "/run/jumpgate/probe/healthy",
   guacamoleProperties: "/etc/guacamole/guacamole.properties",
+  guacdConf: "/etc/guacd/guacd.conf",
   guacamoleSchema: "/opt/jumpgate/guacamole/schema",
   nginxSite: "/etc/jumpgate/nginx/jumpgate.conf",
   artifacts: "/etc/jumpgate/artifacts.env",
   installer: "/opt/jumpgate/install-node.sh",
+  /** who runs as which user and what each may touch (shared/node/services.ts), read by the installer */
+  services: "/etc/jumpgate/services.json",
 } as const;
 
 /** Loopback ports of the services behind NGINX (neither is reachable from the network). */

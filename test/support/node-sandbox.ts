@@ -2,10 +2,11 @@
 // the very configuration the template produces), real NGINX serving the rendered site, and
 // stand-ins only for what cannot run on this machine: Tomcat (a tiny HTTP server answering
 // /api/languages and echoing an upgraded /websocket-tunnel), guacd (a TCP listener whose
-// connections count as live sessions) and systemctl (a script that records its calls). MariaDB and
-// Key Vault come from the test (real server and the emulator). On a VM the installer also extracts
-// the Guacamole schema from the verified tarball and runs `jumpgate-node init`; the sandbox copies
-// the committed 1.6.0 schema and runs init too. Power follows the VM: `powerOff` stops NGINX and the
+// connections count as live sessions) and systemctl/journalctl (test/support/systemd-standin.ts,
+// recording the calls). MariaDB and Key Vault come from the test (real server and the emulator). On
+// a VM the installer also extracts the Guacamole schema from the verified tarball and runs
+// `jumpgate-node init`; the sandbox copies the committed 1.6.0 schema and runs init too (the real
+// installer runs in test/support/installed-node.ts). Power follows the VM: `powerOff` stops NGINX and the
 // stand-ins and empties /run (tmpfs), `powerOn` starts them again on the same ports, `reboot` is both.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -25,6 +26,7 @@ import {
 import { startNginx, nginxCommand, type Nginx } from "./servers/nginx";
 import { freePort } from "./servers/ports";
 import { findBinary, runCommand, type RunResult } from "./servers/process";
+import { installSystemdStandIns } from "./systemd-standin";
 
 export interface SandboxPorts {
   http: number;
@@ -62,6 +64,7 @@ export interface NodeSandbox {
   tomcat: TomcatStandIn;
   guacd: GuacdStandIn;
   agentPath: string;
+  /** what the agent asked systemctl to do (queries such as `show` and `is-active` left out) */
   systemctlCalls(): string[];
   /** the next systemctl call (e.g. Tomcat's restart) fails once, like a unit that does not start */
   failNextSystemctl(): void;
@@ -152,21 +155,9 @@ export async function startNodeSandbox(
   }
 
   const testDir = path.join(root, ".test");
-  fs.mkdirSync(path.join(testDir, "bin"), { recursive: true });
   const systemctlLog = path.join(testDir, "systemctl.log");
-  const systemctl = path.join(testDir, "bin", "systemctl");
-  fs.writeFileSync(
-    systemctl,
-    [
-      "#!/usr/bin/env bash",
-      "# Stand-in for systemctl (systemd cannot run here): records each call; fails one if asked to.",
-      'dir="$(dirname "$0")/.."',
-      'printf \'%s\\n\' "$*" >>"$dir/systemctl.log"',
-      'if [[ -e $dir/fail-next-systemctl ]]; then rm -f "$dir/fail-next-systemctl"; echo "Job failed (stand-in)" >&2; exit 1; fi',
-      "",
-    ].join("\n"),
-    { mode: 0o755 },
-  );
+  // the services here are the test's in-process stand-ins: systemctl only records what it is asked
+  const { systemctl, journalctl } = installSystemdStandIns(root, "record");
 
   const tomcat = await startTomcatStandIn();
   const guacd = await startGuacdStandIn();
@@ -177,7 +168,7 @@ export async function startNodeSandbox(
     const site = fs.readFileSync(sitePath, "utf8");
     if (site.split(upstream).length !== 2) throw new Error(`the NGINX site has no single '${upstream}' upstream`);
     fs.writeFileSync(sitePath, site.replace(upstream, `server ${new URL(tomcat.url).host};`));
-    return await startNodeServices(root, ports, systemctl, systemctlLog, tomcat, guacd, options);
+    return await startNodeServices(root, ports, { systemctl, journalctl }, systemctlLog, tomcat, guacd, options);
   } catch (e) {
     await Promise.all([tomcat.stop(), guacd.stop()]);
     throw e;
@@ -187,7 +178,7 @@ export async function startNodeSandbox(
 async function startNodeServices(
   root: string,
   ports: SandboxPorts,
-  systemctl: string,
+  systemd: { systemctl: string; journalctl: string },
   systemctlLog: string,
   tomcat: TomcatStandIn,
   guacd: GuacdStandIn,
@@ -207,7 +198,8 @@ async function startNodeServices(
     JUMPGATE_HTTPS_PORT: String(ports.https),
     JUMPGATE_TOMCAT_URL: tomcat.url,
     JUMPGATE_GUACD_ADDR: `127.0.0.1:${guacd.port}`,
-    JUMPGATE_SYSTEMCTL: systemctl,
+    JUMPGATE_SYSTEMCTL: systemd.systemctl,
+    JUMPGATE_JOURNALCTL: systemd.journalctl,
     JUMPGATE_NGINX: command.join(" "),
     JUMPGATE_MYSQL: findBinary("mysql", "mariadb"),
     JUMPGATE_TOMCAT_GROUP: tomcatGroup(),
@@ -248,7 +240,12 @@ async function startNodeServices(
     guacd,
     agentPath,
     systemctlCalls: () =>
-      fs.existsSync(systemctlLog) ? fs.readFileSync(systemctlLog, "utf8").split("\n").filter(Boolean) : [],
+      fs.existsSync(systemctlLog)
+        ? fs
+            .readFileSync(systemctlLog, "utf8")
+            .split("\n")
+            .filter((call) => call && !isQuery(call))
+        : [],
     failNextSystemctl: () => fs.writeFileSync(path.join(root, ".test", "fail-next-systemctl"), ""),
     runAgent,
     powerOff,
@@ -289,8 +286,13 @@ function writeInstalledMarker(root: string): void {
   fs.writeFileSync(path.join(root, "var/lib/jumpgate/installed.json"), `${JSON.stringify(marker)}\n`, { mode: 0o644 });
 }
 
+/** A systemctl call that only reads state (health asks about the unit of a failing check). */
+function isQuery(call: string): boolean {
+  return /^(show|is-active|is-enabled|is-failed|status)\b/.test(call);
+}
+
 /** chmod 0755 from the sandbox root up to the temporary directory it lives in (test-made directories only). */
-function makeTraversable(root: string): void {
+export function makeTraversable(root: string): void {
   const tmp = fs.realpathSync(os.tmpdir());
   let dir = fs.realpathSync(root);
   if (!dir.startsWith(tmp + path.sep)) throw new Error(`a node sandbox must live under ${tmp}`);
@@ -300,10 +302,11 @@ function makeTraversable(root: string): void {
   }
 }
 
-/** The group guacamole.properties is handed to: tomcat on a node; here whatever group we run as. */
+/**
+ * The group guacamole.properties is handed to: tomcat on a node; here the group we run as, even when
+ * a tomcat group exists (the layout test creates one for a while and removes it again).
+ */
 function tomcatGroup(): string {
-  const probe = spawnSync("getent", ["group", "tomcat"], { encoding: "utf8" });
-  if (probe.status === 0) return "tomcat";
   return spawnSync("id", ["-gn"], { encoding: "utf8" }).stdout.trim();
 }
 

@@ -141,6 +141,7 @@ describe("agent output parsers", () => {
       selfSigned: false,
     },
     checks: [{ name: "nginx", ok: true, detail: "http 301, https handshake ok" }],
+    failingUnits: [],
     installed: { guacamole: "1.6.0", tomcat: "9.0.118", installedAt: "2025-01-01T00:00:00Z" },
     node: "web-1",
     time: "2025-01-01T00:00:00Z",
@@ -152,6 +153,17 @@ describe("agent output parsers", () => {
     assert.equal(parseHealth(JSON.stringify({ ...health, certificate: null })).certificate, null);
     // an agent from before `databaseUser`, or a node without credentials yet
     assert.equal(parseHealth(JSON.stringify({ ...health, databaseUser: undefined })).databaseUser, null);
+    // a failing unit as systemd sees it; an agent from before `failingUnits` reports none
+    const failing = {
+      unit: "guacd.service",
+      activeState: "activating",
+      subState: "auto-restart",
+      restarts: 7,
+      log: ["x"],
+    };
+    assert.deepEqual(parseHealth(JSON.stringify({ ...health, failingUnits: [failing] })).failingUnits, [failing]);
+    assert.deepEqual(parseHealth(JSON.stringify({ ...health, failingUnits: undefined })).failingUnits, []);
+    assert.throws(() => parseHealth(JSON.stringify({ ...health, failingUnits: [{ unit: 1 }] })), AgentOutputError);
     assert.throws(() => parseHealth(JSON.stringify({ ...health, liveSessions: "3" })), AgentOutputError);
     assert.throws(() => parseHealth("no json at all"), AgentOutputError);
   });

@@ -23,11 +23,19 @@ import {
   renderNodeCloudInit,
   type NodeTemplateInput,
 } from "../../shared/node/cloud-init";
-import { NODE_AGENT_CONFIG, NODE_AGENT_PATH, NODE_PATHS, NODE_PROBE } from "../../shared/node/constants";
+import {
+  NODE_AGENT_CONFIG,
+  NODE_AGENT_PATH,
+  NODE_LOCAL_PORTS,
+  NODE_PATHS,
+  NODE_PROBE,
+  NODE_TOMCAT_UNIT,
+} from "../../shared/node/constants";
+import { BLOCKED_PLATFORM_ADDRESSES, NODE_SERVICES, renderNodeServices } from "../../shared/node/services";
 import { renderWebNodeCustomData } from "../../shared/node/web-node-template";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import { validateStackSpec } from "../../shared/spec/validate";
-import { relocateNginxSite } from "../support/node-sandbox";
+import { relocateNginxSite, repoRoot } from "../support/node-sandbox";
 import { nginxCommand } from "../support/servers/nginx";
 import { freePort } from "../support/servers/ports";
 import { runCommand } from "../support/servers/process";
@@ -198,10 +206,10 @@ describe("web node template", () => {
       assert.ok(agent.includes(`readonly ${variable}="$ROOT${p}"\n`), `the agent's ${variable} is ${p}`);
     }
     const installer = fs.readFileSync(path.join(nodeFilesDir(), "install-node.sh"), "utf8");
-    assert.ok(installer.includes(`readonly AGENT=${NODE_AGENT_PATH}`));
-    assert.ok(installer.includes(`readonly ARTIFACTS=${NODE_PATHS.artifacts}`));
-    assert.ok(installer.includes(`readonly SCHEMA_DIR=${NODE_PATHS.guacamoleSchema}`));
-    assert.ok(installer.includes(`ln -sfn ${NODE_PATHS.nginxSite} /etc/nginx/conf.d/jumpgate.conf`));
+    assert.ok(installer.includes(`readonly AGENT="$ROOT${NODE_AGENT_PATH}"\n`));
+    assert.ok(installer.includes(`readonly ARTIFACTS="$ROOT${NODE_PATHS.artifacts}"\n`));
+    assert.ok(installer.includes(`readonly SCHEMA_DIR="$ROOT${NODE_PATHS.guacamoleSchema}"\n`));
+    assert.ok(installer.includes(`ln -sfn "$ROOT"${NODE_PATHS.nginxSite} "$ROOT"/etc/nginx/conf.d/jumpgate.conf`));
   });
 
   test("nginx -t accepts the rendered site in a temporary prefix", async () => {
@@ -282,6 +290,120 @@ describe("web node template", () => {
         JSON.stringify(change),
       );
     }
+  });
+});
+
+/** A unit file's [Service] directives: every value of each key, in order (an empty value resets). */
+function serviceDirectives(unit: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let section = "";
+  for (const raw of unit.split("\n")) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const header = /^\[(.+)\]$/.exec(line);
+    if (header) {
+      section = header[1];
+      continue;
+    }
+    if (section !== "Service") continue;
+    const key = line.slice(0, line.indexOf("="));
+    const value = line.slice(line.indexOf("=") + 1);
+    out.set(key, value === "" ? [] : [...(out.get(key) ?? []), value]);
+  }
+  return out;
+}
+
+describe("web node units and the services list", () => {
+  const document = renderNodeCloudInit(INPUTS[0]);
+  const unit = (name: string) => serviceDirectives(fileOf(document, `/etc/systemd/system/${name}`));
+  const service = (name: string) => NODE_SERVICES.find((s) => s.unit === name)!;
+
+  test("the document carries services.ts, and the installer enables exactly its units, applies and checks it", () => {
+    assert.equal(fileOf(document, NODE_PATHS.services), renderNodeServices());
+    const installer = fs.readFileSync(path.join(nodeFilesDir(), "install-node.sh"), "utf8");
+    assert.ok(installer.includes(`readonly SERVICES="$ROOT${NODE_PATHS.services}"\n`));
+    assert.match(installer, /mapfile -t units < <\(jq -r '\.services\[\]\.unit' "\$SERVICES"\)/);
+    assert.match(installer, /enable --now "\$\{units\[@\]\}"/);
+    assert.match(installer, /^ {2}apply_layout\n {2}check_service_access$/m);
+    assert.match(installer, /^ {2}verify_services "\$\{units\[@\]\}"$/m);
+    assert.deepEqual(
+      NODE_SERVICES.map((s) => s.unit),
+      ["guacd.service", NODE_TOMCAT_UNIT, "nginx.service", "jumpgate-probe.timer"],
+    );
+  });
+
+  test("guacd and Tomcat run as the users services.ts names, writing only what it lists", () => {
+    for (const name of ["guacd.service", NODE_TOMCAT_UNIT]) {
+      const d = unit(name);
+      assert.deepEqual(d.get("User"), [service(name).user], name);
+      assert.deepEqual(d.get("Group"), [service(name).group], name);
+      assert.equal(d.get("SupplementaryGroups"), undefined, `${name} has no extra groups`);
+      assert.deepEqual(d.get("ProtectSystem"), ["strict"], `${name} writes only what it declares`);
+      const writable = [
+        ...(d.get("StateDirectory") ?? []).map((dir) => `/var/lib/${dir}`),
+        ...(d.get("ReadWritePaths") ?? []).flatMap((v) => v.split(/\s+/)),
+      ];
+      assert.deepEqual(writable.sort(), [...service(name).writes].sort(), `${name}: the unit and services.ts agree`);
+    }
+  });
+
+  test("guacd keeps its state under StateDirectory= with HOME there, logs once, reads its own guacd.conf", () => {
+    const d = unit("guacd.service");
+    assert.deepEqual(d.get("StateDirectory"), ["guacd"]);
+    assert.ok(d.get("Environment")?.includes("HOME=/var/lib/guacd"));
+    const [execStart] = d.get("ExecStart")!;
+    assert.match(execStart, /^\/usr\/local\/sbin\/guacd -f$/, "the settings live in guacd.conf");
+    // -f logs each line to syslog and to stderr: stderr reaches the journal, syslog is cut off
+    assert.ok(d.get("InaccessiblePaths")?.includes("-/run/systemd/journal/dev-log"));
+    assert.equal(d.get("StandardError"), undefined, "stderr (early errors, FreeRDP) goes to the journal");
+    assert.ok(d.get("InaccessiblePaths")?.includes("/etc/guacamole"), "Tomcat's configuration is out of reach");
+    const conf = fileOf(document, NODE_PATHS.guacdConf);
+    assert.match(conf, /^bind_host = 127\.0\.0\.1$/m);
+    assert.match(conf, new RegExp(`^bind_port = ${NODE_LOCAL_PORTS.guacd}$`, "m"));
+    const installer = fs.readFileSync(path.join(nodeFilesDir(), "install-node.sh"), "utf8");
+    assert.ok(installer.includes(`readonly GUACD_CONF="$ROOT${NODE_PATHS.guacdConf}"\n`));
+    assert.match(installer, /\.\/configure --prefix="\$ROOT"\/usr\/local --with-guacd-conf="\$GUACD_CONF"/);
+  });
+
+  test("every unit of ours runs with a UTF-8 locale", () => {
+    for (const name of ["guacd.service", NODE_TOMCAT_UNIT, "jumpgate-probe.service"]) {
+      assert.ok(unit(name).get("Environment")?.includes("LANG=C.UTF-8"), name);
+    }
+  });
+
+  test("tomcat, guacd and NGINX cannot reach IMDS or the wire server; loopback and the network stay open", () => {
+    const dropIn = serviceDirectives(fileOf(document, "/etc/systemd/system/nginx.service.d/jumpgate.conf"));
+    for (const [name, d] of [
+      ["guacd.service", unit("guacd.service")],
+      [NODE_TOMCAT_UNIT, unit(NODE_TOMCAT_UNIT)],
+      ["nginx.service (drop-in)", dropIn],
+    ] as const) {
+      const denied = (d.get("IPAddressDeny") ?? []).flatMap((v) => v.split(/\s+/));
+      assert.deepEqual(denied.sort(), [...BLOCKED_PLATFORM_ADDRESSES].sort(), name);
+      assert.equal(d.get("IPAddressAllow"), undefined, `${name}: nothing else is filtered`);
+    }
+    assert.equal(unit("jumpgate-probe.service").get("IPAddressDeny"), undefined, "the agent (root) uses IMDS");
+  });
+
+  test("README's Web nodes section names every unit, its user and what it writes", () => {
+    const readme = fs.readFileSync(path.join(repoRoot(), "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Web nodes"), readme.indexOf("## Security model"));
+    for (const s of NODE_SERVICES) {
+      const row = section.split("\n").find((line) => line.startsWith(`| \`${s.unit}`));
+      assert.ok(row, `README lists ${s.unit}`);
+      assert.ok(row.includes(`\`${s.user}\``), `README says ${s.unit} runs as ${s.user}`);
+      for (const w of s.writes)
+        assert.ok(row.includes(w.replace(/^\/opt\/tomcat\/(?!logs)/, "")), `${s.unit} writes ${w}`);
+    }
+  });
+
+  test("Tomcat never writes webapps/: the installer unpacks the WAR, server.xml neither unpacks nor auto-deploys", () => {
+    const serverXml = fileOf(document, "/opt/jumpgate/tomcat/server.xml");
+    assert.match(serverXml, /<Host [^>]*unpackWARs="false"/);
+    assert.match(serverXml, /<Host [^>]*autoDeploy="false"/);
+    const installer = fs.readFileSync(path.join(nodeFilesDir(), "install-node.sh"), "utf8");
+    assert.match(installer, /unzip -q "\$CACHE\/guacamole\.war" -d "\$staging"/);
+    assert.ok(service(NODE_TOMCAT_UNIT).mustNotWrite.includes("/opt/tomcat/webapps"));
   });
 });
 

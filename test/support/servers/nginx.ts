@@ -29,9 +29,15 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
-export function nginxMainConf(prefix: string, includes: string[]): string {
+export interface NginxConfOptions {
+  /** the workers' user (as Ubuntu's nginx.conf sets `user www-data;`); NGINX's default otherwise */
+  user?: string;
+}
+
+export function nginxMainConf(prefix: string, includes: string[], options: NginxConfOptions = {}): string {
   const p = (name: string) => path.join(prefix, name);
   return [
+    ...(options.user ? [`user ${options.user};`] : []),
     "worker_processes 1;",
     `pid ${p("nginx.pid")};`,
     `error_log ${p("error.log")} info;`,
@@ -51,10 +57,14 @@ export function nginxMainConf(prefix: string, includes: string[]): string {
 }
 
 /** Writes the main configuration into the prefix and returns the command line that uses it. */
-export function nginxCommand(prefix: string, includes: string[]): { command: string[]; confPath: string } {
+export function nginxCommand(
+  prefix: string,
+  includes: string[],
+  options: NginxConfOptions = {},
+): { command: string[]; confPath: string } {
   fs.mkdirSync(path.join(prefix, "tmp"), { recursive: true });
   const confPath = path.join(prefix, "nginx.conf");
-  fs.writeFileSync(confPath, nginxMainConf(prefix, includes));
+  fs.writeFileSync(confPath, nginxMainConf(prefix, includes, options));
   const errorLog = path.join(prefix, "error.log");
   return { command: [findBinary("nginx"), "-p", `${prefix}/`, "-c", confPath, "-e", errorLog], confPath };
 }
