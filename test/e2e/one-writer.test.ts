@@ -1,18 +1,21 @@
 // One writer per stack, under concurrency, through the real HTTP routes and the real orchestrations
 // (durable test host, real time sped up), the Azure emulator and Azurite. Requests race in two ways:
-//   - staggered by 0-15 ms in both orders, so they interleave however the machine lets them;
-//   - gated (test/support/servers/http-gate.ts): every contender's write to the stack's registry
-//     entity is held until every contender has read the stack and decided (so all of them decide on
-//     the same state and race their ETag-guarded writes), and the winner's orchestration start is
-//     held until every loser has answered (so the losers judge a claim whose orchestration does not
-//     exist yet, the window in which a claim used to count as abandoned).
-// Whatever the interleaving: exactly one contender is accepted, the registry holds what it asked for
-// and nothing a refused one sent, the claim never passes from one live holder to another, and Azure
-// has no resource in any resource group but the accepted one.
+//   - at once, or staggered by up to 15 ms, so they interleave however the machine lets them;
+//   - gated (test/support/servers/http-gate.ts), so the dangerous interleavings happen every time:
+//     every contender's claim write to the stack's registry entity is held until every contender has
+//     read the stack and decided (all of them decide on the same version and race their ETag-guarded
+//     writes), then one chosen kind of claim lands first (each side wins in one round); and the
+//     winner's orchestration start is held until every loser has answered (the losers judge a claim
+//     whose orchestration does not exist yet, the window in which a claim used to count as abandoned).
+// Whatever the interleaving: exactly one change is accepted (a certificate request is queued for the
+// stack's worker, which claims the stack only once it is free), the registry holds what the accepted
+// request asked for and nothing a refused one sent, the claim never passes from one live holder to
+// another, and Azure has no resource in any resource group but the accepted one.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { isOperationOf } from "../../functions/names";
+import type { OperationKind } from "../../shared/store";
 import { CLAIM_START_GRACE_MS } from "../../functions/stack-claim";
 import { freePort } from "../support/servers/ports";
 import type { GateRequest } from "../support/servers/http-gate";
@@ -41,17 +44,30 @@ interface StoredSpec {
   policies?: { repair?: { maxRepairsPerHour?: number } };
 }
 
-type Interleaving = { offsetMs: number; reversed?: boolean } | { gated: true };
+/** Staggered starts, or gated: every write held until all decided, then (optionally) one kind's claim lands first. */
+type Interleaving = { offsetMs: number; reversed?: boolean } | { gated: true; first?: OperationKind };
 
-/** Two requests: at once, 15 ms apart in each order, and gated. */
-const INTERLEAVINGS: Interleaving[] = [
+/** A PUT against another request: at once, the other 15 ms ahead, and gated with each winning. */
+const interleavings = (other: OperationKind): Interleaving[] => [
   { offsetMs: 0 },
-  { offsetMs: 15 },
-  { offsetMs: 7, reversed: true },
-  { gated: true },
+  { offsetMs: 15, reversed: true },
+  { gated: true, first: "deploy" },
+  { gated: true, first: other },
 ];
 const describeRound = (i: Interleaving) =>
-  "gated" in i ? "gated" : `${i.reversed ? "reversed, " : ""}${i.offsetMs} ms apart`;
+  "gated" in i
+    ? `gated${i.first ? `, ${i.first} lands first` : ""}`
+    : `${i.reversed ? "reversed, " : ""}${i.offsetMs} ms apart`;
+
+/** The kind of claim a write to the stack's registry entity carries. */
+function claimKindOf(r: GateRequest): string | undefined {
+  try {
+    const op = (JSON.parse(r.body) as { Operation?: string }).Operation;
+    return op ? (JSON.parse(op) as { kind: string }).kind : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 describe("one writer per stack: concurrent requests through the real routes", () => {
   let env: JumpgateEnv;
@@ -128,7 +144,8 @@ describe("one writer per stack: concurrent requests through the real routes", ()
       );
       return contenders.map((c) => answers.find((a) => a.label === c.label)!);
     }
-    const writes = env.gates!.tables.hold(writesStack(stack));
+    // claim writes only: other writes (a worker's conditions while it reads) go through, as they would
+    const writes = env.gates!.tables.hold((r) => writesStack(stack)(r) && claimKindOf(r) !== undefined);
     const starts = env.gates!.durable!.hold(startsOperationOf(stack), 1);
     let answered = 0;
     const pending = contenders.map((c) =>
@@ -140,7 +157,13 @@ describe("one writer per stack: concurrent requests through the real routes", ()
     const n = contenders.length;
     try {
       // every contender has read the stack and decided: its write is held, or it answered without one
-      await until(() => writes.held + answered >= n, `${stack}: every contender decided`);
+      // (and the claim chosen to land first is among the held writes: a worker's comes after its route answered)
+      const first = how.first;
+      await until(
+        () => writes.held + answered >= n && (!first || writes.waiting.some((w) => claimKindOf(w) === first)),
+        `${stack}: every contender decided`,
+      );
+      if (first) await writes.releaseWhere((w) => claimKindOf(w) === first);
       writes.release();
       // every loser answered while the winner's orchestration did not exist yet
       await until(() => answered >= n - 1, `${stack}: the losers answered`);
@@ -222,7 +245,7 @@ describe("one writer per stack: concurrent requests through the real routes", ()
       .map((x) => JSON.parse((JSON.parse(x.body) as { Spec: string }).Spec) as StoredSpec);
 
   test("four PUTs of a new stack with different resource groups: one is accepted, the others store and start nothing", async () => {
-    const rounds: Interleaving[] = [{ offsetMs: 0 }, { offsetMs: 5 }, { offsetMs: 15 }, { gated: true }];
+    const rounds: Interleaving[] = [{ offsetMs: 0 }, { offsetMs: 15 }, { gated: true }];
     await Promise.all(
       rounds.map(async (how, r) => {
         const stack = `four-${r}`;
@@ -265,6 +288,7 @@ describe("one writer per stack: concurrent requests through the real routes", ()
   /** Deploys one stack per interleaving, races `other` against a PUT that changes the spec, and checks each round. */
   async function raceAgainstPut(
     prefix: string,
+    otherKind: OperationKind,
     other: (stack: string) => Contender,
     check: (round: {
       stack: string;
@@ -276,7 +300,7 @@ describe("one writer per stack: concurrent requests through the real routes", ()
     }) => Promise<void>,
   ): Promise<void> {
     await Promise.all(
-      INTERLEAVINGS.map(async (how, r) => {
+      interleavings(otherKind).map(async (how, r) => {
         const stack = `${prefix}-${r}`;
         const sub = newSubscription();
         const rg = `rg-${stack}`;
@@ -309,6 +333,7 @@ describe("one writer per stack: concurrent requests through the real routes", ()
   test("PUT and DELETE at once: exactly one runs, and the registry follows it", async () => {
     await raceAgainstPut(
       "pd",
+      "teardown",
       (stack) => ({ label: "delete", method: "DELETE", route: `/stacks/${stack}` }),
       async ({ stack, what, put, other: del }) => {
         assert.equal([put, del].filter((a) => a.status === 202).length, 1, `${what}: ${put.status} / ${del.status}`);
@@ -337,6 +362,7 @@ describe("one writer per stack: concurrent requests through the real routes", ()
   test("PUT and rotate/database at once: exactly one is accepted, the other gets 409 naming it", async () => {
     await raceAgainstPut(
       "pr",
+      "rotate-database",
       (stack) => ({ label: "rotate", method: "POST", route: `/stacks/${stack}/rotate/database`, body: {} }),
       async ({ stack, what, put, other: rotate }) => {
         assert.equal(
@@ -366,6 +392,7 @@ describe("one writer per stack: concurrent requests through the real routes", ()
   test("PUT and rotate/certificate at once: the certificate worker and the deploy never hold the stack together", async () => {
     await raceAgainstPut(
       "pc",
+      "rotate-certificate",
       (stack) => ({ label: "certificate", method: "POST", route: `/stacks/${stack}/rotate/certificate` }),
       async ({ stack, what, put, other: cert }) => {
         // the certificate request is queued for the stack's worker, which claims the stack only when

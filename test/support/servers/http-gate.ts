@@ -19,10 +19,14 @@ export interface GateExchange extends GateRequest {
 }
 
 export interface Hold {
-  /** requests held so far */
+  /** requests held so far (released ones included) */
   readonly held: number;
+  /** the requests held and not yet let through, in arrival order */
+  readonly waiting: GateRequest[];
   /** resolves once `n` requests are held */
   whenHeld(n: number): Promise<void>;
+  /** lets the held requests that match through (the hold stays); resolves once the upstream answered them */
+  releaseWhere(match: (request: GateRequest) => boolean): Promise<void>;
   /** lets every held request through, and stops holding */
   release(): void;
 }
@@ -40,7 +44,7 @@ export interface HttpGate {
 interface ActiveHold {
   match: (request: GateRequest) => boolean;
   limit: number;
-  waiting: (() => void)[];
+  waiting: { request: GateRequest; go: () => void; answered: Promise<void> }[];
   count: number;
   watchers: { n: number; resolve: () => void }[];
   released: boolean;
@@ -53,11 +57,12 @@ export async function startHttpGate(upstream: string): Promise<HttpGate> {
   const exchanges: GateExchange[] = [];
   const sockets = new Set<import("node:net").Socket>();
 
-  const gateFor = (request: GateRequest): Promise<void> => {
+  /** Resolves when the request may go on; `answered` is called once the upstream answered it. */
+  const gateFor = (request: GateRequest, answered: Promise<void>): Promise<void> => {
     const hold = holds.find((h) => !h.released && h.count < h.limit && h.match(request));
     if (!hold) return Promise.resolve();
     hold.count++;
-    const passed = new Promise<void>((resolve) => hold.waiting.push(resolve));
+    const passed = new Promise<void>((go) => hold.waiting.push({ request, go, answered }));
     for (const w of hold.watchers.filter((x) => hold.count >= x.n)) w.resolve();
     hold.watchers = hold.watchers.filter((x) => hold.count < x.n);
     return passed;
@@ -73,7 +78,9 @@ export async function startHttpGate(upstream: string): Promise<HttpGate> {
         path: safeDecode(req.url ?? "/"),
         body: body.toString("utf8"),
       };
-      void gateFor(request).then(() => {
+      let answered!: () => void;
+      const done = new Promise<void>((resolve) => (answered = resolve));
+      void gateFor(request, done).then(() => {
         const headers = { ...req.headers, host: target.host };
         const forward = http.request(
           { host: target.hostname, port: target.port, method: req.method, path: req.url, headers },
@@ -82,12 +89,14 @@ export async function startHttpGate(upstream: string): Promise<HttpGate> {
             answer.on("data", (c: Buffer) => parts.push(c));
             answer.on("end", () => {
               exchanges.push({ ...request, status: answer.statusCode ?? 0 });
+              answered();
               res.writeHead(answer.statusCode ?? 502, answer.headers);
               res.end(Buffer.concat(parts));
             });
           },
         );
         forward.on("error", () => {
+          answered();
           res.writeHead(502);
           res.end();
         });
@@ -115,18 +124,28 @@ export async function startHttpGate(upstream: string): Promise<HttpGate> {
         get held() {
           return active.count;
         },
+        get waiting() {
+          return active.waiting.map((w) => w.request);
+        },
         whenHeld: (n) =>
           active.count >= n ? Promise.resolve() : new Promise<void>((resolve) => active.watchers.push({ n, resolve })),
+        releaseWhere: async (release) => {
+          const chosen = active.waiting.filter((w) => release(w.request));
+          active.waiting = active.waiting.filter((w) => !chosen.includes(w));
+          for (const w of chosen) w.go();
+          await Promise.all(chosen.map((w) => w.answered));
+        },
         release: () => {
           active.released = true;
-          holds.splice(holds.indexOf(active), 1);
-          for (const go of active.waiting.splice(0)) go();
+          const i = holds.indexOf(active);
+          if (i >= 0) holds.splice(i, 1);
+          for (const w of active.waiting.splice(0)) w.go();
         },
       };
     },
     stop: () =>
       new Promise<void>((resolve) => {
-        for (const h of holds.splice(0)) for (const go of h.waiting.splice(0)) go();
+        for (const h of holds.splice(0)) for (const w of h.waiting.splice(0)) w.go();
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
