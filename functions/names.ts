@@ -90,6 +90,29 @@ export const Names = {
   },
 } as const;
 
+/** 20261121T101500123Z: the sortable UTC time in instance ids (`compactTime` in the HTTP handlers). */
+const COMPACT_TIME = String.raw`\d{8}T\d{9}Z`;
+
+/**
+ * Whether `instanceId` is an operation of stack `stack`, exactly: built by InstanceIds for that
+ * stack (a reconcile's deploy is `<reconcile id>-apply`). Stack names may contain hyphens, so a
+ * prefix or substring test would let stack `web` read `deploy-x-web-g1-…` of stack `x-web`.
+ */
+export function isOperationOf(stack: string, instanceId: string): boolean {
+  if (!/^[a-z0-9-]+$/.test(stack)) return false;
+  if (
+    [InstanceIds.heal, InstanceIds.scale, InstanceIds.rotateDatabase, InstanceIds.certificate].some(
+      (id) => id(stack) === instanceId,
+    )
+  ) {
+    return true;
+  }
+  const timed = new RegExp(
+    String.raw`^(?:deploy-${stack}-g[1-9]\d{0,8}|teardown-${stack}|plan-${stack}|reconcile-${stack})-${COMPACT_TIME}$|^reconcile-${stack}-${COMPACT_TIME}-apply$`,
+  );
+  return timed.test(instanceId);
+}
+
 /** Instance ids: one per stack and verb, so a duplicate request finds the running instance. */
 export const InstanceIds = {
   deploy: (stack: string, generation: number, at: string) => `deploy-${stack}-g${generation}-${at}`,

@@ -116,3 +116,12 @@ function actionGroupIdSetting(): string | undefined {
   }
   return id;
 }
+
+/**
+ * The sandbox and the tests: the app talks to the loopback Azure emulator. The emulator credential is
+ * accepted only with a loopback ARM endpoint (validateAzureSettings), so no real deployment is one.
+ * Only there may a stack name loopback or private hosts (a local Pebble as its ACME CA).
+ */
+export function isSandbox(s: Services = services()): boolean {
+  return s.factory.settings.credential === "emulator";
+}

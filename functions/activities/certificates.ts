@@ -21,6 +21,7 @@ import type { StackSpec } from "../../shared/spec/types";
 import { StackNotFoundError, type StackOperation } from "../../shared/store";
 import { Names } from "../names";
 import { services } from "../services";
+import { acmeDirectoryRefusal } from "../acme-directory";
 import { claimForWorker } from "../stack-claim";
 import { listWebNodesActivity, type WebNodeRef } from "./nodes";
 
@@ -163,7 +164,7 @@ async function renewalWindow(
   current: StoredCertificate | undefined,
   at: string,
 ): Promise<{ ari?: CertificateState["ari"]; checked?: { serial: string; at: string } }> {
-  if (!current?.ariCertId) return {};
+  if (!current?.ariCertId || acmeDirectoryRefusal(spec.tls.acme.directoryUrl)) return {};
   const now = new Date(at);
   const known = state.ari && state.ari.serial === current.serial ? state.ari : undefined;
   const lastCheck = state.ariCheckedAt?.serial === current.serial ? Date.parse(state.ariCheckedAt.at) : undefined;
@@ -236,6 +237,8 @@ export interface IssueCertificateOutput {
  */
 export async function issueCertificateActivity(input: IssueCertificateInput): Promise<IssueCertificateOutput> {
   const { spec, orderId } = input;
+  const refused = acmeDirectoryRefusal(spec.tls.acme.directoryUrl);
+  if (refused) throw new Error(refused);
   const s = services();
   const client = await vaultClient(spec);
   if (!client) throw new Error("the stack's Key Vault does not exist");

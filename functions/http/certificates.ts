@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
-import { orderBudget } from "../../shared/acme/renewal-policy";
+import { orderBudget, type ForceRequest } from "../../shared/acme/renewal-policy";
 import { notFoundProblem, problemTypeUri } from "../../shared/http/problem";
 import { certificateHostname } from "../activities/certificates";
 import { wakeCertificateWorker } from "../certificate-wake";
@@ -39,15 +39,27 @@ export async function rotateCertificate(request: HttpRequest, context: Invocatio
     return { ...refused, headers: { ...(refused.headers as Record<string, string>), "Retry-After": String(seconds) } };
   }
   const by = "api:rotate/certificate";
-  const force = { id: randomUUID(), at: now.toISOString(), by };
-  await s.certificates.update(stack, (st) => ({ ...st, force }), { now });
-  await s.audit.append({
+  // a request the worker has not answered yet is this one too: concurrent requests share one order
+  let force: ForceRequest = { id: randomUUID(), at: now.toISOString(), by };
+  let joined = false;
+  await s.certificates.update(
     stack,
-    what: "certificate rotation requested",
-    why: "a person asked for a new certificate",
-    actor: by,
-    details: { hostname, requestId: force.id, current: state.current?.serial ?? null },
-  });
+    (st) => {
+      joined = !!st.force && st.force.id !== st.forceHandled;
+      if (joined) force = st.force!;
+      return joined ? st : { ...st, force };
+    },
+    { now },
+  );
+  if (!joined) {
+    await s.audit.append({
+      stack,
+      what: "certificate rotation requested",
+      why: "a person asked for a new certificate",
+      actor: by,
+      details: { hostname, requestId: force.id, current: state.current?.serial ?? null },
+    });
+  }
   const woken = await wakeCertificateWorker(df.getClient(context), stack, { reason: "request" });
   const instanceId = InstanceIds.certificate(stack);
   const url = operationUrl(request, stack, instanceId);
@@ -58,6 +70,7 @@ export async function rotateCertificate(request: HttpRequest, context: Invocatio
       stack,
       hostname,
       requestId: force.id,
+      ...(joined ? { alreadyRequested: true } : {}),
       operation: { kind: "rotate-certificate", instanceId, status: url, worker: woken },
     },
     { Location: url, "Retry-After": "10" },

@@ -1,7 +1,15 @@
 // Shared pieces of the HTTP handlers: JSON and problem responses, URLs, and a wrapper that turns
 // any unexpected exception into a 500 problem that names a correlation id and leaks nothing else.
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { internalProblem, problemResponse, type Problem } from "../../shared/http/problem";
+import {
+  internalProblem,
+  problemResponse,
+  problemTypeUri,
+  serviceUnavailableProblem,
+  type Problem,
+} from "../../shared/http/problem";
+import { StoreContentionError } from "../../shared/store/errors";
+import { ClaimExpiredError } from "../stack-claim";
 import { STACK_NAME_PATTERN } from "../../shared/spec/schema";
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
@@ -44,15 +52,43 @@ export function routeStackName(
   };
 }
 
-/** Wraps a handler so an unexpected failure is a 500 problem with a correlation id, logged without detail leaks. */
+/**
+ * Wraps a handler so an unexpected failure is a 500 problem with a correlation id, logged without
+ * detail leaks. Two failures are expected under concurrency and say so instead: other writers kept
+ * winning the race for the same record (409: nothing was overwritten, retry), and a request that took
+ * too long between claiming a stack and starting its operation (503: nothing was started, retry).
+ */
 export function guarded(handler: HttpHandler): HttpHandler {
   return async (request: HttpRequest, context: InvocationContext) => {
     try {
       return await handler(request, context);
     } catch (error) {
+      if (error instanceof StoreContentionError) {
+        return withRetryAfter(
+          problem({
+            type: problemTypeUri("concurrent-change"),
+            title: "The resource is being changed by another request",
+            status: 409,
+            detail: "Other requests changed this stack's records at the same moment; nothing was stored. Retry.",
+          }),
+        );
+      }
+      if (error instanceof ClaimExpiredError) {
+        return withRetryAfter(
+          problem(
+            serviceUnavailableProblem(
+              "The stack was claimed, but the operation could not be started in time; the claim was released and nothing was started. Retry.",
+            ),
+          ),
+        );
+      }
       const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
       context.error(`unhandled error in ${context.functionName}: ${message}`);
       return problem(internalProblem(context.invocationId));
     }
   };
+}
+
+function withRetryAfter(response: HttpResponseInit): HttpResponseInit {
+  return { ...response, headers: { ...(response.headers as Record<string, string>), "Retry-After": "1" } };
 }

@@ -1,18 +1,20 @@
-// POST /api/stacks/{name}/rotate/database: rotate the stack's database credentials now. Starts the
-// stack's rotation (instance `rotate-db-<stack>`; one at a time: a request while it runs gets the
-// running one) and answers 202 with its operation URL. The rotation waits for a deploy, heal or scale
-// that holds the stack, then holds it itself (PUT and DELETE get 409 meanwhile). Body (optional):
+// POST /api/stacks/{name}/rotate/database: rotate the stack's database credentials now. Claims the
+// stack for the rotation (instance `rotate-db-<stack>`) in one ETag-guarded write, as PUT and DELETE
+// do, then starts it, and answers 202 with its operation URL; a request while that rotation runs gets
+// the running one (202), a request while another operation holds the stack gets 409 naming it. From
+// the claim on, PUT and DELETE get 409 and heal and scale wait. Body (optional):
 // {"appUsers": true, "admin": false}; the admin password rotates through ARM when "admin" is true.
 import { randomUUID } from "node:crypto";
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { ROTATE_LIMITS, validateRotateRequest } from "../../shared/credentials/rotate-request";
-import { notFoundProblem, problemTypeUri, validationProblem } from "../../shared/http/problem";
+import { conflictProblem, notFoundProblem, problemTypeUri, validationProblem } from "../../shared/http/problem";
+import { StackNotFoundError } from "../../shared/store";
 import { parseJsonBody } from "../../shared/spec/validate";
 import { InstanceIds, Names } from "../names";
 import type { RotateDatabaseInput } from "../orchestrators/rotate-database";
 import { services } from "../services";
-import { claimIsLive, clearStaleClaim } from "../stack-claim";
+import { claimStack, createdIso, instanceStatus, isTerminal, startClaimed } from "../stack-claim";
 import { guarded, json, operationUrl, problem, routeStackName } from "./respond";
 
 export async function rotateDatabase(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -47,12 +49,26 @@ export async function rotateDatabase(request: HttpRequest, context: InvocationCo
   const instanceId = InstanceIds.rotateDatabase(stack);
   const url = operationUrl(request, stack, instanceId);
   const operation = { kind: "rotate-database", instanceId, status: url };
-  if (await claimIsLive(client, instanceId)) {
+  const runningOne = () =>
     // one rotation at a time: the caller follows the running one
-    return json(202, { stack, alreadyRunning: true, operation }, { Location: url, "Retry-After": "10" });
+    json(202, { stack, alreadyRunning: true, operation }, { Location: url, "Retry-After": "10" });
+  const previous = await instanceStatus(client, instanceId);
+  if (previous && !isTerminal(previous.runtimeStatus)) return runningOne();
+
+  // the rotation holds the stack from this request on: one ETag-guarded claim, as PUT and DELETE do
+  let claim;
+  try {
+    claim = await claimStack(client, stack, "rotate-database", {
+      instanceIdFor: () => instanceId,
+      ...(previous ? { previousRun: createdIso(previous) } : {}),
+    });
+  } catch (e) {
+    if (e instanceof StackNotFoundError) return problem(notFoundProblem(`stack '${stack}' is not registered`));
+    throw e;
   }
-  // a claim whose instance died would make the rotation wait for nothing
-  await clearStaleClaim(client, stack);
+  if (!claim.ok) {
+    return claim.running.instanceId === instanceId ? runningOne() : problem(conflictProblem(claim.running));
+  }
   const input: RotateDatabaseInput = {
     stack,
     rotationId: randomUUID(),
@@ -60,19 +76,20 @@ export async function rotateDatabase(request: HttpRequest, context: InvocationCo
     admin: checked.request.admin,
     reason: "requested",
   };
-  await client.startNew(Names.orchestrators.rotateDatabaseCredentials, { instanceId, input });
+  try {
+    await startClaimed(stack, claim, () =>
+      client.startNew(Names.orchestrators.rotateDatabaseCredentials, { instanceId, input }),
+    );
+  } catch (e) {
+    // the daily check started this stack's rotation between our look and our start: follow that one
+    const now = await instanceStatus(client, instanceId);
+    if (now && !isTerminal(now.runtimeStatus)) return runningOne();
+    throw e;
+  }
   context.log(`database credential rotation of stack ${stack} started as ${instanceId} (rotation ${input.rotationId})`);
-  const holder = record.operation && record.operation.instanceId !== instanceId ? record.operation : undefined;
   return json(
     202,
-    {
-      stack,
-      rotationId: input.rotationId,
-      appUsers: input.appUsers,
-      admin: input.admin,
-      ...(holder ? { waitingFor: { kind: holder.kind, instanceId: holder.instanceId } } : {}),
-      operation,
-    },
+    { stack, rotationId: input.rotationId, appUsers: input.appUsers, admin: input.admin, operation },
     { Location: url, "Retry-After": "10" },
   );
 }

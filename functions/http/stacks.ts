@@ -5,19 +5,27 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from "durable-functions";
 import { ALERT_ACTOR_PREFIX } from "../../shared/alerts/signal";
 import { credentialSummary } from "../../shared/credentials/summary";
-import { conflictProblem, notFoundProblem, payloadTooLargeProblem, validationProblem } from "../../shared/http/problem";
+import {
+  conflictProblem,
+  notFoundProblem,
+  payloadTooLargeProblem,
+  stackMoveProblem,
+  validationProblem,
+} from "../../shared/http/problem";
 import { certificateStatus } from "../../shared/acme/status";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import { parseJsonBody, STACK_SPEC_LIMITS, validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
-import { InstanceIds, Names } from "../names";
+import { InstanceIds, isOperationOf, Names } from "../names";
 import type { DeployInput } from "../orchestrators/deploy-stack";
 import type { PlanInput } from "../orchestrators/plan-stack";
 import type { TeardownInput } from "../orchestrators/teardown-stack";
 import { certificateHostname } from "../activities/certificates";
 import { services } from "../services";
 import { guarded, json, operationUrl, problem, routeStackName } from "./respond";
-import { claimStack, instanceStatus, type ClaimKind } from "../stack-claim";
+import { claimStack, instanceStatus, StackMoveError, startClaimed, type ClaimKind } from "../stack-claim";
+import { StackNotFoundError } from "../../shared/store";
+import { refuseAcmeDirectory } from "./acme-directory";
 import { followSpecFleet } from "../fleet-reset";
 
 async function readSpec(request: HttpRequest, routeName: string) {
@@ -30,6 +38,8 @@ async function readSpec(request: HttpRequest, routeName: string) {
   if (!body.ok) return { ok: false as const, response: problem(body.problem) };
   const result = validateStackSpec(body.value, { routeName });
   if (!result.ok) return { ok: false as const, response: problem(validationProblem(result.errors)) };
+  const refused = refuseAcmeDirectory(result.spec);
+  if (refused) return { ok: false as const, response: refused };
   return { ok: true as const, spec: result.spec };
 }
 
@@ -53,14 +63,18 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
 
   const at = compactTime(new Date());
   const current = (await s.certificates.get(route.name)).current;
-  const claim = await claimStack(client, route.name, "deploy", {
-    spec,
-    instanceIdFor: (generation) => InstanceIds.deploy(route.name, generation, at),
-  });
+  let claim;
+  try {
+    // the spec is stored in the same write as the claim: a refused PUT stores nothing
+    claim = await claimStack(client, route.name, "deploy", {
+      spec,
+      instanceIdFor: (generation) => InstanceIds.deploy(route.name, generation, at),
+    });
+  } catch (e) {
+    if (e instanceof StackMoveError) return problem(stackMoveProblem(route.name, e.changes));
+    throw e;
+  }
   if (!claim.ok) return problem(conflictProblem(claim.running));
-  // under the claim: a fleet that scaling changed follows a new fleet.size from the user
-  await followSpecFleet(route.name, spec, new Date(), claim.instanceId);
-
   const input: DeployInput = {
     spec,
     generation: claim.generation,
@@ -68,7 +82,11 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
     dbUserSlot: claim.dbUserSlot,
     ...(current ? { certificate: { secret: SECRET_NAMES.tlsBundle, serial: current.serial } } : {}),
   };
-  await client.startNew(Names.orchestrators.deployStack, { instanceId: claim.instanceId, input });
+  await startClaimed(route.name, claim, async () => {
+    // under the claim: a fleet that scaling changed follows a new fleet.size from the user
+    await followSpecFleet(route.name, spec, new Date(), claim.instanceId);
+    await client.startNew(Names.orchestrators.deployStack, { instanceId: claim.instanceId, input });
+  });
   context.log(`deploy of stack ${route.name} generation ${claim.generation} started as ${claim.instanceId}`);
   return accepted(request, route.name, "deploy", claim.instanceId, { generation: claim.generation });
 }
@@ -77,15 +95,22 @@ export async function deleteStack(request: HttpRequest, context: InvocationConte
   const route = routeStackName(request);
   if (!route.ok) return route.response;
   const client = df.getClient(context);
-  const record = await services().registry.get(route.name);
-  if (!record) return problem(notFoundProblem(`stack '${route.name}' is not registered`));
   const at = compactTime(new Date());
-  const claim = await claimStack(client, route.name, "teardown", {
-    instanceIdFor: () => InstanceIds.teardown(route.name, at),
-  });
+  let claim;
+  try {
+    claim = await claimStack(client, route.name, "teardown", {
+      instanceIdFor: () => InstanceIds.teardown(route.name, at),
+    });
+  } catch (e) {
+    if (e instanceof StackNotFoundError) return problem(notFoundProblem(`stack '${route.name}' is not registered`));
+    throw e;
+  }
   if (!claim.ok) return problem(conflictProblem(claim.running));
-  const input: TeardownInput = { spec: record.spec };
-  await client.startNew(Names.orchestrators.teardownStack, { instanceId: claim.instanceId, input });
+  // the spec the claim was written over: a PUT accepted just before this DELETE is torn down too
+  const input: TeardownInput = { spec: claim.spec };
+  await startClaimed(route.name, claim, () =>
+    client.startNew(Names.orchestrators.teardownStack, { instanceId: claim.instanceId, input }),
+  );
   context.log(`teardown of stack ${route.name} started as ${claim.instanceId}`);
   return accepted(request, route.name, "teardown", claim.instanceId);
 }
@@ -211,13 +236,8 @@ export async function getOperation(request: HttpRequest, context: InvocationCont
   const route = routeStackName(request);
   if (!route.ok) return route.response;
   const instanceId = request.params.instanceId ?? "";
-  // instance ids embed the stack name: an id of another stack is as unknown here as a random one
-  const ours =
-    (/^(deploy|teardown|plan|reconcile)-/.test(instanceId) && instanceId.includes(`-${route.name}-`)) ||
-    instanceId === InstanceIds.heal(route.name) ||
-    instanceId === InstanceIds.scale(route.name) ||
-    instanceId === InstanceIds.rotateDatabase(route.name) ||
-    instanceId === InstanceIds.certificate(route.name);
+  // an id of another stack (or a look-alike) is as unknown here as a random one
+  const ours = isOperationOf(route.name, instanceId);
   const status = ours ? await instanceStatus(df.getClient(context), instanceId) : undefined;
   if (!status) return problem(notFoundProblem(`operation '${instanceId}' of stack '${route.name}' not found`));
   const done = status.runtimeStatus === df.OrchestrationRuntimeStatus.Completed;

@@ -13,7 +13,7 @@ import { readCredentialStateActivity, recordCredentialsActivity } from "../activ
 import { InstanceIds, Names } from "../names";
 import type { RotateDatabaseInput } from "../orchestrators/rotate-database";
 import { services } from "../services";
-import { claimIsLive, clearStaleClaim } from "../stack-claim";
+import { clearStaleClaim, isInstanceRunning } from "../stack-claim";
 
 export interface CredentialCheckResult {
   started: { stack: string; appUsers: boolean; admin: boolean; why: string }[];
@@ -36,7 +36,7 @@ export async function checkCredentialRotations(
     }
     try {
       const instanceId = InstanceIds.rotateDatabase(stack);
-      if (await claimIsLive(client, instanceId)) {
+      if (await isInstanceRunning(client, instanceId)) {
         result.skipped.push({ stack, why: "its rotation is running" });
         continue;
       }

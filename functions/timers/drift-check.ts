@@ -9,7 +9,8 @@ import { InstanceIds, Names } from "../names";
 import type { ReconcileInput } from "../orchestrators/reconcile-stack";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import { services } from "../services";
-import { claimStack } from "../stack-claim";
+import { StackNotFoundError } from "../../shared/store";
+import { claimStack, startClaimed } from "../stack-claim";
 
 export async function driftCheck(
   _timer: Timer,
@@ -32,22 +33,33 @@ export async function driftCheck(
       continue;
     }
     const current = (await s.certificates.get(record.name)).current;
-    const claim = await claimStack(client, record.name, "reconcile", {
-      instanceIdFor: () => InstanceIds.reconcile(record.name, at),
-    });
+    let claim;
+    try {
+      claim = await claimStack(client, record.name, "reconcile", {
+        instanceIdFor: () => InstanceIds.reconcile(record.name, at),
+      });
+    } catch (e) {
+      // torn down since the list was read
+      if (e instanceof StackNotFoundError) continue;
+      throw e;
+    }
     if (!claim.ok) {
       skipped.push(record.name);
       context.log(`drift check: ${record.name} skipped, ${claim.running.kind} ${claim.running.instanceId} is running`);
       continue;
     }
+    // the spec and generation the claim was written over: a PUT accepted since the list was read wins
     const input: ReconcileInput = {
-      spec: record.spec,
-      generation: record.generation,
+      spec: claim.spec,
+      generation: claim.generation,
       nodeReadyTimeoutMinutes: s.nodeReadyTimeoutMinutes,
       dbUserSlot: claim.dbUserSlot,
       ...(current ? { certificate: { secret: SECRET_NAMES.tlsBundle, serial: current.serial } } : {}),
     };
-    await client.startNew(Names.orchestrators.reconcileStack, { instanceId: claim.instanceId, input });
+    const claimed = claim;
+    await startClaimed(record.name, claimed, () =>
+      client.startNew(Names.orchestrators.reconcileStack, { instanceId: claimed.instanceId, input }),
+    );
     started.push(record.name);
   }
   context.log(

@@ -24,7 +24,9 @@ const common = {
   "409": problem("another operation is changing the stack (the problem names it)"),
   "413": problem("the body is too large"),
   "415": problem("the content type is not JSON"),
-  "422": problem("the body breaks the schema; `errors` lists each field with its JSON pointer"),
+  "422": problem(
+    "the body breaks the schema; `errors` lists each field with its JSON pointer (at most 20 entries, 16 KiB in all)",
+  ),
   "500": problem("unexpected error; names a correlation id and nothing else"),
 };
 
@@ -46,7 +48,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
         put: {
           summary: "create or update a stack and deploy it",
           requestBody: { required: true, content: json({ $ref: "#/components/schemas/StackSpec" }) },
-          responses: { "202": accepted, ...common },
+          responses: {
+            "202": accepted,
+            ...common,
+            "422": problem(
+              "the body breaks the schema (`validation-error`), or would move the deployed stack to another subscription, resource group or region (`stack-move`: tear it down, then deploy); `errors` lists each field",
+            ),
+          },
         },
         get: {
           summary: "desired spec, observed state, conditions, operations",
@@ -112,7 +120,12 @@ export function openApiDocument(version: string): Record<string, unknown> {
         parameters: [name],
         post: {
           summary: "issue and roll out a new certificate now",
-          responses: { "202": accepted, "404": common["404"], "429": problem("the weekly order limit is reached") },
+          responses: {
+            "202": accepted,
+            "404": common["404"],
+            "409": problem("other requests changed the stack's certificate state at the same moment; retry"),
+            "429": problem("the weekly order limit is reached"),
+          },
         },
       },
       "/alerts": {

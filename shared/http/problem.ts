@@ -54,6 +54,7 @@ export function problemTypeUri(slug: string): string {
 
 export const PROBLEM_TYPES = {
   validation: problemTypeUri("validation-error"),
+  stackMove: problemTypeUri("stack-move"),
   malformedBody: problemTypeUri("malformed-body"),
   invalidAlert: problemTypeUri("invalid-alert"),
   operationInProgress: problemTypeUri("operation-in-progress"),
@@ -61,27 +62,71 @@ export const PROBLEM_TYPES = {
   internal: problemTypeUri("internal-error"),
 } as const;
 
-/** 422: the body is well-formed JSON but breaks the spec; one entry per invalid field. */
+/**
+ * Bounds of a problem that lists field errors: hostile input can break every rule at once (a 64 KiB
+ * body of unknown fields with long names), and an answer that echoes all of it is an amplifier.
+ */
+export const PROBLEM_LIMITS = {
+  /** entries of `errors` at most; `detail` says how many there were */
+  maxErrors: 20,
+  /** the serialized body, in UTF-8 bytes, at most */
+  maxBytes: 16 * 1024,
+  /** characters of one pointer / one error detail at most (longer ones end in "…") */
+  maxPointerChars: 256,
+  maxErrorDetailChars: 512,
+} as const;
+
+/** 422: the body is well-formed JSON but breaks the spec; one entry per invalid field (capped). */
 export function validationProblem(errors: readonly ProblemFieldError[]): Problem {
-  const count = errors.length;
-  return {
-    type: PROBLEM_TYPES.validation,
-    title: "The request content is not valid",
-    status: 422,
-    detail: `The request content has ${count} ${count === 1 ? "error" : "errors"}; each entry of 'errors' points at the field and says what is wrong.`,
-    errors: errors.map(({ pointer, detail }) => ({ pointer, detail })),
-  };
+  return withFieldErrors(
+    { type: PROBLEM_TYPES.validation, title: "The request content is not valid", status: 422 },
+    "The request content has",
+    errors,
+  );
 }
 
-/** 400: a JSON body that is not an Azure Monitor common alert schema notification; one entry per invalid field. */
+/** 400: a JSON body that is not an Azure Monitor common alert schema notification; one entry per invalid field (capped). */
 export function invalidAlertProblem(errors: readonly ProblemFieldError[]): Problem {
-  const count = errors.length;
+  return withFieldErrors(
+    {
+      type: PROBLEM_TYPES.invalidAlert,
+      title: "The request is not an Azure Monitor alert in the common alert schema",
+      status: 400,
+    },
+    "The alert has",
+    errors,
+  );
+}
+
+/** A field the stored stack has that the request would change, with the value it has now. */
+export interface StackMoveField {
+  field: string;
+  from: string;
+  to: string;
+}
+
+/**
+ * 422: a PUT would move a registered stack to another subscription, resource group or region, which
+ * would deploy a second copy and orphan the first. It says how to move instead.
+ */
+export function stackMoveProblem(stack: string, changes: readonly StackMoveField[]): Problem {
+  const fields = changes.map((c) => c.field).join(", ");
   return {
-    type: PROBLEM_TYPES.invalidAlert,
-    title: "The request is not an Azure Monitor alert in the common alert schema",
-    status: 400,
-    detail: `The alert has ${count} ${count === 1 ? "error" : "errors"}; each entry of 'errors' points at the field and says what is wrong.`,
-    errors: errors.map(({ pointer, detail }) => ({ pointer, detail })),
+    type: PROBLEM_TYPES.stackMove,
+    title: "A deployed stack cannot move",
+    status: 422,
+    detail:
+      `Stack '${stack}' is deployed (or deploying) in its ${fields}; a PUT cannot change ${changes.length === 1 ? "it" : "them"}: ` +
+      `that would deploy a second copy and leave the first one running unmanaged. To move the stack, tear it down ` +
+      `(DELETE /api/stacks/${stack}, then wait for the teardown operation to finish) and PUT the spec with the new ` +
+      `${fields}. Nothing was stored or started.`,
+    errors: changes.map((c) => ({
+      pointer: `/${c.field}`,
+      detail: truncate(
+        `${c.field} is '${c.from}' where the stack is deployed; it cannot change to '${c.to}' by PUT`,
+        PROBLEM_LIMITS.maxErrorDetailChars,
+      ),
+    })),
   };
 }
 
@@ -196,6 +241,33 @@ export function problemResponse(problem: Problem): ProblemResponse {
   const allowed = problem.allowedMethods;
   if (problem.status === 405 && Array.isArray(allowed)) headers.Allow = allowed.map(String).join(", ");
   return { status: problem.status, headers, jsonBody: problem };
+}
+
+/** A problem with its `errors`: at most PROBLEM_LIMITS.maxErrors, each bounded, the whole body within maxBytes. */
+function withFieldErrors(
+  head: Pick<Problem, "type" | "title" | "status">,
+  lead: string,
+  errors: readonly ProblemFieldError[],
+): Problem {
+  const count = errors.length;
+  const kept = errors.slice(0, PROBLEM_LIMITS.maxErrors).map(({ pointer, detail }) => ({
+    pointer: truncate(String(pointer), PROBLEM_LIMITS.maxPointerChars),
+    detail: truncate(String(detail), PROBLEM_LIMITS.maxErrorDetailChars),
+  }));
+  const build = (shown: number): Problem => {
+    const noun = count === 1 ? "error" : "errors";
+    const which =
+      shown < count
+        ? `; 'errors' lists the first ${shown}, each pointing at the field and saying what is wrong (fix them and send it again to see the rest).`
+        : "; each entry of 'errors' points at the field and says what is wrong.";
+    return { ...head, detail: `${lead} ${count} ${noun}${which}`, errors: kept.slice(0, shown) };
+  };
+  let shown = kept.length;
+  let problem = build(shown);
+  // escaped control characters can make a bounded entry six times its length: drop entries until it fits
+  while (shown > 0 && Buffer.byteLength(JSON.stringify(problem), "utf8") > PROBLEM_LIMITS.maxBytes)
+    problem = build(--shown);
+  return problem;
 }
 
 function withDetail(problem: Problem, detail: string | undefined): Problem {

@@ -46,10 +46,12 @@ export const STACK_SPEC_SCHEMA = {
     tags: {
       type: "object",
       maxProperties: 40,
-      propertyNames: { type: "string", pattern: "^[^<>%&\\\\?/]{1,512}$" },
-      additionalProperties: { type: "string", maxLength: 256 },
+      propertyNames: { type: "string", pattern: "^[^<>%&\\\\?/\\u0000-\\u001f\\u007f-\\u009f]{1,512}$" },
+      // no control characters (C0, DEL, C1): tags end up in logs, portals and CSV exports
+      additionalProperties: { type: "string", maxLength: 256, pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$" },
       default: {},
-      description: "Extra tags for every resource. Jumpgate adds `jumpgate-stack` itself.",
+      description:
+        "Extra tags for every resource; names and values without control characters. Jumpgate adds `jumpgate-stack` itself.",
     },
     network: {
       type: "object",
@@ -234,7 +236,7 @@ export const STACK_SPEC_SCHEMA = {
               pattern: "^https://",
               default: "https://acme-v02.api.letsencrypt.org/directory",
               description:
-                "ACME directory URL of the CA: Let's Encrypt production by default; its staging directory or any other ACME CA works too.",
+                "ACME directory URL of the CA: Let's Encrypt production by default; its staging directory or any other ACME CA works too. Its host must be public: loopback, link-local and private addresses and local-only names (`localhost`, single labels, `.local`, `.internal`, ...) are refused with 422, except in the sandbox.",
             },
             contact: {
               type: "string",

@@ -230,7 +230,7 @@ function unknownFieldDetail(field: string, where: string, schema: SchemaNode): s
   const allowed = Object.keys(schema.properties ?? {});
   const guess = closestName(field, allowed);
   const hint = guess === undefined ? "." : `; did you mean '${guess}'?`;
-  return `unknown field '${truncate(field, 64)}'${where}${hint} Allowed fields: ${allowed.join(", ")}`;
+  return `unknown field '${printable(truncate(field, 64))}'${where}${hint} Allowed fields: ${allowed.join(", ")}`;
 }
 
 function expectedType(schema: SchemaNode): string {
@@ -348,6 +348,11 @@ const PATTERN_RULES = new Map<string, PatternExplainer>([
       `${label} must be the ARM id of a resource group or of a resource in one, e.g. "/subscriptions/<subscription>/resourceGroups/<group>/providers/Microsoft.Network/networkSecurityGroups/<name>", got ${describeValue(value)}`,
   ],
   [
+    SCHEMA_PROPERTIES.tags.additionalProperties.pattern,
+    (label, value) =>
+      `${label} must not contain control characters (U+0000-U+001F, U+007F-U+009F: line breaks, tabs, escapes), got ${describeValue(value)}`,
+  ],
+  [
     SCHEMA_PROPERTIES.tls.properties.acme.properties.directoryUrl.pattern,
     (label, value) => `${label} must be an https:// URL, got ${describeValue(value)}`,
   ],
@@ -376,10 +381,10 @@ function explainResourceGroupName(label: string, value: string): string {
 }
 
 function propertyNameDetail(objectLabel: string, key: string, error: ErrorObject): string {
-  const tagRule = `tag names are 1-512 characters and may not contain < > % & \\ ? /`;
+  const tagRule = `tag names are 1-512 characters and may not contain < > % & \\ ? / or control characters`;
   if (error.keyword === "pattern" && objectLabel === "tags")
-    return `tag name '${truncate(key, 64)}' is not allowed: ${tagRule}`;
-  return `${objectLabel} key '${truncate(key, 64)}' ${error.message ?? "is not allowed"}`;
+    return `tag name '${printable(truncate(key, 64))}' is not allowed: ${tagRule}`;
+  return `${objectLabel} key '${printable(truncate(key, 64))}' ${error.message ?? "is not allowed"}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -869,11 +874,18 @@ function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}…`;
 }
 
+/** Control characters of a user's text as \\u escapes, so a detail never carries them into a log or a terminal. */
+function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 /** A user value for a message, JSON-quoted and cut short: a detail must never carry a whole body. */
 function quote(text: string): string {
+  // JSON escapes C0 controls; DEL and C1 controls are escaped by hand
   return text.length <= 64
-    ? JSON.stringify(text)
-    : `${JSON.stringify(`${text.slice(0, 48)}…`)} (${text.length} characters)`;
+    ? printable(JSON.stringify(text))
+    : `${printable(JSON.stringify(`${text.slice(0, 48)}…`))} (${text.length} characters)`;
 }
 
 function describeValue(value: unknown): string {

@@ -31,6 +31,8 @@ export {
   type StackRegistryOptions,
   type PutDesiredOptions,
   type PutDesiredResult,
+  type ClaimOptions,
+  type ClaimResult,
   type PutObservedOptions,
   type PutObservedResult,
   type SetOperationOptions,

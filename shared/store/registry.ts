@@ -12,7 +12,9 @@
 //   Operation           JSON {kind, instanceId, startedAt}; absent when none runs
 //   Conditions          JSON array
 // Every write replaces the whole entity under the ETag it was computed from, so concurrent writers
-// never lose each other's changes: a writer that loses the race reads again and re-decides.
+// never lose each other's changes: a writer that loses the race reads again and re-decides. A request
+// that changes the stack (`claim`) stores its spec and its operation claim in that one write: a
+// request refused because another operation holds the stack has stored nothing.
 import { setTimeout as delay } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
 import { odata, type TableClient } from "@azure/data-tables";
@@ -39,6 +41,17 @@ export interface StackOperation {
   instanceId: string;
   /** ISO 8601 */
   startedAt: string;
+  /**
+   * Written by a request or a timer before it starts the orchestration named here: until that
+   * instance exists, the claim is live for a grace period (functions/stack-claim.ts). Absent on
+   * claims an orchestration makes for itself.
+   */
+  starting?: true;
+  /**
+   * A `starting` claim of a singleton instance id (`rotate-db-<stack>`): the createdTime of the
+   * finished run with that id when the claim was written, which is not this claim's run.
+   */
+  previousRun?: string;
 }
 
 export type ConditionStatus = "True" | "False" | "Unknown";
@@ -124,6 +137,22 @@ export type SetOperationResult<TSpec, TObserved> =
   | { ok: true; unchanged: boolean; stack: StackRecord<TSpec, TObserved> }
   | { ok: false; reason: "operation-running"; running: StackOperation; stack: StackRecord<TSpec, TObserved> }
   | EtagMismatch<TSpec, TObserved>;
+
+export interface ClaimOptions<TSpec, TObserved, R> extends StoreCallOptions {
+  /** the desired spec stored with the claim (a PUT); the generation moves only when it differs */
+  spec?: TSpec;
+  /** the claim the caller found and judged stale (its instance ended): only it may be replaced */
+  replacing?: StackOperation;
+  /** a reason to refuse the claim, decided on the stored stack the write would replace */
+  refuse?: (current: StackRecord<TSpec, TObserved>) => R | undefined;
+}
+
+export type ClaimResult<TSpec, TObserved, R> =
+  | { ok: true; change: "created" | "updated" | "unchanged"; stack: StackRecord<TSpec, TObserved> }
+  | { ok: false; reason: "operation-running"; running: StackOperation; stack: StackRecord<TSpec, TObserved> }
+  | { ok: false; reason: "refused"; refusal: R; stack: StackRecord<TSpec, TObserved> }
+  /** no such stack, and no spec to create it with */
+  | { ok: false; reason: "not-found" };
 
 export type DeleteStackResult = { ok: true; deleted: boolean } | { ok: false; reason: "etag-mismatch" };
 
@@ -217,6 +246,57 @@ export class StackRegistry<TSpec = unknown, TObserved = unknown> {
     });
   }
 
+  /**
+   * Claims the stack for an operation and, with `spec`, stores that spec as the desired state, in
+   * one ETag-guarded write (optimistic concurrency): either both are stored or neither is. Refused
+   * (`operation-running`) while an operation other than `options.replacing` holds the stack, and
+   * when `options.refuse` finds a reason on the stored stack. Creates the stack when it is absent
+   * and a spec is given. `operation` gets the generation the stack will have.
+   */
+  async claim<R = never>(
+    name: string,
+    operation: (generation: number) => StackOperation,
+    options: ClaimOptions<TSpec, TObserved, R> = {},
+  ): Promise<ClaimResult<TSpec, TObserved, R>> {
+    assertStackName(name);
+    const { spec } = options;
+    const normalized = spec === undefined ? undefined : asStored(spec);
+    return this.mutate<ClaimResult<TSpec, TObserved, R>>(name, options, (current) => {
+      const now = this.clock().toISOString();
+      if (!current) {
+        if (spec === undefined) return { done: { ok: false, reason: "not-found" } };
+        const op = operation(1);
+        assertOperation(op);
+        const created: StackState<TSpec, TObserved> = {
+          name,
+          spec,
+          generation: 1,
+          observed: undefined,
+          observedGeneration: 0,
+          observedAt: undefined,
+          operation: op,
+          conditions: [],
+          createdAt: now,
+          updatedAt: now,
+        };
+        return { write: created, then: (stack) => ({ ok: true, change: "created", stack }) };
+      }
+      const refusal = options.refuse?.(current);
+      if (refusal !== undefined) return { done: { ok: false, reason: "refused", refusal, stack: current } };
+      const running = current.operation;
+      if (running && !isDeepStrictEqual(asStored(running), asStored(options.replacing))) {
+        return { done: { ok: false, reason: "operation-running", running, stack: current } };
+      }
+      const changed = spec !== undefined && !isDeepStrictEqual(normalized, asStored(current.spec));
+      const generation = changed ? current.generation + 1 : current.generation;
+      const op = operation(generation);
+      assertOperation(op);
+      const updated = { ...current, spec: changed ? spec : current.spec, generation, operation: op, updatedAt: now };
+      const change = changed ? "updated" : "unchanged";
+      return { write: updated, then: (stack) => ({ ok: true, change, stack }) };
+    });
+  }
+
   /** Records what a reconcile of spec generation `generation` found; a late, older one is dropped. */
   async putObserved(
     name: string,
@@ -246,8 +326,11 @@ export class StackRegistry<TSpec = unknown, TObserved = unknown> {
   /**
    * Claims the stack for an operation (`op`), or clears the claim (`null`).
    *
-   * A claim succeeds when no operation runs, and again (unchanged) when the same instance already
-   * holds it, so a retried activity is harmless; otherwise the result names the running operation.
+   * A claim succeeds when no operation runs, and again when the same instance already holds it for
+   * the same kind: unchanged when it is the very same claim (a retried activity), rewritten when it
+   * differs (the orchestration takes over the claim a request made for it, or a new run of a
+   * singleton id takes its own dead run's claim, so anyone who judged that claim stale fails its
+   * ETag-guarded write). Otherwise the result names the running operation.
    * Clearing needs `heldBy` (the holder clears its own claim; clearing an already cleared claim is
    * fine) or `ifMatch` (an operator forces out a stuck holder they have seen).
    */
@@ -265,10 +348,11 @@ export class StackRegistry<TSpec = unknown, TObserved = unknown> {
       if (!current) throw new StackNotFoundError(name);
       const running = current.operation;
       if (op) {
-        if (running?.instanceId === op.instanceId && running.kind === op.kind) {
+        const mine = running?.instanceId === op.instanceId && running.kind === op.kind;
+        if (mine && isDeepStrictEqual(asStored(running), asStored(op))) {
           return { done: { ok: true, unchanged: true, stack: current } };
         }
-        if (running) return { done: { ok: false, reason: "operation-running", running, stack: current } };
+        if (running && !mine) return { done: { ok: false, reason: "operation-running", running, stack: current } };
       } else {
         if (!running) return { done: { ok: true, unchanged: true, stack: current } };
         if (options.heldBy !== undefined && running.instanceId !== options.heldBy) {
@@ -446,6 +530,11 @@ function assertOperation(op: StackOperation): void {
   }
   if (typeof op.startedAt !== "string" || Number.isNaN(Date.parse(op.startedAt))) {
     throw new RangeError(`operation startedAt must be an ISO 8601 time, got '${op.startedAt}'`);
+  }
+  if (op.starting !== undefined && op.starting !== true)
+    throw new RangeError("operation starting must be true or absent");
+  if (op.previousRun !== undefined && (!op.starting || Number.isNaN(Date.parse(op.previousRun)))) {
+    throw new RangeError(`operation previousRun must be an ISO 8601 time on a starting claim, got '${op.previousRun}'`);
   }
 }
 

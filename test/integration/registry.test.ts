@@ -286,6 +286,94 @@ describe("operation claim", () => {
   });
 });
 
+describe("claim: spec and operation in one write", () => {
+  const starting = (instanceId: string): StackOperation => ({ ...op("deploy", instanceId), starting: true });
+
+  test("concurrent claims with different specs: one is stored with its claim, the others store nothing", async () => {
+    const reg = registry();
+    const specs = Array.from({ length: 6 }, (_, i) => ({ location: "westeurope", nodes: i + 1 }));
+    const results = await Promise.all(
+      specs.map((spec, i) => reg.claim("claim-new", (g) => starting(`deploy-${i}-g${g}`), { spec })),
+    );
+    const winners = results.filter((r) => r.ok);
+    assert.equal(winners.length, 1);
+    const won = winners[0];
+    assert.ok(won.ok && won.change === "created");
+    const record = await reg.get("claim-new");
+    assert.equal(record?.generation, 1);
+    assert.deepEqual(record?.operation, won.stack.operation);
+    assert.deepEqual(record?.spec, specs[Number(/deploy-(\d)-/.exec(won.stack.operation!.instanceId)![1])]);
+    for (const r of results.filter((x) => !x.ok)) {
+      assert.ok(!r.ok && r.reason === "operation-running" && r.running.instanceId === won.stack.operation!.instanceId);
+    }
+  });
+
+  test("a held stack refuses the claim and keeps its spec; only the exact stale claim can be replaced", async () => {
+    const reg = registry();
+    await created(reg, "claim-held");
+    const held = await reg.setOperation("claim-held", op("heal", "heal-x"));
+    assert.ok(held.ok);
+    const refused = await reg.claim("claim-held", () => starting("deploy-a"), { spec: { location: "x", nodes: 9 } });
+    assert.ok(!refused.ok && refused.reason === "operation-running");
+    const after = await reg.get("claim-held");
+    assert.deepEqual(
+      [after?.spec, after?.generation, after?.etag],
+      [{ location: "westeurope", nodes: 2 }, 1, held.stack.etag],
+    );
+
+    // the caller judged another claim stale: this one is not it
+    const wrong = await reg.claim("claim-held", () => starting("deploy-b"), {
+      spec: { location: "x", nodes: 9 },
+      replacing: op("heal", "heal-older"),
+    });
+    assert.ok(!wrong.ok && wrong.reason === "operation-running");
+    // the claim it judged stale, exactly: replaced, with the spec, generation + 1
+    const taken = await reg.claim("claim-held", (g) => starting(`deploy-c-g${g}`), {
+      spec: { location: "x", nodes: 9 },
+      replacing: op("heal", "heal-x"),
+    });
+    assert.ok(taken.ok && taken.change === "updated");
+    assert.equal(taken.stack.operation?.instanceId, "deploy-c-g2");
+    assert.equal(taken.stack.generation, 2);
+  });
+
+  test("refuse decides on the stored stack; no spec claims without changing it; a missing stack is not-found", async () => {
+    const reg = registry();
+    await created(reg, "claim-refuse");
+    const refused = await reg.claim("claim-refuse", () => starting("deploy-x"), {
+      spec: { location: "northeurope", nodes: 2 },
+      refuse: (current) =>
+        current.spec.location !== "northeurope" ? `moves from ${current.spec.location}` : undefined,
+    });
+    assert.ok(!refused.ok && refused.reason === "refused" && refused.refusal === "moves from westeurope");
+    assert.equal((await reg.get("claim-refuse"))?.operation, undefined, "nothing written");
+    const same = await reg.claim("claim-refuse", (g) => starting(`teardown-g${g}`));
+    assert.ok(same.ok && same.change === "unchanged" && same.stack.generation === 1);
+    assert.equal(same.stack.operation?.instanceId, "teardown-g1");
+    const missing = await reg.claim("claim-absent", () => starting("teardown-y"));
+    assert.ok(!missing.ok && missing.reason === "not-found");
+    assert.equal(await reg.get("claim-absent"), undefined);
+  });
+
+  test("a worker claiming its own instance id again rewrites a claim made at another time", async () => {
+    const reg = registry();
+    await created(reg, "claim-own");
+    const request = await reg.setOperation("claim-own", { ...op("rotate-database", "rotate-db-own"), starting: true });
+    assert.ok(request.ok);
+    const worker = {
+      kind: "rotate-database" as const,
+      instanceId: "rotate-db-own",
+      startedAt: "2030-01-01T00:05:00.000Z",
+    };
+    const taken = await reg.setOperation("claim-own", worker);
+    assert.ok(taken.ok && !taken.unchanged, "the orchestration makes the request's claim its own");
+    assert.notEqual(taken.stack.etag, request.stack.etag);
+    assert.deepEqual(taken.stack.operation, worker);
+    const retried = await reg.setOperation("claim-own", worker);
+    assert.ok(retried.ok && retried.unchanged, "the same claim again writes nothing");
+  });
+});
+
 describe("conditions", () => {
   test("lastTransitionTime moves only when the status changes; other types stay", async () => {
     const clock = new TestClock();

@@ -5,7 +5,13 @@
 import "../../emulator/durable/install";
 import "../../functions";
 import { Emulator, type EmulatorOptions } from "../../emulator/arm/emulator";
-import { DurableTestHost, fromRegistry, startDurableRpcServer, type DurableRpcServer } from "../../emulator/durable";
+import {
+  DurableTestHost,
+  fromRegistry,
+  makeClientInputData,
+  startDurableRpcServer,
+  type DurableRpcServer,
+} from "../../emulator/durable";
 import type { DurableTestHostOptions } from "../../emulator/durable/durable-test-host";
 import { startHttpHost, type HttpHost } from "../../emulator/functions-host/http-host";
 import { retentionFromSettings, useServices, type Services } from "../../functions/services";
@@ -26,7 +32,8 @@ import {
 import type { StackSpec } from "../../shared/spec/types";
 import type { StackObserved } from "../../shared/stack-status";
 import { emulatorClientSettings } from "./azure";
-import { startAzurite, type AzuriteServer } from "./servers/azurite";
+import { AZURITE_ACCOUNT, startAzurite, type AzuriteServer } from "./servers/azurite";
+import { startHttpGate, type HttpGate } from "./servers/http-gate";
 
 export interface JumpgateEnvOptions {
   emulator?: EmulatorOptions;
@@ -44,6 +51,11 @@ export interface JumpgateEnvOptions {
   /** the ACME client's settings (default: fast polls, no DNS wait, no extra CA) */
   acme?: { dnsWaitSeconds?: number; transport?: Partial<AcmeSettings["transport"]> };
   log?: (line: string) => void;
+  /**
+   * Put an HTTP gate (test/support/servers/http-gate.ts) in front of the app's table store and of
+   * the durable RPC routes its HTTP functions use, so a test can order concurrent requests.
+   */
+  gates?: boolean;
 }
 
 export interface JumpgateEnv {
@@ -61,6 +73,8 @@ export interface JumpgateEnv {
   http?: HttpHost;
   /** base URL of the HTTP API when served, e.g. http://127.0.0.1:7071/api */
   api?: string;
+  /** with `gates`: the gate in front of the table store, and the one in front of the durable RPC routes */
+  gates?: { tables: HttpGate; durable?: HttpGate };
   stop(): Promise<void>;
 }
 
@@ -70,6 +84,10 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
   const emulator = new Emulator({ tenantId: TENANT_ID, ...options.emulator });
   await emulator.start();
   const azurite = await startAzurite();
+  const tablesGate = options.gates ? await startHttpGate(new URL(azurite.tableEndpoint).origin) : undefined;
+  const connectionString = tablesGate
+    ? azurite.connectionString.replace(/TableEndpoint=[^;]+;/, `TableEndpoint=${tablesGate.url}/${AZURITE_ACCOUNT};`)
+    : azurite.connectionString;
   const settings = emulatorClientSettings(emulator, {
     // the emulator answers a Run Command POST only once its script has run (Azure answers 202 at
     // once), so a request may take as long as the scripts may: real node sandboxes start NGINX
@@ -79,7 +97,7 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
   });
   const factory = new AzureClientFactory(settings);
   const tables = new StoreTables({
-    connectionString: azurite.connectionString,
+    connectionString,
     tablePrefix: "jumpgate",
     requestTimeoutMs: 10_000,
     retry: { maxRetries: 3, retryDelayInMs: 10, maxRetryDelayInMs: 100 },
@@ -134,9 +152,12 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
     repairs,
     fleet,
     certificates,
+    ...(tablesGate ? { gates: { tables: tablesGate } } : {}),
     stop: async () => {
       await env.http?.close();
+      await env.gates?.durable?.stop();
       await env.rpc?.close();
+      await env.gates?.tables.stop();
       if (options.realTime) await host.stopPump();
       useServices(undefined);
       await azurite.stop();
@@ -147,10 +168,16 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
     if (options.realTime) host.startPump({ timeScale: options.realTime.timeScale ?? 1 });
     if (options.http) {
       env.rpc = await startDurableRpcServer(host);
+      let clientData = env.rpc.clientData();
+      if (env.gates) {
+        const rpc = new URL(env.rpc.rpcBaseUrl);
+        env.gates.durable = await startHttpGate(rpc.origin);
+        clientData = makeClientInputData({ rpcBaseUrl: `${env.gates.durable.url}${rpc.pathname}` });
+      }
       const port = typeof options.http === "object" ? options.http.port : undefined;
       env.http = await startHttpHost(Object.values(registrations.http), {
         port,
-        clientData: env.rpc.clientData(),
+        clientData,
         log: options.log,
       });
       env.api = env.http.url;

@@ -474,6 +474,23 @@ describe("names Azure would reject", () => {
   });
 });
 
+describe("tags", () => {
+  test("tag names and values may not carry control characters; the detail shows them escaped", () => {
+    for (const bad of ["a\nb", "tab\t", "\u001b[2J", "del\u007f", "next\u0085line", "\u0000"]) {
+      const detail = onlyError(minimal({ tags: { owner: bad } }), "/tags/owner", "pattern");
+      assert.match(detail, /must not contain control characters/);
+      // eslint-disable-next-line no-control-regex
+      assert.doesNotMatch(detail, /[\u0000-\u001f\u007f-\u009f]/, "the detail carries no control character");
+      const nameErrors = errorsOf(minimal({ tags: { [`own${bad}er`]: "x" } }));
+      assert.equal(nameErrors.length, 1, JSON.stringify(nameErrors));
+      assert.match(nameErrors[0].detail, /tag name 'own.*er' is not allowed: .*control characters/);
+      // eslint-disable-next-line no-control-regex
+      assert.doesNotMatch(nameErrors[0].detail, /[\u0000-\u001f\u007f-\u009f]/);
+    }
+    accepted(minimal({ tags: { owner: "Zoë Müller — ops, 🚀", "cost-center": "4711" } }));
+  });
+});
+
 describe("CIDR blocks", () => {
   test("host bits set: says which block was meant", () => {
     const detail = onlyError(minimal({ network: { webSubnet: "10.40.1.7/24" } }), "/network/webSubnet", "format");
