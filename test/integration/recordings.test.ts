@@ -277,6 +277,20 @@ for (const rec of RECORDINGS) {
   });
 }
 
+test("an api-version that neither a recording nor a pinned SDK uses is refused, as ARM does", async () => {
+  emu.reset();
+  const group = "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg-versions";
+  for (const [path, version] of [
+    [group, "2015-11-01"],
+    [`${group}/providers/Microsoft.Network/loadBalancers/lb`, "2019-02-01"],
+    [`${group}/providers/Microsoft.Network/publicIPAddresses/ip`, "2020-03-01"],
+  ]) {
+    const res = await send(agent, "PUT", `${emu.url}${path}?api-version=${version}`, jsonHeaders(true), "{}");
+    assert.equal(res.status, 400, `${path} ${version}: ${res.text}`);
+    assert.equal((JSON.parse(res.text) as { error: { code: string } }).error.code, "NoRegisteredProviderFound");
+  }
+});
+
 test("reports what it compared per resource type, and every request it did not send", (t) => {
   assert.equal(results.size, RECORDINGS.length, "every recording replayed");
   const sum = (pick: (r: ReplayResult) => Map<string, number>) => {
