@@ -36,7 +36,7 @@ export function runTool(
   options: Omit<SpawnSyncOptionsWithStringEncoding, "encoding"> = {},
 ): SpawnSyncReturns<string> {
   const r = spawnSync(command, args, { ...options, encoding: "utf8" });
-  if ((r.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") throw new Error(notInstalled(command));
+  if (r.error && "code" in r.error && r.error.code === "ENOENT") throw new Error(notInstalled(command));
   if (r.error) throw r.error;
   return r;
 }
