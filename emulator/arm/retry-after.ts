@@ -4,6 +4,7 @@
 // initial answer says), so these values decide how many requests an operation costs the caller.
 // Values marked "inferred" were not recorded for that operation: they are the provider's value for
 // its recorded operations, so that an unrecorded operation is not polled more eagerly than Azure allows.
+// Where no recording here covers an operation but the research notes cite one, the notes' value is used.
 
 /** Retry-After seconds per step of one operation; an absent step sends no header. */
 export interface RetryAfterSteps {
@@ -41,6 +42,9 @@ const BY_TYPE: Record<string, Record<Verb, RetryAfterSteps>> = {
   // recording_resourcegroups_delete_test (and the Go suite): 202 RA=15, running 202 RA=15. The Java
   // recordings (2022-09-01) saw RA=0 on the same step; the emulator sends 15, as two of three did.
   "microsoft.resources/resourcegroups": { delete: { start: 15, running: [15] } },
+  // not in the in-repo set: the research notes' MySQL server recordings (servers create/update,
+  // arm-mysql-flexible) show RA=60 on the 202 of a server PUT or PATCH and on its polls
+  "microsoft.dbformysql/flexibleservers": { put: { start: 60, running: [60] }, patch: { start: 60, running: [60] } },
   // VaultTests.canEnableSoftDeleteAndPurge: purge 202 RA=0, its one poll answered 200
   "microsoft.keyvault/locations/deletedvaults": { purge: { start: 0 } },
 };

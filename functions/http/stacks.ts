@@ -50,11 +50,13 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
   const client = df.getClient(context);
   const s = services();
 
-  const at = compactTime(new Date());
+  const requested = new Date();
+  const at = compactTime(requested);
   const current = (await s.certificates.get(route.name)).current;
   const claim = await claimStack(client, route.name, "deploy", {
     spec,
     instanceIdFor: (generation) => InstanceIds.deploy(route.name, generation, at),
+    now: requested,
   });
   if (!claim.ok) return problem(conflictProblem(claim.running));
   // under the claim: a fleet that scaling changed follows a new fleet.size from the user
@@ -66,6 +68,7 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
     nodeReadyTimeoutMinutes: s.nodeReadyTimeoutMinutes,
     dbUserSlot: claim.dbUserSlot,
     ...(current ? { certificate: { secret: SECRET_NAMES.tlsBundle, serial: current.serial } } : {}),
+    startedAt: requested.toISOString(),
   };
   await client.startNew(Names.orchestrators.deployStack, { instanceId: claim.instanceId, input });
   context.log(`deploy of stack ${route.name} generation ${claim.generation} started as ${claim.instanceId}`);
