@@ -113,7 +113,13 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
       generation: input.generation,
       resources,
       nodes,
-      lastOperation: { kind: "deploy", instanceId: context.df.instanceId, outcome: "succeeded", startedAt, failures: [] },
+      lastOperation: {
+        kind: "deploy",
+        instanceId: context.df.instanceId,
+        outcome: "succeeded",
+        startedAt,
+        failures: [],
+      },
     };
     yield context.df.callActivityWithRetry(Names.activities.recordObserved, activityRetry(), {
       stack: spec.name,

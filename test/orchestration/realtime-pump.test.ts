@@ -101,5 +101,8 @@ void test("with timers sped up, the RPC routes show an instance's times in wall-
   // a client's createdTimeFrom is a wall-clock time too
   const from = encodeURIComponent(new Date(Date.parse(status.createdTime) - 1000).toISOString());
   const list = await fetch(`${server.rpcBaseUrl}instances/?createdTimeFrom=${from}`);
-  assert.deepEqual(((await list.json()) as { instanceId: string }[]).map((i) => i.instanceId), [id]);
+  assert.deepEqual(
+    ((await list.json()) as { instanceId: string }[]).map((i) => i.instanceId),
+    [id],
+  );
 });
