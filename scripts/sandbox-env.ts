@@ -9,8 +9,8 @@
 //     the app, its roots by the agents), and a TCP load balancer on Pebble's HTTP-01 port spreads the
 //     CA's requests over the nodes' port-80 listeners. Each node's probe timer runs, the load
 //     balancer probes each node and feeds the emulator's DipAvailability, and VM power actions reach
-//     the node (a restart reboots its services). Needs the Debian packages nginx, mariadb-server and
-//     pebble (.ci/run installs them). A stack's spec must name `acmeDirectoryUrl` as its
+//     the node (a restart reboots its services). Needs the Debian packages nginx, mariadb-server,
+//     mariadb-client and pebble (scripts/debian-packages.json; npm test installs them as root). A stack's spec must name `acmeDirectoryUrl` as its
 //     `tls.acme.directoryUrl`: the default directory is Let's Encrypt, on the internet.
 // Used by `npm run sandbox` (scripts/sandbox.ts) and `npm run demo` (scripts/demo.ts).
 import * as fs from "node:fs";

@@ -6,6 +6,7 @@ import type { Emulator } from "./emulator";
 import type { FaultEffect } from "./faults";
 import { errorReply, isObject, type Reply } from "./http";
 import type { Operation } from "./operations";
+import { recordedRetryAfter, retryAfterAt, retryAfterHeader } from "./retry-after";
 import { lower, parseArmPath, resourceGroupIdOf, typeKey, type ArmPath } from "./resource-id";
 import { deletePath, getPath, mergePatch, parentOf } from "./store";
 import {
@@ -57,7 +58,9 @@ export class ArmHandler {
   // ---------------------------------------------------------------- reads
 
   private find(p: ArmPath): ResourceDoc | undefined {
-    return this.emu.store.get(p.id) ?? this.inlineChild(p)?.child;
+    return (
+      this.emu.store.get(p.id) ?? this.inlineChild(p)?.child ?? this.emu.types.get(p.type)?.lookup?.(p.id, this.emu)
+    );
   }
 
   private mustGet(p: ArmPath): ResourceDoc {
@@ -73,6 +76,8 @@ export class ArmHandler {
     if (lower(p.type) === "microsoft.resources/resourcegroups") {
       return new ArmError(404, "ResourceGroupNotFound", `Resource group '${p.name}' could not be found.`);
     }
+    const own = p.name !== undefined ? this.emu.types.get(p.type)?.notFound?.(p.name) : undefined;
+    if (own) return own;
     const shortType = p.type.split("/").slice(0, 2).join("/");
     return new ArmError(
       404,
@@ -315,9 +320,13 @@ export class ArmHandler {
         throw new ArmError(400, "OperationFailed", e instanceof Error ? e.message : String(e));
       }
       commit(doc);
-      return { status: syncStatus, body: this.present(this.emu.store.get(doc.id)!) };
+      const headers =
+        created && def.locationOnCreate
+          ? { location: doc.id.replace(/\/resourceGroups\//i, "/resourcegroups/") }
+          : undefined;
+      return { status: syncStatus, body: this.present(this.emu.store.get(doc.id)!), headers };
     }
-    setProvisioningState(def, doc, created ? "Creating" : "Updating");
+    setProvisioningState(def, doc, created ? (def.creatingState ?? "Creating") : "Updating");
     this.emu.store.set(doc);
     let externalFailed = false;
     const op = this.startOperation(r, verb, def, doc.id, {
@@ -359,6 +368,8 @@ export class ArmHandler {
         };
       case "body":
         return { status: syncStatus, body: presented };
+      case "accepted":
+        return { status: 202, body: {}, headers: this.asyncHeaders(op, true) };
       case "mysql":
         return {
           status: 202,
@@ -466,7 +477,7 @@ export class ArmHandler {
   private action(r: ArmRequest): Reply | Promise<Reply> {
     const p = r.path;
     const name = p.trailing!;
-    const doc = this.emu.store.get(p.id);
+    const doc = this.emu.store.get(p.id) ?? this.emu.types.get(p.type)?.lookup?.(p.id, this.emu);
     if (!doc) throw this.notFound(p);
     const def = this.definitionFor(parseArmPath(doc.id)!, r.apiVersion);
     const action = def.actions?.[lower(name)];
@@ -494,7 +505,7 @@ export class ArmHandler {
       onSucceeded: commit,
       onFailed: () => undefined,
     });
-    return { status: 202, headers: this.asyncHeaders(op, true) };
+    return { status: 202, headers: this.asyncHeaders(op, true, style === "loc") };
   }
 
   // ---------------------------------------------------------------- long-running operations
@@ -528,12 +539,18 @@ export class ArmHandler {
               error: { code: "Canceled", message: "The operation was canceled (injected)." },
             }
           : undefined;
-    const doc = this.emu.store.get(resourceId);
+    const doc = this.emu.store.get(resourceId) ?? def.lookup?.(resourceId, this.emu);
+    // a soft-deleted vault keeps its location in its properties
+    const location = doc?.location ?? doc?.properties?.location;
     return this.emu.lro.create({
       subscription: r.path.subscription,
       namespace: ns,
+      // the addressed type (a subnet's, not its network's) and the request's verb (an inline child's
+      // DELETE is a write of its parent) decide the recorded Retry-After values
+      typeKey: typeKey(r.path.type),
+      requestVerb: r.method === "POST" ? (x.action ?? "action") : lower(r.method),
       apiVersion: r.apiVersion,
-      location: typeof doc?.location === "string" ? doc.location : undefined,
+      location: typeof location === "string" ? location : undefined,
       verb,
       resourceId,
       action: x.action,
@@ -546,7 +563,12 @@ export class ArmHandler {
   }
 
   /** Azure-AsyncOperation and/or Location headers pointing back at the emulator. */
-  asyncHeaders(op: Operation, withLocation: boolean, locationOnly = false): Record<string, string> {
+  asyncHeaders(
+    op: Operation,
+    withLocation: boolean,
+    locationOnly = false,
+    step: "start" | "running" = "start",
+  ): Record<string, string> {
     const base = `${this.emu.url}/subscriptions/${op.subscription}`;
     const api = `api-version=${encodeURIComponent(op.apiVersion)}`;
     const headers: Record<string, string> = {};
@@ -563,33 +585,59 @@ export class ArmHandler {
       const kind = /\/providers\/microsoft\.compute\/disks\//i.test(op.resourceId) ? "DiskOperations" : "operations";
       ao = `${base}/providers/Microsoft.Compute/locations/${op.location}/${kind}/${op.id}?p=${randomUUID()}&${api}`;
       loc = `${ao}&monitor=true`;
+    } else if (isPrivateDns(op.typeKey)) {
+      // private DNS keeps its operations under the resource group (TestPrivatednsTestSuite)
+      const group = `${this.emu.url}${resourceGroupIdOf(op.resourceId) ?? `/subscriptions/${op.subscription}`}`;
+      ao = `${group}/providers/Microsoft.Network/privateDnsOperationStatuses/${op.id}?${api}`;
+      loc = `${group}/providers/Microsoft.Network/privateDnsOperationResults/${op.id}?${api}`;
     } else {
       ao = `${base}/providers/${op.namespace}/locations/${op.location}/operations/${op.id}?${api}`;
       loc = `${base}/providers/${op.namespace}/locations/${op.location}/operationResults/${op.id}?${api}`;
     }
     if (!locationOnly && ao) headers["azure-asyncoperation"] = ao;
     if (withLocation || locationOnly || !ao) headers["location"] = loc;
-    const ra = this.emu.lro.settings.retryAfterSeconds;
-    if (ra !== undefined) headers["retry-after"] = String(ra);
+    const ra = this.retryAfter(op, step === "start" ? "start" : op.runningAnswers - 1);
+    if (ra !== undefined) headers["retry-after"] = ra;
     return headers;
+  }
+
+  /**
+   * The Retry-After of one answer of an operation: a fixed value on running answers when the test
+   * set one, else the recorded value for the operation's type, verb and step when asked for.
+   */
+  private retryAfter(op: Operation, step: "start" | "done" | number): string | undefined {
+    const settings = this.emu.lro.settings;
+    if (settings.retryAfterSeconds !== undefined) {
+      return step === "done" ? undefined : String(settings.retryAfterSeconds);
+    }
+    if (!settings.recordedRetryAfter) return undefined;
+    const seconds = retryAfterAt(recordedRetryAfter(op.typeKey, op.requestVerb), step);
+    return seconds === undefined ? undefined : retryAfterHeader(seconds, this.emu.latency.scale);
   }
 
   /** GET on an Azure-AsyncOperation or Location URL. */
   pollOperation(op: Operation, asLocation: boolean, requestUrl: string): Reply {
     this.emu.lro.poll(op);
-    const ra = this.emu.lro.settings.retryAfterSeconds;
-    const retry: Record<string, string> =
-      ra !== undefined && op.status === "InProgress" ? { "retry-after": String(ra) } : {};
-    if (!asLocation) return { status: 200, body: this.statusDocument(op), headers: retry };
-    if (op.status === "InProgress") return { status: 202, headers: { location: requestUrl, ...retry } };
+    const running = op.status === "InProgress";
+    if (running) op.runningAnswers++;
+    const ra = this.retryAfter(op, running ? op.runningAnswers - 1 : "done");
+    const retry: Record<string, string> = ra !== undefined ? { "retry-after": ra } : {};
+    if (!asLocation) {
+      // private DNS answers a running operation's status URL with 202 and its headers again
+      if (running && isPrivateDns(op.typeKey)) {
+        return { status: 202, body: this.statusDocument(op), headers: this.asyncHeaders(op, true, false, "running") };
+      }
+      return { status: 200, body: this.statusDocument(op), headers: retry };
+    }
+    if (running) return { status: 202, headers: { location: requestUrl, ...retry } };
     if (op.status !== "Succeeded")
       return errorReply(
         new ArmError(400, op.error?.code ?? "OperationFailed", op.error?.message ?? "The operation failed."),
       );
     if (op.verb === "delete") return { status: 200 };
-    if (op.verb === "action") return { status: 200, body: op.outcome?.result };
+    if (op.verb === "action") return { status: 200, body: op.outcome?.result, headers: retry };
     const doc = this.emu.store.get(op.resourceId);
-    return { status: 200, body: doc ? this.present(doc) : undefined };
+    return { status: 200, body: doc ? this.present(doc) : undefined, headers: retry };
   }
 
   /** The status document in each provider's own shape (keys as recorded from live Azure). */
@@ -603,6 +651,11 @@ export class ArmHandler {
       if (op.endTime) doc.endTime = op.endTime;
       doc.status = op.status;
       doc.name = op.id;
+    } else if (ns === "microsoft.dbformysql") {
+      // recording_configurations_begincreateorupdateandwait_test: no endTime, not even when done
+      doc.name = op.id;
+      doc.status = op.status;
+      doc.startTime = op.startTime;
     } else {
       doc.name = op.id;
       doc.status = op.status;
@@ -621,6 +674,10 @@ function delay(ms: number): Promise<void> {
 function setProvisioningState(def: TypeDefinition, doc: ResourceDoc, state: string): void {
   if (def.provisioningState === false) return;
   doc.properties.provisioningState = state;
+}
+
+function isPrivateDns(typeKeyOfOp: string): boolean {
+  return typeKeyOfOp.startsWith("microsoft.network/privatednszones");
 }
 
 function isExtensionOf(d: ResourceDoc, trailing: string): boolean {

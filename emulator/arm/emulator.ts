@@ -49,6 +49,9 @@ const POLL_AO =
   /^\/subscriptions\/[^/]+\/providers\/[^/]+\/locations\/[^/]+\/(operations|azureasyncoperation|diskoperations)\/([^/]+)$/i;
 const POLL_LOC = /^\/subscriptions\/[^/]+\/providers\/[^/]+\/locations\/[^/]+\/operationresults\/([^/]+)$/i;
 const POLL_RG = /^\/subscriptions\/[^/]+\/operationresults\/([^/]+)$/i;
+/** private DNS keeps its operation status under the resource group */
+const POLL_PRIVATE_DNS =
+  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Network\/(privateDnsOperationStatuses|privateDnsOperationResults)\/([^/]+)$/i;
 const METRICS = /^\/subscriptions\/([^/]+)\/metrics:getbatch$/i;
 /** custom metrics ingestion: `{regional monitoring endpoint}{resource id}/metrics`, the region as a prefix here */
 const INGEST = /^(?:\/_region\/([A-Za-z0-9]+))?(\/subscriptions\/.+)\/metrics$/i;
@@ -86,7 +89,10 @@ export class Emulator {
   /** public IP DNS labels held by other customers' public IPs (any region); survives reset() */
   readonly takenDnsLabels: Set<string>;
   /** soft-deleted Key Vaults: their names stay taken until purged or recovered */
-  readonly deletedVaults = new Map<string, { id: string; location: string; purgeProtection: boolean }>();
+  readonly deletedVaults = new Map<
+    string,
+    { id: string; location: string; purgeProtection: boolean; deletionDate?: string; tags?: Record<string, string> }
+  >();
   /** called when a MySQL server's admin password is set through ARM (tests wire it to a real MariaDB) */
   mysqlAdminPasswordHook?: (serverId: string, login: string, password: string) => Promise<void>;
   /**
@@ -313,7 +319,8 @@ export class Emulator {
       return { method, path, operation: "secret", type: "Microsoft.KeyVault/vaults/secrets" };
     if (METRICS.test(path)) return { method, path, operation: "metrics" };
     if (method === "POST" && ingestTarget(path)) return { method, path, operation: "metrics-ingest" };
-    if (POLL_AO.test(path) || POLL_LOC.test(path) || POLL_RG.test(path)) return { method, path, operation: "poll" };
+    if (POLL_AO.test(path) || POLL_LOC.test(path) || POLL_RG.test(path) || POLL_PRIVATE_DNS.test(path))
+      return { method, path, operation: "poll" };
     const p = parseArmPath(path);
     if (!p) return { method, path, operation: "unknown" };
     if (p.trailing !== undefined) {
@@ -380,11 +387,16 @@ export class Emulator {
   }
 
   private poll(path: string, url: URL): Reply {
-    const id = (POLL_AO.exec(path)?.[2] ?? POLL_LOC.exec(path)?.[1] ?? POLL_RG.exec(path)?.[1])!;
+    const privateDns = POLL_PRIVATE_DNS.exec(path);
+    const id = (POLL_AO.exec(path)?.[2] ?? POLL_LOC.exec(path)?.[1] ?? POLL_RG.exec(path)?.[1] ?? privateDns?.[2])!;
     const op = this.lro.get(id);
     if (!op) throw new ArmError(404, "OperationNotFound", `The operation '${id}' could not be found.`);
     // compute's Location is its Azure-AsyncOperation URL plus monitor=true
-    const asLocation = POLL_AO.test(path) ? url.searchParams.get("monitor") === "true" : true;
+    const asLocation = privateDns
+      ? lower(privateDns[1]) === "privatednsoperationresults"
+      : POLL_AO.test(path)
+        ? url.searchParams.get("monitor") === "true"
+        : true;
     return this.arm.pollOperation(op, asLocation, url.toString());
   }
 

@@ -2,7 +2,9 @@
 // tags, content type, enable/disable, soft delete, recover and purge, and the bearer challenge the
 // client starts every conversation with. Each vault created through ARM gets its own loopback
 // listener, because a secret id is `https://{vault host}/secrets/{name}/{version}`. Secret values
-// never enter the journal.
+// never enter the journal. A delete or recover completes in the background, as Key Vault's do
+// (recording_delete_and_wait, recording_soft_delete_lifecycle): until it has, the deleted secret
+// (or the recovered one) reads as 404, and writes to the name answer 409.
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Emulator } from "./emulator";
@@ -21,10 +23,21 @@ interface SecretVersion {
   updated: number;
 }
 
+/** A delete or recover that has been accepted but has not completed yet. */
+interface Transition {
+  kind: "delete" | "recover";
+  /** reads that saw it running; it completes once `readsBeforeDone` have (the LRO settings' pollsBeforeDone) */
+  reads: number;
+  readsBeforeDone: number;
+  /** it completes on its own at this time even if nobody reads (the LRO settings' unpolledGraceMs) */
+  readyAt: number;
+}
+
 interface Secret {
   name: string;
   versions: SecretVersion[];
   deleted?: { deletedDate: number; scheduledPurgeDate: number };
+  transition?: Transition;
 }
 
 interface Vault {
@@ -111,21 +124,26 @@ export class KeyVaultDataPlane {
           return this.list(
             vault,
             query,
-            [...vault.secrets.values()].filter((s) => !s.deleted),
+            [...vault.secrets.values()].filter((s) => !s.deleted && !this.inTransition(s, "recover")),
             false,
           );
       } else if (seg.length === 2 || (seg.length === 3 && seg[2] === "")) {
         if (method === "PUT") return this.set(vault, name, parseJsonBody(bodyText));
-        if (method === "GET")
+        if (method === "GET") {
+          this.awaitRecovery(vault, name);
           return { status: 200, body: this.bundle(vault, this.versionOf(vault, name, undefined), name, true) };
+        }
         if (method === "DELETE") return this.delete(vault, name);
         if (method === "PATCH") return this.update(vault, name, undefined, parseJsonBody(bodyText));
       } else if (seg.length === 3 && seg[2].toLowerCase() === "versions" && method === "GET") {
+        this.awaitRecovery(vault, name);
         const s = this.live(vault, name);
         return this.list(vault, query, [s], true);
       } else if (seg.length === 3) {
-        if (method === "GET")
+        if (method === "GET") {
+          this.awaitRecovery(vault, name);
           return { status: 200, body: this.bundle(vault, this.versionOf(vault, name, seg[2]), name, true) };
+        }
         if (method === "PATCH") return this.update(vault, name, seg[2], parseJsonBody(bodyText));
       }
     } else if (collection === "deletedsecrets") {
@@ -133,13 +151,18 @@ export class KeyVaultDataPlane {
         return this.list(
           vault,
           query,
-          [...vault.secrets.values()].filter((s) => s.deleted),
+          [...vault.secrets.values()].filter((s) => s.deleted && !this.inTransition(s, "delete")),
           false,
           true,
         );
       if (name && seg.length === 2) {
         const s = vault.secrets.get(name.toLowerCase());
-        if (!s?.deleted) throw new ArmError(404, "SecretNotFound", `Deleted Secret not found: ${name}`);
+        // a delete that has not completed: the deleted secret is not there yet (the SDK's poller reads until it is)
+        const deleting =
+          s?.deleted && (method === "GET" ? this.stillRunning(s, "delete") : this.inTransition(s, "delete"));
+        if (!s?.deleted || (deleting && method === "GET"))
+          throw new ArmError(404, "SecretNotFound", `Deleted Secret not found: ${name}`);
+        if (deleting) throw beingDeleted(name);
         if (method === "GET") return { status: 200, body: this.deletedBundle(vault, s) };
         if (method === "DELETE") {
           if (vault.purgeProtection) {
@@ -156,7 +179,9 @@ export class KeyVaultDataPlane {
       if (name && seg.length === 3 && seg[2].toLowerCase() === "recover" && method === "POST") {
         const s = vault.secrets.get(name.toLowerCase());
         if (!s?.deleted) throw new ArmError(404, "SecretNotFound", `Deleted Secret not found: ${name}`);
+        if (this.inTransition(s, "delete")) throw beingDeleted(name);
         delete s.deleted;
+        this.begin(s, "recover");
         return { status: 200, body: this.bundle(vault, s.versions[s.versions.length - 1], s.name, false) };
       }
     }
@@ -168,6 +193,8 @@ export class KeyVaultDataPlane {
       throw new ArmError(400, "BadParameter", "Property 'value' is required and must be a string.");
     }
     const existing = vault.secrets.get(name.toLowerCase());
+    if (existing && this.inTransition(existing, "delete")) throw beingDeleted(name);
+    if (existing && this.inTransition(existing, "recover")) throw beingRecovered(name);
     if (existing?.deleted) {
       throw new ArmError(
         409,
@@ -210,19 +237,52 @@ export class KeyVaultDataPlane {
 
   private delete(vault: Vault, name: string): Reply {
     const s = this.live(vault, name);
+    if (this.inTransition(s, "recover")) throw beingRecovered(name);
     const now = Math.floor(Date.now() / 1000);
     s.deleted = { deletedDate: now, scheduledPurgeDate: now + RETENTION_DAYS * 86400 };
+    this.begin(s, "delete");
     return { status: 200, body: this.deletedBundle(vault, s) };
+  }
+
+  /** Starts a background delete or recover (none in `instant` LRO mode: it completes at once). */
+  private begin(s: Secret, kind: Transition["kind"]): void {
+    const lro = this.emu.lro.settings;
+    if (lro.mode === "instant") return;
+    s.transition = { kind, reads: 0, readsBeforeDone: lro.pollsBeforeDone, readyAt: Date.now() + lro.unpolledGraceMs };
+  }
+
+  /** The transition is still running (it ends on its own once its time has come). */
+  private inTransition(s: Secret, kind: Transition["kind"]): boolean {
+    const t = s.transition;
+    if (!t || t.kind !== kind) return false;
+    if (Date.now() >= t.readyAt) {
+      delete s.transition;
+      return false;
+    }
+    return true;
+  }
+
+  /** A read that waits for the transition: it completes once enough reads have seen it running. */
+  private stillRunning(s: Secret, kind: Transition["kind"]): boolean {
+    if (!this.inTransition(s, kind)) return false;
+    const t = s.transition!;
+    if (t.reads >= t.readsBeforeDone) {
+      delete s.transition;
+      return false;
+    }
+    t.reads++;
+    return true;
+  }
+
+  /** A recovered secret reads as missing until its recovery has completed. */
+  private awaitRecovery(vault: Vault, name: string): void {
+    const s = vault.secrets.get(name.toLowerCase());
+    if (s && this.stillRunning(s, "recover")) throw secretNotFound(name);
   }
 
   private live(vault: Vault, name: string): Secret {
     const s = vault.secrets.get(name.toLowerCase());
-    if (!s || s.deleted)
-      throw new ArmError(
-        404,
-        "SecretNotFound",
-        `A secret with (name/id) ${name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
-      );
+    if (!s || s.deleted) throw secretNotFound(name);
     return s;
   }
 
@@ -312,4 +372,31 @@ export class KeyVaultDataPlane {
     }
     return { status: 200, body: { value, nextLink } };
   }
+}
+
+function secretNotFound(name: string): ArmError {
+  return new ArmError(
+    404,
+    "SecretNotFound",
+    `A secret with (name/id) ${name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
+  );
+}
+
+/** Key Vault's answer to a write on a secret whose recovery has not completed. */
+function beingRecovered(name: string): ArmError {
+  return new ArmError(
+    409,
+    "Conflict",
+    `Secret ${name} is currently being recovered and cannot be re-created; retry later.`,
+    {
+      innererror: { code: "ObjectIsBeingRecovered" },
+    },
+  );
+}
+
+/** Key Vault's answer to a write on a secret whose delete has not completed. */
+function beingDeleted(name: string): ArmError {
+  return new ArmError(409, "Conflict", `Secret ${name} is currently being deleted.`, {
+    innererror: { code: "ObjectIsBeingDeleted" },
+  });
 }

@@ -17,6 +17,10 @@ export interface Operation {
   id: string;
   subscription: string;
   namespace: string;
+  /** type key of the resource the request addressed (e.g. microsoft.network/virtualnetworks/subnets) */
+  typeKey: string;
+  /** the request's verb: put, patch, delete or the action's name (an inline child's DELETE is a write of its parent) */
+  requestVerb: string;
   /** api-version of the request that started it, echoed on the polling URLs */
   apiVersion: string;
   location: string;
@@ -31,6 +35,8 @@ export interface Operation {
   outcome?: ActionOutcome;
   manual: boolean;
   polls: number;
+  /** running answers given so far (each gets the next recorded Retry-After) */
+  runningAnswers: number;
   readyAt: number;
   /** set by a fault rule: the operation ends like this instead of succeeding */
   forcedEnd?: { status: "Failed" | "Canceled"; error: OperationError };
@@ -44,8 +50,13 @@ export interface LroSettings {
   mode: LroMode;
   /** running answers a poller sees before the operation may complete */
   pollsBeforeDone: number;
-  /** Retry-After seconds on running answers (none when undefined; real Azure sends 10-60) */
+  /** Retry-After seconds on every answer of a running operation (wins over `recordedRetryAfter`) */
   retryAfterSeconds?: number;
+  /**
+   * Send the Retry-After values Azure was recorded sending for each operation and step
+   * (retry-after.ts). Off by default: a poller honours them, and tests do not wait 10-50 s per poll.
+   */
+  recordedRetryAfter?: boolean;
   /** an operation nobody polls completes this long after its latency */
   unpolledGraceMs: number;
 }
@@ -58,7 +69,16 @@ export class OperationEngine {
   create(
     init: Pick<
       Operation,
-      "subscription" | "namespace" | "apiVersion" | "verb" | "resourceId" | "action" | "onSucceeded" | "onFailed"
+      | "subscription"
+      | "namespace"
+      | "typeKey"
+      | "requestVerb"
+      | "apiVersion"
+      | "verb"
+      | "resourceId"
+      | "action"
+      | "onSucceeded"
+      | "onFailed"
     > & {
       location?: string;
       latencyMs: number;
@@ -70,6 +90,8 @@ export class OperationEngine {
       id: randomUUID(),
       subscription: init.subscription,
       namespace: init.namespace,
+      typeKey: init.typeKey,
+      requestVerb: init.requestVerb,
       apiVersion: init.apiVersion,
       location: (init.location ?? "westeurope").replace(/\s+/g, "").toLowerCase(),
       verb: init.verb,
@@ -79,6 +101,7 @@ export class OperationEngine {
       startTime: new Date().toISOString(),
       manual: this.settings.mode === "manual",
       polls: 0,
+      runningAnswers: 0,
       readyAt: Date.now() + init.latencyMs,
       forcedEnd: init.forcedEnd,
       onSucceeded: init.onSucceeded,

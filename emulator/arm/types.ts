@@ -14,9 +14,9 @@ export interface ResourceDoc extends Json {
 }
 
 /** How a verb answers when the LRO mode is `async` or `manual` (in `instant` mode every verb answers synchronously). */
-export type PutStyle = "sync" | "ao" | "body" | "mysql";
+export type PutStyle = "sync" | "ao" | "body" | "mysql" | "accepted";
 export type DeleteStyle = "sync" | "ao+loc" | "loc" | "mysql";
-export type ActionStyle = "sync" | "ao+loc" | "mysql";
+export type ActionStyle = "sync" | "ao+loc" | "loc" | "mysql";
 
 export class ArmError extends Error {
   constructor(
@@ -70,6 +70,10 @@ export interface TypeDefinition {
   put?: PutStyle;
   /** status of a synchronous create (availabilitySets answer 200 only) */
   createStatus?: 200 | 201;
+  /** a synchronous create answers with `Location: {resource id}` (managed identities) */
+  locationOnCreate?: boolean;
+  /** provisioningState while a create runs (default "Creating"; a new Key Vault says "RegisteringDns") */
+  creatingState?: string;
   patch?: PutStyle;
   delete?: DeleteStyle;
   /** answered with 405 when false */
@@ -101,6 +105,13 @@ export interface TypeDefinition {
   afterDelete?(doc: ResourceDoc, emulator: Emulator): void;
   /** GET of a resource (e.g. VM `$expand=instanceView`) */
   present?(doc: ResourceDoc, query: URLSearchParams, emulator: Emulator): ResourceDoc;
+  /**
+   * Documents of this type that live outside the store (a soft-deleted Key Vault, kept by the
+   * emulator under its name): GET and POST actions find them here.
+   */
+  lookup?(id: string, emulator: Emulator): ResourceDoc | undefined;
+  /** the 404 of a missing document of this type, when it is not ARM's generic ResourceNotFound */
+  notFound?(name: string): ArmError;
   /** GET of `{id}/{trailing}` sub-resources that are not collections (VM instanceView) */
   views?: Record<string, (doc: ResourceDoc, emulator: Emulator) => unknown>;
 }

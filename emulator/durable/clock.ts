@@ -5,6 +5,10 @@
 export interface HostClock {
   /** Host time in epoch milliseconds. */
   now(): number;
+  /** The wall-clock time at which host time was (or will be) `hostMs`. */
+  toWall(hostMs: number): number;
+  /** The host time at wall-clock time `wallMs`. */
+  fromWall(wallMs: number): number;
 }
 
 export class VirtualClock implements HostClock {
@@ -12,6 +16,15 @@ export class VirtualClock implements HostClock {
 
   now(): number {
     return this.current;
+  }
+
+  /** A virtual clock has no relation to the wall clock: its times are shown as they are. */
+  toWall(hostMs: number): number {
+    return hostMs;
+  }
+
+  fromWall(wallMs: number): number {
+    return wallMs;
   }
 
   /** Moves forward only: delivering an overdue message never turns time back. */
@@ -33,7 +46,15 @@ export class ScaledWallClock implements HostClock {
   ) {}
 
   now(): number {
-    return this.startAt + (Date.now() - this.anchorWall) * this.timeScale;
+    return this.fromWall(Date.now());
+  }
+
+  toWall(hostMs: number): number {
+    return this.anchorWall + (hostMs - this.startAt) / this.timeScale;
+  }
+
+  fromWall(wallMs: number): number {
+    return this.startAt + (wallMs - this.anchorWall) * this.timeScale;
   }
 
   /** Real milliseconds until host time reaches `hostMs`. */

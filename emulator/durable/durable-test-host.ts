@@ -166,6 +166,20 @@ export class DurableTestHost {
     return new Date(this.clock.now());
   }
 
+  /**
+   * A host time as the wall clock read it: while the pump runs faster than real time, host time runs
+   * ahead, and what the host shows the outside (an instance's createdTime in the RPC routes' status)
+   * is in wall-clock time, as a Functions host's would be.
+   */
+  wallTime(hostTime: Date): Date {
+    return new Date(this.clock.toWall(hostTime.getTime()));
+  }
+
+  /** The host time at a wall-clock time (the inverse of wallTime: a client's createdTimeFrom filter). */
+  hostTime(wallTime: Date): Date {
+    return new Date(this.clock.fromWall(wallTime.getTime()));
+  }
+
   get isPumpRunning(): boolean {
     return this.pump?.isRunning ?? false;
   }

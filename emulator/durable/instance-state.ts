@@ -61,6 +61,8 @@ export function matchesQuery(instance: InstanceState, query: InstanceQuery): boo
 export interface StatusPayloadOptions {
   showHistory?: boolean;
   showInput?: boolean;
+  /** how host times are shown (the RPC routes show wall-clock time, see DurableTestHost.wallTime) */
+  time?: (hostTime: Date) => Date;
 }
 
 /**
@@ -76,8 +78,8 @@ export function toStatusPayload(instance: InstanceState, options: StatusPayloadO
     input: options.showInput === false ? null : (instance.input ?? null),
     customStatus: instance.customStatus ?? null,
     output: instance.output ?? null,
-    createdTime: toDotNetSortable(instance.createdTime),
-    lastUpdatedTime: toDotNetSortable(instance.lastUpdatedTime),
+    createdTime: toDotNetSortable(options.time?.(instance.createdTime) ?? instance.createdTime),
+    lastUpdatedTime: toDotNetSortable(options.time?.(instance.lastUpdatedTime) ?? instance.lastUpdatedTime),
   };
   if (options.showHistory) payload.historyEvents = structuredClone(instance.history);
   return payload;

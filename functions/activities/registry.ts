@@ -1,15 +1,22 @@
 // Activities that write the stack registry and the audit trail (Table Storage). Orchestrators can't
 // do I/O, so every record of what happened goes through here.
 import * as df from "durable-functions";
-import type { StackObserved } from "../../shared/stack-status";
+import type { OperationOutcome, StackObserved } from "../../shared/stack-status";
 import type { OperationKind, StackConditionInput } from "../../shared/store";
 import { Names } from "../names";
 import { services } from "../services";
 
 export interface RecordObservedInput {
   stack: string;
-  /** fields to replace; the others keep what was observed before (a failed deploy keeps the nodes) */
-  observed: Partial<StackObserved> & { generation: number };
+  /**
+   * fields to replace; the others keep what was observed before (a failed deploy keeps the nodes).
+   * An operation's outcome without `finishedAt` finishes now: the wall clock here, not the
+   * orchestration's replayed time.
+   */
+  observed: Partial<Omit<StackObserved, "lastOperation">> & {
+    generation: number;
+    lastOperation?: Omit<OperationOutcome, "finishedAt"> & { finishedAt?: string };
+  };
   /** conditions to set with it (by type; the others stay) */
   conditions?: StackConditionInput[];
 }
@@ -17,7 +24,16 @@ export interface RecordObservedInput {
 export async function recordObservedActivity(input: RecordObservedInput): Promise<void> {
   const { registry } = services();
   const before = (await registry.get(input.stack))?.observed;
-  const merged: StackObserved = { resources: [], nodes: [], ...before, ...input.observed };
+  const { lastOperation, ...rest } = input.observed;
+  const merged: StackObserved = {
+    resources: [],
+    nodes: [],
+    ...before,
+    ...rest,
+    ...(lastOperation
+      ? { lastOperation: { ...lastOperation, finishedAt: lastOperation.finishedAt ?? new Date().toISOString() } }
+      : {}),
+  };
   await registry.putObserved(input.stack, merged, { generation: merged.generation });
   if (input.conditions?.length) await registry.setConditions(input.stack, input.conditions);
 }

@@ -61,7 +61,8 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
   const client = df.getClient(context);
   const s = services();
 
-  const at = compactTime(new Date());
+  const requested = new Date();
+  const at = compactTime(requested);
   const current = (await s.certificates.get(route.name)).current;
   let claim;
   try {
@@ -69,6 +70,7 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
     claim = await claimStack(client, route.name, "deploy", {
       spec,
       instanceIdFor: (generation) => InstanceIds.deploy(route.name, generation, at),
+      now: requested,
     });
   } catch (e) {
     if (e instanceof StackMoveError) return problem(stackMoveProblem(route.name, e.changes));
@@ -81,6 +83,7 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
     nodeReadyTimeoutMinutes: s.nodeReadyTimeoutMinutes,
     dbUserSlot: claim.dbUserSlot,
     ...(current ? { certificate: { secret: SECRET_NAMES.tlsBundle, serial: current.serial } } : {}),
+    startedAt: requested.toISOString(),
   };
   await startClaimed(route.name, claim, async () => {
     // under the claim: a fleet that scaling changed follows a new fleet.size from the user

@@ -11,8 +11,9 @@ import { foreignResourceProblem, foreignResources, ownershipCondition } from "..
 import type { StackGraph } from "../../shared/graph/types";
 import type { Problem } from "../../shared/http/problem";
 import type { StackSpec } from "../../shared/spec/types";
-import type { ObservedNode, ObservedResource, StackObserved } from "../../shared/stack-status";
+import type { ObservedNode, ObservedResource } from "../../shared/stack-status";
 import type { WebNodeRef } from "../activities/nodes";
+import type { RecordObservedInput } from "../activities/registry";
 import { Names } from "../names";
 import { describeFailure, failureMessage, runGraph, type GraphProgress } from "./graph-runner";
 import { bringUpWebNodes } from "./node-bring-up";
@@ -29,6 +30,12 @@ export interface DeployInput {
   pollSeconds?: number;
   /** how often running resource operations are checked (default 2 s; tests and the bench shorten it) */
   tickMs?: number;
+  /**
+   * When the deploy was asked for, by the wall clock (the HTTP request); the status and the stack's
+   * last operation show it. Absent (a reconcile's deploy, instances started before this field):
+   * the orchestration's own time.
+   */
+  startedAt?: string;
   /**
    * The stack's current certificate (from the certificate ledger when the deploy was asked for):
    * nodes that do not serve it install it before they get database credentials, so a node this
@@ -60,7 +67,7 @@ export interface DeployOutput {
 export const deployStack: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<DeployInput>();
   const { spec } = input;
-  const startedAt = context.df.currentUtcDateTime.toISOString();
+  const startedAt = input.startedAt ?? context.df.currentUtcDateTime.toISOString();
   const status: DeployStatus = {
     operation: "deploy",
     stack: spec.name,
@@ -108,7 +115,8 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
 
     status.phase = "succeeded";
     publish();
-    const observed: StackObserved = {
+    // finishedAt: the activity's wall clock (a replayed orchestration's time is the host's)
+    const observed: RecordObservedInput["observed"] = {
       generation: input.generation,
       resources,
       nodes,
@@ -117,7 +125,6 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
         instanceId: context.df.instanceId,
         outcome: "succeeded",
         startedAt,
-        finishedAt: context.df.currentUtcDateTime.toISOString(),
         failures: [],
       },
     };
@@ -159,7 +166,6 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
           instanceId: context.df.instanceId,
           outcome: "failed",
           startedAt,
-          finishedAt: context.df.currentUtcDateTime.toISOString(),
           failures: status.resources?.failed.length ? status.resources.failed.map(describeFailure) : [status.failure],
         },
       },

@@ -99,12 +99,18 @@ describe("live sessions metric: agent → Azure Monitor ingestion → alert rule
     fs.rmSync(path.join(sandbox.root, "run/jumpgate/metrics"), { recursive: true, force: true });
   const ingestions = () => az.emulator.journal.list().filter((e) => e.operation === "metrics-ingest");
   const metricsLines = (stderr: string) => stderr.split("\n").filter((l) => l.startsWith("jumpgate-node: metrics:"));
+  /**
+   * liveSessions of a resource as Azure Monitor averages it, over one 15-minute interval that ends
+   * a minute after the newest post (its `time`): every post of the test falls in the same interval,
+   * however the posts straddle a minute.
+   */
   const readSessions = async (resourceId: string): Promise<number[]> => {
-    const end = new Date(Date.now() + 60_000);
+    const newest = Date.parse(String((ingestions().at(-1)!.body as Doc).time));
+    const end = new Date(newest + 60_000);
     const [result] = await az.factory.metrics(LOCATION).queryResources([resourceId], ["liveSessions"], "jumpgate", {
       startTime: new Date(end.getTime() - 15 * 60_000),
       endTime: end,
-      interval: "PT1M",
+      interval: "PT15M",
       aggregation: "Average",
       ...az.factory.call(),
     });

@@ -152,10 +152,11 @@ for (const mode of ["instant", "async"] as const) {
       );
       const run = await applyAll();
       assertAllApplied(run);
-      // the pinned MySQL parameters already have their secure values on a new server: no write
+      // a new server already requires TLS (no write), but it allows TLS 1.2 only (Azure's default):
+      // the pinned "TLSv1.2,TLSv1.3" is written
       assert.deepEqual(
         [...run.results.values()].filter((r) => r.action !== "created").map((r) => `${r.key}:${r.action}`),
-        ["mysql:config:require_secure_transport:unchanged", "mysql:config:tls_version:unchanged"],
+        ["mysql:config:require_secure_transport:unchanged", "mysql:config:tls_version:updated"],
       );
       collectSecrets();
       assert.equal(az.emulator.keyVault.secretValues(names.keyVault).length, 5);

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { formatHistory, HistoryEventType } from "../../emulator/durable";
+import { formatHistory, HistoryEventType, startDurableRpcServer } from "../../emulator/durable";
 import { SampleNames } from "../support/durable-sample-app";
 
 void test("real-time pump: an orchestration with a short timer completes in wall-clock time", async (t) => {
@@ -76,4 +76,33 @@ void test("stopping the pump hands control back to the virtual clock", async () 
   assert.equal(host.getStatus(id)?.runtimeStatus, "Running");
   await host.runUntilIdle(); // the rest of the day passes instantly on the virtual clock
   assert.equal(host.getStatus(id)?.runtimeStatus, "Completed");
+});
+
+void test("with timers sped up, the RPC routes show an instance's times in wall-clock time, not host time", async (t) => {
+  const host = sampleHost({ startTime: new Date() });
+  host.startPump({ timeScale: 600 });
+  const server = await startDurableRpcServer(host);
+  t.after(async () => {
+    await server.close();
+    await host.stopPump();
+  });
+  const id = host.startNew(SampleNames.Timer, { input: { delayMs: 10 * 60_000 } });
+  const done = await host.waitForStatus(id, undefined, 2000);
+  // ten host minutes went by, so host time runs far ahead of the wall clock ...
+  assert.ok(done.lastUpdatedTime.getTime() - done.createdTime.getTime() >= 10 * 60_000);
+  const res = await fetch(`${server.rpcBaseUrl}instances/${id}`);
+  const status = (await res.json()) as { createdTime: string; lastUpdatedTime: string };
+  // ... but the status shows when things happened by the wall clock (the extension's whole seconds)
+  const second = (d: Date) => `${d.toISOString().slice(0, 19)}Z`;
+  assert.equal(status.createdTime, second(host.wallTime(done.createdTime)));
+  assert.equal(status.lastUpdatedTime, second(host.wallTime(done.lastUpdatedTime)));
+  assert.ok(Date.parse(status.lastUpdatedTime) <= Date.now(), `${status.lastUpdatedTime} is not in the future`);
+  assert.ok(done.lastUpdatedTime.getTime() > Date.now(), "while the host's own clock is ahead");
+  // a client's createdTimeFrom is a wall-clock time too
+  const from = encodeURIComponent(new Date(Date.parse(status.createdTime) - 1000).toISOString());
+  const list = await fetch(`${server.rpcBaseUrl}instances/?createdTimeFrom=${from}`);
+  assert.deepEqual(
+    ((await list.json()) as { instanceId: string }[]).map((i) => i.instanceId),
+    [id],
+  );
 });

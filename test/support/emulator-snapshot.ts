@@ -47,7 +47,7 @@ export interface EmulatorSnapshot {
 }
 
 /** Fields ARM fills anew on every create or write: they differ between two equal deploys. */
-const VOLATILE = new Set(["etag", "timeCreated", "createdOn", "updatedOn", "vmId", "resourceGuid"]);
+const VOLATILE = new Set(["etag", "timeCreated", "createdOn", "updatedOn", "vmId", "resourceGuid", "systemData"]);
 
 const ROLE_ASSIGNMENT = "microsoft.authorization/roleassignments";
 const VAULT = "microsoft.keyvault/vaults";

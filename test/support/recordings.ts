@@ -20,10 +20,13 @@ export interface Recording {
   entries: RecordedEntry[];
 }
 
-/** `<repoRoot>/../shared/azure-recordings`; `fromDir` is the compiled test's own folder (`dist/test/integration`). */
+/**
+ * `<repoRoot>/test/fixtures/azure-recordings` (the copies of the shared recordings, README there);
+ * `fromDir` is the compiled test's own folder (`dist/test/integration`).
+ */
 export function recordingsDir(fromDir: string): string {
   const repoRoot = path.resolve(fromDir, "..", "..", "..");
-  return path.resolve(repoRoot, "..", "shared", "azure-recordings");
+  return path.resolve(repoRoot, "test", "fixtures", "azure-recordings");
 }
 
 export function loadRecordings(dir: string): Recording[] {
@@ -69,27 +72,37 @@ export function bodyShape(body: unknown): string[] {
   return [`<${typeof value}>`];
 }
 
-/** Subscription-level operation-status URLs (Azure-AsyncOperation and Location targets). */
+/** Operation-status URLs (Azure-AsyncOperation and Location targets). */
 const POLL_PATH = [
   /^\/subscriptions\/[^/]+\/providers\/[^/]+\/locations\/[^/]+\/(operations|azureasyncoperation|diskoperations|operationresults)\/[^/]+$/i,
   /^\/subscriptions\/[^/]+\/operationresults\/[^/]+$/i,
+  // private DNS keeps them under the resource group
+  /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.network\/(privatednsoperationstatuses|privatednsoperationresults)\/[^/]+$/i,
 ];
 
+/** The path of a recorded URL (relative ones too), with a leading `//` (Java's recorder) made single. */
+export function pathOf(url: string): string {
+  return new URL(url, "https://recorded.invalid").pathname.replace(/^\/{2,}/, "/");
+}
+
 export function isPollUrl(url: string): boolean {
-  const p = new URL(url).pathname;
+  const p = pathOf(url);
   return POLL_PATH.some((re) => re.test(p));
 }
 
 /**
- * Identifies the operation a status URL belongs to: its path (lower-cased), plus `#monitor` for
- * compute's Location URL, which is the Azure-AsyncOperation URL with `monitor=true` added.
+ * Identifies the operation a status URL belongs to: the kind of URL and the operation id (its last
+ * two path segments, lower-cased; recorders write the subscription differently in a request and in
+ * the header that named it), plus `#monitor` for compute's Location URL, which is the
+ * Azure-AsyncOperation URL with `monitor=true` added.
  */
 export function pollKey(url: string): string {
-  const u = new URL(url);
-  return u.pathname.toLowerCase() + (u.searchParams.get("monitor") === "true" ? "#monitor" : "");
+  const u = new URL(url, "https://recorded.invalid");
+  const tail = pathOf(url).toLowerCase().split("/").slice(-2).join("/");
+  return tail + (u.searchParams.get("monitor") === "true" ? "#monitor" : "");
 }
 
-/** The recorded URL with its scheme and host replaced by the emulator's. */
+/** The recorded URL with its scheme and host (`REDACTED`, `Sanitized...`) replaced by the emulator's. */
 export function rebase(recordedUrl: string, base: string): string {
   const u = new URL(recordedUrl);
   return `${base}${u.pathname}${u.search}`;

@@ -23,6 +23,7 @@ import {
   splitRunCommandMessage,
 } from "../../shared/node/agent";
 import { NODE_AGENT_PATH } from "../../shared/node/constants";
+import { runTool } from "../support/system-tools";
 
 const TRICKY = [
   "plain",
@@ -110,7 +111,7 @@ describe("agent Run Command scripts", () => {
     for (const script of [agentScript("health"), agentScript("sql", [], { stdin: "SELECT 1;" })]) {
       const file = path.join(root, "script.sh");
       fs.writeFileSync(file, `#!/bin/bash\n${script}\n`);
-      const r = spawnSync("shellcheck", [file], { encoding: "utf8" });
+      const r = runTool("shellcheck", [file]);
       assert.equal(r.status, 0, r.stdout);
     }
   });

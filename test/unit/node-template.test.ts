@@ -2,7 +2,6 @@
 // infra/node and in the document passes shellcheck, the rendered NGINX site passes `nginx -t`, the
 // document carries no secret, and the installer refuses downloads that do not match their pins.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as https from "node:https";
@@ -39,6 +38,7 @@ import { relocateNginxSite, repoRoot } from "../support/node-sandbox";
 import { nginxCommand } from "../support/servers/nginx";
 import { freePort } from "../support/servers/ports";
 import { runCommand } from "../support/servers/process";
+import { runTool } from "../support/system-tools";
 import { TestCa } from "../support/servers/test-ca";
 
 const INPUTS: NodeTemplateInput[] = [
@@ -81,7 +81,7 @@ function envOf(content: string): Map<string, string> {
 }
 
 function shellcheck(file: string): { status: number | null; output: string } {
-  const r = spawnSync("shellcheck", ["--shell=bash", "--severity=style", file], { encoding: "utf8" });
+  const r = runTool("shellcheck", ["--shell=bash", "--severity=style", file]);
   return { status: r.status, output: r.stdout + r.stderr };
 }
 
@@ -92,7 +92,7 @@ describe("web node template", () => {
       assert.ok(document.startsWith("#cloud-config\n"));
       const file = path.join(tmp, `${input.stackName}.yaml`);
       fs.writeFileSync(file, document);
-      const r = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
+      const r = runTool("cloud-init", ["schema", "--config-file", file]);
       assert.equal(r.status, 0, r.stdout + r.stderr);
       assert.match(r.stdout, /Valid cloud-config/);
 

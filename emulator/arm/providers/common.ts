@@ -13,6 +13,7 @@ export const NETWORK_API = [
   "2023-09-01",
   "2023-06-01",
   "2023-05-01",
+  "2021-04-01", // LoadBalancerTests / PublicIpAddressTests (the .NET SDK's network tests)
 ];
 export const COMPUTE_API = [
   "2026-03-01",

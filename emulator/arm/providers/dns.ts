@@ -78,12 +78,14 @@ const dnsZones: TypeDefinition = {
 
 const PRIVATE_API = ["2020-06-01", "2024-06-01"];
 
+// TestPrivatednsTestSuite: zone and link writes answer 202 with Azure-AsyncOperation, Location,
+// Retry-After and a `{}` body; the client reads the resource once the operation has succeeded
 const privateDnsZones: TypeDefinition = {
   type: "Microsoft.Network/privateDnsZones",
   apiVersions: PRIVATE_API,
   tracked: true,
-  put: "ao",
-  patch: "ao",
+  put: "accepted",
+  patch: "accepted",
   delete: "ao+loc",
   normalize(doc, ctx) {
     const p = props(doc);
@@ -110,8 +112,8 @@ const virtualNetworkLinks: TypeDefinition = {
   type: "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
   apiVersions: PRIVATE_API,
   tracked: true,
-  put: "ao",
-  patch: "ao",
+  put: "accepted",
+  patch: "accepted",
   delete: "ao+loc",
   validate(doc, ctx) {
     requireRef(ctx.emulator, idOf(getPath(doc, ["properties", "virtualNetwork"])), doc, "virtualNetwork");

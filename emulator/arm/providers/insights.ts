@@ -93,6 +93,7 @@ const metricAlerts: TypeDefinition = {
     p.targetResourceType ??= "";
     p.targetResourceRegion ??= "";
     p.isMigrated ??= false;
+    doc.tags ??= {}; // MetricAlertCollectionTests: `tags: {}` when the request sent none
   },
 };
 
@@ -120,7 +121,51 @@ const activityLogAlerts: TypeDefinition = {
   normalize(doc) {
     const p = props(doc);
     p.enabled ??= true;
+    doc.tags ??= {}; // ActivityLogAlertCollectionTests: `tags: {}` when the request sent none
   },
 };
 
-export const INSIGHTS_TYPES: TypeDefinition[] = [metricAlerts, activityLogAlerts];
+const RECEIVER_LISTS = [
+  "emailReceivers",
+  "smsReceivers",
+  "webhookReceivers",
+  "eventHubReceivers",
+  "itsmReceivers",
+  "azureAppPushReceivers",
+  "automationRunbookReceivers",
+  "voiceReceivers",
+  "logicAppReceivers",
+  "azureFunctionReceivers",
+  "armRoleReceivers",
+];
+
+/**
+ * Action groups (api 2023-01-01): Jumpgate's infra creates the one that posts alerts to /api/alerts
+ * and stacks' alert rules name it. A synchronous create (201) that echoes every receiver list
+ * (ActionGroupCollectionTests).
+ */
+const actionGroups: TypeDefinition = {
+  type: "Microsoft.Insights/actionGroups",
+  apiVersions: ["2023-01-01", "2022-06-01", "2021-09-01"],
+  tracked: true,
+  put: "sync",
+  createStatus: 201,
+  provisioningState: false,
+  delete: "sync",
+  validate(doc) {
+    const name = text(props(doc), "groupShortName");
+    if (!name || name.length > 12) throw badRequest("groupShortName is required and at most 12 characters long.");
+  },
+  normalize(doc) {
+    const p = props(doc);
+    p.enabled ??= true;
+    for (const list of RECEIVER_LISTS) p[list] ??= [];
+    for (const r of p.emailReceivers as Json[]) {
+      r.useCommonAlertSchema ??= false;
+      r.status ??= "Enabled";
+    }
+    (doc as Json).tags ??= null; // recorded as `tags: null` when the request sent none
+  },
+};
+
+export const INSIGHTS_TYPES: TypeDefinition[] = [metricAlerts, activityLogAlerts, actionGroups];

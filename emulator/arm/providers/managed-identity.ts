@@ -20,6 +20,8 @@ const userAssignedIdentities: TypeDefinition = {
   tracked: true,
   put: "sync",
   createStatus: 201,
+  // UserAssignedIdentityCollectionTests / MSIIdentityManagementTests: the 201 names the identity in Location
+  locationOnCreate: true,
   delete: "sync",
   provisioningState: false,
   validate(doc) {
@@ -36,6 +38,7 @@ const userAssignedIdentities: TypeDefinition = {
     const old = ctx.existing ? props(ctx.existing) : {};
     // the service principal behind the identity is made once and kept until the identity is deleted
     p.tenantId = ctx.emulator.tenantId;
+    doc.tags ??= {};
     p.principalId = old.principalId ?? randomUUID();
     p.clientId = old.clientId ?? randomUUID();
   },

@@ -9,11 +9,12 @@ import { ArmError, type Json, type ResourceDoc, type TypeDefinition } from "../t
 import { arrayAt, props, requireRef, resolve } from "./common";
 
 const SERVER = "Microsoft.DBforMySQL/flexibleServers";
-const API = ["2021-05-01", "2022-01-01", "2023-06-30", "2023-12-30"];
+const API = ["2021-05-01", "2022-01-01", "2023-06-01-preview", "2023-06-30", "2023-12-30"];
 
 const DEFAULT_CONFIGURATIONS: Record<string, string> = {
   require_secure_transport: "ON",
-  tls_version: "TLSv1.2,TLSv1.3",
+  // Azure's documented default (TLS 1.3 is opt-in), so a stack that pins 1.2 and 1.3 writes it
+  tls_version: "TLSv1.2",
   max_connections: "341",
   time_zone: "SYSTEM",
   innodb_buffer_pool_size: "536870912",

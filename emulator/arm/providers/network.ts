@@ -242,6 +242,7 @@ const publicIPAddresses: TypeDefinition = {
   },
   normalize(doc, ctx) {
     const p = props(doc);
+    doc.sku ??= { name: "Basic", tier: "Regional" }; // PublicIpAddressTests: ARM answers with the default SKU
     const sku = lower(str(getPath(doc, ["sku", "name"]) ?? "Basic"));
     p.publicIPAllocationMethod ??= sku === "standard" ? "Static" : "Dynamic";
     p.publicIPAddressVersion ??= "IPv4";
@@ -335,6 +336,7 @@ const loadBalancers: TypeDefinition = {
     }
   },
   normalize(doc, ctx) {
+    doc.sku ??= { name: "Basic", tier: "Regional" }; // LoadBalancerTests: ARM answers with the default SKU
     for (const prop of Object.values(LB_CHILDREN)) normalizeChildren(doc, prop, `${LB}/${prop}`, prop);
     // backend pool membership is owned by the NICs; keep it across PUTs of the load balancer
     for (const pool of arrayAt(doc, "properties", "backendAddressPools")) {

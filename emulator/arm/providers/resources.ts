@@ -4,7 +4,7 @@ import { ArmError, type TypeDefinition } from "../types";
 
 const resourceGroups: TypeDefinition = {
   type: "Microsoft.Resources/resourceGroups",
-  apiVersions: ["2025-04-01", "2025-03-01", "2024-11-01", "2024-03-01", "2021-04-01"],
+  apiVersions: ["2025-04-01", "2025-03-01", "2024-11-01", "2024-03-01", "2022-09-01", "2021-04-01"],
   tracked: true,
   put: "sync",
   createStatus: 201,

@@ -166,6 +166,7 @@ function getStatus(host: DurableTestHost, url: URL, instanceId: string): Reply {
   const payload = toStatusPayload(instance, {
     showHistory: parseBoolean(query.get("showHistory")) ?? false,
     showInput: parseBoolean(query.get("showInput")) ?? true,
+    time: (t) => host.wallTime(t),
   });
   switch (instance.runtimeStatus) {
     case "Pending":
@@ -180,14 +181,16 @@ function getStatus(host: DurableTestHost, url: URL, instanceId: string): Reply {
 
 function listInstances(host: DurableTestHost, req: http.IncomingMessage, url: URL): Reply {
   const query = url.searchParams;
-  const matching = host.listInstances(parseQuery(query));
+  const matching = host.listInstances(parseQuery(query, host));
   const showInput = parseBoolean(query.get("showInput")) ?? true;
   // Paging as the extension does it: `top` per page, continuation token in x-ms-continuation-token.
   const top = Number.parseInt(query.get("top") ?? "", 10);
   const tokenHeader = req.headers["x-ms-continuation-token"];
   const offset = Number.parseInt(typeof tokenHeader === "string" ? tokenHeader : "0", 10) || 0;
   const pageSize = top > 0 ? top : matching.length;
-  const page = matching.slice(offset, offset + pageSize).map((i) => toStatusPayload(i, { showInput }));
+  const page = matching
+    .slice(offset, offset + pageSize)
+    .map((i) => toStatusPayload(i, { showInput, time: (t) => host.wallTime(t) }));
   const headers: Record<string, string> = {};
   if (offset + pageSize < matching.length) headers["x-ms-continuation-token"] = String(offset + pageSize);
   return { status: 200, body: page, headers };
@@ -207,7 +210,7 @@ function purgeInstance(host: DurableTestHost, instanceId: string): Reply {
 }
 
 function purgeByFilter(host: DurableTestHost, url: URL): Reply {
-  const query = parseQuery(url.searchParams);
+  const query = parseQuery(url.searchParams, host);
   if (!query.createdTimeFrom) return { status: 400, body: "Please provide value for 'createdTimeFrom' parameter." };
   const instancesDeleted = host.purgeInstances({ ...query, createdTimeTo: query.createdTimeTo ?? host.now });
   return instancesDeleted === 0 ? { status: 404 } : { status: 200, body: { instancesDeleted } };
@@ -247,8 +250,11 @@ function terminate(host: DurableTestHost, instanceId: string, reason: string): R
   return { status: 202 };
 }
 
-/** runtimeStatus=a,b (unknown names ignored, like Enum.TryParse), createdTimeFrom/To, instanceIdPrefix. */
-function parseQuery(query: URLSearchParams): InstanceQuery {
+/**
+ * runtimeStatus=a,b (unknown names ignored, like Enum.TryParse), createdTimeFrom/To (wall-clock times,
+ * as the status shows them), instanceIdPrefix.
+ */
+function parseQuery(query: URLSearchParams, host: DurableTestHost): InstanceQuery {
   const statuses = query
     .getAll("runtimeStatus")
     .flatMap((v) => v.split(","))
@@ -257,7 +263,7 @@ function parseQuery(query: URLSearchParams): InstanceQuery {
   const date = (name: string): Date | undefined => {
     const text = query.get(name);
     const parsed = text ? new Date(text) : undefined;
-    return parsed && !Number.isNaN(parsed.getTime()) ? parsed : undefined;
+    return parsed && !Number.isNaN(parsed.getTime()) ? host.hostTime(parsed) : undefined;
   };
   return {
     runtimeStatus: statuses.length > 0 ? statuses : undefined,

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { notInstalled } from "../system-tools";
 
 const EXTRA_DIRS = ["/usr/local/sbin", "/usr/sbin", "/sbin"];
 
@@ -19,7 +20,7 @@ export function findBinary(...names: string[]): string {
       }
     }
   }
-  throw new Error(`none of ${names.join(", ")} is installed (see .ci/run)`);
+  throw new Error(notInstalled(...names));
 }
 
 export interface RunResult {
