@@ -66,6 +66,7 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
     nodeReadyTimeoutMinutes: s.nodeReadyTimeoutMinutes,
     dbUserSlot: claim.dbUserSlot,
     ...(current ? { certificate: { secret: SECRET_NAMES.tlsBundle, serial: current.serial } } : {}),
+    checkFirst: true,
   };
   await client.startNew(Names.orchestrators.deployStack, { instanceId: claim.instanceId, input });
   context.log(`deploy of stack ${route.name} generation ${claim.generation} started as ${claim.instanceId}`);

@@ -7,7 +7,9 @@ import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-functions";
 import type { StackGraph } from "../../shared/graph/types";
 import type { StackSpec } from "../../shared/spec/types";
-import type { ObservedNode, ObservedResource, StackObserved } from "../../shared/stack-status";
+import { stackNames } from "../../shared/graph/names";
+import type { DatabaseObserved, ObservedNode, ObservedResource, StackObserved } from "../../shared/stack-status";
+import type { CheckNodesInServiceOutput } from "../activities/in-service";
 import type { WebNodeRef } from "../activities/nodes";
 import { Names } from "../names";
 import { describeFailure, failureMessage, runGraph, type GraphProgress } from "./graph-runner";
@@ -32,6 +34,13 @@ export interface DeployInput {
    * stack (and in instances started before this field existed, whose histories stay valid).
    */
   certificate?: { secret: string; serial: string };
+  /**
+   * Look before acting (instances started before this field existed do not, so their histories
+   * replay): leave the web nodes alone when they are the ones already in service
+   * (checkNodesInService: no Run Command, no admin password), and otherwise bootstrap the database
+   * only when a read-only check finds it differs. Set by every new deploy and drift repair.
+   */
+  checkFirst?: boolean;
 }
 
 export interface DeployStatus {
@@ -41,6 +50,8 @@ export interface DeployStatus {
   phase: "graph" | "resources" | "nodes" | "database" | "health" | "succeeded" | "failed";
   resources?: GraphProgress;
   nodes?: { name: string; healthy: boolean; problems: string[] }[];
+  /** why the nodes were left alone, when they were (checkFirst) */
+  inService?: string;
   startedAt: string;
   failure?: string;
 }
@@ -97,7 +108,8 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
       lastAction: run.results[n.key]?.action,
     }));
 
-    const nodes = yield* bringUpNodes(context, input, status, publish);
+    const written = resources.filter((r) => r.lastAction && r.lastAction !== "unchanged").map((r) => r.key);
+    const { nodes, database } = yield* bringUpNodes(context, input, status, publish, written);
 
     status.phase = "succeeded";
     publish();
@@ -105,6 +117,7 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
       generation: input.generation,
       resources,
       nodes,
+      ...(database ? { database } : {}),
       lastOperation: {
         kind: "deploy",
         instanceId: context.df.instanceId,
@@ -128,6 +141,8 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
         updated: resources.filter((r) => r.lastAction === "updated" || r.lastAction === "replaced").length,
         unchanged: resources.filter((r) => r.lastAction === "unchanged").length,
         nodes: nodes.length,
+        ...(status.inService ? { nodesLeftAlone: status.inService } : {}),
+        ...(database ? { database: database.outcome } : {}),
       },
     });
     const output: DeployOutput = { outcome: "succeeded", resources, nodes };
@@ -165,13 +180,18 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
   }
 };
 
-/** Finds the web nodes, then waits for their agents, bootstraps the database once, gives nodes credentials, waits for health. */
+/**
+ * Finds the web nodes; leaves them alone when they are in service already (checkFirst), else waits
+ * for their agents, bootstraps the database once (checkFirst: only if it differs), gives nodes
+ * credentials, waits for health.
+ */
 function* bringUpNodes(
   context: OrchestrationContext,
   input: DeployInput,
   status: DeployStatus,
   publish: () => void,
-): Generator<Task, ObservedNode[], unknown> {
+  written: string[],
+): Generator<Task, { nodes: ObservedNode[]; database?: DatabaseObserved }, unknown> {
   const { spec } = input;
   const deadline = new Date(context.df.currentUtcDateTime.getTime() + input.nodeReadyTimeoutMinutes * 60_000);
   status.phase = "nodes";
@@ -180,14 +200,39 @@ function* bringUpNodes(
     spec,
   })) as WebNodeRef[];
   if (webNodes.length === 0) throw new Error("the stack has no web nodes");
-  return yield* bringUpWebNodes(context, {
+  if (input.checkFirst) {
+    const check = (yield context.df.callActivityWithRetry(Names.activities.checkNodesInService, activityRetry(), {
+      spec,
+      nodes: webNodes,
+      written,
+      ...(input.certificate ? { certificateSerial: input.certificate.serial } : {}),
+      at: context.df.currentUtcDateTime.toISOString(),
+    })) as CheckNodesInServiceOutput;
+    if (check.inService) {
+      status.inService = check.why;
+      status.nodes = check.nodes.map((n) => ({ name: n.name, healthy: n.healthy, problems: n.problems }));
+      publish();
+      return { nodes: check.nodes };
+    }
+  }
+  let database: DatabaseObserved | undefined;
+  const nodes = yield* bringUpWebNodes(context, {
     spec,
     nodes: webNodes,
     nodeReadyTimeoutMinutes: input.nodeReadyTimeoutMinutes,
     deadline,
     pollSeconds: input.pollSeconds,
     dbUserSlot: input.dbUserSlot,
-    bootstrapDatabase: true,
+    bootstrapDatabase: input.checkFirst ? "check-first" : true,
+    database: ({ bootstrapped }) => {
+      database = {
+        server: stackNames(spec).mysqlServerId.toLowerCase(),
+        schema: spec.guacamole.version,
+        outcome: bootstrapped ? "bootstrapped" : "checked",
+        at: context.df.currentUtcDateTime.toISOString(),
+        instanceId: context.df.instanceId,
+      };
+    },
     ...(input.certificate ? { certificate: input.certificate } : {}),
     retry: activityRetry(),
     phase: (phase) => {
@@ -200,6 +245,7 @@ function* bringUpNodes(
       publish();
     },
   });
+  return { nodes, ...(database ? { database } : {}) };
 }
 
 df.app.orchestration(Names.orchestrators.deployStack, deployStack);

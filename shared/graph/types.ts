@@ -67,6 +67,11 @@ export interface GraphNode {
   tagOwner?: { id: string; apiVersion: string };
   /** relative duration class for plans and the bench (ARM's typical time for this type) */
   latencyClass?: "fast" | "medium" | "slow";
+  /**
+   * role assignments an earlier version of Jumpgate made that this node replaces (a vault-wide grant
+   * now given per secret): deleted once this node is applied, and on teardown
+   */
+  supersedes?: { id: string; apiVersion: string }[];
 }
 
 export interface StackGraph {

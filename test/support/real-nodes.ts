@@ -1,6 +1,8 @@
 // Web nodes that run the REAL node agent where no VM boots: every web VM's Run Command runs
 // infra/node/jumpgate-node in a sandbox built from that VM's own custom data (node-sandbox.ts: real
-// NGINX, stand-ins for Tomcat, guacd and systemctl). The node's configuration names the stack's
+// NGINX, stand-ins for Tomcat, guacd and systemctl). Each agent asks its own VM's IMDS for tokens,
+// so Key Vault sees that VM's managed identity and allows only what its role assignments allow
+// (the emulator enforces Azure RBAC for identity tokens). The node's configuration names the stack's
 // public endpoints (https://<vault>.vault.azure.net/ and <server>.mysql.database.azure.com); a
 // sandbox "resolves" them the way the VNet would: the vault name to the emulator's listener for that
 // vault, the server name (which must be one the emulator holds) to a real MariaDB on 127.0.0.1,
@@ -112,6 +114,23 @@ export class RealNodes {
     return this.lbState.get(vm.toLowerCase())?.value;
   }
 
+  /**
+   * One round of what systemd and the load balancer do, now, without timers: each node's probe
+   * timer (`health --update-probe`), then the load balancer's HTTP probe of each node, which the
+   * emulator's DipAvailability then reports (100 answered, 0 not). Returns what each probe saw.
+   */
+  async probeNow(): Promise<Record<string, number>> {
+    this.emulator.metrics.probeOf = (vm) => this.probeValue(vm.name);
+    const seen: Record<string, number> = {};
+    for (const [vm, sandbox] of this.sandboxes) {
+      await this.runAgent(vm, ["health", "--update-probe"]);
+      const value = (await probe(sandbox.ports.probe)) ? 100 : 0;
+      this.lbState.set(vm.toLowerCase(), { value, streak: NODE_PROBE.probeThreshold, last: value === 100 });
+      seen[vm] = value;
+    }
+    return seen;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.all(this.loops.map((l) => l.stop()));
@@ -145,7 +164,8 @@ export class RealNodes {
       // a node whose first boot finished (the installer's marker), not one still installing
       firstBootDone: true,
       env: {
-        JUMPGATE_IMDS_ENDPOINT: emulator.url,
+        // this VM's IMDS: its tokens stand for its managed identity, whose roles Key Vault checks
+        JUMPGATE_IMDS_ENDPOINT: emulator.imds.endpointFor(vm.id),
         JUMPGATE_CA_FILE: emulator.caPath,
         ...(options.db ? { JUMPGATE_DB_CA_FILE: options.db.server.caPath } : {}),
         ...(options.certRootsFile ? { JUMPGATE_CERT_CA_FILE: options.certRootsFile } : {}),
