@@ -144,6 +144,8 @@ export function webNodeGraphKeys(graph: StackGraph, node: string): string[] {
   const own = [
     `nic:${node}`,
     `vm:${node}`,
+    // the vault-wide grant of graphs built before grants were per secret (replayed histories hold them)
+    `ra:vm:${node}`,
     ...Object.values(SECRET_NAMES).map((secret) => secretReaderKey(`vm:${node}`, secret)),
     `ra:metrics:vm:${node}`,
     `alert:scale-out:vm:${node}`,
