@@ -22,7 +22,7 @@ import * as path from "node:path";
 import type { Emulator } from "../../emulator/arm/emulator";
 import type { VmPowerAction } from "../../emulator/arm/providers/compute";
 import type { ResourceDoc } from "../../emulator/arm/types";
-import { DB_ADMIN_LOGIN, NODE_AGENT_CONFIG, NODE_PROBE } from "../../shared/node/constants";
+import { DB_ADMIN_LOGIN, NODE_AGENT_CONFIG, NODE_PATHS, NODE_PROBE } from "../../shared/node/constants";
 import { startNodeSandboxFromCustomData, type NodeSandbox } from "./node-sandbox";
 import type { MariaDb } from "./servers/mariadb";
 import type { RunResult } from "./servers/process";
@@ -95,10 +95,9 @@ export class RealNodes {
     const nodes = new RealNodes(emulator, options);
     emulator.runCommand.options.prepareSandbox = (vm, dir) => nodes.prepareSandbox(vm, dir);
     if (options.db) nodes.wireDatabase(options.db.server);
-    if (options.guest) {
-      emulator.vmPowerHook = (vm, action) => nodes.power(vm.name, action);
-      emulator.metrics.probeOf = (vm) => nodes.probeValue(vm.name);
-    }
+    // DipAvailability follows what each node's probe endpoint serves (see probeValue)
+    emulator.metrics.probeOf = (vm) => nodes.probeValue(vm.name);
+    if (options.guest) emulator.vmPowerHook = (vm, action) => nodes.power(vm.name, action);
     return nodes;
   }
 
@@ -109,9 +108,20 @@ export class RealNodes {
     return sandbox.runAgent(args, { input, env: this.vmEnv.get(vm) });
   }
 
-  /** What the load balancer's probe says of a VM now (guest mode): 100 up, 0 down, undefined unknown. */
+  /**
+   * What the load balancer's probe says of a VM now: 100 up, 0 down. With `guest` (or after
+   * `probeNow`) what its HTTP probes decided; otherwise what the node's NGINX would answer the probe
+   * from the agent's files: 200 only while the last `health --update-probe` passed and the node is
+   * not draining (nothing has run that check on a node no probe timer runs: down). Undefined for a
+   * VM without a sandbox (the emulator's default then).
+   */
   probeValue(vm: string): number | undefined {
-    return this.lbState.get(vm.toLowerCase())?.value;
+    const decided = this.lbState.get(vm.toLowerCase())?.value;
+    if (decided !== undefined) return decided;
+    const sandbox = this.sandboxes.get(vm);
+    if (!sandbox) return undefined;
+    const has = (p: string) => fs.existsSync(path.join(sandbox.root, p));
+    return has(NODE_PATHS.probeFile) && !has(NODE_PATHS.drainFlag) ? 100 : 0;
   }
 
   /**
@@ -120,7 +130,6 @@ export class RealNodes {
    * emulator's DipAvailability then reports (100 answered, 0 not). Returns what each probe saw.
    */
   async probeNow(): Promise<Record<string, number>> {
-    this.emulator.metrics.probeOf = (vm) => this.probeValue(vm.name);
     const seen: Record<string, number> = {};
     for (const [vm, sandbox] of this.sandboxes) {
       await this.runAgent(vm, ["health", "--update-probe"]);
