@@ -4,6 +4,7 @@
 import * as df from "durable-functions";
 import { ArmDocuments } from "../../shared/arm/arm-documents";
 import type { ApplyResult, RemoveResult } from "../../shared/arm/engine";
+import { ArmApplyError } from "../../shared/arm/errors";
 import { stackNames } from "../../shared/graph/names";
 import { API_VERSIONS, buildStackGraph } from "../../shared/graph/stack-graph";
 import type { GraphNode, NodePlan, StackGraph } from "../../shared/graph/types";
@@ -55,12 +56,20 @@ export async function tlsBundleStored(spec: StackSpec): Promise<boolean> {
 /**
  * Gives the web nodes' identities read access to the TLS bundle (the graph's grants on that secret,
  * which exist only once the bundle does): the certificate worker calls it right after storing the
- * first bundle, before any node is asked to install it. Idempotent: existing grants cost a read.
+ * first bundle, before any node is asked to install it. Idempotent: existing grants cost a read. A
+ * node that does not exist (yet) is skipped: it gets the grant with the rest of its own graph nodes
+ * when a deploy, scale-out or heal makes it.
  */
 export async function grantTlsBundleReaders(spec: StackSpec): Promise<void> {
   const graph = await buildGraphActivity({ spec });
   const grants = graph.nodes.filter((n) => n.kind === "roleAssignment" && n.key.endsWith(`:${SECRET_NAMES.tlsBundle}`));
-  for (const node of grants) await services().engine.apply(node);
+  for (const node of grants) {
+    try {
+      await services().engine.apply(node);
+    } catch (e) {
+      if (!(e instanceof ArmApplyError && e.code === "UnresolvedReference")) throw e;
+    }
+  }
 }
 
 export interface NodeInput {
