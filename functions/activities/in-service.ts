@@ -8,6 +8,7 @@
 import * as df from "durable-functions";
 import { normalizeSerial } from "../../shared/acme/certificate";
 import { stackNames } from "../../shared/graph/names";
+import { nodeOrDatabaseWrites } from "../../shared/graph/stack-graph";
 import type { StackSpec } from "../../shared/spec/types";
 import type { DatabaseObserved, ObservedNode } from "../../shared/stack-status";
 import { Names } from "../names";
@@ -31,9 +32,6 @@ export type CheckNodesInServiceOutput =
   | { inService: true; why: string; nodes: ObservedNode[]; database: DatabaseObserved }
   | { inService: false; why: string };
 
-/** Graph keys whose change means the nodes or the database may need bringing up again. */
-const NODE_OR_DATABASE = /^(vm:|nic:|vmss$|identity:web$|mysql)/;
-
 /**
  * In service when: this deploy wrote nothing to the web nodes or the database; the registry says a
  * deploy bootstrapped (or checked) this server's database for this Guacamole release; every web node
@@ -45,7 +43,7 @@ export async function checkNodesInServiceActivity(input: CheckNodesInServiceInpu
   const { spec } = input;
   const s = services();
   const no = (why: string): CheckNodesInServiceOutput => ({ inService: false, why });
-  const touched = input.written.filter((k) => NODE_OR_DATABASE.test(k));
+  const touched = nodeOrDatabaseWrites(input.written);
   if (touched.length > 0) return no(`this deploy changed ${touched.join(", ")}`);
   if (input.nodes.length === 0) return no("the stack has no web nodes");
 

@@ -9,6 +9,7 @@ import type { StackGraph } from "../../shared/graph/types";
 import type { StackSpec } from "../../shared/spec/types";
 import { stackNames } from "../../shared/graph/names";
 import type { DatabaseObserved, ObservedNode, ObservedResource, StackObserved } from "../../shared/stack-status";
+import { nodeOrDatabaseWrites } from "../../shared/graph/stack-graph";
 import type { CheckNodesInServiceOutput } from "../activities/in-service";
 import type { WebNodeRef } from "../activities/nodes";
 import { Names } from "../names";
@@ -109,7 +110,8 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
     }));
 
     const written = resources.filter((r) => r.lastAction && r.lastAction !== "unchanged").map((r) => r.key);
-    const { nodes, database } = yield* bringUpNodes(context, input, status, publish, written);
+    const serverMade = ["created", "replaced"].includes(run.results.mysql?.action ?? "");
+    const { nodes, database } = yield* bringUpNodes(context, input, status, publish, written, serverMade);
 
     status.phase = "succeeded";
     publish();
@@ -191,6 +193,8 @@ function* bringUpNodes(
   status: DeployStatus,
   publish: () => void,
   written: string[],
+  /** this deploy made the MySQL server: its database needs bootstrapping, no check can say otherwise */
+  serverMade: boolean,
 ): Generator<Task, { nodes: ObservedNode[]; database?: DatabaseObserved }, unknown> {
   const { spec } = input;
   const deadline = new Date(context.df.currentUtcDateTime.getTime() + input.nodeReadyTimeoutMinutes * 60_000);
@@ -200,7 +204,8 @@ function* bringUpNodes(
     spec,
   })) as WebNodeRef[];
   if (webNodes.length === 0) throw new Error("the stack has no web nodes");
-  if (input.checkFirst) {
+  // a deploy that wrote to the nodes or the database brings them up; otherwise look first
+  if (input.checkFirst && nodeOrDatabaseWrites(written).length === 0) {
     const check = (yield context.df.callActivityWithRetry(Names.activities.checkNodesInService, activityRetry(), {
       spec,
       nodes: webNodes,
@@ -223,7 +228,7 @@ function* bringUpNodes(
     deadline,
     pollSeconds: input.pollSeconds,
     dbUserSlot: input.dbUserSlot,
-    bootstrapDatabase: input.checkFirst ? "check-first" : true,
+    bootstrapDatabase: input.checkFirst && !serverMade ? "check-first" : true,
     database: ({ bootstrapped }) => {
       database = {
         server: stackNames(spec).mysqlServerId.toLowerCase(),

@@ -154,6 +154,14 @@ export function webNodeGraphKeys(graph: StackGraph, node: string): string[] {
   return own.filter((key) => graph.nodes.some((n) => n.key === key));
 }
 
+/** Graph keys whose change means the web nodes or the database may need bringing up again. */
+const NODE_OR_DATABASE = /^(vm:|nic:|vmss$|identity:web$|mysql)/;
+
+/** The keys among those a deploy wrote that touch the web nodes or the database. */
+export function nodeOrDatabaseWrites(written: readonly string[]): string[] {
+  return written.filter((k) => NODE_OR_DATABASE.test(k));
+}
+
 function scaleSetCapacity(spec: StackSpec, ctx: StackGraphContext): number {
   const capacity = ctx.scaleSetCapacity ?? spec.fleet.size;
   if (!Number.isInteger(capacity) || capacity < 0)
