@@ -2,6 +2,7 @@
 // functions with the host.
 import "./activities/resources";
 import "./activities/nodes";
+import "./activities/in-service";
 import "./activities/registry";
 import "./activities/heal";
 import "./activities/scale";

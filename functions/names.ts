@@ -20,6 +20,7 @@ export const Names = {
     removeResource: "removeResource",
     listWebNodes: "listWebNodes",
     runNodeAgent: "runNodeAgent",
+    checkNodesInService: "checkNodesInService",
     recordObserved: "recordObserved",
     appendAudit: "appendAudit",
     releaseOperation: "releaseOperation",

@@ -43,6 +43,25 @@ export interface StackObserved {
   drift?: { at: string; changes: { key: string; action: string; paths: string[] }[] };
   /** the database credentials as Key Vault labels them (names and versions only), and their rotations */
   credentials?: CredentialsObserved;
+  /** the last time a deploy bootstrapped Guacamole's database, or checked it needed nothing */
+  database?: DatabaseObserved;
+}
+
+/**
+ * What a deploy did to Guacamole's database (schema, app users, grants, guacadmin's default
+ * password): `bootstrapped` as the admin, or `checked` (read-only, as the app users) and found
+ * nothing to change. A later deploy trusts it for the same server and schema while the web nodes
+ * pass the load balancer's probe, whose health check logs in as Guacamole's app user.
+ */
+export interface DatabaseObserved {
+  /** ARM id of the flexible server, lower case */
+  server: string;
+  /** the Guacamole release whose schema was applied or found */
+  schema: string;
+  outcome: "bootstrapped" | "checked";
+  at: string;
+  /** the deploy that did it */
+  instanceId: string;
 }
 
 /** One rotation of the database credentials, as it ended. */

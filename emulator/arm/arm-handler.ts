@@ -197,7 +197,8 @@ export class ArmHandler {
     if (lower(p.type) === "microsoft.resources/resourcegroups") return undefined;
     const parentId = p.parentId ?? `/subscriptions/${p.subscription}`;
     if (lower(parentId) === lower(`/subscriptions/${p.subscription}`)) return undefined;
-    const parent = this.emu.store.get(parentId);
+    // a Key Vault secret is a scope role assignments can name, though it lives in the data plane
+    const parent = this.emu.store.get(parentId) ?? this.emu.keyVault.scopeDocument(parentId);
     if (!parent) {
       if (
         p.resourceGroup &&
@@ -317,6 +318,8 @@ export class ArmHandler {
         await external;
       } catch (e) {
         for (const [key, v] of previous) this.emu.store.setSecret(doc.id, key, v);
+        // an ARM error of the outside effect (a VM agent that does not answer) keeps its code
+        if (e instanceof ArmError) throw e;
         throw new ArmError(400, "OperationFailed", e instanceof Error ? e.message : String(e));
       }
       commit(doc);

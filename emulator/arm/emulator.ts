@@ -253,6 +253,7 @@ export class Emulator {
     }
     const facts = this.classify(method, path, vault);
     const fault = this.faults.take(facts);
+    const caller = facts.operation === "secret" ? this.callerOf(req) : undefined;
     const record = (status: number, extra: { fault?: string } = {}) =>
       this.journal.record({
         method,
@@ -263,6 +264,7 @@ export class Emulator {
         action: facts.action,
         status,
         ...extra,
+        ...(caller ? { caller } : {}),
         body: facts.operation === "secret" ? undefined : this.redact(facts.type, bodyText),
       });
     if (fault) {
@@ -377,6 +379,12 @@ export class Emulator {
       apiVersion,
       fault,
     });
+  }
+
+  /** The managed identity a request's bearer token stands for, when the emulator's IMDS issued it. */
+  private callerOf(req: IncomingMessage): string | undefined {
+    const bearer = /^Bearer\s+(\S+)/i.exec(req.headers.authorization ?? "")?.[1];
+    return bearer ? this.imds.tokenInfo(bearer)?.principalId : undefined;
   }
 
   private requireBearer(req: IncomingMessage): void {

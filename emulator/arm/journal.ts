@@ -14,6 +14,8 @@ export interface JournalEntry {
   status: number;
   /** set when a fault rule changed the answer */
   fault?: string;
+  /** Key Vault requests: the managed identity (principal id) whose token the emulator's IMDS issued */
+  caller?: string;
   body?: unknown;
 }
 

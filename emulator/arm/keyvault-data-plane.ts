@@ -5,11 +5,36 @@
 // never enter the journal. A delete or recover completes in the background, as Key Vault's do
 // (recording_delete_and_wait, recording_soft_delete_lifecycle): until it has, the deleted secret
 // (or the recovered one) reads as 404, and writes to the name answer 409.
+//
+// Authorization (Azure RBAC, for vaults with enableRbacAuthorization): a token the emulator's IMDS
+// issued for a managed identity must be for https://vault.azure.net (401 AKV10022 otherwise) and its
+// identity must hold a role whose data actions cover the operation on a scope at or above the
+// secret: the secret itself (`{vault id}/secrets/{name}`), the vault, its resource group or
+// subscription. Otherwise 403 Forbidden / ForbiddenByRbac, with Key Vault's own message, before
+// anything about the secret is revealed (a missing secret is 403 too). Other bearer tokens (the
+// app's fixed emulator credential, the anonymous IMDS endpoint) are accepted as before: they stand
+// for no identity whose roles the emulator could look up.
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Emulator } from "./emulator";
 import { isObject, parseJsonBody, type Reply } from "./http";
-import { ArmError, type Json } from "./types";
+import { isSameOrBelow, lower } from "./resource-id";
+import { getPath, parentOf, str } from "./store";
+import { ArmError, type Json, type ResourceDoc } from "./types";
+
+const SECRETS = "Microsoft.KeyVault/vaults/secrets";
+/** The built-in Key Vault roles that reach secrets, and the data actions each allows (`*`: all of them). */
+const SECRET_ROLES: Record<string, readonly string[]> = {
+  // Key Vault Administrator
+  "00482a5a-887f-4fb3-b363-3b7fe8e74483": ["*"],
+  // Key Vault Secrets Officer
+  "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": ["*"],
+  // Key Vault Secrets User
+  "4633458b-17de-408a-b874-0445c86b69e6": [`${SECRETS}/getSecret/action`, `${SECRETS}/readMetadata/action`],
+  // Key Vault Reader
+  "21090545-7ca7-4776-b22c-e363652d74d2": [`${SECRETS}/readMetadata/action`],
+};
+const VAULT_AUDIENCE = "https://vault.azure.net";
 
 interface SecretVersion {
   version: string;
@@ -98,6 +123,19 @@ export class KeyVaultDataPlane {
     return v;
   }
 
+  /**
+   * A Key Vault secret as an ARM scope (`{vault id}/secrets/{name}`), when the vault exists in ARM
+   * and holds that secret (not deleted): role assignments can be made on it.
+   */
+  scopeDocument(id: string): ResourceDoc | undefined {
+    const m = /^(.*\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+))\/secrets\/([^/]+)$/i.exec(id);
+    if (!m) return undefined;
+    const vaultDoc = this.emu.store.get(m[1]);
+    const secret = this.vaults.get(lower(m[2]))?.secrets.get(lower(m[3]));
+    if (!vaultDoc || !secret || secret.deleted) return undefined;
+    return { id: `${vaultDoc.id}/secrets/${secret.name}`, name: secret.name, type: SECRETS, properties: {} };
+  }
+
   handle(
     vaultKey: string,
     method: string,
@@ -106,7 +144,8 @@ export class KeyVaultDataPlane {
     bodyText: string,
     authorization: string | undefined,
   ): Reply {
-    if (!authorization || !/^Bearer\s+\S+/i.test(authorization)) {
+    const bearer = authorization ? /^Bearer\s+(\S+)/i.exec(authorization)?.[1] : undefined;
+    if (!bearer) {
       throw new ArmError(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.");
     }
     if (!query.get("api-version"))
@@ -118,6 +157,12 @@ export class KeyVaultDataPlane {
     if (name !== undefined && !NAME.test(name)) {
       throw new ArmError(400, "BadParameter", "The request URI contains an invalid name: " + name);
     }
+    this.authorize(
+      vaultKey,
+      bearer,
+      dataActionOf(method, collection, seg),
+      collection === "secrets" ? name : undefined,
+    );
     if (collection === "secrets") {
       if (!name) {
         if (method === "GET")
@@ -186,6 +231,52 @@ export class KeyVaultDataPlane {
       }
     }
     throw new ArmError(405, "MethodNotAllowed", `${method} is not allowed on ${path}.`);
+  }
+
+  /** Azure RBAC for tokens of a managed identity (see the header); throws 401/403 as Key Vault does. */
+  private authorize(vaultKey: string, bearer: string, action: string, secretName: string | undefined): void {
+    const token = this.emu.imds.tokenInfo(bearer);
+    if (!token?.principalId) return;
+    const audience = token.resource.replace(/\/+$/, "");
+    if (audience !== VAULT_AUDIENCE) {
+      throw new ArmError(
+        401,
+        "Unauthorized",
+        `AKV10022: Invalid audience. Expected ${VAULT_AUDIENCE}, found: ${token.resource}.`,
+      );
+    }
+    const vaultDoc = this.emu.store
+      .all()
+      .find((d) => lower(d.type) === "microsoft.keyvault/vaults" && lower(d.name) === vaultKey);
+    if (!vaultDoc || getPath(vaultDoc, ["properties", "enableRbacAuthorization"]) !== true) return;
+    const resource = secretName ? `${vaultDoc.id}/secrets/${secretName}` : vaultDoc.id;
+    const principal = lower(token.principalId);
+    const granted = this.emu.store.all().some((d) => {
+      if (lower(d.type) !== "microsoft.authorization/roleassignments") return false;
+      if (lower(str(getPath(d, ["properties", "principalId"]))) !== principal) return false;
+      const role =
+        lower(str(getPath(d, ["properties", "roleDefinitionId"])))
+          .split("/")
+          .pop() ?? "";
+      const actions = SECRET_ROLES[role];
+      if (!actions || !(actions.includes("*") || actions.includes(action))) return false;
+      return isSameOrBelow(resource, parentOf(d.id));
+    });
+    if (granted) return;
+    throw new ArmError(
+      403,
+      "Forbidden",
+      "Caller is not authorized to perform action on resource.\r\n" +
+        "If role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\n" +
+        `Caller: oid=${token.principalId}\r\n` +
+        `Action: '${action}'\r\n` +
+        `Resource: '${lower(resource)}'\r\n` +
+        "Assignment: (not found)\r\n" +
+        "DenyAssignmentId: null\r\n" +
+        "DecisionReason: 'DeniedWithNoValidRBAC' \r\n" +
+        `Vault: ${vaultDoc.name};location=${str(vaultDoc.location)}\r\n`,
+      { innererror: { code: "ForbiddenByRbac" } },
+    );
   }
 
   private set(vault: Vault, name: string, body: unknown): Reply {
@@ -399,4 +490,28 @@ function beingDeleted(name: string): ArmError {
   return new ArmError(409, "Conflict", `Secret ${name} is currently being deleted.`, {
     innererror: { code: "ObjectIsBeingDeleted" },
   });
+}
+
+/** The Key Vault data action a request needs (the names Azure's built-in roles list). */
+function dataActionOf(method: string, collection: string, seg: string[]): string {
+  if (collection === "deletedsecrets") {
+    if (method === "DELETE") return `${SECRETS}/purge/action`;
+    if (method === "POST") return `${SECRETS}/recover/action`;
+    return `${SECRETS}/readMetadata/action`;
+  }
+  switch (method) {
+    case "GET":
+      // the value of one version (or the latest); lists give metadata only
+      return seg.length >= 2 && !(seg.length === 3 && seg[2].toLowerCase() === "versions")
+        ? `${SECRETS}/getSecret/action`
+        : `${SECRETS}/readMetadata/action`;
+    case "PUT":
+      return `${SECRETS}/setSecret/action`;
+    case "PATCH":
+      return `${SECRETS}/update/action`;
+    case "DELETE":
+      return `${SECRETS}/delete`;
+    default:
+      return `${SECRETS}/readMetadata/action`;
+  }
 }

@@ -24,6 +24,7 @@ import { services } from "../services";
 import { acmeDirectoryRefusal } from "../acme-directory";
 import { claimForWorker } from "../stack-claim";
 import { listWebNodesActivity, type WebNodeRef } from "./nodes";
+import { grantTlsBundleReaders } from "./resources";
 
 /** The name the certificate is for: the spec's hostname, else the public IP's DNS name. */
 export function certificateHostname(spec: StackSpec): string {
@@ -263,6 +264,8 @@ export async function issueCertificateActivity(input: IssueCertificateInput): Pr
       );
     },
   });
+  // the nodes read the bundle with their own identities: a grant on it (once it exists) comes first
+  await grantTlsBundleReaders(spec);
   const certificate: StoredCertificate = {
     version: result.version,
     serial: result.facts.serial,

@@ -130,7 +130,7 @@ export async function observeWebNodeActivity(input: ObserveWebNodeInput): Promis
   };
 }
 
-async function privateIpOf(spec: StackSpec, nicId: string): Promise<string | undefined> {
+export async function privateIpOf(spec: StackSpec, nicId: string): Promise<string | undefined> {
   const { factory } = services();
   const rg = /\/resourceGroups\/([^/]+)\//i.exec(nicId)?.[1] ?? spec.resourceGroup;
   const name = nicId.split("/").pop()!;
@@ -140,7 +140,7 @@ async function privateIpOf(spec: StackSpec, nicId: string): Promise<string | und
 }
 
 /** `DipAvailability` of one backend: the latest average within the window, "unknown" without data. */
-async function probeOf(spec: StackSpec, ip: string): Promise<ProbeReading> {
+export async function probeOf(spec: StackSpec, ip: string): Promise<ProbeReading> {
   const { factory } = services();
   const lbId = stackNames(spec).loadBalancerId;
   const endTime = new Date();

@@ -1,9 +1,23 @@
 // Activities that reach the web nodes: find them, and run the node agent on one through VM Run
-// Command. The agent fetches secrets itself with the VM's identity, so no secret value crosses Run
-// Command, the orchestration history or the logs.
+// Command. The agent fetches the secrets its node may read itself, with the VM's identity (the app
+// users' passwords, the TLS bundle), so those never cross Run Command, the orchestration history or
+// the logs. The few commands that act as the database admin get the admin password (and
+// bootstrap-db guacadmin's) from this activity instead, read from the stack's vault with the
+// Function App's identity right here and handed over as managed Run Command protected parameters:
+// the nodes' identities cannot read them at all.
 import * as df from "durable-functions";
-import { stackNames } from "../../shared/graph/names";
-import { runAgentCommand, type AgentCommandResult } from "../../shared/node/run-agent";
+import type { SecretClient } from "@azure/keyvault-secrets";
+import { ArmDocuments } from "../../shared/arm/arm-documents";
+import { ROTATION_TAGS } from "../../shared/credentials/rotation-state";
+import { STACK_TAG_NAME, stackNames } from "../../shared/graph/names";
+import { API_VERSIONS } from "../../shared/graph/stack-graph";
+import { HANDED_PARAMETERS, handedSecrets, SETTLED, type HandedSecret } from "../../shared/node/agent";
+import {
+  runAgentCommand,
+  type AgentCommandResult,
+  type ProtectedParameter,
+  type ProtectedRun,
+} from "../../shared/node/run-agent";
 import type { StackSpec } from "../../shared/spec/types";
 import { Names } from "../names";
 import { services } from "../services";
@@ -37,10 +51,73 @@ export interface RunNodeAgentInput {
   vmName: string;
   command: string;
   args?: string[];
+  /**
+   * the stack the VM belongs to, whose vault holds what an admin step needs; absent in instances
+   * scheduled before this field existed (then the VM's `jumpgate-stack` tag says, checked against
+   * the registry)
+   */
+  stack?: string;
 }
 
 export async function runNodeAgentActivity(input: RunNodeAgentInput): Promise<AgentCommandResult> {
-  return runAgentCommand(services().factory, input);
+  const handed = handedSecrets(input.command, input.args ?? []);
+  if (handed.length === 0) return runAgentCommand(services().factory, input);
+  return runAgentCommand(services().factory, input, undefined, await handOver(input, handed));
+}
+
+/** The values an admin step needs, read from the stack's vault, and the VM's region. */
+async function handOver(input: RunNodeAgentInput, handed: HandedSecret[]): Promise<ProtectedRun> {
+  const s = services();
+  const vm = await s.factory
+    .compute(input.subscriptionId)
+    .virtualMachines.get(input.resourceGroup, input.vmName, s.factory.call());
+  const stack = input.stack ?? vm.tags?.[STACK_TAG_NAME];
+  const record = stack ? await s.registry.get(stack) : undefined;
+  const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+  if (
+    !record ||
+    !same(record.spec.subscriptionId, input.subscriptionId) ||
+    !same(record.spec.resourceGroup, input.resourceGroup)
+  ) {
+    throw new Error(
+      `${input.vmName} is not a web node of a registered stack in ${input.resourceGroup}: no password is handed to it`,
+    );
+  }
+  const vault = await new ArmDocuments(s.factory).get({
+    id: stackNames(record.spec).keyVaultId,
+    apiVersion: API_VERSIONS.keyVault,
+  });
+  const uri = (vault?.properties as { vaultUri?: unknown } | undefined)?.vaultUri;
+  if (typeof uri !== "string") throw new Error(`the vault of stack ${record.name} does not exist`);
+  const client = s.factory.secrets(uri);
+  const protectedParameters: ProtectedParameter[] = [];
+  for (const h of handed) protectedParameters.push(...(await secretParameters(client, h)));
+  return { protectedParameters, location: vm.location };
+}
+
+/**
+ * One handed secret as parameters: that version, or the latest plus (for the admin password) the
+ * settled version an unsettled rotation's latest one replaces, as the agent's fallback login.
+ */
+async function secretParameters(client: SecretClient, h: HandedSecret): Promise<ProtectedParameter[]> {
+  const { factory } = services();
+  const read = async (version?: string) =>
+    client.getSecret(h.secret, { ...factory.call(), ...(version ? { version } : {}) });
+  if (h.version !== SETTLED) return [{ name: h.parameter, value: valueOf(await read(h.version), h) }];
+  const latest = await read();
+  const out: ProtectedParameter[] = [{ name: h.parameter, value: valueOf(latest, h) }];
+  const tags = latest.properties.tags ?? {};
+  const label = tags[ROTATION_TAGS.label];
+  const replaces = tags[ROTATION_TAGS.replaces];
+  if (h.parameter === HANDED_PARAMETERS.admin && (label === "pending" || label === "failed") && replaces) {
+    out.push({ name: HANDED_PARAMETERS.adminFallback, value: valueOf(await read(replaces), h) });
+  }
+  return out;
+}
+
+function valueOf(secret: { value?: string }, h: HandedSecret): string {
+  if (!secret.value) throw new Error(`secret '${h.secret}' has no value`);
+  return secret.value;
 }
 
 df.app.activity(Names.activities.listWebNodes, { handler: listWebNodesActivity });

@@ -84,6 +84,7 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
     dbUserSlot: claim.dbUserSlot,
     ...(current ? { certificate: { secret: SECRET_NAMES.tlsBundle, serial: current.serial } } : {}),
     startedAt: requested.toISOString(),
+    checkFirst: true,
   };
   await startClaimed(route.name, claim, async () => {
     // under the claim: a fleet that scaling changed follows a new fleet.size from the user

@@ -11,7 +11,10 @@ import { foreignResourceProblem, foreignResources, ownershipCondition } from "..
 import type { StackGraph } from "../../shared/graph/types";
 import type { Problem } from "../../shared/http/problem";
 import type { StackSpec } from "../../shared/spec/types";
-import type { ObservedNode, ObservedResource } from "../../shared/stack-status";
+import { stackNames } from "../../shared/graph/names";
+import type { DatabaseObserved, ObservedNode, ObservedResource } from "../../shared/stack-status";
+import { nodeOrDatabaseWrites } from "../../shared/graph/stack-graph";
+import type { CheckNodesInServiceOutput } from "../activities/in-service";
 import type { WebNodeRef } from "../activities/nodes";
 import type { RecordObservedInput } from "../activities/registry";
 import { Names } from "../names";
@@ -43,6 +46,13 @@ export interface DeployInput {
    * stack (and in instances started before this field existed, whose histories stay valid).
    */
   certificate?: { secret: string; serial: string };
+  /**
+   * Look before acting (instances started before this field existed do not, so their histories
+   * replay): leave the web nodes alone when they are the ones already in service
+   * (checkNodesInService: no Run Command, no admin password), and otherwise bootstrap the database
+   * only when a read-only check finds it differs. Set by every new deploy and drift repair.
+   */
+  checkFirst?: boolean;
 }
 
 export interface DeployStatus {
@@ -52,6 +62,8 @@ export interface DeployStatus {
   phase: "graph" | "resources" | "nodes" | "database" | "health" | "succeeded" | "failed";
   resources?: GraphProgress;
   nodes?: { name: string; healthy: boolean; problems: string[] }[];
+  /** why the nodes were left alone, when they were (checkFirst) */
+  inService?: string;
   startedAt: string;
   failure?: string;
   /** a failure that has a problem type: resources at the stack's ids that are not the stack's (409) */
@@ -111,7 +123,9 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
       lastAction: run.results[n.key]?.action,
     }));
 
-    const nodes = yield* bringUpNodes(context, input, status, publish);
+    const written = resources.filter((r) => r.lastAction && r.lastAction !== "unchanged").map((r) => r.key);
+    const serverMade = ["created", "replaced"].includes(run.results.mysql?.action ?? "");
+    const { nodes, database } = yield* bringUpNodes(context, input, status, publish, written, serverMade);
 
     status.phase = "succeeded";
     publish();
@@ -120,6 +134,7 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
       generation: input.generation,
       resources,
       nodes,
+      ...(database ? { database } : {}),
       lastOperation: {
         kind: "deploy",
         instanceId: context.df.instanceId,
@@ -146,6 +161,8 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
         nodes: nodes.length,
         // taken over as the spec's adopt asked: who changed hands is part of the record
         ...(adopted.length > 0 ? { adopted: adopted.slice(0, 20) } : {}),
+        ...(status.inService ? { nodesLeftAlone: status.inService } : {}),
+        ...(database ? { database: database.outcome } : {}),
       },
     });
     const output: DeployOutput = { outcome: "succeeded", resources, nodes };
@@ -186,13 +203,20 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
   }
 };
 
-/** Finds the web nodes, then waits for their agents, bootstraps the database once, gives nodes credentials, waits for health. */
+/**
+ * Finds the web nodes; leaves them alone when they are in service already (checkFirst), else waits
+ * for their agents, bootstraps the database once (checkFirst: only if it differs), gives nodes
+ * credentials, waits for health.
+ */
 function* bringUpNodes(
   context: OrchestrationContext,
   input: DeployInput,
   status: DeployStatus,
   publish: () => void,
-): Generator<Task, ObservedNode[], unknown> {
+  written: string[],
+  /** this deploy made the MySQL server: its database needs bootstrapping, no check can say otherwise */
+  serverMade: boolean,
+): Generator<Task, { nodes: ObservedNode[]; database?: DatabaseObserved }, unknown> {
   const { spec } = input;
   const deadline = new Date(context.df.currentUtcDateTime.getTime() + input.nodeReadyTimeoutMinutes * 60_000);
   status.phase = "nodes";
@@ -201,14 +225,40 @@ function* bringUpNodes(
     spec,
   })) as WebNodeRef[];
   if (webNodes.length === 0) throw new Error("the stack has no web nodes");
-  return yield* bringUpWebNodes(context, {
+  // a deploy that wrote to the nodes or the database brings them up; otherwise look first
+  if (input.checkFirst && nodeOrDatabaseWrites(written).length === 0) {
+    const check = (yield context.df.callActivityWithRetry(Names.activities.checkNodesInService, activityRetry(), {
+      spec,
+      nodes: webNodes,
+      written,
+      ...(input.certificate ? { certificateSerial: input.certificate.serial } : {}),
+      at: context.df.currentUtcDateTime.toISOString(),
+    })) as CheckNodesInServiceOutput;
+    if (check.inService) {
+      status.inService = check.why;
+      status.nodes = check.nodes.map((n) => ({ name: n.name, healthy: n.healthy, problems: n.problems }));
+      publish();
+      return { nodes: check.nodes };
+    }
+  }
+  let database: DatabaseObserved | undefined;
+  const nodes = yield* bringUpWebNodes(context, {
     spec,
     nodes: webNodes,
     nodeReadyTimeoutMinutes: input.nodeReadyTimeoutMinutes,
     deadline,
     pollSeconds: input.pollSeconds,
     dbUserSlot: input.dbUserSlot,
-    bootstrapDatabase: true,
+    bootstrapDatabase: input.checkFirst && !serverMade ? "check-first" : true,
+    database: ({ bootstrapped }) => {
+      database = {
+        server: stackNames(spec).mysqlServerId.toLowerCase(),
+        schema: spec.guacamole.version,
+        outcome: bootstrapped ? "bootstrapped" : "checked",
+        at: context.df.currentUtcDateTime.toISOString(),
+        instanceId: context.df.instanceId,
+      };
+    },
     ...(input.certificate ? { certificate: input.certificate } : {}),
     retry: activityRetry(),
     phase: (phase) => {
@@ -221,6 +271,7 @@ function* bringUpNodes(
       publish();
     },
   });
+  return { nodes, ...(database ? { database } : {}) };
 }
 
 df.app.orchestration(Names.orchestrators.deployStack, deployStack);

@@ -27,8 +27,14 @@ export interface BringUpOptions {
   pollSeconds?: number;
   /** app user the nodes use (rotation alternates it); default "a" */
   dbUserSlot?: "a" | "b";
-  /** bootstrap the schema and app users through the first node (a deploy; idempotent) */
-  bootstrapDatabase: boolean;
+  /**
+   * bootstrap the schema and app users through the first node (a deploy; idempotent); "check-first":
+   * only when `bootstrap-db --check` (read-only, as the app users, no admin password) finds a
+   * difference, or cannot tell
+   */
+  bootstrapDatabase: boolean | "check-first";
+  /** what became of the database: bootstrapped (as the admin) or checked and left alone */
+  database?: (outcome: { bootstrapped: boolean; differences?: string[] }) => void;
   /** Key Vault secret of the stack's TLS bundle, installed on every node before the health wait */
   certificateSecret?: string;
   /**
@@ -50,7 +56,7 @@ export function* bringUpWebNodes(
   const pollMs = (options.pollSeconds ?? 30) * 1000;
   const deadline =
     options.deadline ?? new Date(context.df.currentUtcDateTime.getTime() + options.nodeReadyTimeoutMinutes * 60_000);
-  const target = { subscriptionId: spec.subscriptionId, resourceGroup: spec.resourceGroup };
+  const target = { subscriptionId: spec.subscriptionId, resourceGroup: spec.resourceGroup, stack: spec.name };
   let seen: { name: string; healthy: boolean; problems: string[] }[] = [];
 
   const agent = (vmName: string, command: string, args?: string[]) =>
@@ -96,11 +102,24 @@ export function* bringUpWebNodes(
     report(results);
   }
 
-  // 2. the schema, the app users and guacadmin's password, once, through one node (idempotent)
+  // 2. the schema, the app users and guacadmin's password, once, through one node (idempotent); the
+  // admin password reaches that one command only (protected parameters), and with "check-first" only
+  // when a read-only check as the app users found something to change
   if (options.bootstrapDatabase) {
     options.phase?.("database");
-    const bootstrap = (yield agent(nodes[0].name, "bootstrap-db")) as AgentCommandResult;
-    mustSucceed(bootstrap, `database bootstrap through ${nodes[0].name}`);
+    let differences: string[] | undefined;
+    if (options.bootstrapDatabase === "check-first") {
+      const check = (yield agent(nodes[0].name, "bootstrap-db", ["--check"])) as AgentCommandResult;
+      const found = (check.json as { differences?: unknown } | undefined)?.differences;
+      // a check that did not answer says nothing: bootstrap then, which reports its own failure
+      if (check.reachable && check.exitCode === 0 && Array.isArray(found)) differences = found.map(String);
+    }
+    const bootstrapped = differences === undefined || differences.length > 0;
+    if (bootstrapped) {
+      const bootstrap = (yield agent(nodes[0].name, "bootstrap-db")) as AgentCommandResult;
+      mustSucceed(bootstrap, `database bootstrap through ${nodes[0].name}`);
+    }
+    options.database?.({ bootstrapped, ...(differences ? { differences } : {}) });
   }
 
   // 2b. a deploy of a stack with a certificate: nodes that do not serve it install it first

@@ -66,6 +66,7 @@ export const reconcileStack: OrchestrationHandler = function* (context: Orchestr
       nodeReadyTimeoutMinutes: input.nodeReadyTimeoutMinutes,
       dbUserSlot: input.dbUserSlot,
       ...(input.certificate ? { certificate: input.certificate } : {}),
+      checkFirst: true,
     };
     yield context.df.callSubOrchestrator(Names.orchestrators.deployStack, deploy, `${context.df.instanceId}-apply`);
     context.df.setCustomStatus({ operation: "reconcile", stack, phase: "repaired", changes: drift });

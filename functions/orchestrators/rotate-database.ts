@@ -157,6 +157,8 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
     subscriptionId: spec.subscriptionId,
     resourceGroup: spec.resourceGroup,
     vmName,
+    // whose vault holds the admin password an admin step gets handed (protected parameters)
+    stack: spec.name,
   });
 
   // ---- the stack: one writer at a time

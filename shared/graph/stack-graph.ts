@@ -62,6 +62,12 @@ export interface StackGraphContext {
   webNodeOrdinals?: readonly number[];
   /** scale set: the capacity when scaling changed it; default spec.fleet.size */
   scaleSetCapacity?: number;
+  /**
+   * The stack's vault holds its TLS bundle (the certificate worker stored one): the web nodes' identities
+   * get read access to that secret. A role assignment needs its scope to exist, so before the first
+   * certificate there is no such grant (the worker makes it right after storing the bundle).
+   */
+  tlsBundle?: boolean;
 }
 
 /** Generated secrets: MySQL admin, the two alternating app users, Guacamole's admin; 32 characters. */
@@ -108,6 +114,24 @@ export function webNodeOrdinals(spec: StackSpec, ctx: Pick<StackGraphContext, "w
   return ordinals;
 }
 
+/**
+ * The secrets a web node's identity may read, each by a Key Vault Secrets User assignment on that
+ * secret alone: both app users' passwords (a rotation switches a node to the idle user, so the node
+ * reads it then: granting it just in time would wait on RBAC propagation in the middle of a
+ * rotation, for a password that gives no more than the one the node already has) and the TLS
+ * bundle once there is one. Never the MySQL admin password, guacadmin's, the ACME account key or a
+ * pending order's key: the admin steps get what they need through managed Run Command's protected
+ * parameters (shared/node/run-agent.ts).
+ */
+export function nodeReadableSecrets(ctx: Pick<StackGraphContext, "tlsBundle">): SecretName[] {
+  return [SECRET_NAMES.dbAppPasswordA, SECRET_NAMES.dbAppPasswordB, ...(ctx.tlsBundle ? [SECRET_NAMES.tlsBundle] : [])];
+}
+
+/** The graph key of a web node's (`vm:web-1`, `vmss`) read access to one secret. */
+export function secretReaderKey(holderKey: string, secret: SecretName): string {
+  return `ra:${holderKey}:${secret}`;
+}
+
 /** The stack's web nodes publish `jumpgate/liveSessions` and get rules on it: it scales on live sessions. */
 export function scalesOnSessions(spec: StackSpec): boolean {
   return spec.policies.scale.enabled && spec.policies.scale.metric === "sessions";
@@ -122,12 +146,22 @@ export function webNodeGraphKeys(graph: StackGraph, node: string): string[] {
   const own = [
     `nic:${node}`,
     `vm:${node}`,
+    // the vault-wide grant of graphs built before grants were per secret (replayed histories hold them)
     `ra:vm:${node}`,
+    ...Object.values(SECRET_NAMES).map((secret) => secretReaderKey(`vm:${node}`, secret)),
     `ra:metrics:vm:${node}`,
     `alert:scale-out:vm:${node}`,
     `alert:scale-in:vm:${node}`,
   ];
   return own.filter((key) => graph.nodes.some((n) => n.key === key));
+}
+
+/** Graph keys whose change means the web nodes or the database may need bringing up again. */
+const NODE_OR_DATABASE = /^(vm:|nic:|vmss$|identity:web$|mysql)/;
+
+/** The keys among those a deploy wrote that touch the web nodes or the database. */
+export function nodeOrDatabaseWrites(written: readonly string[]): string[] {
+  return written.filter((k) => NODE_OR_DATABASE.test(k));
 }
 
 function scaleSetCapacity(spec: StackSpec, ctx: StackGraphContext): number {
@@ -500,15 +534,7 @@ class GraphBuilder {
         secretVault: this.vault(),
         latencyClass: "slow",
       });
-      this.add(
-        this.roleAssignment({
-          key: `ra:${vmKey}`,
-          holder: n.vm,
-          role: ROLE_DEFINITIONS.keyVaultSecretsUser,
-          principalId: refTo(vm, "identity.principalId"),
-          dependsOn: [vmKey, "kv"],
-        }),
-      );
+      this.secretReaders(vmKey, n.vm, refTo(vm, "identity.principalId"), [vmKey]);
       // the node agent publishes its live sessions about this VM, and only this VM
       if (scalesOnSessions(spec)) {
         this.add(
@@ -613,15 +639,7 @@ class GraphBuilder {
     // The roles go to the identity, so they need it and not the scale set: instances that boot
     // while the scale set is still being written can read their secrets. The holder stays the scale
     // set (whose instances use the identity), so the assignments keep their names.
-    this.add(
-      this.roleAssignment({
-        key: "ra:vmss",
-        holder: names.scaleSet,
-        role: ROLE_DEFINITIONS.keyVaultSecretsUser,
-        principalId: refTo(identity, "properties.principalId"),
-        dependsOn: ["identity:web", "kv"],
-      }),
-    );
+    this.secretReaders("vmss", names.scaleSet, refTo(identity, "properties.principalId"), ["identity:web"]);
     // instances publish their live sessions about the scale set (its identity is theirs), nothing else
     if (scalesOnSessions(spec)) {
       this.add(
@@ -641,6 +659,35 @@ class GraphBuilder {
   private imageReference(): { [k: string]: DesiredJson } {
     const { publisher, offer, sku, version } = this.spec.fleet.image;
     return { publisher, offer, sku, version };
+  }
+
+  /**
+   * Key Vault Secrets User for one web node holder (a VM, or the scale set's identity) on each secret
+   * it may read (`nodeReadableSecrets`), each assignment scoped to that one secret, which exists
+   * first. The first of them supersedes the vault-wide assignment earlier versions made.
+   */
+  private secretReaders(holderKey: string, holder: string, principalId: ValueRef, holderDeps: string[]): void {
+    const vault = this.vault();
+    const legacy = roleAssignmentId(
+      vault.id,
+      roleAssignmentName(vault.id, holder, ROLE_DEFINITIONS.keyVaultSecretsUser),
+    );
+    nodeReadableSecrets(this.ctx).forEach((secret, i) => {
+      const generated = secret !== SECRET_NAMES.tlsBundle;
+      const node = this.roleAssignment({
+        key: secretReaderKey(holderKey, secret),
+        holder,
+        role: ROLE_DEFINITIONS.keyVaultSecretsUser,
+        principalId,
+        // a graph secret is made by the deploy; the TLS bundle exists once the context says so
+        dependsOn: [...holderDeps, generated ? `secret:${secret}` : "kv"],
+        scope: { id: `${vault.id}/secrets/${secret}`, apiVersion: vault.apiVersion },
+      });
+      // the vault's tag vouches for an assignment on one of its secrets
+      node.tagOwner = vault;
+      if (i === 0) node.supersedes = [{ id: legacy, apiVersion: API_VERSIONS.authorization }];
+      this.add(node);
+    });
   }
 
   /**

@@ -68,6 +68,11 @@ export interface GraphNode {
   /** relative duration class for plans and the bench (ARM's typical time for this type) */
   latencyClass?: "fast" | "medium" | "slow";
   /**
+   * role assignments an earlier version of Jumpgate made that this node replaces (a vault-wide grant
+   * now given per secret): deleted once this node is applied, and on teardown
+   */
+  supersedes?: { id: string; apiVersion: string }[];
+  /**
    * Whose the resource must be before the engine writes it (shared/arm/ownership.ts): the stack's
    * tag, and whether the spec adopts it (for a node with a `tagOwner`: adopts that owner). Absent
    * on nodes built before ownership was checked (graphs in the history of older instances).

@@ -2,6 +2,7 @@
 // it and the parsers of what it prints. A script carries the command, its arguments and names of
 // secrets (never values: the agent fetches those from Key Vault itself), each argument in single
 // quotes so nothing in it is ever interpreted by the shell.
+import { SECRET_NAMES, type SecretName } from "../secret-names";
 import { NODE_AGENT_PATH } from "./constants";
 
 export type AgentCommand =
@@ -27,6 +28,68 @@ export const AGENT_COMMANDS: readonly AgentCommand[] = [
   "init",
 ];
 const COMMANDS: ReadonlySet<string> = new Set(AGENT_COMMANDS);
+
+/** The environment variables through which the agent takes the passwords it may not read itself. */
+export const HANDED_PARAMETERS = {
+  /** the database admin password to log in with */
+  admin: "JUMPGATE_DB_ADMIN_PASSWORD",
+  /** the settled admin password, when the latest version is an unsettled rotation's */
+  adminFallback: "JUMPGATE_DB_ADMIN_PASSWORD_FALLBACK",
+  /** guacadmin's password (bootstrap-db replaces the default with it) */
+  guacadmin: "JUMPGATE_GUACADMIN_PASSWORD",
+} as const;
+
+/**
+ * A password the app hands to one agent command (managed Run Command, protected parameter): the
+ * node's identity cannot read it from Key Vault.
+ */
+export interface HandedSecret {
+  parameter: typeof HANDED_PARAMETERS.admin | typeof HANDED_PARAMETERS.guacadmin;
+  secret: SecretName;
+  /**
+   * a Key Vault version; "settled": the latest, and when that one is an unsettled rotation's
+   * (labelled pending or failed), the version it replaces too (HANDED_PARAMETERS.adminFallback)
+   */
+  version: string;
+}
+
+export const SETTLED = "settled";
+
+/**
+ * What an agent command needs handed over: the admin password for the commands that act as the
+ * database admin (`sql`, `bootstrap-db`, `db-user set-password`, which sets an app user's password
+ * when its login fails), the given version of it for `db-user test --user admin`, and guacadmin's
+ * password for `bootstrap-db`. `bootstrap-db --check` and everything else: nothing.
+ */
+export function handedSecrets(command: string, args: readonly string[]): HandedSecret[] {
+  const admin = (version: string): HandedSecret => ({
+    parameter: HANDED_PARAMETERS.admin,
+    secret: SECRET_NAMES.dbAdminPassword,
+    version,
+  });
+  const flag = (name: string) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  switch (command) {
+    case "sql":
+      return [admin(SETTLED)];
+    case "bootstrap-db":
+      if (args.includes("--check")) return [];
+      return [
+        admin(SETTLED),
+        { parameter: HANDED_PARAMETERS.guacadmin, secret: SECRET_NAMES.guacadminPassword, version: SETTLED },
+      ];
+    case "db-user": {
+      if (args[0] === "set-password") return [admin(SETTLED)];
+      const version = flag("--version");
+      if (args[0] === "test" && flag("--user") === "admin" && version) return [admin(version)];
+      return [];
+    }
+    default:
+      return [];
+  }
+}
 
 /** The body of a `RunShellScript` Run Command. */
 export interface AgentRunCommand {

@@ -273,7 +273,8 @@ function envFile(header: string, entries: [string, string][]): string {
 function nodeEnv(v: ValidInput, guacamoleVersion: string): string {
   return envFile(
     "# Jumpgate node configuration, written by cloud-init. Non-secret: secrets stay in Key Vault and\n" +
-      "# this file only names them. Read by /usr/local/sbin/jumpgate-node (the environment wins).\n",
+      "# this file only names the ones this node may read. Read by /usr/local/sbin/jumpgate-node (the\n" +
+      "# environment wins).\n",
     [
       ["JUMPGATE_STACK", v.stackName],
       ["JUMPGATE_FLEET_MODE", v.fleetMode],
@@ -285,10 +286,8 @@ function nodeEnv(v: ValidInput, guacamoleVersion: string): string {
       ["JUMPGATE_DB_ADMIN_LOGIN", DB_ADMIN_LOGIN],
       ["JUMPGATE_DB_APP_USER_A", APP_USERS.a],
       ["JUMPGATE_DB_APP_USER_B", APP_USERS.b],
-      ["JUMPGATE_SECRET_DB_ADMIN", SECRET_NAMES.dbAdminPassword],
       ["JUMPGATE_SECRET_DB_APP_A", SECRET_NAMES.dbAppPasswordA],
       ["JUMPGATE_SECRET_DB_APP_B", SECRET_NAMES.dbAppPasswordB],
-      ["JUMPGATE_SECRET_GUACADMIN", SECRET_NAMES.guacadminPassword],
       ["JUMPGATE_PROBE_PORT", String(NODE_PROBE.port)],
       ["JUMPGATE_PROBE_PATH", NODE_PROBE.path],
       ["JUMPGATE_TOMCAT_UNIT", NODE_TOMCAT_UNIT],

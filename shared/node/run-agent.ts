@@ -1,6 +1,14 @@
 // Runs one node agent command on a web VM through VM Run Command and reads its answer. Azure
 // returns both output streams inside one status message (only their tails), with the exit status in
 // the failure text; the agent prints one JSON document on stdout, which is parsed here.
+//
+// A command that needs a password the node may not read itself (the database admin's, guacadmin's)
+// gets it through *managed* Run Command instead (`virtualMachines/runCommands`): the value travels in
+// `protectedParameters`, which Azure keeps encrypted, never returns on a GET and hands to the script
+// as an environment variable. The run command is a resource with a unique name, read back once for
+// its instance view (exit code, output) and deleted at once, so the parameters do not stay on the VM's
+// extension configuration.
+import { randomBytes } from "node:crypto";
 import { armFailure } from "../arm/errors";
 import type { AzureClientFactory } from "../azure/clients";
 import { agentScript } from "./agent";
@@ -25,6 +33,21 @@ export interface RunAgentInput {
   args?: string[];
 }
 
+/** A named value for the agent's environment that no GET, log or history may show. */
+export interface ProtectedParameter {
+  name: string;
+  value: string;
+}
+
+export interface ProtectedRun {
+  protectedParameters: ProtectedParameter[];
+  /** the VM's region: a managed run command is a tracked resource beside its VM */
+  location: string;
+}
+
+/** How long a managed run command's script may take (Azure's default is 90 minutes). */
+const MANAGED_RUN_TIMEOUT_SECONDS = 15 * 60;
+
 const UNREACHABLE_CODES = new Set([
   "VMAgentStatusCommunicationError",
   "OperationNotAllowed",
@@ -36,7 +59,9 @@ export async function runAgentCommand(
   factory: AzureClientFactory,
   input: RunAgentInput,
   signal?: AbortSignal,
+  handed?: ProtectedRun,
 ): Promise<AgentCommandResult> {
+  if (handed) return runManaged(factory, input, handed, signal);
   const compute = factory.compute(input.subscriptionId);
   try {
     const result = await compute.virtualMachines.runCommand(
@@ -55,6 +80,65 @@ export async function runAgentCommand(
       return { vmName: input.vmName, reachable: false, error: `${code}: ${firstLine(message)}` };
     }
     throw e;
+  }
+}
+
+/** The same command as a managed run command whose protected parameters carry what it needs. */
+async function runManaged(
+  factory: AzureClientFactory,
+  input: RunAgentInput,
+  handed: ProtectedRun,
+  signal?: AbortSignal,
+): Promise<AgentCommandResult> {
+  const compute = factory.compute(input.subscriptionId);
+  // letters, digits and hyphens: a valid resource name whatever the command is
+  const name = `jumpgate-${input.command.replace(/[^a-z0-9-]/gi, "")}-${randomBytes(6).toString("hex")}`;
+  try {
+    await compute.virtualMachineRunCommands.createOrUpdate(
+      input.resourceGroup,
+      input.vmName,
+      name,
+      {
+        location: handed.location,
+        source: { script: agentScript(input.command, input.args ?? []) },
+        protectedParameters: handed.protectedParameters,
+        asyncExecution: false,
+        // the exit status is the agent's answer, read from the instance view: not a provisioning failure
+        treatFailureAsDeploymentFailure: false,
+        timeoutInSeconds: MANAGED_RUN_TIMEOUT_SECONDS,
+      },
+      factory.lro(signal),
+    );
+    const done = await compute.virtualMachineRunCommands.getByVirtualMachine(input.resourceGroup, input.vmName, name, {
+      expand: "instanceView",
+      ...factory.call(signal),
+    });
+    const view = done.instanceView ?? {};
+    const finished = view.executionState === "Succeeded" || view.executionState === "Failed";
+    const exitCode = typeof view.exitCode === "number" ? view.exitCode : 1;
+    const stderr = [view.error ?? "", finished ? "" : `run command ${view.executionState ?? "Unknown"}`]
+      .filter(Boolean)
+      .join("\n");
+    return {
+      vmName: input.vmName,
+      reachable: true,
+      exitCode: finished ? exitCode : exitCode || 1,
+      json: lastJsonLine(view.output ?? ""),
+      stderr: stderr.trim().split("\n").slice(-10).join("\n"),
+    };
+  } catch (e) {
+    const { code, message } = armFailure(e);
+    if (UNREACHABLE_CODES.has(code)) {
+      return { vmName: input.vmName, reachable: false, error: `${code}: ${firstLine(message)}` };
+    }
+    throw e;
+  } finally {
+    try {
+      await compute.virtualMachineRunCommands.delete(input.resourceGroup, input.vmName, name, factory.lro(signal));
+    } catch {
+      // a run command that never got made, or a delete that failed: it holds no readable value
+      // (ARM never returns protected parameters) and the next admin step uses a new name
+    }
   }
 }
 

@@ -56,6 +56,32 @@ describe("certificate rotation: POST, issue over HTTP-01, rollout, TLS handshake
       tunnel.close();
     }
     assert.equal((await h.env.registry.get(stack))?.operation, undefined, "released");
+    // each node read the bundle with its own identity, which Key Vault allows on that secret only
+    const vmIdentities = t.vms.map((vm) =>
+      String(
+        (
+          h.env.emulator.store.all().find((d) => d.type === "Microsoft.Compute/virtualMachines" && d.name === vm)!
+            .identity as { principalId: string }
+        ).principalId,
+      ),
+    );
+    const bundleReads = h.env.emulator.journal
+      .list({ operation: "secret", method: "GET" })
+      .filter((e) => /^\/secrets\/tls-bundle\//.test(e.path) && vmIdentities.includes(e.caller ?? ""));
+    assert.deepEqual(
+      new Set(bundleReads.map((e) => `${e.caller} ${e.status}`)),
+      new Set(vmIdentities.map((p) => `${p} 200`)),
+    );
+    const grants = h.env.emulator.store
+      .all()
+      .filter(
+        (d) => d.type === "Microsoft.Authorization/roleAssignments" && /\/secrets\/tls-bundle\/providers\//i.test(d.id),
+      );
+    assert.deepEqual(
+      grants.map((d) => String(d.properties.principalId)).sort(),
+      [...vmIdentities].sort(),
+      "the bundle's readers are exactly the web nodes",
+    );
 
     const status = await t.status();
     const c = status.certificate;

@@ -3,7 +3,14 @@
 // VM's Run Command executes infra/node/jumpgate-node inside a sandbox built from that VM's own custom
 // data (test/support/node-sandbox.ts: real NGINX, stand-ins for Tomcat, guacd and systemctl). The
 // MySQL flexible server is a real MariaDB over TLS whose admin password follows what the deploy sets
-// through ARM; Key Vault and the managed-identity endpoint are the emulator's.
+// through ARM; Key Vault and each VM's managed-identity endpoint are the emulator's, and Key Vault
+// allows each node's identity only what its role assignments allow (Azure RBAC).
+//
+// Least privilege: a node's identity reads its app users' secrets and nothing else of the vault;
+// the database admin password reaches the one admin step (bootstrap-db) through managed Run
+// Command's protected parameters. A redeploy that changes nothing makes no ARM write of any kind
+// (no Run Command either) and reads no admin secret; a database that drifted is found by a read-only
+// check and repaired.
 //
 // The node's configuration names the stack's public endpoints (https://<vault>.vault.azure.net/ and
 // <server>.mysql.database.azure.com). A sandbox "resolves" them the way the VNet would: the vault
@@ -13,13 +20,15 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
 import { after, before, describe, test } from "node:test";
 import type { InstanceState } from "../../emulator/durable";
 import { HistoryEventType } from "../../emulator/durable";
-import type { DeployInput } from "../../functions/orchestrators/deploy-stack";
+import type { JournalEntry } from "../../emulator/arm/journal";
+import type { DeployInput, DeployStatus } from "../../functions/orchestrators/deploy-stack";
 import { stackNames, type StackNames } from "../../shared/graph/names";
 import { APP_USERS, DB_ADMIN_LOGIN, GUACAMOLE_DATABASE, NODE_PROBE } from "../../shared/node/constants";
 import { SECRET_NAMES } from "../../shared/secret-names";
@@ -52,6 +61,43 @@ function servedSerial(port: number, servername: string): Promise<string> {
     });
     socket.setTimeout(5_000, () => socket.destroy(new Error("TLS handshake timed out")));
     socket.on("error", reject);
+  });
+}
+
+/** A token of the VM's managed identity from its own IMDS endpoint. */
+async function imdsToken(endpoint: string, caPath: string): Promise<string> {
+  const r = await httpsGet(
+    `${endpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent("https://vault.azure.net")}`,
+    undefined,
+    caPath,
+    { Metadata: "true" },
+  );
+  assert.equal(r.status, 200, r.body);
+  return (JSON.parse(r.body) as { access_token: string }).access_token;
+}
+
+function httpsGet(
+  url: string,
+  token: string | undefined,
+  caPath: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(
+      url,
+      {
+        ca: fs.readFileSync(caPath),
+        timeout: 5_000,
+        headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      },
+      (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString("utf8")));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("GET timed out")));
+    req.on("error", reject);
   });
 }
 
@@ -106,9 +152,36 @@ describe("deploy with the real node agent on every node (MariaDB, NGINX, emulate
   const logs: string[] = [];
   let firstDeploy: InstanceState;
   let secondDeploy: InstanceState;
+  let thirdDeploy: InstanceState;
 
-  const deployInput = (): DeployInput => ({ spec, generation: 1, nodeReadyTimeoutMinutes: 30, pollSeconds: 10 });
+  // as PUT /api/stacks/{name} and the drift repair start it: look before acting
+  const deployInput = (): DeployInput => ({
+    spec,
+    generation: 1,
+    nodeReadyTimeoutMinutes: 30,
+    pollSeconds: 10,
+    checkFirst: true,
+  });
   const query = (sql: string) => db.query(sql, { password: web.adminPassword });
+  const deploy = async (instanceId: string): Promise<InstanceState> => {
+    env.host.startNew("deployStack", { input: deployInput(), instanceId });
+    await env.host.runUntilIdle();
+    const state = env.host.getStatus(instanceId)!;
+    assert.equal(state.runtimeStatus, "Completed", JSON.stringify(state.output));
+    return state;
+  };
+  /** Key Vault reads of a secret's value (latest or a version), and by whom (a node's identity, or the app) */
+  const secretReads = (secret: string): JournalEntry[] =>
+    env.emulator.journal
+      .list({ operation: "secret", method: "GET" })
+      .filter((e) => new RegExp(`^/secrets/${secret}(/[0-9a-f]*)?/?$`, "i").test(e.path));
+  const nodePrincipals = (): Set<string> =>
+    new Set(
+      [...web.sandboxes.keys()].map((vm) =>
+        String((env.emulator.store.get(webVmId(vm))!.identity as { principalId: string }).principalId),
+      ),
+    );
+  const webVmId = (vm: string) => `${names.resourceGroupId}/providers/Microsoft.Compute/virtualMachines/${vm}`;
 
   before(async () => {
     workDir = fs.mkdtempSync(path.join(os.tmpdir(), "jumpgate-real-agent-"));
@@ -131,10 +204,7 @@ describe("deploy with the real node agent on every node (MariaDB, NGINX, emulate
   });
 
   test("the deploy completes: resources, database bootstrap through one node, credentials, health", async () => {
-    env.host.startNew("deployStack", { input: deployInput(), instanceId: `deploy-${STACK}-first` });
-    await env.host.runUntilIdle();
-    firstDeploy = env.host.getStatus(`deploy-${STACK}-first`)!;
-    assert.equal(firstDeploy.runtimeStatus, "Completed", JSON.stringify(firstDeploy.output));
+    firstDeploy = await deploy(`deploy-${STACK}-first`);
     assert.deepEqual(web.adminPasswordsSet, [names.mysqlServerId], "ARM set the admin password once");
 
     // every VM ran the real agent in its own sandbox, configured by the rendered template
@@ -142,15 +212,17 @@ describe("deploy with the real node agent on every node (MariaDB, NGINX, emulate
     for (const [vm, config] of web.nodeEnvFiles) {
       assert.equal(config.JUMPGATE_KEY_VAULT_URL, names.keyVaultUri, vm);
       assert.equal(config.JUMPGATE_DB_HOST, names.mysqlFqdn, vm);
-      assert.equal(config.JUMPGATE_SECRET_DB_ADMIN, SECRET_NAMES.dbAdminPassword, vm);
+      assert.equal(config.JUMPGATE_SECRET_DB_APP_A, SECRET_NAMES.dbAppPasswordA, vm);
+      // the node is not even told the names of the secrets it may not read
+      assert.ok(!Object.values(config).includes(SECRET_NAMES.dbAdminPassword), vm);
     }
 
     const calls = agentCalls(firstDeploy);
     const bootstraps = calls.filter((c) => c.command === "bootstrap-db");
     assert.deepEqual(
-      bootstraps.map((c) => [c.vmName, c.result.exitCode]),
-      [[`${STACK}-web-1`, 0]],
-      "the schema is bootstrapped once, through the first node",
+      bootstraps.map((c) => [c.vmName, c.args, c.result.exitCode]),
+      [[`${STACK}-web-1`, [], 0]],
+      "the server is new: its database is bootstrapped once, through the first node, without a check first",
     );
     assert.deepEqual((bootstraps[0].result.json as { changed: string[] }).changed, [
       `database ${GUACAMOLE_DATABASE} created`,
@@ -176,6 +248,79 @@ describe("deploy with the real node agent on every node (MariaDB, NGINX, emulate
     );
     for (const sandbox of web.sandboxes.values())
       assert.deepEqual(sandbox.systemctlCalls(), ["restart tomcat.service"]);
+    const record = await env.registry.get(STACK);
+    assert.deepEqual(
+      [record?.observed?.database?.outcome, record?.observed?.database?.server],
+      ["bootstrapped", names.mysqlServerId.toLowerCase()],
+    );
+  });
+
+  test("the admin step ran as a managed Run Command: the admin password went in protectedParameters, which no GET returns", async () => {
+    const journal = env.emulator.journal.list();
+    const managed = journal.filter((e) => /\/runCommands\/jumpgate-bootstrap-db-[0-9a-f]+$/.test(e.path));
+    assert.deepEqual(
+      managed.map((e) => e.method),
+      ["PUT", "GET", "DELETE"],
+      "created (running the script), read once for its instance view, deleted",
+    );
+    assert.match(managed[0].path, new RegExp(`/virtualMachines/${STACK}-web-1/runCommands/`));
+    const body = managed[0].body as { properties: { protectedParameters: unknown; source: { script: string } } };
+    assert.equal(body.properties.protectedParameters, "<redacted>", "the journal never holds the values");
+    assert.doesNotMatch(body.properties.source.script, /PASSWORD|password/, "the script names no secret");
+    // the classic (action) Run Command carried every other command, with no secret in it
+    const actions = journal.filter((e) => e.operation === "action" && e.action === "runCommand");
+    assert.ok(actions.length >= 4, `${actions.length} action run commands`);
+    // what ARM keeps of the run command: nothing (deleted); a GET of a live one never shows the values
+    const vm = `${names.resourceGroupId}/providers/Microsoft.Compute/virtualMachines/${STACK}-web-1`;
+    assert.deepEqual(
+      env.emulator.store.all().filter((d) => d.id.toLowerCase().startsWith(`${vm.toLowerCase()}/runcommands/`)),
+      [],
+    );
+  });
+
+  test("each node's identity reads its app users' secrets and nothing else of the vault; the admin password only the app reads", async () => {
+    const principals = nodePrincipals();
+    assert.equal(principals.size, 2);
+    const nodeReads = env.emulator.journal
+      .list({ operation: "secret" })
+      .filter((e) => e.caller !== undefined && principals.has(e.caller));
+    assert.ok(nodeReads.length > 0, "the nodes read their secrets with their own identities");
+    for (const e of nodeReads) {
+      assert.match(e.path, /^\/secrets\/db-app-[ab]-password(\/[0-9a-f]+)?\/?$/, `${e.method} ${e.path}`);
+      assert.equal(e.status, 200, `${e.method} ${e.path}`);
+    }
+    const adminReads = secretReads(SECRET_NAMES.dbAdminPassword);
+    assert.ok(adminReads.length > 0, "the app read the admin password to hand it over");
+    assert.ok(
+      adminReads.every((e) => e.caller === undefined),
+      "only the app (not a node identity) read it",
+    );
+
+    // the vault refuses the node identity anything else: the real agent asked to install the admin
+    // password as a certificate, and a direct request with the VM's own token
+    const vm = `${STACK}-web-2`;
+    const tryAdmin = await web.runAgent(vm, ["install-cert", "--secret", SECRET_NAMES.dbAdminPassword]);
+    assert.equal(tryAdmin.code, 1);
+    assert.match(tryAdmin.stderr, /Key Vault answered HTTP 403 \(Forbidden\) for secret 'mysql-admin-password'/);
+    const token = await imdsToken(env.emulator.imds.endpointFor(webVmId(vm)), env.emulator.caPath);
+    const vaultUri = String(env.emulator.store.get(names.keyVaultId)!.properties.vaultUri);
+    for (const [secret, status] of [
+      [SECRET_NAMES.dbAppPasswordB, 200],
+      [SECRET_NAMES.dbAdminPassword, 403],
+      [SECRET_NAMES.guacadminPassword, 403],
+      [SECRET_NAMES.vmSshPublicKey, 403],
+      ["no-such-secret", 403],
+    ] as const) {
+      const r = await httpsGet(`${vaultUri}secrets/${secret}?api-version=7.4`, token, env.emulator.caPath);
+      assert.equal(r.status, status, `${secret}: ${r.body}`);
+      if (status === 403) assert.match(r.body, /ForbiddenByRbac/);
+    }
+    const list = await httpsGet(`${vaultUri}secrets?api-version=7.4`, token, env.emulator.caPath);
+    assert.equal(list.status, 403, "listing the vault's secrets needs a grant on the vault");
+    // without the handed-over password the agent cannot act as the admin at all
+    const noAdmin = await web.runAgent(vm, ["sql"], "SELECT 1;");
+    assert.equal(noAdmin.code, 1);
+    assert.match(noAdmin.stderr, /handed to this command by the app/);
   });
 
   test("MariaDB holds the schema, two least-privilege app users, and guacadmin's password is replaced", async () => {
@@ -246,29 +391,27 @@ describe("deploy with the real node agent on every node (MariaDB, NGINX, emulate
     }
   });
 
-  test("a second deploy changes nothing: no ARM writes, no schema or users applied again, no credential switch", async () => {
+  test("a second deploy changes nothing: no ARM write of any kind, no Run Command, no admin secret read", async () => {
     const tablesBefore = await query(
       `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${GUACAMOLE_DATABASE}'`,
     );
     const usersBefore = await query("SELECT User, Host FROM mysql.user ORDER BY User, Host");
+    // what the nodes publish: their probe timers run, the load balancer probes them (Azure Monitor's DipAvailability)
+    assert.deepEqual(Object.values(await web.probeNow()), [100, 100]);
     env.emulator.journal.clear();
-    env.host.startNew("deployStack", { input: deployInput(), instanceId: `deploy-${STACK}-second` });
-    await env.host.runUntilIdle();
-    secondDeploy = env.host.getStatus(`deploy-${STACK}-second`)!;
-    assert.equal(secondDeploy.runtimeStatus, "Completed", JSON.stringify(secondDeploy.output));
+    secondDeploy = await deploy(`deploy-${STACK}-second`);
 
-    const writes = env.emulator.journal.writes().filter((w) => w.operation !== "action");
     assert.deepEqual(
-      writes.map((w) => `${w.method} ${w.path}`),
+      env.emulator.journal.writes().map((w) => `${w.method} ${w.path}`),
       [],
+      "no PUT, PATCH, DELETE or POST action (Run Command included)",
     );
-    const calls = agentCalls(secondDeploy);
-    const bootstrap = calls.filter((c) => c.command === "bootstrap-db");
-    assert.equal(bootstrap.length, 1);
-    assert.deepEqual(bootstrap[0].result.json, { changed: [] });
-    assert.deepEqual(
-      calls.filter((c) => c.command === "db-credentials"),
-      [],
+    assert.deepEqual(agentCalls(secondDeploy), [], "no node agent command at all");
+    for (const secret of [SECRET_NAMES.dbAdminPassword, SECRET_NAMES.guacadminPassword])
+      assert.deepEqual(secretReads(secret), [], `nobody read ${secret}`);
+    assert.match(
+      (secondDeploy.customStatus as DeployStatus).inService ?? "",
+      /every web node passes the load balancer's probe; the database was bootstrapped by deploy-jgreal-first/,
     );
     assert.deepEqual(
       await query(`SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${GUACAMOLE_DATABASE}'`),
@@ -278,13 +421,60 @@ describe("deploy with the real node agent on every node (MariaDB, NGINX, emulate
     assert.deepEqual(web.adminPasswordsSet, [names.mysqlServerId], "the admin password is not set again");
     for (const sandbox of web.sandboxes.values())
       assert.deepEqual(sandbox.systemctlCalls(), ["restart tomcat.service"]);
+    const record = await env.registry.get(STACK);
+    assert.deepEqual(
+      record?.observed?.nodes.map((n) => [n.name, n.healthy]),
+      [
+        [`${STACK}-web-1`, true],
+        [`${STACK}-web-2`, true],
+      ],
+    );
+  });
+
+  test("a database that drifted: the probe fails, a read-only check finds it, one admin step repairs it", async () => {
+    // someone changed the app user's password behind Jumpgate's back: every node's login fails
+    await query(`ALTER USER '${APP_USERS.a}'@'%' IDENTIFIED BY 'changed-by-hand'`);
+    assert.deepEqual(Object.values(await web.probeNow()), [0, 0], "the nodes' probes fail");
+    env.emulator.journal.clear();
+    thirdDeploy = await deploy(`deploy-${STACK}-third`);
+    const calls = agentCalls(thirdDeploy);
+    const bootstraps = calls.filter((c) => c.command === "bootstrap-db");
+    assert.deepEqual(
+      bootstraps.map((c) => [c.vmName, c.args, c.result.exitCode]),
+      [
+        [`${STACK}-web-1`, ["--check"], 0],
+        [`${STACK}-web-1`, [], 0],
+      ],
+    );
+    assert.deepEqual((bootstraps[0].result.json as { differences: string[] }).differences, [
+      `${APP_USERS.a} cannot log in to ${GUACAMOLE_DATABASE} with its password from Key Vault`,
+    ]);
+    assert.deepEqual((bootstraps[1].result.json as { changed: string[] }).changed, [
+      `user ${APP_USERS.a} password set`,
+    ]);
+    // the admin password was read by the app, once, for that one step
+    const adminReads = secretReads(SECRET_NAMES.dbAdminPassword);
+    assert.equal(adminReads.length, 1, JSON.stringify(adminReads));
+    assert.equal(adminReads[0].caller, undefined);
+    const vault = env.emulator.store.get(names.keyVaultId)!;
+    const kv = env.services.factory.secrets(String(vault.properties.vaultUri));
+    const appPassword = (await kv.getSecret(SECRET_NAMES.dbAppPasswordA)).value!;
+    assert.deepEqual(
+      await db.query("SELECT CURRENT_USER()", {
+        user: APP_USERS.a,
+        password: appPassword,
+        database: GUACAMOLE_DATABASE,
+      }),
+      [[`${APP_USERS.a}@%`]],
+    );
+    assert.deepEqual(Object.values(await web.probeNow()), [100, 100], "the nodes are in service again");
   });
 
   test("no generated secret value appears in histories, statuses, outputs, logs, the registry or the audit trail", async () => {
     const values = env.emulator.keyVault.secretValues(names.keyVault).filter((v) => !v.startsWith("ssh-"));
     assert.ok(values.length >= 4, `expected the stack's generated secrets, found ${values.length}`);
     assert.ok(values.includes(web.adminPassword), "MariaDB's admin password is the vault's");
-    const instances = [firstDeploy, secondDeploy].map((i) => ({
+    const instances = [firstDeploy, secondDeploy, thirdDeploy].map((i) => ({
       history: i.history,
       customStatus: i.customStatus,
       customStatusLog: i.customStatusLog,

@@ -20,6 +20,7 @@ import type { HealStatus } from "../../functions/orchestrators/heal-stack";
 import { claimStack } from "../../functions/stack-claim";
 import type { StackSignal } from "../../shared/alerts/signal";
 import { ROLE_DEFINITIONS, roleAssignmentName, stackNames, webNodeNames } from "../../shared/graph/names";
+import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
 import { at, HealHarness } from "../support/heal-harness";
 import type { JumpgateEnv } from "../support/jumpgate-env";
@@ -152,11 +153,16 @@ describe("heal: availability set", () => {
     const done = writes(spec, since);
     assert.equal(actions(done, "restart", web1).length, 1);
     assert.equal(actions(done, "redeploy", web1).length, 1);
+    // the new VM's identity gets the reads the old one had (each app user's secret), and the TLS
+    // bundle's, which the vault holds now
     assert.deepEqual(done.filter((w) => w.operation !== "action").map(describeWrite), [
       `DELETE Microsoft.Compute/virtualMachines/${web1}`,
       `PUT Microsoft.Compute/virtualMachines/${web1}`,
       `DELETE Microsoft.Authorization/roleAssignments/${roleName(spec, 1)}`,
       `PUT Microsoft.Authorization/roleAssignments/${roleName(spec, 1)}`,
+      `DELETE Microsoft.Authorization/roleAssignments/${roleName(spec, 1, SECRET_NAMES.dbAppPasswordB)}`,
+      `PUT Microsoft.Authorization/roleAssignments/${roleName(spec, 1, SECRET_NAMES.dbAppPasswordB)}`,
+      `PUT Microsoft.Authorization/roleAssignments/${roleName(spec, 1, SECRET_NAMES.tlsBundle)}`,
     ]);
     assert.equal(
       writes(spec, since).filter((w) => w.path.includes(web2)).length,
@@ -187,7 +193,7 @@ describe("heal: availability set", () => {
       "still in the backend pool",
     );
     const role = env.emulator.get(
-      `${names.keyVaultId}/providers/Microsoft.Authorization/roleAssignments/${roleName(spec, 1)}`,
+      `${names.keyVaultId}/secrets/${SECRET_NAMES.dbAppPasswordA}/providers/Microsoft.Authorization/roleAssignments/${roleName(spec, 1)}`,
     )!;
     assert.equal(
       at(role, "properties.principalId"),
@@ -575,10 +581,14 @@ describe("heal: one writer per stack", () => {
   });
 });
 
-/** The role assignment of web node `index` on the vault: a name-based UUID of (vault, VM name, role). */
-function roleName(spec: StackSpec, index: number): string {
+/** Web node `index`'s read of one secret: a name-based UUID of (the secret, VM name, role). */
+function roleName(spec: StackSpec, index: number, secret: string = SECRET_NAMES.dbAppPasswordA): string {
   const names = stackNames(spec);
-  return roleAssignmentName(names.keyVaultId, webNodeNames(spec, index).vm, ROLE_DEFINITIONS.keyVaultSecretsUser);
+  return roleAssignmentName(
+    `${names.keyVaultId}/secrets/${secret}`,
+    webNodeNames(spec, index).vm,
+    ROLE_DEFINITIONS.keyVaultSecretsUser,
+  );
 }
 
 describe("heal: a person resumes what healing stopped", () => {

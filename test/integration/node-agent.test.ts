@@ -2,6 +2,8 @@
 // real MariaDB over TLS, real NGINX serving the rendered site, and the emulator's Key Vault and
 // managed-identity endpoint: run directly with bash, and through VM Run Command with the app's
 // own compute client. Only Tomcat, guacd and systemctl are stand-ins (see test/support/node-sandbox.ts).
+// The admin and guacadmin passwords reach the agent the way managed Run Command's protected
+// parameters do, as environment variables of its script; it never reads them from Key Vault.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
@@ -76,16 +78,25 @@ describe("node agent: real MariaDB (TLS), real NGINX, emulated Key Vault and IMD
   /** every stdout/stderr and Run Command message this test saw, for the secret scan */
   const seen: string[] = [];
 
-  const agent = async (args: string[], input?: string): Promise<RunResult> => {
-    const r = await sandbox.runAgent(args, { input });
+  const agent = async (args: string[], input?: string, env?: Record<string, string>): Promise<RunResult> => {
+    const r = await sandbox.runAgent(args, { input, ...(env ? { env } : {}) });
     seen.push(r.stdout, r.stderr);
     return r;
   };
-  const ok = async (args: string[], input?: string): Promise<RunResult> => {
-    const r = await agent(args, input);
+  const ok = async (args: string[], input?: string, env?: Record<string, string>): Promise<RunResult> => {
+    const r = await agent(args, input, env);
     assert.equal(r.code, 0, `jumpgate-node ${args.join(" ")} failed (${r.code}):\n${r.stderr}`);
     return r;
   };
+  /** What the app hands an admin step through managed Run Command's protected parameters. */
+  const handed = (admin = secrets.admin, fallback?: string): Record<string, string> => ({
+    JUMPGATE_DB_ADMIN_PASSWORD: admin,
+    JUMPGATE_GUACADMIN_PASSWORD: secrets.guacadmin,
+    ...(fallback ? { JUMPGATE_DB_ADMIN_PASSWORD_FALLBACK: fallback } : {}),
+  });
+  const bootstrap = async () => parseBootstrapDb((await ok(["bootstrap-db"], undefined, handed())).stdout).changed;
+  const differences = async () =>
+    (JSON.parse((await ok(["bootstrap-db", "--check"])).stdout) as { differences: string[] }).differences;
 
   before(async () => {
     workDir = fs.mkdtempSync(path.join(os.tmpdir(), "jumpgate-node-agent-"));
@@ -127,7 +138,16 @@ describe("node agent: real MariaDB (TLS), real NGINX, emulated Key Vault and IMD
   });
 
   test("bootstrap-db creates the database, schema, users, grants and guacadmin's password; a second run changes nothing", async () => {
-    const first = parseBootstrapDb((await ok(["bootstrap-db"])).stdout);
+    // the node cannot act as the admin on its own: the app hands the password to that one command
+    const alone = await agent(["bootstrap-db"]);
+    assert.equal(alone.code, 1);
+    assert.match(alone.stderr, /the database admin password is handed to this command by the app/);
+    // the read-only check needs no admin password: it looks as the app users
+    assert.deepEqual(await differences(), [
+      `${APP_USERS.a} cannot log in to ${GUACAMOLE_DATABASE} with its password from Key Vault`,
+      `${APP_USERS.b} cannot log in to ${GUACAMOLE_DATABASE} with its password from Key Vault`,
+    ]);
+    const first = { changed: await bootstrap() };
     assert.deepEqual(first.changed, [
       `database ${GUACAMOLE_DATABASE} created`,
       "schema applied",
@@ -137,8 +157,8 @@ describe("node agent: real MariaDB (TLS), real NGINX, emulated Key Vault and IMD
       `grants of ${APP_USERS.b} set to SELECT, INSERT, UPDATE, DELETE on ${GUACAMOLE_DATABASE}`,
       "guacadmin password replaced",
     ]);
-    const second = parseBootstrapDb((await ok(["bootstrap-db"])).stdout);
-    assert.deepEqual(second.changed, []);
+    assert.deepEqual(await bootstrap(), []);
+    assert.deepEqual(await differences(), [], "the check agrees: nothing to change");
 
     const tables = await db.query(
       `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${GUACAMOLE_DATABASE}'`,
@@ -181,15 +201,32 @@ describe("node agent: real MariaDB (TLS), real NGINX, emulated Key Vault and IMD
     assert.deepEqual(await matches(secrets.guacadmin), [["1"]]);
   });
 
-  test("bootstrap-db repairs drift: a changed password and an extra grant are put back", async () => {
-    await db.query(`ALTER USER '${APP_USERS.b}'@'%' IDENTIFIED BY 'drifted-password'`);
+  test("bootstrap-db --check sees every drift without the admin password, and bootstrap-db puts it back", async () => {
+    // an extra grant, TLS no longer required, guacadmin's default password back
     await db.query(`GRANT CREATE ON ${GUACAMOLE_DATABASE}.* TO '${APP_USERS.b}'@'%'`);
-    const repaired = parseBootstrapDb((await ok(["bootstrap-db"])).stdout);
-    assert.deepEqual(repaired.changed, [
-      `user ${APP_USERS.b} password set`,
-      `grants of ${APP_USERS.b} set to SELECT, INSERT, UPDATE, DELETE on ${GUACAMOLE_DATABASE}`,
+    await db.query(`ALTER USER '${APP_USERS.a}'@'%' REQUIRE NONE`);
+    await db.query(
+      `UPDATE ${GUACAMOLE_DATABASE}.guacamole_user u JOIN ${GUACAMOLE_DATABASE}.guacamole_entity e ON e.entity_id = u.entity_id
+       SET u.password_hash = UNHEX(SHA2(CONCAT('guacadmin', HEX(u.password_salt)), 256)) WHERE e.name = 'guacadmin'`,
+    );
+    assert.deepEqual(await differences(), [
+      `${APP_USERS.a} does not require TLS`,
+      "guacadmin still has its default password",
+      `grants of ${APP_USERS.b} are not exactly SELECT, INSERT, UPDATE, DELETE on ${GUACAMOLE_DATABASE}`,
     ]);
-    assert.deepEqual(parseBootstrapDb((await ok(["bootstrap-db"])).stdout).changed, []);
+    assert.deepEqual(await bootstrap(), [
+      `user ${APP_USERS.a} requires TLS`,
+      `grants of ${APP_USERS.b} set to SELECT, INSERT, UPDATE, DELETE on ${GUACAMOLE_DATABASE}`,
+      "guacadmin password replaced",
+    ]);
+    // a password changed behind Jumpgate's back
+    await db.query(`ALTER USER '${APP_USERS.b}'@'%' IDENTIFIED BY 'drifted-password'`);
+    assert.deepEqual(await differences(), [
+      `${APP_USERS.b} cannot log in to ${GUACAMOLE_DATABASE} with its password from Key Vault`,
+    ]);
+    assert.deepEqual(await bootstrap(), [`user ${APP_USERS.b} password set`]);
+    assert.deepEqual(await bootstrap(), []);
+    assert.deepEqual(await differences(), []);
   });
 
   test("health is unhealthy until db-credentials installs a login; then it reports the served certificate and the database", async () => {
@@ -233,9 +270,7 @@ describe("node agent: real MariaDB (TLS), real NGINX, emulated Key Vault and IMD
     assert.match(r.stderr, /cannot log in/);
     const text = fs.readFileSync(path.join(sandbox.root, NODE_PATHS.guacamoleProperties), "utf8");
     assert.match(text, new RegExp(`^mysql-username: ${APP_USERS.a}$`, "m"));
-    assert.deepEqual(parseBootstrapDb((await ok(["bootstrap-db"])).stdout).changed, [
-      `user ${APP_USERS.b} password set`,
-    ]);
+    assert.deepEqual(await bootstrap(), [`user ${APP_USERS.b} password set`]);
   });
 
   test("db-user sets the idle app user's password from a given secret version, tests real logins, and never the node's own user", async () => {
@@ -252,16 +287,15 @@ describe("node agent: real MariaDB (TLS), real NGINX, emulated Key Vault and IMD
     const early = await agent(["db-user", "test", "--user", "b", "--version", v]);
     assert.equal(early.code, 1, "the database does not know the pending password yet");
     assert.match(early.stderr, new RegExp(`${APP_USERS.b} cannot log in and query`));
-    // meanwhile bootstrap-db keeps the settled version instead of pushing the unsettled one
-    assert.deepEqual(parseBootstrapDb((await ok(["bootstrap-db"])).stdout).changed, []);
+    // meanwhile bootstrap-db (and its check) keep the settled version instead of pushing the unsettled one
+    assert.deepEqual(await bootstrap(), []);
+    assert.deepEqual(await differences(), []);
     assert.equal((await agent(["db-user", "test", "--user", "b", "--version", bSettled])).code, 0);
 
-    const set = parseDbUser((await ok(["db-user", "set-password", "--user", "b", "--version", v])).stdout);
+    const setPassword = () => ok(["db-user", "set-password", "--user", "b", "--version", v], undefined, handed());
+    const set = parseDbUser((await setPassword()).stdout);
     assert.deepEqual([set.user, set.slot, set.version, set.changed], [APP_USERS.b, "b", v, true]);
-    assert.equal(
-      parseDbUser((await ok(["db-user", "set-password", "--user", "b", "--version", v])).stdout).changed,
-      false,
-    );
+    assert.equal(parseDbUser((await setPassword()).stdout).changed, false);
     const tested = parseDbUser((await ok(["db-user", "test", "--user", "b", "--version", v])).stdout);
     assert.equal(tested.login, true);
     const login = (pw: string) =>
@@ -269,40 +303,46 @@ describe("node agent: real MariaDB (TLS), real NGINX, emulated Key Vault and IMD
     assert.equal((await login(next)).ok, true, "the new password logs in");
     assert.equal((await login(secrets.b)).ok, false, "the replaced one no longer does");
     // bootstrap-db accepts the pending version once the database has it
-    assert.deepEqual(parseBootstrapDb((await ok(["bootstrap-db"])).stdout).changed, []);
+    assert.deepEqual(await bootstrap(), []);
 
     // the user this node's Guacamole logs in as is never changed under it
-    const own = await agent(["db-user", "set-password", "--user", "a", "--version", aCurrent]);
+    const own = await agent(["db-user", "set-password", "--user", "a", "--version", aCurrent], undefined, handed());
     assert.equal(own.code, 1);
     assert.match(own.stderr, /refusing to change its password/);
     // the health answer names the user
     assert.equal(parseHealth((await ok(["health"])).stdout).databaseUser, APP_USERS.a);
 
-    // the admin: a pending version the server does not have yet does not stop admin work
-    const adminSettled = await versionOf(SECRET_NAMES.dbAdminPassword);
+    // the admin: the app hands over a rotation's pending version (and the settled one it replaces),
+    // which the server does not have yet: admin work goes on with the settled one
     const nextAdmin = password();
-    const adminPending = await kv.setSecret(SECRET_NAMES.dbAdminPassword, nextAdmin, {
-      tags: { "jumpgate-rotation": "pending", "jumpgate-replaces": adminSettled },
-    });
-    const av = adminPending.properties.version!;
-    assert.equal((await agent(["db-user", "test", "--user", "admin", "--version", av])).code, 1);
-    const who = await ok(["sql", "--format", "jsonl"], "SELECT CURRENT_USER() AS who;");
+    const av = "0123456789abcdef0123456789abcdef";
+    const test = await agent(["db-user", "test", "--user", "admin", "--version", av], undefined, handed(nextAdmin));
+    assert.equal(test.code, 1);
+    const unhanded = await agent(["db-user", "test", "--user", "admin", "--version", av]);
+    assert.match(unhanded.stderr, /handed to this command by the app/, "never read from Key Vault");
+    const who = await ok(
+      ["sql", "--format", "jsonl"],
+      "SELECT CURRENT_USER() AS who;",
+      handed(nextAdmin, secrets.admin),
+    );
     assert.deepEqual(
       JSON.parse(who.stdout),
       { who: `${DB_ADMIN_LOGIN}@%` },
       "sql falls back to the settled admin password",
     );
-    assert.match(who.stderr, /using the version it replaces/);
+    assert.match(who.stderr, /using the settled version it replaces/);
     // once the server has it (ARM set it), the pending version is the one that works
     await db.query(`ALTER USER '${DB_ADMIN_LOGIN}'@'%' IDENTIFIED BY ${sqlLiteral(nextAdmin)}`);
-    assert.equal(parseDbUser((await ok(["db-user", "test", "--user", "admin", "--version", av])).stdout).login, true);
-    const after = await ok(["sql"], "SELECT 1;");
-    assert.doesNotMatch(after.stderr, /using the version it replaces/);
+    const adminTest = parseDbUser(
+      (await ok(["db-user", "test", "--user", "admin", "--version", av], undefined, handed(nextAdmin))).stdout,
+    );
+    assert.deepEqual([adminTest.login, adminTest.secret], [true, SECRET_NAMES.dbAdminPassword]);
+    const after = await ok(["sql"], "SELECT 1;", handed(nextAdmin, secrets.admin));
+    assert.doesNotMatch(after.stderr, /using the settled version it replaces/);
     // put the admin back as it was for the tests that follow (their queries use the first password)
     await db.query(`ALTER USER '${DB_ADMIN_LOGIN}'@'%' IDENTIFIED BY ${sqlLiteral(secrets.admin)}`, {
       password: nextAdmin,
     });
-    await kv.setSecret(SECRET_NAMES.dbAdminPassword, secrets.admin);
     await kv.setSecret(SECRET_NAMES.dbAppPasswordB, next);
     secrets.b = next;
   });
@@ -456,14 +496,19 @@ describe("node agent: real MariaDB (TLS), real NGINX, emulated Key Vault and IMD
   });
 
   test("sql runs as the admin over TLS and prints TSV or JSON lines", async () => {
-    const tsv = await ok(["sql", "--database", GUACAMOLE_DATABASE], "SELECT name, type FROM guacamole_entity;");
+    const tsv = await ok(
+      ["sql", "--database", GUACAMOLE_DATABASE],
+      "SELECT name, type FROM guacamole_entity;",
+      handed(),
+    );
     assert.equal(tsv.stdout, "name\ttype\nguacadmin\tUSER\n");
     const jsonl = await ok(
       ["sql", "--format", "jsonl"],
       "SELECT CURRENT_USER() AS who, NULL AS nothing, 'a\\tb' AS tab;",
+      handed(),
     );
     assert.deepEqual(JSON.parse(jsonl.stdout), { who: `${DB_ADMIN_LOGIN}@%`, nothing: null, tab: "a\tb" });
-    const failed = await agent(["sql"], "SELECT * FROM no_such_table;");
+    const failed = await agent(["sql"], "SELECT * FROM no_such_table;", handed());
     assert.equal(failed.code, 1);
     assert.match(failed.stderr, /No database selected|doesn't exist/);
   });
@@ -622,9 +667,13 @@ describe("node agent: real MariaDB (TLS), real NGINX, emulated Key Vault and IMD
       } catch {
         continue;
       }
+      // each program records its argv, and whether it inherited a handed-over password
       fs.writeFileSync(
         path.join(shims, program),
-        `#!/bin/bash\nprintf '%s\\x1f' "\${0##*/}" "$@" >>'${argvLog}'\nprintf '\\n' >>'${argvLog}'\nexec '${real}' "$@"\n`,
+        `#!/bin/bash\nprintf '%s\\x1f' "\${0##*/}" "$@" >>'${argvLog}'\nprintf '\\n' >>'${argvLog}'\n` +
+          // (bash alone: a shimmed grep calling itself would never end)
+          `if [[ -n \${JUMPGATE_DB_ADMIN_PASSWORD+x}\${JUMPGATE_DB_ADMIN_PASSWORD_FALLBACK+x}\${JUMPGATE_GUACADMIN_PASSWORD+x} ]]; then echo "INHERITED \${0##*/}" >>'${argvLog}'; fi\n` +
+          `exec '${real}' "$@"\n`,
         { mode: 0o755 },
       );
     }
@@ -644,7 +693,10 @@ describe("node agent: real MariaDB (TLS), real NGINX, emulated Key Vault and IMD
       ["install-cert", "--secret", SECRET_NAMES.tlsBundle, "--version", version],
       ["health", "--update-probe"],
     ]) {
-      const r = await sandbox.runAgent(args, { env, input: "SELECT COUNT(*) FROM guacamole_user;" });
+      const r = await sandbox.runAgent(args, {
+        env: { ...env, ...handed(secrets.admin, secrets.admin) },
+        input: "SELECT COUNT(*) FROM guacamole_user;",
+      });
       seen.push(r.stdout, r.stderr);
       assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
     }
@@ -661,6 +713,16 @@ describe("node agent: real MariaDB (TLS), real NGINX, emulated Key Vault and IMD
       }
     }
     assert.doesNotMatch(argv, /Bearer|emulator-imds\./, "the access token stays off command lines too");
+    // only the agent's own interpreter (the shimmed bash that runs it) sees the handed-over passwords
+    const lines = argv.split("\n");
+    const inherited = lines.flatMap((l, i) =>
+      l.startsWith("INHERITED") ? [{ program: l, after: lines[i - 1].split("\x1f") }] : [],
+    );
+    assert.ok(inherited.length > 0, "the admin steps were handed the passwords");
+    for (const { program, after } of inherited) {
+      assert.equal(program, "INHERITED bash", "no program the agent runs inherits them");
+      assert.ok(after[0] === "bash" && after[1].endsWith("/jumpgate-node"), after.join(" "));
+    }
   });
 
   test("the emulator's IMDS token endpoint insists on the Metadata header like IMDS", async () => {

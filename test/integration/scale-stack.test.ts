@@ -20,6 +20,8 @@ import { SECRET_NAMES } from "../../shared/secret-names";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
+// after the env, which installs the durable test host the app registers with
+import { grantTlsBundleReaders } from "../../functions/activities/resources";
 import { agentWords, StandInFleet, standInAgentRoot } from "../support/stand-in-agent";
 
 const SUB = "00000000-0000-0000-0000-0000000000e5";
@@ -73,7 +75,14 @@ async function deploy(spec: StackSpec, options: { run?: boolean } = {}): Promise
   await followSpecFleet(spec.name, spec, env.host.now, instanceId);
   env.host.startNew(Names.orchestrators.deployStack, {
     instanceId,
-    input: { spec, generation: put.stack.generation, nodeReadyTimeoutMinutes: 30, pollSeconds: 30, tickMs: 500 },
+    input: {
+      spec,
+      generation: put.stack.generation,
+      nodeReadyTimeoutMinutes: 30,
+      pollSeconds: 30,
+      tickMs: 500,
+      checkFirst: true,
+    },
   });
   if (options.run === false) return instanceId;
   await env.host.runUntilIdle();
@@ -212,8 +221,8 @@ function agentCalls(spec: StackSpec, since = 0): { seq: number; vm: string; word
 }
 
 /** The name of a web VM's role assignment (Key Vault Secrets User on the stack's vault). */
-const roleOf = (spec: StackSpec, vm: string) =>
-  roleAssignmentName(stackNames(spec).keyVaultId, vm, ROLE_DEFINITIONS.keyVaultSecretsUser);
+const roleOf = (spec: StackSpec, vm: string, secret: string = SECRET_NAMES.dbAppPasswordA) =>
+  roleAssignmentName(`${stackNames(spec).keyVaultId}/secrets/${secret}`, vm, ROLE_DEFINITIONS.keyVaultSecretsUser);
 /** A sessions stack's Monitoring Metrics Publisher assignment of a VM, on that VM. */
 const metricsRoleOf = (spec: StackSpec, vm: string) =>
   roleAssignmentName(
@@ -271,6 +280,7 @@ async function assertDriftFree(spec: StackSpec): Promise<void> {
     nodeReadyTimeoutMinutes: 30,
     pollSeconds: 30,
     tickMs: 500,
+    checkFirst: true,
   });
   assert.equal(redeploy.runtimeStatus, "Completed", JSON.stringify(redeploy.output));
   assert.deepEqual(writes(spec, since).map(describeWrite), [], "a no-op redeploy makes 0 ARM writes");
@@ -286,6 +296,8 @@ describe("scale: availability set", () => {
     await env.services.factory
       .secrets(String(at(vault, "properties.vaultUri")))
       .setSecret(SECRET_NAMES.tlsBundle, "-----BEGIN CERTIFICATE-----\nstand-in\n-----END CERTIFICATE-----\n");
+    // as the certificate worker does right after storing it: the nodes may read it
+    await grantTlsBundleReaders(spec);
     const since = lastSeq();
     const out = signal(spec, "scale-out");
     await deliver(spec, out);
@@ -296,12 +308,14 @@ describe("scale: availability set", () => {
     assert.deepEqual(output.actions, [{ direction: "out", outcome: "scaled", node: "scout-web-3", from: 2, to: 3 }]);
     assert.deepEqual(vmNames(spec), ["scout-web-1", "scout-web-2", "scout-web-3"]);
     const created = writes(spec, since).map(describeWrite);
-    assert.equal(created.length, 3, `the new node's NIC, VM and role assignment, nothing else: ${created.join("; ")}`);
-    assert.deepEqual(created.slice(0, 2), [
+    // the new node's NIC, VM and its reads of the app users' secrets and of the TLS bundle, nothing else
+    assert.deepEqual(created, [
       "PUT Microsoft.Network/networkInterfaces/scout-web-3-nic",
       "PUT Microsoft.Compute/virtualMachines/scout-web-3",
+      ...[SECRET_NAMES.dbAppPasswordA, SECRET_NAMES.dbAppPasswordB, SECRET_NAMES.tlsBundle].map(
+        (secret) => `PUT Microsoft.Authorization/roleAssignments/${roleOf(spec, "scout-web-3", secret)}`,
+      ),
     ]);
-    assert.equal(created[2], `PUT Microsoft.Authorization/roleAssignments/${roleOf(spec, "scout-web-3")}`);
     // in the backend pool, and the probe sees it up
     const nic = `${stackNames(spec).resourceGroupId}/providers/Microsoft.Network/networkInterfaces/scout-web-3-nic`;
     assert.ok(poolNics(spec).includes(nic.toLowerCase()), JSON.stringify(poolNics(spec)));
@@ -399,10 +413,11 @@ describe("scale: availability set", () => {
     ]);
     assert.deepEqual(vmNames(spec), [web1, web3]);
     const removed = writes(spec, since).map(describeWrite);
-    // a sessions stack: the VM's metrics publisher role goes first, then the Key Vault role
+    // a sessions stack: the VM's metrics publisher role goes first, then its Key Vault roles (last made, first gone)
     assert.deepEqual(removed, [
       `DELETE Microsoft.Authorization/roleAssignments/${metricsRoleOf(spec, web2)}`,
-      `DELETE Microsoft.Authorization/roleAssignments/${roleOf(spec, web2)}`,
+      `DELETE Microsoft.Authorization/roleAssignments/${roleOf(spec, web2, SECRET_NAMES.dbAppPasswordB)}`,
+      `DELETE Microsoft.Authorization/roleAssignments/${roleOf(spec, web2, SECRET_NAMES.dbAppPasswordA)}`,
       `DELETE Microsoft.Compute/virtualMachines/${web2}`,
       `DELETE Microsoft.Network/networkInterfaces/${web2}-nic`,
     ]);
@@ -621,8 +636,10 @@ describe("scale: availability set", () => {
     assert.deepEqual(done, [
       "PUT Microsoft.Network/networkInterfaces/scfail-web-3-nic",
       "PUT Microsoft.Compute/virtualMachines/scfail-web-3",
-      `PUT Microsoft.Authorization/roleAssignments/${roleOf(spec, "scfail-web-3")}`,
-      `DELETE Microsoft.Authorization/roleAssignments/${roleOf(spec, "scfail-web-3")}`,
+      `PUT Microsoft.Authorization/roleAssignments/${roleOf(spec, "scfail-web-3", SECRET_NAMES.dbAppPasswordA)}`,
+      `PUT Microsoft.Authorization/roleAssignments/${roleOf(spec, "scfail-web-3", SECRET_NAMES.dbAppPasswordB)}`,
+      `DELETE Microsoft.Authorization/roleAssignments/${roleOf(spec, "scfail-web-3", SECRET_NAMES.dbAppPasswordB)}`,
+      `DELETE Microsoft.Authorization/roleAssignments/${roleOf(spec, "scfail-web-3", SECRET_NAMES.dbAppPasswordA)}`,
       "DELETE Microsoft.Compute/virtualMachines/scfail-web-3",
       "DELETE Microsoft.Network/networkInterfaces/scfail-web-3-nic",
     ]);

@@ -13,6 +13,7 @@ import { dependentsOf } from "../../shared/graph/order";
 import { buildStackGraph } from "../../shared/graph/stack-graph";
 import type { GraphNode, NodePlan, StackGraph } from "../../shared/graph/types";
 import { NODE_PROBE } from "../../shared/node/constants";
+import { SECRET_NAMES } from "../../shared/secret-names";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../support/azure";
@@ -145,7 +146,7 @@ for (const mode of ["instant", "async"] as const) {
         JSON.stringify(plans.filter((p) => p.action !== "create")),
       );
       assert.equal(az.emulator.journal.writes().length, 0, "plan writes nothing");
-      const roleplan = plans.find((p) => p.key === "ra:vm:web-1")!;
+      const roleplan = plans.find((p) => p.key === "ra:vm:web-1:db-app-a-password")!;
       assert.deepEqual(
         roleplan.changes.find((c) => c.path === "properties.principalId"),
         { path: "properties.principalId", from: undefined, to: "(known after apply)" },
@@ -221,10 +222,20 @@ for (const mode of ["instant", "async"] as const) {
         .roleAssignments.listForScope(names.keyVaultId, az.factory.call()))
         assignments.push(a);
       const principals = new Set(assignments.map((a) => a.principalId));
+      const onVault = assignments.filter((a) => a.scope?.toLowerCase() === names.keyVaultId.toLowerCase());
       for (const i of [1, 2]) {
         const vm = await get(webNodeNames(spec, i).vmId, "2024-07-01");
         const principalId = at(vm, "identity.principalId") as string;
-        assert.ok(principals.has(principalId), `VM ${i}'s identity has a role on the vault`);
+        assert.ok(principals.has(principalId), `VM ${i}'s identity has a role on the vault's secrets`);
+        assert.ok(!onVault.some((a) => a.principalId === principalId), `VM ${i}'s identity has none on the vault`);
+        assert.deepEqual(
+          assignments
+            .filter((a) => a.principalId === principalId)
+            .map((a) => a.scope)
+            .sort(),
+          [SECRET_NAMES.dbAppPasswordA, SECRET_NAMES.dbAppPasswordB].map((n) => `${names.keyVaultId}/secrets/${n}`),
+          `VM ${i} reads the two app users' secrets, each granted on that secret`,
+        );
         assert.equal(at(vm, "properties.osProfile.linuxConfiguration.disablePasswordAuthentication"), true);
         assert.match(String(at(vm, "properties.osProfile.linuxConfiguration.ssh.publicKeys.0.keyData")), /^ssh-rsa /);
         assert.equal(at(vm, "properties.osProfile.customData"), undefined, "write-only");
@@ -232,10 +243,13 @@ for (const mode of ["instant", "async"] as const) {
         const ipc = (at(nic, "properties.ipConfigurations") as Doc[])[0];
         assert.equal(at(ipc, "properties.publicIPAddress"), undefined);
       }
-      for (const a of assignments) assert.equal(a.scope?.toLowerCase(), names.keyVaultId.toLowerCase());
-      assert.ok(principals.has(FUNCTION_PRINCIPAL));
+      assert.deepEqual(
+        onVault.map((a) => a.principalId),
+        [FUNCTION_PRINCIPAL],
+        "only the app holds a role on the whole vault",
+      );
       const users = assignments.filter((a) => a.roleDefinitionId?.endsWith("4633458b-17de-408a-b874-0445c86b69e6"));
-      assert.equal(users.length, 2);
+      assert.equal(users.length, 4);
     });
 
     test("reconcile of the unchanged stack: zero ARM writes, and the plan is all 'none'", async () => {
@@ -328,18 +342,21 @@ for (const mode of ["instant", "async"] as const) {
         plans.map((p) => [p.key, p.action]),
         [
           ["vm:web-1", "create"],
-          ["ra:vm:web-1", "replace"],
+          ["ra:vm:web-1:db-app-a-password", "replace"],
+          ["ra:vm:web-1:db-app-b-password", "replace"],
         ],
       );
       const run = await applyAll();
       assertAllApplied(run);
       assert.equal(run.results.get("vm:web-1")?.action, "created");
-      const role = run.results.get("ra:vm:web-1")!;
-      assert.equal(role.action, "replaced");
       const after = at(await get(vm1.vmId, "2024-07-01"), "identity.principalId");
       assert.notEqual(after, before);
-      assert.deepEqual(role.changes, [{ path: "properties.principalId", from: before, to: after }]);
-      assert.equal(at(await get(node("ra:vm:web-1").id, "2022-04-01"), "properties.principalId"), after);
+      for (const key of ["ra:vm:web-1:db-app-a-password", "ra:vm:web-1:db-app-b-password"]) {
+        const role = run.results.get(key)!;
+        assert.equal(role.action, "replaced");
+        assert.deepEqual(role.changes, [{ path: "properties.principalId", from: before, to: after }]);
+        assert.equal(at(await get(node(key).id, "2022-04-01"), "properties.principalId"), after);
+      }
     });
 
     test("a VM size change updates the VM in place, sending create-only parts as ARM has them", async () => {
@@ -521,7 +538,7 @@ for (const mode of ["instant", "async"] as const) {
       const attached = at(vmss, "identity.userAssignedIdentities") as Record<string, Doc>;
       assert.deepEqual(Object.keys(attached), [names.webIdentityId]);
       assert.equal(attached[names.webIdentityId].principalId, principalId);
-      const role = await get(node("ra:vmss", zonal).id, "2022-04-01");
+      const role = await get(node("ra:vmss:db-app-a-password", zonal).id, "2022-04-01");
       assert.equal(at(role, "properties.principalId"), principalId);
       // a second apply writes nothing: the filled-in identity entry is not drift
       az.emulator.journal.clear();
@@ -541,7 +558,8 @@ for (const mode of ["instant", "async"] as const) {
         az.emulator.journal.list({ method: "DELETE" }).find((e) => e.path.toLowerCase() === id.toLowerCase())?.seq ??
         -1;
       assert.ok(deleted(names.webIdentityId) > deleted(names.scaleSetId), "identity after the scale set");
-      assert.ok(deleted(names.webIdentityId) > deleted(node("ra:vmss", zonal).id), "identity after its role");
+      for (const key of ["ra:vmss:db-app-a-password", "ra:vmss:db-app-b-password"])
+        assert.ok(deleted(names.webIdentityId) > deleted(node(key, zonal).id), "identity after its roles");
       assert.ok(deleted(names.scaleSetId) > 0);
       assert.equal(az.emulator.store.get(names.webIdentityId), undefined);
       assert.deepEqual(

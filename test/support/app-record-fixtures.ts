@@ -6,8 +6,9 @@
 // of the node template (27 KB of gzip+base64 that would sit in every graph and VM input; what the
 // orchestrators do does not depend on it). Everything else is the app's own activities. Scenarios
 // cover the branches an in-flight instance can be in: a completed deploy, a deploy waiting for an
-// unreachable node, a failed deploy, a plan with a change, a reconcile in sync and one that repaired
-// drift, a teardown.
+// unreachable node, a failed deploy, a deploy that left its in-service node alone and one that
+// checked the database before acting (checkFirst), a plan with a change, a reconcile in sync and one
+// that repaired drift, a teardown.
 //
 // Secret values never go into orchestration state by design; the recorder checks it: a fixture that
 // contains any value the stack's Key Vault held is refused.
@@ -160,6 +161,28 @@ async function recordScenarios(env: JumpgateEnv, dir: string): Promise<string[]>
   emulator.runCommand.setVm(vmName, undefined);
   await host.runUntilIdle();
   expect(waiting(), "Completed");
+
+  // deployStack as PUT and the drift repair start it (checkFirst): nothing changed and the node's
+  // probe is up, so the node is left alone (no Run Command, no admin password)
+  await claim("deploy", "fixture-deploy-left-alone");
+  const leftAlone = await run("deployStack", "fixture-deploy-left-alone", {
+    ...deployInput(spec, 1),
+    checkFirst: true,
+  });
+  expect(leftAlone, "Completed");
+  if (!(leftAlone.customStatus as { inService?: string }).inService) throw new Error("the node should be left alone");
+  record("fixture-deploy-left-alone", "nodes-left-alone");
+
+  // the same with the node's probe down: health, the read-only database check, nothing to bootstrap
+  const probeOf = emulator.metrics.probeOf;
+  emulator.metrics.probeOf = () => 0;
+  await claim("deploy", "fixture-deploy-checked");
+  expect(
+    await run("deployStack", "fixture-deploy-checked", { ...deployInput(spec, 1), checkFirst: true }),
+    "Completed",
+  );
+  record("fixture-deploy-checked", "database-checked");
+  emulator.metrics.probeOf = probeOf;
 
   // planStack: what a changed spec would do
   const changed = fixtureSpec({ database: { backupRetentionDays: 14 } });

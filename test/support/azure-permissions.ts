@@ -51,7 +51,7 @@ export const RESOURCE_TYPE_GRANTS: Record<string, Grant> = {
   },
   "Microsoft.Authorization/roleAssignments": {
     actions: crud("Microsoft.Authorization/roleAssignments"),
-    why: "Key Vault and metrics roles of the web nodes' identities; limited by the assignment's condition",
+    why: "Key Vault roles of the web nodes' identities (per secret) and their metrics role; limited by the assignment's condition",
   },
   "Microsoft.DBforMySQL/flexibleServers": {
     actions: crud("Microsoft.DBforMySQL/flexibleServers"),
@@ -127,6 +127,18 @@ export const SDK_OPERATION_GRANTS: Record<string, Grant> = {
   "virtualMachines.runCommand": {
     actions: ["Microsoft.Compute/virtualMachines/runCommand/action"],
     why: "every node agent command (health, drain, certificates, credentials)",
+  },
+  "virtualMachineRunCommands.createOrUpdate": {
+    actions: ["Microsoft.Compute/virtualMachines/runCommands/write"],
+    why: "the admin steps (bootstrap-db, sql, db-user): a managed run command, the admin password in its protected parameters",
+  },
+  "virtualMachineRunCommands.getByVirtualMachine": {
+    actions: ["Microsoft.Compute/virtualMachines/runCommands/read"],
+    why: "an admin step's exit code and output (its instance view)",
+  },
+  "virtualMachineRunCommands.delete": {
+    actions: ["Microsoft.Compute/virtualMachines/runCommands/delete"],
+    why: "an admin step's run command is deleted once read, so its parameters do not stay on the VM",
   },
   "virtualMachineScaleSets.get": { actions: ["Microsoft.Compute/virtualMachineScaleSets/read"], why: "capacity" },
   "virtualMachineScaleSets.update": {

@@ -1,6 +1,8 @@
 // Web nodes that run the REAL node agent where no VM boots: every web VM's Run Command runs
 // infra/node/jumpgate-node in a sandbox built from that VM's own custom data (node-sandbox.ts: real
-// NGINX, stand-ins for Tomcat, guacd and systemctl). The node's configuration names the stack's
+// NGINX, stand-ins for Tomcat, guacd and systemctl). Each agent asks its own VM's IMDS for tokens,
+// so Key Vault sees that VM's managed identity and allows only what its role assignments allow
+// (the emulator enforces Azure RBAC for identity tokens). The node's configuration names the stack's
 // public endpoints (https://<vault>.vault.azure.net/ and <server>.mysql.database.azure.com); a
 // sandbox "resolves" them the way the VNet would: the vault name to the emulator's listener for that
 // vault, the server name (which must be one the emulator holds) to a real MariaDB on 127.0.0.1,
@@ -23,7 +25,7 @@ import * as path from "node:path";
 import type { Emulator } from "../../emulator/arm/emulator";
 import type { VmPowerAction } from "../../emulator/arm/providers/compute";
 import type { ResourceDoc } from "../../emulator/arm/types";
-import { DB_ADMIN_LOGIN, NODE_AGENT_CONFIG, NODE_PROBE } from "../../shared/node/constants";
+import { DB_ADMIN_LOGIN, NODE_AGENT_CONFIG, NODE_PATHS, NODE_PROBE } from "../../shared/node/constants";
 import { startNodeSandboxFromCustomData, type NodeSandbox } from "./node-sandbox";
 import type { MariaDb } from "./servers/mariadb";
 import type { RunResult } from "./servers/process";
@@ -100,10 +102,9 @@ export class RealNodes {
     emulator.runCommand.options.prepareSandbox = (vm, dir) => nodes.prepareSandbox(vm, dir);
     emulator.vmDeleteHook = (vm) => nodes.retire(vm.name);
     if (options.db) nodes.wireDatabase(options.db.server);
-    if (options.guest) {
-      emulator.vmPowerHook = (vm, action) => nodes.power(vm.name, action);
-      emulator.metrics.probeOf = (vm) => nodes.probeValue(vm.name);
-    }
+    // DipAvailability follows what each node's probe endpoint serves (see probeValue)
+    emulator.metrics.probeOf = (vm) => nodes.probeValue(vm.name);
+    if (options.guest) emulator.vmPowerHook = (vm, action) => nodes.power(vm.name, action);
     return nodes;
   }
 
@@ -114,9 +115,36 @@ export class RealNodes {
     return sandbox.runAgent(args, { input, env: this.vmEnv.get(vm) });
   }
 
-  /** What the load balancer's probe says of a VM now (guest mode): 100 up, 0 down, undefined unknown. */
+  /**
+   * What the load balancer's probe says of a VM now: 100 up, 0 down. With `guest` (or after
+   * `probeNow`) what its HTTP probes decided; otherwise what the node's NGINX would answer the probe
+   * from the agent's files: 200 only while the last `health --update-probe` passed and the node is
+   * not draining (nothing has run that check on a node no probe timer runs: down). Undefined for a
+   * VM without a sandbox (the emulator's default then).
+   */
   probeValue(vm: string): number | undefined {
-    return this.lbState.get(vm.toLowerCase())?.value;
+    const decided = this.lbState.get(vm.toLowerCase())?.value;
+    if (decided !== undefined) return decided;
+    const sandbox = this.sandboxes.get(vm);
+    if (!sandbox) return undefined;
+    const has = (p: string) => fs.existsSync(path.join(sandbox.root, p));
+    return has(NODE_PATHS.probeFile) && !has(NODE_PATHS.drainFlag) ? 100 : 0;
+  }
+
+  /**
+   * One round of what systemd and the load balancer do, now, without timers: each node's probe
+   * timer (`health --update-probe`), then the load balancer's HTTP probe of each node, which the
+   * emulator's DipAvailability then reports (100 answered, 0 not). Returns what each probe saw.
+   */
+  async probeNow(): Promise<Record<string, number>> {
+    const seen: Record<string, number> = {};
+    for (const [vm, sandbox] of this.sandboxes) {
+      await this.runAgent(vm, ["health", "--update-probe"]);
+      const value = (await probe(sandbox.ports.probe)) ? 100 : 0;
+      this.lbState.set(vm.toLowerCase(), { value, streak: NODE_PROBE.probeThreshold, last: value === 100 });
+      seen[vm] = value;
+    }
+    return seen;
   }
 
   /** The VMs whose nodes run now (deleted ones are gone), by name. */
@@ -195,7 +223,8 @@ export class RealNodes {
       // a node whose first boot finished (the installer's marker), not one still installing
       firstBootDone: true,
       env: {
-        JUMPGATE_IMDS_ENDPOINT: emulator.url,
+        // this VM's IMDS: its tokens stand for its managed identity, whose roles Key Vault checks
+        JUMPGATE_IMDS_ENDPOINT: emulator.imds.endpointFor(vm.id),
         JUMPGATE_CA_FILE: emulator.caPath,
         ...(options.db ? { JUMPGATE_DB_CA_FILE: options.db.server.caPath } : {}),
         ...(options.certRootsFile ? { JUMPGATE_CERT_CA_FILE: options.certRootsFile } : {}),

@@ -11,6 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { SecretClient } from "@azure/keyvault-secrets";
 import { fromRegistry, type InstanceState } from "../../emulator/durable";
+import { runNodeAgentActivity } from "../../functions/activities/nodes";
 import { InstanceIds, Names } from "../../functions/names";
 import type { RotateDatabaseInput } from "../../functions/orchestrators/rotate-database";
 import { claimStack } from "../../functions/stack-claim";
@@ -18,6 +19,7 @@ import { InMemoryDurableClient } from "../../emulator/durable";
 import { ROTATION_TAGS } from "../../shared/credentials/rotation-state";
 import { stackNames, type StackNames } from "../../shared/graph/names";
 import { APP_USERS, DB_ADMIN_LOGIN, GUACAMOLE_DATABASE, NODE_PATHS } from "../../shared/node/constants";
+import type { AgentCommandResult } from "../../shared/node/run-agent";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
@@ -134,6 +136,24 @@ export class RotationHarness {
     return r;
   }
 
+  /**
+   * An admin step on a VM as the app runs one: `bootstrap-db` through the runNodeAgent activity,
+   * which reads the admin password (the settled one too, during a rotation) from Key Vault and hands
+   * it over in a managed Run Command's protected parameters.
+   */
+  async adminStep(vm: string): Promise<AgentCommandResult> {
+    const { spec } = this;
+    const r = await runNodeAgentActivity({
+      subscriptionId: spec.subscriptionId,
+      resourceGroup: spec.resourceGroup,
+      vmName: vm,
+      command: "bootstrap-db",
+      stack: spec.name,
+    });
+    this.agentOutput.push(r.stderr ?? "", JSON.stringify(r.json ?? null));
+    return r;
+  }
+
   /** Deploys the stack the way PUT does (claim, deployStack with the registry's current app user). */
   async deploy(): Promise<InstanceState> {
     const { env, spec } = this;
@@ -152,6 +172,7 @@ export class RotationHarness {
         nodeReadyTimeoutMinutes: 30,
         pollSeconds: 10,
         dbUserSlot: claim.dbUserSlot,
+        checkFirst: true,
       },
     });
     await env.host.runUntilIdle();

@@ -33,6 +33,8 @@ export function standInAgentRoot(prefix = "jumpgate-node-"): string {
       "# stand-in for a booted web node: healthy, no sessions",
       'case "$1" in',
       '  health) echo \'{"healthy":true,"draining":false,"liveSessions":0,"checks":[]}\' ;;',
+      // a database that needs nothing: the read-only check finds no difference
+      '  bootstrap-db) if [[ "${2:-}" == --check ]]; then echo \'{"differences":[]}\'; else echo \'{"changed":[]}\'; fi ;;',
       "  *) echo '{\"changed\":[]}' ;;",
       "esac",
     ].join("\n"),

@@ -14,14 +14,18 @@ import {
   AgentScriptError,
   agentRunCommand,
   agentScript,
+  HANDED_PARAMETERS,
+  handedSecrets,
   parseAgentJson,
   parseBootstrapDb,
   parseDbUser,
   parseDrain,
   parseHealth,
+  SETTLED,
   shellQuote,
   splitRunCommandMessage,
 } from "../../shared/node/agent";
+import { SECRET_NAMES } from "../../shared/secret-names";
 import { NODE_AGENT_PATH } from "../../shared/node/constants";
 import { runTool } from "../support/system-tools";
 
@@ -121,6 +125,29 @@ describe("agent Run Command scripts", () => {
     assert.throws(() => agentScript("drain", ["on\n--wait"]), AgentScriptError);
     assert.throws(() => agentScript("drain", ["\u0000"]), AgentScriptError);
     assert.throws(() => agentScript("sql", [], { stdin: "a\u0000b" }), AgentScriptError);
+  });
+});
+
+describe("what the app hands an agent command (managed Run Command protected parameters)", () => {
+  const admin = (version: string) => ({
+    parameter: HANDED_PARAMETERS.admin,
+    secret: SECRET_NAMES.dbAdminPassword,
+    version,
+  });
+  test("the admin steps get the admin password, bootstrap-db guacadmin's too; nothing else gets anything", () => {
+    assert.deepEqual(handedSecrets("sql", []), [admin(SETTLED)]);
+    assert.deepEqual(handedSecrets("bootstrap-db", []), [
+      admin(SETTLED),
+      { parameter: HANDED_PARAMETERS.guacadmin, secret: SECRET_NAMES.guacadminPassword, version: SETTLED },
+    ]);
+    assert.deepEqual(handedSecrets("db-user", ["set-password", "--user", "b", "--version", "v2"]), [admin(SETTLED)]);
+    // a login test of a given admin version gets exactly that version; an app user's test reads its own secret
+    assert.deepEqual(handedSecrets("db-user", ["test", "--user", "admin", "--version", "v9"]), [admin("v9")]);
+    assert.deepEqual(handedSecrets("db-user", ["test", "--user", "a", "--version", "v9"]), []);
+    // the read-only check and every other command: the node's own reads, nothing handed over
+    assert.deepEqual(handedSecrets("bootstrap-db", ["--check"]), []);
+    for (const command of ["health", "drain", "install-cert", "acme-challenge", "db-credentials", "init"])
+      assert.deepEqual(handedSecrets(command, ["--secret", SECRET_NAMES.tlsBundle]), [], command);
   });
 });
 

@@ -318,8 +318,14 @@ describe("fleet members", () => {
       buildStackGraph(spec(), { ...ctx, ...(ordinals ? { webNodeOrdinals: ordinals } : {}) })
         .nodes.map((n) => n.key)
         .filter((k) => /web-\d/.test(k));
-    assert.deepEqual(keys(), ["nic:web-1", "vm:web-1", "ra:vm:web-1", "nic:web-2", "vm:web-2", "ra:vm:web-2"]);
-    assert.deepEqual(keys([1, 3]), ["nic:web-1", "vm:web-1", "ra:vm:web-1", "nic:web-3", "vm:web-3", "ra:vm:web-3"]);
+    const own = (n: number) => [
+      `nic:web-${n}`,
+      `vm:web-${n}`,
+      `ra:vm:web-${n}:db-app-a-password`,
+      `ra:vm:web-${n}:db-app-b-password`,
+    ];
+    assert.deepEqual(keys(), [...own(1), ...own(2)]);
+    assert.deepEqual(keys([1, 3]), [...own(1), ...own(3)]);
     const vmss = buildStackGraph(spec({ mode: "scaleSet" }), { ...ctx, scaleSetCapacity: 4 });
     assert.equal((vmss.nodes.find((n) => n.key === "vmss")!.body.sku as { capacity: number }).capacity, 4);
   });

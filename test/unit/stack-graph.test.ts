@@ -101,22 +101,32 @@ describe("stack graph: nodes and edges", () => {
       avset: ["rg"],
       "nic:web-1": ["lb", "vnet"],
       "vm:web-1": ["avset", "nic:web-1", "secret:vm-ssh-public-key"],
-      "ra:vm:web-1": ["vm:web-1"],
+      "ra:vm:web-1:db-app-a-password": ["secret:db-app-a-password", "vm:web-1"],
+      "ra:vm:web-1:db-app-b-password": ["secret:db-app-b-password", "vm:web-1"],
       "nic:web-2": ["lb", "vnet"],
       "vm:web-2": ["avset", "nic:web-2", "secret:vm-ssh-public-key"],
-      "ra:vm:web-2": ["vm:web-2"],
+      "ra:vm:web-2:db-app-a-password": ["secret:db-app-a-password", "vm:web-2"],
+      "ra:vm:web-2:db-app-b-password": ["secret:db-app-b-password", "vm:web-2"],
     });
-    assert.equal(g.nodes.length, 26);
+    assert.equal(g.nodes.length, 28);
     assert.deepEqual(g.tag, { name: STACK_TAG_NAME, value: "jump1" });
     assert.equal(g.stack, "jump1");
   });
 
-  test("fleet size N gives N NICs, VMs and role assignments", () => {
+  test("fleet size N gives N NICs, VMs and two role assignments each (one per app user secret)", () => {
     const g = buildStackGraph(spec({ fleet: { size: 5, max: 6 } }), ctx);
     for (const kind of ["networkInterface", "virtualMachine"] as const)
       assert.equal(g.nodes.filter((n) => n.kind === kind).length, 5);
-    assert.equal(g.nodes.filter((n) => n.key.startsWith("ra:vm:")).length, 5);
-    assert.equal(g.nodes.length, 26 + 3 * 3);
+    assert.equal(g.nodes.filter((n) => n.key.startsWith("ra:vm:")).length, 10);
+    assert.equal(g.nodes.length, 28 + 3 * 4);
+  });
+
+  test("once the vault holds the TLS bundle, every web node identity gets read on it too, after the vault", () => {
+    const g = buildStackGraph(spec(), { ...ctx, tlsBundle: true });
+    assert.deepEqual(node(g, "ra:vm:web-1:tls-bundle").dependsOn, ["vm:web-1"]);
+    assert.equal(g.nodes.length, 30);
+    const set = buildStackGraph(spec({ fleet: { mode: "scaleSet" } }), { ...ctx, tlsBundle: true });
+    assert.deepEqual([...node(set, "ra:vmss:tls-bundle").dependsOn].sort(), ["identity:web", "kv"]);
   });
 
   test("scale set mode: one Flexible scale set, its user-assigned identity and one role assignment instead of per-VM nodes", () => {
@@ -125,10 +135,17 @@ describe("stack graph: nodes and edges", () => {
     assert.ok(!keys.some((k) => k.startsWith("vm:") || k.startsWith("nic:") || k === "avset"));
     assert.deepEqual(node(g, "identity:web").dependsOn, ["rg"]);
     assert.deepEqual([...node(g, "vmss").dependsOn].sort(), ["identity:web", "lb", "secret:vm-ssh-public-key", "vnet"]);
-    // the role goes to the identity: it need not wait for the scale set
-    assert.deepEqual([...node(g, "ra:vmss").dependsOn].sort(), ["identity:web", "kv"]);
+    // the roles go to the identity: they need not wait for the scale set, only for their secret
+    assert.deepEqual([...node(g, "ra:vmss:db-app-a-password").dependsOn].sort(), [
+      "identity:web",
+      "secret:db-app-a-password",
+    ]);
+    assert.deepEqual([...node(g, "ra:vmss:db-app-b-password").dependsOn].sort(), [
+      "identity:web",
+      "secret:db-app-b-password",
+    ]);
     // 21 before the identity node (a Flexible scale set can't have a system-assigned identity)
-    assert.equal(g.nodes.length, 22);
+    assert.equal(g.nodes.length, 23);
   });
 
   test("scale set teardown: the identity goes after the scale set and the roles that name it", () => {
@@ -138,7 +155,9 @@ describe("stack graph: nodes and edges", () => {
     });
     const teardown = teardownOrder(buildStackGraph(s, ctx).nodes).map((n) => n.key);
     const at = (k: string) => teardown.indexOf(k);
-    for (const k of ["vmss", "ra:vmss", "ra:metrics:vmss"]) assert.ok(at(k) < at("identity:web"), k);
+    for (const k of ["vmss", "ra:vmss:db-app-a-password", "ra:vmss:db-app-b-password", "ra:metrics:vmss"]) {
+      assert.ok(at(k) >= 0 && at(k) < at("identity:web"), k);
+    }
     assert.ok(at("ra:metrics:vmss") < at("vmss"));
   });
 
@@ -398,24 +417,55 @@ describe("stack graph: security properties", () => {
     assert.deepEqual(node(g, `secret:${VM_SSH_PUBLIC_KEY_SECRET}`).generate, { kind: "sshPublicKey" });
   });
 
-  test("role assignments: Secrets User on the vault only, for each VM's identity; Officer for the Function", () => {
+  test("role assignments: each VM's identity reads the app user secrets, each granted on that secret alone; Officer for the Function", () => {
     const names = stackNames(spec());
     const users = g.nodes.filter((n) => n.key.startsWith("ra:vm:"));
-    assert.equal(users.length, 2);
+    assert.deepEqual(
+      users.map((n) => n.key),
+      [
+        "ra:vm:web-1:db-app-a-password",
+        "ra:vm:web-1:db-app-b-password",
+        "ra:vm:web-2:db-app-a-password",
+        "ra:vm:web-2:db-app-b-password",
+      ],
+    );
     for (const ra of users) {
-      assert.ok(ra.id.startsWith(`${names.keyVaultId}/providers/Microsoft.Authorization/roleAssignments/`), ra.id);
+      // ra:vm:web-N:<secret>
+      const [, kind, web, secret] = ra.key.split(":");
+      const vmKey = `${kind}:${web}`;
+      const scope = `${names.keyVaultId}/secrets/${secret}`;
+      assert.ok(ra.id.startsWith(`${scope}/providers/Microsoft.Authorization/roleAssignments/`), ra.id);
       assert.equal(
         at(ra.body, "properties.roleDefinitionId"),
         `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${ROLE_DEFINITIONS.keyVaultSecretsUser}`,
       );
       const ref = at(ra.body, "properties.principalId") as ValueRef;
-      const vm = node(g, ra.key.slice("ra:".length));
+      const vm = node(g, vmKey);
       assert.deepEqual(ref, {
         $ref: { node: vm.key, path: "identity.principalId", id: vm.id, apiVersion: vm.apiVersion },
       });
       assert.equal(at(ra.body, "properties.principalType"), "ServicePrincipal");
+      // the vault's stack tag vouches for the assignment on one of its secrets
+      assert.deepEqual(ra.tagOwner, { id: names.keyVaultId, apiVersion: API_VERSIONS.keyVault });
     }
-    assert.notEqual(users[0].id, users[1].id);
+    assert.equal(new Set(users.map((u) => u.id)).size, users.length);
+    // never the vault, never another secret: not the admin's, guacadmin's, the SSH key's or the ACME keys
+    const granted = g.nodes
+      .filter((n) => n.kind === "roleAssignment" && n.key !== "ra:function" && !n.key.startsWith("ra:metrics:"))
+      .map((n) => n.id.split("/providers/Microsoft.Authorization/")[0]);
+    assert.deepEqual([...new Set(granted)].sort(), [
+      `${names.keyVaultId}/secrets/${SECRET_NAMES.dbAppPasswordA}`,
+      `${names.keyVaultId}/secrets/${SECRET_NAMES.dbAppPasswordB}`,
+    ]);
+    // the vault-wide grant earlier versions made is deleted with the first per-secret one
+    const legacy = roleAssignmentName(names.keyVaultId, "jump1-web-1", ROLE_DEFINITIONS.keyVaultSecretsUser);
+    assert.deepEqual(node(g, "ra:vm:web-1:db-app-a-password").supersedes, [
+      {
+        id: `${names.keyVaultId}/providers/Microsoft.Authorization/roleAssignments/${legacy}`,
+        apiVersion: "2022-04-01",
+      },
+    ]);
+    assert.equal(node(g, "ra:vm:web-1:db-app-b-password").supersedes, undefined);
     const officer = node(g, "ra:function");
     assert.equal(at(officer.body, "properties.principalId"), FUNCTION_PRINCIPAL);
     assert.ok(
@@ -490,7 +540,7 @@ describe("stack graph: security properties", () => {
     assert.ok(identity.id.endsWith("/providers/Microsoft.ManagedIdentity/userAssignedIdentities/jump1-web-id"));
     assert.equal(identity.apiVersion, API_VERSIONS.managedIdentity);
     assert.equal(identity.body.location, "westeurope");
-    assert.deepEqual(at(node(zonal, "ra:vmss").body, "properties.principalId"), {
+    assert.deepEqual(at(node(zonal, "ra:vmss:db-app-a-password").body, "properties.principalId"), {
       $ref: { node: "identity:web", path: "properties.principalId", id: names.webIdentityId, apiVersion: "2023-01-31" },
     });
     const profile = at(vmss.body, "properties.virtualMachineProfile") as Doc;
@@ -504,13 +554,19 @@ describe("stack graph: security properties", () => {
     const regional = buildStackGraph(spec({ fleet: { mode: "scaleSet" } }), ctx);
     assert.equal(node(regional, "vmss").body.zones, undefined);
     assert.equal(at(node(regional, "vmss").body, "properties.platformFaultDomainCount"), 2);
-    const ra = node(zonal, "ra:vmss");
-    assert.ok(ra.id.startsWith(`${names.keyVaultId}/providers/Microsoft.Authorization/roleAssignments/`));
-    // the holder is still the scale set: the assignment keeps the name it had with a system-assigned identity
-    assert.ok(
-      ra.id.endsWith(`/${roleAssignmentName(names.keyVaultId, names.scaleSet, ROLE_DEFINITIONS.keyVaultSecretsUser)}`),
-    );
+    const ra = node(zonal, "ra:vmss:db-app-b-password");
+    const scope = `${names.keyVaultId}/secrets/${SECRET_NAMES.dbAppPasswordB}`;
+    assert.ok(ra.id.startsWith(`${scope}/providers/Microsoft.Authorization/roleAssignments/`));
+    // the holder is the scale set (whose instances use the identity), the scope the secret
+    assert.ok(ra.id.endsWith(`/${roleAssignmentName(scope, names.scaleSet, ROLE_DEFINITIONS.keyVaultSecretsUser)}`));
     assert.equal(ra.tagOwner?.id, names.keyVaultId);
+    const legacy = roleAssignmentName(names.keyVaultId, names.scaleSet, ROLE_DEFINITIONS.keyVaultSecretsUser);
+    assert.deepEqual(node(zonal, "ra:vmss:db-app-a-password").supersedes, [
+      {
+        id: `${names.keyVaultId}/providers/Microsoft.Authorization/roleAssignments/${legacy}`,
+        apiVersion: "2022-04-01",
+      },
+    ]);
   });
 });
 
@@ -541,8 +597,8 @@ describe("stack graph: the live sessions metric", () => {
       assert.deepEqual(ra.dependsOn, [vm.key]);
       assert.deepEqual(ra.tagOwner, { id: vm.id, apiVersion: API_VERSIONS.compute }, "the VM proves it is ours");
     }
-    // the Key Vault roles are unchanged: still one per VM, on the vault
-    assert.equal(keysOf(g, /^ra:vm:/).length, 3);
+    // the Key Vault roles are unchanged: still two per VM, one on each app user's secret
+    assert.equal(keysOf(g, /^ra:vm:/).length, 6);
   });
 
   test("availability set scaling on sessions: a scale-out and a scale-in rule per VM on jumpgate/liveSessions", () => {
@@ -586,7 +642,8 @@ describe("stack graph: the live sessions metric", () => {
     assert.deepEqual(webNodeGraphKeys(g, "web-2"), [
       "nic:web-2",
       "vm:web-2",
-      "ra:vm:web-2",
+      "ra:vm:web-2:db-app-a-password",
+      "ra:vm:web-2:db-app-b-password",
       "ra:metrics:vm:web-2",
       "alert:scale-out:vm:web-2",
       "alert:scale-in:vm:web-2",

@@ -9,6 +9,7 @@ import { MANAGED_IDENTITY_TYPES } from "./managed-identity";
 import { MYSQL_TYPES } from "./mysql";
 import { NETWORK_TYPES } from "./network";
 import { RESOURCE_TYPES } from "./resources";
+import { RUN_COMMAND_TYPES } from "./run-commands";
 
 export const ALL_TYPES: TypeDefinition[] = [
   ...RESOURCE_TYPES,
@@ -16,6 +17,7 @@ export const ALL_TYPES: TypeDefinition[] = [
   ...DNS_TYPES,
   ...MANAGED_IDENTITY_TYPES,
   ...COMPUTE_TYPES,
+  ...RUN_COMMAND_TYPES,
   ...MYSQL_TYPES,
   ...KEYVAULT_TYPES,
   ...AUTHORIZATION_TYPES,
