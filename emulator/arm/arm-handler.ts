@@ -129,10 +129,26 @@ export class ArmHandler {
         if (lower(trailing) === "providers") docs = [];
       }
     }
+    // Resources - List: `$expand=changedTime,createdTime` adds ARM's own times (no Resource Graph lag)
+    const expand = (r.query.get("$expand") ?? "")
+      .toLowerCase()
+      .split(",")
+      .map((x) => x.trim());
+    const withTimes =
+      lower(trailing) === "resources" && (expand.includes("changedtime") || expand.includes("createdtime"));
     return {
       status: 200,
       body: this.page(
-        docs.map((d) => this.present(d)),
+        docs.map((d) => {
+          const presented = this.present(d);
+          if (!withTimes) return presented;
+          const times = this.emu.resourceGraph.times(d.id);
+          return {
+            ...presented,
+            ...(expand.includes("changedtime") && times.changedTime ? { changedTime: times.changedTime } : {}),
+            ...(expand.includes("createdtime") && times.createdTime ? { createdTime: times.createdTime } : {}),
+          };
+        }),
         r.query,
       ),
     };
