@@ -59,7 +59,13 @@ export async function runDriftCheck(
   const log = options.log ?? (() => undefined);
   const slot = driftSlotAt(now);
   const at = now.toISOString().replace(/[-:.]/g, "");
-  const records = (await s.registry.list()).filter((r) => options.allSlots || driftSlotOf(r.name) === slot);
+  const all = await s.registry.list();
+  // stacks registered before the alert routing index existed get their rows, once
+  if (!(await s.registry.routesComplete())) {
+    const { written, removed } = await s.registry.backfillRoutes(all);
+    log(`drift check: alert routing index backfilled (${written} row(s) written, ${removed} removed)`);
+  }
+  const records = all.filter((r) => options.allSlots || driftSlotOf(r.name) === slot);
   const woken = await sweepInbox(
     client,
     records.map((r) => r.name),
