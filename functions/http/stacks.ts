@@ -218,6 +218,8 @@ export async function getStack(request: HttpRequest, context: InvocationContext)
       : null,
     events,
     alerts,
+    // this instance's view of the ARM budget of the stack's subscription: whether work waits for it
+    armBudget: services().factory.budget.status(record.spec.subscriptionId),
   });
 }
 
