@@ -282,9 +282,14 @@ export class Emulator {
     }
     let reply: Reply;
     try {
-      reply = await this.resourceGraph.actor.run(actorOf(req), () =>
-        this.dispatch(method, path, url, bodyText, facts, vault, req, fault),
-      );
+      reply = await this.resourceGraph.actor.run(actorOf(req), async () => {
+        try {
+          return await this.dispatch(method, path, url, bodyText, facts, vault, req, fault);
+        } finally {
+          // a write's side effects on the other resources of its group, as that caller's writes
+          if (method !== "GET" && method !== "HEAD") this.resourceGraph.sync(path);
+        }
+      });
     } catch (e) {
       if (!(e instanceof ArmError)) throw e;
       reply = errorReply(e, e.status === 401 ? { "www-authenticate": this.keyVault.challenge() } : undefined);

@@ -1,14 +1,24 @@
 // Azure Resource Graph over the emulator's resources: `POST /providers/Microsoft.ResourceGraph/resources`
 // (api-versions 2021-03-01, 2022-10-01 and 2024-04-01: the same QueryRequest / QueryResponse shapes)
-// answering the KQL subset in kql.ts over three tables:
-//   resources           every resource but resource groups, as a GET returns it, with Resource Graph's
-//                       own column casing (type, location and resourceGroup lower case)
-//   resourcecontainers  resource groups
-//   resourcechanges     one change record per write (Create / Update / Delete) with who, when, the
-//                       operation and the changed property paths, shaped as `Microsoft.Resources/changes`
+// answering the KQL subset in kql.ts over the tables Azure keeps these types in ("Azure Resource Graph
+// table and resource type reference"):
+//   resources               tracked resources (those with a location: top-level ones and tracked
+//                           children such as private DNS zone virtual network links and managed run
+//                           commands) but resource groups, as a GET returns them, with Resource
+//                           Graph's own column casing (type, location and resourceGroup lower case).
+//                           Proxy children (MySQL databases, configurations and firewall rules) are
+//                           in no table, as in Azure.
+//   resourcecontainers      resource groups
+//   authorizationresources  role assignments
+//   resourcechanges         one change record per write (Create / Update / Delete) of a resource of the
+//                           `resources` table, with who, when, the operation and the changed property
+//                           paths, shaped as `Microsoft.Resources/changes`
 // Resource Graph is an index fed by ARM's change notifications, so it lags ARM: here each write
 // becomes visible `lagMs` after it was made (set per emulator, or through the admin API), and until
 // then queries see the version before it. A change of the lag applies to writes made after it.
+// Writes reach the index through the store's write hook; a document changed in place (a provider's
+// side effect on another resource, a test editing a stored document) is noticed the next time the
+// index or ARM's change times are read (`sync`), and counts as a write made then.
 // Paging follows the service: `$top` (default 100, at most 1000) rows per page, a `$skipToken` when
 // more rows match and the rows carry `id` (without `id`, `resultTruncated: "true"` instead), `$skip`,
 // `totalRecords` and `count`. A query outside the subset is a 400 `BadRequest` with `InvalidQuery`.
@@ -45,6 +55,8 @@ interface Version {
 
 interface ChangeRecord {
   visibleFrom: number;
+  /** of a resource the `resources` table holds: change history covers only those */
+  inResources: boolean;
   row: Json;
 }
 
@@ -52,6 +64,8 @@ export class ResourceGraphIndex {
   /** how long after a write Resource Graph shows it */
   lagMs = 0;
   private readonly versions = new Map<string, Version[]>();
+  /** each stored document as it was last recorded (JSON), to notice documents changed in place */
+  private readonly recorded = new Map<string, string>();
   private readonly created = new Map<string, number>();
   private readonly changes: ChangeRecord[] = [];
   /** who the request being handled is, for change records */
@@ -59,11 +73,13 @@ export class ResourceGraphIndex {
 
   constructor(
     private readonly emu: Emulator,
-    private readonly clock: () => number = Date.now,
+    /** the index's time: when writes happen and become visible (tests may set it) */
+    public clock: () => number = Date.now,
   ) {}
 
   reset(): void {
     this.versions.clear();
+    this.recorded.clear();
     this.created.clear();
     this.changes.length = 0;
   }
@@ -72,6 +88,8 @@ export class ResourceGraphIndex {
   record(id: string, existed: boolean, after: ResourceDoc | undefined): void {
     const key = lower(id);
     const at = this.clock();
+    if (after) this.recorded.set(key, JSON.stringify(after));
+    else this.recorded.delete(key);
     const visibleFrom = at + this.lagMs;
     const presented = after ? this.emu.arm.present(after) : undefined;
     const list = this.versions.get(key) ?? [];
@@ -85,8 +103,43 @@ export class ResourceGraphIndex {
     this.versions.set(key, list);
     if (after && !existed) this.created.set(key, at);
     if (!after) this.created.delete(key);
-    this.changes.push({ visibleFrom, row: this.changeRow(id, existed, before, presented, at) });
+    const type = after?.type ?? before?.type ?? "";
+    this.changes.push({
+      visibleFrom,
+      inResources: this.tableOf(type) === "resources",
+      row: this.changeRow(id, existed, before, presented, at),
+    });
     if (this.changes.length > 10_000) this.changes.splice(0, this.changes.length - 10_000);
+  }
+
+  /**
+   * Records, as writes made now, the documents changed in place since they were last recorded and
+   * the ones gone without a delete: what Resource Graph and ARM's change times show never depends on
+   * how a change was made. With `scope` (a resource id) only the documents of its resource group are
+   * looked at, by whoever made the request being handled (a provider's side effect on a related
+   * resource: a NIC's write changing its load balancer's backend pool); without, every document, by an
+   * unknown actor (a test editing the store, the platform).
+   */
+  sync(scope?: string): void {
+    const prefix = scope ? groupPrefixOf(scope) : "";
+    if (scope && !prefix) return;
+    const inScope = (key: string) => !prefix || key === prefix || key.startsWith(`${prefix}/`);
+    const seen = new Set<string>();
+    const changed: ResourceDoc[] = [];
+    for (const doc of this.emu.store.all()) {
+      const key = lower(doc.id);
+      if (!inScope(key)) continue;
+      seen.add(key);
+      if (this.recorded.get(key) !== JSON.stringify(doc)) changed.push(doc);
+    }
+    const gone = [...this.recorded.keys()].filter((key) => inScope(key) && !seen.has(key));
+    if (changed.length === 0 && gone.length === 0) return;
+    const apply = () => {
+      for (const doc of changed) this.record(doc.id, this.recorded.has(lower(doc.id)), doc);
+      for (const key of gone) this.record(this.versions.get(key)?.at(-1)?.doc?.id ?? key, true, undefined);
+    };
+    if (scope && this.actor.getStore()) apply();
+    else this.actor.run({ changedBy: "unknown", clientType: "Unspecified" }, apply);
   }
 
   /** When ARM last changed the resource, and when it was created (ARM's `changedTime` / `createdTime`). */
@@ -123,23 +176,35 @@ export class ResourceGraphIndex {
     return out;
   }
 
+  /** The Resource Graph table a resource type is kept in, if any. */
+  tableOf(type: string): "resources" | "resourcecontainers" | "authorizationresources" | undefined {
+    const t = lower(type);
+    if (t === "microsoft.resources/resourcegroups") return "resourcecontainers";
+    if (t === "microsoft.authorization/roleassignments") return "authorizationresources";
+    return this.emu.types.get(type)?.tracked ? "resources" : undefined;
+  }
+
   private table(name: string): Json[] {
     switch (name) {
       case "resources":
         return this.visibleDocs()
-          .filter((d) => lower(d.type) !== "microsoft.resources/resourcegroups")
+          .filter((d) => this.tableOf(d.type) === "resources")
           .map(resourceRow);
       case "resourcecontainers":
         return this.visibleDocs()
-          .filter((d) => lower(d.type) === "microsoft.resources/resourcegroups")
+          .filter((d) => this.tableOf(d.type) === "resourcecontainers")
           .map(containerRow);
+      case "authorizationresources":
+        return this.visibleDocs()
+          .filter((d) => this.tableOf(d.type) === "authorizationresources")
+          .map(resourceRow);
       case "resourcechanges": {
         const now = this.clock();
-        return this.changes.filter((c) => c.visibleFrom <= now).map((c) => structuredClone(c.row));
+        return this.changes.filter((c) => c.visibleFrom <= now && c.inResources).map((c) => structuredClone(c.row));
       }
       default:
         throw new KqlError(
-          `table '${name}' is not one this emulator holds (resources, resourcecontainers, resourcechanges)`,
+          `table '${name}' is not one this emulator holds (resources, resourcecontainers, authorizationresources, resourcechanges)`,
           0,
         );
     }
@@ -169,6 +234,7 @@ export class ResourceGraphIndex {
       : undefined;
     let parsed;
     let rows: Json[];
+    this.sync();
     try {
       parsed = parseKql(body.query);
       const scoped = this.table(parsed.table).filter(
@@ -250,6 +316,11 @@ export class ResourceGraphIndex {
       },
     };
   }
+}
+
+/** `/subscriptions/{s}/resourcegroups/{g}` (lower case) of an id at or below a resource group. */
+function groupPrefixOf(id: string): string {
+  return /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+/.exec(lower(id))?.[0] ?? "";
 }
 
 /** A resource as a row of the `resources` table. */

@@ -90,6 +90,12 @@ export async function runDriftCheck(
       result.inSync.push(record.name);
       continue;
     }
+    if (verdict.suspects.length > 0) {
+      const shown = verdict.suspects.slice(0, 5).map((x) => `${x.key} (${x.why})`);
+      log(
+        `drift check: ${record.name}: ${verdict.suspects.length} resource(s) to confirm through ARM: ${shown.join("; ")}${verdict.suspects.length > 5 ? "; ..." : ""}`,
+      );
+    }
     if (await startReconcile(client, record, verdict, now, at, log)) result.started.push(record.name);
     else result.skipped.push(record.name);
   }

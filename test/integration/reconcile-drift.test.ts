@@ -7,8 +7,11 @@
 // public IP's idle timeout) and the reconcile must write back exactly those resources, record the
 // drift in the registry and the audit trail, and leave the other stack without a single write. A
 // resource whose stack tag was removed is no longer provably the stack's: the plan shows a conflict,
-// the repair closes the rest and leaves it untouched, until the spec adopts it back. The timer
-// skips a stack a live operation holds (and logs why), and takes over a claim whose instance is gone.
+// the repair closes the rest and leaves it untouched, until the spec adopts it back. Child resources
+// are screened too: a private DNS zone link changed less than the lag ago (ARM's changedTime), a
+// role assignment deleted (Resource Graph's authorizationresources), and a stored document changed
+// in place without a request are all confirmed and repaired. The timer skips a stack a live
+// operation holds (and logs why), and takes over a claim whose instance is gone.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { format } from "node:util";
@@ -122,13 +125,17 @@ describe("drift check timer and reconcileStack", () => {
   test("stacks nobody changed: screened through Resource Graph, no reconcile, no ARM read of a resource, not one write", async () => {
     env.emulator.journal.clear();
     const run = await runDriftCheck();
-    assert.deepEqual(run.started, []);
+    assert.deepEqual(run.started, [], run.logs.join("\n"));
     assert.deepEqual([...run.inSync].sort(), ["drifty", "steady"]);
-    assert.deepEqual(run.requests, { resourceGraph: 1, arm: 1 }, "one query and one list for the subscription");
-    assert.match(run.logs.join("\n"), /2 stack\(s\) screened with 1 Resource Graph and 1 ARM request\(s\), 2 in sync/);
+    assert.deepEqual(
+      run.requests,
+      { resourceGraph: 2, arm: 1 },
+      "two queries (resources, role assignments) and one list for the subscription",
+    );
+    assert.match(run.logs.join("\n"), /2 stack\(s\) screened with 2 Resource Graph and 1 ARM request\(s\), 2 in sync/);
     assert.deepEqual(
       env.emulator.journal.list().map((e) => `${e.method} ${e.operation}`),
-      ["POST resource-graph", "GET list"],
+      ["POST resource-graph", "POST resource-graph", "GET list"],
       "nothing but the screening reached Azure",
     );
     assert.deepEqual(secretWrites(), []);
@@ -318,6 +325,83 @@ describe("drift check timer and reconcileStack", () => {
       assert.ok(!web.securityRules!.some((r) => r.name === "rdp-from-anywhere"), "closed again");
       const detected = (await env.audit.all(steady.name)).find((e) => e.what === "drift detected");
       assert.ok(detected);
+    } finally {
+      env.emulator.resourceGraph.lagMs = 0;
+      env.services.drift.resourceGraphLagMs = 0;
+    }
+  });
+
+  test("child resources: a private DNS link changed within the lag and a role assignment deleted are confirmed and repaired", async () => {
+    const names = stackNames(steady);
+    const rg = steady.resourceGroup;
+    const lro = () => env.services.factory.lro();
+    // one of the stack's grants, as ARM holds it (Resource Graph keeps them in authorizationresources)
+    const grant = env.emulator.store
+      .all()
+      .find(
+        (d) =>
+          d.type.toLowerCase() === "microsoft.authorization/roleassignments" &&
+          d.id.toLowerCase().startsWith(names.keyVaultId.toLowerCase()),
+      );
+    assert.ok(grant, "the stack has role assignments on its vault");
+    await env.services.factory.authorization(SUB).roleAssignments.deleteById(grant.id, env.services.factory.call());
+    // and the MySQL zone's link starts registering VM records: a tracked child, changed a moment ago
+    env.emulator.resourceGraph.lagMs = 3_600_000;
+    env.services.drift.resourceGraphLagMs = 3_600_000;
+    try {
+      await env.services.factory.privateDns(SUB).virtualNetworkLinks.beginCreateOrUpdateAndWait(
+        rg,
+        names.privateDnsZone,
+        names.privateDnsZoneLink,
+        {
+          location: "global",
+          tags: { [STACK_TAG_NAME]: steady.name },
+          virtualNetwork: { id: names.vnetId },
+          registrationEnabled: true,
+        },
+        lro(),
+      );
+      // Resource Graph shows the link's change an hour from now (the lag applies when a write is made);
+      // the repairs below show at once, so later tests see the stack as it is
+      env.emulator.resourceGraph.lagMs = 0;
+      const run = await runDriftCheck();
+      assert.ok(run.started.includes("steady"), run.logs.join("\n"));
+      // Resource Graph still shows the link as the spec wants it: only ARM's change time made it a suspect
+      const { output } = reconcileOf(run.ids, steady.name);
+      const actions = Object.fromEntries(output.changes.map((c) => [c.key, c.action]));
+      assert.equal(actions["dns:mysql-link"], "update", JSON.stringify(output.changes));
+      assert.ok(
+        output.changes.some((c) => c.action === "create" && c.id.toLowerCase() === grant.id.toLowerCase()),
+        JSON.stringify(output.changes),
+      );
+      const link = await env.services.factory
+        .privateDns(SUB)
+        .virtualNetworkLinks.get(rg, names.privateDnsZone, names.privateDnsZoneLink);
+      assert.equal(link.registrationEnabled, false, "the link is back to the spec");
+      assert.ok(env.emulator.store.get(grant.id), "the grant is back");
+    } finally {
+      env.emulator.resourceGraph.lagMs = 0;
+      env.services.drift.resourceGraphLagMs = 0;
+    }
+  });
+
+  test("a stored document changed in place (no request the emulator saw) is found like any change", async () => {
+    const names = stackNames(steady);
+    env.emulator.resourceGraph.lagMs = 3_600_000;
+    env.services.drift.resourceGraphLagMs = 3_600_000;
+    try {
+      const lb = env.emulator.store.get(names.loadBalancerId)!;
+      const probe = (lb.properties as { probes: { properties: { intervalInSeconds: number } }[] }).probes[0];
+      probe.properties.intervalInSeconds = 45;
+      const run = await runDriftCheck();
+      assert.ok(run.started.includes("steady"), run.logs.join("\n"));
+      const { output } = reconcileOf(run.ids, steady.name);
+      assert.deepEqual(
+        output.changes.map((c) => [c.key, c.changes.map((x) => x.path)]),
+        [["lb", ["properties.probes[node-health].properties.intervalInSeconds"]]],
+      );
+      const now = await env.services.factory.network(SUB).loadBalancers.get(steady.resourceGroup, names.loadBalancer);
+      assert.equal(now.probes![0].intervalInSeconds, NODE_PROBE.intervalSeconds);
     } finally {
       env.emulator.resourceGraph.lagMs = 0;
       env.services.drift.resourceGraphLagMs = 0;

@@ -164,16 +164,14 @@ describe("Resource Graph through the pinned SDK", () => {
         { subscriptions: [SUB] },
       );
       assert.equal(seen.rows[0].properties.securityRules.length, 0, "Resource Graph still shows the version before");
-      const listed = [];
-      for await (const r of az.factory.resources(SUB).resources.list({
-        filter: "tagName eq 'jumpgate-stack' and tagValue eq 'demo'",
-        expand: "changedTime,createdTime",
-        ...az.factory.call(),
-      }))
-        listed.push(r);
+      const listed = await listResources(az, `substringof('${RG}', resourceGroup)`);
       const changed = listed.find((r) => r.id?.toLowerCase() === id.toLowerCase());
       assert.ok(changed?.changedTime, "ARM's list carries changedTime");
       assert.ok(Date.now() - changed.changedTime.getTime() < 60_000, "changed just now");
+      // ARM says `$expand` may not be honoured with a tag filter: the emulator never honours it then
+      const byTag = await listResources(az, "tagName eq 'jumpgate-stack' and tagValue eq 'demo'");
+      assert.ok(byTag.some((r) => r.id?.toLowerCase() === id.toLowerCase()));
+      assert.ok(byTag.every((r) => r.changedTime === undefined));
       const noChanges = await queryResourceGraph(
         az.factory,
         `resourcechanges | where properties.targetResourceId =~ ${kqlString(id)} and properties.changeType == 'Update' | project id`,
@@ -208,6 +206,139 @@ describe("Resource Graph through the pinned SDK", () => {
     assert.ok("tags.team" in changes.rows[0].changes, JSON.stringify(changes.rows[0].changes));
   });
 
+  test("the tables Azure keeps each type in: tracked children in resources and ARM's list, role assignments apart, proxy children in none", async () => {
+    const zone = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Network/privateDnsZones/db.private.mysql.database.azure.com`;
+    const link = `${zone}/virtualNetworkLinks/demo-vnet-link`;
+    const server = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.DBforMySQL/flexibleServers/demo-db`;
+    const grant = `${server}/providers/Microsoft.Authorization/roleAssignments/6c2f3b4e-2f0a-4c55-9a4e-0d6a1f1f2a10`;
+    const tags = { "jumpgate-stack": "children" };
+    az.emulator.seed([
+      {
+        id: zone,
+        name: zone.split("/").pop()!,
+        type: "Microsoft.Network/privateDnsZones",
+        location: "global",
+        tags,
+        properties: {},
+      },
+      {
+        id: link,
+        name: "demo-vnet-link",
+        type: "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
+        location: "global",
+        tags,
+        properties: {
+          registrationEnabled: false,
+          virtualNetwork: {
+            id: `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Network/virtualNetworks/demo-vnet`,
+          },
+        },
+      },
+      {
+        id: server,
+        name: "demo-db",
+        type: "Microsoft.DBforMySQL/flexibleServers",
+        location: LOCATION,
+        tags,
+        properties: {},
+      },
+      {
+        id: `${server}/configurations/require_secure_transport`,
+        name: "require_secure_transport",
+        type: "Microsoft.DBforMySQL/flexibleServers/configurations",
+        properties: { value: "ON" },
+      },
+      {
+        id: grant,
+        name: grant.split("/").pop()!,
+        type: "Microsoft.Authorization/roleAssignments",
+        properties: {
+          roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6`,
+          principalId: "11111111-2222-3333-4444-555555555555",
+          principalType: "ServicePrincipal",
+          scope: server,
+        },
+      },
+    ]);
+    const types = async (table: string) =>
+      (
+        await queryResourceGraph<{ type: string }>(
+          az.factory,
+          `${table} | where resourceGroup =~ ${kqlString(RG)} | project id, type`,
+          { subscriptions: [SUB] },
+        )
+      ).rows.map((r) => r.type);
+    const resources = await types("resources");
+    assert.ok(resources.includes("microsoft.network/privatednszones/virtualnetworklinks"), resources.join());
+    assert.ok(!resources.some((t) => t.includes("configurations") || t.includes("roleassignments")), resources.join());
+    assert.deepEqual(await types("authorizationresources"), ["microsoft.authorization/roleassignments"]);
+    // ARM's list: the link (a tracked child) with its change time; no proxy child, no extension resource
+    const listed = await listResources(az, `substringof('${RG}', resourceGroup)`);
+    const ids = listed.map((r) => r.id!.toLowerCase());
+    assert.ok(ids.includes(link.toLowerCase()), ids.join("\n"));
+    assert.ok(listed.find((r) => r.id!.toLowerCase() === link.toLowerCase())?.changedTime);
+    assert.ok(!ids.some((i) => i.includes("/configurations/") || i.includes("/roleassignments/")));
+  });
+
+  test("a document changed in place shows after the lag like any write: ARM's changedTime at once, a change record", async () => {
+    const link = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Network/privateDnsZones/db.private.mysql.database.azure.com/virtualNetworkLinks/demo-vnet-link`;
+    const graph = az.emulator.resourceGraph;
+    let now = Date.now() + 3_600_000;
+    graph.clock = () => now;
+    graph.lagMs = 60_000;
+    try {
+      const registration = async () =>
+        (
+          await queryResourceGraph<{ registration: boolean }>(
+            az.factory,
+            `resources | where id =~ ${kqlString(link)} | project id, registration = properties.registrationEnabled`,
+            { subscriptions: [SUB] },
+          )
+        ).rows[0].registration;
+      assert.equal(await registration(), false);
+      // someone's change the emulator did not see as a request: the stored document edited in place
+      (az.emulator.store.get(link)!.properties as { registrationEnabled: boolean }).registrationEnabled = true;
+      const changedAt = now;
+      assert.equal(await registration(), false, "within the lag Resource Graph shows the version before");
+      const listed = await listResources(az, `substringof('${RG}', resourceGroup)`);
+      assert.equal(
+        listed.find((r) => r.id!.toLowerCase() === link.toLowerCase())?.changedTime?.getTime(),
+        changedAt,
+        "ARM's changedTime moved at once",
+      );
+      now += 60_001;
+      assert.equal(await registration(), true, "after the lag Resource Graph shows it");
+      const changes = await queryResourceGraph<{ changedBy: string; changes: Record<string, unknown> }>(
+        az.factory,
+        `resourcechanges | where properties.targetResourceId =~ ${kqlString(link)} and properties.changeType == 'Update' | project id, changedBy = tostring(properties.changeAttributes.changedBy), changes = properties.changes`,
+        { subscriptions: [SUB] },
+      );
+      assert.equal(changes.rows.length, 1);
+      assert.equal(changes.rows[0].changedBy, "unknown");
+      assert.ok("properties.registrationEnabled" in changes.rows[0].changes, JSON.stringify(changes.rows[0].changes));
+    } finally {
+      graph.clock = Date.now;
+      graph.lagMs = 0;
+    }
+  });
+
+  test("Resources - List's $filter: what ARM documents, anything else is a 400", async () => {
+    const named = await listResources(az, "substringof('demo-a', name) or substringof('demo-b', name)");
+    assert.deepEqual(named.map((r) => r.name).sort(), ["demo-a-nsg", "demo-b-nsg"]);
+    const typed = await listResources(
+      az,
+      "resourceType eq 'Microsoft.Network/networkSecurityGroups' and name eq 'other-nsg'",
+    );
+    assert.deepEqual(
+      typed.map((r) => r.name),
+      ["other-nsg"],
+    );
+    await assert.rejects(
+      listResources(az, "properties/foo eq 'x'"),
+      (e: { statusCode?: number }) => e.statusCode === 400,
+    );
+  });
+
   test("a query outside the subset is a 400 InvalidQuery, as the service answers", async () => {
     await assert.rejects(
       queryResourceGraph(az.factory, "resources | summarize count() by type", { subscriptions: [SUB] }),
@@ -219,6 +350,17 @@ describe("Resource Graph through the pinned SDK", () => {
     assert.equal(details[0].code, "InvalidQuery");
   });
 });
+
+async function listResources(az: AzureFixture, filter: string) {
+  const listed = [];
+  for await (const r of az.factory.resources(SUB).resources.list({
+    filter,
+    expand: "changedTime,createdTime",
+    ...az.factory.call(),
+  }))
+    listed.push(r);
+  return listed;
+}
 
 async function fetchRaw(
   az: AzureFixture,
