@@ -220,7 +220,9 @@ export class ArmBudget {
     const now = this.clock();
     const bucket = entry.buckets[kind];
     bucket.pausedUntil = Math.max(bucket.pausedUntil, now + ms);
-    bucket.level = Math.min(bucket.level, 0);
+    // ARM's bucket is empty; a bucket the app does not pace (no settings) only pauses, or it would
+    // never refill
+    if (bucket.settings) bucket.level = Math.min(bucket.level, 0);
     entry.lastThrottled = { at: new Date(now).toISOString(), kind, retryAfterMs: ms };
   }
 
