@@ -15,6 +15,7 @@ import {
 } from "../../shared/http/problem";
 import { certificateStatus } from "../../shared/acme/status";
 import { SECRET_NAMES } from "../../shared/secret-names";
+import { STACK_NAME_PATTERN } from "../../shared/spec/schema";
 import { parseJsonBody, STACK_SPEC_LIMITS, validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 import { InstanceIds, isOperationOf, Names } from "../names";
@@ -277,11 +278,17 @@ function encodeListToken(name: string): string {
   return Buffer.from(`v1:${name}`, "utf8").toString("base64url");
 }
 
+/**
+ * The stack name a token carries, or undefined for anything that is not a token of this API's form
+ * (base64url of `v1:<stack name>`): a token is a position in name order, so one made up by hand can
+ * only start a page at another name, and never reaches the registry's index rows (`~...`).
+ */
 function decodeListToken(token: string): string | undefined {
-  if (token.length > 200 || !/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
+  if (token.length === 0 || token.length > 200 || !/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
   const text = Buffer.from(token, "base64url").toString("utf8");
+  if (Buffer.from(text, "utf8").toString("base64url") !== token) return undefined;
   const name = text.startsWith("v1:") ? text.slice(3) : "";
-  return /^[a-z][a-z0-9-]{1,14}$/.test(name) ? name : undefined;
+  return new RegExp(STACK_NAME_PATTERN).test(name) ? name : undefined;
 }
 
 export async function getOperation(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
