@@ -85,6 +85,7 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
     ...(current ? { certificate: { secret: SECRET_NAMES.tlsBundle, serial: current.serial } } : {}),
     startedAt: requested.toISOString(),
     checkFirst: true,
+    access: true,
   };
   await startClaimed(route.name, claim, async () => {
     // under the claim: a fleet that scaling changed follows a new fleet.size from the user
