@@ -83,7 +83,9 @@ export interface RecordAccessInput {
 
 /** Merges what an access step did into the registry's observed state (ETag-guarded, nothing else touched). */
 export async function recordAccessActivity(input: RecordAccessInput): Promise<void> {
-  await services().registry.updateObserved(input.stack, (observed: StackObserved) => {
+  // a first deploy records the access step before the deploy's own record, which keeps it (a merge)
+  await services().registry.updateObserved(input.stack, (stored: StackObserved | undefined) => {
+    const observed: StackObserved = stored ?? { generation: 0, resources: [], nodes: [] };
     const before: AccessObserved = observed.access ?? { signIn: "off", digest: null, nodes: [] };
     let nodes = before.nodes;
     for (const n of input.nodes ?? []) {

@@ -34,7 +34,7 @@ export interface BreakGlassInput {
   /** open: how long, and the password version the request made (its name is guacadmin-password) */
   minutes?: number;
   version?: string;
-  /** when the request asked (the window runs from the moment guacadmin is enabled) */
+  /** when the request (or the daily check) asked, by the wall clock: each run's key for its Key Vault versions */
   requestedAt?: string;
   reason?: string;
   /** seconds between looks while another operation holds the stack (default 120) */
@@ -141,7 +141,8 @@ export const breakGlass: OrchestrationHandler = function* (context: Orchestratio
       if (spec.access) disabled = (yield* guacadmin(spec, ["disable"])).disabled;
       const made = (yield call(Names.activities.newGuacadminPassword, {
         spec,
-        requestId: `${instanceId}:${context.df.newGuid(instanceId)}`,
+        // unique per run (a singleton id runs again), the same on a retry or replay of this one
+        requestId: `${instanceId}:${input.requestedAt ?? context.df.newGuid(instanceId)}:after`,
       })) as { version: string };
       yield* guacadmin(spec, ["set-password", "--version", made.version]);
       const opened = status.openedAt;

@@ -327,18 +327,17 @@ export class StackRegistry<TSpec = unknown, TObserved = unknown> {
   /**
    * Changes part of what was observed, read-modify-write under the ETag it read: `change` gets the
    * observed state as stored now (again after a lost race), so fields another writer changed
-   * meanwhile are kept. The observed generation stays. Throws StackNotFoundError when the stack is
-   * gone; a stack never observed yet is left alone (false).
+   * meanwhile are kept; for a stack never observed yet it gets undefined. The observed generation
+   * stays. Throws StackNotFoundError when the stack is gone.
    */
   async updateObserved(
     name: string,
-    change: (observed: TObserved) => TObserved,
+    change: (observed: TObserved | undefined) => TObserved,
     options: StoreCallOptions = {},
   ): Promise<boolean> {
     assertStackName(name);
     return this.mutate<boolean>(name, options, (current) => {
       if (!current) throw new StackNotFoundError(name);
-      if (current.observed === undefined) return { done: false };
       const now = this.clock().toISOString();
       const updated = { ...current, observed: change(current.observed), observedAt: now, updatedAt: now };
       return { write: updated, then: () => true };
