@@ -11,6 +11,7 @@
 //    unchanged groups' rows are left alone; the nodes are not touched
 //  - break-glass opens (guacadmin enabled with the version handed out) and closes on time, and early
 //    on request, each step audited; the password afterwards is another one
+//  - the daily credential check rotates guacadmin's password once it is older than the policy
 //  - no guacadmin password appears anywhere the run produced
 import "../../emulator/durable/install";
 import assert from "node:assert/strict";
@@ -22,12 +23,14 @@ import { HttpRequest, type HttpResponseInit } from "@azure/functions";
 import {
   fromRegistry,
   HistoryEventType,
+  InMemoryDurableClient,
   startDurableRpcServer,
   type DurableRpcServer,
   type InstanceState,
 } from "../../emulator/durable";
 import { durableClientContextFor } from "../../emulator/durable/client/client-context";
 import { InstanceIds, Names } from "../../functions/names";
+import { checkGuacadminPasswords } from "../../functions/timers/credential-rotation";
 import type { BreakGlassStatus } from "../../functions/orchestrators/break-glass";
 import { ENTRA_AUTHORITY, propertiesText, signInProperties } from "../../shared/access/sign-in";
 import { stackNames } from "../../shared/graph/names";
@@ -410,6 +413,31 @@ describe("sign-in with Entra ID: groups, settings, break-glass (real agent, Mari
         !done.history.some((e) => e.EventType === HistoryEventType.TimerFired),
       "the deadline timer was created and has not fired by the time the window closed",
     );
+  });
+
+  test("the daily credential check rotates guacadmin's password once it is older than the policy", async () => {
+    const client = new InMemoryDurableClient(env.host);
+    const before = await vault().getSecret(SECRET_NAMES.guacadminPassword);
+    // the password's age is judged from when the last window's close set it (the orchestration's clock)
+    const since = Date.parse((await env.registry.get(STACK))!.observed!.access!.guacadmin!.password!.since);
+    const soon = await checkGuacadminPasswords(client, new Date(since + 24 * 3_600_000));
+    assert.deepEqual(soon.started, [], "a day old: not due");
+    const later = await checkGuacadminPasswords(client, new Date(since + 31 * 24 * 3_600_000));
+    assert.deepEqual(
+      later.started.map((s) => s.stack),
+      [STACK],
+    );
+    const instanceId = InstanceIds.breakGlass(STACK);
+    await env.host.runUntilIdle({ until: () => env.host.getStatus(instanceId)?.runtimeStatus === "Completed" });
+    const done = env.host.getStatus(instanceId)!;
+    instances.push(done);
+    assert.equal((done.customStatus as BreakGlassStatus).phase, "rotated", JSON.stringify(done.output));
+    const after = await vault().getSecret(SECRET_NAMES.guacadminPassword);
+    assert.notEqual(after.properties.version, before.properties.version);
+    assert.ok(await passwordIs(after.value!));
+    assert.ok(!(await passwordIs(before.value!)));
+    assert.equal(await guacadmin(), "disabled");
+    assert.equal((await events("guacadmin password rotated")).length, 1);
   });
 
   test("no guacadmin password appears in histories, statuses, answers, logs, the registry or the audit trail", async () => {
