@@ -30,7 +30,6 @@ const ALICE = {
   email: "alice.mail@contoso.example",
 };
 
-
 interface Answer {
   status: number;
   location?: string;
