@@ -55,6 +55,7 @@ export async function driftCheck(
       nodeReadyTimeoutMinutes: s.nodeReadyTimeoutMinutes,
       dbUserSlot: claim.dbUserSlot,
       ...(current ? { certificate: { secret: SECRET_NAMES.tlsBundle, serial: current.serial } } : {}),
+      access: true,
     };
     const claimed = claim;
     await startClaimed(record.name, claimed, () =>
