@@ -1,4 +1,4 @@
-// Microsoft.Storage (api 2025-08-01 as sent by @azure/arm-storage 20.0.0; 2025-01-01 and 2022-09-01
+// Microsoft.Storage (api 2025-06-01 as sent by @azure/arm-storage 19.1.0; 2025-01-01 and 2022-09-01
 // as recorded; 2023-05-01, a stable version templates use): storage accounts (a create answered 202
 // with Location only, names unique across Azure, network rules that need the subnet's service
 // endpoint), the blob service (versioning, soft delete), containers with time-based retention
@@ -28,7 +28,7 @@ const CONTAINER = `${BLOB_SERVICE}/containers`;
 const POLICY = `${CONTAINER}/immutabilityPolicies`;
 const MANAGEMENT_POLICY = `${ACCOUNT}/managementPolicies`;
 
-export const STORAGE_API = ["2025-08-01", "2025-01-01", "2023-05-01", "2022-09-01"];
+export const STORAGE_API = ["2025-06-01", "2025-01-01", "2023-05-01", "2022-09-01"];
 
 /** One blob (or blob version) a container holds, as the data plane lists it. */
 export interface BlobInventoryEntry {
