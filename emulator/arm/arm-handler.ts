@@ -227,6 +227,7 @@ export class ArmHandler {
     if (inline) return this.putInlineChild(r, inline);
     const def = this.definitionFor(p, r.apiVersion);
     if (def.canPut === false) throw new ArmError(405, "MethodNotAllowed", `PUT is not supported for ${def.type}.`);
+    if (def.bodylessPut && r.body === undefined) r = { ...r, body: {} };
     if (!isObject(r.body))
       throw new ArmError(
         400,

@@ -104,6 +104,8 @@ export interface TypeDefinition {
   delete?: DeleteStyle;
   /** answered with 405 when false */
   canPut?: boolean;
+  /** a PUT that carries no body (an on-demand MySQL backup) */
+  bodylessPut?: boolean;
   /**
    * The name a PUT stores the resource under, when the service chooses it (an on-demand MySQL backup
    * named `mybackup` becomes `customer_{time}_{uuid}_mybackup`); the request's name otherwise

@@ -382,6 +382,7 @@ const backups: TypeDefinition = {
   apiVersions: API,
   put: "sync",
   createStatus: 200,
+  bodylessPut: true,
   provisioningState: false,
   assignName(requested) {
     const stamp = new Date().toISOString().replace(/[-:]/g, "").slice(0, 15).toLowerCase();
