@@ -379,7 +379,8 @@ const configurations: TypeDefinition = {
  */
 const backups: TypeDefinition = {
   type: `${SERVER}/backups`,
-  apiVersions: API,
+  // reads are not checked against api-versions (they answer at 2021-05-01 too); a PUT is
+  apiVersions: BACKUP_PUT_API,
   put: "sync",
   createStatus: 200,
   bodylessPut: true,
@@ -389,14 +390,6 @@ const backups: TypeDefinition = {
     return `customer_${stamp}_${randomUUID()}_${requested}`;
   },
   validate(doc, ctx) {
-    const version = ctx.query.get("api-version") ?? "";
-    if (!BACKUP_PUT_API.includes(version)) {
-      throw new ArmError(
-        400,
-        "NoRegisteredProviderFound",
-        `No registered resource provider found for location 'westeurope' and API version '${version}' for the PUT of type 'flexibleServers/backups'. The supported api-versions are '${BACKUP_PUT_API.join(", ")}'.`,
-      );
-    }
     const requested = doc.name.replace(/^customer_[^_]+_[0-9a-f-]{36}_/, "");
     if (!/^[-\w._]+$/.test(requested)) throw invalidValue("backupName", `'${requested}' is not a valid backup name`);
     const server = ctx.parent;
