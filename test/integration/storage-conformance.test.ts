@@ -331,6 +331,25 @@ for (const mode of ["instant", "async"] as const) {
       assert.equal((await storage.managementPolicies.get(RG, account, "default")).policy?.rules.length, 1);
     });
 
+    test("a legal hold keeps a container with blobs until it is cleared", async () => {
+      const c = storage.blobContainers;
+      const name = `legal-${mode}`;
+      await c.create(RG, account, name, {});
+      const hold = await c.setLegalHold(RG, account, name, { tags: ["case42"] });
+      assert.deepEqual([hold.hasLegalHold, hold.tags], [true, ["case42"]]);
+      await assert.rejects(
+        c.setLegalHold(RG, account, name, { tags: ["no spaces"] }),
+        rejectsWith(400, "InvalidRequestPropertyValue"),
+      );
+      const read = await c.get(RG, account, name);
+      assert.deepEqual([read.hasLegalHold, read.legalHold?.tags?.map((t) => t.tag)], [true, ["case42"]]);
+      await blobs.getContainerClient(name).createIfNotExists();
+      await blobs.getContainerClient(name).getBlockBlobClient("evidence.guac").upload("x", 1);
+      await assert.rejects(c.delete(RG, account, name), rejectsWith(409, "ContainerProtectedFromDeletion"));
+      assert.equal((await c.clearLegalHold(RG, account, name, { tags: ["case42"] })).hasLegalHold, false);
+      await c.delete(RG, account, name);
+    });
+
     test("ARM refuses to delete what holds blobs under retention, and deletes what is empty or expired", async () => {
       const c = storage.blobContainers;
       const held = `recordings-${mode}`;
