@@ -168,7 +168,7 @@ export const SETTINGS = {
   entraAuthority: {
     name: "JUMPGATE_ENTRA_AUTHORITY",
     description:
-      "Microsoft Entra authority whose keys sign alert tokens ({authority}/{tenant}/discovery/v2.0/keys) and whose v2 issuer is accepted; https, or http on loopback only (tests).",
+      "Microsoft Entra authority whose keys sign alert tokens ({authority}/{tenant}/discovery/v2.0/keys) and whose v2 issuer is accepted, and whose tenant endpoints the web nodes' sign-in settings name (stacks with `access`); https, or http on loopback only (tests).",
     default: "https://login.microsoftonline.com",
   },
   nodeReadyTimeoutMinutes: {

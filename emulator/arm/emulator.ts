@@ -9,6 +9,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { createTestPki, type TestPki } from "../certs";
 import { AdminApi } from "./admin";
 import { ArmHandler } from "./arm-handler";
+import { armCallerOf } from "./caller";
 import { FaultInjector, type FaultEffect, type RequestFacts } from "./faults";
 import { errorReply, readBody, parseJsonBody, send, type Reply } from "./http";
 import { ImdsService } from "./imds";
@@ -19,6 +20,8 @@ import { MetricsService } from "./metrics";
 import { OperationEngine, type LroSettings } from "./operations";
 import { ALL_TYPES } from "./providers";
 import type { VmPowerAction } from "./providers/compute";
+import type { MysqlBackupTaken, MysqlRestore } from "./providers/mysql";
+import type { StorageDataPlane } from "./providers/storage";
 import { TypeRegistry } from "./registry";
 import { lower, parseArmPath, typeKey } from "./resource-id";
 import { RunCommandService, type RunCommandOptions } from "./run-command";
@@ -43,13 +46,22 @@ export interface EmulatorOptions {
   takenDnsLabels?: readonly string[];
   /** Resource Graph's lag behind ARM: a write shows in its queries this long after it was made (default 0) */
   resourceGraph?: { lagMs?: number };
+  /**
+   * Storage account names other Azure customers hold (default: DEFAULT_TAKEN_STORAGE_ACCOUNT_NAMES):
+   * account names are global, so creating one answers 409 `StorageAccountAlreadyTaken` and
+   * checkNameAvailability says `AlreadyExists`, as for a name another subscription uses
+   */
+  takenStorageAccountNames?: readonly string[];
 }
 
 /** Labels real Azure hands to someone else long before a stack asks: short common words. */
 export const DEFAULT_TAKEN_DNS_LABELS: readonly string[] = ["demo", "jump", "test", "jumpbox", "guacamole", "bastion"];
 
+/** Storage account names somebody took long ago: short common words. */
+export const DEFAULT_TAKEN_STORAGE_ACCOUNT_NAMES: readonly string[] = ["test", "storage", "recordings", "jumpgate"];
+
 const POLL_AO =
-  /^\/subscriptions\/[^/]+\/providers\/[^/]+\/locations\/[^/]+\/(operations|azureasyncoperation|diskoperations)\/([^/]+)$/i;
+  /^\/subscriptions\/[^/]+\/providers\/[^/]+\/locations\/[^/]+\/(operations|azureasyncoperation|diskoperations|capsoperations|asyncoperations)\/([^/]+)$/i;
 const POLL_LOC = /^\/subscriptions\/[^/]+\/providers\/[^/]+\/locations\/[^/]+\/operationresults\/([^/]+)$/i;
 const POLL_RG = /^\/subscriptions\/[^/]+\/operationresults\/([^/]+)$/i;
 /** private DNS keeps its operation status under the resource group */
@@ -101,6 +113,24 @@ export class Emulator {
   /** called when a MySQL server's admin password is set through ARM (tests wire it to a real MariaDB) */
   mysqlAdminPasswordHook?: (serverId: string, login: string, password: string) => Promise<void>;
   /**
+   * called when a flexible server is created with `createMode: PointInTimeRestore`, as the create's
+   * work (the create fails if it rejects): tests wire it to copy the source server's data into the
+   * restored server's database
+   */
+  mysqlRestoreHook?: (restore: MysqlRestore) => Promise<void>;
+  /** called when an on-demand backup is taken (before the PUT answers): tests may snapshot the data */
+  mysqlBackupHook?: (backup: MysqlBackupTaken) => Promise<void>;
+  /** called after a flexible server was deleted: tests stop the database that stood for it */
+  mysqlServerDeleteHook?: (serverId: string) => Promise<void> | void;
+  /**
+   * The blob data plane behind emulated storage accounts (Azurite in tests): which blobs a container
+   * holds (ARM refuses deleting a container or account whose blobs are under retention), the blob
+   * endpoint an account announces, and the clock retention is measured with.
+   */
+  storageDataPlane: StorageDataPlane = {};
+  /** storage account names held by other Azure customers; survives reset() */
+  readonly takenStorageAccountNames: Set<string>;
+  /**
    * called when a public DNS zone's record set is written (before the PUT answers) or deleted (after
    * it answered): tests wire it to a real DNS server, e.g. pebble-challtestsrv for DNS-01
    */
@@ -130,6 +160,7 @@ export class Emulator {
     this.latency = options.latency ?? { scale: 0, types: DEFAULT_LATENCY };
     this.tenantId = options.tenantId ?? "72f988bf-86f1-41af-91ab-2d7cd011db47";
     this.takenDnsLabels = new Set(options.takenDnsLabels ?? DEFAULT_TAKEN_DNS_LABELS);
+    this.takenStorageAccountNames = new Set(options.takenStorageAccountNames ?? DEFAULT_TAKEN_STORAGE_ACCOUNT_NAMES);
     this.keyVault = new KeyVaultDataPlane(this);
     this.runCommand = new RunCommandService(options.runCommand);
     this.resourceGraph = new ResourceGraphIndex(this);
@@ -399,6 +430,8 @@ export class Emulator {
       body: parseJsonBody(bodyText),
       apiVersion,
       fault,
+      ifMatch: typeof req.headers["if-match"] === "string" ? req.headers["if-match"] : undefined,
+      caller: armCallerOf(req.headers.authorization),
     });
   }
 

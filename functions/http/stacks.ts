@@ -5,6 +5,8 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from "durable-functions";
 import { ALERT_ACTOR_PREFIX } from "../../shared/alerts/signal";
 import { credentialSummary } from "../../shared/credentials/summary";
+import { accessSummary } from "../../shared/access/summary";
+import { publicHostnameOf, signInAuthority } from "../activities/access";
 import {
   conflictProblem,
   invalidQueryProblem,
@@ -87,6 +89,7 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
     ...(current ? { certificate: { secret: SECRET_NAMES.tlsBundle, serial: current.serial } } : {}),
     startedAt: requested.toISOString(),
     checkFirst: true,
+    access: true,
   };
   await startClaimed(route.name, claim, async () => {
     // under the claim: a fleet that scaling changed follows a new fleet.size from the user
@@ -197,6 +200,10 @@ export async function getStack(request: HttpRequest, context: InvocationContext)
     observed: record.observed,
     conditions: record.conditions,
     credentials: credentialSummary(record.observed, record.spec.policies.rotation, new Date()),
+    access: accessSummary(record.spec, record.observed?.access, {
+      publicHostname: publicHostnameOf(record.spec),
+      authority: signInAuthority(),
+    }),
     certificate: {
       ...certificateStatus(certificateState, certificateHostname(record.spec), new Date()),
       worker: certificateWorker

@@ -20,6 +20,7 @@ import type { RecordObservedInput } from "../activities/registry";
 import { Names } from "../names";
 import { describeFailure, failureMessage, runGraph, type GraphProgress } from "./graph-runner";
 import { bringUpWebNodes } from "./node-bring-up";
+import { syncAccess, type AccessOutcome, type AccessProgress } from "./access-sync";
 import { activityRetry } from "./activity-retry";
 
 export interface DeployInput {
@@ -53,17 +54,26 @@ export interface DeployInput {
    * only when a read-only check finds it differs. Set by every new deploy and drift repair.
    */
   checkFirst?: boolean;
+  /**
+   * Apply the spec's access section (sign-in with Entra ID: the nodes' settings, Guacamole's user
+   * groups, guacadmin) once the nodes are up; with nothing changed since the last apply, that is one
+   * registry read. Set by every new deploy and drift repair; instances started before it existed
+   * replay without it.
+   */
+  access?: true;
 }
 
 export interface DeployStatus {
   operation: "deploy";
   stack: string;
   generation: number;
-  phase: "graph" | "resources" | "nodes" | "database" | "health" | "succeeded" | "failed";
+  phase: "graph" | "resources" | "nodes" | "database" | "health" | "access" | "succeeded" | "failed";
   resources?: GraphProgress;
   nodes?: { name: string; healthy: boolean; problems: string[] }[];
   /** why the nodes were left alone, when they were (checkFirst) */
   inService?: string;
+  /** the sign-in step (access) */
+  access?: AccessProgress;
   startedAt: string;
   failure?: string;
   /** a failure that has a problem type: resources at the stack's ids that are not the stack's (409) */
@@ -126,6 +136,23 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
     const written = resources.filter((r) => r.lastAction && r.lastAction !== "unchanged").map((r) => r.key);
     const serverMade = ["created", "replaced"].includes(run.results.mysql?.action ?? "");
     const { nodes, database } = yield* bringUpNodes(context, input, status, publish, written, serverMade);
+    let access: AccessOutcome | undefined;
+    if (input.access) {
+      status.phase = "access";
+      publish();
+      access = yield* syncAccess(context, {
+        spec,
+        nodes: nodes.map((n) => ({ name: n.name, id: n.id })),
+        retry: activityRetry(),
+        pollSeconds: input.pollSeconds,
+        nodeReadyTimeoutMinutes: input.nodeReadyTimeoutMinutes,
+        operation: { kind: "deploy", instanceId: context.df.instanceId },
+        report: (progress) => {
+          status.access = progress;
+          publish();
+        },
+      });
+    }
 
     status.phase = "succeeded";
     publish();
@@ -163,6 +190,7 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
         ...(adopted.length > 0 ? { adopted: adopted.slice(0, 20) } : {}),
         ...(status.inService ? { nodesLeftAlone: status.inService } : {}),
         ...(database ? { database: database.outcome } : {}),
+        ...(access && !access.nothing ? { access: access.changes.slice(0, 20) } : {}),
       },
     });
     const output: DeployOutput = { outcome: "succeeded", resources, nodes };

@@ -17,6 +17,8 @@ import type { ResourceChange } from "../../shared/drift/history";
 import { Names } from "../names";
 import type { DeployInput } from "./deploy-stack";
 import type { PlanOutput } from "./plan-stack";
+import { activityRetry } from "./activity-retry";
+import { syncAccess, type AccessOutcome } from "./access-sync";
 
 export interface ReconcileInput {
   spec: StackSpec;
@@ -33,6 +35,12 @@ export interface ReconcileInput {
     full: boolean;
     suspects: DriftSuspect[];
   };
+  /**
+   * Also keep sign-in with Entra ID as the spec says (DeployInput.access): a repair's deploy does it,
+   * and a stack in sync gets the access step alone (a registry read when nothing is due). Instances
+   * started before it existed replay without it.
+   */
+  access?: true;
 }
 
 export interface DriftHistoryInput {
@@ -45,6 +53,8 @@ export interface DriftHistoryInput {
 export interface ReconcileOutput {
   drifted: boolean;
   changes: PlanOutput["changes"];
+  /** what the access step changed on a stack otherwise in sync */
+  access?: string[];
 }
 
 export const reconcileStack: OrchestrationHandler = function* (context: OrchestrationContext) {
@@ -75,7 +85,23 @@ export const reconcileStack: OrchestrationHandler = function* (context: Orchestr
     });
     if (plan.changes.length === 0) {
       context.df.setCustomStatus({ operation: "reconcile", stack, phase: "in sync" });
-      const output: ReconcileOutput = { drifted: false, changes: [] };
+      let access: AccessOutcome | undefined;
+      if (input.access) {
+        access = yield* syncAccess(context, {
+          spec: input.spec,
+          retry: activityRetry(),
+          nodeReadyTimeoutMinutes: input.nodeReadyTimeoutMinutes,
+          operation,
+          report: (progress) =>
+            context.df.setCustomStatus({ operation: "reconcile", stack, phase: "access", access: progress }),
+        });
+        if (!access.nothing) context.df.setCustomStatus({ operation: "reconcile", stack, phase: "in sync", access });
+      }
+      const output: ReconcileOutput = {
+        drifted: false,
+        changes: [],
+        ...(access && !access.nothing ? { access: access.changes } : {}),
+      };
       return output;
     }
     let changedBy: ResourceChange[] = [];
@@ -118,6 +144,7 @@ export const reconcileStack: OrchestrationHandler = function* (context: Orchestr
       dbUserSlot: input.dbUserSlot,
       ...(input.certificate ? { certificate: input.certificate } : {}),
       checkFirst: true,
+      ...(input.access ? { access: true as const } : {}),
     };
     yield context.df.callSubOrchestrator(Names.orchestrators.deployStack, deploy, `${context.df.instanceId}-apply`);
     context.df.setCustomStatus({ operation: "reconcile", stack, phase: "repaired", changes: drift });

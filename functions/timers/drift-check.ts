@@ -182,6 +182,7 @@ async function startReconcile(
     dbUserSlot: claim.dbUserSlot,
     ...(current ? { certificate: { secret: SECRET_NAMES.tlsBundle, serial: current.serial } } : {}),
     screening: { at: now.toISOString(), full: verdict.full, suspects: verdict.suspects.slice(0, 100) },
+    access: true,
   };
   const claimed = claim;
   await startClaimed(record.name, claimed, () =>

@@ -42,6 +42,7 @@ export const OPERATION_KINDS = [
   "scale",
   "rotate-certificate",
   "rotate-database",
+  "break-glass",
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
@@ -455,6 +456,26 @@ export class StackRegistry<TSpec = unknown, TObserved = unknown> {
       const now = this.clock().toISOString();
       const updated = { ...current, observed, observedGeneration: options.generation, observedAt: now, updatedAt: now };
       return { write: updated, then: (stack) => ({ ok: true, stack }) };
+    });
+  }
+
+  /**
+   * Changes part of what was observed, read-modify-write under the ETag it read: `change` gets the
+   * observed state as stored now (again after a lost race), so fields another writer changed
+   * meanwhile are kept; for a stack never observed yet it gets undefined. The observed generation
+   * stays. Throws StackNotFoundError when the stack is gone.
+   */
+  async updateObserved(
+    name: string,
+    change: (observed: TObserved | undefined) => TObserved,
+    options: StoreCallOptions = {},
+  ): Promise<boolean> {
+    assertStackName(name);
+    return this.mutate<boolean>(name, options, (current) => {
+      if (!current) throw new StackNotFoundError(name);
+      const now = this.clock().toISOString();
+      const updated = { ...current, observed: change(current.observed), observedAt: now, updatedAt: now };
+      return { write: updated, then: () => true };
     });
   }
 

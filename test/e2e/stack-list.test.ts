@@ -61,7 +61,7 @@ describe("GET /api/stacks, paged", () => {
       sizes.push(names(page).length);
       seen.push(...names(page));
       if (page.nextLink) {
-        const next = new URL(page.nextLink as string);
+        const next = new URL(page.nextLink);
         assert.equal(next.searchParams.get("continuationToken"), page.continuationToken);
         assert.equal(next.searchParams.get("pageSize"), "3");
       }
