@@ -596,7 +596,7 @@ export class StackRegistry<TSpec = unknown, TObserved = unknown> {
       }
       // a transaction's delete takes no ETag: an ETag-guarded unregister deletes the stack first and
       // its index row right after (a row left by a crash in between names a stack the registry no
-      // longer has: the alert intake checks nothing more, the drift check's backfill removes it)
+      // longer has: an alert it routes reaches a heal or scale worker that finds no stack and ends)
       await table.deleteEntity(PARTITION, name, { etag, abortSignal });
       if (route) {
         await table.deleteEntity(PARTITION, route.rowKey, { abortSignal }).catch((e: unknown) => {
