@@ -7,7 +7,6 @@ import "../../emulator/durable/install";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type * as df from "durable-functions";
-import type { TableClient } from "@azure/data-tables";
 import { orchestratorHandler } from "../../emulator/durable";
 import { SIGNAL_EVENT } from "../../functions/alert-wake";
 import { takeHealSignalsActivity } from "../../functions/activities/heal";
@@ -62,8 +61,7 @@ describe("alert routing index", () => {
     return { status: res.status, json, table };
   }
   const signalled = (a: { json: Json }) => ((a.json.signals as { stack: string }[]) ?? []).map((s) => s.stack);
-  const stacksTable = () =>
-    (env.registry as unknown as { tables: StoreTables }).tables.table("stacks") as Promise<TableClient>;
+  const stacksTable = () => (env.registry as unknown as { tables: StoreTables }).tables.table("stacks");
 
   before(async () => {
     env = await startJumpgateEnv({ http: true, gates: true, realTime: { timeScale: 50 } });
