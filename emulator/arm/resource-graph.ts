@@ -224,7 +224,9 @@ export class ResourceGraphIndex {
       ...row,
       properties: {
         ...properties,
-        extended: { instanceView: { powerState: { code: `PowerState/${power}`, level: "Info", displayStatus: display } } },
+        extended: {
+          instanceView: { powerState: { code: `PowerState/${power}`, level: "Info", displayStatus: display } },
+        },
       },
     };
   }

@@ -74,7 +74,11 @@ async function readCredentialStates(spec: StackSpec): Promise<{ states: Credenti
   let requests = 0;
   for (const [index, source] of (spec.connections?.sources ?? []).entries()) {
     if (!source.credential) continue;
-    const ref = { key: `c${index}`, secret: source.credential.secret, ...(source.credential.vaultId ? { vaultId: source.credential.vaultId } : {}) };
+    const ref = {
+      key: `c${index}`,
+      secret: source.credential.secret,
+      ...(source.credential.vaultId ? { vaultId: source.credential.vaultId } : {}),
+    };
     try {
       const uri = await vaultUriOf(spec, source.credential.vaultId);
       requests += 2;
@@ -121,7 +125,10 @@ export async function planConnectionSyncActivity(input: PlanConnectionSyncInput)
   let due: string | undefined;
   if (input.force) due = "a sync was asked for";
   else if (summary.digest !== desired.digest) due = summary.digest ? "the inventory changed" : "never applied";
-  else if (!summary.appliedAt || Date.parse(input.at) - Date.parse(summary.appliedAt) >= CONNECTIONS_VERIFY_HOURS * 3_600_000)
+  else if (
+    !summary.appliedAt ||
+    Date.parse(input.at) - Date.parse(summary.appliedAt) >= CONNECTIONS_VERIFY_HOURS * 3_600_000
+  )
     due = `last verified ${CONNECTIONS_VERIFY_HOURS} hours ago or more`;
   let node: WebNodeRef | undefined;
   let arm = keyVault / 2;
@@ -180,7 +187,9 @@ export async function applyConnectionsActivity(input: ApplyConnectionsInput): Pr
     stdin: encodeDesired(input.desired),
   };
   if (Object.keys(handed).length === 0) return runAgentCommand(factory, run);
-  const vm = await factory.compute(spec.subscriptionId).virtualMachines.get(spec.resourceGroup, input.vmName, factory.call());
+  const vm = await factory
+    .compute(spec.subscriptionId)
+    .virtualMachines.get(spec.resourceGroup, input.vmName, factory.call());
   return runAgentCommand(factory, run, undefined, {
     protectedParameters: [{ name: HANDED_PARAMETERS.connectionCredentials, value: JSON.stringify(handed) }],
     location: vm.location,

@@ -22,15 +22,35 @@ export async function syncConnectionsHttp(request: HttpRequest, context: Invocat
   const started = await startConnectionSync(df.getClient(context), record, { trigger: "request", force: true });
   if (!("instanceId" in started)) {
     const refusals = {
-      "no-connections": ["connections-not-configured", "The stack has no connections section", `stack '${stack}' has no connections in its spec; add connections.sources and PUT it`],
-      "not-deployed": ["not-deployed", "The stack has not been deployed", `stack '${stack}' has no Guacamole yet; PUT it first`],
-      busy: ["stack-busy", "Another operation is changing the stack", `operation ${started.holder ?? ""} holds stack '${stack}'; it syncs the connections itself when it deploys`],
+      "no-connections": [
+        "connections-not-configured",
+        "The stack has no connections section",
+        `stack '${stack}' has no connections in its spec; add connections.sources and PUT it`,
+      ],
+      "not-deployed": [
+        "not-deployed",
+        "The stack has not been deployed",
+        `stack '${stack}' has no Guacamole yet; PUT it first`,
+      ],
+      busy: [
+        "stack-busy",
+        "Another operation is changing the stack",
+        `operation ${started.holder ?? ""} holds stack '${stack}'; it syncs the connections itself when it deploys`,
+      ],
     } as const;
     const [type, title, detail] = refusals[started.why];
-    return problem({ type: problemTypeUri(type), title, status: 409, detail, ...(started.holder ? { operation: started.holder } : {}) });
+    return problem({
+      type: problemTypeUri(type),
+      title,
+      status: 409,
+      detail,
+      ...(started.holder ? { operation: started.holder } : {}),
+    });
   }
   const url = operationUrl(request, stack, started.instanceId);
-  context.log(`connection sync of ${stack}: ${started.started ? "started" : "already running"} (${started.instanceId})`);
+  context.log(
+    `connection sync of ${stack}: ${started.started ? "started" : "already running"} (${started.instanceId})`,
+  );
   return json(
     202,
     {

@@ -108,7 +108,9 @@ export function* syncConnections(
       apply,
     )) as AgentCommandResult;
     if (!result.reachable || result.exitCode !== 0 || typeof result.json !== "object" || result.json === null)
-      throw new Error(`connections on ${plan.node.name} failed: ${result.error ?? result.stderr ?? `exit ${result.exitCode}`}`);
+      throw new Error(
+        `connections on ${plan.node.name} failed: ${result.error ?? result.stderr ?? `exit ${result.exitCode}`}`,
+      );
     const answer = result.json as AgentConnectionsAnswer;
     yield record({
       summary: {
@@ -128,7 +130,9 @@ export function* syncConnections(
       yield audit(
         answer.changes > 0 ? "connections synced" : "connections checked",
         `${plan.due}: ${answer.created} created, ${answer.updated} updated, ${answer.removed} removed in ${answer.statements} statement(s)` +
-          (answer.conflicts.length > 0 ? `; ${answer.conflicts.length} name(s) taken by connections not made by Jumpgate were left alone` : "") +
+          (answer.conflicts.length > 0
+            ? `; ${answer.conflicts.length} name(s) taken by connections not made by Jumpgate were left alone`
+            : "") +
           (plan.skipped.length > 0 ? `; ${plan.skipped.length} target(s) skipped` : ""),
         {
           changes: answer.changed.slice(0, 40),

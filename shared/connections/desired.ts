@@ -175,7 +175,9 @@ export function desiredConnections(
       if (source.subscriptionId.toLowerCase() !== subscription) continue;
       if (source.resourceGroups && !source.resourceGroups.some((g) => g.toLowerCase() === group)) continue;
       const own = tagOf(vm.tags, source.tag);
-      const inherited = vm.scaleSetId ? tagOf(scaleSetTags.get(vm.scaleSetId.toLowerCase()) ?? {}, source.tag) : undefined;
+      const inherited = vm.scaleSetId
+        ? tagOf(scaleSetTags.get(vm.scaleSetId.toLowerCase()) ?? {}, source.tag)
+        : undefined;
       const value = own ?? inherited;
       if (value === undefined) continue;
       if (seen.has(key)) {
@@ -203,7 +205,9 @@ export function desiredConnections(
         break;
       }
       if (!reach.some((c) => address >= c.first && address <= c.last)) {
-        skip(`${formatIpv4(address)} is not in the stack's virtual network or a peered address space: unreachable from the web subnet`);
+        skip(
+          `${formatIpv4(address)} is not in the stack's virtual network or a peered address space: unreachable from the web subnet`,
+        );
         break;
       }
       if (connections.length >= MAX_CONNECTIONS) {
@@ -325,7 +329,8 @@ export function credentialParameters(value: string): { parameters: Record<string
     parameters[parameter] = v.replace(/\r\n/g, "\n");
   }
   if (!parameters.username) return { problem: "it has no 'username'" };
-  if (!parameters.password && !parameters["private-key"]) return { problem: "it has neither 'password' nor 'privateKey'" };
+  if (!parameters.password && !parameters["private-key"])
+    return { problem: "it has neither 'password' nor 'privateKey'" };
   const unknown = Object.keys(o).filter((k) => !fields.some(([f]) => f === k));
   if (unknown.length > 0) return { problem: `unknown field(s): ${unknown.slice(0, 5).map(shown).join(", ")}` };
   return { parameters };

@@ -106,4 +106,3 @@ export async function readInventory(
     requests: targets.requests + nics.requests + vnet.requests,
   };
 }
-

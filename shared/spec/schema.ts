@@ -377,7 +377,8 @@ export const STACK_SPEC_SCHEMA = {
           type: "array",
           minItems: 1,
           maxItems: 20,
-          description: "Where to look for targets, and who may use what is found there. A VM matched by two sources is the first one's.",
+          description:
+            "Where to look for targets, and who may use what is found there. A VM matched by two sources is the first one's.",
           items: {
             type: "object",
             additionalProperties: false,
@@ -406,7 +407,7 @@ export const STACK_SPEC_SCHEMA = {
                 additionalProperties: false,
                 required: ["secret"],
                 description:
-                  "A Key Vault secret with the targets' credentials, as JSON: `{\"username\": ..., \"password\": ...}` or `{\"username\": ..., \"privateKey\": ..., \"passphrase\": ...}` (SSH). The app reads it at every sync (a new version reaches the connections then) and writes it into the connections' parameters; users never see it. Left out: users type their credentials when they connect.",
+                  'A Key Vault secret with the targets\' credentials, as JSON: `{"username": ..., "password": ...}` or `{"username": ..., "privateKey": ..., "passphrase": ...}` (SSH). The app reads it at every sync (a new version reaches the connections then) and writes it into the connections\' parameters; users never see it. Left out: users type their credentials when they connect.',
                 properties: {
                   secret: {
                     type: "string",

@@ -213,7 +213,9 @@ export class ConnectionLedger {
 function json(value: unknown, stack: string): string {
   const text = asciiJson(JSON.stringify(value));
   if (text.length > MAX_PROPERTY_CHARS)
-    throw new RangeError(`a connection ledger entry of '${stack}' is ${text.length} characters, over ${MAX_PROPERTY_CHARS}`);
+    throw new RangeError(
+      `a connection ledger entry of '${stack}' is ${text.length} characters, over ${MAX_PROPERTY_CHARS}`,
+    );
   return text;
 }
 
