@@ -89,8 +89,9 @@ async function readCredentialStates(spec: StackSpec): Promise<{ states: Credenti
       else if (!/^[0-9A-Za-z]{1,64}$/.test(version)) states.push({ ...ref, problem: "Key Vault returned no version" });
       else states.push({ ...ref, version });
     } catch (e) {
-      const code = (e as { code?: unknown; statusCode?: unknown }).code ?? (e as { statusCode?: unknown }).statusCode;
-      states.push({ ...ref, problem: `it cannot be read (${String(code ?? (e as Error).name)})` });
+      const { code, statusCode } = e as { code?: unknown; statusCode?: unknown };
+      const why = typeof code === "string" ? code : typeof statusCode === "number" ? `HTTP ${statusCode}` : "error";
+      states.push({ ...ref, problem: `it cannot be read (${why})` });
     }
   }
   return { states, requests };

@@ -252,7 +252,7 @@ describe("connections from the Azure inventory (real agent, MariaDB, Resource Gr
       },
       lro(),
     );
-    strayVmId = (await makeVm(RG_B, "vm-stray", { "jumpgate-connect": "ssh" }, stray.subnets![0].id!)).vm.id!;
+    strayVmId = (await makeVm(RG_B, "vm-stray", { "jumpgate-connect": "ssh" }, stray.subnets![0].id)).vm.id!;
   });
 
   after(async () => {
@@ -287,7 +287,7 @@ describe("connections from the Azure inventory (real agent, MariaDB, Resource Gr
   test("peered: 50 VMs in two resource groups become 50 connections with protocol, host, port, credentials and READ", async () => {
     // the network team peers the targets' VNet with the stack's (as a GET of the VNet shows it)
     const stackVnet = env.emulator.store.get(stackNames((await env.registry.get(STACK))!.spec).vnetId)!;
-    (stackVnet.properties as Doc).virtualNetworkPeerings = [
+    stackVnet.properties.virtualNetworkPeerings = [
       {
         name: "to-targets",
         properties: { peeringState: "Connected", remoteAddressSpace: { addressPrefixes: ["10.50.0.0/16"] } },
