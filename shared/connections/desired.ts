@@ -173,7 +173,8 @@ export function desiredConnections(
     const [, subscription, group] = parsedId;
     for (const [index, source] of sources.entries()) {
       if (source.subscriptionId.toLowerCase() !== subscription) continue;
-      if (source.resourceGroups && !source.resourceGroups.some((g) => g.toLowerCase() === group)) continue;
+      const scope = source.resourceGroups?.map((g) => g.toLowerCase());
+      if (scope && !scope.includes(group)) continue;
       const own = tagOf(vm.tags, source.tag);
       const inherited = vm.scaleSetId
         ? tagOf(scaleSetTags.get(vm.scaleSetId.toLowerCase()) ?? {}, source.tag)
