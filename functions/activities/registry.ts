@@ -65,9 +65,10 @@ export async function releaseOperationActivity(input: ReleaseOperationInput): Pr
 
 /** After a teardown: the stack leaves the registry, the repair and certificate ledgers and the fleet state; its audit trail stays. */
 export async function forgetStackActivity(input: { stack: string }): Promise<void> {
-  const { registry, repairs, fleet, certificates } = services();
+  const { registry, repairs, fleet, certificates, connections } = services();
   await repairs.forget(input.stack);
   await certificates.forget(input.stack);
+  await connections.forget(input.stack);
   await fleet.delete(input.stack);
   await registry.delete(input.stack);
 }

@@ -21,6 +21,7 @@ import { Names } from "../names";
 import { describeFailure, failureMessage, runGraph, type GraphProgress } from "./graph-runner";
 import { bringUpWebNodes } from "./node-bring-up";
 import { syncAccess, type AccessOutcome, type AccessProgress } from "./access-sync";
+import { syncConnections, type ConnectionSyncOutcome } from "./connection-sync";
 import { activityRetry } from "./activity-retry";
 
 export interface DeployInput {
@@ -67,7 +68,7 @@ export interface DeployStatus {
   operation: "deploy";
   stack: string;
   generation: number;
-  phase: "graph" | "resources" | "nodes" | "database" | "health" | "access" | "succeeded" | "failed";
+  phase: "graph" | "resources" | "nodes" | "database" | "health" | "access" | "connections" | "succeeded" | "failed";
   resources?: GraphProgress;
   nodes?: { name: string; healthy: boolean; problems: string[] }[];
   /** why the nodes were left alone, when they were (checkFirst) */
@@ -154,6 +155,22 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
       });
     }
 
+    // connections from the inventory, given to the groups sign-in just made (a stack without the
+    // section schedules nothing, so instances started before it existed replay unchanged); a failed
+    // sync is recorded and audited, and does not fail the deploy
+    let connections: ConnectionSyncOutcome | undefined;
+    if (input.access && spec.connections) {
+      status.phase = "connections";
+      publish();
+      connections = yield* syncConnections(context, {
+        spec,
+        nodes: nodes.map((n) => ({ name: n.name, id: n.id })),
+        retry: activityRetry(),
+        operation: { kind: "deploy", instanceId: context.df.instanceId },
+        trigger: "deploy",
+      });
+    }
+
     status.phase = "succeeded";
     publish();
     // finishedAt: the activity's wall clock (a replayed orchestration's time is the host's)
@@ -191,6 +208,17 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
         ...(status.inService ? { nodesLeftAlone: status.inService } : {}),
         ...(database ? { database: database.outcome } : {}),
         ...(access && !access.nothing ? { access: access.changes.slice(0, 20) } : {}),
+        ...(connections && connections.outcome !== "nothing"
+          ? {
+              connections: {
+                outcome: connections.outcome,
+                created: connections.created,
+                updated: connections.updated,
+                removed: connections.removed,
+                skipped: connections.skipped,
+              },
+            }
+          : {}),
       },
     });
     const output: DeployOutput = { outcome: "succeeded", resources, nodes };

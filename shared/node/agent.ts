@@ -17,7 +17,8 @@ export type AgentCommand =
   | "init"
   | "sign-in"
   | "access-groups"
-  | "guacadmin";
+  | "guacadmin"
+  | "connections";
 
 export const AGENT_COMMANDS: readonly AgentCommand[] = [
   "health",
@@ -32,6 +33,7 @@ export const AGENT_COMMANDS: readonly AgentCommand[] = [
   "sign-in",
   "access-groups",
   "guacadmin",
+  "connections",
 ];
 const COMMANDS: ReadonlySet<string> = new Set(AGENT_COMMANDS);
 
@@ -43,6 +45,8 @@ export const HANDED_PARAMETERS = {
   adminFallback: "JUMPGATE_DB_ADMIN_PASSWORD_FALLBACK",
   /** guacadmin's password (bootstrap-db replaces the default with it; guacadmin set-password sets it) */
   guacadmin: "JUMPGATE_GUACADMIN_PASSWORD",
+  /** `connections`: the targets' credentials, a JSON object of Guacamole parameter maps by credential key */
+  connectionCredentials: "JUMPGATE_CONNECTION_CREDENTIALS",
 } as const;
 
 /**

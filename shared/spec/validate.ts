@@ -18,6 +18,7 @@ import {
 } from "../http/problem";
 import { cidrContains, cidrOverlaps, formatIpv4, parseCidr, parseIpv4, type Cidr } from "../ipv4";
 import { ACCESS_CROSS_FIELD_RULES, accessRules } from "./access-rules";
+import { CONNECTION_CROSS_FIELD_RULES, connectionRules } from "./connection-rules";
 import { ARM_RESOURCE_ID_PATTERN, STACK_NAME_PATTERN, STACK_SPEC_SCHEMA } from "./schema";
 import type { StackSpec } from "./types";
 
@@ -508,6 +509,8 @@ export const CROSS_FIELD_RULES: readonly { keyword: string; rule: string }[] = [
     rule: `No tag may be named \`${STACK_TAG_NAME}\` (in any case: Jumpgate sets it itself), \`__proto__\`, \`constructor\` or \`prototype\`, and no two tag names may differ only in case (Azure tag names are case-insensitive).`,
   }, // the access section's rules live beside it (shared/spec/access-rules.ts)
   ...ACCESS_CROSS_FIELD_RULES,
+  // and the connections section's (shared/spec/connection-rules.ts)
+  ...CONNECTION_CROSS_FIELD_RULES,
 ];
 
 const SEMANTIC_RULES: readonly SemanticRule[] = [
@@ -522,6 +525,8 @@ const SEMANTIC_RULES: readonly SemanticRule[] = [
   tagNames,
   // shared/spec/access-rules.ts
   accessRules,
+  // shared/spec/connection-rules.ts
+  connectionRules,
 ];
 
 /** A CIDR field that passed the schema, with its text as the client (or the default) wrote it. */

@@ -63,3 +63,4 @@ export {
   type FleetMode as FleetStateMode,
 } from "./fleet-state";
 export { CertificateLedger } from "./certificate-ledger";
+export { ConnectionLedger, emptySummary, type ConnectionRow, type ConnectionSyncSummary } from "./connection-ledger";

@@ -22,6 +22,7 @@ export const TABLE_SUFFIXES = {
   repairs: "repairs",
   fleet: "fleet",
   certificates: "certs",
+  connections: "conns",
 } as const;
 export type TableKind = keyof typeof TABLE_SUFFIXES;
 

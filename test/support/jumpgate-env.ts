@@ -24,6 +24,7 @@ import {
   AlertInbox,
   AuditLog,
   CertificateLedger,
+  ConnectionLedger,
   FleetStateStore,
   RepairLedger,
   StackRegistry,
@@ -110,6 +111,7 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
   const repairs = new RepairLedger(tables);
   const fleet = new FleetStateStore(tables);
   const certificates = new CertificateLedger(tables);
+  const connections = new ConnectionLedger(tables);
   const services: Services = {
     factory,
     engine: new ResourceEngine(factory),
@@ -119,6 +121,7 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
     repairs,
     fleet,
     certificates,
+    connections,
     acme: {
       dnsWaitSeconds: options.acme?.dnsWaitSeconds ?? 0,
       transport: {

@@ -21,6 +21,7 @@ const SCHEMA: SchemaNode = STACK_SPEC_SCHEMA;
 const VALIDATE_SOURCE = path.join(__dirname, "..", "..", "..", "shared", "spec", "validate.ts");
 /** the access section's rules, which validate.ts lists and runs with its own */
 const ACCESS_RULES_SOURCE = path.join(__dirname, "..", "..", "..", "shared", "spec", "access-rules.ts");
+const CONNECTION_RULES_SOURCE = path.join(__dirname, "..", "..", "..", "shared", "spec", "connection-rules.ts");
 
 /** Every object of the schema with fields, and every field, with their paths. */
 function walk(visit: (node: SchemaNode, at: string[]) => void, node: SchemaNode = SCHEMA, at: string[] = []): void {
@@ -140,8 +141,11 @@ describe("stack spec reference", () => {
     const accessSource = fs
       .readFileSync(ACCESS_RULES_SOURCE, "utf8")
       .replace(/export const ACCESS_CROSS_FIELD_RULES[\s\S]*?\n\];\n/, "");
+    const connectionSource = fs
+      .readFileSync(CONNECTION_RULES_SOURCE, "utf8")
+      .replace(/export const CONNECTION_CROSS_FIELD_RULES[\s\S]*?\n\];\n/, "");
     const reported = new Set(
-      [...`${withoutList}\n${accessSource}`.matchAll(/keyword: "([A-Za-z]+)"/g)].map((m) => m[1]),
+      [...`${withoutList}\n${accessSource}\n${connectionSource}`.matchAll(/keyword: "([A-Za-z]+)"/g)].map((m) => m[1]),
     );
     reported.delete("type"); // a body that is not plain JSON data, not a rule between fields
     assert.deepEqual([...new Set(CROSS_FIELD_RULES.map((r) => r.keyword))].sort(), [...reported].sort());
@@ -180,6 +184,21 @@ describe("stack spec reference", () => {
     tagName: { input: { ...base, tags: { "Jumpgate-Stack": "mine" } } },
     accessAdminGroup: { input: { ...base, access: { ...ACCESS, adminGroups: [] } } },
     accessGroups: { input: { ...base, access: { ...ACCESS, userGroups: [ACCESS.adminGroups[0].toUpperCase()] } } },
+    connectionsNeedAccess: {
+      input: {
+        ...base,
+        connections: { sources: [{ subscriptionId: base.subscriptionId, groups: ACCESS.adminGroups }] },
+      },
+    },
+    connectionGroups: {
+      input: {
+        ...base,
+        access: ACCESS,
+        connections: {
+          sources: [{ subscriptionId: base.subscriptionId, groups: ["11111111-2222-4333-8444-555555555555"] }],
+        },
+      },
+    },
     adoptScope: {
       input: { ...base, adopt: [`/subscriptions/${FULL_SPEC_EXAMPLE.subscriptionId}/resourceGroups/someone-elses`] },
     },

@@ -74,6 +74,20 @@ function complete(): JsonObject {
       userGroups: ["6c2d9e4f-1a3b-4c5d-8e7f-9a0b1c2d3e4f"],
       breakGlass: { maxMinutes: 60, passwordMaxAgeDays: 14 },
     },
+    connections: {
+      sources: [
+        {
+          subscriptionId: SUBSCRIPTION,
+          resourceGroups: ["rg-targets"],
+          tag: "connect",
+          credential: {
+            secret: "targets-login",
+            vaultId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-targets/providers/Microsoft.KeyVault/vaults/kv-targets`,
+          },
+          groups: ["6c2d9e4f-1a3b-4c5d-8e7f-9a0b1c2d3e4f"],
+        },
+      ],
+    },
     policies: {
       repair: {
         enabled: true,
@@ -302,7 +316,7 @@ describe("unknown fields", () => {
   });
 
   test("the schema closes every object of the spec", () => {
-    assert.equal(objects.length, 15);
+    assert.equal(objects.length, 16);
   });
 
   for (const path of objects) {
