@@ -5,7 +5,6 @@
 // Idempotent by design: issuing again under the same order id finds the stored bundle or resumes
 // the CA's order; records are read-change-write of the ledger; the claim is harmless to take again.
 // No activity returns or logs a key: only serials, dates, Key Vault version ids and node names.
-import * as df from "durable-functions";
 import { ArmDocuments } from "../../shared/arm/arm-documents";
 import { certificatesOf, certificateFacts } from "../../shared/acme/certificate";
 import { fetchRenewalInfo, issueCertificate, type ChallengeProof, type ChallengeSolver } from "../../shared/acme/issue";
@@ -19,11 +18,10 @@ import { runAgentCommand } from "../../shared/node/run-agent";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
 import { StackNotFoundError, type StackOperation } from "../../shared/store";
-import { Names } from "../names";
 import { services } from "../services";
 import { acmeDirectoryRefusal } from "../acme-directory";
-import { claimForWorker } from "../stack-claim";
-import { listWebNodesActivity, type WebNodeRef } from "./nodes";
+import type { WebNodeRef } from "../../shared/node/model";
+import { listWebNodesActivity } from "./nodes";
 import { grantTlsBundleReaders } from "./resources";
 
 /** The name the certificate is for: the spec's hostname, else the public IP's DNS name. */
@@ -179,22 +177,6 @@ async function renewalWindow(
   } catch {
     return { ...(known ? { ari: known } : {}), checked };
   }
-}
-
-// ------------------------------------------------------------------------------------ the claim
-
-export interface ClaimForCertificateInput {
-  stack: string;
-  instanceId: string;
-  at: string;
-}
-
-export type ClaimForCertificateOutput =
-  { ok: true } | { ok: false; running: StackOperation } | { ok: false; gone: true };
-
-/** Claims the stack for the certificate worker (again: harmless); another live operation is reported, never overridden. */
-export async function claimForCertificateActivity(input: ClaimForCertificateInput): Promise<ClaimForCertificateOutput> {
-  return claimForWorker(input.stack, "rotate-certificate", input.instanceId, input.at);
 }
 
 // ------------------------------------------------------------------------------------ issuance
@@ -487,11 +469,3 @@ function lastLine(text?: string): string | undefined {
   return line ? line.slice(0, 200) : undefined;
 }
 
-df.app.activity(Names.activities.readCertificateState, { handler: readCertificateStateActivity });
-df.app.activity(Names.activities.claimForCertificate, { handler: claimForCertificateActivity });
-df.app.activity(Names.activities.beginCertificateOrder, { handler: beginCertificateOrderActivity });
-df.app.activity(Names.activities.issueCertificate, { handler: issueCertificateActivity });
-df.app.activity(Names.activities.recordCertificateRollout, { handler: recordCertificateRolloutActivity });
-df.app.activity(Names.activities.recordCertificateFailure, { handler: recordCertificateFailureActivity });
-df.app.activity(Names.activities.recordCertificateVerification, { handler: recordCertificateVerificationActivity });
-df.app.activity(Names.activities.recordCertificateCheck, { handler: recordCertificateCheckActivity });

@@ -5,13 +5,13 @@
 // bootstrap-db guacadmin's) from this activity instead, read from the stack's vault with the
 // Function App's identity right here and handed over as managed Run Command protected parameters:
 // the nodes' identities cannot read them at all.
-import * as df from "durable-functions";
 import type { SecretClient } from "@azure/keyvault-secrets";
 import { ArmDocuments } from "../../shared/arm/arm-documents";
 import { ROTATION_TAGS } from "../../shared/credentials/rotation-state";
 import { STACK_TAG_NAME, stackNames } from "../../shared/graph/names";
 import { API_VERSIONS } from "../../shared/graph/stack-graph";
 import { HANDED_PARAMETERS, handedSecrets, SETTLED, type HandedSecret } from "../../shared/node/agent";
+import type { WebNodeRef } from "../../shared/node/model";
 import {
   runAgentCommand,
   type AgentCommandResult,
@@ -19,13 +19,7 @@ import {
   type ProtectedRun,
 } from "../../shared/node/run-agent";
 import type { StackSpec } from "../../shared/spec/types";
-import { Names } from "../names";
 import { services } from "../services";
-
-export interface WebNodeRef {
-  name: string;
-  id: string;
-}
 
 export interface ListWebNodesInput {
   spec: StackSpec;
@@ -120,5 +114,3 @@ function valueOf(secret: { value?: string }, h: HandedSecret): string {
   return secret.value;
 }
 
-df.app.activity(Names.activities.listWebNodes, { handler: listWebNodesActivity });
-df.app.activity(Names.activities.runNodeAgent, { handler: runNodeAgentActivity });

@@ -1,7 +1,6 @@
 // Activities over the resource graph: build it, and plan, apply or remove one node. Each is
 // idempotent (the engine reads, compares and writes only what differs), so a retried or replayed
 // activity is harmless.
-import * as df from "durable-functions";
 import { ArmDocuments } from "../../shared/arm/arm-documents";
 import type { ApplyResult, RemoveResult } from "../../shared/arm/engine";
 import { ArmApplyError } from "../../shared/arm/errors";
@@ -12,7 +11,6 @@ import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
 import { renderWebNodeCustomData } from "../../shared/node/web-node-template";
 import { effectiveFleet, type FleetMembers } from "../../shared/scale/fleet";
-import { Names } from "../names";
 import { services } from "../services";
 
 export interface BuildGraphInput {
@@ -109,7 +107,3 @@ async function removeSuperseded(node: GraphNode): Promise<void> {
   }
 }
 
-df.app.activity(Names.activities.buildStackGraph, { handler: buildGraphActivity });
-df.app.activity(Names.activities.planResource, { handler: planResourceActivity });
-df.app.activity(Names.activities.applyResource, { handler: applyResourceActivity });
-df.app.activity(Names.activities.removeResource, { handler: removeResourceActivity });

@@ -5,7 +5,6 @@
 // Key Vault; the one step that must send a value somewhere else (the admin password, to ARM) reads
 // it from Key Vault itself. No value is ever returned, thrown or logged: results carry secret
 // names and versions only.
-import * as df from "durable-functions";
 import type { SecretClient } from "@azure/keyvault-secrets";
 import { generatePassword } from "../../shared/arm/secret-values";
 import {
@@ -26,9 +25,7 @@ import { appUserSecretName, SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
 import type { CredentialsObserved, RotationOutcome, StackObserved } from "../../shared/stack-status";
 import { StackNotFoundError, type StackConditionInput, type StackOperation } from "../../shared/store";
-import { Names } from "../names";
 import { services } from "../services";
-import { claimForWorker } from "../stack-claim";
 
 const PASSWORD_LENGTH = 32;
 
@@ -338,21 +335,6 @@ export async function loadRotationTargetActivity(input: { stack: string }): Prom
   };
 }
 
-export type ClaimForRotationOutput = { ok: true } | { ok: false; running: StackOperation } | { ok: false; gone: true };
-
-/**
- * Claims the stack for this rotation (again: harmless). Another live operation (deploy, heal, scale)
- * is reported, never overridden: the rotation waits for it. While the rotation holds the claim, a
- * PUT or DELETE of the stack gets 409 and heal and scale wait.
- */
-export async function claimForRotationActivity(input: {
-  stack: string;
-  instanceId: string;
-  at: string;
-}): Promise<ClaimForRotationOutput> {
-  return claimForWorker(input.stack, "rotate-database", input.instanceId, input.at);
-}
-
 export interface RecordCredentialsInput {
   stack: string;
   spec: StackSpec;
@@ -459,12 +441,3 @@ function oneLine(text: string, max: number): string {
   return text.split("\n")[0].trim().slice(0, max);
 }
 
-df.app.activity(Names.activities.loadRotationTarget, { handler: loadRotationTargetActivity });
-df.app.activity(Names.activities.claimForRotation, { handler: claimForRotationActivity });
-df.app.activity(Names.activities.readCredentialState, { handler: readCredentialStateActivity });
-df.app.activity(Names.activities.normalizeCredentialLabels, { handler: normalizeCredentialLabelsActivity });
-df.app.activity(Names.activities.createPendingPassword, { handler: createPendingPasswordActivity });
-df.app.activity(Names.activities.finishRotation, { handler: finishRotationActivity });
-df.app.activity(Names.activities.abandonPending, { handler: abandonPendingActivity });
-df.app.activity(Names.activities.applyAdminPassword, { handler: applyAdminPasswordActivity });
-df.app.activity(Names.activities.recordCredentials, { handler: recordCredentialsActivity });

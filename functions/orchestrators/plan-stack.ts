@@ -1,9 +1,10 @@
 // planStack: what a deploy would change, resource by resource, without writing anything.
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
-import type { NodePlan, StackGraph } from "../../shared/graph/types";
+import type { NodePlan } from "../../shared/graph/types";
 import type { StackSpec } from "../../shared/spec/types";
 import { Names } from "../names";
+import { workflow } from "../workflow/workflow";
 
 export interface PlanInput {
   spec: StackSpec;
@@ -27,20 +28,16 @@ export function summarize(plans: NodePlan[]): PlanOutput["summary"] {
 
 export const planStack: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<PlanInput>();
-  const retry = new df.RetryOptions(5_000, 3);
+  const wf = workflow(context);
   context.df.setCustomStatus({ operation: "plan", stack: input.spec.name, phase: "graph" });
-  const graph = (yield context.df.callActivityWithRetry(Names.activities.buildStackGraph, retry, {
-    spec: input.spec,
-  })) as StackGraph;
+  const graph = yield* wf.call("buildStackGraph", { spec: input.spec });
   context.df.setCustomStatus({
     operation: "plan",
     stack: input.spec.name,
     phase: "reading",
     total: graph.nodes.length,
   });
-  const plans = (yield context.df.Task.all(
-    graph.nodes.map((node) => context.df.callActivityWithRetry(Names.activities.planResource, retry, { node })),
-  )) as NodePlan[];
+  const plans = yield* wf.all(graph.nodes.map((node) => wf.task("planResource", { node })));
   const output: PlanOutput = {
     stack: input.spec.name,
     generation: input.generation,

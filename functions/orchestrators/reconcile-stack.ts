@@ -8,6 +8,7 @@ import type { OrchestrationContext, OrchestrationHandler } from "durable-functio
 import { ownershipCondition, type ForeignResource } from "../../shared/arm/ownership";
 import type { StackSpec } from "../../shared/spec/types";
 import { Names } from "../names";
+import { workflow } from "../workflow/workflow";
 import type { DeployInput } from "./deploy-stack";
 import type { PlanOutput } from "./plan-stack";
 
@@ -27,22 +28,22 @@ export interface ReconcileOutput {
 
 export const reconcileStack: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<ReconcileInput>();
-  const retry = new df.RetryOptions(5_000, 3);
+  const wf = workflow(context);
   const stack = input.spec.name;
-  const operation = { kind: "reconcile", instanceId: context.df.instanceId };
+  const operation = { kind: "reconcile" as const, instanceId: context.df.instanceId };
   try {
     context.df.setCustomStatus({ operation: "reconcile", stack, phase: "plan" });
-    const plan = (yield context.df.callSubOrchestrator(
+    const plan = yield* wf.subOrchestration<PlanOutput>(
       Names.orchestrators.planStack,
       { spec: input.spec, generation: input.generation },
       `${context.df.instanceId}-plan`,
-    )) as PlanOutput;
+    );
     const at = context.df.currentUtcDateTime.toISOString();
     const drift = plan.changes.map((c) => ({ key: c.key, action: c.action, paths: c.changes.map((x) => x.path) }));
     const foreign: ForeignResource[] = plan.changes
       .filter((c) => c.action === "conflict")
       .map((c) => ({ key: c.key, id: c.id, reason: c.reason ?? "not the stack's" }));
-    yield context.df.callActivityWithRetry(Names.activities.recordObserved, retry, {
+    yield* wf.call("recordObserved", {
       stack,
       observed: { generation: input.generation, drift: { at, changes: drift } },
       conditions: [ownershipCondition(foreign)],
@@ -52,7 +53,7 @@ export const reconcileStack: OrchestrationHandler = function* (context: Orchestr
       const output: ReconcileOutput = { drifted: false, changes: [] };
       return output;
     }
-    yield context.df.callActivityWithRetry(Names.activities.appendAudit, retry, {
+    yield* wf.call("appendAudit", {
       stack,
       what: "drift detected",
       why: `${plan.changes.length} resource(s) differ from the spec; applying it again`,
@@ -73,10 +74,7 @@ export const reconcileStack: OrchestrationHandler = function* (context: Orchestr
     const output: ReconcileOutput = { drifted: true, changes: plan.changes };
     return output;
   } finally {
-    yield context.df.callActivityWithRetry(Names.activities.releaseOperation, retry, {
-      stack,
-      instanceId: context.df.instanceId,
-    });
+    yield* wf.call("releaseOperation", { stack, instanceId: context.df.instanceId });
   }
 };
 

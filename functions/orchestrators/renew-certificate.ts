@@ -15,28 +15,26 @@
 //
 // One writer per stack: the worker claims the stack (kind "rotate-certificate") only while it issues
 // or rolls out, and waits (durable timers) while a deploy, teardown, reconcile, heal or scale holds
-// it; while it holds it, PUT and DELETE get 409. A restarted worker finds the order it had begun
-// (the ledger's pending order id) or the certificate it had stored but not rolled out, and continues:
-// never a second certificate for one renewal.
+// it. A restarted worker finds the order it had begun (the ledger's pending order id) or the
+// certificate it had stored but not rolled out, and continues: never a second certificate for one
+// renewal.
 import * as df from "durable-functions";
-import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-functions";
+import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { normalizeSerial } from "../../shared/acme/certificate";
 import { decideRenewal, renewalTime, BACKOFF_BASE_MS, type RenewalDecision } from "../../shared/acme/renewal-policy";
 import { nodesBehind } from "../../shared/acme/status";
 import type { ServedCertificate, StoredCertificate } from "../../shared/acme/types";
+import { nodeHealth, type WebNodeRef } from "../../shared/node/model";
 import type { AgentCommandResult } from "../../shared/node/run-agent";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
-import type {
-  CertificateView,
-  ClaimForCertificateOutput,
-  IssueCertificateOutput,
-  RecordCertificateRolloutOutput,
-} from "../activities/certificates";
-import type { WebNodeRef } from "../activities/nodes";
 import { Names } from "../names";
-import { failureMessage } from "./graph-runner";
-import { orchestrationCalls } from "./activity-retry";
+import type { ActivityOutput } from "../workflow/activity-map";
+import { claimAndWait } from "../workflow/claim";
+import { agentTask, runAgent, succeeded, whyFailed } from "../workflow/node-steps";
+import { pauseAfterFailure } from "../workflow/pause";
+import { worker, type WorkerStatus } from "../workflow/worker";
+import { failureMessage, type Step } from "../workflow/workflow";
 
 /** The external event that wakes a sleeping worker; its data is a CertificateWake. */
 export const CERTIFICATE_WAKE_EVENT = "wake";
@@ -66,14 +64,9 @@ export interface CertificateWorkerInput {
 export type CertificatePhaseName =
   "jitter" | "reading" | "waiting-for-stack" | "issuing" | "rollout" | "verifying" | "sleeping" | "done";
 
-export interface CertificateWorkerStatus {
-  operation: "rotate-certificate";
-  stack: string;
+export interface CertificateWorkerStatus extends WorkerStatus<"rotate-certificate", CertificatePhaseName> {
   round: number;
-  phase: CertificatePhaseName;
   decision?: string;
-  waitingFor?: string;
-  waitingUntil?: string;
   current?: { serial: string; notAfter: string };
   lastIssue?: { serial: string; notAfter: string; orderId: string; resumed: string; at: string };
   lastRollout?: {
@@ -89,6 +82,8 @@ export interface CertificateWorkerOutput {
   rounds: number;
 }
 
+type Known = Extract<ActivityOutput<"readCertificateState">, { registered: true }>;
+
 /** Looks at a stack someone else holds before this round gives up and sleeps. */
 const CLAIM_WAITS_PER_ROUND = 30;
 /** Rounds in a row that act without sleeping before a pause is forced. */
@@ -102,78 +97,76 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
   const input = context.df.getInput<CertificateWorkerInput>();
   const { stack } = input;
   const round = (input.round ?? 0) + 1;
-  const instanceId = context.df.instanceId;
-  const now = () => context.df.currentUtcDateTime;
-  const status: CertificateWorkerStatus = {
-    operation: "rotate-certificate",
-    stack,
-    round,
-    phase: "reading",
-    ...input.last,
+  const status: CertificateWorkerStatus = { operation: "rotate-certificate", stack, round, phase: "reading", ...input.last };
+  const w = worker(context, status);
+  const claimRetryMs = (input.claimRetrySeconds ?? 60) * 1000;
+  const again = (extra: Partial<CertificateWorkerInput>) => {
+    context.df.continueAsNew({ ...base(), round, ...extra } satisfies CertificateWorkerInput);
+    return undefined;
   };
-  const publish = () => context.df.setCustomStatus(status);
-  const { call, audit } = orchestrationCalls(context, stack, { kind: "rotate-certificate", instanceId });
-  publish();
+  w.publish();
 
   // ---- 0. the sweep spreads stacks over a window
   if (input.wake?.jitterSeconds && input.wake.jitterSeconds > 0) {
-    status.phase = "jitter";
-    status.waitingUntil = new Date(now().getTime() + input.wake.jitterSeconds * 1000).toISOString();
-    status.waitingFor = "the renewal sweep's jitter";
-    publish();
-    yield context.df.createTimer(new Date(status.waitingUntil));
-    clearWait();
+    const until = w.after(input.wake.jitterSeconds * 1000);
+    w.waiting("jitter", "the renewal sweep's jitter", until);
+    yield* w.sleep(until);
+    w.clearWait();
   }
 
   // ---- 1. what is known, and what the policy says
-  let view: CertificateView;
+  let view: ActivityOutput<"readCertificateState">;
   try {
-    view = (yield call(Names.activities.readCertificateState, { stack, at: now().toISOString() })) as CertificateView;
+    view = yield* w.call("readCertificateState", { stack, at: w.now().toISOString() });
   } catch (error) {
-    return yield* pauseAfter(`reading the certificate state failed: ${failureMessage(error)}`, FAILED_ROUND_PAUSE_MS, {
-      failedRounds: (input.failedRounds ?? 0) + 1,
-    });
+    status.decision = `reading the certificate state failed: ${failureMessage(error)}`;
+    const failures = (input.failedRounds ?? 0) + 1;
+    yield* pauseAfterFailure(w, { message: status.decision, failures, pauseMs: FAILED_ROUND_PAUSE_MS, phase: "sleeping" });
+    return again({ failedRounds: failures });
   }
   if (!view.registered) return finish();
-  if (view.operation?.instanceId === instanceId) {
+  if (view.operation?.instanceId === w.instanceId) {
     // a claim this worker left behind (its release was lost, or an earlier execution was stopped):
     // the worker is always running, so nobody else would ever see that claim as stale
-    yield call(Names.activities.releaseOperation, { stack, instanceId });
+    yield* w.call("releaseOperation", { stack, instanceId: w.instanceId });
     delete view.operation;
   }
   if (!view.ready) {
-    yield* recordCheck(view.why ?? "not ready", new Date(now().getTime() + NOT_READY_PAUSE_MS));
-    return yield* sleep(new Date(now().getTime() + NOT_READY_PAUSE_MS));
+    const until = w.after(NOT_READY_PAUSE_MS);
+    yield* recordCheck(view.why ?? "not ready", until);
+    return yield* sleep(until);
   }
   let decision = decide(view);
   status.decision = decision.reason;
   if (view.state.current) status.current = { serial: view.state.current.serial, notAfter: view.state.current.notAfter };
-  publish();
+  w.publish();
 
   if (decision.action === "none") {
     if (view.state.current && verificationDue(view)) {
       // nothing to change, but what do the nodes serve? (a node heal or scale brought in, or a day passed)
       const behind = yield* verify(view.spec, view.state.current, view.nodes);
-      if (behind.length > 0) {
-        context.df.continueAsNew({ ...base(), round, busyRounds: (input.busyRounds ?? 0) + 1 });
-        return undefined;
-      }
+      if (behind.length > 0) return again({ busyRounds: (input.busyRounds ?? 0) + 1 });
     }
     yield* recordCheck(decision.reason, decision.wakeAt, decision.renewal?.at);
     return yield* sleep(decision.wakeAt);
   }
   if ((input.busyRounds ?? 0) >= MAX_BUSY_ROUNDS) {
     // acted several rounds in a row without the state settling: never a tight loop
-    const until = new Date(now().getTime() + BACKOFF_BASE_MS);
+    const until = w.after(BACKOFF_BASE_MS);
     yield* recordCheck(`${decision.reason}; pausing after ${MAX_BUSY_ROUNDS} busy rounds`, until, decision.renewal?.at);
     return yield* sleep(until);
   }
 
   // ---- 2. one writer per stack: wait for whoever holds it, then claim it
-  const claimed = yield* claim(view);
-  if (claimed === "gone") return finish();
-  if (claimed === "busy") {
-    const until = new Date(now().getTime() + claimRetryMs());
+  const claimed = yield* claimAndWait(w, "claimForCertificate", {
+    holder: view.operation,
+    maxWaits: CLAIM_WAITS_PER_ROUND,
+    retryMs: claimRetryMs,
+    who: "the certificate",
+  });
+  if (claimed.outcome === "gone") return finish();
+  if (claimed.outcome === "busy") {
+    const until = w.after(claimRetryMs);
     yield* recordCheck(`${decision.reason}; the stack stayed busy, trying again later`, until, decision.renewal?.at);
     return yield* sleep(until);
   }
@@ -181,11 +174,11 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
   let trouble: string | undefined;
   try {
     // the stack may have changed while we waited: look again under the claim
-    view = (yield call(Names.activities.readCertificateState, { stack, at: now().toISOString() })) as CertificateView;
+    view = yield* w.call("readCertificateState", { stack, at: w.now().toISOString() });
     if (!view.registered) return finish();
     decision = decide(view);
     status.decision = decision.reason;
-    publish();
+    w.publish();
     if (view.ready && decision.action !== "none") {
       let certificate: StoredCertificate | undefined = view.state.current;
       if (decision.action === "issue") certificate = yield* issue(view, decision);
@@ -196,32 +189,16 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
     // records it, backs off like any failure, and lives on
     trouble = failureMessage(error);
   } finally {
-    yield call(Names.activities.releaseOperation, { stack, instanceId });
+    yield* w.call("releaseOperation", { stack, instanceId: w.instanceId });
   }
   if (trouble !== undefined) {
     const phase = status.phase === "issuing" ? "issue" : "rollout";
-    const failed = (yield call(Names.activities.recordCertificateFailure, {
-      stack,
-      at: now().toISOString(),
-      phase,
-      message: trouble,
-    })) as { failures: number; nextAttemptAt: string };
-    status.lastFailure = { phase, message: trouble, at: now().toISOString() };
-    publish();
-    yield audit(`certificate ${phase} failed`, `${decision.reason}; ${trouble}`, {
-      failures: failed.failures,
-      nextAttemptAt: failed.nextAttemptAt,
-    });
+    yield* recordFailure(phase, `certificate ${phase} failed`, trouble, decision.reason);
   }
 
   // ---- 3. record, and look again at once (the next round decides whether to sleep)
-  yield* recordCheck(decision.reason, now());
-  context.df.continueAsNew({
-    ...base(),
-    round,
-    busyRounds: (input.busyRounds ?? 0) + 1,
-  } satisfies CertificateWorkerInput);
-  return undefined;
+  yield* recordCheck(decision.reason, w.now());
+  return again({ busyRounds: (input.busyRounds ?? 0) + 1 });
 
   // ============================================================================== helpers
 
@@ -238,26 +215,17 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
     };
   }
 
-  function claimRetryMs(): number {
-    return (input.claimRetrySeconds ?? 60) * 1000;
-  }
-
-  function clearWait() {
-    delete status.waitingFor;
-    delete status.waitingUntil;
-  }
-
   function finish(): CertificateWorkerOutput {
     status.phase = "done";
-    clearWait();
-    publish();
+    w.clearWait();
+    w.publish();
     return { outcome: "stack-gone", rounds: round };
   }
 
-  function decide(v: Extract<CertificateView, { registered: true }>): RenewalDecision {
+  function decide(v: Known): RenewalDecision {
     const { state } = v;
     return decideRenewal({
-      now: now(),
+      now: w.now(),
       hostname: v.hostname,
       ...(state.current ? { current: state.current } : {}),
       ...(state.ari ? { ari: state.ari } : {}),
@@ -276,7 +244,7 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
   }
 
   /** What the nodes serve was last read more than a day ago, or the nodes changed since. */
-  function verificationDue(v: Extract<CertificateView, { registered: true }>): boolean {
+  function verificationDue(v: Known): boolean {
     const known = v.state.nodes;
     if (known.length === 0) return v.nodes.length > 0;
     const names = (list: string[]) =>
@@ -286,133 +254,81 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
         .join(",");
     if (names(known.map((n) => n.node)) !== names(v.nodes.map((n) => n.name))) return true;
     const oldest = Math.min(...known.map((n) => Date.parse(n.checkedAt)));
-    return !(oldest + VERIFY_INTERVAL_MS > now().getTime());
+    return !(oldest + VERIFY_INTERVAL_MS > w.now().getTime());
+  }
+
+  /** What every node's own NGINX serves, read through its agent. */
+  function* served(spec: StackSpec, nodes: WebNodeRef[], serial: string, failures = new Map<string, string>()) {
+    const answers = yield* w.all(nodes.map((n) => agentTask(w, spec, n.name, "health")));
+    const at = w.now().toISOString();
+    return { at, report: nodes.map((n, i) => servedReport(n.name, answers[i], serial, at, failures.get(n.name))) };
   }
 
   /** Reads what every node serves (no claim: nothing changes); returns the nodes behind. */
-  function* verify(spec: StackSpec, cert: StoredCertificate, nodes: WebNodeRef[]): Generator<Task, string[], unknown> {
+  function* verify(spec: StackSpec, cert: StoredCertificate, nodes: WebNodeRef[]): Step<string[]> {
     status.phase = "verifying";
-    publish();
-    const target = { subscriptionId: spec.subscriptionId, resourceGroup: spec.resourceGroup };
-    const results = (yield context.df.Task.all(
-      nodes.map((n) => call(Names.activities.runNodeAgent, { ...target, vmName: n.name, command: "health" })),
-    )) as AgentCommandResult[];
-    const at = now().toISOString();
-    const report = nodes.map((n, i) => servedReport(n.name, results[i], cert.serial, at));
-    return (yield call(Names.activities.recordCertificateVerification, {
-      stack,
-      at,
-      nodes: report,
-    })) as string[];
+    w.publish();
+    const { at, report } = yield* served(spec, nodes, cert.serial);
+    return yield* w.call("recordCertificateVerification", { stack, at, nodes: report });
   }
 
   /** Sleeps until `until` or a wake event, then the next round. */
-  function* sleep(until: Date): Generator<Task, undefined, unknown> {
-    status.phase = "sleeping";
-    status.waitingUntil = until.toISOString();
-    status.waitingFor = "the next renewal check (a timer sweep or POST .../rotate/certificate wakes it earlier)";
-    publish();
+  function* sleep(until: Date): Step<undefined> {
+    w.waiting("sleeping", "the next renewal check (a timer sweep or POST .../rotate/certificate wakes it earlier)", until);
     let wake: CertificateWake | undefined;
-    if (until > now()) {
-      const timer = context.df.createTimer(until);
-      const event = context.df.waitForExternalEvent(CERTIFICATE_WAKE_EVENT);
-      const winner = (yield context.df.Task.any([timer, event])) as Task;
-      if (winner !== timer) {
-        timer.cancel();
-        wake = wakeOf(event.result);
-      }
+    if (until > w.now()) {
+      const woke = yield* w.sleepOrWake(until, CERTIFICATE_WAKE_EVENT);
+      if (woke.woken) wake = wakeOf(woke.data);
     }
-    context.df.continueAsNew({ ...base(), round, ...(wake ? { wake } : {}) } satisfies CertificateWorkerInput);
-    return undefined;
+    return again(wake ? { wake } : {});
   }
 
-  function* pauseAfter(
-    why: string,
-    ms: number,
-    extra: Partial<CertificateWorkerInput>,
-  ): Generator<Task, undefined, unknown> {
-    status.phase = "sleeping";
-    status.decision = why;
-    status.waitingUntil = new Date(now().getTime() + ms).toISOString();
-    status.waitingFor = "another look after a failed one";
-    publish();
-    yield context.df.createTimer(new Date(status.waitingUntil));
-    context.df.continueAsNew({ ...base(), round, ...extra } satisfies CertificateWorkerInput);
-    return undefined;
-  }
-
-  function* recordCheck(decisionText: string, nextCheckAt: Date, nextRenewalAt?: Date): Generator<Task, void, unknown> {
-    yield call(Names.activities.recordCertificateCheck, {
+  function* recordCheck(decisionText: string, nextCheckAt: Date, nextRenewalAt?: Date): Step<void> {
+    yield* w.call("recordCertificateCheck", {
       stack,
-      at: now().toISOString(),
+      at: w.now().toISOString(),
       decision: decisionText,
       nextCheckAt: nextCheckAt.toISOString(),
       ...(nextRenewalAt ? { nextRenewalAt: nextRenewalAt.toISOString() } : {}),
     });
   }
 
-  /** Waits while another operation holds the stack, then claims it; "busy" after a round's worth of waits. */
-  function* claim(v: Extract<CertificateView, { registered: true }>): Generator<Task, "ok" | "gone" | "busy", unknown> {
-    let holder = v.operation && v.operation.instanceId !== instanceId ? v.operation : undefined;
-    for (let waits = 0; ; waits++) {
-      if (!holder || waits > 0) {
-        const claimed = (yield call(Names.activities.claimForCertificate, {
-          stack,
-          instanceId,
-          at: now().toISOString(),
-        })) as ClaimForCertificateOutput;
-        if (claimed.ok) {
-          clearWait();
-          return "ok";
-        }
-        if ("gone" in claimed) return "gone";
-        holder = claimed.running;
-      }
-      if (waits >= CLAIM_WAITS_PER_ROUND) return "busy";
-      status.phase = "waiting-for-stack";
-      status.waitingFor = `${holder.kind} ${holder.instanceId} holds the stack; the certificate waits for it to finish`;
-      status.waitingUntil = new Date(now().getTime() + claimRetryMs()).toISOString();
-      publish();
-      yield context.df.createTimer(new Date(status.waitingUntil));
-    }
+  /** A failed attempt: the ledger's failure count (and backoff) grows; the status and audit say why. */
+  function* recordFailure(
+    phase: "issue" | "rollout",
+    what: string,
+    message: string,
+    why: string,
+    details: Record<string, unknown> = {},
+  ): Step<void> {
+    const failed = yield* w.call("recordCertificateFailure", { stack, at: w.now().toISOString(), phase, message });
+    status.lastFailure = { phase, message, at: w.now().toISOString() };
+    w.publish();
+    yield* w.audit(what, `${why}; ${message}`, { ...details, failures: failed.failures, nextAttemptAt: failed.nextAttemptAt });
   }
 
   /** Orders and stores a certificate; undefined (failure recorded) when it did not work. */
-  function* issue(
-    v: Extract<CertificateView, { registered: true }>,
-    d: RenewalDecision,
-  ): Generator<Task, StoredCertificate | undefined, unknown> {
+  function* issue(v: Known, d: RenewalDecision): Step<StoredCertificate | undefined> {
     status.phase = "issuing";
-    publish();
+    w.publish();
     // a person's request is answered by this attempt (recorded with the order, so a restarted worker
     // does not order again for it): a failure is reported, and retries follow the backoff
     const force = v.state.force && v.state.force.id !== v.state.forceHandled ? v.state.force : undefined;
-    const orderId = (yield call(Names.activities.beginCertificateOrder, {
+    const orderId = yield* w.call("beginCertificateOrder", {
       stack,
-      orderId: context.df.newGuid(`${instanceId}/${round}/order`),
+      orderId: w.guid(`${w.instanceId}/${round}/order`),
       reason: d.reason,
-      at: now().toISOString(),
+      at: w.now().toISOString(),
       ...(force ? { forceId: force.id } : {}),
-    })) as string;
+    });
     try {
-      // no retries here: a failed attempt is recorded and retried after the policy's backoff
-      const issued = (yield context.df.callActivity(Names.activities.issueCertificate, {
-        spec: v.spec,
-        orderId,
-        at: now().toISOString(),
-      })) as IssueCertificateOutput;
+      // once: a failed attempt is recorded and retried after the policy's backoff
+      const issued = yield* w.callOnce("issueCertificate", { spec: v.spec, orderId, at: w.now().toISOString() });
       const c = issued.certificate;
-      status.lastIssue = {
-        serial: c.serial,
-        notAfter: c.notAfter,
-        orderId,
-        resumed: issued.resumed,
-        at: now().toISOString(),
-      };
+      status.lastIssue = { serial: c.serial, notAfter: c.notAfter, orderId, resumed: issued.resumed, at: w.now().toISOString() };
       status.current = { serial: c.serial, notAfter: c.notAfter };
-      publish();
-      const renewal = renewalTime(c);
-      yield audit(issued.resumed === "stored" ? "certificate issuance resumed" : "certificate issued", d.reason, {
+      w.publish();
+      yield* w.audit(issued.resumed === "stored" ? "certificate issuance resumed" : "certificate issued", d.reason, {
         serial: c.serial,
         notBefore: c.notBefore,
         notAfter: c.notAfter,
@@ -420,26 +336,13 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
         keyVaultVersion: c.version,
         orderId,
         challenge: v.spec.tls.acme.challenge,
-        renewAt: renewal.at.toISOString(),
+        renewAt: renewalTime(c).at.toISOString(),
         ...(issued.resumed !== "new" ? { resumed: issued.resumed } : {}),
       });
       return c;
     } catch (error) {
-      const message = failureMessage(error);
-      const failed = (yield call(Names.activities.recordCertificateFailure, {
-        stack,
-        at: now().toISOString(),
-        phase: "issue",
-        message,
-      })) as { failures: number; nextAttemptAt: string };
-      status.lastFailure = { phase: "issue", message, at: now().toISOString() };
-      publish();
-      yield audit("certificate issuance failed", `${d.reason}; ${message}`, {
-        hostname: v.hostname,
-        orderId,
-        failures: failed.failures,
-        nextAttemptAt: failed.nextAttemptAt,
-      });
+      const details = { hostname: v.hostname, orderId };
+      yield* recordFailure("issue", "certificate issuance failed", failureMessage(error), d.reason, details);
       return undefined;
     }
   }
@@ -449,48 +352,30 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
    * every node serves. A node whose install fails keeps its previous certificate (the agent rolls
    * back) and is named; the others keep the new one (both are valid for the hostname).
    */
-  function* rollout(spec: StackSpec, cert: StoredCertificate): Generator<Task, void, unknown> {
+  function* rollout(spec: StackSpec, cert: StoredCertificate): Step<void> {
     status.phase = "rollout";
-    publish();
-    const target = { subscriptionId: spec.subscriptionId, resourceGroup: spec.resourceGroup };
-    const nodes = (yield call(Names.activities.listWebNodes, { spec })) as WebNodeRef[];
-    const served = (nodeList: WebNodeRef[]) =>
-      context.df.Task.all(
-        nodeList.map((n) => call(Names.activities.runNodeAgent, { ...target, vmName: n.name, command: "health" })),
-      );
-    const before = (yield served(nodes)) as AgentCommandResult[];
+    w.publish();
+    const nodes = yield* w.call("listWebNodes", { spec });
+    const before = yield* served(spec, nodes, cert.serial);
     const installFailures = new Map<string, string>();
-    for (let i = 0; i < nodes.length; i++) {
-      if (servedOf(before[i]).serial === cert.serial) continue;
-      const installed = (yield call(Names.activities.runNodeAgent, {
-        ...target,
-        vmName: nodes[i].name,
-        command: "install-cert",
-        args: ["--secret", SECRET_NAMES.tlsBundle, "--version", cert.version],
-      })) as AgentCommandResult;
-      if (!installed.reachable || installed.exitCode !== 0) {
-        installFailures.set(
-          nodes[i].name,
-          `install-cert failed: ${installed.error ?? lastLine(installed.stderr) ?? `exit ${installed.exitCode}`}`,
-        );
-      }
+    for (const [i, n] of nodes.entries()) {
+      if (before.report[i].serial === cert.serial) continue;
+      const args = ["--secret", SECRET_NAMES.tlsBundle, "--version", cert.version];
+      const installed = yield* runAgent(w, spec, n.name, "install-cert", args);
+      if (!succeeded(installed)) installFailures.set(n.name, `install-cert failed: ${whyFailed(installed)}`);
     }
 
     // what every node actually serves now, read from its own NGINX
     status.phase = "verifying";
-    publish();
-    const after = (yield served(nodes)) as AgentCommandResult[];
-    const at = now().toISOString();
-    const report: ServedCertificate[] = nodes.map((n, i) =>
-      servedReport(n.name, after[i], cert.serial, at, installFailures.get(n.name)),
-    );
-    const recorded = (yield call(Names.activities.recordCertificateRollout, {
+    w.publish();
+    const { at, report } = yield* served(spec, nodes, cert.serial, installFailures);
+    const recorded = yield* w.call("recordCertificateRollout", {
       stack,
       at,
       version: cert.version,
       serial: cert.serial,
       nodes: report,
-    })) as RecordCertificateRolloutOutput;
+    });
     status.lastRollout = {
       serial: cert.serial,
       at,
@@ -501,7 +386,7 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
         ...(r.detail ? { detail: r.detail } : {}),
       })),
     };
-    publish();
+    w.publish();
     const details = {
       serial: cert.serial,
       notAfter: cert.notAfter,
@@ -509,36 +394,36 @@ export const renewCertificate: OrchestrationHandler = function* (context: Orches
       nodes: report.map((r) => ({ node: r.node, serial: r.serial ?? null, current: r.current })),
     };
     if (recorded.behind.length === 0) {
-      yield audit("certificate rolled out", `every node serves ${cert.serial}`, details);
-    } else {
-      const why = report
-        .filter((r) => !r.current)
-        .map((r) => `${r.node}: ${r.detail}`)
-        .join("; ");
-      status.lastFailure = { phase: "rollout", message: why, at };
-      publish();
-      yield audit(
-        "certificate rollout incomplete",
-        `${why}; those nodes keep their previous certificate, the others serve ${cert.serial}`,
-        { ...details, failures: recorded.failures, nextAttemptAt: recorded.nextAttemptAt },
-      );
+      yield* w.audit("certificate rolled out", `every node serves ${cert.serial}`, details);
+      return;
     }
+    const why = report
+      .filter((r) => !r.current)
+      .map((r) => `${r.node}: ${r.detail}`)
+      .join("; ");
+    status.lastFailure = { phase: "rollout", message: why, at };
+    w.publish();
+    yield* w.audit(
+      "certificate rollout incomplete",
+      `${why}; those nodes keep their previous certificate, the others serve ${cert.serial}`,
+      { ...details, failures: recorded.failures, nextAttemptAt: recorded.nextAttemptAt },
+    );
   }
 };
 
 /** One node's line of a rollout or verification report. */
 function servedReport(
   node: string,
-  result: AgentCommandResult | undefined,
+  answer: AgentCommandResult,
   serial: string,
   at: string,
   installFailure?: string,
 ): ServedCertificate {
-  const s = servedOf(result);
+  const s = servedBy(answer);
   const current = s.serial === serial;
   const detail = current
     ? undefined
-    : (installFailure ?? (s.problem ? s.problem : `serves ${s.serial ?? "nothing readable"}, not ${serial}`));
+    : (installFailure ?? s.problem ?? `serves ${s.serial ?? "nothing readable"}, not ${serial}`);
   return {
     node,
     ...(s.serial ? { serial: s.serial } : {}),
@@ -550,15 +435,12 @@ function servedReport(
 }
 
 /** The certificate a node's agent reads from its own NGINX (health), serial normalized. */
-function servedOf(result: AgentCommandResult | undefined): { serial?: string; notAfter?: string; problem?: string } {
-  if (!result) return { problem: "no answer" };
-  if (!result.reachable) return { problem: `unreachable: ${result.error ?? "the VM agent did not answer"}` };
-  const json = result.json as { certificate?: { serial?: unknown; notAfter?: unknown } | null } | undefined;
-  const c = json?.certificate;
-  if (!c || typeof c.serial !== "string") {
-    return { problem: `the agent read no certificate (exit ${result.exitCode ?? "?"})` };
-  }
-  const notAfter = typeof c.notAfter === "string" ? Date.parse(c.notAfter) : NaN;
+function servedBy(answer: AgentCommandResult): { serial?: string; notAfter?: string; problem?: string } {
+  const health = nodeHealth(answer);
+  if (!health.reachable) return { problem: health.problems[0] };
+  const c = health.certificate;
+  if (!c?.serial) return { problem: `the agent read no certificate (exit ${answer.exitCode ?? "?"})` };
+  const notAfter = c.notAfter !== undefined ? Date.parse(c.notAfter) : NaN;
   return {
     serial: normalizeSerial(c.serial),
     ...(Number.isFinite(notAfter) ? { notAfter: new Date(notAfter).toISOString() } : {}),
@@ -574,11 +456,6 @@ function wakeOf(data: unknown): CertificateWake | undefined {
       ? { jitterSeconds: Math.min(Math.floor(d.jitterSeconds), 3600) }
       : {}),
   };
-}
-
-function lastLine(text?: string): string | undefined {
-  const line = text?.trim().split("\n").pop();
-  return line ? line.slice(0, 200) : undefined;
 }
 
 df.app.orchestration(Names.orchestrators.renewCertificate, renewCertificate);

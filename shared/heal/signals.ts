@@ -3,7 +3,7 @@
 // for and was not started yet: for a node, every Fired signal about that node from no later than the
 // resolution; for the whole stack, the Fired signal of the same alert. Pure: no I/O, no clock.
 import type { StackSignal } from "../alerts/signal";
-import type { NodeObservation } from "./types";
+import type { NodeObservation } from "../node/model";
 
 export interface SignalRouting {
   /** suspect node -> the Fired signals that point at it (alive, not cancelled) */

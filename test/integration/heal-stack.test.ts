@@ -202,15 +202,16 @@ describe("heal: availability set", () => {
     );
     assert.equal(powerStateOf(env.emulator, n1.vmId), "running");
 
-    // the new node got the stack's credentials before it took traffic, and is healthy by probe and agent
+    // the new node joined as every new node does (shared/node/join.ts): drained, the stack's
+    // certificate, then its credentials, before it took traffic; healthy by probe and agent
     const newVmId = String(at(vmAfter, "properties.vmId"));
     const onNew = fleet.calls.filter((c) => c.vmId === newVmId).map((c) => `${c.command} ${c.args.join(" ")}`.trim());
-    assert.ok(onNew.indexOf("drain on") < onNew.indexOf("db-credentials --user a"), onNew.join(" | "));
+    assert.ok(onNew.indexOf("drain on") < onNew.indexOf("install-cert --secret tls-bundle"), onNew.join(" | "));
     assert.ok(
-      onNew.indexOf("db-credentials --user a") < onNew.indexOf("install-cert --secret tls-bundle"),
+      onNew.indexOf("install-cert --secret tls-bundle") < onNew.indexOf("db-credentials --user a"),
       onNew.join(" | "),
     );
-    assert.ok(onNew.indexOf("install-cert --secret tls-bundle") < onNew.lastIndexOf("drain off"), onNew.join(" | "));
+    assert.ok(onNew.indexOf("db-credentials --user a") < onNew.lastIndexOf("drain off"), onNew.join(" | "));
     assert.deepEqual(fleet.activeFaults(web1), []);
     const ledger = await attempts(spec, web1);
     assert.deepEqual(

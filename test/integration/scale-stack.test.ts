@@ -571,8 +571,8 @@ describe("scale: availability set", () => {
     await env.host.runUntilIdle({ upTo: new Date(scaledAt + minutes(9)) });
     assert.equal(phase(spec), "cooldown");
     recordFixture(spec, "cooldown-wait");
-    const waiting = (scaleStatus(spec)!.customStatus as ScaleStatus).waitingFor!;
-    assert.equal(waiting.until, new Date(scaledAt + minutes(10)).toISOString());
+    const waiting = scaleStatus(spec)!.customStatus as ScaleStatus;
+    assert.equal(waiting.waitingUntil, new Date(scaledAt + minutes(10)).toISOString());
     assert.deepEqual(writes(spec, since), []);
     assert.ok((await events(spec)).some((e) => e.what === "scale-out deferred"));
     // the alert resolves before the cooldown ends: the request is cancelled, nothing was done
@@ -805,10 +805,10 @@ describe("scale: availability set", () => {
     await env.host.runUntilIdle({
       until: () => phase(spec) === "waiting",
     });
-    const waiting = (scaleStatus(spec)!.customStatus as ScaleStatus).waitingFor!;
-    assert.equal(waiting.operation?.kind, "deploy");
-    assert.equal(waiting.operation?.instanceId, deployId);
-    assert.match(waiting.what, /the stack is busy: deploy/);
+    const waiting = scaleStatus(spec)!.customStatus as ScaleStatus;
+    assert.equal(waiting.heldBy?.kind, "deploy");
+    assert.equal(waiting.heldBy?.instanceId, deployId);
+    assert.match(waiting.waitingFor!, /the stack is busy: deploy/);
     await env.host.runUntilIdle();
     assert.equal(env.host.getStatus(deployId)!.runtimeStatus, "Completed");
     assertScaleCompleted(spec);
