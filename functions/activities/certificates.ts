@@ -468,4 +468,3 @@ function lastLine(text?: string): string | undefined {
   const line = text?.trim().split("\n").pop();
   return line ? line.slice(0, 200) : undefined;
 }
-

@@ -260,9 +260,11 @@ export async function prepareWebNodeActivity(input: PrepareWebNodeInput): Promis
       args: step.args,
     });
     if (!result.reachable || result.exitCode !== 0) {
-      throw new Error(`${step.what} on ${vmName} failed: ${result.error ?? lastLine(result.stderr) ?? `exit ${result.exitCode}`}`);
+      throw new Error(
+        `${step.what} on ${vmName} failed: ${result.error ?? lastLine(result.stderr) ?? `exit ${result.exitCode}`}`,
+      );
     }
-    steps.push(`${step.command} ${step.args.join(" ")}`);
+    steps.push(step.done);
   }
   if (!certificate) steps.push("no certificate in Key Vault yet: the node keeps its bootstrap certificate");
   return { steps };
@@ -308,4 +310,3 @@ function lastLine(text?: string): string | undefined {
   const line = text?.trim().split("\n").pop();
   return line ? line.slice(0, 200) : undefined;
 }
-

@@ -113,4 +113,3 @@ function valueOf(secret: { value?: string }, h: HandedSecret): string {
   if (!secret.value) throw new Error(`secret '${h.secret}' has no value`);
   return secret.value;
 }
-

@@ -72,7 +72,6 @@ export async function forgetStackActivity(input: { stack: string }): Promise<voi
   await registry.delete(input.stack);
 }
 
-
 export interface ClaimInput {
   stack: string;
   instanceId: string;

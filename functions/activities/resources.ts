@@ -106,4 +106,3 @@ async function removeSuperseded(node: GraphNode): Promise<void> {
     if (await arm.get(old)) await arm.delete(old);
   }
 }
-

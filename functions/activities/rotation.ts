@@ -440,4 +440,3 @@ function credentialCondition(c: CredentialsObserved): StackConditionInput | unde
 function oneLine(text: string, max: number): string {
   return text.split("\n")[0].trim().slice(0, max);
 }
-

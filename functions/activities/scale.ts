@@ -127,7 +127,15 @@ export async function observeScaleFleetActivity(input: ObserveScaleFleetInput): 
         ...(cpuOf !== undefined ? { cpu: cpuOf } : {}),
       };
       if (!m.exists) {
-        return { name: m.name, id: m.id, healthy: false, answered: false, ...extra, problems: ["no VM"], checkedAt: at.toISOString() };
+        return {
+          name: m.name,
+          id: m.id,
+          healthy: false,
+          answered: false,
+          ...extra,
+          problems: ["no VM"],
+          checkedAt: at.toISOString(),
+        };
       }
       const health = nodeHealth(
         await runAgentCommand(factory, {
@@ -367,4 +375,3 @@ export async function recordScaleObservedActivity(input: RecordScaleObservedInpu
   ].sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
   await registry.putObserved(input.stack, { ...record.observed, nodes }, { generation: record.observedGeneration });
 }
-

@@ -11,23 +11,18 @@
 // earliest backoff / budget time.
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
-import type { StackSignal } from "../../shared/alerts/signal";
-import { describeDecision, planHeal, verdictOf, type HealPlan, type NodeDecision } from "../../shared/heal/policy";
-import { routeSignals, suspectsOf, type SignalRouting } from "../../shared/heal/signals";
-import type { LedgerState, RepairAttempt, RepairStep } from "../../shared/heal/types";
-import { appUserOfPeers } from "../../shared/node/join";
-import type { NodeObservation } from "../../shared/node/model";
-import type { StackSpec } from "../../shared/spec/types";
-import type { StackConditionInput } from "../../shared/store";
-import type { WorkerClaim } from "../stack-claim";
-import { SIGNAL_EVENT } from "../alert-wake";
+import { healConditions } from "../../shared/heal/conditions";
+import { describeDecision, planHeal } from "../../shared/heal/policy";
+import { routeSignals, signalOutcomes, signalText, suspectsOf } from "../../shared/heal/signals";
+import type { RepairStep } from "../../shared/heal/types";
+import { SIGNAL_EVENT } from "../workflow/events";
 import { Names } from "../names";
-import type { ActivityOutput } from "../workflow/activity-map";
+import type { WorkerClaim } from "../stack-claim";
 import { claimAndWait, waitWhileHeld } from "../workflow/claim";
-import { drainNode, runAgent, verifyHealthy } from "../workflow/node-steps";
 import { pauseAfterFailure } from "../workflow/pause";
 import { heldByOther, worker, type WorkerStatus } from "../workflow/worker";
 import { failureMessage, type Step } from "../workflow/workflow";
+import { repairNode, type Assessment, type HealRound } from "./heal-repair";
 
 export interface HealInput {
   stack: string;
@@ -72,38 +67,6 @@ const FAILED_ROUND_PAUSE_MS = 5 * 60_000;
 /** Re-looks at a node whose Run Command was busy with someone else's command. */
 const BUSY_RETRIES = 3;
 const BUSY_PAUSE_MS = 15_000;
-/**
- * How long each step's node may take to be healthy before the step counts as failed and the ladder
- * climbs. A restart boots in a few minutes; a redeploy moves to another host first; a reimaged or
- * replaced node has already waited for its agent (nodeReadyTimeoutMinutes) before this starts.
- */
-const VERIFY_MINUTES: Record<RepairStep, number> = { start: 10, restart: 6, redeploy: 12, reimage: 15, replace: 15 };
-
-const STEP_ACTIVITY = {
-  start: "startWebNode",
-  restart: "restartWebNode",
-  redeploy: "redeployWebNode",
-  reimage: "reimageWebNode",
-  replace: "replaceWebNode",
-} as const satisfies Record<RepairStep, string>;
-const PAST: Record<RepairStep, string> = {
-  start: "started",
-  restart: "restarted",
-  redeploy: "redeployed",
-  reimage: "reimaged",
-  replace: "replaced",
-};
-
-type Registered = Extract<ActivityOutput<"takeHealSignals">, { registered: true }>;
-
-/** What one look at the fleet gave. */
-interface Assessment {
-  take: Registered;
-  observations: NodeObservation[];
-  routing: SignalRouting;
-  plan: HealPlan;
-}
-
 export const healStack: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<HealInput>();
   const { stack } = input;
@@ -121,7 +84,7 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
   const { status } = w;
   const pollMs = (input.pollSeconds ?? 30) * 1000;
   const claimWaits = { maxWaits: CLAIM_WAITS_PER_ROUND, retryMs: (input.claimRetrySeconds ?? 60) * 1000, who: "heal" };
-  const observe = (spec: StackSpec, vmName: string) => w.call("observeWebNode", { spec, vmName });
+  const repairs: HealRound = { w, round, pollMs, verifyMinutes: input.verifyMinutes };
   const next = (extra: Partial<HealInput> = {}) => {
     context.df.continueAsNew({
       ...input,
@@ -192,7 +155,7 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
         }
         continue;
       }
-      const result = yield* repair(assessment, decision);
+      const result = yield* repairNode(repairs, assessment, decision);
       if (result.final) outcomes.set(decision.node, result.outcome);
       else deferredUntil.push(w.now().toISOString());
     }
@@ -200,9 +163,12 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
     if (holding) yield* w.call("releaseOperation", { stack, instanceId: w.instanceId });
   }
 
-  // ---- 5. consume what reached an outcome
-  yield* consumeRound(assessment, outcomes, deferredUntil.length > 0);
-  yield* w.call("setHealConditions", { stack, conditions: conditionsOf(assessment.take.ledger) });
+  // ---- 5. consume what reached an outcome (signals about every node once no node waits)
+  const { routing, plan } = assessment;
+  const summary = plan.decisions.map((d) => outcomes.get(d.node) ?? describeDecision(d)).join("; ");
+  const done = signalOutcomes(routing, outcomes, deferredUntil.length > 0 ? undefined : { summary });
+  for (const [outcome, ids] of done) yield* w.call("consumeHealSignals", { stack, ids, outcome });
+  yield* w.call("setHealConditions", { stack, conditions: healConditions(assessment.take.ledger, w.now()) });
 
   // ---- 6. the next round: at once if a step was taken, else after the earliest deferral
   if (deferredUntil.length > 0) {
@@ -286,12 +252,19 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
           ...(a.take.ledger.nodes[d.node] ?? { node: d.node, attempts: [] }),
           suspended: { reason: d.hold.reason, at },
         };
-        yield* w.audit(`repairs of ${d.node} suspended`, d.hold.reason, { node: d.node, signals: signalText(a, d.node) });
+        yield* w.audit(`repairs of ${d.node} suspended`, d.hold.reason, {
+          node: d.node,
+          signals: signalText(a.routing, d.node),
+        });
       }
     }
     const { brake } = a.plan;
     if (brake.change === "engaged") {
-      yield* w.call("setHealBrake", { stack, brake: { reason: brake.reason!, message: brake.message!, since: at }, at });
+      yield* w.call("setHealBrake", {
+        stack,
+        brake: { reason: brake.reason!, message: brake.message!, since: at },
+        at,
+      });
       a.take.ledger.brake = { reason: brake.reason!, message: brake.message!, since: at };
       yield* w.audit("fleet brake engaged: no repairs", brake.message!, {
         reason: brake.reason,
@@ -309,192 +282,6 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
         `policies.repair.enabled is false; ${disabled.map((d) => `${d.node}: ${d.verdict.why}`).join("; ")}`,
       );
     }
-  }
-
-  /** One repair of one node. `final`: its signals are done (healthy again, or the step cancelled). */
-  function* repair(a: Assessment, decision: NodeDecision): Step<{ final: boolean; outcome: string }> {
-    const { spec } = a.take;
-    const { step, destructive, attempt: rung } = decision.action!;
-    const node = decision.node;
-
-    // a Resolved alert that came meanwhile cancels a step not yet started; so does a recovery
-    const latest = yield* w.call("takeHealSignals", { stack });
-    if (latest.registered) {
-      const routing = routeSignals(latest.signals, a.observations);
-      const cancelled = routing.cancelled.filter((c) => signalsOf(a.routing, node).some((s) => s.id === c.signal.id));
-      if (cancelled.length > 0 && !routing.byNode.has(node) && routing.everyNode.length === 0) {
-        return { final: true, outcome: `${node}: ${step} cancelled: resolved by ${cancelled[0].by.rule} before it started` };
-      }
-    }
-    const before = yield* observe(spec, node);
-    const verdict = verdictOf(before);
-    if (verdict.state !== "broken") {
-      return { final: true, outcome: `${node}: no ${step}: ${verdict.why} when it was about to start` };
-    }
-
-    const attempt: RepairAttempt = {
-      id: w.guid(`${w.instanceId}/${round}/${node}/${step}`),
-      step,
-      startedAt: w.now().toISOString(),
-      outcome: "running",
-    };
-    yield* w.call("recordRepair", { stack, node, attempt });
-    status.phase = "repairing";
-    status.lastAction = { node, step, outcome: "running", at: attempt.startedAt };
-    w.publish();
-
-    let outcome: { ok: boolean; detail: string; node: string };
-    try {
-      if (destructive && before.agent.answered) {
-        // a courtesy to live sessions: a node whose agent can't drain is repaired all the same
-        yield* drainNode(w, spec, node, {
-          draining: before.agent.draining === true,
-          required: false,
-          sessions: () => before.agent.liveSessions ?? 0,
-          look: function* () {
-            const o = yield* observe(spec, node);
-            return o.agent.answered ? (o.agent.liveSessions ?? 0) : 0;
-          },
-          timeoutMs: spec.policies.scale.drainTimeoutMinutes * 60_000,
-          pollMs,
-          lastWait: "whole-polls",
-        });
-      }
-      // once: a failed step is a failed attempt (the ladder climbs), never a second restart
-      const done = yield* w.callOnce(STEP_ACTIVITY[step], {
-        spec,
-        vmName: node,
-        expectVmId: before.vmId,
-        knownNodes: a.observations.map((o) => o.name),
-        capacity: a.observations.length,
-      });
-      const fresh = step === "replace" || step === "reimage";
-      const verified = yield* verify(spec, done.node, fresh, a, input.verifyMinutes ?? VERIFY_MINUTES[step]);
-      outcome = { ...verified, detail: `${done.detail}; ${verified.detail}`, node: done.node };
-    } catch (error) {
-      outcome = { ok: false, detail: failureMessage(error), node };
-    }
-    const finishedAt = w.now().toISOString();
-    const result = outcome.ok ? "succeeded" : "failed";
-    yield* w.call("recordRepair", {
-      stack,
-      node,
-      attempt: { ...attempt, outcome: result, finishedAt, detail: outcome.detail },
-    });
-    status.lastAction = { node, step, outcome: result, at: finishedAt, detail: outcome.detail };
-    w.publish();
-    const why = `${decision.verdict.why}; alerts: ${signalText(a, node)}`;
-    const details = {
-      node,
-      step,
-      attempt: rung,
-      detail: outcome.detail,
-      ...(outcome.node !== node ? { replacement: outcome.node } : {}),
-    };
-    if (outcome.ok) {
-      yield* w.audit(`node ${node} ${PAST[step]}`, why, details);
-      return { final: true, outcome: `${node}: ${PAST[step]} at ${attempt.startedAt}; healthy again (${outcome.detail})` };
-    }
-    yield* w.audit(`${step} of node ${node} failed`, `${why}; ${outcome.detail}`, details);
-    return { final: false, outcome: "" };
-  }
-
-  /**
-   * Healthy again: the agent says healthy (a fresh node first joins: shared/node/join.ts), the drain
-   * is off, and the load balancer probe is up.
-   */
-  function* verify(
-    spec: StackSpec,
-    node: string,
-    fresh: boolean,
-    a: Assessment,
-    verifyMinutes: number,
-  ): Step<{ ok: boolean; detail: string }> {
-    status.phase = "verifying";
-    w.publish();
-    if (fresh) {
-      // a new disk: wait for its agent (cloud-init installs it), then it joins as every new node does
-      const readyMinutes = a.take.nodeReadyTimeoutMinutes;
-      const ready = yield* verifyHealthy(w, () => observe(spec, node), (o) => o.agent.answered && !o.agent.installing, {
-        deadline: w.after(readyMinutes * 60_000),
-        pollMs,
-      });
-      if (!ready.ok) return { ok: false, detail: `the new node's agent did not answer within ${readyMinutes} minutes` };
-      const peers = appUserOfPeers(a.observations.map((o) => o.agent));
-      const prepared = yield* w.call("prepareWebNode", { spec, vmName: node, ...(peers ? { dbUserSlot: peers } : {}) });
-      status.waitingFor = `${node}: ${prepared.steps.join(", ")}`;
-      w.publish();
-    }
-    let undrained = false;
-    const look = function* (): Step<NodeObservation> {
-      const o = yield* observe(spec, node);
-      if (!(o.agent.healthy && o.agent.draining && !undrained)) return o;
-      // healthy: it may take traffic again
-      yield* runAgent(w, spec, node, "drain", ["off"]);
-      undrained = true;
-      return yield* observe(spec, node);
-    };
-    const healthy = yield* verifyHealthy(w, look, (o) => o.agent.healthy && o.probe.state === "up", {
-      deadline: w.after(verifyMinutes * 60_000),
-      pollMs,
-    });
-    const o = healthy.seen;
-    if (healthy.ok) {
-      w.clearWait();
-      return { ok: true, detail: `agent healthy, probe ${o.probe.value ?? "up"} %` };
-    }
-    const probe = o.probe.state !== "up" ? `, probe ${o.probe.state}` : "";
-    return { ok: false, detail: `not healthy within ${verifyMinutes} minutes: ${verdictOf(o).why}${probe}` };
-  }
-
-  /** Consumes every signal that reached an outcome; those of nodes still waiting stay pending. */
-  function* consumeRound(a: Assessment, outcomes: Map<string, string>, anyDeferred: boolean): Step<void> {
-    const groups = new Map<string, string[]>();
-    const add = (outcome: string, id: string) => groups.set(outcome, [...(groups.get(outcome) ?? []), id]);
-    for (const s of a.routing.unknown) add("names no web node of the stack: nothing to do", s.id);
-    for (const c of a.routing.cancelled)
-      add(`cancelled: resolved by ${c.by.rule} at ${c.by.at} before any action`, c.signal.id);
-    for (const s of a.routing.resolved) add("resolved", s.id);
-    for (const [node, signals] of a.routing.byNode) {
-      const outcome = outcomes.get(node);
-      if (outcome !== undefined) for (const s of signals) add(outcome, s.id);
-    }
-    if (a.routing.everyNode.length > 0 && !anyDeferred) {
-      const summary = a.plan.decisions.map((d) => outcomes.get(d.node) ?? describeDecision(d)).join("; ");
-      for (const s of a.routing.everyNode) add(summary || "the stack has no web nodes", s.id);
-    }
-    for (const [outcome, ids] of groups) yield* w.call("consumeHealSignals", { stack, ids, outcome });
-  }
-
-  /** HealBrake and NodeSuspended on the registry record, for GET /api/stacks/{name}. */
-  function conditionsOf(ledger: LedgerState): StackConditionInput[] {
-    const suspended = Object.values(ledger.nodes).filter((n) => n.suspended);
-    const override = ledger.brakeOverride && Date.parse(ledger.brakeOverride.until) > w.now().getTime();
-    return [
-      ledger.brake
-        ? {
-            type: "HealBrake",
-            status: "True",
-            reason: ledger.brake.reason.startsWith("common-dependency") ? "CommonDependency" : "UnhealthyShare",
-            message: `no repairs since ${ledger.brake.since}: ${ledger.brake.message}`,
-          }
-        : override
-          ? {
-              type: "HealBrake",
-              status: "False",
-              reason: "Overridden",
-              message: `released by ${ledger.brakeOverride!.by} at ${ledger.brakeOverride!.at}: repairs run despite the brake until ${ledger.brakeOverride!.until} (budget and suspensions still hold)`,
-            }
-          : { type: "HealBrake", status: "False", reason: "NotHeld", message: "repairs may run" },
-      suspended.length > 0
-        ? {
-            type: "NodeSuspended",
-            status: "True",
-            reason: "RepairsFailed",
-            message: suspended.map((n) => `${n.node}: ${n.suspended!.reason}`).join("; "),
-          }
-        : { type: "NodeSuspended", status: "False", reason: "NoneSuspended", message: "no node's repairs are suspended" },
-    ];
   }
 
   /** Observing failed (Azure or storage trouble): try again later, give up after a few rounds. */
@@ -517,21 +304,5 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
     return finish("gave-up");
   }
 };
-
-/** The signals that point at a node (its own, and those about every node). */
-function signalsOf(routing: SignalRouting, node: string): StackSignal[] {
-  return [...(routing.byNode.get(node) ?? []), ...routing.everyNode];
-}
-
-function signalText(a: Assessment, node: string): string {
-  const signals = signalsOf(a.routing, node);
-  if (signals.length === 0) return "none";
-  return (
-    signals
-      .slice(0, 3)
-      .map((s) => `${s.rule}: ${s.summary}`)
-      .join("; ") + (signals.length > 3 ? ` (and ${signals.length - 3} more)` : "")
-  );
-}
 
 df.app.orchestration(Names.orchestrators.healStack, healStack);

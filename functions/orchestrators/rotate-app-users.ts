@@ -162,13 +162,21 @@ export function* rotateAppUsers(r: RotationRun, s: AppUserState, asked: boolean)
   // ---- testSecret: a real login with the pending version, reading Guacamole's schema
   phase(r, "testing");
   const test = yield* testLogin(r, via.name, to.slot, to.version, TEST_ATTEMPTS);
-  if (!succeeded(test)) return yield* fail(`the login test of ${to.user} with the new password failed: ${whyFailed(test)}`);
+  if (!succeeded(test))
+    return yield* fail(`the login test of ${to.user} with the new password failed: ${whyFailed(test)}`);
 
   // ---- roll the nodes, one at a time
   phase(r, "rolling");
   for (const node of r.nodes) {
     // set and test changed no node: what a fresh rotation saw of each is still what it is
-    const switched = yield* switchNode(r, node.name, to.slot, to.version, "rolling", fresh?.find((v) => v.name === node.name));
+    const switched = yield* switchNode(
+      r,
+      node.name,
+      to.slot,
+      to.version,
+      "rolling",
+      fresh?.find((v) => v.name === node.name),
+    );
     if (!switched.ok) return yield* fail(`${node.name} failed after switching to ${to.user}: ${switched.detail}`);
   }
 
@@ -300,10 +308,15 @@ function* switchNode(
   }
   // health, with the database check logging in as the new user
   setNode(r, name, { state: "verifying", user });
-  const healthy = yield* verifyHealthy(r.w, () => observe(r, name), (h) => h.healthy && h.databaseUser === user, {
-    deadline: r.w.after(r.verifyMinutes * 60_000),
-    pollMs: r.pollMs,
-  });
+  const healthy = yield* verifyHealthy(
+    r.w,
+    () => observe(r, name),
+    (h) => h.healthy && h.databaseUser === user,
+    {
+      deadline: r.w.after(r.verifyMinutes * 60_000),
+      pollMs: r.pollMs,
+    },
+  );
   if (!healthy.ok) {
     const h = healthy.seen;
     const detail = `not healthy as ${user} within ${r.verifyMinutes} minutes: ${h.problems.join(", ") || `logs in as ${h.databaseUser ?? "nobody"}`}`;

@@ -24,7 +24,14 @@ import { claimAndWait } from "../workflow/claim";
 import { succeeded, whyFailed } from "../workflow/node-steps";
 import { worker, type WorkerStatus } from "../workflow/worker";
 import { failureMessage, type Step } from "../workflow/workflow";
-import { observeAll, rotateAppUsers, TEST_ATTEMPTS, testLogin, type PartResult, type RotationRun } from "./rotate-app-users";
+import {
+  observeAll,
+  rotateAppUsers,
+  TEST_ATTEMPTS,
+  testLogin,
+  type PartResult,
+  type RotationRun,
+} from "./rotate-app-users";
 
 export interface RotateDatabaseInput {
   stack: string;
@@ -163,9 +170,13 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
     if (state.staleLabels.length > 0) {
       // a finish that was cut short: put the labels in line before anything else reads them
       yield* w.call("normalizeCredentialLabels", { spec });
-      yield* w.audit("credential labels repaired", "Key Vault labels disagreed with the credential state (a rotation cut short)", {
-        changes: state.staleLabels.map((c) => `${c.secret}/${c.version}: ${c.from ?? "none"} -> ${c.to}`),
-      });
+      yield* w.audit(
+        "credential labels repaired",
+        "Key Vault labels disagreed with the credential state (a rotation cut short)",
+        {
+          changes: state.staleLabels.map((c) => `${c.secret}/${c.version}: ${c.from ?? "none"} -> ${c.to}`),
+        },
+      );
       state = yield* w.call("readCredentialState", { spec });
     }
     run.nodes = yield* w.call("listWebNodes", { spec });
@@ -211,7 +222,8 @@ export const rotateDatabaseCredentials: OrchestrationHandler = function* (contex
     const resumed = !!pending;
     if (!pending) {
       if (!input.admin) return { outcome: "none", line: "admin: not asked" };
-      if (s.current.rotationId === rotationId) return { outcome: "succeeded", line: `admin: already rotated by ${rotationId}` };
+      if (s.current.rotationId === rotationId)
+        return { outcome: "succeeded", line: `admin: already rotated by ${rotationId}` };
       status.phase = "admin";
       w.publish();
       pending = yield* w.call("createPendingPassword", { spec, kind: "admin", rotationId });

@@ -4,7 +4,7 @@
 import type { activities } from "../activities/map";
 
 export type Activities = typeof activities;
-export type ActivityName = keyof Activities & string;
+export type ActivityName = keyof Activities;
 export type ActivityInput<K extends ActivityName> = Parameters<Activities[K]>[0];
 export type ActivityOutput<K extends ActivityName> = Awaited<ReturnType<Activities[K]>>;
 

@@ -13,9 +13,7 @@ import type { Step } from "./workflow";
 export type ClaimActivity = ActivitiesAnswering<WorkerClaim>;
 
 export type ClaimOutcome =
-  | { outcome: "claimed"; waited: boolean }
-  | { outcome: "gone" }
-  | { outcome: "busy"; holder: StackOperation };
+  { outcome: "claimed"; waited: boolean } | { outcome: "gone" } | { outcome: "busy"; holder: StackOperation };
 
 export interface WaitOptions {
   /** the operation holding the stack as last read (the worker itself is left out); none: try at once */

@@ -244,7 +244,10 @@ export function* bringUp(wf: Workflow, options: BringUpOptions): Step<NodeSummar
   // 3. each node joins: the certificate, then the credentials of the stack's app user
   for (let i = 0; i < nodes.length; i++) {
     for (const step of joinSteps(reachable.seen[i], options.join)) {
-      mustSucceed(yield* runAgent(wf, spec, nodes[i].name, step.command, step.args), `${step.what} on ${nodes[i].name}`);
+      mustSucceed(
+        yield* runAgent(wf, spec, nodes[i].name, step.command, step.args),
+        `${step.what} on ${nodes[i].name}`,
+      );
     }
   }
 

@@ -156,6 +156,22 @@ export function webNodeGraphKeys(graph: StackGraph, node: string): string[] {
   return own.filter((key) => graph.nodes.some((n) => n.key === key));
 }
 
+/**
+ * The graph nodes of one availability-set web node (`webNodeGraphKeys` of web-<ordinal>), or the
+ * scale set's (no ordinal): what a scale action adds or removes.
+ */
+export function webNodeGraphNodes(graph: StackGraph, ordinal: number | undefined): GraphNode[] {
+  const keys = ordinal !== undefined ? webNodeGraphKeys(graph, `web-${ordinal}`) : ["vmss"];
+  if (ordinal !== undefined && !keys.includes(`vm:web-${ordinal}`)) {
+    throw new Error(`the stack graph has no node vm:web-${ordinal}`);
+  }
+  return keys.map((key) => {
+    const node = graph.nodes.find((n) => n.key === key);
+    if (!node) throw new Error(`the stack graph has no node ${key}`);
+    return node;
+  });
+}
+
 /** Graph keys whose change means the web nodes or the database may need bringing up again. */
 const NODE_OR_DATABASE = /^(vm:|nic:|vmss$|identity:web$|mysql)/;
 

@@ -14,6 +14,28 @@ export function isDestructive(step: RepairStep): boolean {
   return DESTRUCTIVE_STEPS.has(step);
 }
 
+/** What a step did to a node, in words ("node web-1 restarted"). */
+export const STEP_DONE: Record<RepairStep, string> = {
+  start: "started",
+  restart: "restarted",
+  redeploy: "redeployed",
+  reimage: "reimaged",
+  replace: "replaced",
+};
+
+/**
+ * How long each step's node may take to be healthy before the step counts as failed and the ladder
+ * climbs. A restart boots in a few minutes; a redeploy moves to another host first; a reimaged or
+ * replaced node has already waited for its agent (nodeReadyTimeoutMinutes) before this starts.
+ */
+export const VERIFY_MINUTES: Record<RepairStep, number> = {
+  start: 10,
+  restart: 6,
+  redeploy: 12,
+  reimage: 15,
+  replace: 15,
+};
+
 export type AttemptOutcome = "running" | "succeeded" | "failed";
 
 /** One repair of one node, as the ledger keeps it. */

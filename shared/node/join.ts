@@ -19,6 +19,8 @@ export interface AgentStep {
   args: string[];
   /** what it does, for a failure message */
   what: string;
+  /** what it did, for a status */
+  done: string;
 }
 
 export interface JoinPlan {
@@ -37,13 +39,15 @@ export interface JoinPlan {
  */
 export function joinSteps(health: NodeHealth | undefined, plan: JoinPlan): AgentStep[] {
   const steps: AgentStep[] = [];
-  if (plan.drained) steps.push({ command: "drain", args: ["on"], what: "drain" });
+  if (plan.drained) steps.push({ command: "drain", args: ["on"], what: "drain", done: "drain on" });
   const { certificate } = plan;
   if (certificate && !(certificate.serial && serves(health, certificate.serial))) {
-    steps.push({ command: "install-cert", args: ["--secret", certificate.secret], what: "certificate install" });
+    const args = ["--secret", certificate.secret];
+    steps.push({ command: "install-cert", args, what: "certificate install", done: "certificate installed" });
   }
   if (!health || databaseCheckFails(health)) {
-    steps.push({ command: "db-credentials", args: ["--user", plan.appUser], what: "database credentials" });
+    const done = `database credentials of app user ${plan.appUser}`;
+    steps.push({ command: "db-credentials", args: ["--user", plan.appUser], what: "database credentials", done });
   }
   return steps;
 }

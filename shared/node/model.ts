@@ -130,7 +130,11 @@ export function nodeHealth(result: AgentCommandResult): NodeHealth {
     ...(doc.installed === null ? { installing: true } : {}),
     ...(typeof doc.draining === "boolean" ? { draining: doc.draining } : {}),
     ...(typeof doc.liveSessions === "number" ? { liveSessions: doc.liveSessions } : {}),
-    failing: answered ? checks.filter((c) => c.ok === false).map((c) => String(c.name)) : result.reachable ? ["agent"] : [],
+    failing: answered
+      ? checks.filter((c) => c.ok === false).map((c) => String(c.name))
+      : result.reachable
+        ? ["agent"]
+        : [],
     problems: problemsOf(result, answered, checks),
     ...(databaseUser ? { databaseUser } : {}),
     ...(certificate ? { certificate } : {}),

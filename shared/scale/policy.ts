@@ -293,3 +293,26 @@ export function settleSignals(pending: readonly StackSignal[]): SettledSignals {
 export function rulesOf(signals: readonly StackSignal[]): string[] {
   return [...new Set(signals.map((s) => s.rule))].sort();
 }
+
+/** A request in words, for audit events and outcomes: the rules that asked and what came of it. */
+export function requestText(active: readonly StackSignal[], message: string): string {
+  return `alert ${rulesOf(active).join(", ")} (${active.length} signal(s)): ${message}`;
+}
+
+/** The limits a request is checked against: the fleet's size and bounds, the cooldown since the last action. */
+export function limitsFor(
+  view: { spec: StackSpec; fleet: { size: number }; lastScale?: { direction: ScaleDirection | "reset"; at: string } },
+  direction: ScaleDirection,
+  now: Date,
+): ScaleLimitsInput {
+  const { lastScale } = view;
+  return {
+    direction,
+    fleet: { size: view.fleet.size, min: view.spec.fleet.min, max: view.spec.fleet.max },
+    cooldownMinutes: view.spec.policies.scale.cooldownMinutes,
+    ...(lastScale && lastScale.direction !== "reset"
+      ? { lastScale: { direction: lastScale.direction, at: lastScale.at } }
+      : {}),
+    now,
+  };
+}

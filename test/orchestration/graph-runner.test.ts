@@ -34,7 +34,8 @@ function hostFor(graph: StackGraph, apply: (key: string, attempt: number) => str
         const run: GraphRunResult<string> = yield* runGraph<string>(context, graph, {
           direction: "forward",
           // a test activity outside the app's map: its result is what the fake below returns
-          schedule: (node) => context.df.callActivityWithRetry("ApplyNode", retry, { key: node.key }) as TypedTask<string>,
+          schedule: (node) =>
+            context.df.callActivityWithRetry("ApplyNode", retry, { key: node.key }) as TypedTask<string>,
         });
         return run;
       }),
