@@ -3,7 +3,7 @@
 // the member nodes (agent health, CPU from Azure Monitor), keep
 // the fleet state, remove a scale set instance, and record outcomes. Each is idempotent: a retried
 // or replayed call reads again and writes only what differs.
-import { ALERT_METRICS } from "../../shared/alerts/match";
+import { ALERT_METRICS } from "../../shared/azure/metrics";
 import type { ScaleMetricClaim, StackSignal } from "../../shared/alerts/signal";
 import { stackNames, webNodeNames } from "../../shared/graph/names";
 import type { AppUserSlot } from "../../shared/node/constants";

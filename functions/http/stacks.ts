@@ -20,7 +20,7 @@ import { InstanceIds, isOperationOf, Names } from "../names";
 import type { DeployInput } from "../orchestrators/deploy-stack";
 import type { PlanInput } from "../orchestrators/plan-stack";
 import type { TeardownInput } from "../orchestrators/teardown-stack";
-import { certificateHostname } from "../activities/certificates";
+import { certificateHostname } from "../../shared/graph/names";
 import { services } from "../services";
 import { guarded, json, operationUrl, problem, routeStackName } from "./respond";
 import { claimStack, instanceStatus, StackMoveError, startClaimed, type ClaimKind } from "../stack-claim";

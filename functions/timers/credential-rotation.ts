@@ -9,7 +9,7 @@ import { randomUUID } from "node:crypto";
 import { app, type InvocationContext, type Timer } from "@azure/functions";
 import * as df from "durable-functions";
 import { ageDays } from "../../shared/credentials/rotation-state";
-import { readCredentialStateActivity, recordCredentialsActivity } from "../activities/rotation";
+import { credentialVault, recordCredentials } from "../credential-store";
 import { InstanceIds, Names } from "../names";
 import type { RotateDatabaseInput } from "../orchestrators/rotate-database";
 import { services } from "../services";
@@ -41,7 +41,7 @@ export async function checkCredentialRotations(
         continue;
       }
       const spec = record.spec;
-      const state = await readCredentialStateActivity({ spec });
+      const state = await (await credentialVault(spec)).state();
       const policy = spec.policies.rotation;
       const appAge = ageDays(state.app.current.since, now);
       const adminAge = ageDays(state.admin.current.since, now);
@@ -51,7 +51,7 @@ export async function checkCredentialRotations(
       if (!appDue && !adminDue && !pending) {
         // refresh the registry's copy, unless someone holds the stack (a dead holder is cleared first)
         const free = !record.operation || (await clearStaleClaim(client, stack));
-        if (free) await recordCredentialsActivity({ stack, spec, at: now.toISOString() });
+        if (free) await recordCredentials({ stack, spec, at: now.toISOString() });
         result.skipped.push({ stack, why: `not due (app users ${appAge} d, admin ${adminAge} d)` });
         continue;
       }

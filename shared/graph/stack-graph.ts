@@ -3,7 +3,7 @@
 // and context always give the same graph (deep-equal), so a replayed orchestration sees the same
 // nodes. Dependencies are the references ARM checks (plus one-operation-at-a-time on a MySQL
 // server) and nothing more, because an edge ARM does not need can only lengthen the deploy.
-import { ALERT_METRICS } from "../alerts/match";
+import { ALERT_METRICS } from "../azure/metrics";
 import { DB_ADMIN_LOGIN, NODE_HTTP_PORT, NODE_HTTPS_PORT, NODE_PROBE } from "../node/constants";
 import { SECRET_NAMES, type SecretName } from "../secret-names";
 import type { StackSpec } from "../spec/types";
