@@ -12,6 +12,7 @@ export const Names = {
     scaleStackV1: "scaleStack",
     rotateDatabaseCredentials: "rotateDatabaseCredentials",
     renewCertificate: "renewCertificate",
+    breakGlass: "breakGlass",
   },
   activities: {
     buildStackGraph: "buildStackGraph",
@@ -24,6 +25,7 @@ export const Names = {
     recordObserved: "recordObserved",
     appendAudit: "appendAudit",
     releaseOperation: "releaseOperation",
+    driftChangeHistory: "driftChangeHistory",
     forgetStack: "forgetStack",
     takeHealSignals: "takeHealSignals",
     observeWebNode: "observeWebNode",
@@ -67,6 +69,11 @@ export const Names = {
     recordCertificateFailure: "recordCertificateFailure",
     recordCertificateVerification: "recordCertificateVerification",
     recordCertificateCheck: "recordCertificateCheck",
+    planAccessSync: "planAccessSync",
+    recordAccess: "recordAccess",
+    newGuacadminPassword: "newGuacadminPassword",
+    claimForBreakGlass: "claimForBreakGlass",
+    loadAccessTarget: "loadAccessTarget",
   },
   http: {
     putStack: "putStack",
@@ -82,6 +89,8 @@ export const Names = {
     rotateDatabase: "rotateDatabase",
     rotateCertificate: "rotateCertificate",
     getOpenApi: "getOpenApi",
+    openBreakGlass: "openBreakGlass",
+    closeBreakGlass: "closeBreakGlass",
   },
   timers: {
     driftCheck: "driftCheck",
@@ -102,9 +111,13 @@ const COMPACT_TIME = String.raw`\d{8}T\d{9}Z`;
 export function isOperationOf(stack: string, instanceId: string): boolean {
   if (!/^[a-z0-9-]+$/.test(stack)) return false;
   if (
-    [InstanceIds.heal, InstanceIds.scale, InstanceIds.rotateDatabase, InstanceIds.certificate].some(
-      (id) => id(stack) === instanceId,
-    )
+    [
+      InstanceIds.heal,
+      InstanceIds.scale,
+      InstanceIds.rotateDatabase,
+      InstanceIds.certificate,
+      InstanceIds.breakGlass,
+    ].some((id) => id(stack) === instanceId)
   ) {
     return true;
   }
@@ -127,4 +140,6 @@ export const InstanceIds = {
   rotateDatabase: (stack: string) => `rotate-db-${stack}`,
   /** the stack's certificate worker: renews, rolls out and verifies, then sleeps until the next look */
   certificate: (stack: string) => `cert-${stack}`,
+  /** singleton: guacadmin's break-glass window (and its password's scheduled rotation) */
+  breakGlass: (stack: string) => `break-glass-${stack}`,
 } as const;

@@ -28,6 +28,9 @@ param alertsFunctionKey string
 @description('How Azure Monitor authenticates to the alert intake: token (default: the secure webhook, an Entra ID token for an application created here, checked by the app) or key (a function key in the webhook URL, for tenants where you may not register applications).')
 param alertsAuth string = 'token'
 
+@description('Sign-in addresses of the stacks that sign in with Entra ID, https://{hostname}/ each, comma-separated. Set: an Entra application for them is created here (its client id is the output JUMPGATE_SIGN_IN_CLIENT_ID, for the stacks\' access.clientId). Empty: none (register one yourself, see README "Signing in").')
+param signInRedirectUris string = ''
+
 @description('Object id of whoever runs azd (azd fills it in): may read Jumpgate\'s tables (registry, audit trail). Empty: nobody.')
 param principalId string = ''
 
@@ -51,6 +54,16 @@ resource appResourceGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: appResourceGroupName
   location: location
   tags: tags
+}
+
+module signInApp 'app/sign-in-app.bicep' = if (!empty(signInRedirectUris)) {
+  name: 'jumpgate-sign-in-app'
+  scope: appResourceGroup
+  params: {
+    resourceToken: resourceToken
+    environmentName: environmentName
+    redirectUris: signInRedirectUris
+  }
 }
 
 module alertsWebhookApp 'app/alerts-webhook-app.bicep' = if (alertsAuth == 'token') {
@@ -136,3 +149,4 @@ output JUMPGATE_FUNCTION_APP_NAME string = app.outputs.functionAppName
 output JUMPGATE_API_URL string = app.outputs.apiUrl
 output JUMPGATE_ALERT_ACTION_GROUP_ID string = app.outputs.actionGroupId
 output JUMPGATE_OPERATOR_ROLE_ID string = operatorRole.outputs.roleDefinitionId
+output JUMPGATE_SIGN_IN_CLIENT_ID string = empty(signInRedirectUris) ? '' : signInApp!.outputs.clientId

@@ -124,6 +124,14 @@ export const FULL_SPEC_EXAMPLE: StackSpecInput = {
   // the group the platform team made for the stack beforehand: the stack takes it over
   adopt: [`/subscriptions/${EXAMPLE_SUBSCRIPTION}/resourceGroups/rg-demo`],
   guacamole: { version: "1.6.0" },
+  access: {
+    tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+    clientId: "8b1f6a3e-5c2d-4e7f-9a10-2b3c4d5e6f70",
+    usernameClaim: "preferred_username",
+    adminGroups: ["0f5e2c1a-7b3d-4e8f-9c60-1a2b3c4d5e6f"],
+    userGroups: ["6c2d9e4f-1a3b-4c5d-8e7f-9a0b1c2d3e4f", "d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6f70"],
+    breakGlass: { maxMinutes: 240, passwordMaxAgeDays: 30 },
+  },
   policies: {
     repair: {
       enabled: true,

@@ -34,6 +34,47 @@ export interface StackObserved {
   credentials?: CredentialsObserved;
   /** the last time a deploy bootstrapped Guacamole's database, or checked it needed nothing */
   database?: DatabaseObserved;
+  /** sign-in with Entra ID as last applied: the nodes' settings, the groups, guacadmin (shared/access) */
+  access?: AccessObserved;
+}
+
+/**
+ * What Jumpgate last applied (or verified) of the spec's access section. A deploy or the drift check
+ * compares it with the spec: when the digests match and nothing is due for a look, it runs no
+ * Run Command at all (a Run Command is an ARM write).
+ */
+export interface AccessObserved {
+  signIn: "on" | "off";
+  /** SHA-256 of the sign-in settings the nodes were given (null: sign-in off) */
+  digest: string | null;
+  /** each web node as last configured or checked: the digest it has */
+  nodes: { name: string; id: string; digest: string | null; at: string }[];
+  groups?: {
+    /** SHA-256 of the mapping applied (shared/access/groups.ts groupsDigest) */
+    digest: string;
+    /** the Guacamole user groups Jumpgate manages, as mapped */
+    mapped: { id: string; role: "admin" | "user"; permissions: string[] }[];
+    /** groups of a mapped id that Jumpgate did not make: left alone */
+    conflicts: string[];
+    /** what the last sync changed ([] when it found them as mapped) */
+    lastChanges: string[];
+    /** when a sync last applied or confirmed the mapping */
+    at: string;
+    instanceId: string;
+  };
+  guacadmin?: GuacadminObserved;
+}
+
+/** The local administrator: disabled for daily use while `access` is set, open during break-glass. */
+export interface GuacadminObserved {
+  disabled: boolean;
+  since: string;
+  /** the Key Vault version of its password and since when (rotated after every break-glass window) */
+  password?: { secret: string; version: string; since: string };
+  /** a break-glass window now open: guacadmin is enabled until `until` */
+  breakGlass?: { openedAt: string; until: string; instanceId: string; secret: string; version: string };
+  /** the last window, once closed */
+  lastBreakGlass?: { openedAt: string; closedAt: string; instanceId: string; closedBy: "timer" | "request" };
 }
 
 /**

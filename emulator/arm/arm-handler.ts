@@ -12,6 +12,7 @@ import { deletePath, getPath, mergePatch, parentOf } from "./store";
 import {
   ArmError,
   type ActionOutcome,
+  type ArmCaller,
   type Json,
   type ResourceDoc,
   type TypeDefinition,
@@ -25,6 +26,9 @@ export interface ArmRequest {
   body: unknown;
   apiVersion: string;
   fault?: FaultEffect;
+  /** the If-Match header, for types with optimistic concurrency */
+  ifMatch?: string;
+  caller?: ArmCaller;
 }
 
 type Verb = "put" | "patch" | "delete" | "action";
@@ -36,12 +40,14 @@ export class ArmHandler {
     const p = r.path;
     if (p.trailing !== undefined) {
       if (r.method === "GET") return this.listOrView(r);
-      if (r.method === "POST") return this.action(r);
+      if (r.method === "POST") return p.providerOnly ? this.providerAction(r) : this.action(r);
       throw new ArmError(405, "MethodNotAllowed", `The ${r.method} method is not allowed on a collection.`);
     }
     switch (r.method) {
-      case "GET":
-        return { status: 200, body: this.present(this.mustGet(p), r.query) };
+      case "GET": {
+        const doc = this.mustGet(p);
+        return { status: 200, body: this.present(doc, r.query), headers: this.etagHeaders(doc) };
+      }
       case "HEAD":
         return { status: this.find(p) ? 204 : 404 };
       case "PUT":
@@ -86,6 +92,12 @@ export class ArmHandler {
     );
   }
 
+  /** ETag header for types that send one (storage containers and their immutability policies) */
+  private etagHeaders(doc: ResourceDoc | undefined): Record<string, string> | undefined {
+    if (!doc || typeof doc.etag !== "string" || !this.emu.types.get(doc.type)?.etagHeader) return undefined;
+    return { etag: doc.etag };
+  }
+
   present(doc: ResourceDoc, query: URLSearchParams = new URLSearchParams()): ResourceDoc {
     const def = this.emu.types.get(doc.type);
     let out = structuredClone(doc);
@@ -94,19 +106,34 @@ export class ArmHandler {
     return out;
   }
 
+  /** A child resource with a location of its own (a type ARM tracks), not an extension resource. */
+  private isTrackedChild(d: ResourceDoc): boolean {
+    if (!this.emu.types.get(d.type)?.tracked) return false;
+    const segments = lower(d.id).split("/");
+    return segments.lastIndexOf("providers") === segments.indexOf("providers");
+  }
+
   private listOrView(r: ArmRequest): Reply {
     const p = r.path;
     const trailing = p.trailing!;
     let docs: ResourceDoc[];
+    // ARM's docs: with a tag filter, `$expand`'s extra properties may not come back; the emulator never
+    // returns them then, so nothing relies on them
+    let expandable = true;
     if (p.type === "" && lower(trailing) === "resourcegroups") {
       docs = this.emu.store.children(`/subscriptions/${p.subscription}`, "Microsoft.Resources/resourceGroups");
     } else if (lower(trailing) === "resources" && !p.providerOnly) {
+      // Resources - List: the tracked resources ARM keeps (top-level ones and tracked children such as
+      // private DNS zone virtual network links), not proxy children (MySQL configurations, databases)
+      // nor extension resources (role assignments)
+      const filter = resourcesFilter(r.query.get("$filter"));
       docs = this.emu.store
         .all()
         .filter((d) => lower(d.type) !== "microsoft.resources/resourcegroups")
         .filter((d) => (p.resourceGroup ? resourceGroupIdOf(d.id)?.toLowerCase() === lower(p.id) : true))
-        .filter((d) => parentOf(d.id) === lower(resourceGroupIdOf(d.id) ?? ""));
-      docs = filterByTag(docs, r.query.get("$filter"));
+        .filter((d) => parentOf(d.id) === lower(resourceGroupIdOf(d.id) ?? "") || this.isTrackedChild(d))
+        .filter(filter.matches);
+      if (filter.byTag) expandable = false;
     } else if (p.providerOnly) {
       const type = `${p.type}/${trailing}`;
       docs = this.emu.store
@@ -129,10 +156,30 @@ export class ArmHandler {
         if (lower(trailing) === "providers") docs = [];
       }
     }
+    // Resources - List: `$expand=changedTime,createdTime` adds ARM's own times (no Resource Graph lag)
+    const expand = (r.query.get("$expand") ?? "")
+      .toLowerCase()
+      .split(",")
+      .map((x) => x.trim());
+    const withTimes =
+      expandable &&
+      lower(trailing) === "resources" &&
+      (expand.includes("changedtime") || expand.includes("createdtime"));
+    // documents changed in place since they were last written count as written now
+    if (withTimes) this.emu.resourceGraph.sync();
     return {
       status: 200,
       body: this.page(
-        docs.map((d) => this.present(d)),
+        docs.map((d) => {
+          const presented = this.present(d);
+          if (!withTimes) return presented;
+          const times = this.emu.resourceGraph.times(d.id);
+          return {
+            ...presented,
+            ...(expand.includes("changedtime") && times.changedTime ? { changedTime: times.changedTime } : {}),
+            ...(expand.includes("createdtime") && times.createdTime ? { createdTime: times.createdTime } : {}),
+          };
+        }),
         r.query,
       ),
     };
@@ -168,13 +215,7 @@ export class ArmHandler {
         `The resource type '${p.type.split("/").slice(1).join("/")}' could not be found in the namespace '${ns}' for api version '${apiVersion}'.`,
       );
     }
-    if (!def.apiVersions.includes(apiVersion)) {
-      throw new ArmError(
-        400,
-        "NoRegisteredProviderFound",
-        `No registered resource provider found for location 'westeurope' and API version '${apiVersion}' for type '${def.type.split("/").slice(1).join("/")}'. The supported api-versions are '${def.apiVersions.join(", ")}'.`,
-      );
-    }
+    requireApiVersion(def, apiVersion);
     return def;
   }
 
@@ -221,6 +262,7 @@ export class ArmHandler {
     if (inline) return this.putInlineChild(r, inline);
     const def = this.definitionFor(p, r.apiVersion);
     if (def.canPut === false) throw new ArmError(405, "MethodNotAllowed", `PUT is not supported for ${def.type}.`);
+    if (def.bodylessPut && r.body === undefined) r = { ...r, body: {} };
     if (!isObject(r.body))
       throw new ArmError(
         400,
@@ -228,19 +270,29 @@ export class ArmHandler {
         "The request content was invalid and could not be deserialized.",
       );
     const parent = this.parentOfNew(p);
-    const existing = this.emu.store.get(p.id);
+    const name = def.assignName ? def.assignName(p.name!, { emulator: this.emu }) : p.name!;
+    const id = name === p.name ? p.id : `${p.id.slice(0, p.id.length - p.name!.length)}${name}`;
+    const existing = this.emu.store.get(id);
     const body = structuredClone(r.body);
     const doc: ResourceDoc = {
       ...body,
-      id: p.id,
-      name: p.name!,
+      id,
+      name,
       type: def.typeFromPath ? p.type : def.type,
       properties: isObject(body.properties) ? body.properties : {},
     };
     if (def.tracked && typeof doc.location !== "string") {
       throw new ArmError(400, "LocationRequired", "The location property is required for this definition.");
     }
-    return this.write(r, "put", def, doc, { emulator: this.emu, existing, parent, query: r.query });
+    return this.write(r, "put", def, doc, {
+      emulator: this.emu,
+      existing,
+      parent,
+      query: r.query,
+      ifMatch: r.ifMatch,
+      requestBody: r.body,
+      caller: r.caller,
+    });
   }
 
   private async patch(r: ArmRequest): Promise<Reply> {
@@ -263,7 +315,15 @@ export class ArmHandler {
       else doc[k] = mergePatch(doc[k], v);
     }
     const parent = this.parentOfNew(p);
-    return this.write(r, "patch", def, doc, { emulator: this.emu, existing, parent, query: r.query });
+    return this.write(r, "patch", def, doc, {
+      emulator: this.emu,
+      existing,
+      parent,
+      query: r.query,
+      ifMatch: r.ifMatch,
+      requestBody: body,
+      caller: r.caller,
+    });
   }
 
   private async write(
@@ -297,6 +357,7 @@ export class ArmHandler {
     if (lower(def.type).startsWith("microsoft.network/")) doc.etag = `W/"${randomUUID()}"`;
 
     const style = (verb === "patch" ? (def.patch ?? def.put) : def.put) ?? "sync";
+    const latencyVerb = def.latencyVerb?.(doc, verb) ?? verb;
     const created = !ctx.existing;
     const syncStatus = created ? (def.createStatus ?? 201) : 200;
     const commit = (d: ResourceDoc) => {
@@ -306,7 +367,7 @@ export class ArmHandler {
     };
     const external = def.work ? def.work(doc, ctx, written) : Promise.resolve();
     if (this.emu.lro.settings.mode === "instant" || style === "sync") {
-      await delay(this.emu.latencyFor(def.type, verb));
+      await delay(this.emu.latencyFor(def.type, latencyVerb));
       if (r.fault?.kind === "failOperation" || r.fault?.kind === "cancelOperation") {
         throw new ArmError(
           400,
@@ -323,16 +384,22 @@ export class ArmHandler {
         throw new ArmError(400, "OperationFailed", e instanceof Error ? e.message : String(e));
       }
       commit(doc);
-      const headers =
-        created && def.locationOnCreate
+      const stored = this.emu.store.get(doc.id)!;
+      const headers = {
+        ...(created && def.locationOnCreate
           ? { location: doc.id.replace(/\/resourceGroups\//i, "/resourcegroups/") }
-          : undefined;
-      return { status: syncStatus, body: this.present(this.emu.store.get(doc.id)!), headers };
+          : {}),
+        ...this.etagHeaders(stored),
+      };
+      const presented = this.present(stored);
+      const body = def.writeResponse ? def.writeResponse(presented, ctx.requestBody ?? {}) : presented;
+      return { status: syncStatus, body, headers };
     }
     setProvisioningState(def, doc, created ? (def.creatingState ?? "Creating") : "Updating");
     this.emu.store.set(doc);
     let externalFailed = false;
     const op = this.startOperation(r, verb, def, doc.id, {
+      latencyVerb,
       work: external.then(
         () => ({}),
         (e: unknown) => {
@@ -373,6 +440,9 @@ export class ArmHandler {
         return { status: syncStatus, body: presented };
       case "accepted":
         return { status: 202, body: {}, headers: this.asyncHeaders(op, true) };
+      case "location":
+        // storage accounts: 202 with an empty body and only Location, polled until it answers the resource
+        return { status: 202, headers: this.asyncHeaders(op, true, true) };
       case "mysql":
         return {
           status: 202,
@@ -429,7 +499,10 @@ export class ArmHandler {
       return { status: 204 };
     }
     const isGroup = lower(def.type) === "microsoft.resources/resourcegroups";
-    if (!isGroup) def.beforeDelete?.(existing, this.emu);
+    if (!isGroup) await def.beforeDelete?.(existing, this.emu, { ifMatch: r.ifMatch });
+    // a resource that protects itself from deletion (a storage account holding locked blobs) keeps
+    // its resource group too: the group's delete fails and deletes nothing
+    const held = isGroup ? await this.groupDeletionHold(existing) : undefined;
     const commit = () => this.emu.deleteCascade(existing.id);
     const style = def.delete ?? "sync";
     if (this.emu.lro.settings.mode === "instant" || style === "sync") {
@@ -437,20 +510,32 @@ export class ArmHandler {
       if (r.fault?.kind === "failOperation" || r.fault?.kind === "cancelOperation") {
         throw new ArmError(400, "OperationFailed", "The operation failed (injected).");
       }
+      if (held) throw held;
+      const answer = def.deleteResponse?.(this.present(existing), this.emu);
       commit();
-      return { status: 200 };
+      return { status: 200, ...(answer !== undefined ? { body: answer } : {}) };
     }
     const previousState = getPath(existing, ["properties", "provisioningState"]);
     setProvisioningState(def, existing, "Deleting");
     const op = this.startOperation(r, "delete", def, existing.id, {
+      ...(held ? { work: Promise.reject(held) } : {}),
       onSucceeded: commit,
       onFailed: () => {
         const cur = this.emu.store.get(existing.id);
-        if (cur && previousState !== undefined) cur.properties.provisioningState = "Failed";
+        if (cur && previousState !== undefined) cur.properties.provisioningState = held ? previousState : "Failed";
       },
     });
     if (style === "loc") return { status: 202, headers: this.asyncHeaders(op, true, true) };
     return { status: 202, headers: this.asyncHeaders(op, true) };
+  }
+
+  /** The first resource directly in the group that keeps the group from being deleted. */
+  private async groupDeletionHold(group: ResourceDoc): Promise<ArmError | undefined> {
+    for (const doc of this.emu.store.children(group.id)) {
+      const held = await this.emu.types.get(doc.type)?.holdsGroupDeletion?.(doc, this.emu);
+      if (held) return held;
+    }
+    return undefined;
   }
 
   private async deleteInlineChild(
@@ -485,7 +570,14 @@ export class ArmHandler {
     const def = this.definitionFor(parseArmPath(doc.id)!, r.apiVersion);
     const action = def.actions?.[lower(name)];
     if (!action) throw new ArmError(404, "NotFound", `The action '${name}' is not supported on ${def.type}.`);
-    const started = action.start({ emulator: this.emu, doc, body: r.body, query: r.query });
+    const started = action.start({
+      emulator: this.emu,
+      doc,
+      body: r.body,
+      query: r.query,
+      ifMatch: r.ifMatch,
+      caller: r.caller,
+    });
     const work: Promise<ActionOutcome> = started.work ?? Promise.resolve({});
     work.catch(() => undefined);
     const commit = started.commit ?? (() => undefined);
@@ -499,7 +591,12 @@ export class ArmHandler {
         .then(() => work)
         .then((outcome) => {
           commit(outcome);
-          return { status: 200, body: outcome.result };
+          const after = this.emu.store.get(doc.id) ?? doc;
+          return {
+            status: 200,
+            body: outcome.result,
+            headers: outcome.result !== undefined ? this.etagHeaders(after) : undefined,
+          };
         });
     }
     const op = this.startOperation(r, "action", def, doc.id, {
@@ -509,6 +606,23 @@ export class ArmHandler {
       onFailed: () => undefined,
     });
     return { status: 202, headers: this.asyncHeaders(op, true, style === "loc") };
+  }
+
+  /** A POST on a provider namespace (`/subscriptions/{s}/providers/Microsoft.Storage/checkNameAvailability`). */
+  private providerAction(r: ArmRequest): Reply {
+    const p = r.path;
+    const name = lower(p.trailing!);
+    const def = this.emu.types
+      .all()
+      .find((d) => lower(d.type.split("/")[0]) === lower(p.type) && d.providerActions?.[name]);
+    if (!def) throw this.notFound(p);
+    requireApiVersion(def, r.apiVersion);
+    return def.providerActions![name]({
+      emulator: this.emu,
+      subscription: p.subscription,
+      body: r.body,
+      query: r.query,
+    });
   }
 
   // ---------------------------------------------------------------- long-running operations
@@ -521,6 +635,8 @@ export class ArmHandler {
     x: {
       work?: Promise<ActionOutcome>;
       action?: string;
+      /** the latency profile's verb, when it is not the operation's own */
+      latencyVerb?: string;
       onSucceeded: (o: ActionOutcome) => void;
       onFailed: () => void;
     },
@@ -557,11 +673,18 @@ export class ArmHandler {
       verb,
       resourceId,
       action: x.action,
-      latencyMs: this.emu.latencyFor(def.type, verb === "action" ? (x.action ?? "action") : verb),
+      latencyMs: this.emu.latencyFor(def.type, x.latencyVerb ?? (verb === "action" ? (x.action ?? "action") : verb)),
       work: x.work,
       forcedEnd,
-      onSucceeded: x.onSucceeded,
-      onFailed: x.onFailed,
+      // what the operation changed in place besides its own resource (a related resource's references)
+      onSucceeded: (o) => {
+        x.onSucceeded(o);
+        this.emu.resourceGraph.sync(resourceId);
+      },
+      onFailed: () => {
+        x.onFailed();
+        this.emu.resourceGraph.sync(resourceId);
+      },
     });
   }
 
@@ -584,10 +707,19 @@ export class ArmHandler {
     } else if (ns === "microsoft.dbformysql") {
       ao = `${base}/providers/Microsoft.DBforMySQL/locations/${op.location}/azureAsyncOperation/${op.id}?${api}`;
       loc = `${base}/providers/Microsoft.DBforMySQL/locations/${op.location}/operationResults/${op.id}?${api}`;
+    } else if (ns === "microsoft.compute" && /\/providers\/microsoft\.compute\/galleries\//i.test(op.resourceId)) {
+      // galleries, image definitions and versions: capsOperations, Location = the same URL with monitor=true
+      // (TestGalleryTestSuite, GalleryImageCollectionTests)
+      ao = `${base}/providers/Microsoft.Compute/locations/${op.location}/capsOperations/${op.id}?${api}`;
+      loc = `${base}/providers/Microsoft.Compute/locations/${op.location}/capsOperations/${op.id}?monitor=true&${api}`;
     } else if (ns === "microsoft.compute") {
       const kind = /\/providers\/microsoft\.compute\/disks\//i.test(op.resourceId) ? "DiskOperations" : "operations";
       ao = `${base}/providers/Microsoft.Compute/locations/${op.location}/${kind}/${op.id}?p=${randomUUID()}&${api}`;
       loc = `${ao}&monitor=true`;
+    } else if (ns === "microsoft.storage") {
+      // storage accounts answer 202 with Location only: asyncoperations/{id}?monitor=true (ExtendImmutabilityPolicy)
+      ao = `${base}/providers/Microsoft.Storage/locations/${op.location}/asyncoperations/${op.id}?${api}`;
+      loc = `${base}/providers/Microsoft.Storage/locations/${op.location}/asyncoperations/${op.id}?monitor=true&${api}`;
     } else if (isPrivateDns(op.typeKey)) {
       // private DNS keeps its operations under the resource group (TestPrivatednsTestSuite)
       const group = `${this.emu.url}${resourceGroupIdOf(op.resourceId) ?? `/subscriptions/${op.subscription}`}`;
@@ -670,6 +802,16 @@ export class ArmHandler {
   }
 }
 
+/** ARM refuses an api-version the resource type does not have. */
+function requireApiVersion(def: TypeDefinition, apiVersion: string): void {
+  if (def.apiVersions.includes(apiVersion)) return;
+  throw new ArmError(
+    400,
+    "NoRegisteredProviderFound",
+    `No registered resource provider found for location 'westeurope' and API version '${apiVersion}' for type '${def.type.split("/").slice(1).join("/")}'. The supported api-versions are '${def.apiVersions.join(", ")}'.`,
+  );
+}
+
 function delay(ms: number): Promise<void> {
   return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
 }
@@ -688,19 +830,72 @@ function isExtensionOf(d: ResourceDoc, trailing: string): boolean {
 }
 
 /** `$filter=tagName eq 'x' and tagValue eq 'y'` (the only filter the resources list needs) */
-function filterByTag(docs: ResourceDoc[], filter: string | null): ResourceDoc[] {
-  if (!filter) return docs;
-  const name = /tagName\s+eq\s+'([^']*)'/i.exec(filter)?.[1];
-  const value = /tagValue\s+eq\s+'([^']*)'/i.exec(filter)?.[1];
-  const type = /resourceType\s+eq\s+'([^']*)'/i.exec(filter)?.[1];
-  return docs.filter((d) => {
-    if (type && lower(d.type) !== lower(type)) return false;
-    if (name === undefined) return true;
-    const tags = d.tags ?? {};
-    const key = Object.keys(tags).find((k) => lower(k) === lower(name));
-    if (key === undefined) return false;
-    return value === undefined || tags[key] === value;
+/**
+ * Resources - List's `$filter` as ARM documents it: `tagName eq` (with `tagValue eq`), `resourceType eq`,
+ * `name eq`, `resourceGroup eq`, `location eq` and `substringof('text', name|resourceGroup)`, joined by
+ * `and` / `or` (`and` binds first). Comparisons ignore case, as ARM's do. Anything else is ARM's 400.
+ */
+function resourcesFilter(filter: string | null): { matches: (d: ResourceDoc) => boolean; byTag: boolean } {
+  if (!filter || filter.trim() === "") return { matches: () => true, byTag: false };
+  type Atom = (d: ResourceDoc) => boolean;
+  let byTag = false;
+  const clauses = filter.split(/\s+or\s+/i).map((clause) => {
+    let tagName: string | undefined;
+    let tagValue: string | undefined;
+    const atoms: Atom[] = [];
+    for (const raw of clause.split(/\s+and\s+/i)) {
+      const text = raw
+        .trim()
+        .replace(/^\((.*)\)$/, "$1")
+        .trim();
+      const eq = /^(tagName|tagValue|resourceType|name|resourceGroup|location)\s+eq\s+'((?:[^']|'')*)'$/i.exec(text);
+      const sub = /^substringof\(\s*'((?:[^']|'')*)'\s*,\s*(name|resourceGroup)\s*\)$/i.exec(text);
+      if (eq) {
+        const [field, value] = [lower(eq[1]), eq[2].replace(/''/g, "'")];
+        if (field === "tagname") tagName = value;
+        else if (field === "tagvalue") tagValue = value;
+        else atoms.push((d) => lower(fieldOf(d, field)) === lower(value));
+      } else if (sub) {
+        const [value, field] = [lower(sub[1].replace(/''/g, "'")), lower(sub[2])];
+        atoms.push((d) => lower(fieldOf(d, field)).includes(value));
+      } else {
+        throw new ArmError(
+          400,
+          "InvalidFilterInQueryString",
+          `Invalid $filter '${filter}' specified in the query string.`,
+        );
+      }
+    }
+    if (tagValue !== undefined && tagName === undefined) {
+      throw new ArmError(400, "InvalidFilterInQueryString", `Invalid $filter '${filter}': tagValue needs tagName.`);
+    }
+    if (tagName !== undefined) {
+      byTag = true;
+      const [name, value] = [tagName, tagValue];
+      atoms.push((d) => {
+        const tags = d.tags ?? {};
+        const key = Object.keys(tags).find((k) => lower(k) === lower(name));
+        return key !== undefined && (value === undefined || tags[key] === value);
+      });
+    }
+    return atoms;
   });
+  return { matches: (d) => clauses.some((atoms) => atoms.every((a) => a(d))), byTag };
+}
+
+function fieldOf(d: ResourceDoc, field: string): string {
+  switch (field) {
+    case "resourcetype":
+      return d.type;
+    case "name":
+      return d.name;
+    case "resourcegroup":
+      return resourceGroupIdOf(d.id)?.split("/").pop() ?? "";
+    case "location":
+      return typeof d.location === "string" ? d.location : "";
+    default:
+      return "";
+  }
 }
 
 export { typeKey };

@@ -9,6 +9,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { createTestPki, type TestPki } from "../certs";
 import { AdminApi } from "./admin";
 import { ArmHandler } from "./arm-handler";
+import { armCallerOf } from "./caller";
 import { FaultInjector, type FaultEffect, type RequestFacts } from "./faults";
 import { errorReply, readBody, parseJsonBody, send, type Reply } from "./http";
 import { ImdsService } from "./imds";
@@ -19,9 +20,12 @@ import { MetricsService } from "./metrics";
 import { OperationEngine, type LroSettings } from "./operations";
 import { ALL_TYPES } from "./providers";
 import type { VmPowerAction } from "./providers/compute";
+import type { MysqlBackupTaken, MysqlRestore } from "./providers/mysql";
+import type { StorageDataPlane } from "./providers/storage";
 import { TypeRegistry } from "./registry";
 import { lower, parseArmPath, typeKey } from "./resource-id";
 import { RunCommandService, type RunCommandOptions } from "./run-command";
+import { RESOURCE_GRAPH_PATH, ResourceGraphIndex, type WriteActor } from "./resource-graph";
 import { ResourceStore } from "./store";
 import { ArmError, type ResourceDoc } from "./types";
 
@@ -40,13 +44,24 @@ export interface EmulatorOptions {
    * a public IP asking for one gets ARM's 400 `DnsRecordInUse`, as real short labels do
    */
   takenDnsLabels?: readonly string[];
+  /** Resource Graph's lag behind ARM: a write shows in its queries this long after it was made (default 0) */
+  resourceGraph?: { lagMs?: number };
+  /**
+   * Storage account names other Azure customers hold (default: DEFAULT_TAKEN_STORAGE_ACCOUNT_NAMES):
+   * account names are global, so creating one answers 409 `StorageAccountAlreadyTaken` and
+   * checkNameAvailability says `AlreadyExists`, as for a name another subscription uses
+   */
+  takenStorageAccountNames?: readonly string[];
 }
 
 /** Labels real Azure hands to someone else long before a stack asks: short common words. */
 export const DEFAULT_TAKEN_DNS_LABELS: readonly string[] = ["demo", "jump", "test", "jumpbox", "guacamole", "bastion"];
 
+/** Storage account names somebody took long ago: short common words. */
+export const DEFAULT_TAKEN_STORAGE_ACCOUNT_NAMES: readonly string[] = ["test", "storage", "recordings", "jumpgate"];
+
 const POLL_AO =
-  /^\/subscriptions\/[^/]+\/providers\/[^/]+\/locations\/[^/]+\/(operations|azureasyncoperation|diskoperations)\/([^/]+)$/i;
+  /^\/subscriptions\/[^/]+\/providers\/[^/]+\/locations\/[^/]+\/(operations|azureasyncoperation|diskoperations|capsoperations|asyncoperations)\/([^/]+)$/i;
 const POLL_LOC = /^\/subscriptions\/[^/]+\/providers\/[^/]+\/locations\/[^/]+\/operationresults\/([^/]+)$/i;
 const POLL_RG = /^\/subscriptions\/[^/]+\/operationresults\/([^/]+)$/i;
 /** private DNS keeps its operation status under the resource group */
@@ -84,6 +99,8 @@ export class Emulator {
   /** IMDS: the anonymous token endpoint and each VM's own (`imds.endpointFor(vmId)`) */
   readonly imds = new ImdsService(this);
   readonly runCommand: RunCommandService;
+  /** Azure Resource Graph: the index of the store's resources, lagging ARM by `resourceGraph.lagMs` */
+  readonly resourceGraph: ResourceGraphIndex;
   pageSize: number;
   latency: LatencyProfile;
   /** public IP DNS labels held by other customers' public IPs (any region); survives reset() */
@@ -95,6 +112,24 @@ export class Emulator {
   >();
   /** called when a MySQL server's admin password is set through ARM (tests wire it to a real MariaDB) */
   mysqlAdminPasswordHook?: (serverId: string, login: string, password: string) => Promise<void>;
+  /**
+   * called when a flexible server is created with `createMode: PointInTimeRestore`, as the create's
+   * work (the create fails if it rejects): tests wire it to copy the source server's data into the
+   * restored server's database
+   */
+  mysqlRestoreHook?: (restore: MysqlRestore) => Promise<void>;
+  /** called when an on-demand backup is taken (before the PUT answers): tests may snapshot the data */
+  mysqlBackupHook?: (backup: MysqlBackupTaken) => Promise<void>;
+  /** called after a flexible server was deleted: tests stop the database that stood for it */
+  mysqlServerDeleteHook?: (serverId: string) => Promise<void> | void;
+  /**
+   * The blob data plane behind emulated storage accounts (Azurite in tests): which blobs a container
+   * holds (ARM refuses deleting a container or account whose blobs are under retention), the blob
+   * endpoint an account announces, and the clock retention is measured with.
+   */
+  storageDataPlane: StorageDataPlane = {};
+  /** storage account names held by other Azure customers; survives reset() */
+  readonly takenStorageAccountNames: Set<string>;
   /**
    * called when a public DNS zone's record set is written (before the PUT answers) or deleted (after
    * it answered): tests wire it to a real DNS server, e.g. pebble-challtestsrv for DNS-01
@@ -125,8 +160,12 @@ export class Emulator {
     this.latency = options.latency ?? { scale: 0, types: DEFAULT_LATENCY };
     this.tenantId = options.tenantId ?? "72f988bf-86f1-41af-91ab-2d7cd011db47";
     this.takenDnsLabels = new Set(options.takenDnsLabels ?? DEFAULT_TAKEN_DNS_LABELS);
+    this.takenStorageAccountNames = new Set(options.takenStorageAccountNames ?? DEFAULT_TAKEN_STORAGE_ACCOUNT_NAMES);
     this.keyVault = new KeyVaultDataPlane(this);
     this.runCommand = new RunCommandService(options.runCommand);
+    this.resourceGraph = new ResourceGraphIndex(this);
+    this.resourceGraph.lagMs = options.resourceGraph?.lagMs ?? 0;
+    this.store.onWrite = (id, existed, after) => this.resourceGraph.record(id, existed, after);
   }
 
   get caPem(): string {
@@ -184,6 +223,7 @@ export class Emulator {
   /** Forget every resource, secret, operation, fault and journal entry (listeners of vaults stay open). */
   reset(): void {
     this.store.clear();
+    this.resourceGraph.reset();
     this.lro.reset();
     this.faults.clear();
     this.journal.clear();
@@ -273,7 +313,14 @@ export class Emulator {
     }
     let reply: Reply;
     try {
-      reply = await this.dispatch(method, path, url, bodyText, facts, vault, req, fault);
+      reply = await this.resourceGraph.actor.run(actorOf(req), async () => {
+        try {
+          return await this.dispatch(method, path, url, bodyText, facts, vault, req, fault);
+        } finally {
+          // a write's side effects on the other resources of its group, as that caller's writes
+          if (method !== "GET" && method !== "HEAD") this.resourceGraph.sync(path);
+        }
+      });
     } catch (e) {
       if (!(e instanceof ArmError)) throw e;
       reply = errorReply(e, e.status === 401 ? { "www-authenticate": this.keyVault.challenge() } : undefined);
@@ -320,6 +367,7 @@ export class Emulator {
     if (vault !== undefined || SECRETS.test(path))
       return { method, path, operation: "secret", type: "Microsoft.KeyVault/vaults/secrets" };
     if (METRICS.test(path)) return { method, path, operation: "metrics" };
+    if (RESOURCE_GRAPH_PATH.test(path)) return { method, path, operation: "resource-graph" };
     if (method === "POST" && ingestTarget(path)) return { method, path, operation: "metrics-ingest" };
     if (POLL_AO.test(path) || POLL_LOC.test(path) || POLL_RG.test(path) || POLL_PRIVATE_DNS.test(path))
       return { method, path, operation: "poll" };
@@ -360,6 +408,10 @@ export class Emulator {
       return this.metrics.getBatch(sub, url.searchParams, parseJsonBody(bodyText));
     }
     if (facts.operation === "poll") return this.poll(path, url);
+    if (facts.operation === "resource-graph") {
+      if (method !== "POST") throw new ArmError(405, "MethodNotAllowed", `The ${method} method is not allowed.`);
+      return this.resourceGraph.query(url.searchParams.get("api-version"), parseJsonBody(bodyText));
+    }
     const apiVersion = url.searchParams.get("api-version");
     if (!apiVersion) {
       throw new ArmError(
@@ -378,6 +430,8 @@ export class Emulator {
       body: parseJsonBody(bodyText),
       apiVersion,
       fault,
+      ifMatch: typeof req.headers["if-match"] === "string" ? req.headers["if-match"] : undefined,
+      caller: armCallerOf(req.headers.authorization),
     });
   }
 
@@ -426,6 +480,21 @@ export class Emulator {
     }
     return body;
   }
+}
+
+/**
+ * Who a write comes from, for Resource Graph's change records: the principal a test names in
+ * `x-ms-client-principal-name` (a person changing things out of band), else the app (Jumpgate's
+ * user agent) or an unknown caller.
+ */
+function actorOf(req: IncomingMessage): WriteActor {
+  const agent = String(req.headers["user-agent"] ?? "");
+  const named = req.headers["x-ms-client-principal-name"];
+  const jumpgate = /\bjumpgate\b/i.test(agent);
+  return {
+    changedBy: typeof named === "string" && named !== "" ? named : jumpgate ? "jumpgate" : "unknown",
+    clientType: jumpgate ? "Jumpgate" : /azsdk-js/i.test(agent) ? "Azure SDK for JavaScript" : "Unspecified",
+  };
 }
 
 /** The resource (and the regional endpoint's region, if given) a custom metrics post is about. */

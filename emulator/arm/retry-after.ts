@@ -45,6 +45,15 @@ const BY_TYPE: Record<string, Record<Verb, RetryAfterSteps>> = {
   // not in the in-repo set: the research notes' MySQL server recordings (servers create/update,
   // arm-mysql-flexible) show RA=60 on the 202 of a server PUT or PATCH and on its polls
   "microsoft.dbformysql/flexibleservers": { put: { start: 60, running: [60] }, patch: { start: 60, running: [60] } },
+  // recording_storageaccounts_create_test, ExtendImmutabilityPolicy: 202 RA=17, running 202 RA=17, the 200 none
+  "microsoft.storage/storageaccounts": { put: { start: 17, running: [17] } },
+  // GalleryImageCollectionTests, TestGalleryTestSuite: galleries and image definitions send no Retry-After
+  "microsoft.compute/galleries": { "*": {} },
+  "microsoft.compute/galleries/images": { "*": {} },
+  // not in the in-repo set (269,246 characters of signed polling URLs): the Python SDK's gallery
+  // recording (azure-sdk-assets python/.../test_mgmt_compute_galleries...json, commit 0fc23eb5) shows
+  // an image version's create answered RA=60 and RA=60 on every running poll, none on the last
+  "microsoft.compute/galleries/images/versions": { put: { start: 60, running: [60] }, "*": {} },
   // VaultTests.canEnableSoftDeleteAndPurge: purge 202 RA=0, its one poll answered 200
   "microsoft.keyvault/locations/deletedvaults": { purge: { start: 0 } },
 };

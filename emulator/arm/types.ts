@@ -14,7 +14,7 @@ export interface ResourceDoc extends Json {
 }
 
 /** How a verb answers when the LRO mode is `async` or `manual` (in `instant` mode every verb answers synchronously). */
-export type PutStyle = "sync" | "ao" | "body" | "mysql" | "accepted";
+export type PutStyle = "sync" | "ao" | "body" | "mysql" | "accepted" | "location";
 export type DeleteStyle = "sync" | "ao+loc" | "loc" | "mysql";
 export type ActionStyle = "sync" | "ao+loc" | "loc" | "mysql";
 
@@ -34,13 +34,34 @@ export interface ActionOutcome {
   result?: unknown;
 }
 
+/** Who called ARM, as far as the bearer token says (claims read, signature not checked). */
+export interface ArmCaller {
+  /** the token's `oid` claim (a user's or service principal's object id) */
+  objectId?: string;
+  /** the token's `tid` claim */
+  tenantId?: string;
+  /** the token's `upn` (or `unique_name`) claim, for users */
+  upn?: string;
+}
+
 export interface ActionContext {
   emulator: Emulator;
   /** the resource the action was posted to */
   doc: ResourceDoc;
   body: unknown;
   query: URLSearchParams;
+  /** the request's If-Match header (optimistic concurrency on actions such as an immutability policy's lock) */
+  ifMatch?: string;
+  caller?: ArmCaller;
 }
+
+/** A POST on a provider namespace rather than on a resource (`.../providers/Microsoft.Storage/checkNameAvailability`). */
+export type ProviderAction = (ctx: {
+  emulator: Emulator;
+  subscription: string;
+  body: unknown;
+  query: URLSearchParams;
+}) => { status: number; body?: unknown };
 
 export interface ActionDefinition {
   style?: ActionStyle;
@@ -59,6 +80,11 @@ export interface WriteContext {
   /** parent resource (for child resources), resource group for top-level ones */
   parent?: ResourceDoc;
   query: URLSearchParams;
+  /** the request's If-Match header */
+  ifMatch?: string;
+  /** the request body as sent (some providers echo only what was asked for) */
+  requestBody?: Json;
+  caller?: ArmCaller;
 }
 
 export interface TypeDefinition {
@@ -78,6 +104,13 @@ export interface TypeDefinition {
   delete?: DeleteStyle;
   /** answered with 405 when false */
   canPut?: boolean;
+  /** a PUT that carries no body (an on-demand MySQL backup) */
+  bodylessPut?: boolean;
+  /**
+   * The name a PUT stores the resource under, when the service chooses it (an on-demand MySQL backup
+   * named `mybackup` becomes `customer_{time}_{uuid}_mybackup`); the request's name otherwise
+   */
+  assignName?(requestedName: string, ctx: { emulator: Emulator }): string;
   /** the stored type comes from the request path (DNS record sets: `.../dnszones/TXT`) */
   typeFromPath?: boolean;
   /** child collections kept inline in the parent's properties (network resources) */
@@ -98,8 +131,23 @@ export interface TypeDefinition {
   work?(doc: ResourceDoc, ctx: WriteContext, written: Set<string>): Promise<void>;
   /** side effects once the write has succeeded (back-references, instances, default children) */
   afterCommit?(doc: ResourceDoc, ctx: WriteContext): void;
-  /** throw ArmError to refuse the delete (NicInUse...) */
-  beforeDelete?(doc: ResourceDoc, emulator: Emulator): void;
+  /** throw ArmError to refuse the delete (NicInUse...); may look outside the store (a data plane) */
+  beforeDelete?(doc: ResourceDoc, emulator: Emulator, request: { ifMatch?: string }): void | Promise<void>;
+  /**
+   * An error when this resource keeps its resource group from being deleted (a storage account whose
+   * containers hold blobs under a locked retention policy); undefined when it does not
+   */
+  holdsGroupDeletion?(doc: ResourceDoc, emulator: Emulator): Promise<ArmError | undefined>;
+  /** the body a synchronous write answers with, when it is not the stored document (what the request asked for) */
+  writeResponse?(presented: ResourceDoc, requestBody: Json): ResourceDoc;
+  /** the body of a synchronous DELETE's 200 (an immutability policy answers with itself); none by default */
+  deleteResponse?(doc: ResourceDoc, emulator: Emulator): unknown;
+  /** answers carry the document's `etag` as an ETag header too */
+  etagHeader?: boolean;
+  /** the latency profile's verb for this write when it is not the plain verb (a point-in-time restore) */
+  latencyVerb?(doc: ResourceDoc, verb: "put" | "patch"): string | undefined;
+  /** POSTs on the provider namespace, by lower-case action name (`checknameavailability`) */
+  providerActions?: Record<string, ProviderAction>;
   /** throw ArmError to refuse deleting an inline child (a subnet in use) */
   validateChildDelete?(parent: ResourceDoc, prop: string, child: ResourceDoc, emulator: Emulator): void;
   afterDelete?(doc: ResourceDoc, emulator: Emulator): void;

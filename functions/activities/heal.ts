@@ -21,7 +21,8 @@ import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
 import type { StackOperation } from "../../shared/store";
 import { services } from "../services";
-import { buildGraphActivity, tlsBundleStored } from "./resources";
+import { tlsBundleStored } from "../stack-graph";
+import { buildGraphActivity } from "./resources";
 // ------------------------------------------------------------------------------------ reading
 
 export interface TakeHealSignalsInput {

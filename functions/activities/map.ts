@@ -1,10 +1,12 @@
 // Every activity, by the name orchestrations call it with: the map the app registers (register.ts)
 // and the workflow kit types its calls by (functions/workflow/activity-map.ts), so the compiler
 // checks each call's input and knows its output. A name is part of every history that scheduled
-// it: renaming or removing one breaks instances in flight (the replay gate says so). The four
-// claim names are one implementation (registry.ts claimFor) under the names their histories hold.
+// it: renaming or removing one breaks instances in flight (the replay gate says so). The claim
+// activities are one implementation (registry.ts claimFor) under the names their histories hold.
 import type { Names } from "../names";
+import * as access from "./access";
 import * as certificates from "./certificates";
+import * as drift from "./drift";
 import * as heal from "./heal";
 import * as inService from "./in-service";
 import * as nodes from "./nodes";
@@ -74,4 +76,12 @@ export const activities = {
   recordCertificateFailure: certificates.recordCertificateFailureActivity,
   recordCertificateVerification: certificates.recordCertificateVerificationActivity,
   recordCertificateCheck: certificates.recordCertificateCheckActivity,
+  // sign-in with Entra ID and break-glass
+  loadAccessTarget: access.loadAccessTargetActivity,
+  planAccessSync: access.planAccessSyncActivity,
+  recordAccess: access.recordAccessActivity,
+  newGuacadminPassword: access.newGuacadminPasswordActivity,
+  claimForBreakGlass: registry.claimFor("break-glass"),
+  // the drift check
+  driftChangeHistory: drift.driftChangeHistoryActivity,
 } satisfies Record<keyof typeof Names.activities, (input: never) => Promise<unknown>>;

@@ -4,14 +4,13 @@
 import { ArmDocuments } from "../../shared/arm/arm-documents";
 import type { ApplyResult, RemoveResult } from "../../shared/arm/engine";
 import { ArmApplyError } from "../../shared/arm/errors";
-import { stackNames } from "../../shared/graph/names";
-import { API_VERSIONS, buildStackGraph } from "../../shared/graph/stack-graph";
+import { asBackgroundWork } from "../../shared/azure/arm-budget";
 import type { GraphNode, NodePlan, StackGraph } from "../../shared/graph/types";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
-import { renderWebNodeCustomData } from "../../shared/node/web-node-template";
 import { effectiveFleet, type FleetMembers } from "../../shared/scale/fleet";
 import { services } from "../services";
+import { stackGraphOf, tlsBundleStored } from "../stack-graph";
 
 export interface BuildGraphInput {
   spec: StackSpec;
@@ -25,30 +24,7 @@ export interface BuildGraphInput {
 export async function buildGraphActivity(input: BuildGraphInput): Promise<StackGraph> {
   const s = services();
   const members = input.members ?? effectiveFleet(input.spec, await s.fleet.get(input.spec.name));
-  return buildStackGraph(input.spec, {
-    tenantId: s.tenantId,
-    functionPrincipalId: s.functionPrincipalId,
-    alertActionGroupId: s.alertActionGroupId,
-    tlsBundle: await tlsBundleStored(input.spec),
-    renderCustomData: (vm) => renderWebNodeCustomData(input.spec, vm),
-    ...(input.spec.fleet.mode === "availabilitySet"
-      ? { webNodeOrdinals: members.ordinals }
-      : { scaleSetCapacity: members.size }),
-  });
-}
-
-/** Whether the stack's vault holds a TLS bundle (a role assignment on it needs it to exist). */
-export async function tlsBundleStored(spec: StackSpec): Promise<boolean> {
-  const node: GraphNode = {
-    key: `secret:${SECRET_NAMES.tlsBundle}`,
-    kind: "keyVaultSecret",
-    id: `${stackNames(spec).keyVaultId}/secrets/${SECRET_NAMES.tlsBundle}`,
-    apiVersion: API_VERSIONS.keyVault,
-    body: {},
-    dependsOn: [],
-  };
-  const observed = await services().engine.observe(node);
-  return !!observed && observed.deleted !== true;
+  return stackGraphOf(input.spec, members, await tlsBundleStored(input.spec));
 }
 
 /**
@@ -74,8 +50,14 @@ export interface NodeInput {
   node: GraphNode;
 }
 
-export async function planResourceActivity(input: NodeInput): Promise<NodePlan> {
-  return services().engine.plan(input.node);
+export interface PlanNodeInput extends NodeInput {
+  /** timer work (the drift check's reads): it waits for ARM budget behind heal and deploy */
+  background?: true;
+}
+
+export async function planResourceActivity(input: PlanNodeInput): Promise<NodePlan> {
+  const plan = () => services().engine.plan(input.node);
+  return input.background ? asBackgroundWork(plan) : plan();
 }
 
 export async function applyResourceActivity(input: NodeInput): Promise<ApplyResult> {

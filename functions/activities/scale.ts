@@ -19,7 +19,7 @@ import { intentsOf } from "../alert-wake";
 import { services } from "../services";
 import { listWebNodesActivity } from "./nodes";
 import { claimFor, type ClaimInput } from "./registry";
-import { tlsBundleStored } from "./resources";
+import { tlsBundleStored } from "../stack-graph";
 
 /** What the orchestration decides with: the stack's spec and its fleet as scaling left it. */
 export interface ScaleView {

@@ -21,6 +21,7 @@ import { Names } from "../names";
 import { describeFailure, runGraph, type GraphProgress } from "../workflow/graph-runner";
 import { bringUp } from "../workflow/node-steps";
 import { failureMessage, workflow, type Step, type Workflow } from "../workflow/workflow";
+import { syncAccess, type AccessOutcome, type AccessProgress } from "./access-sync";
 
 export interface DeployInput {
   spec: StackSpec;
@@ -53,17 +54,26 @@ export interface DeployInput {
    * only when a read-only check finds it differs. Set by every new deploy and drift repair.
    */
   checkFirst?: boolean;
+  /**
+   * Apply the spec's access section (sign-in with Entra ID: the nodes' settings, Guacamole's user
+   * groups, guacadmin) once the nodes are up; with nothing changed since the last apply, that is one
+   * registry read. Set by every new deploy and drift repair; instances started before it existed
+   * replay without it.
+   */
+  access?: true;
 }
 
 export interface DeployStatus {
   operation: "deploy";
   stack: string;
   generation: number;
-  phase: "graph" | "resources" | "nodes" | "database" | "health" | "succeeded" | "failed";
+  phase: "graph" | "resources" | "nodes" | "database" | "health" | "access" | "succeeded" | "failed";
   resources?: GraphProgress;
   nodes?: { name: string; healthy: boolean; problems: string[] }[];
   /** why the nodes were left alone, when they were (checkFirst) */
   inService?: string;
+  /** the sign-in step (access) */
+  access?: AccessProgress;
   startedAt: string;
   failure?: string;
   /** a failure that has a problem type: resources at the stack's ids that are not the stack's (409) */
@@ -123,6 +133,22 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
     const written = resources.filter((r) => r.lastAction && r.lastAction !== "unchanged").map((r) => r.key);
     const serverMade = ["created", "replaced"].includes(run.results.mysql?.action ?? "");
     const { nodes, database } = yield* bringUpNodes(wf, input, status, publish, written, serverMade);
+    let access: AccessOutcome | undefined;
+    if (input.access) {
+      status.phase = "access";
+      publish();
+      access = yield* syncAccess(wf, {
+        spec,
+        nodes: nodes.map((n) => ({ name: n.name, id: n.id })),
+        pollSeconds: input.pollSeconds,
+        nodeReadyTimeoutMinutes: input.nodeReadyTimeoutMinutes,
+        operation: { kind: "deploy", instanceId: wf.instanceId },
+        report: (progress) => {
+          status.access = progress;
+          publish();
+        },
+      });
+    }
 
     status.phase = "succeeded";
     publish();
@@ -156,6 +182,7 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
         ...(adopted.length > 0 ? { adopted: adopted.slice(0, 20) } : {}),
         ...(status.inService ? { nodesLeftAlone: status.inService } : {}),
         ...(database ? { database: database.outcome } : {}),
+        ...(access && !access.nothing ? { access: access.changes.slice(0, 20) } : {}),
       },
     });
     const output: DeployOutput = { outcome: "succeeded", resources, nodes };

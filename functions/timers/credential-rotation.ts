@@ -4,13 +4,15 @@
 // (adminPasswordMaxAgeDays, 90), or when a rotation was left pending (its instance died): that run
 // finishes or rolls it back, so a pending rotation never blocks. A stack whose rotation already runs
 // is left to it. Stacks nobody holds get a fresh copy of their credential state in the registry,
-// so GET /api/stacks/{name} shows the age of credentials that were never rotated too.
+// so GET /api/stacks/{name} shows the age of credentials that were never rotated too. Stacks that sign
+// in with Entra ID also get guacadmin's password rotated when it is due (checkGuacadminPasswords).
 import { randomUUID } from "node:crypto";
 import { app, type InvocationContext, type Timer } from "@azure/functions";
 import * as df from "durable-functions";
 import { ageDays } from "../../shared/credentials/rotation-state";
 import { credentialVault, recordCredentials } from "../credential-store";
 import { InstanceIds, Names } from "../names";
+import type { BreakGlassInput } from "../orchestrators/break-glass";
 import type { RotateDatabaseInput } from "../orchestrators/rotate-database";
 import { services } from "../services";
 import { clearStaleClaim, isInstanceRunning } from "../stack-claim";
@@ -83,15 +85,64 @@ export async function checkCredentialRotations(
   return result;
 }
 
+/**
+ * guacadmin of the stacks that sign in with Entra ID: its password is rotated (`break-glass-<stack>`,
+ * action rotate) when it is older than access.breakGlass.passwordMaxAgeDays, or when a break-glass
+ * window is still recorded open 10 minutes after its end (its instance died before closing it).
+ */
+export async function checkGuacadminPasswords(
+  client: df.DurableClient,
+  now: Date,
+  log: (line: string) => void = () => undefined,
+): Promise<CredentialCheckResult> {
+  const { registry } = services();
+  const result: CredentialCheckResult = { started: [], skipped: [] };
+  for (const record of await registry.list()) {
+    const stack = record.name;
+    const access = record.spec.access;
+    const guacadmin = record.observed?.access?.guacadmin;
+    if (!access || !guacadmin) continue;
+    try {
+      const instanceId = InstanceIds.breakGlass(stack);
+      if (await isInstanceRunning(client, instanceId)) {
+        result.skipped.push({ stack, why: "its break-glass instance is running" });
+        continue;
+      }
+      const since = guacadmin.password?.since ?? guacadmin.since;
+      const age = ageDays(since, now);
+      const leftOpen = guacadmin.breakGlass && Date.parse(guacadmin.breakGlass.until) + 10 * 60_000 < now.getTime();
+      const due = age >= access.breakGlass.passwordMaxAgeDays;
+      if (!due && !leftOpen) {
+        result.skipped.push({ stack, why: `guacadmin's password is ${age} d old, not due` });
+        continue;
+      }
+      const why = leftOpen
+        ? `the break-glass window that ended at ${guacadmin.breakGlass!.until} was never closed`
+        : `guacadmin's password is ${age} d old (policy ${access.breakGlass.passwordMaxAgeDays})`;
+      const input: BreakGlassInput = { stack, action: "rotate", requestedAt: now.toISOString(), reason: why };
+      await client.startNew(Names.orchestrators.breakGlass, { instanceId, input });
+      result.started.push({ stack, appUsers: false, admin: false, why });
+      log(`credential check: guacadmin of ${stack}: ${why}; rotating it`);
+    } catch (error) {
+      const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      result.skipped.push({ stack, why: `check failed: ${message}` });
+      log(`credential check: guacadmin of ${stack} could not be checked: ${message}`);
+    }
+  }
+  return result;
+}
+
 export async function credentialRotationCheck(
   _timer: Timer,
   context: InvocationContext,
 ): Promise<CredentialCheckResult> {
-  const result = await checkCredentialRotations(df.getClient(context), new Date(), (line) => context.log(line));
+  const client = df.getClient(context);
+  const result = await checkCredentialRotations(client, new Date(), (line) => context.log(line));
+  const guacadmin = await checkGuacadminPasswords(client, new Date(), (line) => context.log(line));
   context.log(
-    `credential check: ${result.started.length} rotation(s) started, ${result.skipped.length} stack(s) not due or skipped`,
+    `credential check: ${result.started.length} rotation(s) started, ${result.skipped.length} stack(s) not due or skipped; ${guacadmin.started.length} guacadmin password rotation(s) started`,
   );
-  return result;
+  return { started: [...result.started, ...guacadmin.started], skipped: [...result.skipped, ...guacadmin.skipped] };
 }
 
 app.timer(Names.timers.credentialRotationCheck, {

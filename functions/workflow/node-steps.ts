@@ -64,6 +64,15 @@ export function mustSucceed(r: AgentCommandResult, what: string): void {
   if (!succeeded(r)) throw new Error(`${what} failed: ${whyFailed(r)}`);
 }
 
+/** The JSON document a command printed, when it succeeded and printed one. */
+export function jsonDocumentOf(r: AgentCommandResult): Record<string, unknown> | undefined {
+  return succeeded(r) && isRecord(r.json) ? r.json : undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 /** The live sessions an agent's answer reports, when it reports them. */
 export function liveSessionsOf(r: AgentCommandResult): number | undefined {
   const json = r.json as { liveSessions?: unknown } | undefined;

@@ -6,8 +6,9 @@
 # shared/node/catalog.ts) and refuses one whose SHA-256/SHA-512 does not match, or that has no
 # pinned digest unless JUMPGATE_ALLOW_UNVERIFIED_ARTIFACTS=true. Then it builds guacd, unpacks
 # Tomcat 9 and Guacamole (WAR unpacked as ROOT only, MySQL extension, Connector/J, schema for
-# `jumpgate-node bootstrap-db`), turns SSH off, and starts the services with NGINX on a self-signed
-# bootstrap certificate. Re-running it is harmless: finished steps are skipped.
+# `jumpgate-node bootstrap-db`, the OpenID extension for `jumpgate-node sign-in`), turns SSH off,
+# and starts the services with NGINX on a self-signed bootstrap certificate. Re-running it is
+# harmless: finished steps are skipped.
 #
 # Who owns what, and what each service reads and writes, comes from /etc/jumpgate/services.json
 # (rendered from shared/node/services.ts): the installer applies its layout, checks every
@@ -29,6 +30,7 @@ readonly CACHE=${JUMPGATE_INSTALL_CACHE:-$ROOT/var/cache/jumpgate}
 readonly AGENT="$ROOT/usr/local/sbin/jumpgate-node"
 readonly GUACAMOLE_HOME="$ROOT/etc/guacamole"
 readonly SCHEMA_DIR="$ROOT/opt/jumpgate/guacamole/schema"
+readonly OPENID_JAR_AVAILABLE="$ROOT/opt/jumpgate/guacamole/extensions-available/guacamole-auth-sso-openid.jar"
 readonly TOMCAT_LINK="$ROOT/opt/tomcat"
 readonly SERVICES="$ROOT/etc/jumpgate/services.json"
 readonly GUACD_CONF="$ROOT/etc/guacd/guacd.conf"
@@ -168,6 +170,18 @@ install_guacamole() {
   install -d -m 0755 "$SCHEMA_DIR"
   install -m 0644 "$jdbc"/mysql/schema/*.sql "$SCHEMA_DIR/"
   rm -rf "$jdbc"
+
+  # the OpenID extension of the SSO bundle, where Guacamole does not load it: `jumpgate-node sign-in`
+  # copies it into extensions/ only while the stack's spec has an access section
+  fetch_verified JUMPGATE_ARTIFACT_GUACAMOLE_AUTH_SSO "$CACHE/guacamole-auth-sso.tar.gz"
+  local sso
+  sso=$(mktemp -d)
+  tar --no-same-owner -xzf "$CACHE/guacamole-auth-sso.tar.gz" -C "$sso" --strip-components=1
+  [[ -f $sso/openid/guacamole-auth-sso-openid-$version.jar ]] ||
+    die "the SSO bundle has no openid/guacamole-auth-sso-openid-$version.jar"
+  install -d -m 0700 "${OPENID_JAR_AVAILABLE%/*}"
+  install -m 0600 "$sso/openid/guacamole-auth-sso-openid-$version.jar" "$OPENID_JAR_AVAILABLE"
+  rm -rf "$sso"
 
   fetch_verified JUMPGATE_ARTIFACT_MYSQL_CONNECTOR_J "$CACHE/mysql-connector-j.zip"
   unzip -p "$CACHE/mysql-connector-j.zip" "$JUMPGATE_ARTIFACT_MYSQL_CONNECTOR_J_MEMBER" >"$CACHE/mysql-connector-j.jar"

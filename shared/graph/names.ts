@@ -44,7 +44,9 @@ export const INLINE_NAMES = {
   scaleSetNicConfiguration: "nic",
 } as const;
 
-type NamingSpec = Pick<StackSpec, "name" | "subscriptionId" | "resourceGroup" | "location" | "tls">;
+type NamingSpec = Pick<StackSpec, "name" | "subscriptionId" | "resourceGroup" | "location"> & {
+  tls: Pick<StackSpec["tls"], "dnsLabel">;
+};
 
 export interface StackNames {
   stack: string;
@@ -194,7 +196,7 @@ export interface WebNodeNames {
 }
 
 /** The name the stack's certificate is for: the spec's hostname, else the public IP's DNS name. */
-export function certificateHostname(spec: NamingSpec): string {
+export function certificateHostname(spec: NamingSpec & { tls: Pick<StackSpec["tls"], "hostname"> }): string {
   return (spec.tls.hostname ?? stackNames(spec).publicFqdn).toLowerCase();
 }
 

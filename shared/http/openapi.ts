@@ -1,6 +1,7 @@
 // The HTTP API as an OpenAPI 3.1 document, served at GET /api/openapi.json. Request bodies are the
 // very JSON Schemas the routes validate with (OpenAPI 3.1 uses JSON Schema 2020-12), so the document
 // cannot drift from validation; a test checks its paths and methods against the registered routes.
+import { BREAK_GLASS_REQUEST_SCHEMA } from "../access/break-glass-request";
 import { COMMON_ALERT_SCHEMA } from "../alerts/common-alert-schema";
 import { ROTATE_REQUEST_SCHEMA } from "../credentials/rotate-request";
 import { RESUME_REQUEST_SCHEMA } from "../heal/resume-request";
@@ -42,7 +43,43 @@ export function openApiDocument(version: string): Record<string, unknown> {
     servers: [{ url: "/api" }],
     security: [{ functionKey: [] }],
     paths: {
-      "/stacks": { get: { summary: "every stack", responses: { "200": ok("the stacks") } } },
+      "/stacks": {
+        get: {
+          summary: "the stacks, a page at a time in name order",
+          parameters: [
+            {
+              name: "pageSize",
+              in: "query",
+              required: false,
+              schema: { type: "integer", minimum: 1, maximum: 1000, default: 100 },
+              description: "stacks per page",
+            },
+            {
+              name: "continuationToken",
+              in: "query",
+              required: false,
+              schema: { type: "string", maxLength: 200 },
+              description: "the `continuationToken` of the previous page (opaque)",
+            },
+          ],
+          responses: {
+            "200": {
+              description:
+                "one page: `value` (the stacks), and `continuationToken` and `nextLink` while more stacks follow",
+              content: json({
+                type: "object",
+                required: ["value"],
+                properties: {
+                  value: { type: "array", items: { type: "object" } },
+                  continuationToken: { type: "string" },
+                  nextLink: { type: "string", format: "uri" },
+                },
+              }),
+            },
+            "400": problem("`pageSize` out of range, or a `continuationToken` this API did not give out"),
+          },
+        },
+      },
       "/stacks/{name}": {
         parameters: [name],
         put: {
@@ -114,6 +151,32 @@ export function openApiDocument(version: string): Record<string, unknown> {
           summary: "rotate the database credentials now",
           requestBody: { required: false, content: json(ROTATE_REQUEST_SCHEMA) },
           responses: { "202": accepted, ...common },
+        },
+      },
+      "/stacks/{name}/break-glass": {
+        parameters: [name],
+        post: {
+          summary:
+            "enable the local guacadmin of a stack that signs in with Entra ID for a bounded time; the answer names the Key Vault secret and version of its new password (never the value)",
+          requestBody: { required: false, content: json(BREAK_GLASS_REQUEST_SCHEMA) },
+          responses: {
+            "202": accepted,
+            ...common,
+            "409": problem(
+              "another operation holds the stack, a window is open already, the stack is not deployed, or it has no access section",
+            ),
+          },
+        },
+      },
+      "/stacks/{name}/break-glass/close": {
+        parameters: [name],
+        post: {
+          summary: "end the open break-glass window now: guacadmin is disabled and its password rotated",
+          responses: {
+            "202": accepted,
+            "404": common["404"],
+            "409": problem("no break-glass window is open"),
+          },
         },
       },
       "/stacks/{name}/rotate/certificate": {

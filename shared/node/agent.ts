@@ -14,7 +14,10 @@ export type AgentCommand =
   | "db-user"
   | "sql"
   | "bootstrap-db"
-  | "init";
+  | "init"
+  | "sign-in"
+  | "access-groups"
+  | "guacadmin";
 
 export const AGENT_COMMANDS: readonly AgentCommand[] = [
   "health",
@@ -26,6 +29,9 @@ export const AGENT_COMMANDS: readonly AgentCommand[] = [
   "sql",
   "bootstrap-db",
   "init",
+  "sign-in",
+  "access-groups",
+  "guacadmin",
 ];
 const COMMANDS: ReadonlySet<string> = new Set(AGENT_COMMANDS);
 
@@ -35,7 +41,7 @@ export const HANDED_PARAMETERS = {
   admin: "JUMPGATE_DB_ADMIN_PASSWORD",
   /** the settled admin password, when the latest version is an unsettled rotation's */
   adminFallback: "JUMPGATE_DB_ADMIN_PASSWORD_FALLBACK",
-  /** guacadmin's password (bootstrap-db replaces the default with it) */
+  /** guacadmin's password (bootstrap-db replaces the default with it; guacadmin set-password sets it) */
   guacadmin: "JUMPGATE_GUACADMIN_PASSWORD",
 } as const;
 
@@ -59,7 +65,9 @@ export const SETTLED = "settled";
  * What an agent command needs handed over: the admin password for the commands that act as the
  * database admin (`sql`, `bootstrap-db`, `db-user set-password`, which sets an app user's password
  * when its login fails), the given version of it for `db-user test --user admin`, and guacadmin's
- * password for `bootstrap-db`. `bootstrap-db --check` and everything else: nothing.
+ * password for `bootstrap-db` (its latest version) and `guacadmin set-password --version V` (that
+ * version). `bootstrap-db --check` and everything else (sign-in, access-groups and the other
+ * guacadmin actions work as Guacamole's own app user): nothing.
  */
 export function handedSecrets(command: string, args: readonly string[]): HandedSecret[] {
   const admin = (version: string): HandedSecret => ({
@@ -80,6 +88,12 @@ export function handedSecrets(command: string, args: readonly string[]): HandedS
         admin(SETTLED),
         { parameter: HANDED_PARAMETERS.guacadmin, secret: SECRET_NAMES.guacadminPassword, version: SETTLED },
       ];
+    case "guacadmin": {
+      const version = flag("--version");
+      if (args[0] === "set-password" && version)
+        return [{ parameter: HANDED_PARAMETERS.guacadmin, secret: SECRET_NAMES.guacadminPassword, version }];
+      return [];
+    }
     case "db-user": {
       if (args[0] === "set-password") return [admin(SETTLED)];
       const version = flag("--version");
@@ -273,8 +287,40 @@ export interface NodeHealth {
   failingUnits: FailingUnit[];
   /** null until the installer has finished (the node cannot be healthy before) */
   installed: InstalledVersions | null;
+  /** the sign-in settings the node's Guacamole has (absent from agents older than sign-in) */
+  signIn?: SignInState;
   node: string;
   time: string;
+}
+
+/** What a node reports of its sign-in settings: their digest (null: none) and the OpenID extension. */
+export interface SignInState {
+  digest: string | null;
+  extension: boolean;
+}
+
+/** `sign-in`: what it did (or, with --check, would do). */
+export interface SignInResult {
+  signIn: "on" | "off";
+  changed: boolean;
+  checked: boolean;
+  digest: string | null;
+  extension: boolean;
+  tomcatRestarted: boolean;
+}
+
+/** `access-groups`: what it changed (or, with --check, `differences`), and the groups it left alone. */
+export interface AccessGroupsResult {
+  changed: string[];
+  conflicts: string[];
+  statements: number;
+}
+
+export interface GuacadminResult {
+  user: string;
+  disabled: boolean;
+  changed: boolean;
+  version?: string;
 }
 
 export interface DrainResult {
@@ -373,6 +419,46 @@ export function parseHealth(stdout: string): NodeHealth {
         : fail("installed"),
     node: str(o, "node"),
     time: str(o, "time"),
+    ...(isRecord(o.signIn)
+      ? { signIn: { digest: optStr(o.signIn, "digest"), extension: bool(o.signIn, "extension") } }
+      : {}),
+  };
+}
+
+export function parseSignIn(stdout: string): SignInResult {
+  return signInResultOf(parseAgentJson(stdout));
+}
+
+/** A sign-in answer already parsed into an object (the activity's `json`). */
+export function signInResultOf(o: Record<string, unknown>): SignInResult {
+  const state = str(o, "signIn");
+  if (state !== "on" && state !== "off") fail("signIn");
+  return {
+    signIn: state,
+    changed: bool(o, "changed"),
+    checked: bool(o, "checked"),
+    digest: optStr(o, "digest"),
+    extension: bool(o, "extension"),
+    tomcatRestarted: bool(o, "tomcatRestarted"),
+  };
+}
+
+/** An access-groups answer already parsed into an object; --check's `differences` read as `changed`. */
+export function accessGroupsResultOf(o: Record<string, unknown>): AccessGroupsResult {
+  const strings = (key: string) => list(o, key).map((x) => (typeof x === "string" ? x : fail(`${key}[]`)));
+  return {
+    changed: strings(o.differences !== undefined ? "differences" : "changed"),
+    conflicts: strings("conflicts"),
+    statements: typeof o.statements === "number" ? o.statements : 0,
+  };
+}
+
+export function guacadminResultOf(o: Record<string, unknown>): GuacadminResult {
+  return {
+    user: str(o, "user"),
+    disabled: bool(o, "disabled"),
+    changed: bool(o, "changed"),
+    ...(typeof o.version === "string" ? { version: o.version } : {}),
   };
 }
 

@@ -20,6 +20,8 @@ export interface GuacamoleRelease {
   war: PinnedArtifact;
   /** JDBC auth extensions; the node uses mysql/guacamole-auth-jdbc-mysql-<version>.jar and mysql/schema/ */
   authJdbc: PinnedArtifact;
+  /** the SSO extensions; the node uses openid/guacamole-auth-sso-openid-<version>.jar (sign-in with Entra ID) */
+  authSso: PinnedArtifact;
 }
 
 const apache = (path: string): string[] => [
@@ -55,6 +57,15 @@ export const GUACAMOLE_RELEASES: Readonly<Record<string, GuacamoleRelease>> = {
         hex: "97bc5fd3d67d25c0e98a475d1dfd308a037859f549fac47171c723b7a7039366",
         source:
           "NixOS configurations on GitHub that fetchurl archive.apache.org/dist/guacamole/1.6.0/binary/guacamole-auth-jdbc-1.6.0.tar.gz with hash sha256-l7xf09Z9JcDpikddHf0wigN4WfVJ+sRxcccjt6cDk2Y= (the same value appears in several independent flakes pinned to nixpkgs' guacamole-client 1.6.0; SRI base64 to hex)",
+      },
+    },
+    authSso: {
+      urls: apache("guacamole/1.6.0/binary/guacamole-auth-sso-1.6.0.tar.gz"),
+      digest: {
+        algorithm: "sha256",
+        hex: "e957984471ac50a87f472f51aec9bf7e378ae67ce2502ff938030011a670dcae",
+        source:
+          "devnullvoid/nixmox modules/guacamole/default.nix @ a98ddf0796d8cadb0464ba1286b9220744bbcc17: fetchurl of dlcdn.apache.org/guacamole/${guacVer}/binary/guacamole-auth-sso-${guacVer}.tar.gz with hash sha256-6VeYRHGsUKh/Ry9Rrsm/fjeK5nziUC/5OAMAEaZw3K4= (SRI base64 to hex); its guacVer is 1.6.0, since the same file's fetch of guacamole-auth-jdbc-${guacVer}.tar.gz pins sha256-l7xf09Z9..., the 1.6.0 JDBC digest above. One source only (Apache's .sha256 file was not reachable from here): Nix refuses a mismatching download, so the value was checked on every build of that configuration.",
       },
     },
   },
@@ -115,6 +126,7 @@ export function nodeArtifacts(version: string = DEFAULT_GUACAMOLE_VERSION): Reco
     GUACAMOLE_SERVER: release.server,
     GUACAMOLE_WAR: release.war,
     GUACAMOLE_AUTH_JDBC: release.authJdbc,
+    GUACAMOLE_AUTH_SSO: release.authSso,
     TOMCAT: TOMCAT.artifact,
     MYSQL_CONNECTOR_J: MYSQL_CONNECTOR_J.artifact,
   };

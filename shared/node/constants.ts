@@ -35,6 +35,10 @@ export const NODE_PATHS = {
   nginxSite: "/etc/jumpgate/nginx/jumpgate.conf",
   artifacts: "/etc/jumpgate/artifacts.env",
   installer: "/opt/jumpgate/install-node.sh",
+  /** Guacamole's OpenID extension, unpacked by the installer where Guacamole does not load it */
+  openIdExtensionAvailable: "/opt/jumpgate/guacamole/extensions-available/guacamole-auth-sso-openid.jar",
+  /** ... and where `jumpgate-node sign-in` puts it while sign-in with Entra ID is on */
+  openIdExtension: "/etc/guacamole/extensions/guacamole-auth-sso-openid.jar",
   /** who runs as which user and what each may touch (shared/node/services.ts), read by the installer */
   services: "/etc/jumpgate/services.json",
 } as const;

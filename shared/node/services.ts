@@ -105,6 +105,14 @@ export const NODE_LAYOUT: readonly LayoutEntry[] = [
     why: "the JDBC driver: readable, never writable, by Tomcat",
   },
   {
+    path: NODE_PATHS.openIdExtensionAvailable.replace(/\/[^/]+$/, ""),
+    kind: "tree",
+    owner: "root",
+    group: "root",
+    mode: "u=rwX,g=,o=",
+    why: "the OpenID extension while sign-in is off: the agent (root) copies it into Guacamole's extensions, Tomcat never loads it from here",
+  },
+  {
     path: TOMCAT_HOME,
     kind: "dir",
     owner: "root",
@@ -201,6 +209,7 @@ export const NODE_SERVICES: readonly NodeService[] = [
       `${TOMCAT_HOME}/lib`,
       GUACAMOLE_HOME,
       `${GUACAMOLE_HOME}/extensions`,
+      NODE_PATHS.openIdExtensionAvailable.replace(/\/[^/]+$/, ""),
     ],
     why: "runs Guacamole, so it reads the database login; an exploit in it must not be able to change the code Tomcat runs or read the TLS key",
   },

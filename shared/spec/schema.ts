@@ -299,6 +299,73 @@ export const STACK_SPEC_SCHEMA = {
         version: { enum: ["1.6.0"], default: "1.6.0", description: "A version of the pinned, checksummed catalog." },
       },
     },
+    access: {
+      type: "object",
+      additionalProperties: false,
+      required: ["tenantId", "clientId", "adminGroups"],
+      description:
+        "Sign-in with Entra ID (see Signing in). When set, Guacamole's sign-in page is Microsoft's, Entra groups decide who may do what, and the local `guacadmin` is disabled except for a break-glass window. Left out: local Guacamole accounts only, as before.",
+      properties: {
+        tenantId: {
+          type: "string",
+          format: "uuid",
+          description: "Directory (tenant) id of the Entra tenant users sign in with.",
+        },
+        clientId: {
+          type: "string",
+          format: "uuid",
+          description:
+            "Application (client) id of the app registration Guacamole signs users in with (`infra/app/sign-in-app.bicep` or `az ad app create`, see Signing in).",
+        },
+        usernameClaim: {
+          enum: ["preferred_username", "email"],
+          default: "preferred_username",
+          description:
+            "The ID token claim that becomes the Guacamole username: `preferred_username` (the user principal name, always present) or `email` (only for users with a mail address).",
+        },
+        adminGroups: {
+          type: "array",
+          items: { type: "string", format: "uuid" },
+          maxItems: 20,
+          uniqueItems: true,
+          description:
+            "Object ids of the Entra groups whose members administer Guacamole (its ADMINISTER system permission); at least one.",
+        },
+        userGroups: {
+          type: "array",
+          items: { type: "string", format: "uuid" },
+          maxItems: 50,
+          uniqueItems: true,
+          default: [],
+          description:
+            "Object ids of the Entra groups whose members may sign in as plain users: each becomes a Guacamole user group without system permissions, to which administrators grant connections.",
+        },
+        breakGlass: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          description:
+            "The local `guacadmin`, disabled while `access` is set: `POST /api/stacks/{name}/break-glass` enables it for a while.",
+          properties: {
+            maxMinutes: {
+              type: "integer",
+              minimum: 5,
+              maximum: 1440,
+              default: 240,
+              description: "Longest window a break-glass request may ask for.",
+            },
+            passwordMaxAgeDays: {
+              type: "integer",
+              minimum: 1,
+              maximum: 365,
+              default: 30,
+              description:
+                "Rotate `guacadmin`'s password (in Key Vault) when it is older than this, checked daily; it also changes after every break-glass window.",
+            },
+          },
+        },
+      },
+    },
     policies: {
       type: "object",
       additionalProperties: false,

@@ -17,6 +17,7 @@ import {
   type Problem,
 } from "../http/problem";
 import { cidrContains, cidrOverlaps, formatIpv4, parseCidr, parseIpv4, type Cidr } from "../ipv4";
+import { ACCESS_CROSS_FIELD_RULES, accessRules } from "./access-rules";
 import { ARM_RESOURCE_ID_PATTERN, STACK_NAME_PATTERN, STACK_SPEC_SCHEMA } from "./schema";
 import type { StackSpec } from "./types";
 
@@ -505,7 +506,8 @@ export const CROSS_FIELD_RULES: readonly { keyword: string; rule: string }[] = [
   {
     keyword: "tagName",
     rule: `No tag may be named \`${STACK_TAG_NAME}\` (in any case: Jumpgate sets it itself), \`__proto__\`, \`constructor\` or \`prototype\`, and no two tag names may differ only in case (Azure tag names are case-insensitive).`,
-  },
+  }, // the access section's rules live beside it (shared/spec/access-rules.ts)
+  ...ACCESS_CROSS_FIELD_RULES,
 ];
 
 const SEMANTIC_RULES: readonly SemanticRule[] = [
@@ -518,6 +520,8 @@ const SEMANTIC_RULES: readonly SemanticRule[] = [
   acmeChallenge,
   adoptScope,
   tagNames,
+  // shared/spec/access-rules.ts
+  accessRules,
 ];
 
 /** A CIDR field that passed the schema, with its text as the client (or the default) wrote it. */

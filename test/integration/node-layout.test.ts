@@ -15,6 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
 import { after, before, describe, test } from "node:test";
+import { signInArgs, signInProperties } from "../../shared/access/sign-in";
 import { parseHealth } from "../../shared/node/agent";
 import { renderNodeCloudInit, type NodeTemplateInput } from "../../shared/node/cloud-init";
 import { NODE_PATHS } from "../../shared/node/constants";
@@ -172,6 +173,10 @@ function uidOf(user: string): number {
   return Number(spawnSync("id", ["-u", user], { encoding: "utf8" }).stdout.trim());
 }
 
+function gidOf(group: string): number {
+  return Number(spawnSync("getent", ["group", group], { encoding: "utf8" }).stdout.split(":")[2]);
+}
+
 function get(port: number, urlPath: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     http
@@ -201,7 +206,14 @@ describe("a node laid out by install-node.sh", () => {
 
   test("the installer verifies the downloads, starts every unit of services.ts and writes its marker", async () => {
     assert.equal(installed.code, 0, installed.stderr);
-    for (const name of ["GUACAMOLE_SERVER", "GUACAMOLE_WAR", "GUACAMOLE_AUTH_JDBC", "TOMCAT", "MYSQL_CONNECTOR_J"]) {
+    for (const name of [
+      "GUACAMOLE_SERVER",
+      "GUACAMOLE_WAR",
+      "GUACAMOLE_AUTH_JDBC",
+      "GUACAMOLE_AUTH_SSO",
+      "TOMCAT",
+      "MYSQL_CONNECTOR_J",
+    ]) {
       assert.match(installed.stderr, new RegExp(`JUMPGATE_ARTIFACT_${name} verified \\(sha256\\)`));
     }
     const inactive: string[] = [];
@@ -327,6 +339,60 @@ describe("a node laid out by install-node.sh", () => {
       }
     } finally {
       await db.stop();
+    }
+  });
+
+  test("sign-in puts the OpenID extension where Tomcat loads it (0640 root:tomcat); Tomcat, as tomcat, starts with it", async () => {
+    const available = path.join(root, NODE_PATHS.openIdExtensionAvailable);
+    assert.equal(
+      fs.readFileSync(available, "utf8"),
+      "stand-in guacamole-auth-sso-openid-1.6.0.jar\n",
+      "from the SSO bundle",
+    );
+    assert.deepEqual([fs.statSync(available).uid, fs.statSync(available).mode & 0o777], [0, 0o600]);
+    assert.equal(fs.statSync(path.dirname(available)).mode & 0o777, 0o700, "only root reaches it while sign-in is off");
+    const tomcat = NODE_SERVICES.find((s) => s.unit === "tomcat.service")!;
+    const denied = await runAs(tomcat, ["head", "-c1", available]);
+    assert.notEqual(denied.code, 0, "Tomcat does not load it from there");
+
+    // Guacamole answering on Tomcat's port: the stand-in catalina.sh only does what Tomcat does with files
+    const guacamole = http.createServer((_req, res) =>
+      res.writeHead(200, { "content-type": "application/json" }).end("{}"),
+    );
+    await new Promise<void>((resolve) => guacamole.listen(node.ports.tomcat, "127.0.0.1", resolve));
+    try {
+      const access = {
+        tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        clientId: "8b1f6a3e-5c2d-4e7f-9a10-2b3c4d5e6f70",
+        usernameClaim: "preferred_username" as const,
+        adminGroups: ["0f5e2c1a-7b3d-4e8f-9c60-1a2b3c4d5e6f"],
+        userGroups: [],
+        breakGlass: { maxMinutes: 240, passwordMaxAgeDays: 30 },
+      };
+      const on = await node.runAgent([
+        "sign-in",
+        ...signInArgs(signInProperties(access, { publicHostname: INPUT.publicHostname })),
+      ]);
+      assert.equal(on.code, 0, on.stderr);
+      const jar = path.join(root, NODE_PATHS.openIdExtension);
+      const stat = fs.statSync(jar);
+      assert.deepEqual([stat.uid, stat.gid, stat.mode & 0o777], [0, gidOf(NODE_USERS.tomcat), 0o640]);
+      const properties = fs.statSync(path.join(root, NODE_PATHS.guacamoleProperties));
+      assert.deepEqual([properties.uid, properties.gid, properties.mode & 0o777], [0, gidOf(NODE_USERS.tomcat), 0o640]);
+      // restarted by the agent, the unit runs as tomcat, reads every extension (the stand-in fails on
+      // an unreadable one) and stays up; the service list holds as tomcat with the new jar in it
+      assert.equal((await node.systemctl(["is-active", "tomcat.service"])).stdout.trim(), "active");
+      assert.equal(unitProcesses(root, "tomcat.service")[0].uid, uidOf(NODE_USERS.tomcat));
+      assert.deepEqual((await checkAccess(root, tomcat)).problems, []);
+      const read = await runAs(tomcat, ["head", "-c1", jar]);
+      assert.equal(read.code, 0, read.stderr);
+
+      const off = await node.runAgent(["sign-in", "--off"]);
+      assert.equal(off.code, 0, off.stderr);
+      assert.equal(fs.existsSync(jar), false, "off: the extension is gone");
+      assert.equal((await node.systemctl(["is-active", "tomcat.service"])).stdout.trim(), "active");
+    } finally {
+      await new Promise<void>((resolve) => guacamole.close(() => resolve()));
     }
   });
 

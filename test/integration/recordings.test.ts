@@ -45,6 +45,23 @@ TYPES.register(ALL_TYPES);
 // The JS recorder sanitizes ids; they are used as they are.
 const JS_RG = "/subscriptions/azure_subscription_id/resourceGroups/myjstest";
 const RG_API = "2021-04-01";
+/** the storage account (and container) the JS storage suite's earlier tests made */
+const JS_STORAGE_RG = "/subscriptions/azure_subscription_id/resourceGroups/SSS3PT_myjstest";
+const JS_STORAGE_ACCOUNT: Seed = {
+  path: `${JS_STORAGE_RG}/providers/Microsoft.Storage/storageAccounts/storageaccountzzzxxx2`,
+  apiVersion: "2025-01-01",
+  body: {
+    location: "westeurope",
+    kind: "StorageV2",
+    sku: { name: "Standard_GRS" },
+    tags: { key1: "value1", key2: "value2" },
+  },
+};
+const JS_STORAGE_CONTAINER: Seed = {
+  path: `${JS_STORAGE_ACCOUNT.path}/blobServices/default/containers/mycontainerxxx`,
+  apiVersion: "2025-01-01",
+  body: {},
+};
 
 interface Seed {
   path: string;
@@ -127,6 +144,23 @@ const SEEDS: Record<string, Seed[]> = {
   "azure-recordings/network/recording_virtualnetworks_begindeleteandwait_test.json": [
     vnet(JS_RG, "virtualnetworkzzz", "eastus"),
   ],
+  // the JS storage suite: storageaccounts_create made the account, blobcontainers_create the container
+  "azure-recordings-groundwork/storage/recording_blobcontainers_create_test.json": [JS_STORAGE_ACCOUNT],
+  "azure-recordings-groundwork/storage/recording_blobcontainers_get_test.json": [
+    JS_STORAGE_ACCOUNT,
+    JS_STORAGE_CONTAINER,
+  ],
+  "azure-recordings-groundwork/storage/recording_blobcontainers_update_test.json": [
+    JS_STORAGE_ACCOUNT,
+    JS_STORAGE_CONTAINER,
+  ],
+  "azure-recordings-groundwork/storage/recording_blobcontainers_delete_test.json": [
+    JS_STORAGE_ACCOUNT,
+    JS_STORAGE_CONTAINER,
+  ],
+  "azure-recordings-groundwork/storage/recording_storageaccounts_get_test.json": [JS_STORAGE_ACCOUNT],
+  "azure-recordings-groundwork/storage/recording_storageaccounts_update_test.json": [JS_STORAGE_ACCOUNT],
+  "azure-recordings-groundwork/storage/recording_storageaccounts_delete_test.json": [JS_STORAGE_ACCOUNT],
   // the server whose configuration the recording writes (created by an earlier test of the suite)
   "azure-recordings-new/mysql/recording_configurations_begincreateorupdateandwait_test.json": [
     {
@@ -259,7 +293,11 @@ after(async () => {
 
 test("the recordings folder has the recordings of both sets", () => {
   const sets = new Set(RECORDINGS.map((r) => r.name.split("/")[0]));
-  assert.deepEqual([...sets].sort(), ["azure-recordings", "azure-recordings-new"], `recordings under ${DIR}`);
+  assert.deepEqual(
+    [...sets].sort(),
+    ["azure-recordings", "azure-recordings-groundwork", "azure-recordings-new"],
+    `recordings under ${DIR}`,
+  );
 });
 
 /** Retry-After values of every recording, by step (see stepOf): a step Azure answered differently in two runs. */
@@ -284,6 +322,10 @@ test("an api-version that neither a recording nor a pinned SDK uses is refused, 
     [group, "2015-11-01"],
     [`${group}/providers/Microsoft.Network/loadBalancers/lb`, "2019-02-01"],
     [`${group}/providers/Microsoft.Network/publicIPAddresses/ip`, "2020-03-01"],
+    [`${group}/providers/Microsoft.Storage/storageAccounts/jgstore`, "2019-06-01"],
+    [`${group}/providers/Microsoft.Compute/galleries/jggallery`, "2021-07-01"],
+    // Backups_Put is not in 2021-05-01 (the pinned MySQL client's version), only in 2022-01-01 onwards
+    [`${group}/providers/Microsoft.DBforMySQL/flexibleServers/db/backups/b`, "2021-05-01"],
   ]) {
     const res = await send(agent, "PUT", `${emu.url}${path}?api-version=${version}`, jsonHeaders(true), "{}");
     assert.equal(res.status, 400, `${path} ${version}: ${res.text}`);
@@ -425,6 +467,8 @@ async function replay(rec: Recording): Promise<ReplayResult> {
   const operations = new Map<string, FollowedOperation>();
   /** recorded Key Vault secret version -> the emulator's version of the same secret */
   const versions = new Map<string, string>();
+  /** recorded ETag -> the emulator's ETag of the same resource state (sent back in If-Match) */
+  const etags = new Map<string, string>();
   const steps = stepsOf(rec);
 
   for (let i = 0; i < rec.entries.length; i++) {
@@ -479,6 +523,9 @@ async function replay(rec: Recording): Promise<ReplayResult> {
     const withAuth = header(e.RequestHeaders, "authorization") !== undefined;
     const headers: Record<string, string> = { accept: "application/json" };
     if (withAuth) headers.authorization = "Bearer test";
+    // optimistic concurrency (an immutability policy's lock and extend): the emulator's own ETag
+    const ifMatch = header(e.RequestHeaders, "if-match");
+    if (ifMatch !== undefined) headers["if-match"] = etags.get(ifMatch) ?? ifMatch;
     let body: string | undefined;
     if (e.RequestBody !== null && e.RequestBody !== undefined && e.RequestBody !== "") {
       body = typeof e.RequestBody === "string" ? e.RequestBody : JSON.stringify(e.RequestBody);
@@ -549,6 +596,9 @@ async function replay(rec: Recording): Promise<ReplayResult> {
       operations.set(pollKey(recordedLocation), { ...started, url: gotLocation });
     }
     if (isKeyVault(e.RequestUri)) learnVersion(e.ResponseBody, res.text, versions);
+    const recordedEtag = header(e.ResponseHeaders, "etag");
+    const gotEtag = header(res.headers, "etag");
+    if (recordedEtag && gotEtag) etags.set(recordedEtag, gotEtag);
   }
   return result;
 }

@@ -6,7 +6,8 @@
 // recording the calls). MariaDB and Key Vault come from the test (real server and the emulator). On
 // a VM the installer also extracts the Guacamole schema from the verified tarball and runs
 // `jumpgate-node init`; the sandbox copies the committed 1.6.0 schema and runs init too (the real
-// installer runs in test/support/installed-node.ts). Power follows the VM: `powerOff` stops NGINX and the
+// installer runs in test/support/installed-node.ts); it also puts the OpenID extension where the
+// installer unpacks it. Power follows the VM: `powerOff` stops NGINX and the
 // stand-ins and empties /run (tmpfs), `powerOn` starts them again on the same ports, `reboot` is both.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -153,6 +154,11 @@ export async function startNodeSandbox(
   for (const name of fs.readdirSync(fixtures).filter((n) => n.endsWith(".sql"))) {
     fs.copyFileSync(path.join(fixtures, name), path.join(schemaDir, name));
   }
+  // what the installer unpacks from the SSO bundle, and Guacamole's extensions directory it lays out
+  const openId = path.join(root, NODE_PATHS.openIdExtensionAvailable);
+  fs.mkdirSync(path.dirname(openId), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(openId, "stand-in guacamole-auth-sso-openid-1.6.0.jar\n", { mode: 0o600 });
+  fs.mkdirSync(path.join(root, path.dirname(NODE_PATHS.openIdExtension)), { recursive: true, mode: 0o750 });
 
   const testDir = path.join(root, ".test");
   const systemctlLog = path.join(testDir, "systemctl.log");

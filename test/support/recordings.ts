@@ -74,7 +74,8 @@ export function bodyShape(body: unknown): string[] {
 
 /** Operation-status URLs (Azure-AsyncOperation and Location targets). */
 const POLL_PATH = [
-  /^\/subscriptions\/[^/]+\/providers\/[^/]+\/locations\/[^/]+\/(operations|azureasyncoperation|diskoperations|operationresults)\/[^/]+$/i,
+  // storage answers on asyncoperations, galleries on capsOperations
+  /^\/subscriptions\/[^/]+\/providers\/[^/]+\/locations\/[^/]+\/(operations|azureasyncoperation|diskoperations|capsoperations|asyncoperations|operationresults)\/[^/]+$/i,
   /^\/subscriptions\/[^/]+\/operationresults\/[^/]+$/i,
   // private DNS keeps them under the resource group
   /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.network\/(privatednsoperationstatuses|privatednsoperationresults)\/[^/]+$/i,

@@ -11,8 +11,10 @@
 //   manager, not root) whose configure understands --prefix and --with-guacd-conf (default
 //   /etc/guacamole/guacd.conf, here inside the sandbox root) and whose `make install` installs
 //   a stand-in guacd (see GUACD) and libguac, 0755 like libtool.
-// - The Guacamole WAR, the JDBC extensions (with the committed 1.6.0 MySQL schema) and
-//   Connector/J: archives with the members the installer takes out of them.
+// - The Guacamole WAR, the JDBC extensions (with the committed 1.6.0 MySQL schema), the SSO
+//   extensions (Apache's guacamole-auth-sso-<version>.tar.gz: cas/, openid/ and saml/ jars, 0644,
+//   uid 0 like the JDBC bundle Maven's assembly packs) and Connector/J: archives with the members
+//   the installer takes out of them.
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -27,7 +29,7 @@ export interface StandInArtifact {
 
 /** The artifacts keyed like the installer's JUMPGATE_ARTIFACT_<NAME> variables. */
 export type StandInArtifacts = Record<
-  "GUACAMOLE_SERVER" | "GUACAMOLE_WAR" | "GUACAMOLE_AUTH_JDBC" | "TOMCAT" | "MYSQL_CONNECTOR_J",
+  "GUACAMOLE_SERVER" | "GUACAMOLE_WAR" | "GUACAMOLE_AUTH_JDBC" | "GUACAMOLE_AUTH_SSO" | "TOMCAT" | "MYSQL_CONNECTOR_J",
   StandInArtifact
 >;
 
@@ -54,6 +56,7 @@ export function buildUpstreamStandIns(dir: string, options: StandInOptions): Sta
     TOMCAT: tomcat(dir, out(`apache-tomcat-${TOMCAT.version}.tar.gz`)),
     GUACAMOLE_WAR: guacamoleWar(dir, out(`guacamole-${version}.war`), version),
     GUACAMOLE_AUTH_JDBC: authJdbc(dir, out(`guacamole-auth-jdbc-${version}.tar.gz`), version),
+    GUACAMOLE_AUTH_SSO: authSso(dir, out(`guacamole-auth-sso-${version}.tar.gz`), version),
     MYSQL_CONNECTOR_J: connectorJ(dir, out(`mysql-connector-j-${MYSQL_CONNECTOR_J.version}.zip`)),
   };
   return Object.fromEntries(
@@ -201,6 +204,20 @@ function authJdbc(base: string, file: string, version: string): string {
   for (const name of fs.readdirSync(schema).filter((n) => n.endsWith(".sql"))) {
     tree[`mysql/schema/${name}`] = { mode: 0o644, content: fs.readFileSync(path.join(schema, name), "utf8") };
   }
+  return tar(stage(base, top, tree), top, file, 0, "gnu");
+}
+
+function authSso(base: string, file: string, version: string): string {
+  const top = `guacamole-auth-sso-${version}`;
+  const tree: Tree = {};
+  for (const kind of ["cas", "openid", "saml"]) {
+    tree[`${kind}/`] = { mode: 0o755 };
+    tree[`${kind}/guacamole-auth-sso-${kind}-${version}.jar`] = {
+      mode: 0o644,
+      content: `stand-in guacamole-auth-sso-${kind}-${version}.jar\n`,
+    };
+  }
+  tree["LICENSE"] = { mode: 0o644 };
   return tar(stage(base, top, tree), top, file, 0, "gnu");
 }
 

@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { describe, test } from "node:test";
 import { fromRegistry } from "../../emulator/durable";
 import { Names } from "../../functions/names";
+import { redirectUri } from "../../shared/access/sign-in";
 import { ACTION_GROUPS_APP_ID } from "../../shared/alerts/entra-token";
 import { HOST_SETTINGS, SETTINGS, type SettingSpec } from "../../shared/config";
 import { ROLE_DEFINITIONS } from "../../shared/graph/names";
@@ -287,6 +288,9 @@ function sdkCalls(): Map<string, string[]> {
           found.set(`${m[1]}.${m[2]}`, [...(found.get(`${m[1]}.${m[2]}`) ?? []), rel]);
         for (const _ of src.matchAll(/\.queryResources\s*\(/g))
           found.set("metrics.queryResources", [...(found.get("metrics.queryResources") ?? []), rel]);
+        // the Resource Graph client's one operation, reached through factory.resourceGraph()
+        for (const _ of src.matchAll(/\.resourceGraph\(\)[\s\S]{0,200}?\.resources\s*\(/g))
+          found.set("resourceGraph.resources", [...(found.get("resourceGraph.resources") ?? []), rel]);
       }
     }
   };
@@ -484,6 +488,47 @@ describe("infra: alert wiring and function keys", () => {
       for (const m of code(file).matchAll(/^output \w+ \w+ = (.+)$/gm))
         assert.doesNotMatch(m[1], /key|secret|password|connectionstring/i, `${file}: output ${m[0]}`);
     }
+  });
+});
+
+describe("infra: the sign-in application (optional)", () => {
+  const app = code("infra/app/sign-in-app.bicep");
+
+  test("made only when the stacks' redirect URIs are given, and its client id is an output", () => {
+    const main = code("infra/main.bicep");
+    assert.match(main, /param signInRedirectUris string = ''/);
+    assert.match(main, /module signInApp 'app\/sign-in-app\.bicep' = if \(!empty\(signInRedirectUris\)\)/);
+    assert.match(
+      main,
+      /output JUMPGATE_SIGN_IN_CLIENT_ID string = empty\(signInRedirectUris\) \? '' : signInApp!\.outputs\.clientId/,
+    );
+    const params = JSON.parse(read("infra/main.parameters.json")) as { parameters: Record<string, { value: string }> };
+    assert.equal(params.parameters.signInRedirectUris.value, "${JUMPGATE_SIGN_IN_REDIRECT_URIS=}");
+  });
+
+  test("what Guacamole's OpenID extension needs: web redirect URIs, ID tokens from the authorization endpoint, the groups claim", () => {
+    assert.match(
+      app,
+      /web: \{\n\s+redirectUris: uris\n\s+implicitGrantSettings: \{\n\s+enableIdTokenIssuance: true\n\s+enableAccessTokenIssuance: false/,
+    );
+    assert.match(app, /groupMembershipClaims: 'SecurityGroup'/);
+    assert.match(app, /signInAudience: 'AzureADMyOrg'/);
+    // the redirect URI the nodes' settings name is the stack's address, the form the parameter takes
+    assert.equal(redirectUri("Jump.Example.com"), "https://jump.example.com/");
+  });
+
+  test("it asks for the OpenID Connect scopes of Microsoft Graph and nothing else: no admin-only permission", () => {
+    const scopes = [...app.matchAll(/\{ id: (\w+), type: '(\w+)' \}/g)].map((m) => [m[1], m[2]]);
+    assert.deepEqual(scopes, [
+      ["openidScope", "Scope"],
+      ["profileScope", "Scope"],
+      ["emailScope", "Scope"],
+    ]);
+    assert.match(app, /var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'/);
+    assert.match(app, /var openidScope = '37f7f235-527c-4136-accd-4a02d197296e'/);
+    assert.match(app, /var profileScope = '14dad69e-099b-42c9-810b-d002981feec1'/);
+    assert.match(app, /var emailScope = '64a6cdd6-aab1-4aaf-94b8-3cc8405e90d0'/);
+    assert.doesNotMatch(app, /type: 'Role'|appRoles|passwordCredentials|keyCredentials/);
   });
 });
 

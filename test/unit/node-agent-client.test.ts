@@ -149,6 +149,16 @@ describe("what the app hands an agent command (managed Run Command protected par
     for (const command of ["health", "drain", "install-cert", "acme-challenge", "db-credentials", "init"])
       assert.deepEqual(handedSecrets(command, ["--secret", SECRET_NAMES.tlsBundle]), [], command);
   });
+
+  test("sign-in and the group sync get nothing; guacadmin set-password gets exactly the version it names", () => {
+    assert.deepEqual(handedSecrets("guacadmin", ["set-password", "--version", "v7"]), [
+      { parameter: HANDED_PARAMETERS.guacadmin, secret: SECRET_NAMES.guacadminPassword, version: "v7" },
+    ]);
+    for (const args of [["enable"], ["disable"], ["status"], ["set-password"]])
+      assert.deepEqual(handedSecrets("guacadmin", args), [], args.join(" "));
+    assert.deepEqual(handedSecrets("sign-in", ["--property", "openid-client-id=x"]), []);
+    assert.deepEqual(handedSecrets("access-groups", ["--stack", "s", "--group", "x:admin"]), []);
+  });
 });
 
 describe("agent output parsers", () => {

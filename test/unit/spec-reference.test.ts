@@ -19,6 +19,8 @@ import { CROSS_FIELD_RULES, validateStackSpec, type SpecError } from "../../shar
 
 const SCHEMA: SchemaNode = STACK_SPEC_SCHEMA;
 const VALIDATE_SOURCE = path.join(__dirname, "..", "..", "..", "shared", "spec", "validate.ts");
+/** the access section's rules, which validate.ts lists and runs with its own */
+const ACCESS_RULES_SOURCE = path.join(__dirname, "..", "..", "..", "shared", "spec", "access-rules.ts");
 
 /** Every object of the schema with fields, and every field, with their paths. */
 function walk(visit: (node: SchemaNode, at: string[]) => void, node: SchemaNode = SCHEMA, at: string[] = []): void {
@@ -135,7 +137,12 @@ describe("stack spec reference", () => {
     const source = fs.readFileSync(VALIDATE_SOURCE, "utf8");
     const withoutList = source.replace(/export const CROSS_FIELD_RULES[\s\S]*?\n\];\n/, "");
     assert.notEqual(withoutList, source, "found CROSS_FIELD_RULES in validate.ts");
-    const reported = new Set([...withoutList.matchAll(/keyword: "([A-Za-z]+)"/g)].map((m) => m[1]));
+    const accessSource = fs
+      .readFileSync(ACCESS_RULES_SOURCE, "utf8")
+      .replace(/export const ACCESS_CROSS_FIELD_RULES[\s\S]*?\n\];\n/, "");
+    const reported = new Set(
+      [...`${withoutList}\n${accessSource}`.matchAll(/keyword: "([A-Za-z]+)"/g)].map((m) => m[1]),
+    );
     reported.delete("type"); // a body that is not plain JSON data, not a rule between fields
     assert.deepEqual([...new Set(CROSS_FIELD_RULES.map((r) => r.keyword))].sort(), [...reported].sort());
     assert.equal(new Set(CROSS_FIELD_RULES.map((r) => r.keyword)).size, CROSS_FIELD_RULES.length, "one entry a rule");
@@ -149,6 +156,11 @@ describe("stack spec reference", () => {
     subscriptionId: FULL_SPEC_EXAMPLE.subscriptionId,
     resourceGroup: "rg",
     location: "westeurope",
+  };
+  const ACCESS = {
+    tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+    clientId: "8b1f6a3e-5c2d-4e7f-9a10-2b3c4d5e6f70",
+    adminGroups: ["0f5e2c1a-7b3d-4e8f-9c60-1a2b3c4d5e6f"],
   };
   const violations: Record<string, { input: object; routeName?: string }> = {
     routeName: { input: { ...base, name: "other" }, routeName: "demo" },
@@ -166,6 +178,8 @@ describe("stack spec reference", () => {
       input: { ...base, tls: { acme: { challenge: "dns-01", dnsZone: { resourceGroup: "rg", name: "example.com" } } } },
     },
     tagName: { input: { ...base, tags: { "Jumpgate-Stack": "mine" } } },
+    accessAdminGroup: { input: { ...base, access: { ...ACCESS, adminGroups: [] } } },
+    accessGroups: { input: { ...base, access: { ...ACCESS, userGroups: [ACCESS.adminGroups[0].toUpperCase()] } } },
     adoptScope: {
       input: { ...base, adopt: [`/subscriptions/${FULL_SPEC_EXAMPLE.subscriptionId}/resourceGroups/someone-elses`] },
     },

@@ -66,6 +66,14 @@ function complete(): JsonObject {
       },
     },
     guacamole: { version: "1.6.0" },
+    access: {
+      tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+      clientId: "8b1f6a3e-5c2d-4e7f-9a10-2b3c4d5e6f70",
+      usernameClaim: "email",
+      adminGroups: ["0f5e2c1a-7b3d-4e8f-9c60-1a2b3c4d5e6f"],
+      userGroups: ["6c2d9e4f-1a3b-4c5d-8e7f-9a0b1c2d3e4f"],
+      breakGlass: { maxMinutes: 60, passwordMaxAgeDays: 14 },
+    },
     policies: {
       repair: {
         enabled: true,
@@ -294,7 +302,7 @@ describe("unknown fields", () => {
   });
 
   test("the schema closes every object of the spec", () => {
-    assert.equal(objects.length, 13);
+    assert.equal(objects.length, 15);
   });
 
   for (const path of objects) {
@@ -978,5 +986,87 @@ describe("parseJsonBody", () => {
     const body = JSON.stringify(complete(), null, 2);
     const value = ok(body, "application/json; charset=utf-8");
     assert.deepEqual(accepted(value, "jump-prod"), complete());
+  });
+});
+
+describe("access (sign-in with Entra ID)", () => {
+  const ACCESS = {
+    tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+    clientId: "8b1f6a3e-5c2d-4e7f-9a10-2b3c4d5e6f70",
+    adminGroups: ["0f5e2c1a-7b3d-4e8f-9c60-1a2b3c4d5e6f"],
+  };
+  const errorsOf = (access: Json): SpecError[] => {
+    const input = minimal({ access });
+    const result = validateStackSpec(input);
+    assert.ok(!result.ok, "refused");
+    assertPointersResolve(input, result.errors);
+    return result.errors;
+  };
+
+  test("is optional: a spec without it has none, and one with it gets its defaults", () => {
+    const without = validateStackSpec(minimal());
+    assert.ok(without.ok);
+    assert.equal(without.spec.access, undefined);
+    const withAccess = validateStackSpec(minimal({ access: ACCESS }));
+    assert.ok(withAccess.ok, JSON.stringify(withAccess));
+    assert.deepEqual(withAccess.spec.access, {
+      ...ACCESS,
+      usernameClaim: "preferred_username",
+      userGroups: [],
+      breakGlass: { maxMinutes: 240, passwordMaxAgeDays: 30 },
+    });
+  });
+
+  test("ids are GUIDs, the claim one of two, the lists bounded: each error points at its field", () => {
+    const errors = errorsOf({
+      tenantId: "common",
+      clientId: "urn:uuid:8b1f6a3e-5c2d-4e7f-9a10-2b3c4d5e6f70",
+      usernameClaim: "upn",
+      adminGroups: ["not-a-guid"],
+      userGroups: Array.from({ length: 51 }, (_, i) => `00000000-0000-0000-0000-${String(i).padStart(12, "0")}`),
+      breakGlass: { maxMinutes: 100000 },
+    });
+    assert.deepEqual(
+      errors.map((e) => e.pointer),
+      [
+        "/access/tenantId",
+        "/access/clientId",
+        "/access/usernameClaim",
+        "/access/adminGroups/0",
+        "/access/userGroups",
+        "/access/breakGlass/maxMinutes",
+      ],
+    );
+    assert.match(errors[0].detail, /access\.tenantId must be a GUID/);
+    assert.match(errors[2].detail, /"preferred_username", "email"/);
+    assert.match(errors[4].detail, /at most 50 entries, got 51/);
+    assert.match(errors[5].detail, /from 5 to 1440/);
+  });
+
+  test("tenant, client and at least one admin group are required; unknown fields are refused", () => {
+    const missing = errorsOf({ bogus: true });
+    assert.deepEqual(missing.map((e) => e.pointer).sort(), [
+      "/access/adminGroups",
+      "/access/bogus",
+      "/access/clientId",
+      "/access/tenantId",
+    ]);
+    const empty = errorsOf({ ...ACCESS, adminGroups: [] });
+    assert.deepEqual(
+      empty.map((e) => [e.pointer, e.keyword]),
+      [["/access/adminGroups", "accessAdminGroup"]],
+    );
+  });
+
+  test("a group has one role: listed twice, in any case, it is refused at its second place", () => {
+    const errors = errorsOf({
+      ...ACCESS,
+      userGroups: ["6c2d9e4f-1a3b-4c5d-8e7f-9a0b1c2d3e4f", ACCESS.adminGroups[0].toUpperCase()],
+    });
+    assert.deepEqual(
+      errors.map((e) => [e.pointer, e.keyword]),
+      [["/access/userGroups/1", "accessGroups"]],
+    );
+    assert.match(errors[0].detail, /already listed as access\.adminGroups\[0\]/);
   });
 });

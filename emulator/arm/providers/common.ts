@@ -112,3 +112,31 @@ export function stableGuid(seed: string): string {
   const hex = (h1.toString(16).padStart(8, "0") + h2.toString(16).padStart(8, "0")).repeat(2);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
+
+/** Display names and geo pairs of the regions tests use (others display as their name, unpaired). */
+const REGIONS: Record<string, { display: string; pair?: string }> = {
+  westeurope: { display: "West Europe", pair: "northeurope" },
+  northeurope: { display: "North Europe", pair: "westeurope" },
+  eastus: { display: "East US", pair: "westus" },
+  eastus2: { display: "East US 2", pair: "centralus" },
+  westus: { display: "West US", pair: "eastus" },
+  westus2: { display: "West US 2", pair: "westcentralus" },
+  centralus: { display: "Central US", pair: "eastus2" },
+  southeastasia: { display: "Southeast Asia", pair: "eastasia" },
+  germanywestcentral: { display: "Germany West Central", pair: "germanynorth" },
+  swedencentral: { display: "Sweden Central", pair: "swedensouth" },
+  uksouth: { display: "UK South", pair: "ukwest" },
+};
+
+/** `westeurope` for any spelling of a region (`West Europe`, `westeurope`). */
+export function regionKey(location: string): string {
+  return location.replace(/\s+/g, "").toLowerCase();
+}
+
+export function regionDisplayName(location: string): string {
+  return REGIONS[regionKey(location)]?.display ?? location;
+}
+
+export function pairedRegion(location: string): string | undefined {
+  return REGIONS[regionKey(location)]?.pair;
+}

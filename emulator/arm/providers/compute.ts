@@ -1,7 +1,8 @@
 // Microsoft.Compute: availability sets (sync, 200 only), VMs (identity, NIC and availability-set
 // links, OS disk, power state through restart / redeploy / start / powerOff / deallocate / reimage,
-// run command), Flexible-mode scale sets whose capacity creates and removes real VM + NIC resources,
-// and managed disks.
+// generalize, run command), Flexible-mode scale sets whose capacity creates and removes real VM + NIC
+// resources, and managed disks. A VM (or scale set instance) records the image it booted from
+// (`bootImageOf`): a gallery image version, a managed image or a marketplace image.
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Emulator } from "../emulator";
 import { lower, parseArmPath } from "../resource-id";
@@ -16,6 +17,7 @@ import {
   type WriteContext,
 } from "../types";
 import { arrayAt, COMPUTE_API, idOf, props, requireRef, setBackRef, stableGuid } from "./common";
+import { bootImageTraits, resolveBootImage, vmOsState, type BootImage } from "./gallery";
 import { attachUserAssigned } from "./managed-identity";
 
 const VM = "Microsoft.Compute/virtualMachines";
@@ -26,6 +28,32 @@ const NIC = "Microsoft.Network/networkInterfaces";
 
 export type PowerState = "running" | "stopped" | "deallocated";
 export type VmPowerAction = "restart" | "redeploy" | "start" | "powerOff" | "deallocate" | "reimage";
+
+/** `exactVersion` of a marketplace image asked for as `latest`: the emulator's one published version. */
+export const MARKETPLACE_LATEST_VERSION = "1.0.20250114";
+
+/** The image a VM booted from, as resolved when it was created (or last reimaged). */
+export function bootImageOf(emu: Emulator, vmId: string): BootImage | undefined {
+  return emu.store.getSecret(vmId, "bootImage") as BootImage | undefined;
+}
+
+/** Actions a generalized VM refuses: it cannot run again (generalize.md). */
+const REFUSED_WHEN_GENERALIZED = new Set(["start", "restart", "redeploy", "reimage", "runCommand"]);
+
+function refuseIfGeneralized(emu: Emulator, vm: ResourceDoc, action: string): void {
+  if (REFUSED_WHEN_GENERALIZED.has(action) && vmOsState(emu, vm.id) === "Generalized") {
+    throw new ArmError(
+      409,
+      "OperationNotAllowed",
+      `Operation '${action}' is not allowed on VM '${vm.name}' since the VM is generalized.`,
+    );
+  }
+}
+
+/** Marketplace images are Gen2 unless their SKU says gen1 (Ubuntu 24.04's `server` is Gen2, `server-gen1` Gen1). */
+function marketplaceGeneration(sku: string): "V1" | "V2" {
+  return /gen1/i.test(sku) ? "V1" : "V2";
+}
 
 /** Power state and action counters live beside the document (they are instance-view data, not model). */
 export function powerStateOf(emu: Emulator, vmId: string): PowerState {
@@ -82,6 +110,16 @@ const availabilitySets: TypeDefinition = {
 function stateChange(action: VmPowerAction, state: PowerState, needsRunning = false): ActionDefinition {
   return {
     start({ emulator, doc }) {
+      refuseIfGeneralized(emulator, doc, action);
+      // a VM made from a gallery image definition is reimaged from its latest version
+      const image =
+        action === "reimage" && getPath(doc, ["properties", "storageProfile", "imageReference"])
+          ? resolveBootImage(
+              emulator,
+              getPath(doc, ["properties", "storageProfile", "imageReference"]) as Json,
+              str(doc.location),
+            )
+          : undefined;
       if (needsRunning && powerStateOf(emulator, doc.id) !== "running") {
         throw new ArmError(
           409,
@@ -96,16 +134,46 @@ function stateChange(action: VmPowerAction, state: PowerState, needsRunning = fa
         commit: () => {
           bump(emulator, doc.id, action);
           setPower(emulator, doc.id, state);
+          if (image) recordBootImage(emulator, doc.id, image);
         },
       };
     },
   };
 }
 
+function recordBootImage(emu: Emulator, vmId: string, image: BootImage): void {
+  emu.store.setSecret(vmId, "bootImage", image);
+  const vm = emu.store.get(vmId);
+  const ref = vm ? (getPath(vm, ["properties", "storageProfile", "imageReference"]) as Json | undefined) : undefined;
+  if (ref && image.kind === "gallery") ref.exactVersion = image.version;
+}
+
+/** POST generalize: 200 at once (not a long-running operation); the VM must not be running. */
+const generalize: ActionDefinition = {
+  style: "sync",
+  start({ emulator, doc }) {
+    const power = powerStateOf(emulator, doc.id);
+    if (power === "running") {
+      throw new ArmError(
+        409,
+        "OperationNotAllowed",
+        `Operation 'generalize' is not allowed on VM '${doc.name}' since the VM is running. Stop or deallocate the VM first.`,
+      );
+    }
+    return {
+      commit: () => {
+        bump(emulator, doc.id, "generalize");
+        emulator.store.setSecret(doc.id, "osState", "Generalized");
+      },
+    };
+  },
+};
+
 const runCommandsInFlight = new WeakMap<Emulator, Set<string>>();
 
 const runCommand: ActionDefinition = {
   start({ emulator, doc, body }) {
+    refuseIfGeneralized(emulator, doc, "runCommand");
     if (powerStateOf(emulator, doc.id) !== "running") {
       throw new ArmError(
         409,
@@ -165,9 +233,17 @@ const virtualMachines: TypeDefinition = {
     if (!p.storageProfile) throw required("storageProfile");
     const attach = lower(str(getPath(p, ["storageProfile", "osDisk", "createOption"]) ?? "FromImage")) === "attach";
     if (!ctx.existing && !attach) {
-      if (!getPath(p, ["storageProfile", "imageReference"])) throw required("storageProfile.imageReference");
-      if (!getPath(p, ["osProfile", "adminUsername"])) throw required("osProfile.adminUsername");
-      if (!getPath(p, ["osProfile", "computerName"])) throw required("osProfile.computerName");
+      const ref = getPath(p, ["storageProfile", "imageReference"]) as Json | undefined;
+      if (!ref) throw required("storageProfile.imageReference");
+      const image = resolveBootImage(ctx.emulator, ref, str(doc.location));
+      if (bootImageTraits(ctx.emulator, image)?.osState === "Specialized") {
+        // a specialized image keeps its users and host name: no OS profile (GalleryImageVersion docs)
+        if (p.osProfile)
+          throw new ArmError(400, "InvalidParameter", "Parameter 'osProfile' is not allowed.", { target: "osProfile" });
+      } else {
+        if (!getPath(p, ["osProfile", "adminUsername"])) throw required("osProfile.adminUsername");
+        if (!getPath(p, ["osProfile", "computerName"])) throw required("osProfile.computerName");
+      }
     }
     const nics = arrayAt(p, "networkProfile", "networkInterfaces");
     if (nics.length === 0) throw required("networkProfile.networkInterfaces");
@@ -228,6 +304,17 @@ const virtualMachines: TypeDefinition = {
       ...(osDisk.managedDisk ?? {}),
       id: `/subscriptions/${rg.subscription}/resourceGroups/${rg.resourceGroup}/providers/Microsoft.Compute/disks/${str(osDisk.name)}`,
     };
+    // which image version the VM boots from (read-only; it differs from `version` only for `latest`)
+    const ref = getPath(p, ["storageProfile", "imageReference"]) as Json | undefined;
+    const oldRef = getPath(old, ["storageProfile", "imageReference"]) as Json | undefined;
+    if (ref && oldRef?.exactVersion !== undefined) ref.exactVersion = oldRef.exactVersion;
+    else if (ref && !ctx.existing) {
+      const image = resolveBootImage(ctx.emulator, ref, str(doc.location));
+      if (image.kind === "gallery") ref.exactVersion = image.version;
+      else if (image.kind === "marketplace") {
+        ref.exactVersion = image.version === "latest" ? MARKETPLACE_LATEST_VERSION : image.version;
+      }
+    }
     if (doc.identity && typeof doc.identity === "object") {
       const id = doc.identity as Json;
       if (/systemassigned/i.test(str(id.type))) {
@@ -241,7 +328,20 @@ const virtualMachines: TypeDefinition = {
   afterCommit(doc, ctx) {
     const emu = ctx.emulator;
     const p = props(doc);
-    if (!ctx.existing) setPower(emu, doc.id, "running");
+    if (!ctx.existing) {
+      setPower(emu, doc.id, "running");
+      const ref = getPath(p, ["storageProfile", "imageReference"]) as Json | undefined;
+      if (ref) {
+        const image = resolveBootImage(emu, ref, str(doc.location));
+        emu.store.setSecret(doc.id, "bootImage", image);
+        emu.store.setSecret(
+          doc.id,
+          "hyperVGeneration",
+          bootImageTraits(emu, image)?.hyperVGeneration ??
+            (image.kind === "marketplace" ? marketplaceGeneration(image.sku) : "V1"),
+        );
+      }
+    }
     for (const n of arrayAt(p, "networkProfile", "networkInterfaces")) {
       const nic = emu.store.get(idOf(n)!);
       if (nic) props(nic).virtualMachine = { id: doc.id };
@@ -309,6 +409,7 @@ const virtualMachines: TypeDefinition = {
     poweroff: stateChange("powerOff", "stopped"),
     deallocate: stateChange("deallocate", "deallocated"),
     reimage: stateChange("reimage", "running"),
+    generalize,
     runcommand: runCommand,
   },
 };
@@ -316,10 +417,12 @@ const virtualMachines: TypeDefinition = {
 function instanceView(doc: ResourceDoc, emu: Emulator): Json {
   const power = powerStateOf(emu, doc.id);
   const display = { running: "VM running", stopped: "VM stopped", deallocated: "VM deallocated" }[power];
+  const generalized = vmOsState(emu, doc.id) === "Generalized";
   return {
     computerName: getPath(doc, ["properties", "osProfile", "computerName"]),
     osName: "ubuntu",
     osVersion: "24.04",
+    hyperVGeneration: emu.store.getSecret(doc.id, "hyperVGeneration") ?? "V2",
     vmAgent: {
       vmAgentVersion: "2.9.1.1",
       statuses: [
@@ -338,6 +441,7 @@ function instanceView(doc: ResourceDoc, emu: Emulator): Json {
         displayStatus: "Provisioning succeeded",
         time: new Date().toISOString(),
       },
+      ...(generalized ? [{ code: "OSState/generalized", level: "Info", displayStatus: "VM generalized" }] : []),
       { code: `PowerState/${power}`, level: "Info", displayStatus: display },
     ],
   };
@@ -415,7 +519,7 @@ function createInstance(emu: Emulator, vmss: ResourceDoc): void {
       virtualMachineScaleSet: { id: vmss.id },
       hardwareProfile: { vmSize: getPath(vmss, ["sku", "name"]) },
       storageProfile: {
-        ...(profile.storageProfile ?? {}),
+        ...structuredClone(profile.storageProfile ?? {}),
         osDisk: { createOption: "FromImage", deleteOption: "Delete" },
       },
       osProfile: {
@@ -530,6 +634,9 @@ const virtualMachineScaleSets: TypeDefinition = {
       if (!p.virtualMachineProfile) throw required("virtualMachineProfile");
       if (!getPath(doc, ["sku", "name"])) throw required("sku.name");
     }
+    // the profile's image must exist where the set is (a gallery image replicated to its region)
+    const ref = getPath(p, ["virtualMachineProfile", "storageProfile", "imageReference"]) as Json | undefined;
+    if (ref) resolveBootImage(ctx.emulator, ref, str(doc.location));
     // ARM checks the profile's subnet and backend pools when the scale set is written
     for (const cfg of arrayAt(p, "virtualMachineProfile", "networkProfile", "networkInterfaceConfigurations")) {
       for (const ipc of arrayAt(cfg, "properties", "ipConfigurations")) {

@@ -14,7 +14,18 @@ import type { Emulator } from "../emulator";
 import { lower } from "../resource-id";
 import { getPath, str } from "../store";
 import { ArmError, type Json, type ResourceDoc, type TypeDefinition } from "../types";
-import { arrayAt, idOf, NETWORK_API, normalizeChildren, props, requireRef, resolve, setBackRef } from "./common";
+import {
+  arrayAt,
+  idOf,
+  NETWORK_API,
+  normalizeChildren,
+  pairedRegion,
+  props,
+  regionKey,
+  requireRef,
+  resolve,
+  setBackRef,
+} from "./common";
 
 const VNET = "Microsoft.Network/virtualNetworks";
 const NIC = "Microsoft.Network/networkInterfaces";
@@ -112,6 +123,15 @@ const virtualNetworks: TypeDefinition = {
         dp.provisioningState = "Succeeded";
         if (lower(dp.serviceName) === "microsoft.dbformysql/flexibleservers")
           dp.actions = ["Microsoft.Network/virtualNetworks/subnets/join/action"];
+      }
+      // a service endpoint (storage accounts' network rules need Microsoft.Storage here) serves the
+      // network's region and its pair unless told otherwise
+      for (const e of arrayAt(s, "properties", "serviceEndpoints")) {
+        if (typeof e.service !== "string")
+          throw new ArmError(400, "InvalidRequestFormat", "serviceEndpoints[].service is required.");
+        const pair = pairedRegion(str(doc.location));
+        e.locations ??= [regionKey(str(doc.location)), ...(pair ? [pair] : [])];
+        e.provisioningState = "Succeeded";
       }
       p.privateEndpointNetworkPolicies ??= "Disabled";
       p.privateLinkServiceNetworkPolicies ??= "Enabled";

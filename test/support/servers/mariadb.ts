@@ -22,6 +22,17 @@ export interface QueryOptions {
   database?: string;
   /** false connects without TLS (to prove the server refuses it) */
   tls?: boolean;
+  /** carry on past statements that fail (loading a dump whose users partly exist) */
+  force?: boolean;
+}
+
+export interface DumpOptions {
+  /** the admin login's password now (default: the one it started with) */
+  password?: string;
+  /** the databases to dump (default: every database that is not a system one) */
+  databases?: string[];
+  /** also the logins and their grants, as portable SQL (`--system=users`) */
+  users?: boolean;
 }
 
 export interface MariaDb {
@@ -36,6 +47,8 @@ export interface MariaDb {
   query(sql: string, options?: QueryOptions): Promise<string[][]>;
   /** Like query, but resolves to the client's exit code and stderr instead of throwing. */
   tryQuery(sql: string, options?: QueryOptions): Promise<{ ok: boolean; rows: string[][]; stderr: string }>;
+  /** An SQL dump (mariadb-dump over verified TLS, one consistent transaction), to load elsewhere with query(). */
+  dump(options?: DumpOptions): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -135,6 +148,7 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
       sql,
       q.database,
       q.tls ?? true,
+      q.force ? ["--force"] : [],
     );
     const rows = r.stdout
       .split("\n")
@@ -157,12 +171,43 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
       if (!r.ok) throw new Error(`query failed: ${r.stderr.trim()}`);
       return r.rows;
     },
+    async dump(d: DumpOptions = {}) {
+      const password = d.password ?? adminPassword;
+      const databases =
+        d.databases ??
+        (await tryQuery("SHOW DATABASES", { password })).rows
+          .map((r) => r[0])
+          .filter((n) => !SYSTEM_DATABASES.includes(n));
+      const r = await runClient(
+        findBinary("mariadb-dump", "mysqldump"),
+        dir,
+        ca.certPath,
+        port,
+        adminUser,
+        password,
+        "",
+        undefined,
+        true,
+        [
+          "--single-transaction",
+          "--routines",
+          "--events",
+          "--triggers",
+          ...(d.users ? ["--system=users"] : []),
+          ...(databases.length > 0 ? ["--databases", ...databases] : ["--no-data", "--databases", "mysql"]),
+        ],
+      );
+      if (r.code !== 0) throw new Error(`mariadb-dump failed: ${r.stderr.trim()}`);
+      return r.stdout;
+    },
     async stop() {
       await stopChild(running, "SIGTERM", 10_000);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }
+
+const SYSTEM_DATABASES = ["information_schema", "mysql", "performance_schema", "sys"];
 
 let optionFileCounter = 0;
 
@@ -177,19 +222,27 @@ async function runClient(
   sql: string,
   database: string | undefined,
   tls: boolean,
+  extraArgs: string[] = [],
 ) {
+  // the dump tool reads the same [client] group, but takes neither connect-timeout nor --batch
+  const dumping = /dump$/.test(path.basename(client));
   const file = path.join(dir, `client-${process.pid}-${++optionFileCounter}.cnf`);
   const quoted = password.replace(/\\/g, "\\\\").replace(/"/g, '\\"');
   const tlsLines = tls ? `ssl\nssl-ca="${caPath}"\nssl-verify-server-cert\n` : "skip-ssl\n";
   fs.writeFileSync(
     file,
-    `[client]\nuser="${user}"\npassword="${quoted}"\nhost=127.0.0.1\nport=${port}\n${tlsLines}connect-timeout=5\n`,
+    `[client]\nuser="${user}"\npassword="${quoted}"\nhost=127.0.0.1\nport=${port}\n${tlsLines}${dumping ? "" : "connect-timeout=5\n"}`,
     { mode: 0o600 },
   );
   try {
     return await runCommand(
       client,
-      [`--defaults-file=${file}`, "--batch", "--skip-column-names", ...(database ? [`--database=${database}`] : [])],
+      [
+        `--defaults-file=${file}`,
+        ...(dumping ? [] : ["--batch", "--skip-column-names"]),
+        ...extraArgs,
+        ...(database ? [`--database=${database}`] : []),
+      ],
       { input: sql, timeoutMs: 15_000 },
     );
   } finally {
