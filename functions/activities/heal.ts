@@ -13,6 +13,8 @@ import { webNodeGraphKeys } from "../../shared/graph/stack-graph";
 import { stackNames } from "../../shared/graph/names";
 import type { BrakeState, LedgerState, NodeSuspension, RepairAttempt } from "../../shared/heal/types";
 import type { AppUserSlot } from "../../shared/node/constants";
+import { joinSignIn } from "../../shared/access/plan";
+import { publicHostnameOf, signInAuthority } from "../../shared/access/sign-in";
 import { appUserForNewNode, joinSteps } from "../../shared/node/join";
 import type { NodeObservation } from "../../shared/node/model";
 import { observeWebNode } from "../../shared/node/observe";
@@ -23,6 +25,8 @@ import type { StackOperation } from "../../shared/store";
 import { services } from "../services";
 import { tlsBundleStored } from "../stack-graph";
 import { buildGraphActivity } from "./resources";
+import { recordAccessActivity } from "./access";
+import { listWebNodesActivity } from "./nodes";
 // ------------------------------------------------------------------------------------ reading
 
 export interface TakeHealSignalsInput {
@@ -246,10 +250,12 @@ export async function prepareWebNodeActivity(input: PrepareWebNodeInput): Promis
   const record = await registry.get(spec.name);
   const certificate = (await tlsBundleStored(spec)) ? { secret: SECRET_NAMES.tlsBundle } : undefined;
   // a new disk: nothing it says yet is worth keeping, so it gets everything
+  const signIn = joinSignIn(spec, { publicHostname: publicHostnameOf(spec), authority: signInAuthority() });
   const plan = joinSteps(undefined, {
     appUser: appUserForNewNode(record?.observed, input.dbUserSlot),
     ...(certificate ? { certificate } : {}),
     drained: true,
+    ...(signIn ? { signIn } : {}),
   });
   const steps: string[] = [];
   for (const step of plan) {
@@ -268,6 +274,16 @@ export async function prepareWebNodeActivity(input: PrepareWebNodeInput): Promis
     steps.push(step.done);
   }
   if (!certificate) steps.push("no certificate in Key Vault yet: the node keeps its bootstrap certificate");
+  if (signIn) {
+    // the drift check's access plan reads this: the new node is not "not configured by Jumpgate yet"
+    const node = (await listWebNodesActivity({ spec })).find((n) => n.name.toLowerCase() === vmName.toLowerCase());
+    if (node) {
+      await recordAccessActivity({
+        stack: spec.name,
+        nodes: [{ name: node.name, id: node.id, digest: signIn.digest, at: new Date().toISOString() }],
+      });
+    }
+  }
   return { steps };
 }
 

@@ -7,7 +7,9 @@ import { ALERT_METRICS } from "../../shared/azure/metrics";
 import type { ScaleMetricClaim, StackSignal } from "../../shared/alerts/signal";
 import { stackNames, webNodeNames } from "../../shared/graph/names";
 import type { AppUserSlot } from "../../shared/node/constants";
-import { appUserForNewNode } from "../../shared/node/join";
+import { joinSignIn } from "../../shared/access/plan";
+import { publicHostnameOf, signInAuthority } from "../../shared/access/sign-in";
+import { appUserForNewNode, type JoinSignIn } from "../../shared/node/join";
 import { nodeHealth, summarize, type NodeSummary, type WebNodeRef } from "../../shared/node/model";
 import { runAgentCommand } from "../../shared/node/run-agent";
 import { effectiveFleet, type EffectiveFleet } from "../../shared/scale/fleet";
@@ -36,6 +38,13 @@ export interface ScaleView {
   nodeReadyTimeoutMinutes?: number;
   /** the app user a new node logs in as (shared/node/join.ts) */
   dbUserSlot?: AppUserSlot;
+  /** the sign-in settings a new node gets (absent: the stack has no `access`, or a view from before) */
+  signIn?: JoinSignIn;
+}
+
+function joinSignInOf(spec: StackSpec): { signIn?: JoinSignIn } {
+  const signIn = joinSignIn(spec, { publicHostname: publicHostnameOf(spec), authority: signInAuthority() });
+  return signIn ? { signIn } : {};
 }
 
 async function readView(stack: string): Promise<ScaleView> {
@@ -52,6 +61,7 @@ async function readView(stack: string): Promise<ScaleView> {
     ...(record.operation?.kind === "teardown" ? { tearingDown: true } : {}),
     nodeReadyTimeoutMinutes,
     dbUserSlot: appUserForNewNode(record.observed),
+    ...joinSignInOf(record.spec),
   };
 }
 

@@ -129,7 +129,12 @@ export function* scaleOut(
       timeoutMinutes: readyMinutes,
       pollMs: run.pollMs,
       // a scale-out joins on the user the fleet uses now, never a stale default
-      join: { appUser: view.dbUserSlot ?? "a", ...(certificate ? { certificate: { secret: certificate } } : {}) },
+      join: {
+        appUser: view.dbUserSlot ?? "a",
+        ...(certificate ? { certificate: { secret: certificate } } : {}),
+        // a view recorded before sign-in joined with the node has none: that instance replays without it
+        ...(view.signIn ? { signIn: view.signIn } : {}),
+      },
     });
     const change: FleetChange = {
       id: `out-${w.guid(w.instanceId)}`,

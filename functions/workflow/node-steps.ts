@@ -191,7 +191,7 @@ export interface BringUpOptions {
   /** the wait in minutes, for the failure message */
   timeoutMinutes: number;
   pollMs: number;
-  /** what a joining node gets (shared/node/join.ts) */
+  /** what a joining node gets (shared/node/join.ts); with sign-in, the registry records each node as configured */
   join: JoinPlan;
   /**
    * the schema, the app users and guacadmin's password, once, through the first node (a deploy):
@@ -250,7 +250,7 @@ export function* bringUp(wf: Workflow, options: BringUpOptions): Step<NodeSummar
     options.onDatabase?.({ bootstrapped, ...(differences ? { differences } : {}) });
   }
 
-  // 3. each node joins: the certificate, then the credentials of the stack's app user
+  // 3. each node joins: the certificate, the sign-in settings, then the credentials of the stack's app user
   for (let i = 0; i < nodes.length; i++) {
     for (const step of joinSteps(reachable.seen[i], options.join)) {
       mustSucceed(
@@ -264,5 +264,15 @@ export function* bringUp(wf: Workflow, options: BringUpOptions): Step<NodeSummar
   options.onPhase?.("health");
   const healthy = yield* verifyHealthy(wf, look, (h) => h.every((n) => n.healthy), timing);
   if (!healthy.ok) throw notInTime("healthy", summaries(healthy.seen));
+
+  // 5. the registry knows they have the stack's sign-in settings (the drift check's access plan reads it)
+  const { signIn } = options.join;
+  if (signIn) {
+    const at = wf.now().toISOString();
+    yield* wf.call("recordAccess", {
+      stack: spec.name,
+      nodes: nodes.map((n) => ({ name: n.name, id: n.id, digest: signIn.digest, at })),
+    });
+  }
   return summaries(healthy.seen);
 }

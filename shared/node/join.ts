@@ -4,9 +4,11 @@
 // their orchestrations (functions/workflow/node-steps.ts bringUp), heal inside its prepareWebNode
 // activity (histories in flight hold that activity).
 //
-// A joining node gets the stack's certificate before its database credentials: without credentials
-// its health check fails, so the load balancer sends it no client while it still serves the
-// self-signed certificate it booted with. Heal's new node is also held out of the load balancer
+// A joining node gets the stack's certificate and its sign-in settings (Entra ID, when the spec has
+// `access`) before its database credentials: without credentials its health check fails, so the
+// load balancer sends it no client while it still serves the self-signed certificate it booted with
+// or Guacamole's local sign-in page. A scale-out's or heal's new node is thus signed-in-ready when it
+// joins, not at the drift check's next daily look; a deploy leaves sign-in to its access step. Heal's new node is also held out of the load balancer
 // (drained) until heal has seen it healthy, as the node it replaces was.
 import { normalizeSerial } from "../acme/certificate";
 import type { StackObserved } from "../stack-status";
@@ -30,6 +32,14 @@ export interface JoinPlan {
   certificate?: { secret: string; serial?: string };
   /** hold the node out of the load balancer until the caller has seen it healthy */
   drained?: boolean;
+  /** the stack's sign-in settings (shared/access/plan.ts joinSignIn): a node without them gets them */
+  signIn?: JoinSignIn;
+}
+
+/** Sign-in with Entra ID as a joining node gets it: the agent's `sign-in` arguments and their digest. */
+export interface JoinSignIn {
+  args: string[];
+  digest: string;
 }
 
 /**
@@ -44,6 +54,10 @@ export function joinSteps(health: NodeHealth | undefined, plan: JoinPlan): Agent
   if (certificate && !(certificate.serial && serves(health, certificate.serial))) {
     const args = ["--secret", certificate.secret];
     steps.push({ command: "install-cert", args, what: "certificate install", done: "certificate installed" });
+  }
+  const { signIn } = plan;
+  if (signIn && health?.signInDigest !== signIn.digest) {
+    steps.push({ command: "sign-in", args: signIn.args, what: "sign-in settings", done: "sign-in settings applied" });
   }
   if (!health || databaseCheckFails(health)) {
     const done = `database credentials of app user ${plan.appUser}`;

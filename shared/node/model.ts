@@ -51,6 +51,8 @@ export interface NodeHealth {
   databaseUser?: string;
   /** the certificate its NGINX serves, as the agent read it */
   certificate?: { serial?: string; notAfter?: string };
+  /** the digest of the sign-in settings its Guacamole has (null: none; absent: an agent older than sign-in) */
+  signInDigest?: string | null;
 }
 
 /** One look at one web node: the VM as ARM reports it, its load balancer probe and its agent. */
@@ -102,6 +104,7 @@ interface HealthDocument {
   liveSessions?: unknown;
   databaseUser?: unknown;
   certificate?: { serial?: unknown; notAfter?: unknown } | null;
+  signIn?: { digest?: unknown } | null;
   checks?: unknown;
 }
 
@@ -138,6 +141,9 @@ export function nodeHealth(result: AgentCommandResult): NodeHealth {
     problems: problemsOf(result, answered, checks),
     ...(databaseUser ? { databaseUser } : {}),
     ...(certificate ? { certificate } : {}),
+    ...(doc.signIn && (typeof doc.signIn.digest === "string" || doc.signIn.digest === null)
+      ? { signInDigest: doc.signIn.digest }
+      : {}),
   };
 }
 
