@@ -12,7 +12,7 @@ import { newGuacadminPassword } from "../../shared/access/guacadmin-password";
 import { stackNames } from "../../shared/graph/names";
 import { conflictProblem, notFoundProblem, problemTypeUri, validationProblem } from "../../shared/http/problem";
 import { SECRET_NAMES } from "../../shared/secret-names";
-import { parseJsonBody } from "../../shared/spec/validate";
+import { parseJsonBody } from "../../shared/http/json-body";
 import { StackNotFoundError } from "../../shared/store";
 import { InstanceIds, Names } from "../names";
 import { BREAK_GLASS_CLOSE_EVENT, type BreakGlassInput, type BreakGlassStatus } from "../orchestrators/break-glass";
