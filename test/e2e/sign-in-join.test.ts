@@ -30,9 +30,9 @@ import type { StackSignal } from "../../shared/alerts/signal";
 import { stackNames } from "../../shared/graph/names";
 import { DB_ADMIN_LOGIN, NODE_PATHS } from "../../shared/node/constants";
 import type { StackSpec } from "../../shared/spec/types";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
-import { RealNodes } from "../support/real-nodes";
-import { startMariaDb, type MariaDb } from "../support/servers/mariadb";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
+import { RealNodes } from "../../dev/real-nodes";
+import { startMariaDb, type MariaDb } from "../../dev/servers/mariadb";
 // after the env, which installs the durable test host the app registers with
 import { planAccessSyncActivity } from "../../functions/activities/access";
 import { prepareWebNodeActivity } from "../../functions/activities/heal";

@@ -23,8 +23,8 @@ import { ROLE_DEFINITIONS, roleAssignmentName, stackNames, webNodeNames } from "
 import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
 import { at, HealHarness } from "../support/heal-harness";
-import type { JumpgateEnv } from "../support/jumpgate-env";
-import type { StandInFleet } from "../support/stand-in-agent";
+import type { JumpgateEnv } from "../../dev/jumpgate-env";
+import type { StandInFleet } from "../../dev/stand-in-agent";
 
 let h: HealHarness;
 let env: JumpgateEnv;

@@ -19,10 +19,10 @@ import { ROLE_DEFINITIONS, roleAssignmentName, stackNames } from "../../shared/g
 import { SECRET_NAMES } from "../../shared/secret-names";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
 // after the env, which installs the durable test host the app registers with
 import { grantTlsBundleReaders } from "../../functions/activities/resources";
-import { agentWords, StandInFleet, standInAgentRoot } from "../support/stand-in-agent";
+import { agentWords, StandInFleet, standInAgentRoot } from "../../dev/stand-in-agent";
 
 const SUB = "00000000-0000-0000-0000-0000000000e5";
 

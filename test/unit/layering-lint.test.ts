@@ -40,7 +40,7 @@ const CASES: Case[] = [
   {
     rule: "functions/ never imports test/",
     file: "functions/probe.ts",
-    broken: `import { TENANT_ID } from "../test/support/jumpgate-env";\nexport const t = TENANT_ID;\n`,
+    broken: `import { TENANT_ID } from "../dev/jumpgate-env";\nexport const t = TENANT_ID;\n`,
     lawful: `import { Names } from "./names";\nexport const n = Names;\n`,
     says: /deployed package/,
   },
