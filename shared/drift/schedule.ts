@@ -4,18 +4,14 @@
 // full check (every resource through ARM) falls in one hour of every `fullCheckHours`, that hour
 // also chosen by its hash. The hash is fixed, so the spread is even and a stack's times stable;
 // the budget's pacing adds the jitter of real request times on top.
-import { createHash } from "node:crypto";
+import { dueThisHour, stackHash } from "../schedule/spread";
 
 /** Drift runs per hour; each screens the stacks of its slot. */
 export const DRIFT_SLOTS = 12;
 
-function hashOf(stack: string, salt: string): number {
-  return createHash("sha256").update(`${salt}:${stack}`).digest().readUInt32BE(0);
-}
-
 /** The slot (0 .. DRIFT_SLOTS-1) of the hour in which the stack's drift is screened. */
 export function driftSlotOf(stack: string): number {
-  return hashOf(stack, "drift-slot") % DRIFT_SLOTS;
+  return stackHash(stack, "drift-slot") % DRIFT_SLOTS;
 }
 
 /** The slot a drift run at `now` screens. */
@@ -25,7 +21,5 @@ export function driftSlotAt(now: Date): number {
 
 /** Whether the stack's full check (every resource through ARM) falls in the hour of `now`. */
 export function fullCheckDue(stack: string, now: Date, fullCheckHours: number): boolean {
-  if (fullCheckHours <= 1) return true;
-  const hour = Math.floor(now.getTime() / 3_600_000);
-  return hour % fullCheckHours === hashOf(stack, "drift-full") % fullCheckHours;
+  return dueThisHour(stack, "drift-full", now, fullCheckHours);
 }

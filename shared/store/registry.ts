@@ -234,23 +234,36 @@ export class StackRegistry<TSpec = unknown, TObserved = unknown> {
   }
 
   /**
-   * One page of stacks in name order, after `after`: one Table query (a RowKey range of the stacks'
-   * partition) however many stacks there are.
+   * One page of stacks in name order, after `after`: a RowKey range of the stacks' partition, read
+   * until it holds one stack more than the page (that one only says whether more follow). The Table
+   * service may end a response early with a continuation (at most 1,000 entities, 5 seconds, a
+   * partition range boundary), even with no entity at all, so its continuation is followed rather
+   * than taken for "more": a page is never cut short, and `more` is never true for an empty rest.
    */
   async listPage(options: ListPageOptions): Promise<StackPage<TSpec, TObserved>> {
     if (options.after !== undefined) assertStackName(options.after);
+    const pageSize = Math.min(Math.max(Math.floor(options.pageSize), 1), 1000);
     const abortSignal = this.tables.deadline(options.abortSignal);
     const table = await this.tables.table("stacks", { abortSignal });
     const filter =
       options.after === undefined
         ? odata`PartitionKey eq ${PARTITION} and RowKey lt ${INDEX_ROW_PREFIX}`
         : odata`PartitionKey eq ${PARTITION} and RowKey gt ${options.after} and RowKey lt ${INDEX_ROW_PREFIX}`;
-    const iterator = table
-      .listEntities<Record<string, unknown>>({ queryOptions: { filter }, abortSignal })
-      .byPage({ maxPageSize: Math.min(Math.max(options.pageSize, 1), 1000) });
-    const first = await iterator.next();
-    if (first.done) return { stacks: [], more: false };
-    return { stacks: first.value.map((entity) => this.toRecord(entity)), more: !!first.value.continuationToken };
+    const entities: Record<string, unknown>[] = [];
+    let continuationToken: string | undefined;
+    do {
+      const iterator = table
+        .listEntities<Record<string, unknown>>({ queryOptions: { filter }, abortSignal })
+        .byPage({ maxPageSize: Math.min(pageSize + 1 - entities.length, 1000), continuationToken });
+      const next = await iterator.next();
+      if (next.done) break;
+      entities.push(...next.value);
+      continuationToken = next.value.continuationToken;
+    } while (continuationToken && entities.length <= pageSize);
+    return {
+      stacks: entities.slice(0, pageSize).map((entity) => this.toRecord(entity)),
+      more: entities.length > pageSize,
+    };
   }
 
   /**
@@ -583,7 +596,7 @@ export class StackRegistry<TSpec = unknown, TObserved = unknown> {
       }
       // a transaction's delete takes no ETag: an ETag-guarded unregister deletes the stack first and
       // its index row right after (a row left by a crash in between names a stack the registry no
-      // longer has: the alert intake checks nothing more, the drift check's backfill removes it)
+      // longer has: an alert it routes reaches a heal or scale worker that finds no stack and ends)
       await table.deleteEntity(PARTITION, name, { etag, abortSignal });
       if (route) {
         await table.deleteEntity(PARTITION, route.rowKey, { abortSignal }).catch((e: unknown) => {

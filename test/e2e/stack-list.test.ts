@@ -78,6 +78,34 @@ describe("GET /api/stacks, paged", () => {
     assert.deepEqual(names((await get("?pageSize=1")).json), ["alpha"]);
   });
 
+  test("a page that ends at the last stack has no continuation, though index rows follow it in the table", async () => {
+    const exact = await get(`?pageSize=${NAMES.length}`);
+    assert.deepEqual(names(exact.json), NAMES);
+    assert.equal(exact.json.continuationToken, undefined, "no token that would lead to an empty page");
+    assert.equal(exact.json.nextLink, undefined);
+    const oneShort = await get(`?pageSize=${NAMES.length - 1}`);
+    assert.deepEqual(names(oneShort.json), NAMES.slice(0, -1));
+    const last = await get(
+      `?pageSize=${NAMES.length - 1}&continuationToken=${oneShort.json.continuationToken as string}`,
+    );
+    assert.deepEqual(names(last.json), ["golf"]);
+    assert.equal(last.json.continuationToken, undefined);
+  });
+
+  test("a stack registered or removed between pages: each page still starts after the last name seen", async () => {
+    const first = await get("?pageSize=2");
+    assert.deepEqual(names(first.json), ["alpha", "bravo"]);
+    await env.registry.putDesired("bravo2", spec("bravo2")); // sorts right after the page's end
+    await env.registry.delete("charlie");
+    try {
+      const second = await get(`?pageSize=2&continuationToken=${first.json.continuationToken as string}`);
+      assert.deepEqual(names(second.json), ["bravo2", "delta"], "no stack repeated, none skipped that still exists");
+    } finally {
+      await env.registry.delete("bravo2");
+      await env.registry.putDesired("charlie", spec("charlie"));
+    }
+  });
+
   test("a page size out of range is a 400 problem naming the parameter", async () => {
     for (const bad of ["0", "1001", "-1", "2.5", "ten", "", "1e3x"]) {
       const res = await get(`?pageSize=${encodeURIComponent(bad)}`);
