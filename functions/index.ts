@@ -1,16 +1,6 @@
 // The Function App's entry point ("main" in package.json): importing a module registers its
 // functions with the host.
-import "./activities/resources";
-import "./activities/nodes";
-import "./activities/in-service";
-import "./activities/registry";
-import "./activities/heal";
-import "./activities/scale";
-import "./activities/rotation";
-import "./activities/certificates";
-import "./activities/drift";
-import "./activities/access";
-import "./activities/connections";
+import "./activities/register";
 import "./orchestrators/deploy-stack";
 import "./orchestrators/plan-stack";
 import "./orchestrators/teardown-stack";

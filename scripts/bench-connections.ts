@@ -14,7 +14,7 @@ import { readInventory } from "../shared/connections/inventory";
 import { stackNames } from "../shared/graph/names";
 import { validateStackSpec } from "../shared/spec/validate";
 import type { ResourceDoc } from "../emulator/arm/types";
-import { startAzure } from "../test/support/azure";
+import { startAzure } from "../dev/azure";
 
 const SUBSCRIPTIONS = 10;
 const VMS_PER_GROUP = 100;

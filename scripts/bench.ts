@@ -31,11 +31,11 @@ import { stackNames, webNodeNames } from "../shared/graph/names";
 import { criticalPath } from "../shared/graph/order";
 import { buildStackGraph } from "../shared/graph/stack-graph";
 import type { GraphNode } from "../shared/graph/types";
-import { probeAlert } from "../test/support/alert-payloads";
-import { StandInFleet, standInAgentRoot, type NodeFault } from "../test/support/stand-in-agent";
+import { probeAlert } from "../dev/alert-payloads";
+import { StandInFleet, standInAgentRoot, type NodeFault } from "../dev/stand-in-agent";
 import { validateStackSpec } from "../shared/spec/validate";
 import type { StackSpec } from "../shared/spec/types";
-import { startJumpgateEnv, TENANT_ID } from "../test/support/jumpgate-env";
+import { startJumpgateEnv, TENANT_ID } from "../dev/jumpgate-env";
 
 // Azure's latencies scaled down to keep the run short; not below 0.02, or the host's fixed cost per
 // activity (~0.2 s of Azurite, replay and HTTP here) counts as 10+ s of Azure time and blurs the

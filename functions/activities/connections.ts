@@ -6,7 +6,6 @@
 // results, the ledger, the audit trail and the history hold secret names and versions.
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
-import * as df from "durable-functions";
 import { ArmDocuments } from "../../shared/arm/arm-documents";
 import {
   agentDesired,
@@ -23,9 +22,9 @@ import { HANDED_PARAMETERS } from "../../shared/node/agent";
 import { runAgentCommand, type AgentCommandResult } from "../../shared/node/run-agent";
 import type { StackSpec } from "../../shared/spec/types";
 import type { ConnectionRow, ConnectionSyncSummary } from "../../shared/store";
-import { Names } from "../names";
 import { services } from "../services";
-import { listWebNodesActivity, type WebNodeRef } from "./nodes";
+import type { WebNodeRef } from "../../shared/node/model";
+import { listWebNodesActivity } from "./nodes";
 
 /**
  * How often the agent looks at the connections again although nothing changed in the inventory (a
@@ -215,7 +214,3 @@ export async function recordConnectionsActivity(input: RecordConnectionsInput): 
     input.connections,
   );
 }
-
-df.app.activity(Names.activities.planConnectionSync, { handler: planConnectionSyncActivity });
-df.app.activity(Names.activities.applyConnections, { handler: applyConnectionsActivity });
-df.app.activity(Names.activities.recordConnections, { handler: recordConnectionsActivity });

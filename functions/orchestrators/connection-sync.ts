@@ -5,24 +5,21 @@
 // Deterministic: every read and write is an activity; when the desired set is what was last
 // applied and no look is due, the plan is the only step (no Run Command, no SQL), and when only the
 // listing changed (a power state, a skipped VM) the ledger is the only write.
-import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-functions";
+import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import * as df from "durable-functions";
-import type {
-  ApplyConnectionsInput,
-  PlanConnectionSyncOutput,
-  RecordConnectionsInput,
-} from "../activities/connections";
-import type { WebNodeRef } from "../activities/nodes";
-import type { AgentCommandResult } from "../../shared/node/run-agent";
+import type { PlanConnectionSyncOutput, RecordConnectionsInput } from "../activities/connections";
+import { connectionsResultOf } from "../../shared/node/agent";
+import type { WebNodeRef } from "../../shared/node/model";
 import type { StackSpec } from "../../shared/spec/types";
+import type { AuditOperationKind } from "../../shared/store";
 import { Names } from "../names";
-import { activityRetry } from "./activity-retry";
+import { jsonDocumentOf } from "../workflow/node-steps";
+import { workflow, type Step, type Workflow } from "../workflow/workflow";
 
 export interface ConnectionSyncOptions {
   spec: StackSpec;
   nodes?: WebNodeRef[];
-  retry: df.RetryOptions;
-  operation: { kind: string; instanceId: string };
+  operation: { kind: AuditOperationKind; instanceId: string };
   trigger: string;
   force?: boolean;
 }
@@ -39,49 +36,27 @@ export interface ConnectionSyncOutcome {
   failure?: string;
 }
 
-/** What the agent answered (`connections`): counts and lines, never a parameter value. */
-interface AgentConnectionsAnswer {
-  changed: string[];
-  changes: number;
-  conflicts: string[];
-  missingGroups: string[];
-  created: number;
-  updated: number;
-  removed: number;
-  statements: number;
-  applied: boolean;
-}
-
-export function* syncConnections(
-  context: OrchestrationContext,
-  options: ConnectionSyncOptions,
-): Generator<Task, ConnectionSyncOutcome, unknown> {
-  const { spec, retry, operation } = options;
-  const at = () => context.df.currentUtcDateTime.toISOString();
+export function* syncConnections(wf: Workflow, options: ConnectionSyncOptions): Step<ConnectionSyncOutcome> {
+  const { spec, operation } = options;
+  const at = () => wf.now().toISOString();
   const record = (data: Omit<RecordConnectionsInput, "stack">) =>
-    context.df.callActivityWithRetry(Names.activities.recordConnections, retry, { stack: spec.name, ...data });
+    wf.call("recordConnections", { stack: spec.name, ...data });
   const audit = (what: string, why: string, details: Record<string, unknown>) =>
-    context.df.callActivityWithRetry(Names.activities.appendAudit, retry, {
-      stack: spec.name,
-      what,
-      why,
-      operation,
-      details,
-    });
+    wf.call("appendAudit", { stack: spec.name, what, why, operation, details });
   const none = { created: 0, updated: 0, removed: 0, statements: 0 };
   let plan: PlanConnectionSyncOutput | undefined;
   try {
-    plan = (yield context.df.callActivityWithRetry(Names.activities.planConnectionSync, retry, {
+    plan = yield* wf.call("planConnectionSync", {
       spec,
       at: at(),
       ...(options.force ? { force: true } : {}),
       ...(options.nodes ? { nodes: options.nodes } : {}),
-    })) as PlanConnectionSyncOutput;
+    });
     const counts = { skipped: plan.skipped.length, connections: plan.connections.length };
     const listing = {
       listingDigest: plan.listingDigest,
       at: at(),
-      instanceId: context.df.instanceId,
+      instanceId: wf.instanceId,
       trigger: options.trigger,
       skipped: plan.skipped,
       requests: { resourceGraph: plan.requests.resourceGraph, keyVault: plan.requests.keyVault, runCommand: 0 },
@@ -89,30 +64,26 @@ export function* syncConnections(
     };
     if (!plan.due) {
       if (!plan.stale) return { outcome: "nothing", ...none, ...counts };
-      yield record({
+      yield* record({
         summary: { ...listing, counts: { ...counts, created: 0, updated: 0, removed: 0 } },
         connections: plan.connections,
       });
       return { outcome: "recorded", ...none, ...counts };
     }
     if (!plan.node) throw new Error("the stack has no web node to run the sync on");
-    const apply: ApplyConnectionsInput = {
+    const result = yield* wf.call("applyConnections", {
       spec,
       vmName: plan.node.name,
       desired: plan.desired,
       credentials: plan.credentials,
-    };
-    const result = (yield context.df.callActivityWithRetry(
-      Names.activities.applyConnections,
-      retry,
-      apply,
-    )) as AgentCommandResult;
-    if (!result.reachable || result.exitCode !== 0 || typeof result.json !== "object" || result.json === null)
+    });
+    const document = jsonDocumentOf(result);
+    if (!document)
       throw new Error(
         `connections on ${plan.node.name} failed: ${result.error ?? result.stderr ?? `exit ${result.exitCode}`}`,
       );
-    const answer = result.json as AgentConnectionsAnswer;
-    yield record({
+    const answer = connectionsResultOf(document);
+    yield* record({
       summary: {
         ...listing,
         digest: plan.digest,
@@ -127,7 +98,7 @@ export function* syncConnections(
       connections: plan.connections,
     });
     if (answer.changes > 0 || answer.conflicts.length > 0 || answer.missingGroups.length > 0)
-      yield audit(
+      yield* audit(
         answer.changes > 0 ? "connections synced" : "connections checked",
         `${plan.due}: ${answer.created} created, ${answer.updated} updated, ${answer.removed} removed in ${answer.statements} statement(s)` +
           (answer.conflicts.length > 0
@@ -154,8 +125,8 @@ export function* syncConnections(
     };
   } catch (error) {
     const message = (error instanceof Error ? error.message : String(error)).slice(0, 500);
-    yield record({ summary: { failure: { at: at(), message } } });
-    yield audit("connection sync failed", message, { trigger: options.trigger });
+    yield* record({ summary: { failure: { at: at(), message } } });
+    yield* audit("connection sync failed", message, { trigger: options.trigger });
     return {
       outcome: "failed",
       ...none,
@@ -175,13 +146,11 @@ export interface ConnectionSyncInput {
 /** The singleton `connections-<stack>`: the stack's spec as registered now, then one sync. */
 export const syncConnectionsOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<ConnectionSyncInput>();
-  const target = (yield context.df.callActivityWithRetry(Names.activities.loadAccessTarget, activityRetry(), {
-    stack: input.stack,
-  })) as { spec?: StackSpec };
+  const wf = workflow(context);
+  const target = yield* wf.call("loadAccessTarget", { stack: input.stack });
   if (!target.spec?.connections) return { outcome: "nothing", reason: "the stack has no connections section" };
-  return yield* syncConnections(context, {
+  return yield* syncConnections(wf, {
     spec: target.spec,
-    retry: activityRetry(),
     operation: { kind: "connections", instanceId: context.df.instanceId },
     trigger: input.trigger,
     ...(input.force ? { force: true } : {}),

@@ -11,7 +11,7 @@
 import Ajv2020 from "ajv/dist/2020";
 import type { ErrorObject } from "ajv/dist/2020";
 import { invalidAlertProblem, type Problem } from "../http/problem";
-import { parseJsonBody } from "../spec/validate";
+import { parseJsonBody } from "../http/json-body";
 import { stripControlCharactersDeep } from "../text";
 import type { AlertCondition } from "./signal";
 import { ALERT_DATE_TIME, ALERT_LIMITS, COMMON_ALERT_SCHEMA } from "./common-alert-schema";

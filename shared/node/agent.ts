@@ -457,6 +457,34 @@ export function accessGroupsResultOf(o: Record<string, unknown>): AccessGroupsRe
   };
 }
 
+/** What the agent's `connections` command answered: counts and lines, never a parameter value. */
+export interface ConnectionsResult {
+  changed: string[];
+  changes: number;
+  conflicts: string[];
+  missingGroups: string[];
+  created: number;
+  updated: number;
+  removed: number;
+  statements: number;
+  applied: boolean;
+}
+
+export function connectionsResultOf(o: Record<string, unknown>): ConnectionsResult {
+  const strings = (key: string) => list(o, key).map((x) => (typeof x === "string" ? x : fail(`${key}[]`)));
+  return {
+    changed: strings("changed"),
+    changes: num(o, "changes"),
+    conflicts: strings("conflicts"),
+    missingGroups: strings("missingGroups"),
+    created: num(o, "created"),
+    updated: num(o, "updated"),
+    removed: num(o, "removed"),
+    statements: num(o, "statements"),
+    applied: bool(o, "applied"),
+  };
+}
+
 export function guacadminResultOf(o: Record<string, unknown>): GuacadminResult {
   return {
     user: str(o, "user"),

@@ -46,6 +46,7 @@ export {
   AuditLog,
   AUDIT_LIMITS,
   type AuditEvent,
+  type AuditOperationKind,
   type AuditEventInput,
   type AuditLogOptions,
   type RecentEventsOptions,

@@ -35,9 +35,9 @@ import { InstanceIds, Names } from "../../functions/names";
 import { runConnectionTimer } from "../../functions/timers/connection-sync";
 import { stackNames } from "../../shared/graph/names";
 import { DB_ADMIN_LOGIN, GUACAMOLE_DATABASE } from "../../shared/node/constants";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
-import { RealNodes } from "../support/real-nodes";
-import { startMariaDb, type MariaDb } from "../support/servers/mariadb";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
+import { RealNodes } from "../../dev/real-nodes";
+import { startMariaDb, type MariaDb } from "../../dev/servers/mariadb";
 
 const STACK = "jgconn";
 const SUB = "00000000-0000-0000-0000-0000000c0aa1";

@@ -34,12 +34,12 @@ import { BLOCKED_PLATFORM_ADDRESSES, NODE_SERVICES, renderNodeServices } from ".
 import { renderWebNodeCustomData } from "../../shared/node/web-node-template";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import { validateStackSpec } from "../../shared/spec/validate";
-import { relocateNginxSite, repoRoot } from "../support/node-sandbox";
-import { nginxCommand } from "../support/servers/nginx";
-import { freePort } from "../support/servers/ports";
-import { runCommand } from "../support/servers/process";
-import { runTool } from "../support/system-tools";
-import { TestCa } from "../support/servers/test-ca";
+import { relocateNginxSite, repoRoot } from "../../dev/node-sandbox";
+import { nginxCommand } from "../../dev/servers/nginx";
+import { freePort } from "../../dev/servers/ports";
+import { runCommand } from "../../dev/servers/process";
+import { runTool } from "../../dev/system-tools";
+import { TestCa } from "../../dev/servers/test-ca";
 
 const INPUTS: NodeTemplateInput[] = [
   {

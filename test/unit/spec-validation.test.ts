@@ -8,7 +8,7 @@ import addFormats from "ajv-formats";
 import {
   STACK_SPEC_LIMITS,
   STACK_SPEC_SCHEMA,
-  parseJsonBody,
+  parseStackSpecBody,
   validateStackSpec,
   type SpecError,
   type StackSpec,
@@ -349,7 +349,7 @@ describe("unknown fields", () => {
     const body = `{"name":"jump","subscriptionId":"${SUBSCRIPTION}","resourceGroup":"rg","location":"westeurope",
       "__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},
       "network":{"__proto__":{"polluted":true}},"tls":{"acme":{"constructor":"x"}}}`;
-    const parsed = parseJsonBody(body, "application/json");
+    const parsed = parseStackSpecBody(body, "application/json");
     assert.ok(parsed.ok);
     const errors = errorsOf(parsed.value);
     assert.deepEqual(
@@ -737,7 +737,7 @@ describe("cross-field rules", () => {
   });
 
   test("tag names: no prototype keys, not Jumpgate's own tag, no duplicates ignoring case", () => {
-    const parsed = parseJsonBody(
+    const parsed = parseStackSpecBody(
       JSON.stringify(minimal()).replace(/}$/, ',"tags":{"__proto__":"x"}}'),
       "application/json",
     );
@@ -829,7 +829,7 @@ describe("every error, in a stable order", () => {
 
 describe("hostile values", () => {
   test("1e309 is not a number anything can use", () => {
-    const parsed = parseJsonBody(
+    const parsed = parseStackSpecBody(
       JSON.stringify(minimal()).replace(/}$/, ',"fleet":{"size":1e309}}'),
       "application/json",
     );
@@ -878,7 +878,7 @@ describe("hostile values", () => {
 
 describe("parseJsonBody", () => {
   const ok = (raw: string | Uint8Array, contentType = "application/json"): unknown => {
-    const result = parseJsonBody(raw, contentType);
+    const result = parseStackSpecBody(raw, contentType);
     assert.ok(result.ok, JSON.stringify(result));
     return result.value;
   };
@@ -886,7 +886,7 @@ describe("parseJsonBody", () => {
     raw: string | Uint8Array | null | undefined,
     contentType: string | null | undefined = "application/json",
   ) => {
-    const result = parseJsonBody(raw, contentType);
+    const result = parseStackSpecBody(raw, contentType);
     assert.equal(result.ok, false);
     return (result as { ok: false; problem: { status: number; detail?: string; type: string } }).problem;
   };
@@ -922,7 +922,7 @@ describe("parseJsonBody", () => {
       "application/json; charset=iso-8859-1",
       "multipart/form-data; boundary=x",
     ]) {
-      const result = parseJsonBody("{}", type); // not through problem(): its default would replace undefined
+      const result = parseStackSpecBody("{}", type); // not through problem(): its default would replace undefined
       assert.ok(!result.ok, String(type));
       assert.equal(result.problem.status, 415, String(type));
       assert.equal(result.problem.type, "about:blank");
