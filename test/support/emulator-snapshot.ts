@@ -68,7 +68,6 @@ const stableId = (id: string) =>
 
 const ROLE_ASSIGNMENT = "microsoft.authorization/roleassignments";
 const VAULT = "microsoft.keyvault/vaults";
-const AUTOMATIC_BACKUP = "microsoft.dbformysql/flexibleservers/backups";
 
 export async function snapshotEmulator(
   emulator: Emulator,
@@ -78,9 +77,6 @@ export async function snapshotEmulator(
 ): Promise<EmulatorSnapshot> {
   const docs = emulator.store
     .all()
-    // the server's automatic backups are the platform's, named after the time they were taken: two
-    // equal deploys a few seconds apart differ in them and in nothing the deploy made
-    .filter((d) => d.type.toLowerCase() !== AUTOMATIC_BACKUP)
     .map((d) => structuredClone(d))
     .sort((a, b) => a.id.toLowerCase().localeCompare(b.id.toLowerCase()));
 
