@@ -73,7 +73,7 @@ const deterministic = {
 };
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "**/*.mjs", "**/*.js"] },
+  { ignores: ["dist/**", "node_modules/**", "**/*.mjs", "**/*.js", "shared/validators/compiled/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,4 +1,5 @@
 // `npm run bench`: measures the provisioning bars of DESIGN.md on the emulator and prints figures.
+// - cold start: the entry module's load / the bare functions framework's, fresh processes (bar <= 3)
 // - the deploy's resource phase / the graph's critical path as a client polling at Azure's
 //   Retry-After can see it, under the emulator's realistic latency profile (scaled down) with async
 //   long-running operations: bar <= 1.05; and the whole makespan, node bring-up included
@@ -18,6 +19,7 @@
 import * as fs from "node:fs";
 import { performance } from "node:perf_hooks";
 import { benchConnections } from "./bench-connections";
+import { benchColdStart } from "./bench-cold-start";
 import { benchScale } from "./bench-scale";
 import { DEFAULT_LATENCY } from "../emulator/arm/latency";
 import { ALL_TYPES } from "../emulator/arm/providers";
@@ -520,6 +522,7 @@ async function main(): Promise<void> {
   // the thousand-stacks section takes minutes: only on request
   if (process.argv.includes("--scale")) return benchScale();
   if (process.argv.includes("--connections")) return benchConnections();
+  benchColdStart();
   for (const mode of ["availabilitySet", "scaleSet"] as const) await benchMode(mode);
   await benchHeal();
   await benchConnections();

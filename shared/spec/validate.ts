@@ -7,12 +7,9 @@
 // the field itself, a missing required property at the place it should be (e.g. "/subscriptionId",
 // whose parent exists), and a cross-field rule at the field the client actually wrote, so a client
 // can highlight it. A value that came from a default is marked "(default)" in the detail.
-import Ajv2020 from "ajv/dist/2020";
-import addFormats from "ajv-formats";
 import type { JsonBodyLimits, JsonBodyResult } from "../http/json-body";
 import { parseJsonBody } from "../http/json-body";
-import { formatIpv4, parseCidr } from "../ipv4";
-import { STACK_SPEC_SCHEMA } from "./schema";
+import { compiledValidator } from "../validators";
 import type { StackSpec } from "./types";
 import { Context, type SpecError, isObject, quote, splitPointer } from "./spec-errors";
 import { ROOT_SCHEMA, type SchemaNode, describeSchemaError } from "./schema-errors";
@@ -28,28 +25,9 @@ export const STACK_SPEC_LIMITS = {
 } as const;
 
 // ---------------------------------------------------------------------------------------------
-// The compiled schema: one ajv instance, compiled once at module load.
+// STACK_SPEC_SCHEMA, compiled ahead of time with its defaults applied (shared/validators).
 
-const ajv = new Ajv2020({
-  strict: true,
-  allErrors: true,
-  useDefaults: true,
-  coerceTypes: false,
-  removeAdditional: false,
-  // keeps the failing value and its schema on each error, so details can quote bounds and values
-  verbose: true,
-});
-addFormats(ajv, ["uri", "email", "hostname"]);
-// ajv-formats' "uuid" also accepts "urn:uuid:…", which is not a subscription id ARM accepts.
-ajv.addFormat("uuid", /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
-ajv.addFormat("ipv4-cidr", { type: "string", validate: isCanonicalCidr });
-const validateAgainstSchema = ajv.compile(STACK_SPEC_SCHEMA);
-
-/** Only the canonical form: parseCidr alone would accept " 10.0.0.0/8" and "10.0.0.0/08". */
-function isCanonicalCidr(text: string): boolean {
-  const cidr = parseCidr(text);
-  return cidr !== undefined && `${formatIpv4(cidr.network)}/${cidr.prefix}` === text;
-}
+const schemaValidator = compiledValidator("stack-spec");
 
 // ---------------------------------------------------------------------------------------------
 // validateStackSpec
@@ -88,6 +66,7 @@ export function validateStackSpec(input: unknown, options: { routeName?: string 
   }
 
   const context = new Context(sent, nameFromRoute);
+  const validateAgainstSchema = schemaValidator();
   validateAgainstSchema(working);
   const schemaErrors = (validateAgainstSchema.errors ?? []).flatMap((error) => describeSchemaError(error, context));
   errors.push(...schemaErrors);

@@ -16,7 +16,7 @@
 // certificates) in any field; name the secret instead (e.g. its Key Vault secret name). The test
 // suite's secret scan checks what tests produce.
 import { randomBytes } from "node:crypto";
-import { odata } from "@azure/data-tables";
+import { odata } from "./odata";
 import { mapWithConcurrency } from "../concurrency";
 import { stripControlCharacters, stripControlCharactersDeep } from "../text";
 import { StoreContentionError, StoreLimitError, statusOf } from "./errors";

@@ -12,7 +12,8 @@
 import { createHash } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
-import { odata, type TransactionAction } from "@azure/data-tables";
+import type { TransactionAction } from "@azure/data-tables";
+import { odata } from "./odata";
 import { StoreContentionError, StoreCorruptionError, statusOf } from "./errors";
 import { asciiJson, MAX_PROPERTY_CHARS } from "./json-columns";
 import { assertStackName } from "./keys";
