@@ -6,7 +6,9 @@ export const Names = {
     planStack: "planStack",
     teardownStack: "teardownStack",
     reconcileStack: "reconcileStack",
-    healStack: "healStack",
+    /** v2 surges (a replacement comes up while the cheap step is tried); "healStack" (v1) only finishes in-flight instances */
+    healStack: "healStackV2",
+    healStackV1: "healStack",
     /** v2 measures a scale-out's claim before acting; "scaleStack" (v1) only finishes in-flight instances */
     scaleStack: "scaleStackV2",
     scaleStackV1: "scaleStack",
@@ -41,6 +43,7 @@ export const Names = {
     markRelapsed: "markRelapsed",
     suspendNode: "suspendNode",
     setHealBrake: "setHealBrake",
+    readHealFleet: "readHealFleet",
     setHealConditions: "setHealConditions",
     consumeHealSignals: "consumeHealSignals",
     takeScaleSignals: "takeScaleSignals",

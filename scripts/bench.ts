@@ -244,6 +244,10 @@ interface HealCase {
   stack: string;
   fault: NodeFault;
   title: string;
+  /** fleet.max: above the size of 2, heal surges (a replacement comes up while the cheap step is tried) */
+  max: number;
+  /** what becomes of the broken node: healed in place, replaced in place (same name), or removed for a surge node */
+  outcome: "in-place" | "replaced" | "surged";
   /**
    * What the ladder must run one after another for this outcome: corroborate the alert with one
    * health check, drain an answering node before a destructive step, the steps, one health check
@@ -257,7 +261,9 @@ const HEAL_CASES: HealCase[] = [
   {
     stack: "healtomcat",
     fault: "tomcat-down",
-    title: "Tomcat dead: restart",
+    title: "Tomcat dead: restart (room to surge: the restart wins at its first look)",
+    max: 4,
+    outcome: "in-place",
     floor: [
       runCommand("health"),
       runCommand("drain on"),
@@ -267,9 +273,32 @@ const HEAL_CASES: HealCase[] = [
     ],
   },
   {
+    stack: "healsurge",
+    fault: "hung",
+    title: "hung node, room below fleet.max: restart while a surge node joins; the surge node wins",
+    max: 4,
+    outcome: "surged",
+    floor: [
+      runCommand("health"),
+      ["restart", VM, "restart"],
+      runCommand("health"),
+      ["NIC create", "microsoft.network/networkinterfaces", "put"],
+      ["VM create", VM, "put"],
+      ["role create", ROLE, "put"],
+      runCommand("health"),
+      runCommand("install-cert"),
+      runCommand("health"),
+      runCommand("health (the race)"),
+      ["VM delete", VM, "delete"],
+      ["NIC delete", "microsoft.network/networkinterfaces", "delete"],
+    ],
+  },
+  {
     stack: "healhung",
     fault: "hung",
-    title: "hung node: restart, redeploy, replace",
+    title: "hung node, fleet at fleet.max (no surge): restart, redeploy, replace",
+    max: 2,
+    outcome: "replaced",
     floor: [
       runCommand("health"),
       ["restart", VM, "restart"],
@@ -325,13 +354,13 @@ class PhaseTimeline {
   }
 }
 
-function healSpec(name: string, debounceSeconds: number): StackSpec {
+function healSpec(name: string, debounceSeconds: number, max: number): StackSpec {
   const result = validateStackSpec({
     name,
     subscriptionId: "00000000-0000-0000-0000-00000000b002",
     resourceGroup: `rg-bench-${name}`,
     location: "westeurope",
-    fleet: { mode: "availabilitySet", size: 2 },
+    fleet: { mode: "availabilitySet", size: 2, max },
     policies: { repair: { debounceSeconds } },
   });
   if (!result.ok) throw new Error(JSON.stringify(result.errors));
@@ -368,7 +397,7 @@ async function benchHeal(): Promise<void> {
   try {
     const { host, emulator } = env;
     // deploy without latency: the deploy is measured above
-    const specs = HEAL_CASES.map((c) => healSpec(c.stack, debounceSeconds));
+    const specs = HEAL_CASES.map((c) => healSpec(c.stack, debounceSeconds, c.max));
     for (const s of specs) {
       await env.registry.putDesired(s.name, s);
       const deployed = await host.run(
@@ -430,14 +459,23 @@ async function benchHeal(): Promise<void> {
 
       // the outcome: healed, the node healthy (and a new VM when replaced)
       const [signal] = await env.inbox.recent(spec.name);
-      const vmIdAfter = String((emulator.get(node.vmId)!.properties as { vmId: string }).vmId);
-      const replaced = vmIdAfter !== vmIdBefore;
+      const vmAfter = emulator.get(node.vmId);
+      const vmIdAfter = vmAfter ? String((vmAfter.properties as { vmId: string }).vmId) : undefined;
+      const outcome = !vmAfter ? "surged" : vmIdAfter !== vmIdBefore ? "replaced" : "in-place";
       if (done.runtimeStatus !== "Completed" || !/healthy again/.test(signal?.outcome ?? "")) {
         throw new Error(`heal of ${spec.name}: ${done.runtimeStatus}, ${JSON.stringify(signal?.outcome)}`);
       }
-      if (fleet.activeFaults(node.vm).length > 0 || replaced !== (c.fault === "hung")) {
+      const webVms = emulator.store
+        .all()
+        .filter((d) => d.type === "Microsoft.Compute/virtualMachines" && d.name.startsWith(`${spec.name}-web-`));
+      if (
+        (vmAfter && fleet.activeFaults(node.vm).length > 0) ||
+        outcome !== c.outcome ||
+        webVms.length !== spec.fleet.size
+      ) {
         throw new Error(
-          `${node.vm} after heal: faults ${fleet.activeFaults(node.vm).join(", ")}, replaced ${replaced}`,
+          `${node.vm} after heal: faults ${fleet.activeFaults(node.vm).join(", ")}, ${outcome}, ` +
+            `web VMs ${webVms.map((d) => d.name).join(", ")}`,
         );
       }
       const attempts = (await env.repairs.get(spec.name)).nodes[node.vm]?.attempts ?? [];
@@ -446,14 +484,17 @@ async function benchHeal(): Promise<void> {
       // the floor, what heal ran, and where the time went (all in Azure time: ms / SCALE)
       const floor = c.floor.reduce((sum, [, type, verb]) => sum + latencyOf(type, verb), 0) / SCALE;
       const tth = wall / SCALE;
+      // the node and, for a surge, the node that came in its place (the fleet's third number)
+      const surgeVm = webNodeNames(spec, 3);
       const onNode = (e: JournalEntry) =>
-        new RegExp(`/virtualmachines/${node.vm}(/|$)`, "i").test(e.path) || (e.type ?? "").toLowerCase() === ROLE;
+        new RegExp(`/(virtualmachines|networkinterfaces)/(${node.vm}|${surgeVm.vm})(-nic)?(/|$)`, "i").test(e.path) ||
+        (e.type ?? "").toLowerCase() === ROLE;
       const opTime = (e: JournalEntry) =>
         latencyOf(e.type ?? VM, e.operation === "action" ? (e.action ?? "").toLowerCase() : e.operation) / SCALE;
       const nodeOps = journal.filter((e) => ["put", "patch", "delete", "action"].includes(e.operation) && onNode(e));
       const ran = nodeOps.reduce((sum, e) => sum + opTime(e), 0);
       const commands = new Map<string, number>();
-      for (const call of fleet.calls.slice(calls).filter((x) => x.vm === node.vm)) {
+      for (const call of fleet.calls.slice(calls).filter((x) => x.vm === node.vm || x.vm === surgeVm.vm)) {
         commands.set(call.command, (commands.get(call.command) ?? 0) + 1);
       }
       const segments = timeline.byPhase(hostStart, hostEnd);
@@ -489,6 +530,16 @@ async function benchHeal(): Promise<void> {
           `${c.floor.map(([label, t, v]) => `${label} ${sec(latencyOf(t, v) / SCALE)}`).join(" + ")})`,
       );
       print("time-to-heal / unavoidable ARM time", (tth / floor).toFixed(2));
+      if (outcome === "surged") {
+        // the fleet is at its size with healthy nodes once the surge node is healthy: the loser's removal comes after
+        const removal = journal.find(
+          (e) => e.operation === "delete" && new RegExp(`/virtualmachines/${node.vm}$`, "i").test(e.path),
+        );
+        if (removal) {
+          const restored = (Date.parse(removal.time) - wallStart) / SCALE;
+          print("time to restore capacity: alert POST -> surge node healthy", `${sec(restored)} of Azure time`);
+        }
+      }
       print(
         "  = heal's deliberate waits (backoff, failed steps' verify)",
         waits > 0

@@ -51,6 +51,7 @@ export const activities = {
   markRelapsed: heal.markRelapsedActivity,
   suspendNode: heal.suspendNodeActivity,
   setHealBrake: heal.setHealBrakeActivity,
+  readHealFleet: scale.readHealFleetActivity,
   // scale
   takeScaleSignals: scale.takeScaleSignalsActivity,
   claimForScale: scale.claimForScaleActivity,

@@ -65,6 +65,11 @@ async function readView(stack: string): Promise<ScaleView> {
   };
 }
 
+/** The fleet as heal's surge sees it (functions/orchestrators/heal-surge.ts): the same view scaling decides with. */
+export async function readHealFleetActivity(input: { stack: string }): Promise<ScaleView> {
+  return readView(input.stack);
+}
+
 export interface TakeScaleSignalsOutput extends ScaleView {
   /** pending scale-out and scale-in signals, oldest first */
   signals: StackSignal[];

@@ -12,6 +12,7 @@ import type { NodeObservation } from "../../shared/node/model";
 import type { StackSpec } from "../../shared/spec/types";
 import type { ActivityOutput } from "../workflow/activity-map";
 import { drainNode, runAgent, verifyHealthy } from "../workflow/node-steps";
+import { surgeMayRun, surgeRace, type SurgeResult } from "./heal-surge";
 import type { Worker } from "../workflow/worker";
 import { failureMessage, type Step, type Workflow } from "../workflow/workflow";
 import type { HealStatus } from "./heal-stack";
@@ -31,6 +32,8 @@ export interface HealRound {
   pollMs: number;
   /** how long a repaired node may take to be healthy; default per step (VERIFY_MINUTES) */
   verifyMinutes?: number;
+  /** healStackV2: a replacement comes up while the cheap step is tried (heal-surge.ts) */
+  surge?: boolean;
 }
 
 const STEP_ACTIVITY = {
@@ -87,7 +90,7 @@ export function* repairNode(
   status.lastAction = { node, step, outcome: "running", at: attempt.startedAt };
   w.publish();
 
-  let outcome: { ok: boolean; detail: string; node: string };
+  let outcome: { ok: boolean; detail: string; node: string; surged?: boolean };
   try {
     if (destructive && before.agent.answered) {
       // a courtesy to live sessions: a node whose agent can't drain is repaired all the same
@@ -113,8 +116,15 @@ export function* repairNode(
       capacity: a.observations.length,
     });
     const fresh = step === "replace" || step === "reimage";
-    const verified = yield* verify(r, spec, done.node, fresh, a, r.verifyMinutes ?? VERIFY_MINUTES[step]);
-    outcome = { ...verified, detail: `${done.detail}; ${verified.detail}`, node: done.node };
+    const raced: SurgeResult = r.surge && surgeMayRun(a, fresh) ? yield* surgeRace(r, a, node) : { surged: false };
+    if (raced.surged) {
+      outcome = { ok: true, detail: `${done.detail}; ${raced.detail}`, node: raced.node, surged: true };
+    } else {
+      const minutes = r.verifyMinutes ?? VERIFY_MINUTES[step];
+      const verified = yield* verify(r, spec, done.node, fresh, a, minutes, raced.seen);
+      const note = raced.note ? `; ${raced.note}` : "";
+      outcome = { ...verified, detail: `${done.detail}${note}; ${verified.detail}`, node: done.node };
+    }
   } catch (error) {
     outcome = { ok: false, detail: failureMessage(error), node };
   }
@@ -135,6 +145,13 @@ export function* repairNode(
     detail: outcome.detail,
     ...(outcome.node !== node ? { replacement: outcome.node } : {}),
   };
+  if (outcome.surged) {
+    yield* w.audit(`node ${node} replaced by surge node ${outcome.node}`, why, details);
+    return {
+      final: true,
+      outcome: `${node}: ${step} at ${attempt.startedAt}, replaced by surge node ${outcome.node}; capacity healthy again (${outcome.detail})`,
+    };
+  }
   if (outcome.ok) {
     yield* w.audit(`node ${node} ${STEP_DONE[step]}`, why, details);
     return {
@@ -157,6 +174,8 @@ function* verify(
   fresh: boolean,
   a: Assessment,
   verifyMinutes: number,
+  /** a look already taken (surge: the race's look), used as the first */
+  first?: NodeObservation,
 ): Step<{ ok: boolean; detail: string }> {
   const { w } = r;
   const { status } = w;
@@ -182,8 +201,10 @@ function* verify(
     w.publish();
   }
   let undrained = false;
+  let taken = first;
   const look = function* (): Step<NodeObservation> {
-    const o = yield* observe(w, spec, node);
+    const o = taken ?? (yield* observe(w, spec, node));
+    taken = undefined;
     if (!(o.agent.healthy && o.agent.draining && !undrained)) return o;
     // healthy: it may take traffic again
     yield* runAgent(w, spec, node, "drain", ["off"]);

@@ -9,6 +9,11 @@
 // else holds it, then look again) -> one node at a time: drain, step, join a new node, verify ->
 // release -> consume, record conditions and audit -> continueAsNew (bounded history) or wait for the
 // earliest backoff / budget time.
+//
+// Surge (healStackV2): when the cheap step (start, restart, redeploy) did not make the node healthy at
+// the first look and the fleet has room below `fleet.max`, a replacement comes up at once through the
+// scale-out path while the broken node boots; whichever is healthy first stays and the other is
+// drained and removed, so the fleet returns to its size (heal-surge.ts).
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { healConditions } from "../../shared/heal/conditions";
@@ -43,7 +48,15 @@ export interface HealInput {
 }
 
 export type HealPhase =
-  "reading" | "debounce" | "waiting-for-stack" | "observing" | "repairing" | "verifying" | "waiting" | "done";
+  | "reading"
+  | "debounce"
+  | "waiting-for-stack"
+  | "observing"
+  | "repairing"
+  | "surging"
+  | "verifying"
+  | "waiting"
+  | "done";
 
 export interface HealStatus extends WorkerStatus<"heal", HealPhase> {
   round: number;
@@ -67,7 +80,20 @@ const FAILED_ROUND_PAUSE_MS = 5 * 60_000;
 /** Re-looks at a node whose Run Command was busy with someone else's command. */
 const BUSY_RETRIES = 3;
 const BUSY_PAUSE_MS = 15_000;
+/** Heal as new instances run it: a confirmed-broken node gets a surge replacement while its cheap step is tried. */
 export const healStack: OrchestrationHandler = function* (context: OrchestrationContext) {
+  return yield* runHeal(context, { surge: true });
+};
+
+/**
+ * The first version, without surge: instances started before healStackV2 finish (and continue as new)
+ * on it, because a surge adds activities their histories never had.
+ */
+export const healStackV1: OrchestrationHandler = function* (context: OrchestrationContext) {
+  return yield* runHeal(context, { surge: false });
+};
+
+function* runHeal(context: OrchestrationContext, version: { surge: boolean }): Step<HealOutput | void> {
   const input = context.df.getInput<HealInput>();
   const { stack } = input;
   const round = (input.round ?? 0) + 1;
@@ -84,7 +110,7 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
   const { status } = w;
   const pollMs = (input.pollSeconds ?? 30) * 1000;
   const claimWaits = { maxWaits: CLAIM_WAITS_PER_ROUND, retryMs: (input.claimRetrySeconds ?? 60) * 1000, who: "heal" };
-  const repairs: HealRound = { w, round, pollMs, verifyMinutes: input.verifyMinutes };
+  const repairs: HealRound = { w, round, pollMs, verifyMinutes: input.verifyMinutes, surge: version.surge };
   const next = (extra: Partial<HealInput> = {}) => {
     context.df.continueAsNew({
       ...input,
@@ -303,6 +329,7 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
     yield* w.audit("heal gave up", `could not observe the stack ${failedRounds} times in a row: ${message}`);
     return finish("gave-up");
   }
-};
+}
 
 df.app.orchestration(Names.orchestrators.healStack, healStack);
+df.app.orchestration(Names.orchestrators.healStackV1, healStackV1);

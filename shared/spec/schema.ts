@@ -108,7 +108,14 @@ export const STACK_SPEC_SCHEMA = {
             "Number of web nodes to run. Scaling then moves between `min` and `max`; a `PUT` with another size sets the fleet to it again.",
         },
         min: { type: "integer", minimum: 1, maximum: 50, default: 2, description: "Scaling never goes below this." },
-        max: { type: "integer", minimum: 1, maximum: 50, default: 4, description: "Scaling never goes above this." },
+        max: {
+          type: "integer",
+          minimum: 1,
+          maximum: 50,
+          default: 4,
+          description:
+            "Scaling never goes above this. Below it, heal brings up a replacement for a broken node at once (surge) while it tries the cheap step; the fleet returns to its size either way.",
+        },
         vmSize: {
           type: "string",
           pattern: "^Standard_[A-Za-z0-9_]{2,40}$",

@@ -24,7 +24,7 @@ import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
 import { at, HealHarness } from "../support/heal-harness";
 import type { JumpgateEnv } from "../../dev/jumpgate-env";
-import type { StandInFleet } from "../../dev/stand-in-agent";
+import { agentWords, type StandInFleet } from "../../dev/stand-in-agent";
 
 let h: HealHarness;
 let env: JumpgateEnv;
@@ -288,7 +288,7 @@ describe("heal: availability set", () => {
   });
 
   test("a new alert wakes heal from a backoff wait: the other node is repaired at once", async () => {
-    const spec = specOf("hlwake", { fleet: { mode: "availabilitySet", size: 4 } });
+    const spec = specOf("hlwake", { fleet: { mode: "availabilitySet", size: 4, max: 4 } });
     await deploy(spec);
     const [web1, web2, web3, web4] = vmNames(spec);
     fleet.adopt([web1, web2, web3, web4]);
@@ -489,7 +489,7 @@ describe("heal: budget and suspension", () => {
 describe("heal: scale set", () => {
   test("a hung instance: restart, redeploy, reimage, then delete-and-replace; the new instance is healthy in the pool", async () => {
     const spec = specOf("hlvmss", {
-      fleet: { mode: "scaleSet", size: 2, zones: ["1", "2"] },
+      fleet: { mode: "scaleSet", size: 2, max: 2, zones: ["1", "2"] },
       policies: { repair: { suspendAfterFailedRepairs: 5 } },
     });
     await deploy(spec);
@@ -683,5 +683,118 @@ describe("heal: secrets", () => {
     const text = haystacks.join("\n");
     assert.ok(text.includes("heal"), "the haystack holds heal's records");
     for (const secret of secrets) assert.ok(!text.includes(secret), "a secret value leaked");
+  });
+});
+
+/** Node agent commands sent through Run Command after `since`, from the emulator's journal. */
+function agentCalls(spec: StackSpec, since: number): { vm: string; words: string }[] {
+  const rg = `/resourcegroups/${spec.resourceGroup.toLowerCase()}/`;
+  return env.emulator.journal
+    .list({ operation: "action" })
+    .filter((e) => e.seq > since && e.action?.toLowerCase() === "runcommand" && e.path.toLowerCase().includes(rg))
+    .map((e) => ({
+      vm: /virtualMachines\/([^/]+)\//i.exec(e.path)![1],
+      words: agentWords(((e.body as { script?: string[] } | undefined)?.script ?? []).join("\n")).join(" "),
+    }));
+}
+
+describe("heal: surge (room below fleet.max)", () => {
+  test("availability set, hung node: a replacement joins while the restart is tried; it wins, the hung node is removed", async () => {
+    const spec = specOf("hlsurge", { fleet: { mode: "availabilitySet", size: 2, max: 3 } });
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    const names = stackNames(spec);
+    const vaultUri = String(at(env.emulator.get(names.keyVaultId), "properties.vaultUri"));
+    await env.services.factory.secrets(vaultUri).setSecret("tls-bundle", "-----BEGIN PRIVATE KEY-----\n(test)");
+    const since = lastSeq();
+    fleet.break(web1, "hung");
+    await deliver(spec, signal(spec, { node: web1 }));
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    const web3 = webNodeNames(spec, 3).vm;
+    assert.deepEqual(vmNames(spec), [web2, web3], "the fleet is back to its size: web-3 in place of web-1");
+    const done = writes(spec, since);
+    assert.equal(actions(done, "restart", web1).length, 1, "the cheap step was tried");
+    assert.equal(actions(done, "redeploy", web1).length, 0, "no climb up the ladder");
+    assert.equal(done.filter((w) => w.path.includes(web2)).length, 0, "the healthy node was not touched");
+    // web-3 came in through the scale-out path: its NIC, VM and roles, then web-1's were removed
+    const described = done.filter((w) => w.operation !== "action").map(describeWrite);
+    assert.ok(described.indexOf(`PUT Microsoft.Compute/virtualMachines/${web3}`) >= 0, described.join("\n"));
+    assert.ok(
+      described.indexOf(`PUT Microsoft.Compute/virtualMachines/${web3}`) <
+        described.indexOf(`DELETE Microsoft.Compute/virtualMachines/${web1}`),
+      described.join("\n"),
+    );
+    assert.ok(described.includes(`DELETE Microsoft.Network/networkInterfaces/${webNodeNames(spec, 1).nic}`));
+    // it joined as every new node does: the stack's certificate before it counted
+    const onNew = agentCalls(spec, since)
+      .filter((c) => c.vm === web3)
+      .map((c) => c.words);
+    assert.ok(onNew.includes("install-cert --secret tls-bundle"), onNew.join(" | "));
+    assert.equal(onNew.at(-1), "health", onNew.join(" | "));
+    const nic3 = webNodeNames(spec, 3).nicId.toLowerCase();
+    const pool = (env.emulator.get(names.loadBalancerId)!.properties.backendAddressPools as Doc[])[0];
+    assert.ok(
+      (at(pool, "properties.backendIPConfigurations") as { id: string }[]).some((r) =>
+        r.id.toLowerCase().startsWith(nic3),
+      ),
+      "web-3 is in the backend pool",
+    );
+    // the fleet state, the ledger and the audit trail say what happened
+    const state = await env.fleet.get(spec.name);
+    assert.deepEqual([state?.size, state?.ordinals], [2, [2, 3]]);
+    const [attempt, ...more] = await attempts(spec, web1);
+    assert.deepEqual([attempt.step, attempt.outcome, more.length], ["restart", "succeeded", 0]);
+    assert.match(attempt.detail!, new RegExp(`surge node ${web3} healthy first; ${web1} removed`));
+    const audit = await env.audit.recent(spec.name);
+    assert.ok(audit.some((e) => e.what === `node ${web1} replaced by surge node ${web3}`));
+    const [consumed] = await outcomes(spec);
+    assert.match(consumed.outcome ?? "", /replaced by surge node .*capacity healthy again/);
+  });
+
+  test("a node whose Tomcat died: the restart wins at the first look, no surge", async () => {
+    const spec = specOf("hlsurgetc", { fleet: { mode: "availabilitySet", size: 2, max: 3 } });
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    const since = lastSeq();
+    fleet.break(web1, "tomcat-down");
+    await deliver(spec, signal(spec, { node: web1 }));
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    assert.deepEqual(vmNames(spec), [web1, web2]);
+    assert.deepEqual(writes(spec, since).map(describeWrite), [
+      `POST restart Microsoft.Compute/virtualMachines/${web1}/restart`,
+    ]);
+    assert.equal(await env.fleet.get(spec.name), undefined, "no fleet change recorded");
+  });
+
+  test("scale set, hung instance: a new instance joins, the hung one is deleted, capacity back to 2", async () => {
+    const spec = specOf("hlsurgess", { fleet: { mode: "scaleSet", size: 2, max: 3, zones: ["1", "2"] } });
+    await deploy(spec);
+    const before = vmNames(spec);
+    fleet.adopt(before);
+    const [sick, well] = before;
+    const since = lastSeq();
+    fleet.break(sick, "hung");
+    await deliver(spec, signal(spec, { node: sick }));
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    const after = vmNames(spec);
+    assert.equal(after.length, 2);
+    assert.ok(!after.includes(sick) && after.includes(well), after.join(", "));
+    const surge = after.find((n) => n !== well)!;
+    assert.equal(at(env.emulator.get(stackNames(spec).scaleSetId)!, "sku.capacity"), 2);
+    const done = writes(spec, since);
+    assert.equal(actions(done, "restart", sick).length, 1);
+    assert.equal(actions(done, "reimage").length, 0);
+    assert.equal(actions(done, "delete").length, 1, "deleteInstances of the hung one");
+    const [attempt] = await attempts(spec, sick);
+    assert.match(attempt.detail!, new RegExp(`surge node ${surge} healthy first; ${sick} removed`));
+    assert.equal((await env.fleet.get(spec.name))?.size, 2);
   });
 });

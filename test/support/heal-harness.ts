@@ -47,7 +47,8 @@ export class HealHarness {
       subscriptionId: this.subscriptionId,
       resourceGroup: `rg-${name}`,
       location: "westeurope",
-      fleet: { mode: "availabilitySet", size: 2 },
+      // no room above the size: the repair ladder alone (surge has its own tests, which give room)
+      fleet: { mode: "availabilitySet", size: 2, max: 2 },
       ...extra,
     });
     if (!r.ok) throw new Error(JSON.stringify(r.errors));

@@ -1,4 +1,5 @@
-// (Re)records the committed history fixtures of healStack, from runs of the app as it is now on the
+// (Re)records the committed history fixtures of heal (the version new instances run: healStackV2;
+// healStack's own, recorded before surge, stay as they are), from runs of the app as it is now on the
 // emulator, so the replay gate (test/orchestration/history-replay.test.ts) fails when a later change
 // would break heal instances in flight. Commit the fixtures with the code they were recorded from.
 //
@@ -35,6 +36,15 @@ export async function recordHealFixtures(dir: string = defaultHistoryFixturesDir
     written.push(
       recordHistoryFixture(h.env.host, InstanceIds.heal(hung.name), { scenario: "backoff-after-failed-restart", dir }),
     );
+
+    // room below fleet.max: the restart did not help at its first look, a surge node comes up
+    const surge = h.spec("fxsurge", { fleet: { mode: "availabilitySet", size: 2, max: 3 } });
+    await h.deploy(surge);
+    h.fleet.adopt(h.vmNames(surge));
+    h.fleet.break(h.vmNames(surge)[0], "hung");
+    await h.deliver(surge, h.signal(surge, { node: h.vmNames(surge)[0] }));
+    await h.env.host.runUntilIdle({ until: () => phase("fxsurge") === "surging" });
+    written.push(recordHistoryFixture(h.env.host, InstanceIds.heal(surge.name), { scenario: "surging", dir }));
   } finally {
     await h.stop();
   }
