@@ -82,6 +82,7 @@ export function* surgeRace(r: HealRound, a: Assessment, node: string): Step<Surg
     yield* w.audit(`surge replacement for ${node} failed`, note, { node });
     status.phase = "verifying";
     w.clearWait();
+    w.publish();
     return { surged: false, note };
   }
   const surgeNode = added[0].name;
@@ -104,6 +105,7 @@ export function* surgeRace(r: HealRound, a: Assessment, node: string): Step<Surg
     if (removed === undefined) yield* w.call("recordFleet", { stack, members: before });
     status.phase = "verifying";
     w.clearWait();
+    w.publish();
     return {
       surged: false,
       seen: again,
@@ -123,6 +125,7 @@ export function* surgeRace(r: HealRound, a: Assessment, node: string): Step<Surg
     yield* w.call("recordScaleObserved", { stack, add: observed });
   }
   w.clearWait();
+  w.publish();
   return {
     surged: true,
     node: surgeNode,
