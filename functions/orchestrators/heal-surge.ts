@@ -115,9 +115,8 @@ export function* surgeRace(r: HealRound, a: Assessment, node: string): Step<Surg
 
   // ---- 3. the replacement won: the broken node goes (it was drained before its step if it answered)
   const brokenOrdinal = ordinalOfVm(spec, node);
-  const brokenNodes = spec.fleet.mode === "availabilitySet" ? webNodeGraphNodes(graph, brokenOrdinal) : [];
   const brokenRef = [{ name: node, id: "" }];
-  const removed = yield* removeMember(w, spec, graph, brokenRef, brokenNodes, brokenOrdinal);
+  const removed = yield* removeMember(w, spec, graph, brokenRef, undefined, brokenOrdinal);
   if (removed === undefined) {
     yield* w.call("recordFleet", { stack, members: withOneFewer(next, brokenOrdinal) });
     yield* w.call("recordScaleObserved", { stack, add: observed, remove: node });
@@ -143,13 +142,14 @@ function* removeMember(
   spec: StackSpec,
   graph: StackGraph,
   refs: WebNodeRef[],
-  nodes: GraphNode[],
+  /** the member's graph nodes (availability set); undefined: those of `ordinal` in `graph` */
+  nodes: GraphNode[] | undefined,
   ordinal: number | undefined,
 ): Step<string | undefined> {
   try {
     if (spec.fleet.mode === "availabilitySet") {
       if (ordinal === undefined) throw new Error("no node number");
-      for (const n of [...nodes].reverse()) {
+      for (const n of [...(nodes ?? webNodeGraphNodes(graph, ordinal))].reverse()) {
         const removed = yield* w.call("removeResource", { node: n, tag: graph.tag });
         if (removed.action === "refused") {
           throw new Error(`${n.key}: refused (${removed.reason ?? "not tagged for this stack"})`);

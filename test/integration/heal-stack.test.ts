@@ -754,6 +754,79 @@ describe("heal: surge (room below fleet.max)", () => {
     assert.match(consumed.outcome ?? "", /replaced by surge node .*capacity healthy again/);
   });
 
+  test("the restart takes effect while the surge node comes up: the cheap step wins, the surge node is drained and removed", async () => {
+    const spec = specOf("hlsurgeback", { fleet: { mode: "availabilitySet", size: 2, max: 3 } });
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    const since = lastSeq();
+    fleet.break(web1, "hung");
+    await deliver(spec, signal(spec, { node: web1 }));
+    await env.host.runUntilIdle({
+      until: () => (healStatus(spec)?.customStatus as HealStatus | undefined)?.phase === "surging",
+    });
+    fleet.repair(web1); // the node is back from its restart before the race is judged
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    const web3 = webNodeNames(spec, 3).vm;
+    assert.deepEqual(vmNames(spec), [web1, web2], "the fleet is back to its size, web-1 kept");
+    const described = writes(spec, since)
+      .filter((w) => w.operation !== "action")
+      .map(describeWrite);
+    assert.ok(described.includes(`PUT Microsoft.Compute/virtualMachines/${web3}`), described.join("\n"));
+    assert.ok(described.includes(`DELETE Microsoft.Compute/virtualMachines/${web3}`), described.join("\n"));
+    assert.ok(!described.some((d) => d.startsWith("DELETE") && d.includes(web1)), described.join("\n"));
+    // the surge node served meanwhile: it was drained before it went
+    const onSurge = agentCalls(spec, since)
+      .filter((c) => c.vm === web3)
+      .map((c) => c.words);
+    assert.ok(onSurge.includes("drain on"), onSurge.join(" | "));
+    const state = await env.fleet.get(spec.name);
+    assert.deepEqual([state?.size, state?.ordinals], [2, [1, 2]]);
+    const [attempt] = await attempts(spec, web1);
+    assert.deepEqual([attempt.step, attempt.outcome], ["restart", "succeeded"]);
+    assert.match(attempt.detail!, new RegExp(`the cheap step won the race: surge node ${web3} drained and removed`));
+    // hung before its step, web-1 was never drained; it is verified like any restarted node
+    assert.deepEqual(fleet.callsTo(web1, "drain"), []);
+    const [consumed] = await outcomes(spec);
+    assert.match(consumed.outcome ?? "", new RegExp(`${web1}: restarted .*healthy again`));
+  });
+
+  test("a surge node that never answers is removed again; the ladder goes on and the fleet keeps its size", async () => {
+    const spec = specOf("hlsurgefail", { fleet: { mode: "availabilitySet", size: 2, max: 3 } });
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    const web3 = webNodeNames(spec, 3).vm;
+    env.emulator.runCommand.setVm(web3, "unreachable");
+    try {
+      fleet.break(web1, "hung");
+      await deliver(spec, signal(spec, { node: web1 }));
+      await env.host.runUntilIdle();
+    } finally {
+      env.emulator.runCommand.setVm(web3, undefined);
+    }
+
+    assertHealCompleted(spec);
+    assert.deepEqual(vmNames(spec), [web1, web2], "no surge node left behind");
+    assert.equal(env.emulator.get(webNodeNames(spec, 3).nicId), undefined, "its NIC went too");
+    const ledger = await attempts(spec, web1);
+    assert.deepEqual(
+      ledger.map((a) => [a.step, a.outcome]),
+      [
+        ["restart", "failed"],
+        ["redeploy", "failed"],
+        ["replace", "succeeded"],
+      ],
+    );
+    assert.match(ledger[0].detail!, /surge replacement did not come up .*removed again/);
+    const failed = (await env.audit.recent(spec.name)).filter((e) => e.what === `surge replacement for ${web1} failed`);
+    assert.equal(failed.length, 2, "the restart's and the redeploy's surge");
+    const state = await env.fleet.get(spec.name);
+    assert.deepEqual([state?.size, state?.ordinals], [2, [1, 2]]);
+  });
+
   test("a node whose Tomcat died: the restart wins at the first look, no surge", async () => {
     const spec = specOf("hlsurgetc", { fleet: { mode: "availabilitySet", size: 2, max: 3 } });
     await deploy(spec);
