@@ -1,8 +1,8 @@
 // How a web node joins the stack's service, and which database user it logs in as: the one place
-// that decides both, for every path that brings a node in (a deploy, a scale-out, heal's
-// replacement or reimage). The paths run these steps through the node agent: deploy and scale from
-// their orchestrations (functions/workflow/node-steps.ts bringUp), heal inside its prepareWebNode
-// activity (histories in flight hold that activity).
+// that decides both, for every path that brings a node in (a deploy, a scale-out, heal's surge
+// node, replacement or reimage). The paths run these steps through the node agent: deploy, scale and
+// heal's surge from their orchestrations (functions/workflow/node-steps.ts bringUp), heal's replace and
+// reimage inside its prepareWebNode activity (histories in flight hold that activity).
 //
 // A joining node gets the stack's certificate and its sign-in settings (Entra ID, when the spec has
 // `access`) before its database credentials: without credentials its health check fails, so the
