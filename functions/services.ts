@@ -38,6 +38,8 @@ export interface Services {
   /** tenant of the stacks' Key Vaults */
   tenantId: string;
   functionPrincipalId?: string;
+  /** the recording writer role's GUID (stacks with recordings grant it to their web nodes) */
+  recordingWriterRoleId?: string;
   /** action group that calls /api/alerts; stacks get alert rules only when it is set */
   alertActionGroupId?: string;
   nodeReadyTimeoutMinutes: number;
@@ -82,6 +84,7 @@ export function servicesFromSettings(): Services {
     acme: acmeSettingsFromEnv(),
     tenantId,
     functionPrincipalId: readSetting("functionPrincipalId"),
+    recordingWriterRoleId: readSetting("recordingWriterRoleId"),
     alertActionGroupId: actionGroupIdSetting(),
     nodeReadyTimeoutMinutes: readIntSetting("nodeReadyTimeoutMinutes", undefined, 1),
     retention: retentionFromSettings(),

@@ -30,6 +30,7 @@ export async function buildGraphActivity(input: BuildGraphInput): Promise<StackG
   return buildStackGraph(input.spec, {
     tenantId: s.tenantId,
     functionPrincipalId: s.functionPrincipalId,
+    recordingWriterRoleId: s.recordingWriterRoleId,
     alertActionGroupId: s.alertActionGroupId,
     tlsBundle: await tlsBundleStored(input.spec),
     renderCustomData: (vm) => renderWebNodeCustomData(input.spec, vm),
