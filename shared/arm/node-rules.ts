@@ -130,7 +130,7 @@ function retentionPolicyChange(desired: JsonObject, observed: ObservedDocument):
     return `the retention policy is locked (${String(current)} days): Jumpgate never changes a locked policy; extend it yourself to ${String(days)} days if that is what you want (see Session recordings)`;
   }
   if (want === "Locked") {
-    return "the spec says the retention policy is locked, but it is not: Jumpgate never locks it on its own; lock it yourself (see Session recordings, \"Locking the policy\")";
+    return 'the spec says the retention policy is locked, but it is not: Jumpgate never locks it on its own; lock it yourself (see Session recordings, "Locking the policy")';
   }
   return undefined;
 }

@@ -19,7 +19,8 @@ export function retentionHold(view: RetentionView): string | undefined {
   const { container, policy } = view;
   if (!container) return undefined;
   const days = Number(getAt(policy ?? {}, "properties.immutabilityPeriodSinceCreationInDays") ?? 0);
-  const state = String(getAt(policy ?? {}, "properties.state") ?? "Unlocked");
+  const stated = getAt(policy ?? {}, "properties.state");
+  const state = typeof stated === "string" ? stated : "Unlocked";
   const versionLevel = getAt(container, "properties.immutableStorageWithVersioning.enabled") === true;
   const legalHold = getAt(container, "properties.hasLegalHold") === true;
   const reasons: string[] = [];

@@ -397,13 +397,14 @@ export const STACK_SPEC_SCHEMA = {
           minimum: 1,
           maximum: 36500,
           default: 30,
-          description: "Move recordings to the cool access tier this many days after they were written (a lifecycle rule).",
+          description:
+            "Move recordings to the cool access tier this many days after they were written (a lifecycle rule).",
         },
         immutability: {
           enum: ["unlocked", "locked"],
           default: "unlocked",
           description:
-            "The retention policy's state as the stack expects it. Jumpgate creates it unlocked and never locks it itself; `locked` says a person has locked it (see Session recordings, \"Locking the policy\"), after which Jumpgate only checks it and refuses any change that would shorten it.",
+            'The retention policy\'s state as the stack expects it. Jumpgate creates it unlocked and never locks it itself; `locked` says a person has locked it (see Session recordings, "Locking the policy"), after which Jumpgate only checks it and refuses any change that would shorten it.',
         },
       },
     },

@@ -102,7 +102,10 @@ export const RESOURCE_TYPE_GRANTS: Record<string, Grant> = {
     why: "the session recordings' account (teardown deletes it only when nothing in it is under retention)",
   },
   "Microsoft.Storage/storageAccounts/blobServices": {
-    actions: ["Microsoft.Storage/storageAccounts/blobServices/read", "Microsoft.Storage/storageAccounts/blobServices/write"],
+    actions: [
+      "Microsoft.Storage/storageAccounts/blobServices/read",
+      "Microsoft.Storage/storageAccounts/blobServices/write",
+    ],
     why: "versioning and soft delete of the recordings (never deleted: it goes with the account)",
   },
   "Microsoft.Storage/storageAccounts/blobServices/containers": {
