@@ -8,6 +8,7 @@
 // Paths are the VM's (the installer and the tests prefix them with JUMPGATE_NODE_ROOT). A `reads`
 // entry is a file the service opens or a directory it lists; its last component may be a glob,
 // which must match at least one file.
+import { RECORDING_LOCAL_DIR } from "../recordings/layout";
 import { NODE_PATHS } from "./constants";
 
 export type LayoutKind = "dir" | "file" | "tree";
@@ -71,6 +72,14 @@ export const NODE_LAYOUT: readonly LayoutEntry[] = [
     group: NODE_USERS.guacd,
     mode: "0750",
     why: "guacd's HOME and StateDirectory=: FreeRDP's certificate store and the font cache",
+  },
+  {
+    path: RECORDING_LOCAL_DIR,
+    kind: "dir",
+    owner: NODE_USERS.guacd,
+    group: NODE_USERS.guacd,
+    mode: "0750",
+    why: "session recordings (recording-path): inside guacd's StateDirectory=, the one place its sandbox lets it write; the uploader (root) ships and removes them",
   },
   {
     path: GUACAMOLE_HOME,
@@ -174,7 +183,7 @@ export const NODE_SERVICES: readonly NodeService[] = [
     supplementaryGroups: [],
     reads: [NODE_PATHS.guacdConf, "/usr/local/lib/libguac.so.*"],
     executes: ["/usr/local/sbin/guacd"],
-    writes: [GUACD_STATE],
+    writes: [GUACD_STATE, RECORDING_LOCAL_DIR],
     mustNotRead: [...SECRETS_OF_THE_WEB_TIER],
     mustNotWrite: ["/etc/guacd", "/usr/local/sbin", "/usr/local/lib"],
     why: "parses the remote desktop protocols of every session: the least trusted process on the node, so it sees its own configuration and HOME and nothing of Tomcat's",
