@@ -370,7 +370,7 @@ export const STACK_SPEC_SCHEMA = {
       type: "object",
       additionalProperties: false,
       description:
-        "Session recordings (see Session recordings): guacd records every session of the connections Jumpgate manages, each node ships its recordings to the stack's own immutable blob container, and any node plays them back. Left out: nothing is recorded.",
+        "Session recordings (see Session recordings): guacd records every session of the connections Jumpgate manages, each node ships its recordings to the stack's own immutable blob container. Left out: nothing is recorded.",
       properties: {
         enabled: {
           type: "boolean",
@@ -404,7 +404,7 @@ export const STACK_SPEC_SCHEMA = {
           enum: ["unlocked", "locked"],
           default: "unlocked",
           description:
-            'The retention policy\'s state as the stack expects it. Jumpgate creates it unlocked and never locks it itself; `locked` says a person has locked it (see Session recordings, "Locking the policy"), after which Jumpgate only checks it and refuses any change that would shorten it.',
+            "The retention policy's state as the stack expects it. Jumpgate creates it unlocked and never locks it itself; `locked` says a person has locked it (see Session recordings, \"Locking the policy\"), after which Jumpgate only checks it and refuses any change to its period (extending it is a person's act too).",
         },
       },
     },

@@ -164,7 +164,11 @@ describe("web node template", () => {
       .readdirSync(dir, { recursive: true, encoding: "utf8" })
       .map((f) => path.join(dir, f))
       .filter((f) => fs.statSync(f).isFile() && /^#!.*\b(bash|sh)\b/.test(fs.readFileSync(f, "utf8").split("\n")[0]));
-    assert.deepEqual(scripts.map((f) => path.basename(f)).sort(), ["install-node.sh", "jumpgate-node", "jumpgate-recordings"]);
+    assert.deepEqual(scripts.map((f) => path.basename(f)).sort(), [
+      "install-node.sh",
+      "jumpgate-node",
+      "jumpgate-recordings",
+    ]);
 
     for (const input of INPUTS) {
       const config = parseNodeCloudConfig(renderNodeCloudInit(input));
