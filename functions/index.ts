@@ -8,6 +8,7 @@ import "./activities/heal";
 import "./activities/scale";
 import "./activities/rotation";
 import "./activities/certificates";
+import "./activities/drift";
 import "./activities/access";
 import "./orchestrators/deploy-stack";
 import "./orchestrators/plan-stack";

@@ -25,6 +25,7 @@ export const Names = {
     recordObserved: "recordObserved",
     appendAudit: "appendAudit",
     releaseOperation: "releaseOperation",
+    driftChangeHistory: "driftChangeHistory",
     forgetStack: "forgetStack",
     takeHealSignals: "takeHealSignals",
     observeWebNode: "observeWebNode",

@@ -47,6 +47,23 @@ export interface Services {
   alertToken?: AlertTokenValidator;
   /** how long the alert inbox, its ignored partition and the audit trail keep a row (days) */
   retention: RetentionDays;
+  /** drift screening from Resource Graph: its lag behind ARM, and how often every resource is read through ARM */
+  drift: DriftSettings;
+}
+
+export interface DriftSettings {
+  /** a resource ARM changed less than this ago is confirmed through ARM whatever Resource Graph shows */
+  resourceGraphLagMs: number;
+  /** every this many hours a stack's drift check reads every resource through ARM */
+  fullCheckHours: number;
+}
+
+/** The drift screening settings. */
+export function driftFromSettings(): DriftSettings {
+  return {
+    resourceGraphLagMs: readIntSetting("resourceGraphLagSeconds", undefined, 0) * 1000,
+    fullCheckHours: readIntSetting("driftFullCheckHours", undefined, 1),
+  };
 }
 
 export interface RetentionDays {
@@ -88,6 +105,7 @@ export function servicesFromSettings(): Services {
     alertActionGroupId: actionGroupIdSetting(),
     nodeReadyTimeoutMinutes: readIntSetting("nodeReadyTimeoutMinutes", undefined, 1),
     retention: retentionFromSettings(),
+    drift: driftFromSettings(),
     ...alertTokenValidator(tenantId),
   };
 }

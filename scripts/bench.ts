@@ -17,6 +17,7 @@
 // guacd build) is not what this measures, resource orchestration is.
 import * as fs from "node:fs";
 import { performance } from "node:perf_hooks";
+import { benchScale } from "./bench-scale";
 import { DEFAULT_LATENCY } from "../emulator/arm/latency";
 import { ALL_TYPES } from "../emulator/arm/providers";
 import { TypeRegistry } from "../emulator/arm/registry";
@@ -515,8 +516,11 @@ async function benchHeal(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // the thousand-stacks section takes minutes: only on request
+  if (process.argv.includes("--scale")) return benchScale();
   for (const mode of ["availabilitySet", "scaleSet"] as const) await benchMode(mode);
   await benchHeal();
+  console.log("(the scale section: npm run bench -- --scale)");
 }
 
 main().catch((e: unknown) => {

@@ -99,6 +99,36 @@ export const SETTINGS = {
     description: "Upper bound of one retry delay, in milliseconds.",
     default: "60000",
   },
+  armReadBudget: {
+    name: "JUMPGATE_ARM_READ_BUDGET",
+    description:
+      "ARM's read bucket per subscription and principal, `capacity/perSecond` (Azure: 250 tokens refilled at 25 per second): every ARM read of the app takes a token first, so the app paces itself instead of being throttled.",
+    default: "250/25",
+  },
+  armWriteBudget: {
+    name: "JUMPGATE_ARM_WRITE_BUDGET",
+    description:
+      "ARM's write bucket per subscription and principal, `capacity/perSecond` (Azure: 200 at 10 per second); deletes get a bucket of the same size.",
+    default: "200/10",
+  },
+  armBackgroundReservePercent: {
+    name: "JUMPGATE_ARM_BACKGROUND_RESERVE_PERCENT",
+    description:
+      "Share of each ARM bucket (percent) that timer work (drift, rotation checks, renewal nudges) leaves to heal, scale and deploy: timers wait when the bucket is below it.",
+    default: "50",
+  },
+  resourceGraphLagSeconds: {
+    name: "JUMPGATE_RESOURCE_GRAPH_LAG_SECONDS",
+    description:
+      "How far Azure Resource Graph may lag ARM: the drift check confirms through ARM every resource ARM says changed within this many seconds, whatever Resource Graph shows.",
+    default: "300",
+  },
+  driftFullCheckHours: {
+    name: "JUMPGATE_DRIFT_FULL_CHECK_HOURS",
+    description:
+      "Every this many hours each stack's drift check reads all its resources through ARM, including those Resource Graph does not index (Key Vault secrets, role assignments, MySQL databases and parameters); spread over the period by stack.",
+    default: "24",
+  },
   tenantId: {
     name: "JUMPGATE_TENANT_ID",
     description:

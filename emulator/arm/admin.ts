@@ -46,6 +46,14 @@ export class AdminApi {
       case "DELETE /journal":
         emu.journal.clear();
         return { status: 204 };
+      case "GET /resource-graph":
+        return ok({ lagMs: emu.resourceGraph.lagMs });
+      case "PUT /resource-graph": {
+        const b = object(body);
+        if (!(Number.isInteger(b.lagMs) && (b.lagMs as number) >= 0)) throw bad("lagMs must be a whole number >= 0");
+        emu.resourceGraph.lagMs = b.lagMs as number;
+        return ok({ lagMs: emu.resourceGraph.lagMs });
+      }
       case "GET /lro":
         return ok(emu.lro.settings);
       case "PUT /lro": {

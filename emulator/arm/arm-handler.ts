@@ -106,19 +106,34 @@ export class ArmHandler {
     return out;
   }
 
+  /** A child resource with a location of its own (a type ARM tracks), not an extension resource. */
+  private isTrackedChild(d: ResourceDoc): boolean {
+    if (!this.emu.types.get(d.type)?.tracked) return false;
+    const segments = lower(d.id).split("/");
+    return segments.lastIndexOf("providers") === segments.indexOf("providers");
+  }
+
   private listOrView(r: ArmRequest): Reply {
     const p = r.path;
     const trailing = p.trailing!;
     let docs: ResourceDoc[];
+    // ARM's docs: with a tag filter, `$expand`'s extra properties may not come back; the emulator never
+    // returns them then, so nothing relies on them
+    let expandable = true;
     if (p.type === "" && lower(trailing) === "resourcegroups") {
       docs = this.emu.store.children(`/subscriptions/${p.subscription}`, "Microsoft.Resources/resourceGroups");
     } else if (lower(trailing) === "resources" && !p.providerOnly) {
+      // Resources - List: the tracked resources ARM keeps (top-level ones and tracked children such as
+      // private DNS zone virtual network links), not proxy children (MySQL configurations, databases)
+      // nor extension resources (role assignments)
+      const filter = resourcesFilter(r.query.get("$filter"));
       docs = this.emu.store
         .all()
         .filter((d) => lower(d.type) !== "microsoft.resources/resourcegroups")
         .filter((d) => (p.resourceGroup ? resourceGroupIdOf(d.id)?.toLowerCase() === lower(p.id) : true))
-        .filter((d) => parentOf(d.id) === lower(resourceGroupIdOf(d.id) ?? ""));
-      docs = filterByTag(docs, r.query.get("$filter"));
+        .filter((d) => parentOf(d.id) === lower(resourceGroupIdOf(d.id) ?? "") || this.isTrackedChild(d))
+        .filter(filter.matches);
+      if (filter.byTag) expandable = false;
     } else if (p.providerOnly) {
       const type = `${p.type}/${trailing}`;
       docs = this.emu.store
@@ -141,10 +156,30 @@ export class ArmHandler {
         if (lower(trailing) === "providers") docs = [];
       }
     }
+    // Resources - List: `$expand=changedTime,createdTime` adds ARM's own times (no Resource Graph lag)
+    const expand = (r.query.get("$expand") ?? "")
+      .toLowerCase()
+      .split(",")
+      .map((x) => x.trim());
+    const withTimes =
+      expandable &&
+      lower(trailing) === "resources" &&
+      (expand.includes("changedtime") || expand.includes("createdtime"));
+    // documents changed in place since they were last written count as written now
+    if (withTimes) this.emu.resourceGraph.sync();
     return {
       status: 200,
       body: this.page(
-        docs.map((d) => this.present(d)),
+        docs.map((d) => {
+          const presented = this.present(d);
+          if (!withTimes) return presented;
+          const times = this.emu.resourceGraph.times(d.id);
+          return {
+            ...presented,
+            ...(expand.includes("changedtime") && times.changedTime ? { changedTime: times.changedTime } : {}),
+            ...(expand.includes("createdtime") && times.createdTime ? { createdTime: times.createdTime } : {}),
+          };
+        }),
         r.query,
       ),
     };
@@ -641,8 +676,15 @@ export class ArmHandler {
       latencyMs: this.emu.latencyFor(def.type, x.latencyVerb ?? (verb === "action" ? (x.action ?? "action") : verb)),
       work: x.work,
       forcedEnd,
-      onSucceeded: x.onSucceeded,
-      onFailed: x.onFailed,
+      // what the operation changed in place besides its own resource (a related resource's references)
+      onSucceeded: (o) => {
+        x.onSucceeded(o);
+        this.emu.resourceGraph.sync(resourceId);
+      },
+      onFailed: () => {
+        x.onFailed();
+        this.emu.resourceGraph.sync(resourceId);
+      },
     });
   }
 
@@ -788,19 +830,72 @@ function isExtensionOf(d: ResourceDoc, trailing: string): boolean {
 }
 
 /** `$filter=tagName eq 'x' and tagValue eq 'y'` (the only filter the resources list needs) */
-function filterByTag(docs: ResourceDoc[], filter: string | null): ResourceDoc[] {
-  if (!filter) return docs;
-  const name = /tagName\s+eq\s+'([^']*)'/i.exec(filter)?.[1];
-  const value = /tagValue\s+eq\s+'([^']*)'/i.exec(filter)?.[1];
-  const type = /resourceType\s+eq\s+'([^']*)'/i.exec(filter)?.[1];
-  return docs.filter((d) => {
-    if (type && lower(d.type) !== lower(type)) return false;
-    if (name === undefined) return true;
-    const tags = d.tags ?? {};
-    const key = Object.keys(tags).find((k) => lower(k) === lower(name));
-    if (key === undefined) return false;
-    return value === undefined || tags[key] === value;
+/**
+ * Resources - List's `$filter` as ARM documents it: `tagName eq` (with `tagValue eq`), `resourceType eq`,
+ * `name eq`, `resourceGroup eq`, `location eq` and `substringof('text', name|resourceGroup)`, joined by
+ * `and` / `or` (`and` binds first). Comparisons ignore case, as ARM's do. Anything else is ARM's 400.
+ */
+function resourcesFilter(filter: string | null): { matches: (d: ResourceDoc) => boolean; byTag: boolean } {
+  if (!filter || filter.trim() === "") return { matches: () => true, byTag: false };
+  type Atom = (d: ResourceDoc) => boolean;
+  let byTag = false;
+  const clauses = filter.split(/\s+or\s+/i).map((clause) => {
+    let tagName: string | undefined;
+    let tagValue: string | undefined;
+    const atoms: Atom[] = [];
+    for (const raw of clause.split(/\s+and\s+/i)) {
+      const text = raw
+        .trim()
+        .replace(/^\((.*)\)$/, "$1")
+        .trim();
+      const eq = /^(tagName|tagValue|resourceType|name|resourceGroup|location)\s+eq\s+'((?:[^']|'')*)'$/i.exec(text);
+      const sub = /^substringof\(\s*'((?:[^']|'')*)'\s*,\s*(name|resourceGroup)\s*\)$/i.exec(text);
+      if (eq) {
+        const [field, value] = [lower(eq[1]), eq[2].replace(/''/g, "'")];
+        if (field === "tagname") tagName = value;
+        else if (field === "tagvalue") tagValue = value;
+        else atoms.push((d) => lower(fieldOf(d, field)) === lower(value));
+      } else if (sub) {
+        const [value, field] = [lower(sub[1].replace(/''/g, "'")), lower(sub[2])];
+        atoms.push((d) => lower(fieldOf(d, field)).includes(value));
+      } else {
+        throw new ArmError(
+          400,
+          "InvalidFilterInQueryString",
+          `Invalid $filter '${filter}' specified in the query string.`,
+        );
+      }
+    }
+    if (tagValue !== undefined && tagName === undefined) {
+      throw new ArmError(400, "InvalidFilterInQueryString", `Invalid $filter '${filter}': tagValue needs tagName.`);
+    }
+    if (tagName !== undefined) {
+      byTag = true;
+      const [name, value] = [tagName, tagValue];
+      atoms.push((d) => {
+        const tags = d.tags ?? {};
+        const key = Object.keys(tags).find((k) => lower(k) === lower(name));
+        return key !== undefined && (value === undefined || tags[key] === value);
+      });
+    }
+    return atoms;
   });
+  return { matches: (d) => clauses.some((atoms) => atoms.every((a) => a(d))), byTag };
+}
+
+function fieldOf(d: ResourceDoc, field: string): string {
+  switch (field) {
+    case "resourcetype":
+      return d.type;
+    case "name":
+      return d.name;
+    case "resourcegroup":
+      return resourceGroupIdOf(d.id)?.split("/").pop() ?? "";
+    case "location":
+      return typeof d.location === "string" ? d.location : "";
+    default:
+      return "";
+  }
 }
 
 export { typeKey };

@@ -25,6 +25,7 @@ import type { StorageDataPlane } from "./providers/storage";
 import { TypeRegistry } from "./registry";
 import { lower, parseArmPath, typeKey } from "./resource-id";
 import { RunCommandService, type RunCommandOptions } from "./run-command";
+import { RESOURCE_GRAPH_PATH, ResourceGraphIndex, type WriteActor } from "./resource-graph";
 import { ResourceStore } from "./store";
 import { ArmError, type ResourceDoc } from "./types";
 
@@ -43,6 +44,8 @@ export interface EmulatorOptions {
    * a public IP asking for one gets ARM's 400 `DnsRecordInUse`, as real short labels do
    */
   takenDnsLabels?: readonly string[];
+  /** Resource Graph's lag behind ARM: a write shows in its queries this long after it was made (default 0) */
+  resourceGraph?: { lagMs?: number };
   /**
    * Storage account names other Azure customers hold (default: DEFAULT_TAKEN_STORAGE_ACCOUNT_NAMES):
    * account names are global, so creating one answers 409 `StorageAccountAlreadyTaken` and
@@ -96,6 +99,8 @@ export class Emulator {
   /** IMDS: the anonymous token endpoint and each VM's own (`imds.endpointFor(vmId)`) */
   readonly imds = new ImdsService(this);
   readonly runCommand: RunCommandService;
+  /** Azure Resource Graph: the index of the store's resources, lagging ARM by `resourceGraph.lagMs` */
+  readonly resourceGraph: ResourceGraphIndex;
   pageSize: number;
   latency: LatencyProfile;
   /** public IP DNS labels held by other customers' public IPs (any region); survives reset() */
@@ -158,6 +163,9 @@ export class Emulator {
     this.takenStorageAccountNames = new Set(options.takenStorageAccountNames ?? DEFAULT_TAKEN_STORAGE_ACCOUNT_NAMES);
     this.keyVault = new KeyVaultDataPlane(this);
     this.runCommand = new RunCommandService(options.runCommand);
+    this.resourceGraph = new ResourceGraphIndex(this);
+    this.resourceGraph.lagMs = options.resourceGraph?.lagMs ?? 0;
+    this.store.onWrite = (id, existed, after) => this.resourceGraph.record(id, existed, after);
   }
 
   get caPem(): string {
@@ -215,6 +223,7 @@ export class Emulator {
   /** Forget every resource, secret, operation, fault and journal entry (listeners of vaults stay open). */
   reset(): void {
     this.store.clear();
+    this.resourceGraph.reset();
     this.lro.reset();
     this.faults.clear();
     this.journal.clear();
@@ -304,7 +313,14 @@ export class Emulator {
     }
     let reply: Reply;
     try {
-      reply = await this.dispatch(method, path, url, bodyText, facts, vault, req, fault);
+      reply = await this.resourceGraph.actor.run(actorOf(req), async () => {
+        try {
+          return await this.dispatch(method, path, url, bodyText, facts, vault, req, fault);
+        } finally {
+          // a write's side effects on the other resources of its group, as that caller's writes
+          if (method !== "GET" && method !== "HEAD") this.resourceGraph.sync(path);
+        }
+      });
     } catch (e) {
       if (!(e instanceof ArmError)) throw e;
       reply = errorReply(e, e.status === 401 ? { "www-authenticate": this.keyVault.challenge() } : undefined);
@@ -351,6 +367,7 @@ export class Emulator {
     if (vault !== undefined || SECRETS.test(path))
       return { method, path, operation: "secret", type: "Microsoft.KeyVault/vaults/secrets" };
     if (METRICS.test(path)) return { method, path, operation: "metrics" };
+    if (RESOURCE_GRAPH_PATH.test(path)) return { method, path, operation: "resource-graph" };
     if (method === "POST" && ingestTarget(path)) return { method, path, operation: "metrics-ingest" };
     if (POLL_AO.test(path) || POLL_LOC.test(path) || POLL_RG.test(path) || POLL_PRIVATE_DNS.test(path))
       return { method, path, operation: "poll" };
@@ -391,6 +408,10 @@ export class Emulator {
       return this.metrics.getBatch(sub, url.searchParams, parseJsonBody(bodyText));
     }
     if (facts.operation === "poll") return this.poll(path, url);
+    if (facts.operation === "resource-graph") {
+      if (method !== "POST") throw new ArmError(405, "MethodNotAllowed", `The ${method} method is not allowed.`);
+      return this.resourceGraph.query(url.searchParams.get("api-version"), parseJsonBody(bodyText));
+    }
     const apiVersion = url.searchParams.get("api-version");
     if (!apiVersion) {
       throw new ArmError(
@@ -459,6 +480,21 @@ export class Emulator {
     }
     return body;
   }
+}
+
+/**
+ * Who a write comes from, for Resource Graph's change records: the principal a test names in
+ * `x-ms-client-principal-name` (a person changing things out of band), else the app (Jumpgate's
+ * user agent) or an unknown caller.
+ */
+function actorOf(req: IncomingMessage): WriteActor {
+  const agent = String(req.headers["user-agent"] ?? "");
+  const named = req.headers["x-ms-client-principal-name"];
+  const jumpgate = /\bjumpgate\b/i.test(agent);
+  return {
+    changedBy: typeof named === "string" && named !== "" ? named : jumpgate ? "jumpgate" : "unknown",
+    clientType: jumpgate ? "Jumpgate" : /azsdk-js/i.test(agent) ? "Azure SDK for JavaScript" : "Unspecified",
+  };
 }
 
 /** The resource (and the regional endpoint's region, if given) a custom metrics post is about. */

@@ -4,6 +4,8 @@ import type { Json, ResourceDoc } from "./types";
 
 export class ResourceStore {
   private readonly docs = new Map<string, ResourceDoc>();
+  /** told of every write and delete (Resource Graph's index, ARM's changedTime) */
+  onWrite?: (id: string, existed: boolean, after: ResourceDoc | undefined) => void;
   /** write-only values (passwords, custom data) kept out of documents, keyed by resource id then by path */
   private readonly secrets = new Map<string, Map<string, unknown>>();
 
@@ -16,12 +18,16 @@ export class ResourceStore {
   }
 
   set(doc: ResourceDoc): void {
+    const existed = this.docs.has(lower(doc.id));
     this.docs.set(lower(doc.id), doc);
+    this.onWrite?.(doc.id, existed, doc);
   }
 
   delete(id: string): boolean {
     this.secrets.delete(lower(id));
-    return this.docs.delete(lower(id));
+    const deleted = this.docs.delete(lower(id));
+    if (deleted) this.onWrite?.(id, true, undefined);
+    return deleted;
   }
 
   all(): ResourceDoc[] {

@@ -5,6 +5,7 @@ import * as df from "durable-functions";
 import { ArmDocuments } from "../../shared/arm/arm-documents";
 import type { ApplyResult, RemoveResult } from "../../shared/arm/engine";
 import { ArmApplyError } from "../../shared/arm/errors";
+import { asBackgroundWork } from "../../shared/azure/arm-budget";
 import { stackNames } from "../../shared/graph/names";
 import { API_VERSIONS, buildStackGraph } from "../../shared/graph/stack-graph";
 import type { GraphNode, NodePlan, StackGraph } from "../../shared/graph/types";
@@ -27,14 +28,27 @@ export interface BuildGraphInput {
 export async function buildGraphActivity(input: BuildGraphInput): Promise<StackGraph> {
   const s = services();
   const members = input.members ?? effectiveFleet(input.spec, await s.fleet.get(input.spec.name));
-  return buildStackGraph(input.spec, {
+  return stackGraphOf(input.spec, members, await tlsBundleStored(input.spec));
+}
+
+/**
+ * The stack's graph for these members; `tlsBundle`: whether its vault holds the TLS bundle (the drift
+ * screen takes it from the certificate ledger instead of asking Key Vault).
+ */
+export function stackGraphOf(
+  spec: StackSpec,
+  members: Pick<FleetMembers, "size" | "ordinals">,
+  tlsBundle: boolean,
+): StackGraph {
+  const s = services();
+  return buildStackGraph(spec, {
     tenantId: s.tenantId,
     functionPrincipalId: s.functionPrincipalId,
     recordingWriterRoleId: s.recordingWriterRoleId,
     alertActionGroupId: s.alertActionGroupId,
-    tlsBundle: await tlsBundleStored(input.spec),
-    renderCustomData: (vm) => renderWebNodeCustomData(input.spec, vm),
-    ...(input.spec.fleet.mode === "availabilitySet"
+    tlsBundle,
+    renderCustomData: (vm) => renderWebNodeCustomData(spec, vm),
+    ...(spec.fleet.mode === "availabilitySet"
       ? { webNodeOrdinals: members.ordinals }
       : { scaleSetCapacity: members.size }),
   });
@@ -77,8 +91,14 @@ export interface NodeInput {
   node: GraphNode;
 }
 
-export async function planResourceActivity(input: NodeInput): Promise<NodePlan> {
-  return services().engine.plan(input.node);
+export interface PlanNodeInput extends NodeInput {
+  /** timer work (the drift check's reads): it waits for ARM budget behind heal and deploy */
+  background?: true;
+}
+
+export async function planResourceActivity(input: PlanNodeInput): Promise<NodePlan> {
+  const plan = () => services().engine.plan(input.node);
+  return input.background ? asBackgroundWork(plan) : plan();
 }
 
 export async function applyResourceActivity(input: NodeInput): Promise<ApplyResult> {

@@ -20,8 +20,8 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { ALERT_LIMITS } from "../../shared/alerts/common-alert-schema";
-import { matchAlert } from "../../shared/alerts/match";
-import { parseAlertBody } from "../../shared/alerts/parse";
+import { alertResourceGroups, matchAlert, type AlertStack } from "../../shared/alerts/match";
+import { parseAlertBody, type ParsedAlert } from "../../shared/alerts/parse";
 import { ALERT_ACTOR_PREFIX, type StackSignal } from "../../shared/alerts/signal";
 import { mapWithConcurrency } from "../../shared/concurrency";
 import {
@@ -65,12 +65,12 @@ export async function postAlert(request: HttpRequest, context: InvocationContext
   const body = parseAlertBody(new Uint8Array(await request.arrayBuffer()), request.headers.get("content-type"));
   if (!body.ok) return problem(body.problem);
   const alert = body.alert;
-  const { registry, inbox } = services();
+  const { inbox } = services();
   const receivedAt = new Date();
 
-  let step = "read the stack registry";
+  let step = "read the alert routing index";
   try {
-    const matched = matchAlert(alert, await registry.list(), receivedAt.toISOString());
+    const matched = matchAlert(alert, await stacksFor(alert), receivedAt.toISOString());
     const skipped = matched.skipped.slice(0, SKIPPED_IN_ANSWER);
     const listSkipped = skipped.length > 0 ? { skipped } : {};
     if (matched.ignored) {
@@ -131,6 +131,22 @@ export async function postAlert(request: HttpRequest, context: InvocationContext
       headers: { ...(response.headers as Record<string, string>), "Retry-After": RETRY_AFTER_SECONDS },
     };
   }
+}
+
+/**
+ * The registered stacks in the resource groups the alert names, from the routing index: one query per
+ * group named (one, for nearly every alert), whatever the number of stacks. Until the index has been
+ * backfilled once (stacks registered before it existed), a miss falls back to the registry.
+ */
+async function stacksFor(alert: ParsedAlert): Promise<AlertStack[]> {
+  const { registry } = services();
+  const groups = alertResourceGroups(alert);
+  const found = await mapWithConcurrency(groups, STORE_CONCURRENCY, (g) =>
+    registry.routes(g.subscription, g.resourceGroup),
+  );
+  const stacks = found.flat();
+  if (stacks.length > 0 || groups.length === 0) return stacks;
+  return (await registry.routesComplete()) ? [] : registry.list();
 }
 
 function groupByWorker<T extends { signal: StackSignal }>(items: T[]): Map<string, T[]> {

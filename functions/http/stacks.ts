@@ -9,6 +9,7 @@ import { accessSummary } from "../../shared/access/summary";
 import { publicHostnameOf, signInAuthority } from "../activities/access";
 import {
   conflictProblem,
+  invalidQueryProblem,
   notFoundProblem,
   payloadTooLargeProblem,
   stackMoveProblem,
@@ -16,6 +17,7 @@ import {
 } from "../../shared/http/problem";
 import { certificateStatus } from "../../shared/acme/status";
 import { SECRET_NAMES } from "../../shared/secret-names";
+import { STACK_NAME_PATTERN } from "../../shared/spec/schema";
 import { parseJsonBody, STACK_SPEC_LIMITS, validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 import { InstanceIds, isOperationOf, Names } from "../names";
@@ -224,13 +226,49 @@ export async function getStack(request: HttpRequest, context: InvocationContext)
       : null,
     events,
     alerts,
+    // this instance's view of the ARM budget of the stack's subscription: whether work waits for it
+    armBudget: services().factory.budget.status(record.spec.subscriptionId),
   });
 }
 
-export async function listStacks(): Promise<HttpResponseInit> {
-  const records = await services().registry.list();
+/** Stacks per page of GET /api/stacks unless `pageSize` says otherwise, and the most it may say. */
+export const LIST_PAGE_SIZE = { default: 100, max: 1000 };
+
+/**
+ * GET /api/stacks?pageSize=&continuationToken=: one page of stacks in name order (one Table query),
+ * with `nextLink` and `continuationToken` while more follow. The token is opaque to callers (the last
+ * name of the page, encoded); a token or page size that is not valid is a 400 problem.
+ */
+export async function listStacks(request: HttpRequest): Promise<HttpResponseInit> {
+  const errors: { pointer: string; detail: string }[] = [];
+  const rawSize = request.query.get("pageSize");
+  const pageSize = rawSize === null ? LIST_PAGE_SIZE.default : Number(rawSize);
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > LIST_PAGE_SIZE.max) {
+    errors.push({
+      pointer: "/query/pageSize",
+      detail: `pageSize must be a whole number from 1 to ${LIST_PAGE_SIZE.max}`,
+    });
+  }
+  const token = request.query.get("continuationToken");
+  const after = token === null ? undefined : decodeListToken(token);
+  if (token !== null && after === undefined) {
+    errors.push({ pointer: "/query/continuationToken", detail: "continuationToken is not one this API gave out" });
+  }
+  if (errors.length > 0) return problem(invalidQueryProblem(errors));
+  const page = await services().registry.listPage({ pageSize, ...(after ? { after } : {}) });
+  const last = page.stacks[page.stacks.length - 1];
+  const next = page.more && last ? encodeListToken(last.name) : undefined;
+  const nextLink = next
+    ? (() => {
+        const url = new URL(request.url);
+        url.searchParams.set("pageSize", String(pageSize));
+        url.searchParams.set("continuationToken", next);
+        return url.toString();
+      })()
+    : undefined;
   return json(200, {
-    value: records.map((r) => ({
+    ...(next ? { continuationToken: next, nextLink } : {}),
+    value: page.stacks.map((r) => ({
       name: r.name,
       location: r.spec.location,
       resourceGroup: r.spec.resourceGroup,
@@ -241,6 +279,23 @@ export async function listStacks(): Promise<HttpResponseInit> {
       lastOperation: r.observed?.lastOperation ?? null,
     })),
   });
+}
+
+function encodeListToken(name: string): string {
+  return Buffer.from(`v1:${name}`, "utf8").toString("base64url");
+}
+
+/**
+ * The stack name a token carries, or undefined for anything that is not a token of this API's form
+ * (base64url of `v1:<stack name>`): a token is a position in name order, so one made up by hand can
+ * only start a page at another name, and never reaches the registry's index rows (`~...`).
+ */
+function decodeListToken(token: string): string | undefined {
+  if (token.length === 0 || token.length > 200 || !/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
+  const text = Buffer.from(token, "base64url").toString("utf8");
+  if (Buffer.from(text, "utf8").toString("base64url") !== token) return undefined;
+  const name = text.startsWith("v1:") ? text.slice(3) : "";
+  return new RegExp(STACK_NAME_PATTERN).test(name) ? name : undefined;
 }
 
 export async function getOperation(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

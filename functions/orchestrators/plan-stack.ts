@@ -8,6 +8,10 @@ import { Names } from "../names";
 export interface PlanInput {
   spec: StackSpec;
   generation: number;
+  /** plan only these graph nodes (the drift check's suspects); absent: every node */
+  only?: string[];
+  /** timer work: its reads wait for ARM budget behind heal and deploy */
+  background?: true;
 }
 
 export interface PlanOutput {
@@ -38,15 +42,22 @@ export const planStack: OrchestrationHandler = function* (context: Orchestration
     phase: "reading",
     total: graph.nodes.length,
   });
+  const only = input.only ? new Set(input.only) : undefined;
+  const nodes = only ? graph.nodes.filter((n) => only.has(n.key)) : graph.nodes;
   const plans = (yield context.df.Task.all(
-    graph.nodes.map((node) => context.df.callActivityWithRetry(Names.activities.planResource, retry, { node })),
+    nodes.map((node) =>
+      context.df.callActivityWithRetry(Names.activities.planResource, retry, {
+        node,
+        ...(input.background ? { background: true } : {}),
+      }),
+    ),
   )) as NodePlan[];
   const output: PlanOutput = {
     stack: input.spec.name,
     generation: input.generation,
     summary: summarize(plans),
     changes: plans.filter((p) => p.action !== "none"),
-    unchanged: plans.filter((p) => p.action === "none").length,
+    unchanged: plans.filter((p) => p.action === "none").length + (graph.nodes.length - nodes.length),
   };
   context.df.setCustomStatus({ operation: "plan", stack: input.spec.name, phase: "done" });
   return output;

@@ -3,10 +3,17 @@
 // with observed every time instead of trusting what it did last. A resource the plan finds is not the
 // stack's (`conflict`) sets `ResourcesOwned=False`; the apply still repairs every branch that does not
 // need it (an SSH rule added out of band is closed), and fails naming it.
+//
+// Started by the drift check after it screened the stack through Resource Graph (shared/drift/):
+// `only` names the suspects to confirm through ARM (the rest looked in sync), absent on the stack's
+// full check. When drift is confirmed, Resource Graph's change history names who changed what in the
+// audit event. Instances started before screening existed carry neither field and run as before.
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { ownershipCondition, type ForeignResource } from "../../shared/arm/ownership";
 import type { StackSpec } from "../../shared/spec/types";
+import type { DriftSuspect } from "../../shared/drift/screen";
+import type { ResourceChange } from "../../shared/drift/history";
 import { Names } from "../names";
 import type { DeployInput } from "./deploy-stack";
 import type { PlanOutput } from "./plan-stack";
@@ -20,12 +27,27 @@ export interface ReconcileInput {
   dbUserSlot?: "a" | "b";
   /** the stack's current certificate, for nodes the apply creates (see DeployInput) */
   certificate?: DeployInput["certificate"];
+  /** what the drift check's screening found; absent on instances started before it existed */
+  screening?: {
+    /** ISO 8601 */
+    at: string;
+    /** every node is read through ARM (the stack's periodic full check) */
+    full: boolean;
+    suspects: DriftSuspect[];
+  };
   /**
    * Also keep sign-in with Entra ID as the spec says (DeployInput.access): a repair's deploy does it,
    * and a stack in sync gets the access step alone (a registry read when nothing is due). Instances
    * started before it existed replay without it.
    */
   access?: true;
+}
+
+export interface DriftHistoryInput {
+  subscriptionId: string;
+  ids: string[];
+  /** ISO 8601: changes since then */
+  since: string;
 }
 
 export interface ReconcileOutput {
@@ -42,9 +64,13 @@ export const reconcileStack: OrchestrationHandler = function* (context: Orchestr
   const operation = { kind: "reconcile", instanceId: context.df.instanceId };
   try {
     context.df.setCustomStatus({ operation: "reconcile", stack, phase: "plan" });
+    const screening = input.screening;
+    const only = screening && !screening.full ? screening.suspects.map((s) => s.key) : undefined;
     const plan = (yield context.df.callSubOrchestrator(
       Names.orchestrators.planStack,
-      { spec: input.spec, generation: input.generation },
+      screening
+        ? { spec: input.spec, generation: input.generation, only, background: true }
+        : { spec: input.spec, generation: input.generation },
       `${context.df.instanceId}-plan`,
     )) as PlanOutput;
     const at = context.df.currentUtcDateTime.toISOString();
@@ -78,12 +104,37 @@ export const reconcileStack: OrchestrationHandler = function* (context: Orchestr
       };
       return output;
     }
+    let changedBy: ResourceChange[] = [];
+    if (screening) {
+      // who changed them, as far as Resource Graph's change history knows yet (best effort)
+      const since = new Date(context.df.currentUtcDateTime.getTime() - 24 * 3_600_000).toISOString();
+      const history: DriftHistoryInput = {
+        subscriptionId: input.spec.subscriptionId,
+        ids: plan.changes.map((c) => c.id).slice(0, 20),
+        since,
+      };
+      changedBy = (yield context.df.callActivity(Names.activities.driftChangeHistory, history)) as ResourceChange[];
+    }
     yield context.df.callActivityWithRetry(Names.activities.appendAudit, retry, {
       stack,
       what: "drift detected",
       why: `${plan.changes.length} resource(s) differ from the spec; applying it again`,
       operation,
-      details: { changes: drift },
+      details: {
+        changes: drift,
+        ...(screening
+          ? {
+              screening: { full: screening.full, suspects: screening.suspects.length, at: screening.at },
+              changedBy: changedBy.map((c) => ({
+                id: c.id.split("/").pop(),
+                by: c.changedBy,
+                client: c.clientType,
+                operation: c.operation,
+                at: c.timestamp,
+              })),
+            }
+          : {}),
+      },
     });
     context.df.setCustomStatus({ operation: "reconcile", stack, phase: "apply", changes: drift });
     const deploy: DeployInput = {

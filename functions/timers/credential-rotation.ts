@@ -1,4 +1,7 @@
-// Daily credential check: for every deployed stack, read the credential state from Key Vault and
+// Daily credential check, spread over the day: the timer fires every hour and checks the stacks whose
+// hour it is (one hour a day per stack, by a hash of its name: shared/schedule/spread.ts), so a
+// thousand stacks neither read their vaults nor start their rotations (ARM writes) at one minute. For
+// each deployed stack it reads the credential state from Key Vault and
 // start its rotation (`rotate-db-<stack>`) when the app users' password is older than the stack's
 // policy (policies.rotation.databaseCredentialMaxAgeDays, 30 by default), when the admin password is
 // (adminPasswordMaxAgeDays, 90), or when a rotation was left pending (its instance died): that run
@@ -10,6 +13,7 @@ import { randomUUID } from "node:crypto";
 import { app, type InvocationContext, type Timer } from "@azure/functions";
 import * as df from "durable-functions";
 import { ageDays } from "../../shared/credentials/rotation-state";
+import { credentialCheckDue } from "../../shared/schedule/spread";
 import { readCredentialStateActivity, recordCredentialsActivity } from "../activities/rotation";
 import { InstanceIds, Names } from "../names";
 import type { BreakGlassInput } from "../orchestrators/break-glass";
@@ -22,16 +26,26 @@ export interface CredentialCheckResult {
   skipped: { stack: string; why: string }[];
 }
 
+export interface CredentialCheckOptions {
+  /**
+   * Only the stacks whose hour of the day `now` is (the hourly timer); without it every stack is
+   * checked (tests, and a check run by hand).
+   */
+  spread?: boolean;
+}
+
 /** The check itself, with the time it judges ages by (the timer passes the wall clock). */
 export async function checkCredentialRotations(
   client: df.DurableClient,
   now: Date,
   log: (line: string) => void = () => undefined,
+  options: CredentialCheckOptions = {},
 ): Promise<CredentialCheckResult> {
   const { registry } = services();
   const result: CredentialCheckResult = { started: [], skipped: [] };
   for (const record of await registry.list()) {
     const stack = record.name;
+    if (options.spread && !credentialCheckDue(stack, now)) continue;
     if (!record.observed || record.observedGeneration === 0) {
       result.skipped.push({ stack, why: "not deployed" });
       continue;
@@ -94,11 +108,13 @@ export async function checkGuacadminPasswords(
   client: df.DurableClient,
   now: Date,
   log: (line: string) => void = () => undefined,
+  options: CredentialCheckOptions = {},
 ): Promise<CredentialCheckResult> {
   const { registry } = services();
   const result: CredentialCheckResult = { started: [], skipped: [] };
   for (const record of await registry.list()) {
     const stack = record.name;
+    if (options.spread && !credentialCheckDue(stack, now)) continue;
     const access = record.spec.access;
     const guacadmin = record.observed?.access?.guacadmin;
     if (!access || !guacadmin) continue;
@@ -137,17 +153,20 @@ export async function credentialRotationCheck(
   context: InvocationContext,
 ): Promise<CredentialCheckResult> {
   const client = df.getClient(context);
-  const result = await checkCredentialRotations(client, new Date(), (line) => context.log(line));
-  const guacadmin = await checkGuacadminPasswords(client, new Date(), (line) => context.log(line));
+  const now = new Date();
+  const log = (line: string) => context.log(line);
+  const result = await checkCredentialRotations(client, now, log, { spread: true });
+  const guacadmin = await checkGuacadminPasswords(client, now, log, { spread: true });
   context.log(
-    `credential check: ${result.started.length} rotation(s) started, ${result.skipped.length} stack(s) not due or skipped; ${guacadmin.started.length} guacadmin password rotation(s) started`,
+    `credential check (this hour's stacks): ${result.started.length} rotation(s) started, ${result.skipped.length} stack(s) not due or skipped; ${guacadmin.started.length} guacadmin password rotation(s) started`,
   );
   return { started: [...result.started, ...guacadmin.started], skipped: [...result.skipped, ...guacadmin.skipped] };
 }
 
 app.timer(Names.timers.credentialRotationCheck, {
-  // daily at 02:23 UTC: off the hour, away from the hourly drift check (minute 17)
-  schedule: "0 23 2 * * *",
+  // every hour at minute 23 (off the hour, when everyone else's timers fire): each stack once a day,
+  // in its own hour
+  schedule: "0 23 * * * *",
   extraInputs: [df.input.durableClient()],
   handler: credentialRotationCheck,
 });

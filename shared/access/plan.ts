@@ -10,9 +10,14 @@ import { signInDigest, signInProperties, type SignInKey } from "./sign-in";
 /**
  * How often what was applied is looked at again although nothing changed (a node that came up
  * without the settings, a group edited by hand): one Run Command per node and one for the groups a
- * day, by the hourly drift check.
+ * day, by the drift check's reconcile (a stack's daily full check, or screening's suspects).
  */
 export const ACCESS_VERIFY_HOURS = 24;
+/**
+ * The daily full check falls in the same hour each day but not at the same minute: a verification a
+ * few minutes short of a day old is due too, or it would happen every other day.
+ */
+const VERIFY_SLACK_HOURS = 1;
 
 export interface AccessDesired {
   signIn: "on" | "off";
@@ -68,8 +73,8 @@ export function planAccess(
     let why: string | undefined;
     if (!seen || seen.id.toLowerCase() !== n.id.toLowerCase()) why = "not configured by Jumpgate yet";
     else if (seen.digest !== desired.digest) why = "its sign-in settings differ from the spec";
-    else if (verify && hoursSince(seen.at, now) >= ACCESS_VERIFY_HOURS)
-      why = `last checked ${ACCESS_VERIFY_HOURS} hours ago or more`;
+    else if (verify && hoursSince(seen.at, now) >= ACCESS_VERIFY_HOURS - VERIFY_SLACK_HOURS)
+      why = "last checked about a day ago or more";
     if (why) planNodes.push({ name: n.name, id: n.id, why });
   }
 
@@ -78,8 +83,8 @@ export function planAccess(
   if (!recorded) {
     if (desired.groups.length > 0) groups = "the groups were never synced";
   } else if (recorded.digest !== desired.groupsDigest) groups = "the group mapping changed";
-  else if (verify && hoursSince(recorded.at, now) >= ACCESS_VERIFY_HOURS)
-    groups = `last synced ${ACCESS_VERIFY_HOURS} hours ago or more`;
+  else if (verify && hoursSince(recorded.at, now) >= ACCESS_VERIFY_HOURS - VERIFY_SLACK_HOURS)
+    groups = "last synced about a day ago or more";
 
   let guacadmin: AccessPlan["guacadmin"];
   const admin = observed?.guacadmin;

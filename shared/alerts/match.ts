@@ -51,7 +51,7 @@
 import { createHash } from "node:crypto";
 import { stackNames } from "../graph/names";
 import { parseCidr, parseIpv4 } from "../ipv4";
-import type { StackSpec } from "../spec/types";
+import type { AlertRoutingSpec } from "../store/alert-routes";
 import type { AlertCriterion, ParsedAlert } from "./parse";
 import type { AlertCondition, IgnoredAlert, ScaleMetricClaim, SignalIntent, StackSignal } from "./signal";
 
@@ -66,10 +66,10 @@ export const ALERT_METRICS = {
   liveSessions: { namespace: "jumpgate", name: "liveSessions" },
 } as const;
 
-/** A registered stack as the matcher needs it (a StackRecord fits). */
+/** A registered stack as the matcher needs it (a StackRecord, or an alert routing index entry, fits). */
 export interface AlertStack {
   name: string;
-  spec: StackSpec;
+  spec: AlertRoutingSpec;
   /** the running operation, if any: a teardown makes the stack ignore alerts */
   operation?: { kind: string } | undefined;
 }
@@ -131,6 +131,16 @@ export function matchAlert(alert: ParsedAlert, stacks: readonly AlertStack[], re
 
 // ---------------------------------------------------------------------------------------------
 // Targets
+
+/** The (subscription, resource group) pairs an alert's targets are in, lower case: where its stacks can be. */
+export function alertResourceGroups(alert: ParsedAlert): { subscription: string; resourceGroup: string }[] {
+  const groups = new Map<string, { subscription: string; resourceGroup: string }>();
+  for (const target of targetsOf(alert)) {
+    const m = /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)/.exec(target.id);
+    if (m) groups.set(`${m[1]}/${m[2]}`, { subscription: m[1], resourceGroup: m[2] });
+  }
+  return [...groups.values()];
+}
 
 interface Target {
   /** lowercased ARM id */

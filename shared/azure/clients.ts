@@ -9,11 +9,13 @@ import { KeyVaultManagementClient } from "@azure/arm-keyvault";
 import { MySQLManagementFlexibleServerClient } from "@azure/arm-mysql-flexible";
 import { NetworkManagementClient } from "@azure/arm-network";
 import { PrivateDnsManagementClient } from "@azure/arm-privatedns";
+import { ResourceGraphClient } from "@azure/arm-resourcegraph";
 import { ResourceManagementClient } from "@azure/arm-resources";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { DefaultAzureCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { MetricsClient } from "@azure/monitor-query-metrics";
+import { ArmBudget, armBudgetPolicy } from "./arm-budget";
 import { requestTimeoutPolicy } from "./request-timeout";
 import { azureSettingsFromEnv, validateAzureSettings, type AzureClientSettings } from "./settings";
 
@@ -33,10 +35,13 @@ export class EmulatorCredential implements TokenCredential {
 export class AzureClientFactory {
   readonly settings: AzureClientSettings;
   readonly credential: TokenCredential;
+  /** ARM's request budget per subscription, shared by every ARM client of this factory */
+  readonly budget: ArmBudget;
   private readonly cache = new Map<string, unknown>();
 
   constructor(settings: AzureClientSettings, credential?: TokenCredential) {
     this.settings = validateAzureSettings(settings);
+    this.budget = new ArmBudget(this.settings.budget);
     this.credential =
       credential ?? (settings.credential === "emulator" ? new EmulatorCredential() : new DefaultAzureCredential());
   }
@@ -57,8 +62,17 @@ export class AzureClientFactory {
     };
   }
 
+  /** ARM clients also take a token of the subscription's budget before each attempt, and share its 429 pauses. */
   private armOptions() {
-    return { ...this.commonOptions(), endpoint: this.settings.armEndpoint };
+    const common = this.commonOptions();
+    return {
+      ...common,
+      additionalPolicies: [
+        ...common.additionalPolicies,
+        { policy: armBudgetPolicy(this.budget), position: "perRetry" as const },
+      ],
+      endpoint: this.settings.armEndpoint,
+    };
   }
 
   private cached<T>(key: string, make: () => T): T {
@@ -120,6 +134,11 @@ export class AzureClientFactory {
       `dns:${subscriptionId}`,
       () => new DnsManagementClient(this.credential, subscriptionId, this.armOptions()),
     );
+  }
+
+  /** Azure Resource Graph (tenant-wide; each query names its subscriptions). */
+  resourceGraph(): ResourceGraphClient {
+    return this.cached("resourcegraph", () => new ResourceGraphClient(this.credential, this.armOptions()));
   }
 
   /** Secrets of one vault, by its vault URI (`properties.vaultUri` of the vault resource). */

@@ -1,6 +1,15 @@
 // Typed options of the Azure client factory, bound from app settings (or given directly by tests).
 import * as fs from "node:fs";
-import { ConfigError, readBoolSetting, readIntSetting, readSetting, type Env } from "../config";
+import {
+  ConfigError,
+  readBoolSetting,
+  readIntSetting,
+  readSetting,
+  SETTINGS,
+  type Env,
+  type SettingKey,
+} from "../config";
+import { AZURE_ARM_LIMITS, type ArmBudgetSettings, type BucketSettings } from "./arm-budget";
 
 export interface AzureClientSettings {
   armEndpoint: string;
@@ -14,6 +23,8 @@ export interface AzureClientSettings {
   lroPollIntervalMs: number;
   lroTimeoutMs: number;
   retry: { maxRetries: number; retryDelayInMs: number; maxRetryDelayInMs: number };
+  /** ARM's token buckets the app paces itself by (shared/azure/arm-budget.ts); absent: no pacing, 429 pauses only */
+  budget?: ArmBudgetSettings;
 }
 
 export function azureSettingsFromEnv(env: Env = process.env): AzureClientSettings {
@@ -44,7 +55,33 @@ export function azureSettingsFromEnv(env: Env = process.env): AzureClientSetting
       retryDelayInMs: readIntSetting("retryDelayMs", env),
       maxRetryDelayInMs: readIntSetting("retryMaxDelayMs", env),
     },
+    budget: armBudgetFromEnv(env),
   });
+}
+
+/** The ARM budget settings: `capacity/perSecond` buckets and the background reserve. */
+export function armBudgetFromEnv(env: Env = process.env): ArmBudgetSettings {
+  const reserve = readIntSetting("armBackgroundReservePercent", env);
+  if (reserve > 90) throw new ConfigError(`${SETTINGS.armBackgroundReservePercent.name} must be 0-90, got ${reserve}`);
+  const writes = bucketSetting("armWriteBudget", env);
+  return {
+    reads: bucketSetting("armReadBudget", env),
+    writes,
+    deletes: { ...writes },
+    resourceGraph: AZURE_ARM_LIMITS.resourceGraph,
+    backgroundReserve: reserve / 100,
+  };
+}
+
+function bucketSetting(key: SettingKey, env: Env): BucketSettings {
+  const raw = readSetting(key, env) ?? "";
+  const m = /^\s*(\d+)\s*\/\s*(\d+(?:\.\d+)?)\s*$/.exec(raw);
+  const capacity = m ? Number(m[1]) : Number.NaN;
+  const perSecond = m ? Number(m[2]) : Number.NaN;
+  if (!(capacity >= 1 && perSecond > 0)) {
+    throw new ConfigError(`${SETTINGS[key].name} must be 'capacity/perSecond' (e.g. 250/25), got '${raw}'`);
+  }
+  return { capacity, perSecond };
 }
 
 /** Refuses combinations that would weaken security outside the loopback emulator. */

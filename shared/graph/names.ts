@@ -44,7 +44,9 @@ export const INLINE_NAMES = {
   scaleSetNicConfiguration: "nic",
 } as const;
 
-type NamingSpec = Pick<StackSpec, "name" | "subscriptionId" | "resourceGroup" | "location" | "tls">;
+type NamingSpec = Pick<StackSpec, "name" | "subscriptionId" | "resourceGroup" | "location"> & {
+  tls: Pick<StackSpec["tls"], "dnsLabel">;
+};
 
 export interface StackNames {
   stack: string;

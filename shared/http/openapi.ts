@@ -43,7 +43,43 @@ export function openApiDocument(version: string): Record<string, unknown> {
     servers: [{ url: "/api" }],
     security: [{ functionKey: [] }],
     paths: {
-      "/stacks": { get: { summary: "every stack", responses: { "200": ok("the stacks") } } },
+      "/stacks": {
+        get: {
+          summary: "the stacks, a page at a time in name order",
+          parameters: [
+            {
+              name: "pageSize",
+              in: "query",
+              required: false,
+              schema: { type: "integer", minimum: 1, maximum: 1000, default: 100 },
+              description: "stacks per page",
+            },
+            {
+              name: "continuationToken",
+              in: "query",
+              required: false,
+              schema: { type: "string", maxLength: 200 },
+              description: "the `continuationToken` of the previous page (opaque)",
+            },
+          ],
+          responses: {
+            "200": {
+              description:
+                "one page: `value` (the stacks), and `continuationToken` and `nextLink` while more stacks follow",
+              content: json({
+                type: "object",
+                required: ["value"],
+                properties: {
+                  value: { type: "array", items: { type: "object" } },
+                  continuationToken: { type: "string" },
+                  nextLink: { type: "string", format: "uri" },
+                },
+              }),
+            },
+            "400": problem("`pageSize` out of range, or a `continuationToken` this API did not give out"),
+          },
+        },
+      },
       "/stacks/{name}": {
         parameters: [name],
         put: {

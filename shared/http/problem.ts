@@ -85,6 +85,15 @@ export function validationProblem(errors: readonly ProblemFieldError[]): Problem
   );
 }
 
+/** 400: a query parameter out of range (`pointer` names it as /query/<name>). */
+export function invalidQueryProblem(errors: readonly ProblemFieldError[]): Problem {
+  return withFieldErrors(
+    { type: problemTypeUri("invalid-query-parameter"), title: "A query parameter is not valid", status: 400 },
+    "The request's query has",
+    errors,
+  );
+}
+
 /** 400: a JSON body that is not an Azure Monitor common alert schema notification; one entry per invalid field (capped). */
 export function invalidAlertProblem(errors: readonly ProblemFieldError[]): Problem {
   return withFieldErrors(

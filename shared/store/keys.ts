@@ -11,6 +11,9 @@ export function assertStackName(name: string): void {
   if (typeof name !== "string" || name.length === 0 || name.length > MAX_KEY_LENGTH) {
     throw new RangeError(`a stack name must be 1-${MAX_KEY_LENGTH} characters, got '${String(name)}'`);
   }
+  if (name.startsWith("~")) {
+    throw new RangeError(`stack name '${name}' starts with '~', which the registry keeps for its index rows`);
+  }
   if (FORBIDDEN_KEY_CHARACTERS.test(name)) {
     throw new RangeError(
       `stack name '${name}' contains a character Table Storage refuses in keys (/ \\ # ? or a control character)`,

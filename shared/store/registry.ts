@@ -17,7 +17,17 @@
 // request refused because another operation holds the stack has stored nothing.
 import { setTimeout as delay } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
-import { odata, type TableClient } from "@azure/data-tables";
+import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
+import {
+  INDEX_MARKER_ROW,
+  INDEX_ROW_PREFIX,
+  ROUTE_LAYOUT_VERSION,
+  ROUTE_ROW_PREFIX,
+  routeGroupPrefix,
+  routeOf,
+  routeRowKey,
+  type AlertRoute,
+} from "./alert-routes";
 import { StackNotFoundError, StoreContentionError, statusOf } from "./errors";
 import { assertEntityFits, fromJsonColumns, toJsonColumns } from "./json-columns";
 import { assertStackName } from "./keys";
@@ -117,6 +127,19 @@ export interface ListStacksOptions extends StoreCallOptions {
   pageSize?: number;
 }
 
+export interface ListPageOptions extends StoreCallOptions {
+  /** stacks per page (1-1000) */
+  pageSize: number;
+  /** the last stack of the previous page: this page starts after it */
+  after?: string;
+}
+
+export interface StackPage<TSpec, TObserved> {
+  stacks: StackRecord<TSpec, TObserved>[];
+  /** more stacks follow the last one of this page */
+  more: boolean;
+}
+
 /** The ETag given as `ifMatch` is not the stack's current one (or the stack does not exist). */
 export interface EtagMismatch<TSpec, TObserved> {
   ok: false;
@@ -201,13 +224,138 @@ export class StackRegistry<TSpec = unknown, TObserved = unknown> {
     const table = await this.tables.table("stacks", { abortSignal });
     const pages = table
       .listEntities<Record<string, unknown>>({
-        queryOptions: { filter: odata`PartitionKey eq ${PARTITION}` },
+        queryOptions: { filter: odata`PartitionKey eq ${PARTITION} and RowKey lt ${INDEX_ROW_PREFIX}` },
         abortSignal,
       })
       .byPage({ maxPageSize: Math.min(Math.max(options.pageSize ?? 1000, 1), 1000) });
     const stacks: StackRecord<TSpec, TObserved>[] = [];
     for await (const page of pages) for (const entity of page) stacks.push(this.toRecord(entity));
     return stacks;
+  }
+
+  /**
+   * One page of stacks in name order, after `after`: a RowKey range of the stacks' partition, read
+   * until it holds one stack more than the page (that one only says whether more follow). The Table
+   * service may end a response early with a continuation (at most 1,000 entities, 5 seconds, a
+   * partition range boundary), even with no entity at all, so its continuation is followed rather
+   * than taken for "more": a page is never cut short, and `more` is never true for an empty rest.
+   */
+  async listPage(options: ListPageOptions): Promise<StackPage<TSpec, TObserved>> {
+    if (options.after !== undefined) assertStackName(options.after);
+    const pageSize = Math.min(Math.max(Math.floor(options.pageSize), 1), 1000);
+    const abortSignal = this.tables.deadline(options.abortSignal);
+    const table = await this.tables.table("stacks", { abortSignal });
+    const filter =
+      options.after === undefined
+        ? odata`PartitionKey eq ${PARTITION} and RowKey lt ${INDEX_ROW_PREFIX}`
+        : odata`PartitionKey eq ${PARTITION} and RowKey gt ${options.after} and RowKey lt ${INDEX_ROW_PREFIX}`;
+    const entities: Record<string, unknown>[] = [];
+    let continuationToken: string | undefined;
+    do {
+      const iterator = table
+        .listEntities<Record<string, unknown>>({ queryOptions: { filter }, abortSignal })
+        .byPage({ maxPageSize: Math.min(pageSize + 1 - entities.length, 1000), continuationToken });
+      const next = await iterator.next();
+      if (next.done) break;
+      entities.push(...next.value);
+      continuationToken = next.value.continuationToken;
+    } while (continuationToken && entities.length <= pageSize);
+    return {
+      stacks: entities.slice(0, pageSize).map((entity) => this.toRecord(entity)),
+      more: entities.length > pageSize,
+    };
+  }
+
+  /**
+   * The stacks registered in a resource group, from the alert routing index (shared/store/alert-routes.ts):
+   * one query of one partition's RowKey range, whatever the number of stacks. `complete` is false
+   * while the index was never backfilled (stacks registered before it may be missing).
+   */
+  async routes(subscriptionId: string, resourceGroup: string, options: StoreCallOptions = {}): Promise<AlertRoute[]> {
+    const abortSignal = this.tables.deadline(options.abortSignal);
+    const table = await this.tables.table("stacks", { abortSignal });
+    const prefix = routeGroupPrefix(subscriptionId, resourceGroup);
+    const routes: AlertRoute[] = [];
+    const pages = table
+      .listEntities<Record<string, unknown>>({
+        queryOptions: {
+          filter: odata`PartitionKey eq ${PARTITION} and RowKey ge ${prefix} and RowKey lt ${`${prefix}~`}`,
+        },
+        abortSignal,
+      })
+      .byPage({ maxPageSize: 100 });
+    for await (const page of pages) {
+      for (const e of page) {
+        const route = typeof e.Route === "string" ? (JSON.parse(e.Route) as AlertRoute | null) : null;
+        if (route) routes.push(route);
+      }
+    }
+    return routes;
+  }
+
+  /** Whether every registered stack is known to have its index row (the backfill's marker). */
+  async routesComplete(options: StoreCallOptions = {}): Promise<boolean> {
+    const abortSignal = this.tables.deadline(options.abortSignal);
+    const table = await this.tables.table("stacks", { abortSignal });
+    try {
+      const marker = await table.getEntity<Record<string, unknown>>(PARTITION, INDEX_MARKER_ROW, { abortSignal });
+      return Number(marker.Version) >= ROUTE_LAYOUT_VERSION;
+    } catch (e) {
+      if (statusOf(e) === 404) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * Writes the index rows these stacks lack or whose facts are stale, and removes rows of stacks that
+   * are gone; then marks the index complete. Idempotent: a current index costs one query and no write.
+   */
+  async backfillRoutes(
+    stacks: StackRecord<TSpec, TObserved>[],
+    options: StoreCallOptions = {},
+  ): Promise<{ written: number; removed: number }> {
+    const abortSignal = this.tables.deadline(options.abortSignal);
+    const table = await this.tables.table("stacks", { abortSignal });
+    const existing = new Map<string, string>();
+    const rows = table.listEntities<Record<string, unknown>>({
+      queryOptions: {
+        filter: odata`PartitionKey eq ${PARTITION} and RowKey ge ${ROUTE_ROW_PREFIX} and RowKey lt ${`${ROUTE_ROW_PREFIX}~`}`,
+      },
+      abortSignal,
+    });
+    for await (const e of rows) existing.set(String(e.rowKey), String(e.Route));
+    let written = 0;
+    const wanted = new Set<string>();
+    for (const stack of stacks) {
+      const row = routeEntity(stack.name, stack.spec, stack.operation);
+      if (!row) continue;
+      wanted.add(row.rowKey);
+      if (existing.get(row.rowKey) === row.Route) continue;
+      await table.upsertEntity(row, "Replace", { abortSignal });
+      written++;
+    }
+    let removed = 0;
+    const names = new Set(stacks.map((s) => s.name));
+    for (const key of existing.keys()) {
+      const stack = key.split(":").pop() ?? "";
+      if (wanted.has(key) || names.has(stack)) continue;
+      // a row of a stack no longer registered (unregistered without its index row's transaction)
+      await table.deleteEntity(PARTITION, key, { abortSignal }).catch((e: unknown) => {
+        if (statusOf(e) !== 404) throw e;
+      });
+      removed++;
+    }
+    await table.upsertEntity(
+      {
+        partitionKey: PARTITION,
+        rowKey: INDEX_MARKER_ROW,
+        Version: ROUTE_LAYOUT_VERSION,
+        At: this.clock().toISOString(),
+      },
+      "Replace",
+      { abortSignal },
+    );
+    return { written, removed };
   }
 
   /** Creates the stack or updates its spec; the generation moves only when the spec changes. */
@@ -427,7 +575,34 @@ export class StackRegistry<TSpec = unknown, TObserved = unknown> {
     const abortSignal = this.tables.deadline(options.abortSignal);
     const table = await this.tables.table("stacks", { abortSignal });
     try {
-      await table.deleteEntity(PARTITION, name, { etag: options.ifMatch ?? "*", abortSignal });
+      // the stack and its index row go together (one partition, one transaction); a stack registered
+      // before the index has no row to delete, and goes alone
+      const stored = await this.read(table, name, abortSignal);
+      const route = stored ? routeEntity(name, stored.spec, stored.operation) : undefined;
+      const etag = options.ifMatch ?? "*";
+      if (route && options.ifMatch === undefined) {
+        try {
+          await table.submitTransaction(
+            [
+              ["delete", { partitionKey: PARTITION, rowKey: name }],
+              ["delete", { partitionKey: PARTITION, rowKey: route.rowKey }],
+            ],
+            { abortSignal },
+          );
+          return { ok: true, deleted: true };
+        } catch (e) {
+          if (statusOf(e) !== 404) throw e;
+        }
+      }
+      // a transaction's delete takes no ETag: an ETag-guarded unregister deletes the stack first and
+      // its index row right after (a row left by a crash in between names a stack the registry no
+      // longer has: an alert it routes reaches a heal or scale worker that finds no stack and ends)
+      await table.deleteEntity(PARTITION, name, { etag, abortSignal });
+      if (route) {
+        await table.deleteEntity(PARTITION, route.rowKey, { abortSignal }).catch((e: unknown) => {
+          if (statusOf(e) !== 404) throw e;
+        });
+      }
       return { ok: true, deleted: true };
     } catch (e) {
       if (statusOf(e) === 404) {
@@ -455,11 +630,8 @@ export class StackRegistry<TSpec = unknown, TObserved = unknown> {
       if ("done" in decision) return decision.done;
       const entity = this.toEntity(decision.write);
       try {
-        const response = current
-          ? await table.updateEntity(entity, "Replace", { etag: current.etag, abortSignal })
-          : await table.createEntity(entity, { abortSignal });
-        if (!response.etag) throw new Error(`Table Storage returned no ETag for stack '${name}'`);
-        return decision.then({ ...decision.write, etag: response.etag });
+        const etag = await this.writeWithRoute(table, current, decision.write, entity, abortSignal);
+        return decision.then({ ...decision.write, etag });
       } catch (e) {
         const status = statusOf(e);
         // 412/409: another writer got there first; 404: deleted meanwhile. Decide again on what is there now.
@@ -472,6 +644,40 @@ export class StackRegistry<TSpec = unknown, TObserved = unknown> {
     throw new StoreContentionError(
       `stack '${name}' changed under ${MAX_WRITE_ATTEMPTS} consecutive writes; nothing was overwritten, try again`,
     );
+  }
+
+  /**
+   * Writes the stack's entity under the ETag it was read with; when what the alert matcher needs of
+   * the stack changes, its index row goes in the same entity-group transaction (one partition).
+   */
+  private async writeWithRoute(
+    table: TableClient,
+    current: StackRecord<TSpec, TObserved> | undefined,
+    next: StackState<TSpec, TObserved>,
+    entity: Record<string, unknown> & { partitionKey: string; rowKey: string },
+    abortSignal: AbortSignal,
+  ): Promise<string> {
+    const before = current ? routeEntity(current.name, current.spec, current.operation) : undefined;
+    const after = routeEntity(next.name, next.spec, next.operation);
+    const routeChanged = before?.rowKey !== after?.rowKey || before?.Route !== after?.Route;
+    if (!routeChanged) {
+      const response = current
+        ? await table.updateEntity(entity, "Replace", { etag: current.etag, abortSignal })
+        : await table.createEntity(entity, { abortSignal });
+      if (!response.etag) throw new Error(`Table Storage returned no ETag for stack '${next.name}'`);
+      return response.etag;
+    }
+    const actions: TransactionAction[] = [
+      current ? ["update", entity, "Replace", { etag: current.etag }] : ["create", entity],
+    ];
+    if (after) actions.push(["upsert", after, "Replace"]);
+    if (before && before.rowKey !== after?.rowKey) actions.push(["upsert", { ...before, Route: "null" }, "Replace"]);
+    const response = await table.submitTransaction(actions, { abortSignal });
+    const etag = response.getResponseForEntity(entity.rowKey)?.etag;
+    if (etag) return etag;
+    // some service versions answer a batch without per-entity ETags: read the stack's own
+    const reread = await table.getEntity(PARTITION, entity.rowKey, { abortSignal });
+    return reread.etag;
   }
 
   private async read(
@@ -534,6 +740,22 @@ export class StackRegistry<TSpec = unknown, TObserved = unknown> {
       updatedAt: String(stored.UpdatedAt),
     };
   }
+}
+
+/** A stack's alert routing index row (undefined when its spec names no placement). */
+function routeEntity(
+  name: string,
+  spec: unknown,
+  operation: StackOperation | undefined,
+): { partitionKey: string; rowKey: string; Layout: number; Route: string } | undefined {
+  const route = routeOf(name, spec, operation);
+  if (!route) return undefined;
+  return {
+    partitionKey: PARTITION,
+    rowKey: routeRowKey(route.spec.subscriptionId, route.spec.resourceGroup, name),
+    Layout: ROUTE_LAYOUT_VERSION,
+    Route: JSON.stringify(route),
+  };
 }
 
 /** A value as it reads back from its JSON column. */

@@ -16,6 +16,9 @@ describe("certificate renewal: the sweep, then 2/3 of the lifetime and not befor
   after(() => t.stop());
 
   test("the twice-daily sweep starts the worker of a stack without a certificate; it waits its jitter, then issues", async () => {
+    // the hourly sweep leaves the stack alone outside its two nudge hours of the day
+    assert.deepEqual(await t.sweep(t.nudgeHour(false)), { started: [], signalled: [], failed: [] });
+    assert.equal(t.workerStatus(), undefined);
     assert.deepEqual(await t.sweep(), { started: [t.stack], signalled: [], failed: [] });
     await t.host.runUntilIdle({ until: () => t.workerStatus()?.phase === "jitter" });
     const jitterEnds = new Date(t.workerStatus()!.waitingUntil!);

@@ -18,7 +18,7 @@ import { isOperationOf } from "../../functions/names";
 import type { OperationKind } from "../../shared/store";
 import { CLAIM_START_GRACE_MS } from "../../functions/stack-claim";
 import { freePort } from "../support/servers/ports";
-import type { GateRequest } from "../support/servers/http-gate";
+import type { GateExchange, GateOperation, GateRequest } from "../support/servers/http-gate";
 import { standInAgentRoot } from "../support/stand-in-agent";
 import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
 
@@ -59,11 +59,16 @@ const describeRound = (i: Interleaving) =>
     ? `gated${i.first ? `, ${i.first} lands first` : ""}`
     : `${i.reversed ? "reversed, " : ""}${i.offsetMs} ms apart`;
 
-/** The kind of claim a write to the stack's registry entity carries. */
-function claimKindOf(r: GateRequest): string | undefined {
+/** The operations a request carries: an entity-group transaction's (`$batch`), or the request itself. */
+function operationsOf<T extends GateOperation>(r: T & { parts?: T[] }): T[] {
+  return r.parts ?? [r];
+}
+
+/** The kind of claim an entity write carries. */
+function claimKindOf(op: GateOperation): string | undefined {
   try {
-    const op = (JSON.parse(r.body) as { Operation?: string }).Operation;
-    return op ? (JSON.parse(op) as { kind: string }).kind : undefined;
+    const operation = (JSON.parse(op.body) as { Operation?: string }).Operation;
+    return operation ? (JSON.parse(operation) as { kind: string }).kind : undefined;
   } catch {
     return undefined;
   }
@@ -122,11 +127,20 @@ describe("one writer per stack: concurrent requests through the real routes", ()
     };
   }
 
-  /** Requests to the stack's registry entity that write it (create, replace, delete). */
-  const writesStack = (stack: string) => (r: GateRequest) =>
-    r.path.includes("jumpgatestacks") &&
-    r.method !== "GET" &&
-    (r.path.includes(`RowKey='${stack}'`) || r.body.includes(`"RowKey":"${stack}"`));
+  /** Operations on the stack's registry entity that write it (create, replace, delete). */
+  const writesStack = (stack: string) => (op: GateOperation) =>
+    op.path.includes("jumpgatestacks") &&
+    op.method !== "GET" &&
+    (op.path.includes(`RowKey='${stack}'`) || op.body.includes(`"RowKey":"${stack}"`));
+  /** The claim kind a request's write of the stack's entity carries (alone, or in a transaction with its index row). */
+  const claimWrittenBy = (stack: string) => (r: GateRequest) =>
+    operationsOf(r)
+      .filter(writesStack(stack))
+      .map(claimKindOf)
+      .find((kind) => kind !== undefined);
+  /** Every write of the stack's entity the table store applied, in order, with its status. */
+  const stackWrites = (stack: string) =>
+    env.gates!.tables.exchanges.flatMap((x: GateExchange) => operationsOf(x).filter(writesStack(stack)));
   /** The durable client's start of an orchestration of this stack. */
   const startsOperationOf = (stack: string) => (r: GateRequest) => {
     const m = /\/durabletask\/orchestrators\/[^/]+\/([^/?]+)/.exec(r.path);
@@ -145,7 +159,7 @@ describe("one writer per stack: concurrent requests through the real routes", ()
       return contenders.map((c) => answers.find((a) => a.label === c.label)!);
     }
     // claim writes only: other writes (a worker's conditions while it reads) go through, as they would
-    const writes = env.gates!.tables.hold((r) => writesStack(stack)(r) && claimKindOf(r) !== undefined);
+    const writes = env.gates!.tables.hold((r) => claimWrittenBy(stack)(r) !== undefined);
     const starts = env.gates!.durable!.hold(startsOperationOf(stack), 1);
     let answered = 0;
     const pending = contenders.map((c) =>
@@ -160,10 +174,10 @@ describe("one writer per stack: concurrent requests through the real routes", ()
       // (and the claim chosen to land first is among the held writes: a worker's comes after its route answered)
       const first = how.first;
       await until(
-        () => writes.held + answered >= n && (!first || writes.waiting.some((w) => claimKindOf(w) === first)),
+        () => writes.held + answered >= n && (!first || writes.waiting.some((w) => claimWrittenBy(stack)(w) === first)),
         `${stack}: every contender decided`,
       );
-      if (first) await writes.releaseWhere((w) => claimKindOf(w) === first);
+      if (first) await writes.releaseWhere((w) => claimWrittenBy(stack)(w) === first);
       writes.release();
       // every loser answered while the winner's orchestration did not exist yet
       await until(() => answered >= n - 1, `${stack}: the losers answered`);
@@ -203,8 +217,8 @@ describe("one writer per stack: concurrent requests through the real routes", ()
   /** The claim holders the registry went through, from every write that landed (null: free, "gone": deleted). */
   function claimLog(stack: string): (string | null)[] {
     const log: (string | null)[] = [];
-    for (const x of env.gates!.tables.exchanges) {
-      if (!writesStack(stack)(x) || x.status >= 300) continue;
+    for (const x of stackWrites(stack)) {
+      if (x.status >= 300) continue;
       if (x.method === "DELETE") {
         log.push("gone");
         continue;
@@ -240,8 +254,8 @@ describe("one writer per stack: concurrent requests through the real routes", ()
 
   /** Every spec a write that landed on the stack's entity carried: what the registry ever stored. */
   const storedSpecs = (stack: string) =>
-    env
-      .gates!.tables.exchanges.filter((x) => writesStack(stack)(x) && x.status < 300 && x.method !== "DELETE")
+    stackWrites(stack)
+      .filter((x) => x.status < 300 && x.method !== "DELETE")
       .map((x) => JSON.parse((JSON.parse(x.body) as { Spec: string }).Spec) as StoredSpec);
 
   test("four PUTs of a new stack with different resource groups: one is accepted, the others store and start nothing", async () => {
@@ -281,6 +295,15 @@ describe("one writer per stack: concurrent requests through the real routes", ()
         );
         assert.deepEqual(groupsWritten(sub), [winner], `${what}: Azure resources in the accepted group only`);
         assertOneHolderAtATime(stack, what);
+        // the alert routing index went with the registry: the accepted group routes to the stack, no other does
+        for (const rg of groups) {
+          const routed = (await env.registry.routes(sub, rg)).map((r) => r.name);
+          assert.deepEqual(
+            routed,
+            rg === winner ? [stack] : [],
+            `${what}: alerts from ${rg} route to ${routed.join(",")}`,
+          );
+        }
       }),
     );
   });
@@ -335,7 +358,7 @@ describe("one writer per stack: concurrent requests through the real routes", ()
       "pd",
       "teardown",
       (stack) => ({ label: "delete", method: "DELETE", route: `/stacks/${stack}` }),
-      async ({ stack, what, put, other: del }) => {
+      async ({ stack, what, put, other: del, sub, rg }) => {
         assert.equal([put, del].filter((a) => a.status === 202).length, 1, `${what}: ${put.status} / ${del.status}`);
         const record = await env.registry.get(stack);
         if (put.status === 202) {
@@ -344,10 +367,16 @@ describe("one writer per stack: concurrent requests through the real routes", ()
           assert.equal(record?.generation, 2, what);
           assert.equal(record?.spec.policies.repair.maxRepairsPerHour, SECOND);
           assert.equal(record?.observedGeneration, 2, what);
+          assert.deepEqual(
+            (await env.registry.routes(sub, rg)).map((r) => [r.name, r.operation?.kind]),
+            [[stack, undefined]],
+            `${what}: alerts route to the stack, which no teardown holds`,
+          );
         } else {
           await assertPutStoredNothing(stack, what, put);
           assert.equal((put.json.operation as { kind: string }).kind, "teardown");
           assert.equal(record, undefined, `${what}: torn down and forgotten`);
+          assert.deepEqual(await env.registry.routes(sub, rg), [], `${what}: its alert routing row went with it`);
           const left = env.emulator.store.all().filter((d) => d.tags?.["jumpgate-stack"] === stack);
           assert.deepEqual(
             left.map((d) => d.id),

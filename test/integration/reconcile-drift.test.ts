@@ -1,4 +1,5 @@
-// The hourly drift check (functions/timers/drift-check.ts) and reconcileStack's apply branch, on the
+// The drift check (functions/timers/drift-check.ts: screening through Resource Graph, then a
+// reconcile of the suspects only) and reconcileStack's apply branch, on the
 // durable test host (virtual clock) with the emulator and Azurite. The timer's registered handler is
 // called with the InvocationContext the worker would pass, so df.getClient(context) is the real
 // DurableClient talking to the host over the extension's RPC routes. Two stacks are deployed; then
@@ -6,13 +7,16 @@
 // public IP's idle timeout) and the reconcile must write back exactly those resources, record the
 // drift in the registry and the audit trail, and leave the other stack without a single write. A
 // resource whose stack tag was removed is no longer provably the stack's: the plan shows a conflict,
-// the repair closes the rest and leaves it untouched, until the spec adopts it back. The timer
-// skips a stack a live operation holds (and logs why), and takes over a claim whose instance is gone.
+// the repair closes the rest and leaves it untouched, until the spec adopts it back. Child resources
+// are screened too: a private DNS zone link changed less than the lag ago (ARM's changedTime), a
+// role assignment deleted (Resource Graph's authorizationresources), and a stored document changed
+// in place without a request are all confirmed and repaired. The timer skips a stack a live
+// operation holds (and logs why), and takes over a claim whose instance is gone.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { format } from "node:util";
 import { after, before, describe, test } from "node:test";
-import type { Timer } from "@azure/functions";
+import * as df from "durable-functions";
 import {
   durableClientContextFor,
   fromRegistry,
@@ -28,6 +32,8 @@ import { NODE_PROBE } from "../../shared/node/constants";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
+// after the environment, which installs the durable test host before the app registers its functions
+import { runDriftCheck as driftCheckRun, type DriftCheckResult } from "../../functions/timers/drift-check";
 import { armGetRaw } from "../support/azure";
 import { standInAgentRoot } from "../support/stand-in-agent";
 
@@ -45,12 +51,6 @@ function specOf(name: string): StackSpec {
   return r.spec;
 }
 
-const TIMER: Timer = {
-  isPastDue: false,
-  schedule: { adjustForDST: false },
-  scheduleStatus: { last: "", next: "", lastUpdated: "" },
-};
-
 describe("drift check timer and reconcileStack", () => {
   const drifty = specOf("drifty");
   const steady = specOf("steady");
@@ -58,27 +58,25 @@ describe("drift check timer and reconcileStack", () => {
   let rpc: DurableRpcServer;
   let root: string;
 
-  /** Runs the registered timer handler like the host does, then the orchestrations it started. */
-  async function runDriftCheck(): Promise<{
-    started: string[];
-    skipped: string[];
-    woken: string[];
-    logs: string[];
-    ids: string[];
-  }> {
+  /**
+   * Runs the drift check over every stack (every slot of the hour) with the real DurableClient of the
+   * registered timer's context, then the orchestrations it started. `fullCheck` pins whether the
+   * stacks' full check is due (the schedule's answer depends on the hour).
+   */
+  async function runDriftCheck(fullCheck = false): Promise<DriftCheckResult & { logs: string[]; ids: string[] }> {
     const registration = fromRegistry().timers[Names.timers.driftCheck];
     assert.ok(registration, "the drift check timer is registered");
-    assert.equal(registration.schedule, "0 17 * * * *");
+    assert.equal(registration.schedule, "0 2-59/5 * * * *");
     const logs: string[] = [];
     const context = durableClientContextFor(registration, rpc.clientData(), {
       logHandler: (_level, ...args) => logs.push(format(...args)),
     });
     const before = new Set(env.host.listInstances().map((i) => i.instanceId));
-    const result = (await registration.handler(TIMER, context)) as {
-      started: string[];
-      skipped: string[];
-      woken: string[];
-    };
+    const result = await driftCheckRun(df.getClient(context), new Date(), {
+      allSlots: true,
+      fullCheck,
+      log: (line) => logs.push(line),
+    });
     const ids = env.host
       .listInstances()
       .map((i) => i.instanceId)
@@ -104,7 +102,11 @@ describe("drift check timer and reconcileStack", () => {
 
   before(async () => {
     root = standInAgentRoot("jumpgate-drift-node-");
-    env = await startJumpgateEnv({ emulator: { runCommand: { env: { JUMPGATE_NODE_ROOT: root } } } });
+    env = await startJumpgateEnv({
+      emulator: { runCommand: { env: { JUMPGATE_NODE_ROOT: root } } },
+      // Resource Graph in step with ARM here; the lag has its own test
+      drift: { resourceGraphLagMs: 0 },
+    });
     rpc = await startDurableRpcServer(env.host);
     for (const spec of [drifty, steady]) {
       await env.registry.putDesired(spec.name, spec);
@@ -120,12 +122,33 @@ describe("drift check timer and reconcileStack", () => {
     if (root) fs.rmSync(root, { recursive: true, force: true });
   });
 
-  test("stacks nobody changed: a reconcile each, nothing drifted, not one write", async () => {
+  test("stacks nobody changed: screened through Resource Graph, no reconcile, no ARM read of a resource, not one write", async () => {
     env.emulator.journal.clear();
     const run = await runDriftCheck();
+    assert.deepEqual(run.started, [], run.logs.join("\n"));
+    assert.deepEqual([...run.inSync].sort(), ["drifty", "steady"]);
+    assert.deepEqual(
+      run.requests,
+      { resourceGraph: 2, arm: 1 },
+      "two queries (resources, role assignments) and one list for the subscription",
+    );
+    assert.match(run.logs.join("\n"), /2 stack\(s\) screened with 2 Resource Graph and 1 ARM request\(s\), 2 in sync/);
+    assert.deepEqual(
+      env.emulator.journal.list().map((e) => `${e.method} ${e.operation}`),
+      ["POST resource-graph", "POST resource-graph", "GET list"],
+      "nothing but the screening reached Azure",
+    );
+    assert.deepEqual(secretWrites(), []);
+    for (const spec of [drifty, steady]) {
+      assert.ok(!(await env.audit.all(spec.name)).some((e) => e.what === "drift detected"));
+      assert.equal((await env.registry.get(spec.name))?.operation, undefined, "nobody claimed the stack");
+    }
+  });
+
+  test("the full check reads every resource through ARM: a reconcile each, nothing drifted, not one write", async () => {
+    env.emulator.journal.clear();
+    const run = await runDriftCheck(true);
     assert.deepEqual([...run.started].sort(), ["drifty", "steady"]);
-    assert.deepEqual(run.skipped, []);
-    assert.match(run.logs.join("\n"), /drift check: 2 reconcile\(s\) started, 0 stack\(s\) skipped/);
     for (const spec of [drifty, steady]) {
       const { id, output } = reconcileOf(run.ids, spec.name);
       assert.deepEqual(output, { drifted: false, changes: [] });
@@ -139,9 +162,6 @@ describe("drift check timer and reconcileStack", () => {
       [],
     );
     assert.deepEqual(secretWrites(), []);
-    for (const spec of [drifty, steady]) {
-      assert.ok(!(await env.audit.all(spec.name)).some((e) => e.what === "drift detected"));
-    }
   });
 
   test("drift behind Jumpgate's back: the reconcile writes back exactly the drifted resources and records them", async () => {
@@ -182,9 +202,17 @@ describe("drift check timer and reconcileStack", () => {
 
     env.emulator.journal.clear();
     const run = await runDriftCheck();
-    assert.deepEqual([...run.started].sort(), ["drifty", "steady"]);
+    assert.deepEqual(run.started, ["drifty"], "only the changed stack is confirmed through ARM");
+    assert.deepEqual(run.inSync, ["steady"]);
 
     const { id, output } = reconcileOf(run.ids, drifty.name);
+    // only the suspects were read through ARM: the plan read 3 of the stack's resources
+    const planned = env.emulator.journal
+      .list({ method: "GET" })
+      .filter(
+        (e) => e.operation === "get" && e.path.toLowerCase().includes(`/resourcegroups/${drifty.resourceGroup}/`),
+      );
+    assert.ok(planned.length > 0);
     assert.equal(output.drifted, true);
     const drift = output.changes.map((c) => [c.key, c.action]);
     assert.deepEqual(drift, [
@@ -243,17 +271,141 @@ describe("drift check timer and reconcileStack", () => {
     assert.ok(events.some((e) => e.what === "deploy succeeded" && e.operation?.instanceId === `${id}-apply`));
 
     // the stack nobody touched: in sync, no write at all
-    const other = reconcileOf(run.ids, steady.name);
-    assert.deepEqual(other.output, { drifted: false, changes: [] });
     assert.deepEqual(writesTo(steady), []);
     assert.ok(!(await env.audit.all(steady.name)).some((e) => e.what === "drift detected"));
+
+    // the audit names who changed them (Resource Graph's change history)
+    const changedBy = (detected.details as { changedBy: { id: string; by: string }[] }).changedBy;
+    assert.ok(
+      changedBy.some((c) => c.id === `${drifty.name}-pip`),
+      JSON.stringify(changedBy),
+    );
 
     // and the next hour finds nothing left to repair
     env.emulator.journal.clear();
     const next = await runDriftCheck();
-    assert.deepEqual(reconcileOf(next.ids, drifty.name).output, { drifted: false, changes: [] });
+    assert.deepEqual(next.started, []);
+    assert.deepEqual([...next.inSync].sort(), ["drifty", "steady"]);
     assert.deepEqual(env.emulator.journal.writes(), []);
-    assert.deepEqual((await env.registry.get(drifty.name))?.observed?.drift?.changes, []);
+  });
+
+  test("a change made less than Resource Graph's lag ago is confirmed through ARM, not missed", async () => {
+    const names = stackNames(steady);
+    const net = env.services.factory.network(SUB);
+    // Resource Graph an hour behind ARM, and the app told it may lag that much
+    env.emulator.resourceGraph.lagMs = 3_600_000;
+    env.services.drift.resourceGraphLagMs = 3_600_000;
+    try {
+      await net.securityRules.beginCreateOrUpdateAndWait(
+        steady.resourceGroup,
+        names.webNsg,
+        "rdp-from-anywhere",
+        {
+          protocol: "Tcp",
+          sourceAddressPrefix: "*",
+          sourcePortRange: "*",
+          destinationAddressPrefix: "*",
+          destinationPortRange: "3389",
+          access: "Allow",
+          priority: 170,
+          direction: "Inbound",
+        },
+        env.services.factory.lro(),
+      );
+      const run = await runDriftCheck();
+      assert.ok(run.started.includes("steady"), "ARM's changedTime made the NSG a suspect");
+      // what Jumpgate repaired in drifty within the hour is confirmed too, and found in sync
+      if (run.started.includes("drifty")) assert.equal(reconcileOf(run.ids, drifty.name).output.drifted, false);
+      const { output } = reconcileOf(run.ids, steady.name);
+      assert.deepEqual(
+        output.changes.map((c) => [c.key, c.action]),
+        [["nsg:web", "update"]],
+      );
+      const web = await net.networkSecurityGroups.get(steady.resourceGroup, names.webNsg);
+      assert.ok(!web.securityRules!.some((r) => r.name === "rdp-from-anywhere"), "closed again");
+      const detected = (await env.audit.all(steady.name)).find((e) => e.what === "drift detected");
+      assert.ok(detected);
+    } finally {
+      env.emulator.resourceGraph.lagMs = 0;
+      env.services.drift.resourceGraphLagMs = 0;
+    }
+  });
+
+  test("child resources: a private DNS link changed within the lag and a role assignment deleted are confirmed and repaired", async () => {
+    const names = stackNames(steady);
+    const rg = steady.resourceGroup;
+    const lro = () => env.services.factory.lro();
+    // one of the stack's grants, as ARM holds it (Resource Graph keeps them in authorizationresources)
+    const grant = env.emulator.store
+      .all()
+      .find(
+        (d) =>
+          d.type.toLowerCase() === "microsoft.authorization/roleassignments" &&
+          d.id.toLowerCase().startsWith(names.keyVaultId.toLowerCase()),
+      );
+    assert.ok(grant, "the stack has role assignments on its vault");
+    await env.services.factory.authorization(SUB).roleAssignments.deleteById(grant.id, env.services.factory.call());
+    // and the MySQL zone's link starts registering VM records: a tracked child, changed a moment ago
+    env.emulator.resourceGraph.lagMs = 3_600_000;
+    env.services.drift.resourceGraphLagMs = 3_600_000;
+    try {
+      await env.services.factory.privateDns(SUB).virtualNetworkLinks.beginCreateOrUpdateAndWait(
+        rg,
+        names.privateDnsZone,
+        names.privateDnsZoneLink,
+        {
+          location: "global",
+          tags: { [STACK_TAG_NAME]: steady.name },
+          virtualNetwork: { id: names.vnetId },
+          registrationEnabled: true,
+        },
+        lro(),
+      );
+      // Resource Graph shows the link's change an hour from now (the lag applies when a write is made);
+      // the repairs below show at once, so later tests see the stack as it is
+      env.emulator.resourceGraph.lagMs = 0;
+      const run = await runDriftCheck();
+      assert.ok(run.started.includes("steady"), run.logs.join("\n"));
+      // Resource Graph still shows the link as the spec wants it: only ARM's change time made it a suspect
+      const { output } = reconcileOf(run.ids, steady.name);
+      const actions = Object.fromEntries(output.changes.map((c) => [c.key, c.action]));
+      assert.equal(actions["dns:mysql-link"], "update", JSON.stringify(output.changes));
+      assert.ok(
+        output.changes.some((c) => c.action === "create" && c.id.toLowerCase() === grant.id.toLowerCase()),
+        JSON.stringify(output.changes),
+      );
+      const link = await env.services.factory
+        .privateDns(SUB)
+        .virtualNetworkLinks.get(rg, names.privateDnsZone, names.privateDnsZoneLink);
+      assert.equal(link.registrationEnabled, false, "the link is back to the spec");
+      assert.ok(env.emulator.store.get(grant.id), "the grant is back");
+    } finally {
+      env.emulator.resourceGraph.lagMs = 0;
+      env.services.drift.resourceGraphLagMs = 0;
+    }
+  });
+
+  test("a stored document changed in place (no request the emulator saw) is found like any change", async () => {
+    const names = stackNames(steady);
+    env.emulator.resourceGraph.lagMs = 3_600_000;
+    env.services.drift.resourceGraphLagMs = 3_600_000;
+    try {
+      const lb = env.emulator.store.get(names.loadBalancerId)!;
+      const probe = (lb.properties as { probes: { properties: { intervalInSeconds: number } }[] }).probes[0];
+      probe.properties.intervalInSeconds = 45;
+      const run = await runDriftCheck();
+      assert.ok(run.started.includes("steady"), run.logs.join("\n"));
+      const { output } = reconcileOf(run.ids, steady.name);
+      assert.deepEqual(
+        output.changes.map((c) => [c.key, c.changes.map((x) => x.path)]),
+        [["lb", ["properties.probes[node-health].properties.intervalInSeconds"]]],
+      );
+      const now = await env.services.factory.network(SUB).loadBalancers.get(steady.resourceGroup, names.loadBalancer);
+      assert.equal(now.probes![0].intervalInSeconds, NODE_PROBE.intervalSeconds);
+    } finally {
+      env.emulator.resourceGraph.lagMs = 0;
+      env.services.drift.resourceGraphLagMs = 0;
+    }
   });
 
   test("a stack tag removed from one of its resources: conflict, the rest repaired, the resource untouched until adopted", async () => {
@@ -286,6 +438,7 @@ describe("drift check timer and reconcileStack", () => {
 
     env.emulator.journal.clear();
     const run = await runDriftCheck();
+    assert.deepEqual(run.started, ["drifty"]);
     const id = run.ids.find((i) => i.startsWith(`reconcile-${drifty.name}-`))!;
     const reconcile = env.host.getStatus(id)!;
     // the repair's deploy fails on the NSG it can no longer prove is the stack's, naming it
@@ -346,12 +499,15 @@ describe("drift check timer and reconcileStack", () => {
     const reconcilesOfSteady = () =>
       env.host.listInstances().filter((i) => i.instanceId.startsWith("reconcile-steady-")).length;
     const before = reconcilesOfSteady();
-    const result = (await registration.handler(TIMER, context)) as {
-      started: string[];
-      skipped: string[];
-      woken: string[];
-    };
-    assert.deepEqual(result, { started: ["drifty"], skipped: ["steady"], woken: [] });
+    const result = await driftCheckRun(df.getClient(context), new Date(), {
+      allSlots: true,
+      fullCheck: true,
+      log: (line) => logs.push(line),
+    });
+    assert.deepEqual(
+      { started: result.started, skipped: result.skipped, woken: result.woken },
+      { started: ["drifty"], skipped: ["steady"], woken: [] },
+    );
     assert.equal(reconcilesOfSteady(), before, "no reconcile was started for the held stack");
     assert.ok(
       logs.includes(`drift check: steady skipped, deploy ${liveId} is running`),
@@ -382,7 +538,7 @@ describe("drift check timer and reconcileStack", () => {
         startedAt: new Date().toISOString(),
       });
       assert.ok(claimed.ok);
-      const run = await runDriftCheck();
+      const run = await runDriftCheck(true);
       assert.deepEqual([...run.started].sort(), ["drifty", "steady"], `a claim held by ${stale} is stale`);
       assert.deepEqual(run.skipped, []);
       const { id, output } = reconcileOf(run.ids, steady.name);

@@ -141,6 +141,14 @@ export const SDK_OPERATION_GRANTS: Record<string, Grant> = {
     actions: ["Microsoft.Resources/subscriptions/resourceGroups/resources/read"],
     why: "a resource group is deleted only once nothing is left in it",
   },
+  "resources.list": {
+    actions: ["Microsoft.Resources/subscriptions/resources/read"],
+    why: "the drift check: ARM's changedTime of every resource carrying the stack tag (no Resource Graph lag)",
+  },
+  "resourceGraph.resources": {
+    actions: ["Microsoft.ResourceGraph/resources/read", "Microsoft.Resources/changes/read"],
+    why: "the drift check screens every stack of a subscription in one paged Resource Graph query, and names who changed what from its resourcechanges table",
+  },
   "resourceGroups.get": { actions: [], why: "the engine's read of the stack's resource group" },
   "resourceGroups.createOrUpdate": { actions: [], why: "the engine's write of the stack's resource group" },
   "resourceGroups.beginDeleteAndWait": { actions: [], why: "the engine's delete of the stack's resource group" },

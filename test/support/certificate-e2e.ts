@@ -6,11 +6,13 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import * as tls from "node:tls";
 import { format } from "node:util";
-import type { Timer } from "@azure/functions";
+import * as df from "durable-functions";
 import { durableClientContextFor, fromRegistry } from "../../emulator/durable";
+import { sweepCertificateWorkers, type RenewalSweepResult } from "../../functions/timers/certificate-renewal";
 import { InstanceIds, Names } from "../../functions/names";
 import type { CertificateWorkerStatus } from "../../functions/orchestrators/renew-certificate";
 import { stackNames } from "../../shared/graph/names";
+import { certificateNudgeDue } from "../../shared/schedule/spread";
 import type { StackSpec } from "../../shared/spec/types";
 import { CertificateHarness, privateKeyFragments } from "./certificate-harness";
 
@@ -30,8 +32,6 @@ export interface StackStatusBody {
     worker: { instanceId: string; runtimeStatus: string; phase: string | null } | null;
   };
 }
-
-const TIMER: Timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: undefined as never };
 
 export class CertificateE2e {
   readonly logs: string[] = [];
@@ -172,15 +172,27 @@ export class CertificateE2e {
     return (await this.h.env.audit.all(this.stack)).filter((e) => e.what === what).reverse();
   }
 
-  /** Runs the registered twice-daily sweep the way the Functions host runs a timer. */
-  async sweep(): Promise<{ started: string[]; signalled: string[]; failed: string[] }> {
+  /**
+   * Runs the hourly sweep (registered as the Functions host runs it) at the first time from the
+   * virtual clock on that falls in one of this stack's two nudge hours, or at `at`.
+   */
+  async sweep(at?: Date): Promise<RenewalSweepResult> {
     const registration = fromRegistry().timers[Names.timers.certificateRenewal];
     assert.ok(registration, "the sweep is registered");
-    assert.equal(registration.schedule, "0 41 4,16 * * *");
+    assert.equal(registration.schedule, "0 41 * * * *");
     const context = durableClientContextFor(registration, this.h.env.rpc!.clientData(), {
       logHandler: (_level, ...args) => this.logs.push(format(...args)),
     });
-    return (await registration.handler(TIMER, context)) as { started: string[]; signalled: string[]; failed: string[] };
+    return sweepCertificateWorkers(df.getClient(context), at ?? this.nudgeHour(true), context);
+  }
+
+  /** A time from the virtual clock on in one of the stack's nudge hours (`due`), or outside them. */
+  nudgeHour(due: boolean): Date {
+    for (let h = 0; h < 24; h++) {
+      const at = new Date(this.host.now.getTime() + h * 3_600_000);
+      if (certificateNudgeDue(this.stack, at) === due) return at;
+    }
+    throw new Error(`no hour of the next day is ${due ? "" : "not "}a nudge hour of ${this.stack}`);
   }
 
   /** No private key of the stack's vault in any history, status, output, response, log or store. */

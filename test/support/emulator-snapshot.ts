@@ -47,7 +47,24 @@ export interface EmulatorSnapshot {
 }
 
 /** Fields ARM fills anew on every create or write: they differ between two equal deploys. */
-const VOLATILE = new Set(["etag", "timeCreated", "createdOn", "updatedOn", "vmId", "resourceGuid", "systemData"]);
+const VOLATILE = new Set([
+  "etag",
+  "timeCreated",
+  "createdOn",
+  "updatedOn",
+  "vmId",
+  "resourceGuid",
+  "systemData",
+  "completedTime",
+]);
+/**
+ * A MySQL server's automatic first backup is named after the second the server was created
+ * (`daily_20261207t154924`): the same backup in two equal deploys made at different times.
+ */
+const AUTOMATIC_BACKUP = /^(daily_)\d{8}t\d{6}$/i;
+const stableName = (name: string) => name.replace(AUTOMATIC_BACKUP, "$1<created>");
+const stableId = (id: string) =>
+  /\/backups\/[^/]+$/i.test(id) ? id.replace(/[^/]+$/, (name) => stableName(name)) : id;
 
 const ROLE_ASSIGNMENT = "microsoft.authorization/roleassignments";
 const VAULT = "microsoft.keyvault/vaults";
@@ -128,7 +145,9 @@ export async function snapshotEmulator(
       const text = typeof v === "string" ? v : JSON.stringify(v);
       writeOnly[path.join(".")] = values.get(text) ?? `<sha256 ${createHash("sha256").update(text).digest("hex")}>`;
     }
-    return { id: d.id.toLowerCase(), type: d.type, doc: normalize(withoutId(d)) as Json, writeOnly };
+    const doc = normalize(withoutId(d)) as Json;
+    if (typeof doc.name === "string") doc.name = stableName(doc.name);
+    return { id: stableId(d.id.toLowerCase()), type: d.type, doc, writeOnly };
   });
 
   const roleAssignments = docs

@@ -14,7 +14,7 @@ import {
 } from "../../emulator/durable";
 import type { DurableTestHostOptions } from "../../emulator/durable/durable-test-host";
 import { startHttpHost, type HttpHost } from "../../emulator/functions-host/http-host";
-import { retentionFromSettings, useServices, type Services } from "../../functions/services";
+import { retentionFromSettings, useServices, type DriftSettings, type Services } from "../../functions/services";
 import { AlertTokenValidator, type AlertTokenSettings } from "../../shared/alerts/entra-token";
 import { ResourceEngine } from "../../shared/arm/engine";
 import { AzureClientFactory } from "../../shared/azure/clients";
@@ -56,6 +56,8 @@ export interface JumpgateEnvOptions {
    * the durable RPC routes its HTTP functions use, so a test can order concurrent requests.
    */
   gates?: boolean;
+  /** drift screening (default: a 5-minute Resource Graph lag, a full check every 24 hours) */
+  drift?: Partial<DriftSettings>;
 }
 
 export interface JumpgateEnv {
@@ -131,6 +133,7 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
     nodeReadyTimeoutMinutes: options.nodeReadyTimeoutMinutes ?? 30,
     alertActionGroupId: options.alertActionGroupId,
     retention: retentionFromSettings(),
+    drift: { resourceGraphLagMs: 300_000, fullCheckHours: 24, ...options.drift },
     ...(options.alertToken ? { alertToken: new AlertTokenValidator(options.alertToken) } : {}),
   };
   useServices(services);

@@ -155,6 +155,16 @@ describe("what a deploy or the drift check does about sign-in", () => {
     assert.match(plan.groups ?? "", /last synced/);
   });
 
+  test("the next day's full check finds the verification due though it comes a few minutes earlier", () => {
+    const nextDay = new Date(NOW.getTime() + ACCESS_VERIFY_HOURS * 3_600_000 - 5 * 60_000);
+    const plan = planAccess(desired, applied(), NODES, nextDay);
+    assert.equal(plan.nodes.length, 2);
+    assert.match(plan.groups ?? "", /last synced/);
+    const sameDay = planAccess(desired, applied(), NODES, new Date(NOW.getTime() + 20 * 3_600_000));
+    assert.deepEqual(sameDay.nodes, []);
+    assert.equal(sameDay.groups, undefined);
+  });
+
   test("an open break-glass window keeps guacadmin enabled until its end", () => {
     const open = applied();
     open.guacadmin = {

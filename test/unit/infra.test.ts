@@ -295,6 +295,9 @@ function sdkCalls(): Map<string, string[]> {
           found.set(`${m[1]}.${m[2]}`, [...(found.get(`${m[1]}.${m[2]}`) ?? []), rel]);
         for (const _ of src.matchAll(/\.queryResources\s*\(/g))
           found.set("metrics.queryResources", [...(found.get("metrics.queryResources") ?? []), rel]);
+        // the Resource Graph client's one operation, reached through factory.resourceGraph()
+        for (const _ of src.matchAll(/\.resourceGraph\(\)[\s\S]{0,200}?\.resources\s*\(/g))
+          found.set("resourceGraph.resources", [...(found.get("resourceGraph.resources") ?? []), rel]);
       }
     }
   };

@@ -3,19 +3,29 @@
 // without sleeps and without touching the code under test: a `hold` pauses the matching requests
 // until the test releases them (e.g. "every claimant has read the stack before any write lands",
 // "the winner's orchestration does not exist yet while the losers decide"). It also records every
-// exchange it forwarded, in the order the upstream answered.
+// exchange it forwarded, in the order the upstream answered. An entity-group transaction (Table
+// Storage's `$batch`, multipart/mixed with one changeset) is opened up: its operations are `parts`,
+// each with the status the changeset gave it (the HTTP answer to a `$batch` is 202 whatever happened
+// inside; a failed changeset applies nothing and answers the failing operation's status).
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 
-export interface GateRequest {
+export interface GateOperation {
   method: string;
   /** the path and query, URL-decoded */
   path: string;
   body: string;
 }
 
+export interface GateRequest extends GateOperation {
+  /** the operations of an entity-group transaction (`$batch`), in order; absent for other requests */
+  parts?: GateOperation[];
+}
+
 export interface GateExchange extends GateRequest {
   status: number;
+  /** a `$batch`'s operations with the status each got: all 2xx, or none applied */
+  parts?: (GateOperation & { status: number })[];
 }
 
 export interface Hold {
@@ -73,10 +83,13 @@ export async function startHttpGate(upstream: string): Promise<HttpGate> {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const body = Buffer.concat(chunks);
+      const text = body.toString("utf8");
+      const operations = batchOperations(req.headers["content-type"], text);
       const request: GateRequest = {
         method: req.method ?? "GET",
         path: safeDecode(req.url ?? "/"),
-        body: body.toString("utf8"),
+        body: text,
+        ...(operations ? { parts: operations } : {}),
       };
       let answered!: () => void;
       const done = new Promise<void>((resolve) => (answered = resolve));
@@ -88,7 +101,17 @@ export async function startHttpGate(upstream: string): Promise<HttpGate> {
             const parts: Buffer[] = [];
             answer.on("data", (c: Buffer) => parts.push(c));
             answer.on("end", () => {
-              exchanges.push({ ...request, status: answer.statusCode ?? 0 });
+              const status = answer.statusCode ?? 0;
+              const answeredParts = request.parts
+                ? withStatuses(
+                    request.parts,
+                    status,
+                    answer.headers["content-type"],
+                    Buffer.concat(parts).toString("utf8"),
+                  )
+                : undefined;
+              const { method, path, body: sent } = request;
+              exchanges.push({ method, path, body: sent, status, ...(answeredParts ? { parts: answeredParts } : {}) });
               answered();
               res.writeHead(answer.statusCode ?? 502, answer.headers);
               res.end(Buffer.concat(parts));
@@ -158,4 +181,93 @@ function safeDecode(path: string): string {
   } catch {
     return path;
   }
+}
+
+/** The operations of a `$batch` request (multipart/mixed: one changeset of application/http parts). */
+function batchOperations(contentType: string | undefined, body: string): GateOperation[] | undefined {
+  const parts = multipartParts(contentType, body);
+  if (!parts) return undefined;
+  const operations: GateOperation[] = [];
+  for (const part of parts) {
+    const nested = multipartParts(part.headers["content-type"], part.content);
+    for (const inner of nested ?? [part]) {
+      if (!/^application\/http/i.test(inner.headers["content-type"] ?? "")) continue;
+      const { start, content } = httpMessage(inner.content);
+      const [method = "", url = ""] = start.split(" ");
+      let path = url;
+      try {
+        const u = new URL(url);
+        path = u.pathname + u.search;
+      } catch {
+        // a relative target
+      }
+      operations.push({ method, path: safeDecode(path), body: content });
+    }
+  }
+  return operations;
+}
+
+/**
+ * Each operation's status from a `$batch` answer: the changeset's responses, in order, when they all
+ * succeeded; otherwise the changeset applied nothing, and every operation gets the failing status.
+ */
+function withStatuses(
+  operations: GateOperation[],
+  httpStatus: number,
+  contentType: string | undefined,
+  body: string,
+): (GateOperation & { status: number })[] {
+  const statuses: number[] = [];
+  for (const part of multipartParts(contentType, body) ?? []) {
+    for (const inner of multipartParts(part.headers["content-type"], part.content) ?? [part]) {
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(httpMessage(inner.content).start)?.[1]);
+      if (Number.isInteger(status)) statuses.push(status);
+    }
+  }
+  const ok = httpStatus < 300 && statuses.length === operations.length && statuses.every((s) => s < 300);
+  const failed = statuses.find((s) => s >= 300) ?? (httpStatus >= 300 ? httpStatus : 500);
+  return operations.map((o, i) => ({ ...o, status: ok ? statuses[i] : failed }));
+}
+
+interface MimePart {
+  headers: Record<string, string>;
+  content: string;
+}
+
+/** The parts of a multipart body (RFC 2046), or undefined when the content type is not multipart. */
+function multipartParts(contentType: string | undefined, body: string): MimePart[] | undefined {
+  const boundary = /^multipart\/mixed;.*boundary=("?)([^";]+)\1/i.exec(contentType ?? "")?.[2];
+  if (!boundary) return undefined;
+  const sections = body.split(`--${boundary}`);
+  // before the first delimiter is the preamble; after the closing "--" the epilogue
+  return sections
+    .slice(1)
+    .filter((s) => !s.startsWith("--"))
+    .map((section) => {
+      const { headers, content } = mimeEntity(section.replace(/^\r?\n/, ""));
+      return { headers, content: content.replace(/\r?\n$/, "") };
+    });
+}
+
+function mimeEntity(text: string): { headers: Record<string, string>; content: string } {
+  const end = /\r?\n\r?\n/.exec(text);
+  const head = end ? text.slice(0, end.index) : text;
+  const content = end ? text.slice(end.index + end[0].length) : "";
+  const headers: Record<string, string> = {};
+  for (const line of head.split(/\r?\n/)) {
+    const colon = line.indexOf(":");
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { headers, content };
+}
+
+/** An embedded HTTP message (application/http): its start line and its body. */
+function httpMessage(text: string): { start: string; content: string } {
+  const newline = /\r?\n/.exec(text);
+  const start = newline ? text.slice(0, newline.index) : text;
+  const rest = newline ? text.slice(newline.index + newline[0].length) : "";
+  // the rest is headers, a blank line and the body; with no headers the blank line comes at once
+  const { content } =
+    rest.startsWith("\r\n") || rest.startsWith("\n") ? { content: rest.replace(/^\r?\n/, "") } : mimeEntity(rest);
+  return { start: start.trim(), content };
 }
