@@ -16,9 +16,9 @@ import type { DurableClient } from "durable-functions";
 import type { SignalIntent } from "../shared/alerts/signal";
 import { InstanceIds, Names } from "./names";
 import { instanceStatus } from "./stack-claim";
+import { SIGNAL_EVENT } from "./workflow/events";
 
-/** The external event a running heal or scale orchestration waits for; its data is the new signal ids. */
-export const SIGNAL_EVENT = "signal";
+export { SIGNAL_EVENT };
 
 /** Input of the heal and scale orchestrations: they read everything else from the inbox and registry. */
 export interface StackWorkerInput {

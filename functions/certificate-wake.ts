@@ -6,12 +6,9 @@
 import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { InstanceIds, Names } from "./names";
-import {
-  CERTIFICATE_WAKE_EVENT,
-  type CertificateWake,
-  type CertificateWorkerInput,
-} from "./orchestrators/renew-certificate";
+import type { CertificateWorkerInput } from "./orchestrators/renew-certificate";
 import { instanceStatus } from "./stack-claim";
+import { CERTIFICATE_WAKE_EVENT, type CertificateWake } from "./workflow/events";
 
 const TERMINAL = new Set<string>([
   df.OrchestrationRuntimeStatus.Completed,

@@ -1,15 +1,6 @@
 // The Function App's entry point ("main" in package.json): importing a module registers its
 // functions with the host.
-import "./activities/resources";
-import "./activities/nodes";
-import "./activities/in-service";
-import "./activities/registry";
-import "./activities/heal";
-import "./activities/scale";
-import "./activities/rotation";
-import "./activities/certificates";
-import "./activities/drift";
-import "./activities/access";
+import "./activities/register";
 import "./orchestrators/deploy-stack";
 import "./orchestrators/plan-stack";
 import "./orchestrators/teardown-stack";
@@ -19,6 +10,7 @@ import "./orchestrators/scale-stack";
 import "./orchestrators/rotate-database";
 import "./orchestrators/renew-certificate";
 import "./orchestrators/break-glass";
+import "./orchestrators/connection-sync";
 import "./http/stacks";
 import "./http/events";
 import "./http/alerts";
@@ -26,8 +18,10 @@ import "./http/heal";
 import "./http/rotate";
 import "./http/certificates";
 import "./http/break-glass";
+import "./http/connections";
 import "./http/openapi";
 import "./timers/drift-check";
 import "./timers/credential-rotation";
 import "./timers/certificate-renewal";
 import "./timers/store-retention";
+import "./timers/connection-sync";

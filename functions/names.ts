@@ -13,6 +13,7 @@ export const Names = {
     rotateDatabaseCredentials: "rotateDatabaseCredentials",
     renewCertificate: "renewCertificate",
     breakGlass: "breakGlass",
+    syncConnections: "syncConnections",
   },
   activities: {
     buildStackGraph: "buildStackGraph",
@@ -74,6 +75,9 @@ export const Names = {
     newGuacadminPassword: "newGuacadminPassword",
     claimForBreakGlass: "claimForBreakGlass",
     loadAccessTarget: "loadAccessTarget",
+    planConnectionSync: "planConnectionSync",
+    applyConnections: "applyConnections",
+    recordConnections: "recordConnections",
   },
   http: {
     putStack: "putStack",
@@ -91,12 +95,15 @@ export const Names = {
     getOpenApi: "getOpenApi",
     openBreakGlass: "openBreakGlass",
     closeBreakGlass: "closeBreakGlass",
+    syncConnectionsHttp: "syncConnectionsHttp",
+    listConnections: "listConnections",
   },
   timers: {
     driftCheck: "driftCheck",
     credentialRotationCheck: "credentialRotationCheck",
     certificateRenewal: "certificateRenewal",
     storeRetention: "storeRetention",
+    connectionSync: "connectionSync",
   },
 } as const;
 
@@ -117,6 +124,7 @@ export function isOperationOf(stack: string, instanceId: string): boolean {
       InstanceIds.rotateDatabase,
       InstanceIds.certificate,
       InstanceIds.breakGlass,
+      InstanceIds.connections,
     ].some((id) => id(stack) === instanceId)
   ) {
     return true;
@@ -142,4 +150,6 @@ export const InstanceIds = {
   certificate: (stack: string) => `cert-${stack}`,
   /** singleton: guacadmin's break-glass window (and its password's scheduled rotation) */
   breakGlass: (stack: string) => `break-glass-${stack}`,
+  /** singleton: the stack's connection sync started by the timer or a request (a deploy runs its own inside) */
+  connections: (stack: string) => `connections-${stack}`,
 } as const;

@@ -11,6 +11,7 @@ import {
   AlertInbox,
   AuditLog,
   CertificateLedger,
+  ConnectionLedger,
   FleetStateStore,
   RepairLedger,
   StackRegistry,
@@ -33,6 +34,8 @@ export interface Services {
   fleet: FleetStateStore;
   /** each stack's certificate: current, schedule, backoff, orders, what each node serves */
   certificates: CertificateLedger;
+  /** each stack's connections from the inventory: the last sync's summary and one row per connection */
+  connections: ConnectionLedger;
   /** the ACME client: trust, polling, DNS-01 propagation wait */
   acme: AcmeSettings;
   /** tenant of the stacks' Key Vaults */
@@ -98,6 +101,7 @@ export function servicesFromSettings(): Services {
     repairs: new RepairLedger(store),
     fleet: new FleetStateStore(store),
     certificates: new CertificateLedger(store),
+    connections: new ConnectionLedger(store),
     acme: acmeSettingsFromEnv(),
     tenantId,
     functionPrincipalId: readSetting("functionPrincipalId"),

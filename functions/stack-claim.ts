@@ -11,7 +11,7 @@ import type { DurableClient, DurableOrchestrationStatus } from "durable-function
 import { StackNotFoundError, type OperationKind, type StackOperation } from "../shared/store";
 import { placementChanges, type PlacementChange } from "../shared/spec/placement";
 import type { StackSpec } from "../shared/spec/types";
-import { currentDbUserSlot } from "../shared/stack-status";
+import { appUserForNewNode } from "../shared/node/join";
 import { services } from "./services";
 
 export type ClaimKind = "deploy" | "teardown" | "reconcile" | "plan";
@@ -113,7 +113,7 @@ export async function claimStack(
         spec: stack.spec,
         startedAt,
         // the app user nodes must log in as: the rotation keeps it in the registry (Key Vault's copy)
-        dbUserSlot: currentDbUserSlot(stack.observed),
+        dbUserSlot: appUserForNewNode(stack.observed),
       };
     }
     if (result.reason === "not-found") throw new StackNotFoundError(name);
@@ -234,6 +234,9 @@ export function createdIso(status: DurableOrchestrationStatus): string {
 
 export type WorkerClaim = { ok: true } | { ok: false; running: StackOperation } | { ok: false; gone: true };
 
+/** The operations that claim the stack from inside their orchestration. */
+export type WorkerKind = Exclude<OperationKind, "deploy" | "teardown" | "reconcile">;
+
 /**
  * Claims the stack for a worker orchestration (heal, scale, a rotation) from an activity; claiming
  * again with the same instance is harmless. Another live operation is reported, never overridden: the
@@ -244,7 +247,7 @@ export type WorkerClaim = { ok: true } | { ok: false; running: StackOperation } 
  */
 export async function claimForWorker(
   stack: string,
-  kind: Exclude<OperationKind, "deploy" | "teardown" | "reconcile">,
+  kind: WorkerKind,
   instanceId: string,
   at: string,
 ): Promise<WorkerClaim> {

@@ -1,4 +1,5 @@
 // `npm run bench`: measures the provisioning bars of DESIGN.md on the emulator and prints figures.
+// - cold start: the entry module's load / the bare functions framework's, fresh processes (bar <= 3)
 // - the deploy's resource phase / the graph's critical path as a client polling at Azure's
 //   Retry-After can see it, under the emulator's realistic latency profile (scaled down) with async
 //   long-running operations: bar <= 1.05; and the whole makespan, node bring-up included
@@ -17,6 +18,8 @@
 // guacd build) is not what this measures, resource orchestration is.
 import * as fs from "node:fs";
 import { performance } from "node:perf_hooks";
+import { benchConnections } from "./bench-connections";
+import { benchColdStart } from "./bench-cold-start";
 import { benchScale } from "./bench-scale";
 import { DEFAULT_LATENCY } from "../emulator/arm/latency";
 import { ALL_TYPES } from "../emulator/arm/providers";
@@ -30,11 +33,11 @@ import { stackNames, webNodeNames } from "../shared/graph/names";
 import { criticalPath } from "../shared/graph/order";
 import { buildStackGraph } from "../shared/graph/stack-graph";
 import type { GraphNode } from "../shared/graph/types";
-import { probeAlert } from "../test/support/alert-payloads";
-import { StandInFleet, standInAgentRoot, type NodeFault } from "../test/support/stand-in-agent";
+import { probeAlert } from "../dev/alert-payloads";
+import { StandInFleet, standInAgentRoot, type NodeFault } from "../dev/stand-in-agent";
 import { validateStackSpec } from "../shared/spec/validate";
 import type { StackSpec } from "../shared/spec/types";
-import { startJumpgateEnv, TENANT_ID } from "../test/support/jumpgate-env";
+import { startJumpgateEnv, TENANT_ID } from "../dev/jumpgate-env";
 
 // Azure's latencies scaled down to keep the run short; not below 0.02, or the host's fixed cost per
 // activity (~0.2 s of Azurite, replay and HTTP here) counts as 10+ s of Azure time and blurs the
@@ -518,8 +521,11 @@ async function benchHeal(): Promise<void> {
 async function main(): Promise<void> {
   // the thousand-stacks section takes minutes: only on request
   if (process.argv.includes("--scale")) return benchScale();
+  if (process.argv.includes("--connections")) return benchConnections();
+  benchColdStart();
   for (const mode of ["availabilitySet", "scaleSet"] as const) await benchMode(mode);
   await benchHeal();
+  await benchConnections();
   console.log("(the scale section: npm run bench -- --scale)");
 }
 

@@ -10,7 +10,7 @@
 // node's backend address, common alert schema). No secret value is ever printed: the API returns
 // none, and the demo reads no Key Vault value.
 import { performance } from "node:perf_hooks";
-import { probeAlert } from "../test/support/alert-payloads";
+import { probeAlert } from "../dev/alert-payloads";
 import type { StackSpec } from "../shared/spec/types";
 import { startSandbox, type Sandbox } from "./sandbox-env";
 

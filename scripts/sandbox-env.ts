@@ -4,7 +4,7 @@
 //     healthy; needs nothing but Node.js.
 //   - "real": each web VM's Run Command runs the REAL node agent (infra/node/jumpgate-node) in a
 //     sandbox built from that VM's own custom data, with a real NGINX and stand-ins for Tomcat,
-//     guacd and systemd (test/support/real-nodes.ts). The MySQL flexible server is a real MariaDB over
+//     guacd and systemd (dev/real-nodes.ts). The MySQL flexible server is a real MariaDB over
 //     TLS that takes the admin password ARM sets; a local Pebble is the ACME CA (its WFE CA trusted by
 //     the app, its roots by the agents), and a TCP load balancer on Pebble's HTTP-01 port spreads the
 //     CA's requests over the nodes' port-80 listeners. Each node's probe timer runs, the load
@@ -18,14 +18,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { DEFAULT_LATENCY } from "../emulator/arm/latency";
 import { DB_ADMIN_LOGIN } from "../shared/node/constants";
-import { startJumpgateEnv, type JumpgateEnv } from "../test/support/jumpgate-env";
-import { RealNodes } from "../test/support/real-nodes";
-import { startMariaDb, type MariaDb } from "../test/support/servers/mariadb";
-import { startPebble, type PebbleServer } from "../test/support/servers/pebble";
-import { freePort } from "../test/support/servers/ports";
-import { waitFor } from "../test/support/servers/process";
-import { startTcpBalancer, type TcpBalancer } from "../test/support/servers/tcp-balancer";
-import { standInAgentRoot } from "../test/support/stand-in-agent";
+import { startJumpgateEnv, type JumpgateEnv } from "../dev/jumpgate-env";
+import { RealNodes } from "../dev/real-nodes";
+import { startMariaDb, type MariaDb } from "../dev/servers/mariadb";
+import { startPebble, type PebbleServer } from "../dev/servers/pebble";
+import { freePort } from "../dev/servers/ports";
+import { waitFor } from "../dev/servers/process";
+import { startTcpBalancer, type TcpBalancer } from "../dev/servers/tcp-balancer";
+import { standInAgentRoot } from "../dev/stand-in-agent";
 
 export type NodesMode = "stand-in" | "real";
 

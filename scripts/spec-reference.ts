@@ -23,6 +23,7 @@ export interface SchemaNode {
   maxLength?: number;
   minimum?: number;
   maximum?: number;
+  minItems?: number;
   maxItems?: number;
   uniqueItems?: boolean;
   maxProperties?: number;
@@ -44,6 +45,7 @@ const SHOWN_KEYWORDS = new Set([
   "maxLength",
   "minimum",
   "maximum",
+  "minItems",
   "maxItems",
   "uniqueItems",
   "maxProperties",
@@ -133,6 +135,20 @@ export const FULL_SPEC_EXAMPLE: StackSpecInput = {
     breakGlass: { maxMinutes: 240, passwordMaxAgeDays: 30 },
   },
   recordings: { enabled: true, retentionDays: 180, includeKeys: false, coolAfterDays: 30, immutability: "unlocked" },
+  connections: {
+    sources: [
+      {
+        subscriptionId: EXAMPLE_SUBSCRIPTION,
+        resourceGroups: ["rg-app-prod", "rg-app-test"],
+        tag: "jumpgate-connect",
+        credential: {
+          secret: "targets-login",
+          vaultId: `/subscriptions/${EXAMPLE_SUBSCRIPTION}/resourceGroups/rg-app-prod/providers/Microsoft.KeyVault/vaults/kv-app-prod`,
+        },
+        groups: ["6c2d9e4f-1a3b-4c5d-8e7f-9a0b1c2d3e4f"],
+      },
+    ],
+  },
   policies: {
     repair: {
       enabled: true,
@@ -286,6 +302,7 @@ function typeOf(node: SchemaNode): string {
   if (bounds) parts.push(bounds);
   if (node.type === "array") {
     parts[0] = `array of ${node.items ? typeOf(node.items) : "any"}`;
+    if (node.minItems !== undefined) parts.push(`at least ${node.minItems} item${node.minItems === 1 ? "" : "s"}`);
     if (node.maxItems !== undefined) parts.push(`at most ${node.maxItems} items`);
     if (node.uniqueItems) parts.push("no duplicates");
   }

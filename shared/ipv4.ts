@@ -49,3 +49,9 @@ export function firstFreeAzureAddress(subnet: Cidr, used: Set<number>): number |
   for (let a = subnet.first + 4; a < subnet.last; a++) if (!used.has(a)) return a;
   return undefined;
 }
+
+/** Only the canonical form: parseCidr alone would accept " 10.0.0.0/8" and "10.0.0.0/08". */
+export function isCanonicalCidr(text: string): boolean {
+  const cidr = parseCidr(text);
+  return cidr !== undefined && `${formatIpv4(cidr.network)}/${cidr.prefix}` === text;
+}

@@ -1,17 +1,6 @@
 // What Jumpgate last saw of a stack (the "observed" half of desired vs observed). It goes into the
 // registry and the status API, so it holds names, ids, health facts and times: never secret values.
-
-export interface ObservedNode {
-  name: string;
-  id: string;
-  healthy: boolean;
-  draining?: boolean;
-  liveSessions?: number;
-  /** failing checks, e.g. ["database: access denied"] */
-  problems: string[];
-  certificate?: { serial?: string; notAfter?: string };
-  checkedAt: string;
-}
+import type { NodeSummary } from "./node/model";
 
 export interface ObservedResource {
   key: string;
@@ -37,7 +26,7 @@ export interface StackObserved {
   publicFqdn?: string;
   hostname?: string;
   resources: ObservedResource[];
-  nodes: ObservedNode[];
+  nodes: NodeSummary[];
   lastOperation?: OperationOutcome;
   /** a plan that found drift, and what it found (reconcile) */
   drift?: { at: string; changes: { key: string; action: string; paths: string[] }[] };
@@ -147,9 +136,4 @@ export interface CredentialsObserved {
   lastFailure?: RotationOutcome;
   /** ISO 8601: when this copy was taken from Key Vault */
   checkedAt: string;
-}
-
-/** The app user slot nodes must log in as: the rotation's record, "a" before any rotation. */
-export function currentDbUserSlot(observed: StackObserved | undefined): "a" | "b" {
-  return observed?.credentials?.database.slot ?? "a";
 }

@@ -27,6 +27,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { Emulator } from "./emulator";
 import { isObject, type Reply } from "./http";
 import { KqlError, parseKql, runKql } from "./kql";
+import { powerStateOf } from "./providers/compute";
 import { lower, resourceGroupIdOf } from "./resource-id";
 import type { Json, ResourceDoc } from "./types";
 
@@ -189,7 +190,7 @@ export class ResourceGraphIndex {
       case "resources":
         return this.visibleDocs()
           .filter((d) => this.tableOf(d.type) === "resources")
-          .map(resourceRow);
+          .map((d) => this.withExtended(resourceRow(d)));
       case "resourcecontainers":
         return this.visibleDocs()
           .filter((d) => this.tableOf(d.type) === "resourcecontainers")
@@ -208,6 +209,26 @@ export class ResourceGraphIndex {
           0,
         );
     }
+  }
+
+  /**
+   * A VM's row carries what Resource Graph adds beyond ARM's GET: `properties.extended.instanceView`
+   * with the power state (`PowerState/running`, ...), as the documented VM queries read it.
+   */
+  private withExtended(row: Json): Json {
+    if (row.type !== "microsoft.compute/virtualmachines" || typeof row.id !== "string") return row;
+    const power = powerStateOf(this.emu, row.id);
+    const display = { running: "VM running", stopped: "VM stopped", deallocated: "VM deallocated" }[power];
+    const properties = isObject(row.properties) ? row.properties : {};
+    return {
+      ...row,
+      properties: {
+        ...properties,
+        extended: {
+          instanceView: { powerState: { code: `PowerState/${power}`, level: "Info", displayStatus: display } },
+        },
+      },
+    };
   }
 
   /** POST /providers/Microsoft.ResourceGraph/resources */

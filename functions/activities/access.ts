@@ -2,30 +2,15 @@
 // was applied), recording what was done, and guacadmin's password in Key Vault. The agent commands
 // themselves go through runNodeAgent. Nothing here returns, throws or logs a secret value: the
 // password step returns the Key Vault version it made.
-import * as df from "durable-functions";
-import { generatePassword } from "../../shared/arm/secret-values";
 import { desiredAccess, planAccess, type AccessPlan } from "../../shared/access/plan";
-import { ENTRA_AUTHORITY, signInArgs } from "../../shared/access/sign-in";
+import { publicHostnameOf, signInArgs, signInAuthority } from "../../shared/access/sign-in";
 import { accessGroupArgs, type DesiredGroup } from "../../shared/access/groups";
-import { readSetting } from "../../shared/config";
-import { stackNames } from "../../shared/graph/names";
-import { SECRET_NAMES } from "../../shared/secret-names";
+import { newGuacadminPassword } from "../../shared/access/guacadmin-password";
 import type { StackSpec } from "../../shared/spec/types";
 import type { AccessObserved, GuacadminObserved, StackObserved } from "../../shared/stack-status";
-import { Names } from "../names";
 import { services } from "../services";
-import { claimForWorker, type WorkerClaim } from "../stack-claim";
-import { listWebNodesActivity, type WebNodeRef } from "./nodes";
-
-/** The authority whose tenant endpoints the nodes' settings name (the alerts' token check uses it too). */
-export function signInAuthority(): string {
-  return (readSetting("entraAuthority") ?? ENTRA_AUTHORITY).replace(/\/+$/, "");
-}
-
-/** The name the stack answers on: its own hostname, or the public IP's (as the node template says). */
-export function publicHostnameOf(spec: StackSpec): string {
-  return spec.tls.hostname ?? stackNames(spec).publicFqdn;
-}
+import type { WebNodeRef } from "../../shared/node/model";
+import { listWebNodesActivity } from "./nodes";
 
 export interface PlanAccessSyncInput {
   spec: StackSpec;
@@ -122,36 +107,9 @@ export interface NewGuacadminPasswordInput {
   requestId: string;
 }
 
-const BREAK_GLASS_REQUEST_TAG = "jumpgate-request";
-
 /** A new random version of guacadmin's password in the stack's vault; returns its version, never the value. */
 export async function newGuacadminPasswordActivity(input: NewGuacadminPasswordInput): Promise<{ version: string }> {
-  const { factory } = services();
-  const names = stackNames(input.spec);
-  const vault = await factory
-    .keyVaultManagement(input.spec.subscriptionId)
-    .vaults.get(input.spec.resourceGroup, names.keyVault, factory.call());
-  const uri = vault.properties.vaultUri;
-  if (!uri) throw new Error(`the vault ${names.keyVault} has no vault URI`);
-  const client = factory.secrets(uri);
-  for await (const p of client.listPropertiesOfSecretVersions(SECRET_NAMES.guacadminPassword, factory.call())) {
-    if (p.version && p.tags?.[BREAK_GLASS_REQUEST_TAG] === input.requestId) return { version: p.version };
-  }
-  const made = await client.setSecret(SECRET_NAMES.guacadminPassword, generatePassword(32), {
-    ...factory.call(),
-    tags: { [BREAK_GLASS_REQUEST_TAG]: input.requestId },
-  });
-  if (!made.properties.version) throw new Error("Key Vault returned no version for guacadmin's password");
-  return { version: made.properties.version };
-}
-
-/** Claims the stack for break-glass from inside its orchestration (waits, never overrides). */
-export async function claimForBreakGlassActivity(input: {
-  stack: string;
-  instanceId: string;
-  at: string;
-}): Promise<WorkerClaim> {
-  return claimForWorker(input.stack, "break-glass", input.instanceId, input.at);
+  return newGuacadminPassword(services().factory, input.spec, input.requestId);
 }
 
 /** The stack's spec as the registry has it now (break-glass closes hours after it opened). */
@@ -159,9 +117,3 @@ export async function loadAccessTargetActivity(input: { stack: string }): Promis
   const record = await services().registry.get(input.stack);
   return record ? { spec: record.spec } : {};
 }
-
-df.app.activity(Names.activities.loadAccessTarget, { handler: loadAccessTargetActivity });
-df.app.activity(Names.activities.planAccessSync, { handler: planAccessSyncActivity });
-df.app.activity(Names.activities.recordAccess, { handler: recordAccessActivity });
-df.app.activity(Names.activities.newGuacadminPassword, { handler: newGuacadminPasswordActivity });
-df.app.activity(Names.activities.claimForBreakGlass, { handler: claimForBreakGlassActivity });

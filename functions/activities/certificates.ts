@@ -1,45 +1,31 @@
 // Activities of the certificate worker: read what is known (ledger, Key Vault, the CA's renewal
-// information), claim the stack, issue a certificate through ACME (resumable by order id), and
-// record what happened. The rollout itself is Run Command calls of the node agent (runNodeAgent).
+// information), issue a certificate through ACME (resumable by order id; shared/acme/issue.ts, the
+// challenge solvers shared/acme/solvers.ts), and record what happened. The rollout itself is Run
+// Command calls of the node agent (runNodeAgent).
 //
 // Idempotent by design: issuing again under the same order id finds the stored bundle or resumes
 // the CA's order; records are read-change-write of the ledger; the claim is harmless to take again.
 // No activity returns or logs a key: only serials, dates, Key Vault version ids and node names.
-import * as df from "durable-functions";
-import { ArmDocuments } from "../../shared/arm/arm-documents";
 import { certificatesOf, certificateFacts } from "../../shared/acme/certificate";
-import { fetchRenewalInfo, issueCertificate, type ChallengeProof, type ChallengeSolver } from "../../shared/acme/issue";
+import { fetchRenewalInfo, issueCertificate } from "../../shared/acme/issue";
 import { backoffMs } from "../../shared/acme/renewal-policy";
+import { dnsSolver, httpSolver } from "../../shared/acme/solvers";
 import { certificateConditions, nodesBehind } from "../../shared/acme/status";
 import type { CertificatePhase, CertificateState, ServedCertificate, StoredCertificate } from "../../shared/acme/types";
 import { VaultOrderStore } from "../../shared/acme/vault-store";
-import { API_VERSIONS } from "../../shared/graph/stack-graph";
-import { stackNames } from "../../shared/graph/names";
-import { runAgentCommand } from "../../shared/node/run-agent";
+import { stackVault } from "../../shared/arm/stack-vault";
+import { certificateHostname } from "../../shared/graph/names";
+import type { WebNodeRef } from "../../shared/node/model";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
 import { StackNotFoundError, type StackOperation } from "../../shared/store";
-import { Names } from "../names";
-import { services } from "../services";
 import { acmeDirectoryRefusal } from "../acme-directory";
-import { claimForWorker } from "../stack-claim";
-import { listWebNodesActivity, type WebNodeRef } from "./nodes";
+import { services } from "../services";
+import { listWebNodesActivity } from "./nodes";
 import { grantTlsBundleReaders } from "./resources";
 
-/** The name the certificate is for: the spec's hostname, else the public IP's DNS name. */
-export function certificateHostname(spec: StackSpec): string {
-  return (spec.tls.hostname ?? stackNames(spec).publicFqdn).toLowerCase();
-}
-
 async function vaultClient(spec: StackSpec) {
-  const { factory } = services();
-  const doc = await new ArmDocuments(factory).get({
-    id: stackNames(spec).keyVaultId,
-    apiVersion: API_VERSIONS.keyVault,
-  });
-  const uri = (doc?.properties as { vaultUri?: unknown } | undefined)?.vaultUri;
-  if (!doc || typeof uri !== "string") return undefined;
-  return factory.secrets(uri);
+  return stackVault(services().factory, spec);
 }
 
 function orderStore(client: NonNullable<Awaited<ReturnType<typeof vaultClient>>>): VaultOrderStore {
@@ -181,22 +167,6 @@ async function renewalWindow(
   }
 }
 
-// ------------------------------------------------------------------------------------ the claim
-
-export interface ClaimForCertificateInput {
-  stack: string;
-  instanceId: string;
-  at: string;
-}
-
-export type ClaimForCertificateOutput =
-  { ok: true } | { ok: false; running: StackOperation } | { ok: false; gone: true };
-
-/** Claims the stack for the certificate worker (again: harmless); another live operation is reported, never overridden. */
-export async function claimForCertificateActivity(input: ClaimForCertificateInput): Promise<ClaimForCertificateOutput> {
-  return claimForWorker(input.stack, "rotate-certificate", input.instanceId, input.at);
-}
-
 // ------------------------------------------------------------------------------------ issuance
 
 export interface BeginCertificateOrderInput {
@@ -244,7 +214,10 @@ export async function issueCertificateActivity(input: IssueCertificateInput): Pr
   const client = await vaultClient(spec);
   if (!client) throw new Error("the stack's Key Vault does not exist");
   const hostname = certificateHostname(spec);
-  const solver = spec.tls.acme.challenge === "dns-01" ? dnsSolver(spec) : await httpSolver(spec);
+  const solver =
+    spec.tls.acme.challenge === "dns-01"
+      ? dnsSolver(s.factory, spec, s.acme.dnsWaitSeconds)
+      : httpSolver(s.factory, spec, await listWebNodesActivity({ spec }));
   const result = await issueCertificate({
     directoryUrl: spec.tls.acme.directoryUrl,
     contact: spec.tls.acme.contact,
@@ -289,80 +262,6 @@ export async function issueCertificateActivity(input: IssueCertificateInput): Pr
     return next;
   });
   return { certificate, resumed: result.resumed };
-}
-
-/** Longest wait for one node to take or drop an HTTP-01 token. */
-const CHALLENGE_RUN_COMMAND_TIMEOUT_MS = 3 * 60_000;
-
-/**
- * HTTP-01 behind a load balancer: the CA may reach any node, so the key authorization goes on every
- * node (through its agent) before the CA is told to look, and comes off every node afterwards.
- */
-async function httpSolver(spec: StackSpec): Promise<ChallengeSolver> {
-  const { factory } = services();
-  const nodes = await listWebNodesActivity({ spec });
-  if (nodes.length === 0) throw new Error("HTTP-01 needs web nodes to serve the token, and the stack has none");
-  const run = (vmName: string, args: string[]) =>
-    runAgentCommand(
-      factory,
-      {
-        subscriptionId: spec.subscriptionId,
-        resourceGroup: spec.resourceGroup,
-        vmName,
-        command: "acme-challenge",
-        args,
-      },
-      // a hung VM can keep Run Command waiting; the activity must end well within the host's timeout
-      AbortSignal.timeout(CHALLENGE_RUN_COMMAND_TIMEOUT_MS),
-    );
-  return {
-    type: "http-01",
-    async present(proof: ChallengeProof) {
-      const results = await Promise.all(nodes.map((n) => run(n.name, ["put", proof.token, proof.value])));
-      const failed = results.filter((r) => !r.reachable || r.exitCode !== 0);
-      if (failed.length > 0) {
-        throw new Error(
-          `the HTTP-01 token could not be placed on ${failed
-            .map((r) => `${r.vmName} (${r.error ?? lastLine(r.stderr) ?? `exit ${r.exitCode}`})`)
-            .join(", ")}: the load balancer could route the CA there`,
-        );
-      }
-    },
-    async cleanup(proof: ChallengeProof) {
-      await Promise.all(nodes.map((n) => run(n.name, ["remove", proof.token]).catch(() => undefined)));
-    },
-  };
-}
-
-/** DNS-01 in the spec's Azure DNS zone: a TXT record set `_acme-challenge.<name>`, removed afterwards. */
-function dnsSolver(spec: StackSpec): ChallengeSolver {
-  const s = services();
-  const zone = spec.tls.acme.dnsZone;
-  if (!zone) throw new Error("dns-01 needs tls.acme.dnsZone");
-  const dns = s.factory.dns(zone.subscriptionId ?? spec.subscriptionId);
-  const recordName = (identifier: string) => {
-    const host = identifier.toLowerCase().replace(/^\*\./, "");
-    const apex = zone.name.toLowerCase();
-    if (host !== apex && !host.endsWith(`.${apex}`)) throw new Error(`${host} is not in the DNS zone ${apex}`);
-    return host === apex ? "_acme-challenge" : `_acme-challenge.${host.slice(0, -(apex.length + 1))}`;
-  };
-  return {
-    type: "dns-01",
-    async present(proof: ChallengeProof) {
-      await dns.recordSets.createOrUpdate(
-        zone.resourceGroup,
-        zone.name,
-        recordName(proof.identifier),
-        "TXT",
-        { ttl: 60, txtRecords: [{ value: [proof.value] }] },
-        s.factory.call(),
-      );
-      if (s.acme.dnsWaitSeconds > 0) await new Promise((r) => setTimeout(r, s.acme.dnsWaitSeconds * 1000));
-    },
-    async cleanup(proof: ChallengeProof) {
-      await dns.recordSets.delete(zone.resourceGroup, zone.name, recordName(proof.identifier), "TXT", s.factory.call());
-    },
-  };
 }
 
 // ------------------------------------------------------------------------------------ records
@@ -481,17 +380,3 @@ export async function recordCertificateCheckActivity(input: RecordCertificateChe
     if (!(e instanceof StackNotFoundError)) throw e;
   }
 }
-
-function lastLine(text?: string): string | undefined {
-  const line = text?.trim().split("\n").pop();
-  return line ? line.slice(0, 200) : undefined;
-}
-
-df.app.activity(Names.activities.readCertificateState, { handler: readCertificateStateActivity });
-df.app.activity(Names.activities.claimForCertificate, { handler: claimForCertificateActivity });
-df.app.activity(Names.activities.beginCertificateOrder, { handler: beginCertificateOrderActivity });
-df.app.activity(Names.activities.issueCertificate, { handler: issueCertificateActivity });
-df.app.activity(Names.activities.recordCertificateRollout, { handler: recordCertificateRolloutActivity });
-df.app.activity(Names.activities.recordCertificateFailure, { handler: recordCertificateFailureActivity });
-df.app.activity(Names.activities.recordCertificateVerification, { handler: recordCertificateVerificationActivity });
-df.app.activity(Names.activities.recordCertificateCheck, { handler: recordCertificateCheckActivity });

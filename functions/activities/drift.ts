@@ -1,9 +1,6 @@
 // Activities of the drift check: Resource Graph's change history of what drifted, for the audit.
-import * as df from "durable-functions";
 import { asBackgroundWork } from "../../shared/azure/arm-budget";
-import { latestChanges, type ResourceChange } from "../../shared/drift/history";
-import { Names } from "../names";
-import type { DriftHistoryInput } from "../orchestrators/reconcile-stack";
+import { latestChanges, type DriftHistoryInput, type ResourceChange } from "../../shared/drift/history";
 import { services } from "../services";
 
 /** Who changed these resources, newest change each; empty when Resource Graph can't say (never fails the reconcile). */
@@ -16,5 +13,3 @@ export async function driftChangeHistoryActivity(input: DriftHistoryInput): Prom
     return [];
   }
 }
-
-df.app.activity(Names.activities.driftChangeHistory, { handler: driftChangeHistoryActivity });

@@ -1,39 +1,32 @@
 // Activities of the heal orchestration: read the inbox and the ledger, observe one web node (power
-// and provisioning state, private IP, the load balancer probe for that IP, the node agent's health),
-// claim the stack, take one repair step, prepare a new node, and record what happened.
+// and provisioning state, private IP, the load balancer probe for that IP, the node agent's health:
+// shared/node/observe.ts), take one repair step, prepare a new node (shared/node/join.ts), and
+// record what happened. The claim, the conditions and the inbox are functions/activities/registry.ts.
 //
 // Each is idempotent or at most once by design: observations only read; a start is skipped on a
 // running VM; a replacement deletes the VM only while it is still the one that was observed (same
 // vmId), and re-applies graph nodes through the engine (which writes only what differs); restart,
 // redeploy and reimage are called without retries by the orchestration, so a failure is a failed
 // attempt, never a second restart. Every Azure call goes through the client factory's deadlines.
-import * as df from "durable-functions";
 import type { StackSignal } from "../../shared/alerts/signal";
-import { API_VERSIONS, webNodeGraphKeys } from "../../shared/graph/stack-graph";
+import { webNodeGraphKeys } from "../../shared/graph/stack-graph";
 import { stackNames } from "../../shared/graph/names";
-import type { GraphNode } from "../../shared/graph/types";
-import type {
-  AgentReading,
-  BrakeState,
-  LedgerState,
-  NodeObservation,
-  NodeSuspension,
-  PowerState,
-  ProbeReading,
-  RepairAttempt,
-} from "../../shared/heal/types";
-import { errorCode, runAgentCommand } from "../../shared/node/run-agent";
-import { APP_USERS } from "../../shared/node/constants";
+import type { BrakeState, LedgerState, NodeSuspension, RepairAttempt } from "../../shared/heal/types";
+import type { AppUserSlot } from "../../shared/node/constants";
+import { joinSignIn } from "../../shared/access/plan";
+import { publicHostnameOf, signInAuthority } from "../../shared/access/sign-in";
+import { appUserForNewNode, joinSteps } from "../../shared/node/join";
+import type { NodeObservation } from "../../shared/node/model";
+import { observeWebNode } from "../../shared/node/observe";
+import { runAgentCommand } from "../../shared/node/run-agent";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
-import { currentDbUserSlot } from "../../shared/stack-status";
-import { StackNotFoundError, type StackConditionInput, type StackOperation } from "../../shared/store";
-import { agentAnswered, failingChecks, isHealthy } from "../orchestrators/node-health";
-import { Names } from "../names";
+import type { StackOperation } from "../../shared/store";
 import { services } from "../services";
-import { claimForWorker } from "../stack-claim";
+import { tlsBundleStored } from "../stack-graph";
 import { buildGraphActivity } from "./resources";
-
+import { recordAccessActivity } from "./access";
+import { listWebNodesActivity } from "./nodes";
 // ------------------------------------------------------------------------------------ reading
 
 export interface TakeHealSignalsInput {
@@ -76,166 +69,8 @@ export interface ObserveWebNodeInput {
   skipAgent?: boolean;
 }
 
-/** How far back the probe metric is read: Azure Monitor lags a minute or two. */
-const PROBE_WINDOW_MS = 10 * 60_000;
-/** A health check through Run Command gives up after this (a hung VM can keep Run Command waiting). */
-const AGENT_HEALTH_TIMEOUT_MS = 5 * 60_000;
-
 export async function observeWebNodeActivity(input: ObserveWebNodeInput): Promise<NodeObservation> {
-  const { spec, vmName } = input;
-  const { factory } = services();
-  const compute = factory.compute(spec.subscriptionId);
-  const at = new Date().toISOString();
-  const none: AgentReading = { reachable: false, answered: false, healthy: false, failing: [], problems: [] };
-  let vm;
-  try {
-    vm = await compute.virtualMachines.get(spec.resourceGroup, vmName, { ...factory.call(), expand: "instanceView" });
-  } catch (e) {
-    if ((e as { statusCode?: number }).statusCode === 404) {
-      return {
-        name: vmName,
-        exists: false,
-        power: "unknown",
-        provisioning: "absent",
-        probe: { state: "unknown" },
-        agent: none,
-        at,
-      };
-    }
-    throw e;
-  }
-  const statuses = vm.instanceView?.statuses ?? [];
-  const power = (statuses.find((st) => st.code?.startsWith("PowerState/"))?.code?.slice("PowerState/".length) ??
-    "unknown") as PowerState;
-  const provisioning = (vm.provisioningState ?? "unknown").toLowerCase();
-  const primary =
-    vm.networkProfile?.networkInterfaces?.find((n) => n.primary) ?? vm.networkProfile?.networkInterfaces?.[0];
-  const nicId = primary?.id;
-  const privateIp = nicId ? await privateIpOf(spec, nicId) : undefined;
-  const probe = privateIp ? await probeOf(spec, privateIp) : { state: "unknown" as const, note: "no private IP" };
-  const agent = power === "running" && !input.skipAgent ? await agentOf(spec, vmName) : none;
-  return {
-    name: vmName,
-    exists: true,
-    ...(vm.id ? { id: vm.id } : {}),
-    ...(vm.vmId ? { vmId: vm.vmId } : {}),
-    power,
-    provisioning,
-    ...(nicId ? { nicId } : {}),
-    ...(privateIp ? { privateIp } : {}),
-    ...(vm.zones?.length ? { zones: vm.zones } : {}),
-    probe,
-    agent,
-    at,
-  };
-}
-
-export async function privateIpOf(spec: StackSpec, nicId: string): Promise<string | undefined> {
-  const { factory } = services();
-  const rg = /\/resourceGroups\/([^/]+)\//i.exec(nicId)?.[1] ?? spec.resourceGroup;
-  const name = nicId.split("/").pop()!;
-  const nic = await factory.network(spec.subscriptionId).networkInterfaces.get(rg, name, factory.call());
-  const configs = nic.ipConfigurations ?? [];
-  return (configs.find((c) => c.primary) ?? configs[0])?.privateIPAddress;
-}
-
-/** `DipAvailability` of one backend: the latest average within the window, "unknown" without data. */
-export async function probeOf(spec: StackSpec, ip: string): Promise<ProbeReading> {
-  const { factory } = services();
-  const lbId = stackNames(spec).loadBalancerId;
-  const endTime = new Date();
-  try {
-    const [result] = await factory
-      .metrics(spec.location)
-      .queryResources([lbId], ["DipAvailability"], "Microsoft.Network/loadBalancers", {
-        startTime: new Date(endTime.getTime() - PROBE_WINDOW_MS),
-        endTime,
-        interval: "PT1M",
-        aggregation: "Average",
-        filter: `BackendIPAddress eq '${ip}'`,
-        ...factory.call(),
-      });
-    const series = result?.metrics?.[0]?.timeseries ?? [];
-    const points = series.flatMap((t) => t.data ?? []).filter((p) => typeof p.average === "number");
-    points.sort((a, b) => new Date(a.timeStamp).getTime() - new Date(b.timeStamp).getTime());
-    const latest = points.at(-1)?.average;
-    if (latest === undefined || latest === null) return { state: "unknown", note: "no probe data for this backend" };
-    return { state: latest >= 50 ? "up" : "down", value: latest };
-  } catch (e) {
-    // no metric is not a broken node: the verdict needs the other signals then
-    return { state: "unknown", note: `metrics query failed: ${firstLine(e)}` };
-  }
-}
-
-async function agentOf(spec: StackSpec, vmName: string): Promise<AgentReading> {
-  const { factory } = services();
-  let result;
-  try {
-    result = await runAgentCommand(
-      factory,
-      { subscriptionId: spec.subscriptionId, resourceGroup: spec.resourceGroup, vmName, command: "health" },
-      AbortSignal.timeout(AGENT_HEALTH_TIMEOUT_MS),
-    );
-  } catch (e) {
-    if (errorCode(e) === "Conflict" || (e as { statusCode?: number }).statusCode === 409) {
-      // one Run Command at a time per VM: someone else's is running
-      return { reachable: true, answered: false, healthy: false, busy: true, failing: [], problems: [firstLine(e)] };
-    }
-    if ((e as { name?: string }).name === "AbortError" || /abort/i.test(firstLine(e))) {
-      return {
-        reachable: false,
-        answered: false,
-        healthy: false,
-        failing: [],
-        problems: [`Run Command did not answer within ${AGENT_HEALTH_TIMEOUT_MS / 60_000} minutes`],
-      };
-    }
-    throw e;
-  }
-  if (!result.reachable) {
-    return { reachable: false, answered: false, healthy: false, failing: [], problems: failingChecks(result) };
-  }
-  const json = (agentAnswered(result) ? result.json : {}) as {
-    installed?: unknown;
-    draining?: unknown;
-    liveSessions?: unknown;
-    checks?: { name?: unknown; ok?: unknown; detail?: unknown }[];
-  };
-  const checks = Array.isArray(json.checks) ? json.checks : [];
-  const failing = agentAnswered(result) ? checks.filter((c) => c.ok === false).map((c) => String(c.name)) : ["agent"];
-  const dbDetail = checks.find((c) => c.name === "database" && c.ok === true)?.detail;
-  const databaseUser = Object.values(APP_USERS).find((u) => typeof dbDetail === "string" && dbDetail.endsWith(` ${u}`));
-  return {
-    reachable: true,
-    answered: agentAnswered(result),
-    healthy: isHealthy(result),
-    ...("installed" in json && json.installed === null ? { installing: true } : {}),
-    ...(typeof json.draining === "boolean" ? { draining: json.draining } : {}),
-    ...(typeof json.liveSessions === "number" ? { liveSessions: json.liveSessions } : {}),
-    failing,
-    problems: failingChecks(result),
-    ...(databaseUser ? { databaseUser } : {}),
-  };
-}
-
-// ------------------------------------------------------------------------------------ the claim
-
-export interface ClaimForHealInput {
-  stack: string;
-  instanceId: string;
-  /** ISO 8601, the orchestration's time */
-  at: string;
-}
-
-export type ClaimForHealOutput = { ok: true } | { ok: false; running: StackOperation } | { ok: false; gone: true };
-
-/**
- * Claims the stack for this heal instance (again: harmless). Another live operation is reported, never
- * overridden: heal waits for it. Stale claims (dead instances) are cleared by the next PUT or DELETE,
- * or by the hourly drift check, which check the instance's status; heal cannot from an activity.
- */
-export async function claimForHealActivity(input: ClaimForHealInput): Promise<ClaimForHealOutput> {
-  return claimForWorker(input.stack, "heal", input.instanceId, input.at);
+  return observeWebNode(services().factory, input.spec, input.vmName, input);
 }
 
 // ------------------------------------------------------------------------------------ repair steps
@@ -399,55 +234,55 @@ async function replaceScaleSetInstance(input: ReplaceStepInput): Promise<RepairS
 export interface PrepareWebNodeInput {
   spec: StackSpec;
   vmName: string;
-  /** the app user the stack's nodes use now */
-  dbUserSlot: "a" | "b";
+  /** the app user the stack's healthy nodes were seen using (appUserOfPeers); the rotation's record wins */
+  dbUserSlot?: AppUserSlot;
 }
 
 /**
- * Readies a new (replaced or reimaged) node before it may take traffic: drain on (the probe answers
- * 503), the current database credentials, the current certificate when the stack has one in Key
- * Vault. The orchestration then waits for health and turns the drain off.
+ * Readies a new (replaced or reimaged) node before it may take traffic, as every joining node is
+ * (shared/node/join.ts): held out of the load balancer, the current certificate when the stack has
+ * one in Key Vault, the current database credentials. The orchestration then waits for health and
+ * turns the drain off.
  */
 export async function prepareWebNodeActivity(input: PrepareWebNodeInput): Promise<{ steps: string[] }> {
   const { spec, vmName } = input;
-  const { factory, engine } = services();
-  const run = async (command: string, args: string[]) => {
+  const { factory, registry } = services();
+  const record = await registry.get(spec.name);
+  const certificate = (await tlsBundleStored(spec)) ? { secret: SECRET_NAMES.tlsBundle } : undefined;
+  // a new disk: nothing it says yet is worth keeping, so it gets everything
+  const signIn = joinSignIn(spec, { publicHostname: publicHostnameOf(spec), authority: signInAuthority() });
+  const plan = joinSteps(undefined, {
+    appUser: appUserForNewNode(record?.observed, input.dbUserSlot),
+    ...(certificate ? { certificate } : {}),
+    drained: true,
+    ...(signIn ? { signIn } : {}),
+  });
+  const steps: string[] = [];
+  for (const step of plan) {
     const result = await runAgentCommand(factory, {
       subscriptionId: spec.subscriptionId,
       resourceGroup: spec.resourceGroup,
       vmName,
-      command,
-      args,
+      command: step.command,
+      args: step.args,
     });
     if (!result.reachable || result.exitCode !== 0) {
       throw new Error(
-        `${command} on ${vmName} failed: ${result.error ?? result.stderr?.split("\n").pop() ?? `exit ${result.exitCode}`}`,
+        `${step.what} on ${vmName} failed: ${result.error ?? lastLine(result.stderr) ?? `exit ${result.exitCode}`}`,
       );
     }
-  };
-  const steps: string[] = [];
-  await run("drain", ["on"]);
-  steps.push("drain on");
-  // the rotation's record of the current app user wins over what the healthy peers were seen using
-  const record = await services().registry.get(spec.name);
-  const slot = record?.observed?.credentials ? currentDbUserSlot(record.observed) : input.dbUserSlot;
-  await run("db-credentials", ["--user", slot]);
-  steps.push(`database credentials of app user ${slot}`);
-  const names = stackNames(spec);
-  const certificate: GraphNode = {
-    key: `secret:${SECRET_NAMES.tlsBundle}`,
-    kind: "keyVaultSecret",
-    id: `${names.keyVaultId}/secrets/${SECRET_NAMES.tlsBundle}`,
-    apiVersion: API_VERSIONS.keyVault,
-    body: {},
-    dependsOn: [],
-  };
-  const existing = await engine.observe(certificate);
-  if (existing && existing.deleted !== true) {
-    await run("install-cert", ["--secret", SECRET_NAMES.tlsBundle]);
-    steps.push("certificate installed");
-  } else {
-    steps.push("no certificate in Key Vault yet: the node keeps its bootstrap certificate");
+    steps.push(step.done);
+  }
+  if (!certificate) steps.push("no certificate in Key Vault yet: the node keeps its bootstrap certificate");
+  if (signIn) {
+    // the drift check's access plan reads this: the new node is not "not configured by Jumpgate yet"
+    const node = (await listWebNodesActivity({ spec })).find((n) => n.name.toLowerCase() === vmName.toLowerCase());
+    if (node) {
+      await recordAccessActivity({
+        stack: spec.name,
+        nodes: [{ name: node.name, id: node.id, digest: signIn.digest, at: new Date().toISOString() }],
+      });
+    }
   }
   return { steps };
 }
@@ -488,42 +323,7 @@ export async function setHealBrakeActivity(input: SetHealBrakeInput): Promise<bo
   return services().repairs.setBrake(input.stack, input.brake, { at: input.at, releasedBy: input.releasedBy });
 }
 
-export async function setHealConditionsActivity(input: {
-  stack: string;
-  conditions: StackConditionInput[];
-}): Promise<void> {
-  try {
-    await services().registry.setConditions(input.stack, input.conditions);
-  } catch (e) {
-    if (!(e instanceof StackNotFoundError)) throw e;
-  }
+function lastLine(text?: string): string | undefined {
+  const line = text?.trim().split("\n").pop();
+  return line ? line.slice(0, 200) : undefined;
 }
-
-export async function consumeHealSignalsActivity(input: {
-  stack: string;
-  ids: string[];
-  outcome: string;
-}): Promise<number> {
-  if (input.ids.length === 0) return 0;
-  return services().inbox.consume(input.stack, input.ids, input.outcome);
-}
-
-function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split("\n")[0].slice(0, 300);
-}
-
-df.app.activity(Names.activities.takeHealSignals, { handler: takeHealSignalsActivity });
-df.app.activity(Names.activities.observeWebNode, { handler: observeWebNodeActivity });
-df.app.activity(Names.activities.claimForHeal, { handler: claimForHealActivity });
-df.app.activity(Names.activities.startWebNode, { handler: startWebNodeActivity });
-df.app.activity(Names.activities.restartWebNode, { handler: restartWebNodeActivity });
-df.app.activity(Names.activities.redeployWebNode, { handler: redeployWebNodeActivity });
-df.app.activity(Names.activities.reimageWebNode, { handler: reimageWebNodeActivity });
-df.app.activity(Names.activities.replaceWebNode, { handler: replaceWebNodeActivity });
-df.app.activity(Names.activities.prepareWebNode, { handler: prepareWebNodeActivity });
-df.app.activity(Names.activities.recordRepair, { handler: recordRepairActivity });
-df.app.activity(Names.activities.markRelapsed, { handler: markRelapsedActivity });
-df.app.activity(Names.activities.suspendNode, { handler: suspendNodeActivity });
-df.app.activity(Names.activities.setHealBrake, { handler: setHealBrakeActivity });
-df.app.activity(Names.activities.setHealConditions, { handler: setHealConditionsActivity });
-df.app.activity(Names.activities.consumeHealSignals, { handler: consumeHealSignalsActivity });

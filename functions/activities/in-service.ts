@@ -5,16 +5,14 @@
 // from what the nodes already publish: the load balancer probe of each node (Azure Monitor's
 // DipAvailability per backend), which answers 200 only while the node's own health check passes,
 // and that check logs in to Guacamole's database as the app user its properties name. Reads only.
-import * as df from "durable-functions";
 import { normalizeSerial } from "../../shared/acme/certificate";
 import { stackNames } from "../../shared/graph/names";
 import { nodeOrDatabaseWrites } from "../../shared/graph/stack-graph";
 import type { StackSpec } from "../../shared/spec/types";
-import type { DatabaseObserved, ObservedNode } from "../../shared/stack-status";
-import { Names } from "../names";
+import type { NodeSummary, WebNodeRef } from "../../shared/node/model";
+import { probeOfVm } from "../../shared/node/observe";
+import type { DatabaseObserved } from "../../shared/stack-status";
 import { services } from "../services";
-import { privateIpOf, probeOf } from "./heal";
-import type { WebNodeRef } from "./nodes";
 
 export interface CheckNodesInServiceInput {
   spec: StackSpec;
@@ -29,7 +27,7 @@ export interface CheckNodesInServiceInput {
 }
 
 export type CheckNodesInServiceOutput =
-  | { inService: true; why: string; nodes: ObservedNode[]; database: DatabaseObserved }
+  | { inService: true; why: string; nodes: NodeSummary[]; database: DatabaseObserved }
   | { inService: false; why: string };
 
 /**
@@ -56,7 +54,7 @@ export async function checkNodesInServiceActivity(input: CheckNodesInServiceInpu
     );
   }
   const ledger = input.certificateSerial ? await s.certificates.get(spec.name) : undefined;
-  const recorded: ObservedNode[] = [];
+  const recorded: NodeSummary[] = [];
   for (const n of input.nodes) {
     const seen = observed?.nodes.find((o) => o.name.toLowerCase() === n.name.toLowerCase());
     if (!seen || seen.id.toLowerCase() !== n.id.toLowerCase()) return no(`${n.name} is not a node a deploy brought up`);
@@ -71,13 +69,8 @@ export async function checkNodesInServiceActivity(input: CheckNodesInServiceInpu
   }
 
   // what holds now: each node's load balancer probe (its deep health check, database login included)
-  const compute = s.factory.compute(spec.subscriptionId);
   for (const n of input.nodes) {
-    const vm = await compute.virtualMachines.get(spec.resourceGroup, n.name, s.factory.call());
-    const nics = vm.networkProfile?.networkInterfaces ?? [];
-    const nicId = (nics.find((x) => x.primary) ?? nics[0])?.id;
-    const ip = nicId ? await privateIpOf(spec, nicId) : undefined;
-    const probe = ip ? await probeOf(spec, ip) : { state: "unknown" as const, note: "no private IP" };
+    const probe = await probeOfVm(s.factory, spec, n.name);
     if (probe.state !== "up") {
       return no(`the load balancer's probe of ${n.name} says ${probe.state}${probe.note ? ` (${probe.note})` : ""}`);
     }
@@ -89,5 +82,3 @@ export async function checkNodesInServiceActivity(input: CheckNodesInServiceInpu
     database,
   };
 }
-
-df.app.activity(Names.activities.checkNodesInService, { handler: checkNodesInServiceActivity });

@@ -5,13 +5,12 @@
 // bootstrap-db guacadmin's) from this activity instead, read from the stack's vault with the
 // Function App's identity right here and handed over as managed Run Command protected parameters:
 // the nodes' identities cannot read them at all.
-import * as df from "durable-functions";
 import type { SecretClient } from "@azure/keyvault-secrets";
-import { ArmDocuments } from "../../shared/arm/arm-documents";
+import { stackVault } from "../../shared/arm/stack-vault";
 import { ROTATION_TAGS } from "../../shared/credentials/rotation-state";
 import { STACK_TAG_NAME, stackNames } from "../../shared/graph/names";
-import { API_VERSIONS } from "../../shared/graph/stack-graph";
 import { HANDED_PARAMETERS, handedSecrets, SETTLED, type HandedSecret } from "../../shared/node/agent";
+import type { WebNodeRef } from "../../shared/node/model";
 import {
   runAgentCommand,
   type AgentCommandResult,
@@ -19,13 +18,7 @@ import {
   type ProtectedRun,
 } from "../../shared/node/run-agent";
 import type { StackSpec } from "../../shared/spec/types";
-import { Names } from "../names";
 import { services } from "../services";
-
-export interface WebNodeRef {
-  name: string;
-  id: string;
-}
 
 export interface ListWebNodesInput {
   spec: StackSpec;
@@ -83,13 +76,8 @@ async function handOver(input: RunNodeAgentInput, handed: HandedSecret[]): Promi
       `${input.vmName} is not a web node of a registered stack in ${input.resourceGroup}: no password is handed to it`,
     );
   }
-  const vault = await new ArmDocuments(s.factory).get({
-    id: stackNames(record.spec).keyVaultId,
-    apiVersion: API_VERSIONS.keyVault,
-  });
-  const uri = (vault?.properties as { vaultUri?: unknown } | undefined)?.vaultUri;
-  if (typeof uri !== "string") throw new Error(`the vault of stack ${record.name} does not exist`);
-  const client = s.factory.secrets(uri);
+  const client = await stackVault(s.factory, record.spec);
+  if (!client) throw new Error(`the vault of stack ${record.name} does not exist`);
   const protectedParameters: ProtectedParameter[] = [];
   for (const h of handed) protectedParameters.push(...(await secretParameters(client, h)));
   return { protectedParameters, location: vm.location };
@@ -119,6 +107,3 @@ function valueOf(secret: { value?: string }, h: HandedSecret): string {
   if (!secret.value) throw new Error(`secret '${h.secret}' has no value`);
   return secret.value;
 }
-
-df.app.activity(Names.activities.listWebNodes, { handler: listWebNodesActivity });
-df.app.activity(Names.activities.runNodeAgent, { handler: runNodeAgentActivity });

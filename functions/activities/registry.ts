@@ -1,10 +1,10 @@
-// Activities that write the stack registry and the audit trail (Table Storage). Orchestrators can't
-// do I/O, so every record of what happened goes through here.
-import * as df from "durable-functions";
+// Activities that write the stack registry, the audit trail and the alert inbox (Table Storage), and
+// the workers' claim of the stack. Orchestrators can't do I/O, so every record of what happened goes
+// through here.
 import type { OperationOutcome, StackObserved } from "../../shared/stack-status";
-import type { OperationKind, StackConditionInput } from "../../shared/store";
-import { Names } from "../names";
+import { StackNotFoundError, type AuditOperationKind, type StackConditionInput } from "../../shared/store";
 import { services } from "../services";
+import { claimForWorker, type WorkerClaim, type WorkerKind } from "../stack-claim";
 
 export interface RecordObservedInput {
   stack: string;
@@ -42,7 +42,7 @@ export interface AppendAuditInput {
   stack: string;
   what: string;
   why: string;
-  operation?: { kind: OperationKind; instanceId: string };
+  operation?: { kind: AuditOperationKind; instanceId: string };
   details?: Record<string, unknown>;
 }
 
@@ -65,14 +65,55 @@ export async function releaseOperationActivity(input: ReleaseOperationInput): Pr
 
 /** After a teardown: the stack leaves the registry, the repair and certificate ledgers and the fleet state; its audit trail stays. */
 export async function forgetStackActivity(input: { stack: string }): Promise<void> {
-  const { registry, repairs, fleet, certificates } = services();
+  const { registry, repairs, fleet, certificates, connections } = services();
   await repairs.forget(input.stack);
   await certificates.forget(input.stack);
+  await connections.forget(input.stack);
   await fleet.delete(input.stack);
   await registry.delete(input.stack);
 }
 
-df.app.activity(Names.activities.recordObserved, { handler: recordObservedActivity });
-df.app.activity(Names.activities.appendAudit, { handler: appendAuditActivity });
-df.app.activity(Names.activities.releaseOperation, { handler: releaseOperationActivity });
-df.app.activity(Names.activities.forgetStack, { handler: forgetStackActivity });
+export interface ClaimInput {
+  stack: string;
+  instanceId: string;
+  /** ISO 8601, the orchestration's time */
+  at: string;
+}
+
+/**
+ * The claim activity of one kind of worker (heal, scale, a rotation, the certificate worker): claims
+ * the stack for that instance (again: harmless). Another live operation is reported, never
+ * overridden: the worker waits for it (functions/stack-claim.ts claimForWorker).
+ */
+export function claimFor(kind: WorkerKind): (input: ClaimInput) => Promise<WorkerClaim> {
+  return (input) => claimForWorker(input.stack, kind, input.instanceId, input.at);
+}
+
+export interface SetConditionsInput {
+  stack: string;
+  conditions?: StackConditionInput[];
+  /** one condition (scale's input) */
+  condition?: StackConditionInput;
+}
+
+/** Sets conditions on the stack's record (by type; the others stay); a stack torn down meanwhile is fine. */
+export async function setConditionsActivity(input: SetConditionsInput): Promise<void> {
+  const conditions = [...(input.conditions ?? []), ...(input.condition ? [input.condition] : [])];
+  try {
+    await services().registry.setConditions(input.stack, conditions);
+  } catch (e) {
+    if (!(e instanceof StackNotFoundError)) throw e;
+  }
+}
+
+export interface ConsumeSignalsInput {
+  stack: string;
+  ids: string[];
+  outcome: string;
+}
+
+/** Marks alert signals done, with what came of them. */
+export async function consumeSignalsActivity(input: ConsumeSignalsInput): Promise<number> {
+  if (input.ids.length === 0) return 0;
+  return services().inbox.consume(input.stack, input.ids, input.outcome);
+}

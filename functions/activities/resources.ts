@@ -1,20 +1,16 @@
 // Activities over the resource graph: build it, and plan, apply or remove one node. Each is
 // idempotent (the engine reads, compares and writes only what differs), so a retried or replayed
 // activity is harmless.
-import * as df from "durable-functions";
 import { ArmDocuments } from "../../shared/arm/arm-documents";
 import type { ApplyResult, RemoveResult } from "../../shared/arm/engine";
 import { ArmApplyError } from "../../shared/arm/errors";
 import { asBackgroundWork } from "../../shared/azure/arm-budget";
-import { stackNames } from "../../shared/graph/names";
-import { API_VERSIONS, buildStackGraph } from "../../shared/graph/stack-graph";
 import type { GraphNode, NodePlan, StackGraph } from "../../shared/graph/types";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
-import { renderWebNodeCustomData } from "../../shared/node/web-node-template";
 import { effectiveFleet, type FleetMembers } from "../../shared/scale/fleet";
-import { Names } from "../names";
 import { services } from "../services";
+import { stackGraphOf, tlsBundleStored } from "../stack-graph";
 
 export interface BuildGraphInput {
   spec: StackSpec;
@@ -29,43 +25,6 @@ export async function buildGraphActivity(input: BuildGraphInput): Promise<StackG
   const s = services();
   const members = input.members ?? effectiveFleet(input.spec, await s.fleet.get(input.spec.name));
   return stackGraphOf(input.spec, members, await tlsBundleStored(input.spec));
-}
-
-/**
- * The stack's graph for these members; `tlsBundle`: whether its vault holds the TLS bundle (the drift
- * screen takes it from the certificate ledger instead of asking Key Vault).
- */
-export function stackGraphOf(
-  spec: StackSpec,
-  members: Pick<FleetMembers, "size" | "ordinals">,
-  tlsBundle: boolean,
-): StackGraph {
-  const s = services();
-  return buildStackGraph(spec, {
-    tenantId: s.tenantId,
-    functionPrincipalId: s.functionPrincipalId,
-    recordingWriterRoleId: s.recordingWriterRoleId,
-    alertActionGroupId: s.alertActionGroupId,
-    tlsBundle,
-    renderCustomData: (vm) => renderWebNodeCustomData(spec, vm),
-    ...(spec.fleet.mode === "availabilitySet"
-      ? { webNodeOrdinals: members.ordinals }
-      : { scaleSetCapacity: members.size }),
-  });
-}
-
-/** Whether the stack's vault holds a TLS bundle (a role assignment on it needs it to exist). */
-export async function tlsBundleStored(spec: StackSpec): Promise<boolean> {
-  const node: GraphNode = {
-    key: `secret:${SECRET_NAMES.tlsBundle}`,
-    kind: "keyVaultSecret",
-    id: `${stackNames(spec).keyVaultId}/secrets/${SECRET_NAMES.tlsBundle}`,
-    apiVersion: API_VERSIONS.keyVault,
-    body: {},
-    dependsOn: [],
-  };
-  const observed = await services().engine.observe(node);
-  return !!observed && observed.deleted !== true;
 }
 
 /**
@@ -129,8 +88,3 @@ async function removeSuperseded(node: GraphNode): Promise<void> {
     if (await arm.get(old)) await arm.delete(old);
   }
 }
-
-df.app.activity(Names.activities.buildStackGraph, { handler: buildGraphActivity });
-df.app.activity(Names.activities.planResource, { handler: planResourceActivity });
-df.app.activity(Names.activities.applyResource, { handler: applyResourceActivity });
-df.app.activity(Names.activities.removeResource, { handler: removeResourceActivity });

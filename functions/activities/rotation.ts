@@ -1,132 +1,27 @@
-// Activities of the database credential rotation (rotateDatabaseCredentials). Key Vault is the state:
-// each step reads the secret versions' labels (tags) first and writes only what differs, so a
-// retried or re-run step is harmless (AWS Secrets Manager's createSecret / finishSecret, idempotent
-// by the rotation id the way AWS uses ClientRequestToken). A generated password goes straight into
-// Key Vault; the one step that must send a value somewhere else (the admin password, to ARM) reads
-// it from Key Vault itself. No value is ever returned, thrown or logged: results carry secret
-// names and versions only.
-import * as df from "durable-functions";
-import type { SecretClient } from "@azure/keyvault-secrets";
-import { generatePassword } from "../../shared/arm/secret-values";
-import {
-  adminLabelChanges,
-  appLabelChanges,
-  deriveAdminState,
-  deriveAppUserState,
-  ROTATION_TAGS,
-  type AdminState,
-  type AppUserState,
-  type LabelChange,
-  type PendingVersion,
-  type SecretVersionMeta,
-} from "../../shared/credentials/rotation-state";
+// Activities of the database credential rotation (rotateDatabaseCredentials): thin adapters over the
+// credential vault (shared/credentials/credential-vault.ts: Key Vault's labels are the state, every
+// step idempotent) and the registry (functions/credential-store.ts). The one step that must send a
+// value somewhere else (the admin password, to ARM) reads it from Key Vault itself. No value is ever
+// returned, thrown or logged: results carry secret names and versions only.
+import type { CredentialKind, CredentialState, PendingPassword } from "../../shared/credentials/credential-vault";
+import type { LabelChange } from "../../shared/credentials/rotation-state";
 import { stackNames } from "../../shared/graph/names";
-import { APP_USERS } from "../../shared/node/constants";
-import { appUserSecretName, SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
-import type { CredentialsObserved, RotationOutcome, StackObserved } from "../../shared/stack-status";
-import { StackNotFoundError, type StackConditionInput, type StackOperation } from "../../shared/store";
-import { Names } from "../names";
+import type { CredentialsObserved } from "../../shared/stack-status";
+import type { StackOperation } from "../../shared/store";
+import { credentialVault, recordCredentials, type RecordCredentialsInput } from "../credential-store";
 import { services } from "../services";
-import { claimForWorker } from "../stack-claim";
 
-const PASSWORD_LENGTH = 32;
-
-export type CredentialKind = "app" | "admin";
-
-// ------------------------------------------------------------------------------------ Key Vault
-
-async function vaultClient(spec: StackSpec): Promise<SecretClient> {
-  const { factory } = services();
-  const names = stackNames(spec);
-  const vault = await factory
-    .keyVaultManagement(spec.subscriptionId)
-    .vaults.get(spec.resourceGroup, names.keyVault, factory.call());
-  const uri = vault.properties.vaultUri;
-  if (!uri) throw new Error(`the vault ${names.keyVault} has no vault URI`);
-  return factory.secrets(uri);
-}
-
-async function versionsOf(client: SecretClient, secret: string): Promise<SecretVersionMeta[]> {
-  const found: SecretVersionMeta[] = [];
-  for await (const p of client.listPropertiesOfSecretVersions(secret, services().factory.call())) {
-    if (!p.version) continue;
-    found.push({
-      secret,
-      version: p.version,
-      ...(p.createdOn ? { createdOn: p.createdOn.toISOString() } : {}),
-      enabled: p.enabled !== false,
-      tags: { ...(p.tags ?? {}) },
-    });
-  }
-  return found;
-}
-
-interface Versions {
-  a: SecretVersionMeta[];
-  b: SecretVersionMeta[];
-  admin: SecretVersionMeta[];
-}
-
-async function readVersions(client: SecretClient): Promise<Versions> {
-  const [a, b, admin] = await Promise.all([
-    versionsOf(client, appUserSecretName("a")),
-    versionsOf(client, appUserSecretName("b")),
-    versionsOf(client, SECRET_NAMES.dbAdminPassword),
-  ]);
-  return { a, b, admin };
-}
-
-/** Replaces one version's tags with `tags` (Key Vault PATCH replaces the whole tag set). */
-async function setTags(client: SecretClient, secret: string, version: string, tags: Record<string, string>) {
-  await client.updateSecretProperties(secret, version, { tags, ...services().factory.call() });
-}
-
-function tagsOf(versions: Versions, secret: string, version: string): Record<string, string> {
-  const all = [...versions.a, ...versions.b, ...versions.admin];
-  return { ...(all.find((v) => v.secret === secret && v.version === version)?.tags ?? {}) };
-}
-
-async function applyLabels(client: SecretClient, versions: Versions, changes: LabelChange[]): Promise<void> {
-  for (const c of changes) {
-    await setTags(client, c.secret, c.version, {
-      ...tagsOf(versions, c.secret, c.version),
-      [ROTATION_TAGS.label]: c.to,
-    });
-  }
-}
-
-// ------------------------------------------------------------------------------------ reading
-
-export interface CredentialStateOutput {
-  app: AppUserState;
-  admin: AdminState;
-  /** labels that disagree with the derived state (a finish cut short); normalizeCredentialLabels fixes them */
-  staleLabels: LabelChange[];
-}
-
-export async function readCredentialStateActivity(input: { spec: StackSpec }): Promise<CredentialStateOutput> {
-  const versions = await readVersions(await vaultClient(input.spec));
-  const app = deriveAppUserState(versions);
-  const admin = deriveAdminState(versions.admin);
-  return { app, admin, staleLabels: [...appLabelChanges(app, versions), ...adminLabelChanges(admin, versions.admin)] };
+export async function readCredentialStateActivity(input: { spec: StackSpec }): Promise<CredentialState> {
+  return (await credentialVault(input.spec)).state();
 }
 
 /** Brings every label in line with the derived state; returns what it changed. */
 export async function normalizeCredentialLabelsActivity(input: {
   spec: StackSpec;
 }): Promise<{ changes: LabelChange[] }> {
-  const client = await vaultClient(input.spec);
-  const versions = await readVersions(client);
-  const changes = [
-    ...appLabelChanges(deriveAppUserState(versions), versions),
-    ...adminLabelChanges(deriveAdminState(versions.admin), versions.admin),
-  ];
-  await applyLabels(client, versions, changes);
-  return { changes };
+  return { changes: await (await credentialVault(input.spec)).normalize() };
 }
-
-// ------------------------------------------------------------------------------------ createSecret
 
 export interface CreatePendingInput {
   spec: StackSpec;
@@ -134,59 +29,10 @@ export interface CreatePendingInput {
   rotationId: string;
 }
 
-export type CreatePendingOutput = PendingVersion & { slot?: "a" | "b"; user?: string; created: boolean };
-
-/**
- * A new version of the idle app user's secret (or of the admin password), labelled pending, with a
- * generated value that goes nowhere else. A pending version already there (this rotation's, retried,
- * or an interrupted one's) is returned instead: there is never more than one.
- */
-export async function createPendingPasswordActivity(input: CreatePendingInput): Promise<CreatePendingOutput> {
-  const client = await vaultClient(input.spec);
-  const versions = await readVersions(client);
-  let secret: string;
-  let replaces: string;
-  let slot: "a" | "b" | undefined;
-  if (input.kind === "app") {
-    const state = deriveAppUserState(versions);
-    if (state.pending) return { ...state.pending, created: false };
-    slot = state.previous.slot;
-    secret = state.previous.secret;
-    replaces = state.previous.version;
-  } else {
-    const state = deriveAdminState(versions.admin);
-    if (state.pending) return { ...state.pending, created: false };
-    secret = SECRET_NAMES.dbAdminPassword;
-    replaces = state.current.version;
-  }
-  const tags = {
-    [ROTATION_TAGS.label]: "pending",
-    [ROTATION_TAGS.rotationId]: input.rotationId,
-    [ROTATION_TAGS.replaces]: replaces,
-  };
-  const made = await client.setSecret(secret, generatePassword(PASSWORD_LENGTH), {
-    contentType: "password",
-    tags,
-    ...services().factory.call(),
-  });
-  const version = made.properties.version;
-  if (!version) throw new Error(`Key Vault returned no version for the new ${secret}`);
-  return {
-    secret,
-    version,
-    rotationId: input.rotationId,
-    replaces,
-    ...(made.properties.createdOn ? { createdOn: made.properties.createdOn.toISOString() } : {}),
-    ...(slot ? { slot, user: APP_USERS[slot] } : {}),
-    created: true,
-  };
+/** createSecret: a new version labelled pending (or the one already pending). */
+export async function createPendingPasswordActivity(input: CreatePendingInput): Promise<PendingPassword> {
+  return (await credentialVault(input.spec)).createPending(input.kind, input.rotationId);
 }
-
-function versionsOfKind(versions: Versions, kind: CredentialKind): SecretVersionMeta[] {
-  return kind === "admin" ? versions.admin : [...versions.a, ...versions.b];
-}
-
-// ------------------------------------------------------------------------------------ finishSecret
 
 export interface FinishInput {
   spec: StackSpec;
@@ -197,54 +43,9 @@ export interface FinishInput {
   at: string;
 }
 
-/**
- * Promotes the pending version: it becomes current (generation + 1) first, so the state derives
- * right after any prefix of these writes; then the old current becomes previous (app users: still
- * valid) or retired (admin: the server no longer takes it), the version the pending one replaced is
- * retired, and any other stale label is fixed. Already promoted: only the relabelling runs.
- */
+/** finishSecret: the pending version becomes current, the old ones previous and retired. */
 export async function finishRotationActivity(input: FinishInput): Promise<{ changes: LabelChange[] }> {
-  const client = await vaultClient(input.spec);
-  let versions = await readVersions(client);
-  const changes: LabelChange[] = [];
-  const target = versionsOfKind(versions, input.kind).find((v) => v.version === input.version);
-  if (!target) throw new Error(`version ${input.version} of the ${input.kind} password is not in Key Vault`);
-  const label = target.tags[ROTATION_TAGS.label];
-  if (label === "pending") {
-    const before =
-      input.kind === "admin" ? deriveAdminState(versions.admin).current : deriveAppUserState(versions).current;
-    const tags = {
-      ...target.tags,
-      [ROTATION_TAGS.label]: "current",
-      [ROTATION_TAGS.generation]: String(before.generation + 1),
-      [ROTATION_TAGS.since]: input.at,
-    };
-    await setTags(client, target.secret, target.version, tags);
-    changes.push({ secret: target.secret, version: target.version, from: "pending", to: "current" });
-    // the old current: previous (app users) or retired (admin)
-    const demoted = input.kind === "admin" ? "retired" : "previous";
-    await setTags(client, before.secret, before.version, {
-      ...tagsOf(versions, before.secret, before.version),
-      [ROTATION_TAGS.label]: demoted,
-    });
-    changes.push({ secret: before.secret, version: before.version, to: demoted });
-  } else if (label !== "current") {
-    throw new Error(`version ${input.version} of ${target.secret} is ${label ?? "unlabelled"}, not pending`);
-  }
-  // the version the new one replaced no longer logs in (a never-rotated one has no label to go stale)
-  const replaced = target.tags[ROTATION_TAGS.replaces];
-  const replacedTags = replaced ? tagsOf(versions, target.secret, replaced) : {};
-  if (replaced && replacedTags[ROTATION_TAGS.label] !== "retired") {
-    await setTags(client, target.secret, replaced, { ...replacedTags, [ROTATION_TAGS.label]: "retired" });
-    changes.push({ secret: target.secret, version: replaced, to: "retired" });
-  }
-  versions = await readVersions(client);
-  const rest =
-    input.kind === "admin"
-      ? adminLabelChanges(deriveAdminState(versions.admin), versions.admin)
-      : appLabelChanges(deriveAppUserState(versions), versions);
-  await applyLabels(client, versions, rest);
-  return { changes: [...changes, ...rest] };
+  return { changes: await (await credentialVault(input.spec)).finish(input.kind, input.version, input.at) };
 }
 
 export interface AbandonInput {
@@ -257,23 +58,8 @@ export interface AbandonInput {
 
 /** A rolled-back rotation's version is labelled failed (and says why); it is never used again. */
 export async function abandonPendingActivity(input: AbandonInput): Promise<{ changed: boolean }> {
-  const client = await vaultClient(input.spec);
-  const versions = await readVersions(client);
-  const target = versionsOfKind(versions, input.kind).find((v) => v.version === input.version);
-  if (!target) throw new Error(`version ${input.version} of the ${input.kind} password is not in Key Vault`);
-  const label = target.tags[ROTATION_TAGS.label];
-  if (label === "failed") return { changed: false };
-  if (label !== "pending")
-    throw new Error(`version ${input.version} of ${target.secret} is ${label ?? "unlabelled"}, not pending`);
-  await setTags(client, target.secret, target.version, {
-    ...target.tags,
-    [ROTATION_TAGS.label]: "failed",
-    [ROTATION_TAGS.failure]: oneLine(input.reason, 250),
-  });
-  return { changed: true };
+  return { changed: await (await credentialVault(input.spec)).abandon(input.kind, input.version, input.reason) };
 }
-
-// ------------------------------------------------------------------------------------ admin via ARM
 
 export interface ApplyAdminPasswordInput {
   spec: StackSpec;
@@ -290,12 +76,7 @@ export interface ApplyAdminPasswordInput {
 export async function applyAdminPasswordActivity(input: ApplyAdminPasswordInput): Promise<{ applied: true }> {
   const { spec } = input;
   const { factory } = services();
-  const client = await vaultClient(spec);
-  const secret = await client.getSecret(SECRET_NAMES.dbAdminPassword, { version: input.version, ...factory.call() });
-  const value = secret.value;
-  if (typeof value !== "string" || value.length === 0) {
-    throw new Error(`version ${input.version} of ${SECRET_NAMES.dbAdminPassword} has no value`);
-  }
+  const value = await (await credentialVault(spec)).adminPassword(input.version);
   const names = stackNames(spec);
   try {
     await factory
@@ -338,133 +119,11 @@ export async function loadRotationTargetActivity(input: { stack: string }): Prom
   };
 }
 
-export type ClaimForRotationOutput = { ok: true } | { ok: false; running: StackOperation } | { ok: false; gone: true };
-
-/**
- * Claims the stack for this rotation (again: harmless). Another live operation (deploy, heal, scale)
- * is reported, never overridden: the rotation waits for it. While the rotation holds the claim, a
- * PUT or DELETE of the stack gets 409 and heal and scale wait.
- */
-export async function claimForRotationActivity(input: {
-  stack: string;
-  instanceId: string;
-  at: string;
-}): Promise<ClaimForRotationOutput> {
-  return claimForWorker(input.stack, "rotate-database", input.instanceId, input.at);
-}
-
-export interface RecordCredentialsInput {
-  stack: string;
-  spec: StackSpec;
-  /** ISO 8601, the orchestration's time */
-  at: string;
-  /** the rotation that just ended, if one did */
-  outcome?: RotationOutcome;
-}
-
-/**
- * Copies the credential state from Key Vault into the registry (observed.credentials), with the
- * rotation's outcome, and sets the CredentialsRotated condition. Deploy, reconcile and heal read the
- * current app user from this copy.
- */
+/** Copies the credential state into the registry with the rotation's outcome. */
 export async function recordCredentialsActivity(input: RecordCredentialsInput): Promise<CredentialsObserved> {
-  const { registry } = services();
-  const state = await readCredentialStateActivity({ spec: input.spec });
-  const record = await registry.get(input.stack);
-  if (!record) throw new StackNotFoundError(input.stack);
-  const before = record.observed?.credentials;
-  const { app, admin } = state;
-  const credentials: CredentialsObserved = {
-    database: {
-      currentUser: app.current.user,
-      slot: app.current.slot,
-      version: app.current.version,
-      ...(app.current.since ? { since: app.current.since } : {}),
-      previousUser: app.previous.user,
-      ...(app.pending
-        ? {
-            pending: {
-              user: app.pending.user,
-              version: app.pending.version,
-              ...(app.pending.rotationId ? { rotationId: app.pending.rotationId } : {}),
-              ...(app.pending.createdOn ? { since: app.pending.createdOn } : {}),
-            },
-          }
-        : {}),
-    },
-    admin: {
-      version: admin.current.version,
-      ...(admin.current.since ? { since: admin.current.since } : {}),
-      ...(admin.pending
-        ? {
-            pending: {
-              version: admin.pending.version,
-              ...(admin.pending.rotationId ? { rotationId: admin.pending.rotationId } : {}),
-              ...(admin.pending.createdOn ? { since: admin.pending.createdOn } : {}),
-            },
-          }
-        : {}),
-    },
-    ...(input.outcome
-      ? { lastRotation: input.outcome }
-      : before?.lastRotation
-        ? { lastRotation: before.lastRotation }
-        : {}),
-    ...(input.outcome && input.outcome.outcome !== "succeeded" && input.outcome.outcome !== "skipped"
-      ? { lastFailure: input.outcome }
-      : before?.lastFailure
-        ? { lastFailure: before.lastFailure }
-        : {}),
-    checkedAt: input.at,
-  };
-  if (!record.observed)
-    throw new Error(`stack '${input.stack}' has not been deployed: no observed state to add credentials to`);
-  const observed: StackObserved = { ...record.observed, credentials };
-  await registry.putObserved(input.stack, observed, { generation: Math.max(record.observedGeneration, 1) });
-  const condition = credentialCondition(credentials);
-  if (condition) await registry.setConditions(input.stack, [condition]);
-  return credentials;
-}
-
-function credentialCondition(c: CredentialsObserved): StackConditionInput | undefined {
-  const last = c.lastRotation;
-  const pending = c.database.pending ?? c.admin.pending;
-  if (pending) {
-    return {
-      type: "CredentialsRotated",
-      status: "Unknown",
-      reason: "RotationPending",
-      message: `a rotation has not finished (version ${pending.version}${pending.rotationId ? `, rotation ${pending.rotationId}` : ""}); the next rotation run finishes it or rolls it back`,
-    };
-  }
-  if (!last) return undefined;
-  if (last.outcome === "succeeded") {
-    return {
-      type: "CredentialsRotated",
-      status: "True",
-      reason: "Rotated",
-      message: `rotated at ${last.finishedAt}: nodes use ${c.database.currentUser}; ${c.database.previousUser} stays valid until the next rotation`,
-    };
-  }
-  if (last.outcome === "skipped") return undefined;
-  return {
-    type: "CredentialsRotated",
-    status: "False",
-    reason: last.outcome === "rolled-back" ? "RotationRolledBack" : "RotationFailed",
-    message: `rotation ${last.rotationId} ${last.outcome === "rolled-back" ? "was rolled back" : "failed"} at ${last.finishedAt}: ${last.failure ?? "see the audit trail"}; nodes use ${c.database.currentUser}`,
-  };
+  return recordCredentials(input);
 }
 
 function oneLine(text: string, max: number): string {
   return text.split("\n")[0].trim().slice(0, max);
 }
-
-df.app.activity(Names.activities.loadRotationTarget, { handler: loadRotationTargetActivity });
-df.app.activity(Names.activities.claimForRotation, { handler: claimForRotationActivity });
-df.app.activity(Names.activities.readCredentialState, { handler: readCredentialStateActivity });
-df.app.activity(Names.activities.normalizeCredentialLabels, { handler: normalizeCredentialLabelsActivity });
-df.app.activity(Names.activities.createPendingPassword, { handler: createPendingPasswordActivity });
-df.app.activity(Names.activities.finishRotation, { handler: finishRotationActivity });
-df.app.activity(Names.activities.abandonPending, { handler: abandonPendingActivity });
-df.app.activity(Names.activities.applyAdminPassword, { handler: applyAdminPasswordActivity });
-df.app.activity(Names.activities.recordCredentials, { handler: recordCredentialsActivity });

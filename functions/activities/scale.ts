@@ -3,33 +3,25 @@
 // the member nodes (agent health, CPU from Azure Monitor), keep
 // the fleet state, remove a scale set instance, and record outcomes. Each is idempotent: a retried
 // or replayed call reads again and writes only what differs.
-import * as df from "durable-functions";
-import { ALERT_METRICS } from "../../shared/alerts/match";
+import { ALERT_METRICS } from "../../shared/azure/metrics";
 import type { ScaleMetricClaim, StackSignal } from "../../shared/alerts/signal";
 import { stackNames, webNodeNames } from "../../shared/graph/names";
-import { API_VERSIONS } from "../../shared/graph/stack-graph";
-import type { GraphNode } from "../../shared/graph/types";
+import type { AppUserSlot } from "../../shared/node/constants";
+import { joinSignIn } from "../../shared/access/plan";
+import { publicHostnameOf, signInAuthority } from "../../shared/access/sign-in";
+import { appUserForNewNode, type JoinSignIn } from "../../shared/node/join";
+import { nodeHealth, summarize, type NodeSummary, type WebNodeRef } from "../../shared/node/model";
 import { runAgentCommand } from "../../shared/node/run-agent";
 import { effectiveFleet, type EffectiveFleet } from "../../shared/scale/fleet";
 import type { LoadReading } from "../../shared/scale/corroborate";
-import type { ScaleNodeObservation } from "../../shared/scale/policy";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
-import type { ObservedNode } from "../../shared/stack-status";
-import {
-  StackNotFoundError,
-  type FleetChange,
-  type FleetMembersInput,
-  type StackConditionInput,
-  type StackOperation,
-} from "../../shared/store";
+import type { FleetChange, FleetMembersInput, StackOperation } from "../../shared/store";
 import { intentsOf } from "../alert-wake";
-import { Names } from "../names";
-import { agentAnswered, isHealthy, observedNode } from "../orchestrators/node-health";
-import { currentDbUserSlot } from "../../shared/stack-status";
 import { services } from "../services";
-import { claimForWorker } from "../stack-claim";
-import { listWebNodesActivity, type WebNodeRef } from "./nodes";
+import { listWebNodesActivity } from "./nodes";
+import { claimFor, type ClaimInput } from "./registry";
+import { tlsBundleStored } from "../stack-graph";
 
 /** What the orchestration decides with: the stack's spec and its fleet as scaling left it. */
 export interface ScaleView {
@@ -44,8 +36,15 @@ export interface ScaleView {
   tearingDown?: boolean;
   /** how long a new node may take to come up (the app's setting) */
   nodeReadyTimeoutMinutes?: number;
-  /** the app user the stack's nodes log in as now (credential rotation alternates it) */
-  dbUserSlot?: "a" | "b";
+  /** the app user a new node logs in as (shared/node/join.ts) */
+  dbUserSlot?: AppUserSlot;
+  /** the sign-in settings a new node gets (absent: the stack has no `access`, or a view from before) */
+  signIn?: JoinSignIn;
+}
+
+function joinSignInOf(spec: StackSpec): { signIn?: JoinSignIn } {
+  const signIn = joinSignIn(spec, { publicHostname: publicHostnameOf(spec), authority: signInAuthority() });
+  return signIn ? { signIn } : {};
 }
 
 async function readView(stack: string): Promise<ScaleView> {
@@ -61,7 +60,8 @@ async function readView(stack: string): Promise<ScaleView> {
     ...(kept?.lastScale ? { lastScale: kept.lastScale } : {}),
     ...(record.operation?.kind === "teardown" ? { tearingDown: true } : {}),
     nodeReadyTimeoutMinutes,
-    dbUserSlot: currentDbUserSlot(record.observed),
+    dbUserSlot: appUserForNewNode(record.observed),
+    ...joinSignInOf(record.spec),
   };
 }
 
@@ -77,33 +77,17 @@ export async function takeScaleSignalsActivity(input: { stack: string }): Promis
   return { ...(await readView(input.stack)), signals };
 }
 
-export interface ConsumeScaleSignalsInput {
-  stack: string;
-  ids: string[];
-  outcome: string;
-}
-
-export async function consumeScaleSignalsActivity(input: ConsumeScaleSignalsInput): Promise<number> {
-  if (input.ids.length === 0) return 0;
-  return services().inbox.consume(input.stack, input.ids, input.outcome);
-}
-
-export interface ClaimForScaleInput {
-  stack: string;
-  instanceId: string;
-  /** ISO 8601, the orchestration's time */
-  at: string;
-}
-
 export type ClaimForScaleOutput =
   ({ ok: true } & ScaleView) | { ok: false; gone: true } | { ok: false; gone?: false; running: StackOperation };
+
+const claimForScale = claimFor("scale");
 
 /**
  * Claims the stack for this scale orchestration (one writer per stack), and on success reads the
  * spec and members again: a deploy that ran while the scale waited may have changed them.
  */
-export async function claimForScaleActivity(input: ClaimForScaleInput): Promise<ClaimForScaleOutput> {
-  const claimed = await claimForWorker(input.stack, "scale", input.instanceId, input.at);
+export async function claimForScaleActivity(input: ClaimInput): Promise<ClaimForScaleOutput> {
+  const claimed = await claimForScale(input);
   if (!claimed.ok) return claimed;
   return { ok: true, ...(await readView(input.stack)) };
 }
@@ -116,19 +100,12 @@ export interface ObserveScaleFleetInput {
   cpuMinutes: number;
 }
 
-export interface ObservedScaleNode extends ScaleNodeObservation {
-  id?: string;
-  /** false: a member the spec says exists but ARM has no VM for */
-  exists: boolean;
-  observed?: ObservedNode;
-}
-
 /**
  * The member nodes as they are now: each VM's agent health (live sessions, draining), and CPU from
  * Azure Monitor when it has data. A member without a VM is reported (exists: false), so the policy
  * counts it as unhealthy; CPU that can't be read stays unknown rather than failing the observation.
  */
-export async function observeScaleFleetActivity(input: ObserveScaleFleetInput): Promise<ObservedScaleNode[]> {
+export async function observeScaleFleetActivity(input: ObserveScaleFleetInput): Promise<NodeSummary[]> {
   const { spec } = input;
   const { factory } = services();
   const listed = await listWebNodesActivity({ spec });
@@ -152,30 +129,33 @@ export async function observeScaleFleetActivity(input: ObserveScaleFleetInput): 
       : {};
   const at = new Date();
   return Promise.all(
-    members.map(async (m): Promise<ObservedScaleNode> => {
-      const base = {
-        name: m.name,
-        id: m.id,
+    members.map(async (m): Promise<NodeSummary> => {
+      const cpuOf = cpu[m.id.toLowerCase()];
+      const extra = {
         exists: m.exists,
         ...(m.ordinal !== undefined ? { ordinal: m.ordinal } : {}),
-      };
-      const cpuOf = cpu[m.id.toLowerCase()];
-      if (!m.exists) return { ...base, answered: false, healthy: false };
-      const result = await runAgentCommand(factory, {
-        subscriptionId: spec.subscriptionId,
-        resourceGroup: spec.resourceGroup,
-        vmName: m.name,
-        command: "health",
-      });
-      const observed = observedNode(m.name, m.id, result, at);
-      return {
-        ...base,
-        answered: agentAnswered(result),
-        healthy: isHealthy(result),
-        ...(observed.liveSessions !== undefined ? { liveSessions: observed.liveSessions } : {}),
         ...(cpuOf !== undefined ? { cpu: cpuOf } : {}),
-        observed,
       };
+      if (!m.exists) {
+        return {
+          name: m.name,
+          id: m.id,
+          healthy: false,
+          answered: false,
+          ...extra,
+          problems: ["no VM"],
+          checkedAt: at.toISOString(),
+        };
+      }
+      const health = nodeHealth(
+        await runAgentCommand(factory, {
+          subscriptionId: spec.subscriptionId,
+          resourceGroup: spec.resourceGroup,
+          vmName: m.name,
+          command: "health",
+        }),
+      );
+      return summarize(m.name, m.id, health, at, { answered: health.answered, ...extra });
     }),
   );
 }
@@ -349,17 +329,7 @@ export async function recordFleetActivity(input: RecordFleetInput): Promise<void
 
 /** The Key Vault secret of the stack's TLS bundle when it has one, so a new node gets it too. */
 export async function fleetCertificateActivity(input: { spec: StackSpec }): Promise<string | null> {
-  const names = stackNames(input.spec);
-  const node: GraphNode = {
-    key: `secret:${SECRET_NAMES.tlsBundle}`,
-    kind: "keyVaultSecret",
-    id: `${names.keyVaultId}/secrets/${SECRET_NAMES.tlsBundle}`,
-    apiVersion: API_VERSIONS.keyVault,
-    body: {},
-    dependsOn: [],
-  };
-  const observed = await services().engine.observe(node);
-  return observed && observed.deleted !== true ? SECRET_NAMES.tlsBundle : null;
+  return (await tlsBundleStored(input.spec)) ? SECRET_NAMES.tlsBundle : null;
 }
 
 export interface RemoveScaleSetInstanceInput {
@@ -394,23 +364,10 @@ export async function removeScaleSetInstanceActivity(
   return { removed: true, capacity: set.sku?.capacity };
 }
 
-export interface SetScaleConditionInput {
-  stack: string;
-  condition: StackConditionInput;
-}
-
-export async function setScaleConditionActivity(input: SetScaleConditionInput): Promise<void> {
-  try {
-    await services().registry.setConditions(input.stack, [input.condition]);
-  } catch (e) {
-    if (!(e instanceof StackNotFoundError)) throw e;
-  }
-}
-
 export interface RecordScaleObservedInput {
   stack: string;
   /** nodes seen healthy after a scale-out */
-  add?: ObservedNode[];
+  add?: NodeSummary[];
   /** the VM a scale-in removed */
   remove?: string;
 }
@@ -428,14 +385,3 @@ export async function recordScaleObservedActivity(input: RecordScaleObservedInpu
   ].sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
   await registry.putObserved(input.stack, { ...record.observed, nodes }, { generation: record.observedGeneration });
 }
-
-df.app.activity(Names.activities.takeScaleSignals, { handler: takeScaleSignalsActivity });
-df.app.activity(Names.activities.consumeScaleSignals, { handler: consumeScaleSignalsActivity });
-df.app.activity(Names.activities.claimForScale, { handler: claimForScaleActivity });
-df.app.activity(Names.activities.observeScaleFleet, { handler: observeScaleFleetActivity });
-df.app.activity(Names.activities.readScaleLoad, { handler: readScaleLoadActivity });
-df.app.activity(Names.activities.recordFleet, { handler: recordFleetActivity });
-df.app.activity(Names.activities.fleetCertificate, { handler: fleetCertificateActivity });
-df.app.activity(Names.activities.removeScaleSetInstance, { handler: removeScaleSetInstanceActivity });
-df.app.activity(Names.activities.setScaleCondition, { handler: setScaleConditionActivity });
-df.app.activity(Names.activities.recordScaleObserved, { handler: recordScaleObservedActivity });

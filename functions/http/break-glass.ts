@@ -8,12 +8,12 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { BREAK_GLASS_LIMITS, validateBreakGlassRequest } from "../../shared/access/break-glass-request";
+import { newGuacadminPassword } from "../../shared/access/guacadmin-password";
 import { stackNames } from "../../shared/graph/names";
 import { conflictProblem, notFoundProblem, problemTypeUri, validationProblem } from "../../shared/http/problem";
 import { SECRET_NAMES } from "../../shared/secret-names";
-import { parseJsonBody } from "../../shared/spec/validate";
+import { parseJsonBody } from "../../shared/http/json-body";
 import { StackNotFoundError } from "../../shared/store";
-import { newGuacadminPasswordActivity } from "../activities/access";
 import { InstanceIds, Names } from "../names";
 import { BREAK_GLASS_CLOSE_EVENT, type BreakGlassInput, type BreakGlassStatus } from "../orchestrators/break-glass";
 import { services } from "../services";
@@ -91,12 +91,8 @@ export async function openBreakGlass(request: HttpRequest, context: InvocationCo
   let version = "";
   await startClaimed(stack, claim, async () => {
     // the version this window hands out, made under the claim; a failure releases it and starts nothing
-    version = (
-      await newGuacadminPasswordActivity({
-        spec: claim.spec,
-        requestId: `${instanceId}:${requestedAt.toISOString()}`,
-      })
-    ).version;
+    version = (await newGuacadminPassword(services().factory, claim.spec, `${instanceId}:${requestedAt.toISOString()}`))
+      .version;
     const input: BreakGlassInput = {
       stack,
       action: "open",

@@ -10,7 +10,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from "durable-functions";
 import { orderBudget, type ForceRequest } from "../../shared/acme/renewal-policy";
 import { notFoundProblem, problemTypeUri } from "../../shared/http/problem";
-import { certificateHostname } from "../activities/certificates";
+import { certificateHostname } from "../../shared/graph/names";
 import { wakeCertificateWorker } from "../certificate-wake";
 import { InstanceIds, Names } from "../names";
 import { services } from "../services";

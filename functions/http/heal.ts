@@ -8,7 +8,7 @@ import * as df from "durable-functions";
 import type { StackSignal } from "../../shared/alerts/signal";
 import { DEFAULT_OVERRIDE_MINUTES, RESUME_LIMITS, validateResumeRequest } from "../../shared/heal/resume-request";
 import { notFoundProblem, validationProblem } from "../../shared/http/problem";
-import { parseJsonBody } from "../../shared/spec/validate";
+import { parseJsonBody } from "../../shared/http/json-body";
 import { wakeStackWorker } from "../alert-wake";
 import { InstanceIds, Names } from "../names";
 import { services } from "../services";

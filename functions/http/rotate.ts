@@ -10,7 +10,7 @@ import * as df from "durable-functions";
 import { ROTATE_LIMITS, validateRotateRequest } from "../../shared/credentials/rotate-request";
 import { conflictProblem, notFoundProblem, problemTypeUri, validationProblem } from "../../shared/http/problem";
 import { StackNotFoundError } from "../../shared/store";
-import { parseJsonBody } from "../../shared/spec/validate";
+import { parseJsonBody } from "../../shared/http/json-body";
 import { InstanceIds, Names } from "../names";
 import type { RotateDatabaseInput } from "../orchestrators/rotate-database";
 import { services } from "../services";

@@ -6,7 +6,7 @@ import * as df from "durable-functions";
 import { ALERT_ACTOR_PREFIX } from "../../shared/alerts/signal";
 import { credentialSummary } from "../../shared/credentials/summary";
 import { accessSummary } from "../../shared/access/summary";
-import { publicHostnameOf, signInAuthority } from "../activities/access";
+import { publicHostnameOf, signInAuthority } from "../../shared/access/sign-in";
 import {
   conflictProblem,
   invalidQueryProblem,
@@ -18,13 +18,13 @@ import {
 import { certificateStatus } from "../../shared/acme/status";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import { STACK_NAME_PATTERN } from "../../shared/spec/schema";
-import { parseJsonBody, STACK_SPEC_LIMITS, validateStackSpec } from "../../shared/spec/validate";
+import { parseStackSpecBody, STACK_SPEC_LIMITS, validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 import { InstanceIds, isOperationOf, Names } from "../names";
 import type { DeployInput } from "../orchestrators/deploy-stack";
 import type { PlanInput } from "../orchestrators/plan-stack";
 import type { TeardownInput } from "../orchestrators/teardown-stack";
-import { certificateHostname } from "../activities/certificates";
+import { certificateHostname } from "../../shared/graph/names";
 import { services } from "../services";
 import { guarded, json, operationUrl, problem, routeStackName } from "./respond";
 import { claimStack, instanceStatus, StackMoveError, startClaimed, type ClaimKind } from "../stack-claim";
@@ -38,7 +38,7 @@ async function readSpec(request: HttpRequest, routeName: string) {
   if (declared > STACK_SPEC_LIMITS.maxBodyBytes) {
     return { ok: false as const, response: problem(payloadTooLargeProblem(STACK_SPEC_LIMITS.maxBodyBytes, declared)) };
   }
-  const body = parseJsonBody(new Uint8Array(await request.arrayBuffer()), request.headers.get("content-type"));
+  const body = parseStackSpecBody(new Uint8Array(await request.arrayBuffer()), request.headers.get("content-type"));
   if (!body.ok) return { ok: false as const, response: problem(body.problem) };
   const result = validateStackSpec(body.value, { routeName });
   if (!result.ok) return { ok: false as const, response: problem(validationProblem(result.errors)) };

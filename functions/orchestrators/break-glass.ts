@@ -15,15 +15,17 @@
 // request is never cancelled (it fires later into a task nobody waits for). Deterministic: time and
 // ids from the orchestration, every side effect an activity.
 import * as df from "durable-functions";
-import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-functions";
+import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { guacadminResultOf } from "../../shared/node/agent";
 import type { AgentCommandResult } from "../../shared/node/run-agent";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
 import type { RecordAccessInput } from "../activities/access";
-import type { WebNodeRef } from "../activities/nodes";
 import { Names } from "../names";
-import { activityRetry } from "./activity-retry";
+import { claimAndWait } from "../workflow/claim";
+import { jsonDocumentOf, runAgent } from "../workflow/node-steps";
+import { worker, type WorkerStatus } from "../workflow/worker";
+import { failureMessage, type Step } from "../workflow/workflow";
 
 /** The external event a close request raises. */
 export const BREAK_GLASS_CLOSE_EVENT = "close";
@@ -41,18 +43,16 @@ export interface BreakGlassInput {
   claimPollSeconds?: number;
 }
 
-export interface BreakGlassStatus {
-  operation: "break-glass";
-  stack: string;
+export interface BreakGlassStatus extends WorkerStatus<
+  "break-glass",
+  "opening" | "open" | "waiting-for-stack" | "closing" | "closed" | "rotated" | "failed"
+> {
   action: "open" | "rotate";
-  phase: "opening" | "open" | "waiting" | "closing" | "closed" | "rotated" | "failed";
   /** the password handed out (names and versions only) */
   secret?: { name: string; version: string };
   openedAt?: string;
   until?: string;
   closedBy?: "timer" | "request";
-  /** the operation it waits for while closing */
-  waitingFor?: string;
   failure?: string;
 }
 
@@ -62,73 +62,55 @@ const MAX_CLAIM_WAIT_MS = 12 * 3_600_000;
 export const breakGlass: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<BreakGlassInput>();
   const { stack } = input;
-  const retry = activityRetry();
-  const instanceId = context.df.instanceId;
-  const operation = { kind: "break-glass", instanceId };
-  const now = () => context.df.currentUtcDateTime;
-  const status: BreakGlassStatus = {
+  const w = worker<BreakGlassStatus>(context, {
     operation: "break-glass",
     stack,
     action: input.action,
     phase: input.action === "open" ? "opening" : "closing",
-  };
-  const publish = () => context.df.setCustomStatus(status);
+  });
+  const { status, instanceId } = w;
+  const publish = () => w.publish();
+  const now = () => w.now();
   publish();
 
-  const call = (name: string, data: unknown) => context.df.callActivityWithRetry(name, retry, data);
-  const audit = (what: string, why: string, details: Record<string, unknown>) =>
-    call(Names.activities.appendAudit, { stack, what, why, operation, details });
-  const record = (data: Omit<RecordAccessInput, "stack">) => call(Names.activities.recordAccess, { stack, ...data });
-  const release = () => call(Names.activities.releaseOperation, { stack, instanceId });
+  const audit = (what: string, why: string, details: Record<string, unknown>) => w.audit(what, why, details);
+  const record = (data: Omit<RecordAccessInput, "stack">) => w.call("recordAccess", { stack, ...data });
+  const release = () => w.call("releaseOperation", { stack, instanceId });
 
   /** One guacadmin command on the first web node that answers. */
-  const guacadmin = function* (spec: StackSpec, args: string[]): Generator<Task, ReturnType<typeof guacadminResultOf>> {
-    const nodes = (yield call(Names.activities.listWebNodes, { spec })) as WebNodeRef[];
+  const guacadmin = function* (spec: StackSpec, args: string[]): Step<ReturnType<typeof guacadminResultOf>> {
+    const nodes = yield* w.call("listWebNodes", { spec });
     let last: AgentCommandResult | undefined;
     for (const node of nodes) {
-      last = (yield call(Names.activities.runNodeAgent, {
-        subscriptionId: spec.subscriptionId,
-        resourceGroup: spec.resourceGroup,
-        stack,
-        vmName: node.name,
-        command: "guacadmin",
-        args,
-      })) as AgentCommandResult;
+      last = yield* runAgent(w, spec, node.name, "guacadmin", args);
       if (!last.reachable) continue;
-      if (last.exitCode !== 0 || typeof last.json !== "object" || last.json === null) {
+      const document = jsonDocumentOf(last);
+      if (!document) {
         throw new Error(`guacadmin ${args[0]} on ${node.name} failed: ${last.stderr ?? `exit ${last.exitCode}`}`);
       }
-      return guacadminResultOf(last.json as Record<string, unknown>);
+      return guacadminResultOf(document);
     }
     throw new Error(`guacadmin ${args[0]}: no web node answered${last?.error ? ` (${last.error})` : ""}`);
   };
 
   /** Claims the stack, waiting while another operation holds it; the spec as it is now, or undefined when gone. */
-  const claim = function* (): Generator<Task, StackSpec | undefined> {
-    const giveUp = now().getTime() + MAX_CLAIM_WAIT_MS;
-    for (;;) {
-      const claimed = (yield call(Names.activities.claimForBreakGlass, {
-        stack,
-        instanceId,
-        at: now().toISOString(),
-      })) as { ok: boolean; running?: { kind: string; instanceId: string }; gone?: true };
-      if (claimed.ok) {
-        status.waitingFor = undefined;
-        const loaded = (yield call(Names.activities.loadAccessTarget, { stack })) as { spec?: StackSpec };
-        return loaded.spec;
-      }
-      if (claimed.gone) return undefined;
-      status.phase = "waiting";
-      status.waitingFor = `${claimed.running?.kind} ${claimed.running?.instanceId}`;
-      publish();
-      const next = now().getTime() + (input.claimPollSeconds ?? 120) * 1000;
-      if (next > giveUp) throw new Error(`the stack stayed busy (${status.waitingFor}) for 12 hours`);
-      yield context.df.createTimer(new Date(next));
+  const claim = function* (): Step<StackSpec | undefined> {
+    const retryMs = (input.claimPollSeconds ?? 120) * 1000;
+    const claimed = yield* claimAndWait(w, "claimForBreakGlass", {
+      holder: undefined,
+      maxWaits: Math.floor(MAX_CLAIM_WAIT_MS / retryMs),
+      retryMs,
+      who: "break-glass",
+    });
+    if (claimed.outcome === "gone") return undefined;
+    if (claimed.outcome === "busy") {
+      throw new Error(`the stack stayed busy (${claimed.holder.kind} ${claimed.holder.instanceId}) for 12 hours`);
     }
+    return (yield* w.call("loadAccessTarget", { stack })).spec;
   };
 
   /** Disabled (while access is set) and a new password nobody was handed: the end of every window. */
-  const closeOrRotate = function* (closedBy?: "timer" | "request"): Generator<Task, void> {
+  const closeOrRotate = function* (closedBy?: "timer" | "request"): Step<void> {
     status.phase = "closing";
     publish();
     const spec = yield* claim();
@@ -139,14 +121,14 @@ export const breakGlass: OrchestrationHandler = function* (context: Orchestratio
       const at = now().toISOString();
       let disabled = false;
       if (spec.access) disabled = (yield* guacadmin(spec, ["disable"])).disabled;
-      const made = (yield call(Names.activities.newGuacadminPassword, {
+      const made = yield* w.call("newGuacadminPassword", {
         spec,
         // unique per run (a singleton id runs again), the same on a retry or replay of this one
-        requestId: `${instanceId}:${input.requestedAt ?? context.df.newGuid(instanceId)}:after`,
-      })) as { version: string };
+        requestId: `${instanceId}:${input.requestedAt ?? w.guid(instanceId)}:after`,
+      });
       yield* guacadmin(spec, ["set-password", "--version", made.version]);
       const opened = status.openedAt;
-      yield record({
+      yield* record({
         guacadmin: {
           disabled,
           since: at,
@@ -156,7 +138,7 @@ export const breakGlass: OrchestrationHandler = function* (context: Orchestratio
         closeBreakGlass: true,
       });
       if (closedBy) {
-        yield audit("break-glass closed", closedBy === "timer" ? "the window ended" : "closed on request", {
+        yield* audit("break-glass closed", closedBy === "timer" ? "the window ended" : "closed on request", {
           user: "guacadmin",
           disabled,
           closedBy,
@@ -164,7 +146,7 @@ export const breakGlass: OrchestrationHandler = function* (context: Orchestratio
           version: made.version,
         });
       } else {
-        yield audit("guacadmin password rotated", input.reason ?? "scheduled", {
+        yield* audit("guacadmin password rotated", input.reason ?? "scheduled", {
           user: "guacadmin",
           disabled,
           secret: SECRET_NAMES.guacadminPassword,
@@ -175,7 +157,7 @@ export const breakGlass: OrchestrationHandler = function* (context: Orchestratio
       status.closedBy = closedBy;
       publish();
     } finally {
-      yield release();
+      yield* release();
     }
   };
 
@@ -200,7 +182,7 @@ export const breakGlass: OrchestrationHandler = function* (context: Orchestratio
       until = new Date(openedAt.getTime() + input.minutes * 60_000).toISOString();
       status.openedAt = openedAt.toISOString();
       status.until = until;
-      yield record({
+      yield* record({
         guacadmin: {
           disabled: false,
           since: status.openedAt,
@@ -208,7 +190,7 @@ export const breakGlass: OrchestrationHandler = function* (context: Orchestratio
           breakGlass: { openedAt: status.openedAt, until, instanceId, secret: SECRET_NAMES.guacadminPassword, version },
         },
       });
-      yield audit("break-glass opened", input.reason ?? "requested", {
+      yield* audit("break-glass opened", input.reason ?? "requested", {
         user: "guacadmin",
         minutes: input.minutes,
         until,
@@ -219,20 +201,18 @@ export const breakGlass: OrchestrationHandler = function* (context: Orchestratio
       publish();
     } finally {
       // nothing else waits for the window: deploys leave guacadmin alone until `until`
-      yield release();
+      yield* release();
     }
 
-    // the deadline or a close request, whichever comes first; the losing timer is not cancelled
-    const deadline = context.df.createTimer(new Date(until));
-    const closeRequest = context.df.waitForExternalEvent(BREAK_GLASS_CLOSE_EVENT);
-    const winner = (yield context.df.Task.any([deadline, closeRequest])) as Task;
-    yield* closeOrRotate(winner === closeRequest ? "request" : "timer");
+    // the deadline or a close request, whichever comes first (the losing timer is not cancelled)
+    const woke = yield* w.sleepOrWake(new Date(until), BREAK_GLASS_CLOSE_EVENT);
+    yield* closeOrRotate(woke.woken ? "request" : "timer");
     return status;
   } catch (error) {
     status.phase = "failed";
-    status.failure = (error instanceof Error ? error.message : String(error)).split("\n")[0].slice(0, 500);
+    status.failure = failureMessage(error);
     publish();
-    yield audit(`break-glass ${input.action} failed`, status.failure, { user: "guacadmin" });
+    yield* audit(`break-glass ${input.action} failed`, status.failure, { user: "guacadmin" });
     throw error;
   }
 };

@@ -6,30 +6,31 @@
 // stack's ids that is not the stack's fails its node (nothing behind it starts); the failure names it
 // as a 409 problem in the custom status and sets the stack's `ResourcesOwned` condition.
 import * as df from "durable-functions";
-import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-functions";
+import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { foreignResourceProblem, foreignResources, ownershipCondition } from "../../shared/arm/ownership";
 import type { StackGraph } from "../../shared/graph/types";
 import type { Problem } from "../../shared/http/problem";
+import type { AppUserSlot } from "../../shared/node/constants";
+import type { NodeSummary } from "../../shared/node/model";
 import type { StackSpec } from "../../shared/spec/types";
 import { stackNames } from "../../shared/graph/names";
-import type { DatabaseObserved, ObservedNode, ObservedResource } from "../../shared/stack-status";
+import type { DatabaseObserved, ObservedResource } from "../../shared/stack-status";
 import { nodeOrDatabaseWrites } from "../../shared/graph/stack-graph";
-import type { CheckNodesInServiceOutput } from "../activities/in-service";
-import type { WebNodeRef } from "../activities/nodes";
 import type { RecordObservedInput } from "../activities/registry";
 import { Names } from "../names";
-import { describeFailure, failureMessage, runGraph, type GraphProgress } from "./graph-runner";
-import { bringUpWebNodes } from "./node-bring-up";
+import { describeFailure, runGraph, type GraphProgress } from "../workflow/graph-runner";
+import { bringUp } from "../workflow/node-steps";
+import { failureMessage, workflow, type Step, type Workflow } from "../workflow/workflow";
 import { syncAccess, type AccessOutcome, type AccessProgress } from "./access-sync";
-import { activityRetry } from "./activity-retry";
+import { syncConnections, type ConnectionSyncOutcome } from "./connection-sync";
 
 export interface DeployInput {
   spec: StackSpec;
   generation: number;
   /** how long to wait for nodes to come up (cloud-init builds guacd on first boot) */
   nodeReadyTimeoutMinutes: number;
-  /** app user the nodes use (rotation alternates it); "a" on a new stack */
-  dbUserSlot?: "a" | "b";
+  /** app user the nodes use (shared/node/join.ts appUserForNewNode); "a" on a new stack */
+  dbUserSlot?: AppUserSlot;
   /** seconds between node health polls */
   pollSeconds?: number;
   /** how often running resource operations are checked (default 2 s; tests and the bench shorten it) */
@@ -67,7 +68,7 @@ export interface DeployStatus {
   operation: "deploy";
   stack: string;
   generation: number;
-  phase: "graph" | "resources" | "nodes" | "database" | "health" | "access" | "succeeded" | "failed";
+  phase: "graph" | "resources" | "nodes" | "database" | "health" | "access" | "connections" | "succeeded" | "failed";
   resources?: GraphProgress;
   nodes?: { name: string; healthy: boolean; problems: string[] }[];
   /** why the nodes were left alone, when they were (checkFirst) */
@@ -83,12 +84,13 @@ export interface DeployStatus {
 export interface DeployOutput {
   outcome: "succeeded";
   resources: ObservedResource[];
-  nodes: ObservedNode[];
+  nodes: NodeSummary[];
 }
 
 export const deployStack: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<DeployInput>();
   const { spec } = input;
+  const wf = workflow(context);
   const startedAt = input.startedAt ?? context.df.currentUtcDateTime.toISOString();
   const status: DeployStatus = {
     operation: "deploy",
@@ -102,16 +104,12 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
   let graph: StackGraph | undefined;
 
   try {
-    graph = (yield context.df.callActivityWithRetry(Names.activities.buildStackGraph, activityRetry(), {
-      spec,
-    })) as StackGraph;
+    graph = yield* wf.call("buildStackGraph", { spec });
 
     status.phase = "resources";
-    const run = yield* runGraph<{ action?: string }>(context, graph, {
+    const run = yield* runGraph(context, graph, {
       direction: "forward",
-      activity: Names.activities.applyResource,
-      input: (node) => ({ node }),
-      retry: activityRetry(),
+      schedule: (node) => wf.task("applyResource", { node }),
       tickMs: input.tickMs,
       report: (progress) => {
         status.resources = progress;
@@ -135,22 +133,36 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
 
     const written = resources.filter((r) => r.lastAction && r.lastAction !== "unchanged").map((r) => r.key);
     const serverMade = ["created", "replaced"].includes(run.results.mysql?.action ?? "");
-    const { nodes, database } = yield* bringUpNodes(context, input, status, publish, written, serverMade);
+    const { nodes, database } = yield* bringUpNodes(wf, input, status, publish, written, serverMade);
     let access: AccessOutcome | undefined;
     if (input.access) {
       status.phase = "access";
       publish();
-      access = yield* syncAccess(context, {
+      access = yield* syncAccess(wf, {
         spec,
         nodes: nodes.map((n) => ({ name: n.name, id: n.id })),
-        retry: activityRetry(),
         pollSeconds: input.pollSeconds,
         nodeReadyTimeoutMinutes: input.nodeReadyTimeoutMinutes,
-        operation: { kind: "deploy", instanceId: context.df.instanceId },
+        operation: { kind: "deploy", instanceId: wf.instanceId },
         report: (progress) => {
           status.access = progress;
           publish();
         },
+      });
+    }
+
+    // connections from the inventory, given to the groups sign-in just made (a stack without the
+    // section schedules nothing, so instances started before it existed replay unchanged); a failed
+    // sync is recorded and audited, and does not fail the deploy
+    let connections: ConnectionSyncOutcome | undefined;
+    if (input.access && spec.connections) {
+      status.phase = "connections";
+      publish();
+      connections = yield* syncConnections(wf, {
+        spec,
+        nodes: nodes.map((n) => ({ name: n.name, id: n.id })),
+        operation: { kind: "deploy", instanceId: context.df.instanceId },
+        trigger: "deploy",
       });
     }
 
@@ -170,13 +182,9 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
         failures: [],
       },
     };
-    yield context.df.callActivityWithRetry(Names.activities.recordObserved, activityRetry(), {
-      stack: spec.name,
-      observed,
-      conditions: [ownershipCondition([])],
-    });
+    yield* wf.call("recordObserved", { stack: spec.name, observed, conditions: [ownershipCondition([])] });
     const adopted = resources.filter((r) => r.lastAction === "adopted").map((r) => r.id);
-    yield context.df.callActivityWithRetry(Names.activities.appendAudit, activityRetry(), {
+    yield* wf.call("appendAudit", {
       stack: spec.name,
       what: "deploy succeeded",
       why: `generation ${input.generation} applied`,
@@ -191,6 +199,17 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
         ...(status.inService ? { nodesLeftAlone: status.inService } : {}),
         ...(database ? { database: database.outcome } : {}),
         ...(access && !access.nothing ? { access: access.changes.slice(0, 20) } : {}),
+        ...(connections && connections.outcome !== "nothing"
+          ? {
+              connections: {
+                outcome: connections.outcome,
+                created: connections.created,
+                updated: connections.updated,
+                removed: connections.removed,
+                skipped: connections.skipped,
+              },
+            }
+          : {}),
       },
     });
     const output: DeployOutput = { outcome: "succeeded", resources, nodes };
@@ -202,7 +221,7 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
     const foreign = foreignResources(status.resources?.failed ?? [], (key) => nodes.find((n) => n.key === key)?.id);
     if (foreign.length > 0) status.problem = foreignResourceProblem(spec.name, foreign);
     publish();
-    yield context.df.callActivityWithRetry(Names.activities.recordObserved, activityRetry(), {
+    yield* wf.call("recordObserved", {
       stack: spec.name,
       observed: {
         generation: input.generation,
@@ -216,7 +235,7 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
       },
       ...(foreign.length > 0 ? { conditions: [ownershipCondition(foreign)] } : {}),
     });
-    yield context.df.callActivityWithRetry(Names.activities.appendAudit, activityRetry(), {
+    yield* wf.call("appendAudit", {
       stack: spec.name,
       what: "deploy failed",
       why: status.failure,
@@ -224,10 +243,7 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
     });
     throw error;
   } finally {
-    yield context.df.callActivityWithRetry(Names.activities.releaseOperation, activityRetry(), {
-      stack: spec.name,
-      instanceId: context.df.instanceId,
-    });
+    yield* wf.call("releaseOperation", { stack: spec.name, instanceId: context.df.instanceId });
   }
 };
 
@@ -237,31 +253,29 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
  * credentials, waits for health.
  */
 function* bringUpNodes(
-  context: OrchestrationContext,
+  wf: Workflow,
   input: DeployInput,
   status: DeployStatus,
   publish: () => void,
   written: string[],
   /** this deploy made the MySQL server: its database needs bootstrapping, no check can say otherwise */
   serverMade: boolean,
-): Generator<Task, { nodes: ObservedNode[]; database?: DatabaseObserved }, unknown> {
+): Step<{ nodes: NodeSummary[]; database?: DatabaseObserved }> {
   const { spec } = input;
-  const deadline = new Date(context.df.currentUtcDateTime.getTime() + input.nodeReadyTimeoutMinutes * 60_000);
+  const deadline = wf.after(input.nodeReadyTimeoutMinutes * 60_000);
   status.phase = "nodes";
   publish();
-  const webNodes = (yield context.df.callActivityWithRetry(Names.activities.listWebNodes, activityRetry(), {
-    spec,
-  })) as WebNodeRef[];
+  const webNodes = yield* wf.call("listWebNodes", { spec });
   if (webNodes.length === 0) throw new Error("the stack has no web nodes");
   // a deploy that wrote to the nodes or the database brings them up; otherwise look first
   if (input.checkFirst && nodeOrDatabaseWrites(written).length === 0) {
-    const check = (yield context.df.callActivityWithRetry(Names.activities.checkNodesInService, activityRetry(), {
+    const check = yield* wf.call("checkNodesInService", {
       spec,
       nodes: webNodes,
       written,
       ...(input.certificate ? { certificateSerial: input.certificate.serial } : {}),
-      at: context.df.currentUtcDateTime.toISOString(),
-    })) as CheckNodesInServiceOutput;
+      at: wf.now().toISOString(),
+    });
     if (check.inService) {
       status.inService = check.why;
       status.nodes = check.nodes.map((n) => ({ name: n.name, healthy: n.healthy, problems: n.problems }));
@@ -270,27 +284,24 @@ function* bringUpNodes(
     }
   }
   let database: DatabaseObserved | undefined;
-  const nodes = yield* bringUpWebNodes(context, {
+  const nodes = yield* bringUp(wf, {
     spec,
     nodes: webNodes,
-    nodeReadyTimeoutMinutes: input.nodeReadyTimeoutMinutes,
     deadline,
-    pollSeconds: input.pollSeconds,
-    dbUserSlot: input.dbUserSlot,
-    bootstrapDatabase: input.checkFirst && !serverMade ? "check-first" : true,
-    database: ({ bootstrapped }) => {
+    timeoutMinutes: input.nodeReadyTimeoutMinutes,
+    pollMs: (input.pollSeconds ?? 30) * 1000,
+    join: { appUser: input.dbUserSlot ?? "a", ...(input.certificate ? { certificate: input.certificate } : {}) },
+    database: input.checkFirst && !serverMade ? "check-first" : "bootstrap",
+    onDatabase: ({ bootstrapped }) => {
       database = {
         server: stackNames(spec).mysqlServerId.toLowerCase(),
         schema: spec.guacamole.version,
         outcome: bootstrapped ? "bootstrapped" : "checked",
-        at: context.df.currentUtcDateTime.toISOString(),
-        instanceId: context.df.instanceId,
+        at: wf.now().toISOString(),
+        instanceId: wf.instanceId,
       };
     },
-    ...(input.certificate ? { certificate: input.certificate } : {}),
-    retry: activityRetry(),
-    phase: (phase) => {
-      if (phase === "certificate") return;
+    onPhase: (phase) => {
       status.phase = phase;
       publish();
     },

@@ -1,9 +1,10 @@
 // planStack: what a deploy would change, resource by resource, without writing anything.
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
-import type { NodePlan, StackGraph } from "../../shared/graph/types";
+import type { NodePlan } from "../../shared/graph/types";
 import type { StackSpec } from "../../shared/spec/types";
 import { Names } from "../names";
+import { workflow } from "../workflow/workflow";
 
 export interface PlanInput {
   spec: StackSpec;
@@ -31,11 +32,9 @@ export function summarize(plans: NodePlan[]): PlanOutput["summary"] {
 
 export const planStack: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<PlanInput>();
-  const retry = new df.RetryOptions(5_000, 3);
+  const wf = workflow(context);
   context.df.setCustomStatus({ operation: "plan", stack: input.spec.name, phase: "graph" });
-  const graph = (yield context.df.callActivityWithRetry(Names.activities.buildStackGraph, retry, {
-    spec: input.spec,
-  })) as StackGraph;
+  const graph = yield* wf.call("buildStackGraph", { spec: input.spec });
   context.df.setCustomStatus({
     operation: "plan",
     stack: input.spec.name,
@@ -44,14 +43,9 @@ export const planStack: OrchestrationHandler = function* (context: Orchestration
   });
   const only = input.only ? new Set(input.only) : undefined;
   const nodes = only ? graph.nodes.filter((n) => only.has(n.key)) : graph.nodes;
-  const plans = (yield context.df.Task.all(
-    nodes.map((node) =>
-      context.df.callActivityWithRetry(Names.activities.planResource, retry, {
-        node,
-        ...(input.background ? { background: true } : {}),
-      }),
-    ),
-  )) as NodePlan[];
+  const plans = yield* wf.all(
+    nodes.map((node) => wf.task("planResource", { node, ...(input.background ? { background: true as const } : {}) })),
+  );
   const output: PlanOutput = {
     stack: input.spec.name,
     generation: input.generation,

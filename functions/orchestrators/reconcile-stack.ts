@@ -15,9 +15,9 @@ import type { StackSpec } from "../../shared/spec/types";
 import type { DriftSuspect } from "../../shared/drift/screen";
 import type { ResourceChange } from "../../shared/drift/history";
 import { Names } from "../names";
+import { workflow } from "../workflow/workflow";
 import type { DeployInput } from "./deploy-stack";
 import type { PlanOutput } from "./plan-stack";
-import { activityRetry } from "./activity-retry";
 import { syncAccess, type AccessOutcome } from "./access-sync";
 
 export interface ReconcileInput {
@@ -43,13 +43,6 @@ export interface ReconcileInput {
   access?: true;
 }
 
-export interface DriftHistoryInput {
-  subscriptionId: string;
-  ids: string[];
-  /** ISO 8601: changes since then */
-  since: string;
-}
-
 export interface ReconcileOutput {
   drifted: boolean;
   changes: PlanOutput["changes"];
@@ -59,26 +52,26 @@ export interface ReconcileOutput {
 
 export const reconcileStack: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<ReconcileInput>();
-  const retry = new df.RetryOptions(5_000, 3);
+  const wf = workflow(context);
   const stack = input.spec.name;
-  const operation = { kind: "reconcile", instanceId: context.df.instanceId };
+  const operation = { kind: "reconcile" as const, instanceId: context.df.instanceId };
   try {
     context.df.setCustomStatus({ operation: "reconcile", stack, phase: "plan" });
     const screening = input.screening;
     const only = screening && !screening.full ? screening.suspects.map((s) => s.key) : undefined;
-    const plan = (yield context.df.callSubOrchestrator(
+    const plan = yield* wf.subOrchestration<PlanOutput>(
       Names.orchestrators.planStack,
       screening
         ? { spec: input.spec, generation: input.generation, only, background: true }
         : { spec: input.spec, generation: input.generation },
       `${context.df.instanceId}-plan`,
-    )) as PlanOutput;
+    );
     const at = context.df.currentUtcDateTime.toISOString();
     const drift = plan.changes.map((c) => ({ key: c.key, action: c.action, paths: c.changes.map((x) => x.path) }));
     const foreign: ForeignResource[] = plan.changes
       .filter((c) => c.action === "conflict")
       .map((c) => ({ key: c.key, id: c.id, reason: c.reason ?? "not the stack's" }));
-    yield context.df.callActivityWithRetry(Names.activities.recordObserved, retry, {
+    yield* wf.call("recordObserved", {
       stack,
       observed: { generation: input.generation, drift: { at, changes: drift } },
       conditions: [ownershipCondition(foreign)],
@@ -87,9 +80,8 @@ export const reconcileStack: OrchestrationHandler = function* (context: Orchestr
       context.df.setCustomStatus({ operation: "reconcile", stack, phase: "in sync" });
       let access: AccessOutcome | undefined;
       if (input.access) {
-        access = yield* syncAccess(context, {
+        access = yield* syncAccess(wf, {
           spec: input.spec,
-          retry: activityRetry(),
           nodeReadyTimeoutMinutes: input.nodeReadyTimeoutMinutes,
           operation,
           report: (progress) =>
@@ -108,14 +100,13 @@ export const reconcileStack: OrchestrationHandler = function* (context: Orchestr
     if (screening) {
       // who changed them, as far as Resource Graph's change history knows yet (best effort)
       const since = new Date(context.df.currentUtcDateTime.getTime() - 24 * 3_600_000).toISOString();
-      const history: DriftHistoryInput = {
+      changedBy = yield* wf.callOnce("driftChangeHistory", {
         subscriptionId: input.spec.subscriptionId,
         ids: plan.changes.map((c) => c.id).slice(0, 20),
         since,
-      };
-      changedBy = (yield context.df.callActivity(Names.activities.driftChangeHistory, history)) as ResourceChange[];
+      });
     }
-    yield context.df.callActivityWithRetry(Names.activities.appendAudit, retry, {
+    yield* wf.call("appendAudit", {
       stack,
       what: "drift detected",
       why: `${plan.changes.length} resource(s) differ from the spec; applying it again`,
@@ -151,10 +142,7 @@ export const reconcileStack: OrchestrationHandler = function* (context: Orchestr
     const output: ReconcileOutput = { drifted: true, changes: plan.changes };
     return output;
   } finally {
-    yield context.df.callActivityWithRetry(Names.activities.releaseOperation, retry, {
-      stack,
-      instanceId: context.df.instanceId,
-    });
+    yield* wf.call("releaseOperation", { stack, instanceId: context.df.instanceId });
   }
 };
 

@@ -8,19 +8,13 @@
 // period, and a new deploy of the stack recovers it.
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
-import type { StackGraph } from "../../shared/graph/types";
 import type { StackSpec } from "../../shared/spec/types";
 import { Names } from "../names";
-import { failureMessage, runGraph, type GraphProgress } from "./graph-runner";
+import { runGraph, type GraphProgress } from "../workflow/graph-runner";
+import { failureMessage, workflow } from "../workflow/workflow";
 
 export interface TeardownInput {
   spec: StackSpec;
-}
-
-export interface RemoveResult {
-  key: string;
-  action: "deleted" | "absent" | "refused" | "kept";
-  reason?: string;
 }
 
 export interface TeardownOutput {
@@ -36,8 +30,7 @@ export interface TeardownOutput {
 
 export const teardownStack: OrchestrationHandler = function* (context: OrchestrationContext) {
   const { spec } = context.df.getInput<TeardownInput>();
-  const retry = new df.RetryOptions(5_000, 4);
-  retry.backoffCoefficient = 2;
+  const wf = workflow(context);
   const status: { operation: "teardown"; stack: string; phase: string; resources?: GraphProgress; failure?: string } = {
     operation: "teardown",
     stack: spec.name,
@@ -46,15 +39,11 @@ export const teardownStack: OrchestrationHandler = function* (context: Orchestra
   const publish = () => context.df.setCustomStatus(status);
   publish();
   try {
-    const graph = (yield context.df.callActivityWithRetry(Names.activities.buildStackGraph, retry, {
-      spec,
-    })) as StackGraph;
+    const graph = yield* wf.call("buildStackGraph", { spec });
     status.phase = "resources";
-    const run = yield* runGraph<RemoveResult>(context, graph, {
+    const run = yield* runGraph(context, graph, {
       direction: "reverse",
-      activity: Names.activities.removeResource,
-      input: (node) => ({ node, tag: graph.tag }),
-      retry,
+      schedule: (node) => wf.task("removeResource", { node, tag: graph.tag }),
       report: (progress) => {
         status.resources = progress;
         publish();
@@ -71,7 +60,7 @@ export const teardownStack: OrchestrationHandler = function* (context: Orchestra
       }));
 
     const retained = Object.values(run.results).filter((r) => r.action === "kept").length;
-    yield context.df.callActivityWithRetry(Names.activities.appendAudit, retry, {
+    yield* wf.call("appendAudit", {
       stack: spec.name,
       what: "teardown succeeded",
       why:
@@ -86,7 +75,7 @@ export const teardownStack: OrchestrationHandler = function* (context: Orchestra
         ? { details: { kept: kept.slice(0, 10).map((k) => ({ ...k, reason: k.reason.slice(0, 300) })) } }
         : {}),
     });
-    yield context.df.callActivityWithRetry(Names.activities.forgetStack, retry, { stack: spec.name });
+    yield* wf.call("forgetStack", { stack: spec.name });
     status.phase = "succeeded";
     publish();
     const results = Object.values(run.results);
@@ -101,16 +90,13 @@ export const teardownStack: OrchestrationHandler = function* (context: Orchestra
     status.phase = "failed";
     status.failure = failureMessage(error);
     publish();
-    yield context.df.callActivityWithRetry(Names.activities.appendAudit, retry, {
+    yield* wf.call("appendAudit", {
       stack: spec.name,
       what: "teardown failed",
       why: status.failure,
       operation: { kind: "teardown", instanceId: context.df.instanceId },
     });
-    yield context.df.callActivityWithRetry(Names.activities.releaseOperation, retry, {
-      stack: spec.name,
-      instanceId: context.df.instanceId,
-    });
+    yield* wf.call("releaseOperation", { stack: spec.name, instanceId: context.df.instanceId });
     throw error;
   }
 };

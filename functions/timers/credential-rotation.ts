@@ -14,7 +14,7 @@ import { app, type InvocationContext, type Timer } from "@azure/functions";
 import * as df from "durable-functions";
 import { ageDays } from "../../shared/credentials/rotation-state";
 import { credentialCheckDue } from "../../shared/schedule/spread";
-import { readCredentialStateActivity, recordCredentialsActivity } from "../activities/rotation";
+import { credentialVault, recordCredentials } from "../credential-store";
 import { InstanceIds, Names } from "../names";
 import type { BreakGlassInput } from "../orchestrators/break-glass";
 import type { RotateDatabaseInput } from "../orchestrators/rotate-database";
@@ -57,7 +57,7 @@ export async function checkCredentialRotations(
         continue;
       }
       const spec = record.spec;
-      const state = await readCredentialStateActivity({ spec });
+      const state = await (await credentialVault(spec)).state();
       const policy = spec.policies.rotation;
       const appAge = ageDays(state.app.current.since, now);
       const adminAge = ageDays(state.admin.current.since, now);
@@ -67,7 +67,7 @@ export async function checkCredentialRotations(
       if (!appDue && !adminDue && !pending) {
         // refresh the registry's copy, unless someone holds the stack (a dead holder is cleared first)
         const free = !record.operation || (await clearStaleClaim(client, stack));
-        if (free) await recordCredentialsActivity({ stack, spec, at: now.toISOString() });
+        if (free) await recordCredentials({ stack, spec, at: now.toISOString() });
         result.skipped.push({ stack, why: `not due (app users ${appAge} d, admin ${adminAge} d)` });
         continue;
       }

@@ -24,7 +24,7 @@ import type { StackObserved } from "../../shared/stack-status";
 import { services } from "../services";
 import { StackNotFoundError, type StackRecord } from "../../shared/store";
 import { claimStack, startClaimed } from "../stack-claim";
-import { stackGraphOf } from "../activities/resources";
+import { stackGraphOf } from "../stack-graph";
 
 export interface DriftCheckResult {
   /** reconciles started (a suspect to confirm, or the full check due) */

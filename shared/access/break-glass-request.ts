@@ -1,8 +1,8 @@
 // The body of POST /api/stacks/{name}/break-glass: how long guacadmin stays enabled. Validated with
 // ajv like every other input; the upper bound is the stack's access.breakGlass.maxMinutes.
-import Ajv2020 from "ajv/dist/2020";
 import { bodyFieldErrors } from "../http/body-errors";
 import type { ProblemFieldError } from "../http/problem";
+import { compiledValidator } from "../validators";
 
 export const BREAK_GLASS_LIMITS = { maxBodyBytes: 1024, maxJsonDepth: 3 };
 
@@ -33,13 +33,14 @@ export interface BreakGlassRequest {
   reason?: string;
 }
 
-const ajv = new Ajv2020({ strict: true, allErrors: true });
-const validate = ajv.compile<{ minutes?: number; reason?: string }>(BREAK_GLASS_REQUEST_SCHEMA);
+/** BREAK_GLASS_REQUEST_SCHEMA, compiled ahead of time (shared/validators) */
+const validator = compiledValidator<{ minutes?: number; reason?: string }>("break-glass-request");
 
 export function validateBreakGlassRequest(
   input: unknown,
   maxMinutes: number,
 ): { ok: true; request: BreakGlassRequest } | { ok: false; errors: ProblemFieldError[] } {
+  const validate = validator();
   if (!validate(input)) return { ok: false, errors: bodyFieldErrors(validate.errors ?? [], ["minutes", "reason"]) };
   const minutes = input.minutes ?? Math.min(DEFAULT_BREAK_GLASS_MINUTES, maxMinutes);
   if (minutes > maxMinutes) {

@@ -2,10 +2,11 @@
 // the nodes' settings, Guacamole's user groups and guacadmin, judged from the spec and what the
 // registry says was applied. Nothing to do (the same digests, nothing due for a look) means no Run
 // Command, so a redeploy that changes nothing stays free of ARM writes.
+import type { JoinSignIn } from "../node/join";
 import type { AccessObserved } from "../stack-status";
 import type { StackSpec } from "../spec/types";
 import { desiredGroups, groupsDigest, type DesiredGroup } from "./groups";
-import { signInDigest, signInProperties, type SignInKey } from "./sign-in";
+import { signInArgs, signInDigest, signInProperties, type SignInKey } from "./sign-in";
 
 /**
  * How often what was applied is looked at again although nothing changed (a node that came up
@@ -41,6 +42,19 @@ export function desiredAccess(spec: StackSpec, options: { publicHostname: string
     groupsDigest: groupsDigest(groups),
     guacadminDisabled: spec.access !== undefined,
   };
+}
+
+/**
+ * What a node joining the stack (a scale-out, heal's new node) gets of sign-in: the spec's settings
+ * when it has `access`; none otherwise (a new node boots without them, which is what "off" means).
+ */
+export function joinSignIn(
+  spec: StackSpec,
+  options: { publicHostname: string; authority?: string },
+): JoinSignIn | undefined {
+  const desired = desiredAccess(spec, options);
+  if (desired.signIn === "off" || desired.digest === null) return undefined;
+  return { args: signInArgs(desired.properties), digest: desired.digest };
 }
 
 export interface AccessPlan {

@@ -21,10 +21,22 @@
 //   RedirectField). Users of the MySQL extension (the break-glass guacadmin) still sign in by posting
 //   their password to /api/tokens, which that service hands to the next provider.
 import { createHash } from "node:crypto";
+import { readSetting } from "../config";
+import { stackNames } from "../graph/names";
 import type { StackSpec } from "../spec/types";
 
 /** Microsoft Entra ID's public cloud; JUMPGATE_ENTRA_AUTHORITY names another (sovereign clouds). */
 export const ENTRA_AUTHORITY = "https://login.microsoftonline.com";
+
+/** The authority whose tenant endpoints the nodes' settings name (the alerts' token check uses it too). */
+export function signInAuthority(): string {
+  return (readSetting("entraAuthority") ?? ENTRA_AUTHORITY).replace(/\/+$/, "");
+}
+
+/** The name the stack answers on: its own hostname, or the public IP's (as the node template says). */
+export function publicHostnameOf(spec: StackSpec): string {
+  return spec.tls.hostname ?? stackNames(spec).publicFqdn;
+}
 
 /** The Entra group ids arrive in this ID token claim (the app registration's groupMembershipClaims). */
 export const GROUPS_CLAIM = "groups";

@@ -15,8 +15,12 @@
 // the app's settings. Errors carry the CA's problem detail, never key material.
 import * as https from "node:https";
 import * as tls from "node:tls";
-import acme from "acme-client";
+import type * as AcmeClient from "acme-client";
+import { onFirstUse } from "../load-on-use";
 import { checkBundle, type CertificateFacts } from "./certificate";
+
+/** the ACME client package, loaded when a certificate is first ordered (see load-on-use.ts) */
+const acme = onFirstUse<typeof AcmeClient>("acme-client");
 
 export type ChallengeType = "http-01" | "dns-01";
 
@@ -113,7 +117,7 @@ export async function issueCertificate(request: IssueRequest): Promise<IssueResu
 
   configureTransport(transport);
   await readDirectory(request.directoryUrl, transport);
-  const client = new acme.Client({
+  const client = new (acme().Client)({
     directoryUrl: request.directoryUrl,
     accountKey: await store.accountKey(),
     backoffAttempts: transport.pollAttempts,
@@ -129,16 +133,16 @@ export async function issueCertificate(request: IssueRequest): Promise<IssueResu
     let pending = await store.pendingKey(orderId);
     if (!pending) {
       // a new key per certificate, kept before the CA hears of it
-      const keyPem = (await acme.crypto.createPrivateEcdsaKey("P-256")).toString("utf8");
+      const keyPem = (await acme().crypto.createPrivateEcdsaKey("P-256")).toString("utf8");
       await store.savePendingKey(orderId, keyPem);
       pending = { keyPem };
     }
 
-    let order: acme.Order | undefined;
+    let order: AcmeClient.Order | undefined;
     let resumed: IssueResult["resumed"] = "new";
     if (pending.orderUrl) {
       try {
-        order = await client.getOrder({ url: pending.orderUrl } as acme.Order);
+        order = await client.getOrder({ url: pending.orderUrl } as AcmeClient.Order);
         if (order.status === "invalid") order = undefined;
         else resumed = "order";
       } catch {
@@ -181,7 +185,7 @@ export async function issueCertificate(request: IssueRequest): Promise<IssueResu
       order = await client.getOrder(order);
     }
     if (order.status === "ready") {
-      const [, csr] = await acme.crypto.createCsr({ commonName: hostname, altNames: [hostname] }, pending.keyPem);
+      const [, csr] = await acme().crypto.createCsr({ commonName: hostname, altNames: [hostname] }, pending.keyPem);
       order = await client.finalizeOrder(order, csr);
     }
     if (order.status === "invalid") throw new AcmeError(`the order for ${hostname} became invalid`);
@@ -237,9 +241,9 @@ export async function fetchRenewalInfo(
 
 /** Sets acme-client's process-wide axios instance: trust store, request deadline, bounded retries. */
 export function configureTransport(transport: AcmeTransport): void {
-  acme.axios.defaults.timeout = transport.requestTimeoutMs;
-  acme.axios.defaults.httpsAgent = agentFor(transport);
-  const settings = (acme.axios.defaults as unknown as { acmeSettings: Record<string, number> }).acmeSettings;
+  acme().axios.defaults.timeout = transport.requestTimeoutMs;
+  acme().axios.defaults.httpsAgent = agentFor(transport);
+  const settings = (acme().axios.defaults as unknown as { acmeSettings: Record<string, number> }).acmeSettings;
   // 5xx and 429 are retried twice (Retry-After honoured); the worker's backoff does the rest
   settings.retryMaxAttempts = 2;
 }

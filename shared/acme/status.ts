@@ -1,7 +1,7 @@
 // What the certificate ledger says, as registry conditions and as the `certificate` block of
 // GET /api/stacks/{name}. Pure: names, serials, dates and reasons only.
 import type { StackConditionInput } from "../store/registry";
-import { orderBudget } from "./renewal-policy";
+import { orderBudget, type RenewalInput } from "./renewal-policy";
 import type { CertificateState } from "./types";
 
 export const CERTIFICATE_CONDITIONS = { ready: "CertificateReady", renewal: "CertificateRenewal" } as const;
@@ -102,5 +102,27 @@ export function certificateStatus(state: CertificateState, hostname: string, now
     lastFailure: state.lastFailure ?? null,
     ordersLast7Days: { used: budget.used, limit: budget.limit },
     lastRenewedAt: state.lastRenewedAt ?? null,
+  };
+}
+
+/** The policy's input from the ledger as it is now, the stack's hostname and its web nodes. */
+export function renewalInput(
+  state: CertificateState,
+  stack: { hostname: string; nodes: readonly string[] },
+  now: Date,
+): RenewalInput {
+  return {
+    now,
+    hostname: stack.hostname,
+    ...(state.current ? { current: state.current } : {}),
+    ...(state.ari ? { ari: state.ari } : {}),
+    ...(state.force ? { force: state.force } : {}),
+    ...(state.forceHandled ? { forceHandled: state.forceHandled } : {}),
+    failures: state.failures,
+    ...(state.nextAttemptAt ? { nextAttemptAt: state.nextAttemptAt } : {}),
+    orders: state.orders,
+    nodesBehind: nodesBehind(state, [...stack.nodes]),
+    rolloutPending: !!state.current && state.rolledOutVersion !== state.current.version,
+    ...(state.pending ? { pendingOrder: state.pending } : {}),
   };
 }

@@ -11,11 +11,15 @@
 //
 // Only metadata leaves this module: tags, version ids. Values are read only to use them here.
 import type { SecretClient, SecretProperties } from "@azure/keyvault-secrets";
-import { isRestError } from "@azure/core-rest-pipeline";
-import acme from "acme-client";
+import { isRestError } from "../azure/rest-error";
+import type * as AcmeClient from "acme-client";
+import { onFirstUse } from "../load-on-use";
 import { SECRET_NAMES } from "../secret-names";
 import type { CertificateFacts } from "./certificate";
 import type { OrderStore, StoredBundle } from "./issue";
+
+/** the ACME client package, loaded when a certificate is first ordered (see load-on-use.ts) */
+const acme = onFirstUse<typeof AcmeClient>("acme-client");
 
 export const PEM_CONTENT_TYPE = "application/x-pem-file";
 
@@ -60,7 +64,7 @@ export class VaultOrderStore implements OrderStore {
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
-    const key = (await acme.crypto.createPrivateEcdsaKey("P-256")).toString("utf8");
+    const key = (await acme().crypto.createPrivateEcdsaKey("P-256")).toString("utf8");
     await this.client.setSecret(SECRET_NAMES.acmeAccountKey, key, {
       ...this.call(),
       contentType: PEM_CONTENT_TYPE,

@@ -180,3 +180,22 @@ export const COMMON_ALERT_SCHEMA = {
  * or an offset, or no zone at all (read as UTC).
  */
 export const ALERT_DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:?\d{2})?$/;
+
+/** An Azure date-time as ISO 8601 UTC with milliseconds, or undefined when it is not one. */
+export function parseAlertTime(value: string): string | undefined {
+  const m = ALERT_DATE_TIME.exec(value);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = [0, 5, 8, 11, 14, 17].map((at) =>
+    Number(value.slice(at, at === 0 ? 4 : at + 2)),
+  );
+  // Date.parse would roll "02-31" over into March; a date that isn't on the calendar is refused
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59)
+    return undefined;
+  let iso = `${value.slice(0, 10)}T${value.slice(11)}`
+    .replace(/(\.\d{3})\d+/, "$1") // Azure writes up to 7 fractional digits; keep milliseconds
+    .replace(/([+-]\d{2})(\d{2})$/, "$1:$2");
+  if (m[2] === undefined) iso += "Z"; // no zone: Azure means UTC, Date.parse would read local time
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
+}

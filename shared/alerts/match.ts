@@ -49,22 +49,12 @@
 // resend the same notification, so they get the same id and the inbox keeps one; Fired and
 // Resolved, or two backends of one alert, stay distinct.
 import { createHash } from "node:crypto";
+import { ALERT_METRICS } from "../azure/metrics";
 import { stackNames } from "../graph/names";
 import { parseCidr, parseIpv4 } from "../ipv4";
 import type { AlertRoutingSpec } from "../store/alert-routes";
 import type { AlertCriterion, ParsedAlert } from "./parse";
 import type { AlertCondition, IgnoredAlert, ScaleMetricClaim, SignalIntent, StackSignal } from "./signal";
-
-/** The metrics Jumpgate acts on. */
-export const ALERT_METRICS = {
-  /** VM availability (1 = running), per VM; on a scale set, split by the VMName dimension */
-  vmAvailability: "VmAvailabilityMetric",
-  /** load balancer health probe status, split by BackendIPAddress */
-  probe: "DipAvailability",
-  cpu: "Percentage CPU",
-  /** live Guacamole sessions, published by the node agent as a custom metric */
-  liveSessions: { namespace: "jumpgate", name: "liveSessions" },
-} as const;
 
 /** A registered stack as the matcher needs it (a StackRecord, or an alert routing index entry, fits). */
 export interface AlertStack {

@@ -8,13 +8,15 @@
 // A payload that passes is not trusted for anything but its shape: whether it names something
 // Jumpgate manages is decided by match.ts against the registry. Its strings are kept without
 // control characters (shared/text.ts): they reach logs, the audit trail and status pages.
-import Ajv2020 from "ajv/dist/2020";
 import type { ErrorObject } from "ajv/dist/2020";
 import { invalidAlertProblem, type Problem } from "../http/problem";
-import { parseJsonBody } from "../spec/validate";
+import { parseJsonBody } from "../http/json-body";
 import { stripControlCharactersDeep } from "../text";
 import type { AlertCondition } from "./signal";
-import { ALERT_DATE_TIME, ALERT_LIMITS, COMMON_ALERT_SCHEMA } from "./common-alert-schema";
+import { ALERT_LIMITS, parseAlertTime } from "./common-alert-schema";
+import { compiledValidator } from "../validators";
+
+export { parseAlertTime };
 
 export interface AlertFieldError {
   /** RFC 6901 pointer into the notification ("" is the whole body) */
@@ -97,22 +99,14 @@ const PROTOTYPE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 const MAX_REPORTED_ERRORS = 20;
 const UNNAMED_RULE = "(unnamed rule)";
 
-const ajv = new Ajv2020({
-  strict: true,
-  allowUnionTypes: true,
-  allErrors: true,
-  coerceTypes: false,
-  useDefaults: false,
-  removeAdditional: false,
-  verbose: true, // keeps the failing value on each error, so a type error can say what it got
-});
-ajv.addFormat("alert-date-time", { type: "string", validate: (text: string) => parseAlertTime(text) !== undefined });
-const validateEnvelope = ajv.compile<Envelope>(COMMON_ALERT_SCHEMA);
+/** COMMON_ALERT_SCHEMA, compiled ahead of time (shared/validators) */
+const envelopeValidator = compiledValidator<Envelope>("common-alert");
 
 /** Validates a notification (already parsed from JSON) and normalizes it. Never mutates `input`. */
 export function parseAlert(input: unknown): AlertParseResult {
   const structural = structuralErrors(input);
   if (structural.length > 0) return { ok: false, errors: structural };
+  const validateEnvelope = envelopeValidator();
   if (!validateEnvelope(input)) {
     const errors = dedupe((validateEnvelope.errors ?? []).flatMap(describe));
     return { ok: false, errors: errors.slice(0, MAX_REPORTED_ERRORS) };
@@ -450,23 +444,4 @@ function numberOf(value: unknown): number | undefined {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** An Azure date-time as ISO 8601 UTC with milliseconds, or undefined when it is not one. */
-export function parseAlertTime(value: string): string | undefined {
-  const m = ALERT_DATE_TIME.exec(value);
-  if (!m) return undefined;
-  const [year, month, day, hour, minute, second] = [0, 5, 8, 11, 14, 17].map((at) =>
-    Number(value.slice(at, at === 0 ? 4 : at + 2)),
-  );
-  // Date.parse would roll "02-31" over into March; a date that isn't on the calendar is refused
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59)
-    return undefined;
-  let iso = `${value.slice(0, 10)}T${value.slice(11)}`
-    .replace(/(\.\d{3})\d+/, "$1") // Azure writes up to 7 fractional digits; keep milliseconds
-    .replace(/([+-]\d{2})(\d{2})$/, "$1:$2");
-  if (m[2] === undefined) iso += "Z"; // no zone: Azure means UTC, Date.parse would read local time
-  const ms = Date.parse(iso);
-  return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
 }

@@ -8,7 +8,7 @@
 // at one of the stack's ids without its tag is refused before any write, unless the spec adopts it.
 // Secret values are read from or written to Key Vault right at the call that needs them and never
 // come back out: not in results, plans, errors or logs.
-import { isRestError } from "@azure/core-rest-pipeline";
+import { isRestError } from "../azure/rest-error";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { AzureClientFactory } from "../azure/clients";
 import { RECORDINGS_CONTAINER } from "../graph/recordings-graph";

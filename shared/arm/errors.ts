@@ -2,7 +2,7 @@
 // which resource, ARM's status and code, and ARM's message. It is plain data (it survives JSON, so
 // an orchestration's failure details keep it) and it never carries a request body or a secret value:
 // only ARM's own message, with every secret value this process handled scrubbed out of it.
-import { isRestError } from "@azure/core-rest-pipeline";
+import { isRestError } from "../azure/rest-error";
 import { AzureRequestTimeoutError } from "../azure/request-timeout";
 
 export type EngineVerb = "read" | "write" | "delete" | "secret";

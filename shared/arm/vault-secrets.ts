@@ -3,7 +3,7 @@
 // Observing a secret reads version metadata only; a value is read only to be put straight into the
 // ARM request that needs it, and a generated value goes straight into the vault.
 import type { SecretClient } from "@azure/keyvault-secrets";
-import { isRestError } from "@azure/core-rest-pipeline";
+import { isRestError } from "../azure/rest-error";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { AzureClientFactory } from "../azure/clients";
 import type { SecretGenerator } from "../graph/types";

@@ -2,22 +2,37 @@
 // retry policy, trust store and a deadline on every HTTP attempt; callers get LRO options (poll
 // interval + overall deadline) and per-call abort signals from here, so the app, the tests and the
 // sandbox run the same code against Azure or the emulator.
-import { AuthorizationManagementClient } from "@azure/arm-authorization";
-import { ComputeManagementClient } from "@azure/arm-compute";
-import { DnsManagementClient } from "@azure/arm-dns";
-import { KeyVaultManagementClient } from "@azure/arm-keyvault";
-import { MySQLManagementFlexibleServerClient } from "@azure/arm-mysql-flexible";
-import { NetworkManagementClient } from "@azure/arm-network";
-import { PrivateDnsManagementClient } from "@azure/arm-privatedns";
-import { ResourceGraphClient } from "@azure/arm-resourcegraph";
-import { ResourceManagementClient } from "@azure/arm-resources";
+import type * as ArmAuthorization from "@azure/arm-authorization";
+import type * as ArmCompute from "@azure/arm-compute";
+import type * as ArmDns from "@azure/arm-dns";
+import type * as ArmKeyVault from "@azure/arm-keyvault";
+import type * as ArmMysql from "@azure/arm-mysql-flexible";
+import type * as ArmNetwork from "@azure/arm-network";
+import type * as ArmPrivateDns from "@azure/arm-privatedns";
+import type * as ArmResourceGraph from "@azure/arm-resourcegraph";
+import type * as ArmResources from "@azure/arm-resources";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
-import { DefaultAzureCredential } from "@azure/identity";
-import { SecretClient } from "@azure/keyvault-secrets";
-import { MetricsClient } from "@azure/monitor-query-metrics";
+import type * as Identity from "@azure/identity";
+import type * as KeyVaultSecrets from "@azure/keyvault-secrets";
+import type * as MonitorMetrics from "@azure/monitor-query-metrics";
+import { onFirstUse } from "../load-on-use";
 import { ArmBudget, armBudgetPolicy } from "./arm-budget";
 import { requestTimeoutPolicy } from "./request-timeout";
 import { azureSettingsFromEnv, validateAzureSettings, type AzureClientSettings } from "./settings";
+
+// the SDK packages load when a client is first built (see load-on-use.ts)
+const armAuthorization = onFirstUse<typeof ArmAuthorization>("@azure/arm-authorization");
+const armCompute = onFirstUse<typeof ArmCompute>("@azure/arm-compute");
+const armDns = onFirstUse<typeof ArmDns>("@azure/arm-dns");
+const armKeyVault = onFirstUse<typeof ArmKeyVault>("@azure/arm-keyvault");
+const armMysql = onFirstUse<typeof ArmMysql>("@azure/arm-mysql-flexible");
+const armNetwork = onFirstUse<typeof ArmNetwork>("@azure/arm-network");
+const armPrivateDns = onFirstUse<typeof ArmPrivateDns>("@azure/arm-privatedns");
+const armResourceGraph = onFirstUse<typeof ArmResourceGraph>("@azure/arm-resourcegraph");
+const armResources = onFirstUse<typeof ArmResources>("@azure/arm-resources");
+const identity = onFirstUse<typeof Identity>("@azure/identity");
+const keyVaultSecrets = onFirstUse<typeof KeyVaultSecrets>("@azure/keyvault-secrets");
+const monitorMetrics = onFirstUse<typeof MonitorMetrics>("@azure/monitor-query-metrics");
 
 /** Options every `begin*AndWait` call takes. */
 export interface LroCallOptions {
@@ -43,7 +58,8 @@ export class AzureClientFactory {
     this.settings = validateAzureSettings(settings);
     this.budget = new ArmBudget(this.settings.budget);
     this.credential =
-      credential ?? (settings.credential === "emulator" ? new EmulatorCredential() : new DefaultAzureCredential());
+      credential ??
+      (settings.credential === "emulator" ? new EmulatorCredential() : new (identity().DefaultAzureCredential)());
   }
 
   static fromEnv(env?: Record<string, string | undefined>): AzureClientFactory {
@@ -80,73 +96,76 @@ export class AzureClientFactory {
     return this.cache.get(key) as T;
   }
 
-  resources(subscriptionId: string): ResourceManagementClient {
+  resources(subscriptionId: string): ArmResources.ResourceManagementClient {
     return this.cached(
       `resources:${subscriptionId}`,
-      () => new ResourceManagementClient(this.credential, subscriptionId, this.armOptions()),
+      () => new (armResources().ResourceManagementClient)(this.credential, subscriptionId, this.armOptions()),
     );
   }
 
-  network(subscriptionId: string): NetworkManagementClient {
+  network(subscriptionId: string): ArmNetwork.NetworkManagementClient {
     return this.cached(
       `network:${subscriptionId}`,
-      () => new NetworkManagementClient(this.credential, subscriptionId, this.armOptions()),
+      () => new (armNetwork().NetworkManagementClient)(this.credential, subscriptionId, this.armOptions()),
     );
   }
 
-  compute(subscriptionId: string): ComputeManagementClient {
+  compute(subscriptionId: string): ArmCompute.ComputeManagementClient {
     return this.cached(
       `compute:${subscriptionId}`,
-      () => new ComputeManagementClient(this.credential, subscriptionId, this.armOptions()),
+      () => new (armCompute().ComputeManagementClient)(this.credential, subscriptionId, this.armOptions()),
     );
   }
 
-  mysql(subscriptionId: string): MySQLManagementFlexibleServerClient {
+  mysql(subscriptionId: string): ArmMysql.MySQLManagementFlexibleServerClient {
     return this.cached(
       `mysql:${subscriptionId}`,
-      () => new MySQLManagementFlexibleServerClient(this.credential, subscriptionId, this.armOptions()),
+      () => new (armMysql().MySQLManagementFlexibleServerClient)(this.credential, subscriptionId, this.armOptions()),
     );
   }
 
-  keyVaultManagement(subscriptionId: string): KeyVaultManagementClient {
+  keyVaultManagement(subscriptionId: string): ArmKeyVault.KeyVaultManagementClient {
     return this.cached(
       `keyvault:${subscriptionId}`,
-      () => new KeyVaultManagementClient(this.credential, subscriptionId, this.armOptions()),
+      () => new (armKeyVault().KeyVaultManagementClient)(this.credential, subscriptionId, this.armOptions()),
     );
   }
 
-  authorization(subscriptionId: string): AuthorizationManagementClient {
+  authorization(subscriptionId: string): ArmAuthorization.AuthorizationManagementClient {
     return this.cached(
       `authorization:${subscriptionId}`,
-      () => new AuthorizationManagementClient(this.credential, subscriptionId, this.armOptions()),
+      () => new (armAuthorization().AuthorizationManagementClient)(this.credential, subscriptionId, this.armOptions()),
     );
   }
 
-  privateDns(subscriptionId: string): PrivateDnsManagementClient {
+  privateDns(subscriptionId: string): ArmPrivateDns.PrivateDnsManagementClient {
     return this.cached(
       `privatedns:${subscriptionId}`,
-      () => new PrivateDnsManagementClient(this.credential, subscriptionId, this.armOptions()),
+      () => new (armPrivateDns().PrivateDnsManagementClient)(this.credential, subscriptionId, this.armOptions()),
     );
   }
 
-  dns(subscriptionId: string): DnsManagementClient {
+  dns(subscriptionId: string): ArmDns.DnsManagementClient {
     return this.cached(
       `dns:${subscriptionId}`,
-      () => new DnsManagementClient(this.credential, subscriptionId, this.armOptions()),
+      () => new (armDns().DnsManagementClient)(this.credential, subscriptionId, this.armOptions()),
     );
   }
 
   /** Azure Resource Graph (tenant-wide; each query names its subscriptions). */
-  resourceGraph(): ResourceGraphClient {
-    return this.cached("resourcegraph", () => new ResourceGraphClient(this.credential, this.armOptions()));
+  resourceGraph(): ArmResourceGraph.ResourceGraphClient {
+    return this.cached(
+      "resourcegraph",
+      () => new (armResourceGraph().ResourceGraphClient)(this.credential, this.armOptions()),
+    );
   }
 
   /** Secrets of one vault, by its vault URI (`properties.vaultUri` of the vault resource). */
-  secrets(vaultUrl: string): SecretClient {
+  secrets(vaultUrl: string): KeyVaultSecrets.SecretClient {
     return this.cached(
       `secrets:${vaultUrl.toLowerCase()}`,
       () =>
-        new SecretClient(vaultUrl, this.credential, {
+        new (keyVaultSecrets().SecretClient)(vaultUrl, this.credential, {
           ...this.commonOptions(),
           disableChallengeResourceVerification: !this.settings.verifyKeyVaultChallengeResource,
         }),
@@ -154,9 +173,12 @@ export class AzureClientFactory {
   }
 
   /** Metrics of resources in one region. */
-  metrics(location: string): MetricsClient {
+  metrics(location: string): MonitorMetrics.MetricsClient {
     const endpoint = this.settings.metricsEndpoint.replace("{location}", location.replace(/\s+/g, "").toLowerCase());
-    return this.cached(`metrics:${endpoint}`, () => new MetricsClient(endpoint, this.credential, this.commonOptions()));
+    return this.cached(
+      `metrics:${endpoint}`,
+      () => new (monitorMetrics().MetricsClient)(endpoint, this.credential, this.commonOptions()),
+    );
   }
 
   /** Poll interval and overall deadline for one long-running operation. */

@@ -1,8 +1,8 @@
 // The body of POST /api/stacks/{name}/rotate/database: which credentials to rotate. Validated with
 // ajv like every other input; an empty body rotates the app users' passwords.
-import Ajv2020 from "ajv/dist/2020";
 import { bodyFieldErrors } from "../http/body-errors";
 import type { ProblemFieldError } from "../http/problem";
+import { compiledValidator } from "../validators";
 
 export const ROTATE_LIMITS = { maxBodyBytes: 1024, maxJsonDepth: 3 };
 
@@ -22,12 +22,13 @@ export const ROTATE_REQUEST_SCHEMA = {
   },
 } as const;
 
-const ajv = new Ajv2020({ strict: true, allErrors: true });
-const validate = ajv.compile<RotateRequest>(ROTATE_REQUEST_SCHEMA);
+/** ROTATE_REQUEST_SCHEMA, compiled ahead of time (shared/validators) */
+const validator = compiledValidator<RotateRequest>("rotate-request");
 
 export function validateRotateRequest(
   input: unknown,
 ): { ok: true; request: Required<RotateRequest> } | { ok: false; errors: ProblemFieldError[] } {
+  const validate = validator();
   if (!validate(input)) {
     const errors = bodyFieldErrors(validate.errors ?? [], ["appUsers", "admin"]);
     return { ok: false, errors };

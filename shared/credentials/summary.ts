@@ -4,7 +4,7 @@
 import { APP_USERS } from "../node/constants";
 import type { StackSpec } from "../spec/types";
 import type { CredentialsObserved, RotationOutcome, StackObserved } from "../stack-status";
-import { currentDbUserSlot } from "../stack-status";
+import { appUserForNewNode } from "../node/join";
 import { ageDays } from "./rotation-state";
 
 export interface CredentialSummary {
@@ -41,7 +41,7 @@ export function credentialSummary(
   const adminAge = c?.admin.since ? ageDays(c.admin.since, now) : null;
   return {
     database: {
-      currentUser: c?.database.currentUser ?? APP_USERS[currentDbUserSlot(observed)],
+      currentUser: c?.database.currentUser ?? APP_USERS[appUserForNewNode(observed)],
       previousUser: c?.database.previousUser ?? null,
       since: c?.database.since ?? null,
       ageDays: appAge,

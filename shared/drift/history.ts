@@ -5,6 +5,14 @@
 import type { AzureClientFactory } from "../azure/clients";
 import { kqlList, queryResourceGraph } from "../azure/resource-graph";
 
+/** The drift check's question: who changed these resources since then. */
+export interface DriftHistoryInput {
+  subscriptionId: string;
+  ids: string[];
+  /** ISO 8601: changes since then */
+  since: string;
+}
+
 export interface ResourceChange {
   id: string;
   changeType: string;

@@ -195,6 +195,11 @@ export interface WebNodeNames {
   computerName: string;
 }
 
+/** The name the stack's certificate is for: the spec's hostname, else the public IP's DNS name. */
+export function certificateHostname(spec: NamingSpec & { tls: Pick<StackSpec["tls"], "hostname"> }): string {
+  return (spec.tls.hostname ?? stackNames(spec).publicFqdn).toLowerCase();
+}
+
 /** Names of the web node with 1-based `index` (availability set mode). */
 export function webNodeNames(spec: NamingSpec, index: number): WebNodeNames {
   if (!Number.isInteger(index) || index < 1) throw new RangeError(`web node index must be 1 or more, got ${index}`);

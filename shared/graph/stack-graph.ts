@@ -3,7 +3,7 @@
 // and context always give the same graph (deep-equal), so a replayed orchestration sees the same
 // nodes. Dependencies are the references ARM checks (plus one-operation-at-a-time on a MySQL
 // server) and nothing more, because an edge ARM does not need can only lengthen the deploy.
-import { ALERT_METRICS } from "../alerts/match";
+import { ALERT_METRICS } from "../azure/metrics";
 import { DB_ADMIN_LOGIN, NODE_HTTP_PORT, NODE_HTTPS_PORT, NODE_PROBE } from "../node/constants";
 import { SECRET_NAMES, type SecretName } from "../secret-names";
 import type { StackSpec } from "../spec/types";
@@ -170,6 +170,22 @@ export function webNodeGraphKeys(graph: StackGraph, node: string): string[] {
     `alert:scale-in:vm:${node}`,
   ];
   return own.filter((key) => graph.nodes.some((n) => n.key === key));
+}
+
+/**
+ * The graph nodes of one availability-set web node (`webNodeGraphKeys` of web-<ordinal>), or the
+ * scale set's (no ordinal): what a scale action adds or removes.
+ */
+export function webNodeGraphNodes(graph: StackGraph, ordinal: number | undefined): GraphNode[] {
+  const keys = ordinal !== undefined ? webNodeGraphKeys(graph, `web-${ordinal}`) : ["vmss"];
+  if (ordinal !== undefined && !keys.includes(`vm:web-${ordinal}`)) {
+    throw new Error(`the stack graph has no node vm:web-${ordinal}`);
+  }
+  return keys.map((key) => {
+    const node = graph.nodes.find((n) => n.key === key);
+    if (!node) throw new Error(`the stack graph has no node ${key}`);
+    return node;
+  });
 }
 
 /** Graph keys whose change means the web nodes or the database may need bringing up again. */

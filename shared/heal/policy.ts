@@ -17,11 +17,11 @@
 // a VM whose provisioning failed is replaced; otherwise restart -> redeploy -> replace (availability
 // set) or restart -> redeploy -> reimage -> replace (scale set), climbing one rung after each repair
 // that failed or did not last (the node broke again within RELAPSE_WINDOW_MS).
+import type { NodeObservation } from "../node/model";
 import {
   isDestructive,
   type LedgerState,
   type NodeLedger,
-  type NodeObservation,
   type RepairAttempt,
   type RepairPolicy,
   type RepairStep,

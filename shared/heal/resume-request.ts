@@ -1,8 +1,8 @@
 // The body of POST /api/stacks/{name}/heal/resume: what a person lets healing do again. Validated
 // with ajv like every other input; an empty body means "release the brake, default duration".
-import Ajv2020 from "ajv/dist/2020";
 import { bodyFieldErrors } from "../http/body-errors";
 import type { ProblemFieldError } from "../http/problem";
+import { compiledValidator } from "../validators";
 
 export const RESUME_LIMITS = { maxBodyBytes: 4096, maxJsonDepth: 4 };
 export const DEFAULT_OVERRIDE_MINUTES = 60;
@@ -23,12 +23,13 @@ export const RESUME_REQUEST_SCHEMA = {
   },
 } as const;
 
-const ajv = new Ajv2020({ strict: true, allErrors: true });
-const validate = ajv.compile<ResumeRequest>(RESUME_REQUEST_SCHEMA);
+/** RESUME_REQUEST_SCHEMA, compiled ahead of time (shared/validators) */
+const validator = compiledValidator<ResumeRequest>("resume-request");
 
 export function validateResumeRequest(
   input: unknown,
 ): { ok: true; request: ResumeRequest } | { ok: false; errors: ProblemFieldError[] } {
+  const validate = validator();
   if (validate(input)) return { ok: true, request: input };
   const errors = bodyFieldErrors(validate.errors ?? [], ["node", "overrideMinutes"]);
   return { ok: false, errors };

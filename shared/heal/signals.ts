@@ -3,7 +3,7 @@
 // for and was not started yet: for a node, every Fired signal about that node from no later than the
 // resolution; for the whole stack, the Fired signal of the same alert. Pure: no I/O, no clock.
 import type { StackSignal } from "../alerts/signal";
-import type { NodeObservation } from "./types";
+import type { NodeObservation } from "../node/model";
 
 export interface SignalRouting {
   /** suspect node -> the Fired signals that point at it (alive, not cancelled) */
@@ -64,4 +64,45 @@ export function routeSignals(signals: readonly StackSignal[], nodes: readonly No
 export function suspectsOf(routing: SignalRouting, nodes: readonly NodeObservation[]): string[] {
   const names = routing.everyNode.length > 0 ? nodes.map((n) => n.name) : [...routing.byNode.keys()];
   return [...new Set(names)].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+}
+
+/** The signals that point at a node (its own, and those about every node). */
+export function signalsOf(routing: SignalRouting, node: string): StackSignal[] {
+  return [...(routing.byNode.get(node) ?? []), ...routing.everyNode];
+}
+
+/** The signals about a node in one line, for an audit event. */
+export function signalText(routing: SignalRouting, node: string): string {
+  const signals = signalsOf(routing, node);
+  if (signals.length === 0) return "none";
+  const first = signals
+    .slice(0, 3)
+    .map((s) => `${s.rule}: ${s.summary}`)
+    .join("; ");
+  return first + (signals.length > 3 ? ` (and ${signals.length - 3} more)` : "");
+}
+
+/**
+ * What each signal of a round came to, grouped by outcome: unknown targets, cancellations and
+ * resolutions at once; a node's signals once that node reached an outcome (`outcomes`, by node);
+ * signals about every node once no node waits for a later round (`summary` says what came of all).
+ * Signals of nodes still waiting stay pending.
+ */
+export function signalOutcomes(
+  routing: SignalRouting,
+  outcomes: ReadonlyMap<string, string>,
+  everyNode: { summary: string } | undefined,
+): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  const add = (outcome: string, id: string) => groups.set(outcome, [...(groups.get(outcome) ?? []), id]);
+  for (const s of routing.unknown) add("names no web node of the stack: nothing to do", s.id);
+  for (const c of routing.cancelled)
+    add(`cancelled: resolved by ${c.by.rule} at ${c.by.at} before any action`, c.signal.id);
+  for (const s of routing.resolved) add("resolved", s.id);
+  for (const [node, signals] of routing.byNode) {
+    const outcome = outcomes.get(node);
+    if (outcome !== undefined) for (const s of signals) add(outcome, s.id);
+  }
+  if (everyNode) for (const s of routing.everyNode) add(everyNode.summary || "the stack has no web nodes", s.id);
+  return groups;
 }

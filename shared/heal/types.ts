@@ -1,12 +1,9 @@
-// What healing works with: what was seen of one web node, what was done to it before (the repair
-// ledger), and the names of the repair steps. Plain JSON: observations and ledger state travel
-// through orchestration history, so they hold names, ids, IPs, health facts and times, never secrets.
+// What healing works with besides what it sees of a node (shared/node/model.ts NodeObservation):
+// what was done to each node before (the repair ledger), and the names of the repair steps. Plain
+// JSON: ledger state travels through orchestration history, so it holds names and times, never secrets.
 import type { StackSpec } from "../spec/types";
 
 export type RepairPolicy = StackSpec["policies"]["repair"];
-
-/** Power state from the VM's instance view (`PowerState/<x>`); "unknown" when it reports none. */
-export type PowerState = "running" | "starting" | "stopping" | "stopped" | "deallocating" | "deallocated" | "unknown";
 
 /** What one repair does to a node. Every step but `start` stops whatever runs on the node. */
 export type RepairStep = "start" | "restart" | "redeploy" | "reimage" | "replace";
@@ -17,55 +14,27 @@ export function isDestructive(step: RepairStep): boolean {
   return DESTRUCTIVE_STEPS.has(step);
 }
 
-/** The LB health probe of one backend, from `DipAvailability` by `BackendIPAddress`. */
-export interface ProbeReading {
-  /** up: the latest value is 50 % or more; unknown: no data (metrics lag, or the query failed) */
-  state: "up" | "down" | "unknown";
-  /** latest average (percent of probes answered) */
-  value?: number;
-  /** why unknown, when it is */
-  note?: string;
-}
+/** What a step did to a node, in words ("node web-1 restarted"). */
+export const STEP_DONE: Record<RepairStep, string> = {
+  start: "started",
+  restart: "restarted",
+  redeploy: "redeployed",
+  reimage: "reimaged",
+  replace: "replaced",
+};
 
-/** What the node agent said to `health` through Run Command. */
-export interface AgentReading {
-  /** false: Run Command could not reach the VM (hung OS, no network, VM agent dead) */
-  reachable: boolean;
-  /** the agent printed a health document */
-  answered: boolean;
-  healthy: boolean;
-  /** another Run Command was running on the VM (a health check of someone else): no answer yet */
-  busy?: boolean;
-  /** the first-boot installer has not finished (the agent says `installed: null`) */
-  installing?: boolean;
-  draining?: boolean;
-  liveSessions?: number;
-  /** names of the checks that failed: nginx, tomcat, guacd, database, certificate; "agent" when it did not answer */
-  failing: string[];
-  /** one line per failing check, for people */
-  problems: string[];
-  /** the database login the node uses (from its database check), e.g. "guacamole_a" */
-  databaseUser?: string;
-}
-
-export interface NodeObservation {
-  /** VM name */
-  name: string;
-  exists: boolean;
-  id?: string;
-  /** the VM's `properties.vmId`: a new one means the VM was recreated */
-  vmId?: string;
-  power: PowerState;
-  /** lower case: succeeded, failed, creating, updating, deleting, ... */
-  provisioning: string;
-  nicId?: string;
-  privateIp?: string;
-  zones?: string[];
-  probe: ProbeReading;
-  agent: AgentReading;
-  /** when it was observed (ISO 8601, the activity's clock) */
-  at: string;
-}
+/**
+ * How long each step's node may take to be healthy before the step counts as failed and the ladder
+ * climbs. A restart boots in a few minutes; a redeploy moves to another host first; a reimaged or
+ * replaced node has already waited for its agent (nodeReadyTimeoutMinutes) before this starts.
+ */
+export const VERIFY_MINUTES: Record<RepairStep, number> = {
+  start: 10,
+  restart: 6,
+  redeploy: 12,
+  reimage: 15,
+  replace: 15,
+};
 
 export type AttemptOutcome = "running" | "succeeded" | "failed";
 

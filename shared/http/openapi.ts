@@ -179,6 +179,28 @@ export function openApiDocument(version: string): Record<string, unknown> {
           },
         },
       },
+      "/stacks/{name}/connections": {
+        parameters: [name],
+        get: {
+          summary:
+            "the connections Jumpgate made from the Azure inventory (source VM, protocol, host, port, Entra groups with READ, credential secret version), the last sync and what was skipped and why",
+          responses: { "200": ok("the connections and the last sync"), "404": common["404"] },
+        },
+      },
+      "/stacks/{name}/connections/sync": {
+        parameters: [name],
+        post: {
+          summary:
+            "sync the connections with the Azure inventory now (the running sync when one runs); the sync reads and compares even when nothing changed",
+          responses: {
+            "202": accepted,
+            "404": common["404"],
+            "409": problem(
+              "the stack has no connections section, is not deployed, or another operation holds it (a deploy syncs at its end)",
+            ),
+          },
+        },
+      },
       "/stacks/{name}/rotate/certificate": {
         parameters: [name],
         post: {

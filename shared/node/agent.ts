@@ -17,7 +17,8 @@ export type AgentCommand =
   | "init"
   | "sign-in"
   | "access-groups"
-  | "guacadmin";
+  | "guacadmin"
+  | "connections";
 
 export const AGENT_COMMANDS: readonly AgentCommand[] = [
   "health",
@@ -32,6 +33,7 @@ export const AGENT_COMMANDS: readonly AgentCommand[] = [
   "sign-in",
   "access-groups",
   "guacadmin",
+  "connections",
 ];
 const COMMANDS: ReadonlySet<string> = new Set(AGENT_COMMANDS);
 
@@ -43,6 +45,8 @@ export const HANDED_PARAMETERS = {
   adminFallback: "JUMPGATE_DB_ADMIN_PASSWORD_FALLBACK",
   /** guacadmin's password (bootstrap-db replaces the default with it; guacadmin set-password sets it) */
   guacadmin: "JUMPGATE_GUACADMIN_PASSWORD",
+  /** `connections`: the targets' credentials, a JSON object of Guacamole parameter maps by credential key */
+  connectionCredentials: "JUMPGATE_CONNECTION_CREDENTIALS",
 } as const;
 
 /**
@@ -450,6 +454,34 @@ export function accessGroupsResultOf(o: Record<string, unknown>): AccessGroupsRe
     changed: strings(o.differences !== undefined ? "differences" : "changed"),
     conflicts: strings("conflicts"),
     statements: typeof o.statements === "number" ? o.statements : 0,
+  };
+}
+
+/** What the agent's `connections` command answered: counts and lines, never a parameter value. */
+export interface ConnectionsResult {
+  changed: string[];
+  changes: number;
+  conflicts: string[];
+  missingGroups: string[];
+  created: number;
+  updated: number;
+  removed: number;
+  statements: number;
+  applied: boolean;
+}
+
+export function connectionsResultOf(o: Record<string, unknown>): ConnectionsResult {
+  const strings = (key: string) => list(o, key).map((x) => (typeof x === "string" ? x : fail(`${key}[]`)));
+  return {
+    changed: strings("changed"),
+    changes: num(o, "changes"),
+    conflicts: strings("conflicts"),
+    missingGroups: strings("missingGroups"),
+    created: num(o, "created"),
+    updated: num(o, "updated"),
+    removed: num(o, "removed"),
+    statements: num(o, "statements"),
+    applied: bool(o, "applied"),
   };
 }
 

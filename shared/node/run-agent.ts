@@ -31,6 +31,8 @@ export interface RunAgentInput {
   vmName: string;
   command: string;
   args?: string[];
+  /** text on the agent's stdin (a quoted here-doc in the script) */
+  stdin?: string;
 }
 
 /** A named value for the agent's environment that no GET, log or history may show. */
@@ -67,7 +69,7 @@ export async function runAgentCommand(
     const result = await compute.virtualMachines.runCommand(
       input.resourceGroup,
       input.vmName,
-      { commandId: "RunShellScript", script: [agentScript(input.command, input.args ?? [])] },
+      { commandId: "RunShellScript", script: [agentScript(input.command, input.args ?? [], stdinOf(input))] },
       factory.lro(signal),
     );
     const status = result.value?.[0];
@@ -100,7 +102,7 @@ async function runManaged(
       name,
       {
         location: handed.location,
-        source: { script: agentScript(input.command, input.args ?? []) },
+        source: { script: agentScript(input.command, input.args ?? [], stdinOf(input)) },
         protectedParameters: handed.protectedParameters,
         asyncExecution: false,
         // the exit status is the agent's answer, read from the instance view: not a provisioning failure
@@ -189,6 +191,10 @@ function lastJsonLine(stdout: string): unknown {
     }
   }
   return undefined;
+}
+
+function stdinOf(input: RunAgentInput): { stdin?: string } {
+  return input.stdin === undefined ? {} : { stdin: input.stdin };
 }
 
 function firstLine(text: string): string {

@@ -7,6 +7,7 @@
 // they want: user intent wins), and a size within the spec's min and max (like Azure autoscale,
 // which resets a count outside its bounds on its next run). Otherwise the spec's size is the fleet.
 import { webNodeNames } from "../graph/names";
+import type { WebNodeRef } from "../node/model";
 import type { StackSpec } from "../spec/types";
 
 /** The fleet's members as kept in the fleet state. */
@@ -89,4 +90,37 @@ export function ordinalOfVm(spec: Pick<StackSpec, "name">, vmName: string): numb
 /** The VM names of an availability set's members. */
 export function memberVmNames(spec: StackSpec, ordinals: readonly number[]): string[] {
   return ordinals.map((n) => webNodeNames(spec, n).vm);
+}
+
+/** The fleet's members, as the fleet state keeps them. */
+export function membersOf(fleet: FleetMembers): FleetMembers {
+  return { mode: fleet.mode, specSize: fleet.specSize, size: fleet.size, ordinals: [...fleet.ordinals] };
+}
+
+/** One node more: the lowest free node number (availability set) or the capacity + 1 (scale set). */
+export function withOneMore(fleet: FleetMembers): { members: FleetMembers; ordinal?: number } {
+  if (fleet.mode !== "availabilitySet") return { members: { ...membersOf(fleet), size: fleet.size + 1, ordinals: [] } };
+  const ordinal = lowestFreeOrdinal(fleet.ordinals);
+  const ordinals = [...fleet.ordinals, ordinal].sort((a, b) => a - b);
+  return { members: { ...membersOf(fleet), size: fleet.size + 1, ordinals }, ordinal };
+}
+
+/** One node fewer: that node number's (availability set), or one instance less (scale set). */
+export function withOneFewer(fleet: FleetMembers, ordinal: number | undefined): FleetMembers {
+  return { ...membersOf(fleet), size: fleet.size - 1, ordinals: fleet.ordinals.filter((n) => n !== ordinal) };
+}
+
+/** VMs listed now that were not there before (availability set: the new node number's VM). */
+export function newMembers(
+  listed: WebNodeRef[],
+  before: WebNodeRef[],
+  spec: StackSpec,
+  ordinal: number | undefined,
+): WebNodeRef[] {
+  if (ordinal !== undefined) {
+    const vm = webNodeNames(spec, ordinal).vm.toLowerCase();
+    return listed.filter((n) => n.name.toLowerCase() === vm);
+  }
+  const known = new Set(before.map((n) => n.name.toLowerCase()));
+  return listed.filter((n) => !known.has(n.name.toLowerCase()));
 }

@@ -12,6 +12,7 @@
 //
 // No I/O and no clock: the orchestration passes `now` (its replay-safe time).
 import type { StackSignal } from "../alerts/signal";
+import type { NodeSummary } from "../node/model";
 import type { StackSpec } from "../spec/types";
 
 export type ScaleDirection = "out" | "in";
@@ -52,24 +53,12 @@ export interface ScaleLimitsInput {
   now: Date;
 }
 
-/** What the orchestration saw of one member node. */
-export interface ScaleNodeObservation {
-  /** VM name */
-  name: string;
-  /** availability set node number (web-<n>) */
-  ordinal?: number;
-  /** the VM exists and its agent answered its health check */
-  answered: boolean;
-  healthy: boolean;
-  /** from the agent; undefined when it did not answer */
-  liveSessions?: number;
-  /** average Percentage CPU over the last minutes, when Azure Monitor has it */
-  cpu?: number;
-}
+/** What the policy reads of a member node (a node summary: its VM exists and its agent answered, or not). */
+export type FleetMember = Pick<NodeSummary, "name" | "ordinal" | "answered" | "healthy" | "liveSessions" | "cpu">;
 
 export interface ScaleDecisionInput extends ScaleLimitsInput {
   metric: ScaleMetric;
-  nodes: ScaleNodeObservation[];
+  nodes: FleetMember[];
 }
 
 export interface ScaleSkip {
@@ -202,7 +191,7 @@ export function decideScale(input: ScaleDecisionInput): ScaleDecision {
 }
 
 /** Fewest live sessions first; ties: the highest node number (or name) first, the newest node. */
-function byFewestSessions(a: ScaleNodeObservation, b: ScaleNodeObservation): number {
+function byFewestSessions(a: FleetMember, b: FleetMember): number {
   const s = (a.liveSessions ?? 0) - (b.liveSessions ?? 0);
   if (s !== 0) return s;
   if (a.ordinal !== undefined && b.ordinal !== undefined && a.ordinal !== b.ordinal) return b.ordinal - a.ordinal;
@@ -212,7 +201,7 @@ function byFewestSessions(a: ScaleNodeObservation, b: ScaleNodeObservation): num
 /** The fleet's average load per node on `metric`, over the nodes that reported it. */
 export function fleetLoad(
   metric: ScaleMetric,
-  nodes: readonly ScaleNodeObservation[],
+  nodes: readonly FleetMember[],
 ): { average: number; known: number } | undefined {
   const values = nodes
     .map((n) => (metric === "cpu" ? n.cpu : n.liveSessions))
@@ -303,4 +292,27 @@ export function settleSignals(pending: readonly StackSignal[]): SettledSignals {
 /** The alert rules behind signals, for audit and status ("web1-scale-out", ...). */
 export function rulesOf(signals: readonly StackSignal[]): string[] {
   return [...new Set(signals.map((s) => s.rule))].sort();
+}
+
+/** A request in words, for audit events and outcomes: the rules that asked and what came of it. */
+export function requestText(active: readonly StackSignal[], message: string): string {
+  return `alert ${rulesOf(active).join(", ")} (${active.length} signal(s)): ${message}`;
+}
+
+/** The limits a request is checked against: the fleet's size and bounds, the cooldown since the last action. */
+export function limitsFor(
+  view: { spec: StackSpec; fleet: { size: number }; lastScale?: { direction: ScaleDirection | "reset"; at: string } },
+  direction: ScaleDirection,
+  now: Date,
+): ScaleLimitsInput {
+  const { lastScale } = view;
+  return {
+    direction,
+    fleet: { size: view.fleet.size, min: view.spec.fleet.min, max: view.spec.fleet.max },
+    cooldownMinutes: view.spec.policies.scale.cooldownMinutes,
+    ...(lastScale && lastScale.direction !== "reset"
+      ? { lastScale: { direction: lastScale.direction, at: lastScale.at } }
+      : {}),
+    now,
+  };
 }

@@ -3,10 +3,8 @@ export { STACK_NAME_PATTERN, STACK_SPEC_SCHEMA } from "./schema";
 export type { FleetMode, StackSpec, StackSpecInput } from "./types";
 export {
   STACK_SPEC_LIMITS,
-  parseJsonBody,
+  parseStackSpecBody,
   validateStackSpec,
-  type JsonBodyLimits,
-  type JsonBodyResult,
   type SpecError,
   type StackSpecValidation,
 } from "./validate";

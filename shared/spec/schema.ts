@@ -408,6 +408,77 @@ export const STACK_SPEC_SCHEMA = {
         },
       },
     },
+    connections: {
+      type: "object",
+      additionalProperties: false,
+      required: ["sources"],
+      description:
+        "Guacamole connections generated from the Azure inventory (see Connections from the inventory): the tagged VMs (and Flexible scale sets' instances) of each source become connections, in connection groups per subscription and resource group, readable by the source's Entra groups, with credentials from Key Vault. Needs `access`. Left out: connections are made by hand only, as before.",
+      properties: {
+        sources: {
+          type: "array",
+          minItems: 1,
+          maxItems: 20,
+          description:
+            "Where to look for targets, and who may use what is found there. A VM matched by two sources is the first one's.",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["subscriptionId", "groups"],
+            properties: {
+              subscriptionId: { type: "string", format: "uuid", description: "The subscription searched." },
+              resourceGroups: {
+                type: "array",
+                maxItems: 50,
+                uniqueItems: true,
+                items: { type: "string", minLength: 1, maxLength: 90, pattern: "^[-\\w.()]*[-\\w()]$" },
+                description:
+                  "Only these resource groups of the subscription (compared case-insensitively); left out: the whole subscription.",
+              },
+              tag: {
+                type: "string",
+                minLength: 1,
+                maxLength: 128,
+                pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                default: "jumpgate-connect",
+                description:
+                  "The tag that selects a VM (on the VM, or on its Flexible scale set). Its value says the protocol and optionally the port: `ssh`, `rdp`, `vnc`, `ssh:2222`; any other value is skipped with the reason.",
+              },
+              credential: {
+                type: "object",
+                additionalProperties: false,
+                required: ["secret"],
+                description:
+                  'A Key Vault secret with the targets\' credentials, as JSON: `{"username": ..., "password": ...}` or `{"username": ..., "privateKey": ..., "passphrase": ...}` (SSH). The app reads it at every sync (a new version reaches the connections then) and writes it into the connections\' parameters; users never see it. Left out: users type their credentials when they connect.',
+                properties: {
+                  secret: {
+                    type: "string",
+                    pattern: "^[0-9A-Za-z-]{1,127}$",
+                    description: "The secret's name.",
+                  },
+                  vaultId: {
+                    type: "string",
+                    pattern:
+                      "^/subscriptions/[0-9A-Fa-f-]{36}/resource[Gg]roups/[-\\w.()]*[-\\w()]/providers/Microsoft\\.KeyVault/vaults/[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$",
+                    description:
+                      "The ARM id of the vault that holds it; left out: the stack's own vault. The Function App's identity needs `Key Vault Secrets User` on it (a vault of someone else's is granted by its owner).",
+                  },
+                },
+              },
+              groups: {
+                type: "array",
+                minItems: 1,
+                maxItems: 20,
+                uniqueItems: true,
+                items: { type: "string", format: "uuid" },
+                description:
+                  "Object ids of the Entra groups whose members may use these connections; each must be mapped in `access` (`adminGroups` or `userGroups`), which makes it a Guacamole user group.",
+              },
+            },
+          },
+        },
+      },
+    },
     policies: {
       type: "object",
       additionalProperties: false,

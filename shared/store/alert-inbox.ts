@@ -11,7 +11,8 @@
 // delivery can neither add a second signal nor reset the outcome of the first. Retention (`prune`)
 // deletes rows received before a cutoff, one cutoff for the stacks' signals (pending ones too: an
 // alert that old is no reason to act) and one for the ignored partition.
-import { odata, type TableClient } from "@azure/data-tables";
+import type { TableClient } from "@azure/data-tables";
+import { odata } from "./odata";
 import type { IgnoredAlert, SignalIntent, StackSignal } from "../alerts/signal";
 import { mapWithConcurrency } from "../concurrency";
 import { StoreCorruptionError, statusOf } from "./errors";

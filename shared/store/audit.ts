@@ -16,13 +16,16 @@
 // certificates) in any field; name the secret instead (e.g. its Key Vault secret name). The test
 // suite's secret scan checks what tests produce.
 import { randomBytes } from "node:crypto";
-import { odata } from "@azure/data-tables";
+import { odata } from "./odata";
 import { mapWithConcurrency } from "../concurrency";
 import { stripControlCharacters, stripControlCharactersDeep } from "../text";
 import { StoreContentionError, StoreLimitError, statusOf } from "./errors";
 import { assertEntityFits } from "./json-columns";
 import { assertStackName } from "./keys";
 import type { OperationKind } from "./registry";
+
+/** What an audit event can name as its operation: a claim's kind, or a sync that claims nothing. */
+export type AuditOperationKind = OperationKind | "connections";
 import type { StoreSettings } from "./settings";
 import { StoreTables, type StoreCallOptions } from "./tables";
 
@@ -33,7 +36,7 @@ export interface AuditEventInput {
   /** why it happened: the request, alert or rule behind it, or the error that stopped it */
   why: string;
   /** the operation this happened in, if any */
-  operation?: { kind: OperationKind; instanceId: string };
+  operation?: { kind: AuditOperationKind; instanceId: string };
   /** who: e.g. "api:<caller>", "alert:<rule>", "timer:<name>" */
   actor: string;
   /** small JSON facts (at most 8 KiB as JSON), shown to users: never secret values */
@@ -258,7 +261,7 @@ function toEvent(entity: Record<string, unknown>): AuditEvent {
     actor: text("Actor"),
   };
   if (typeof entity.OperationKind === "string" && typeof entity.OperationInstanceId === "string") {
-    event.operation = { kind: entity.OperationKind as OperationKind, instanceId: entity.OperationInstanceId };
+    event.operation = { kind: entity.OperationKind as AuditOperationKind, instanceId: entity.OperationInstanceId };
   }
   if (typeof entity.Details === "string") event.details = JSON.parse(entity.Details) as Record<string, unknown>;
   return event;

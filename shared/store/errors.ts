@@ -1,6 +1,6 @@
 // Errors of the table store, each with a stable `code` callers can switch on. Expected outcomes
 // (an operation already running, an ETag that no longer matches) are results, not errors.
-import { isRestError } from "@azure/core-rest-pipeline";
+import { isRestError } from "../azure/rest-error";
 
 export class StackNotFoundError extends Error {
   readonly code = "StackNotFound";

@@ -46,6 +46,7 @@ export {
   AuditLog,
   AUDIT_LIMITS,
   type AuditEvent,
+  type AuditOperationKind,
   type AuditEventInput,
   type AuditLogOptions,
   type RecentEventsOptions,
@@ -63,3 +64,4 @@ export {
   type FleetMode as FleetStateMode,
 } from "./fleet-state";
 export { CertificateLedger } from "./certificate-ledger";
+export { ConnectionLedger, emptySummary, type ConnectionRow, type ConnectionSyncSummary } from "./connection-ledger";

@@ -17,7 +17,8 @@
 // request refused because another operation holds the stack has stored nothing.
 import { setTimeout as delay } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
-import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
+import type { TableClient, TransactionAction } from "@azure/data-tables";
+import { odata } from "./odata";
 import {
   INDEX_MARKER_ROW,
   INDEX_ROW_PREFIX,

@@ -11,7 +11,8 @@
 // and a writer that lost a race reads again. Times come from the caller (the orchestration's clock).
 import { setTimeout as delay } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
-import { odata, type TableClient } from "@azure/data-tables";
+import type { TableClient } from "@azure/data-tables";
+import { odata } from "./odata";
 import type { BrakeOverride, BrakeState, LedgerState, NodeLedger, NodeSuspension, RepairAttempt } from "../heal/types";
 import { StoreContentionError, StoreCorruptionError, statusOf } from "./errors";
 import { asciiJson, assertEntityFits } from "./json-columns";

@@ -1,8 +1,10 @@
 // Builds the TableClients of Jumpgate's tables in the Function App's own storage account, creating
 // each table once per process, and gives every store call its deadline.
 import type { TokenCredential } from "@azure/core-auth";
-import { TableClient, type TableServiceClientOptions } from "@azure/data-tables";
-import { DefaultAzureCredential, ManagedIdentityCredential } from "@azure/identity";
+import type { TableClient, TableServiceClientOptions } from "@azure/data-tables";
+import type * as Identity from "@azure/identity";
+import { onFirstUse } from "../load-on-use";
+import { dataTables } from "./odata";
 import { requestTimeoutPolicy } from "../azure/request-timeout";
 import {
   needsInsecureConnection,
@@ -14,6 +16,9 @@ import {
 } from "./settings";
 import type { Env } from "../config";
 
+/** loaded when a store first builds a credential (see load-on-use.ts) */
+const identity = onFirstUse<typeof Identity>("@azure/identity");
+
 /** Jumpgate's tables; the stored name is `{prefix}{suffix}`, e.g. `jumpgatestacks`. */
 export const TABLE_SUFFIXES = {
   stacks: "stacks",
@@ -22,6 +27,7 @@ export const TABLE_SUFFIXES = {
   repairs: "repairs",
   fleet: "fleet",
   certificates: "certs",
+  connections: "conns",
 } as const;
 export type TableKind = keyof typeof TABLE_SUFFIXES;
 
@@ -118,11 +124,11 @@ export class StoreTables {
       if (usesConnectionString(this.settings)) {
         const { connectionString } = this.settings;
         if (needsInsecureConnection(connectionString)) options.allowInsecureConnection = true;
-        client = TableClient.fromConnectionString(connectionString, this.tableName(kind), options);
+        client = dataTables().TableClient.fromConnectionString(connectionString, this.tableName(kind), options);
       } else {
         // identity-based endpoints are https only (validateStoreSettings): bearer tokens never go over http
         const credential = this.credential ?? storeCredential(this.settings);
-        client = new TableClient(this.settings.tableEndpoint, this.tableName(kind), credential, options);
+        client = new (dataTables().TableClient)(this.settings.tableEndpoint, this.tableName(kind), credential, options);
       }
       this.clients.set(kind, client);
     }
@@ -138,8 +144,8 @@ export class StoreTables {
 export function storeCredential(settings: StoreIdentityAccess): TokenCredential {
   if (settings.credential === "managedidentity") {
     return settings.clientId
-      ? new ManagedIdentityCredential({ clientId: settings.clientId })
-      : new ManagedIdentityCredential();
+      ? new (identity().ManagedIdentityCredential)({ clientId: settings.clientId })
+      : new (identity().ManagedIdentityCredential)();
   }
-  return new DefaultAzureCredential();
+  return new (identity().DefaultAzureCredential)();
 }

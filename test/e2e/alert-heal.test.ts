@@ -18,9 +18,9 @@ import { webNodeNames } from "../../shared/graph/names";
 import { verdictOf } from "../../shared/heal/policy";
 import type { StackSpec } from "../../shared/spec/types";
 import { validateStackSpec } from "../../shared/spec/validate";
-import { probeAlert } from "../support/alert-payloads";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
-import { StandInFleet, standInAgentRoot } from "../support/stand-in-agent";
+import { probeAlert } from "../../dev/alert-payloads";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
+import { StandInFleet, standInAgentRoot } from "../../dev/stand-in-agent";
 
 const SUB = "00000000-0000-0000-0000-00000000e2e3";
 const NAME = "healweb";

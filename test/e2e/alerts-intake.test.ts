@@ -16,7 +16,7 @@ import { matchAlert } from "../../shared/alerts/match";
 import { parseAlert } from "../../shared/alerts/parse";
 import { validateStackSpec } from "../../shared/spec";
 import type { StackSpec } from "../../shared/spec/types";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
 
 const SUB = "00000000-0000-0000-0000-00000000a1e7";
 const FIXTURES = path.resolve(__dirname, "..", "..", "..", "test", "fixtures", "alerts");

@@ -13,7 +13,7 @@ import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { ACTION_GROUPS_APP_ID, AlertTokenValidator, type AlertTokenSettings } from "../../shared/alerts/entra-token";
 import { validateStackSpec } from "../../shared/spec";
-import { startJumpgateEnv, TENANT_ID, type JumpgateEnv } from "../support/jumpgate-env";
+import { startJumpgateEnv, TENANT_ID, type JumpgateEnv } from "../../dev/jumpgate-env";
 import type * as JoseModule from "jose" with { "resolution-mode": "import" };
 
 type Jose = typeof JoseModule;

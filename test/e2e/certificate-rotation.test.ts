@@ -12,8 +12,8 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { NODE_PATHS } from "../../shared/node/constants";
 import { CertificateE2e, condition } from "../support/certificate-e2e";
-import { waitFor } from "../support/servers/process";
-import { TestCa } from "../support/servers/test-ca";
+import { waitFor } from "../../dev/servers/process";
+import { TestCa } from "../../dev/servers/test-ca";
 
 describe("certificate rotation: POST, issue over HTTP-01, rollout, TLS handshakes, status", { timeout: 60_000 }, () => {
   const t = new CertificateE2e("certrot");

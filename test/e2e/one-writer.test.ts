@@ -1,7 +1,7 @@
 // One writer per stack, under concurrency, through the real HTTP routes and the real orchestrations
 // (durable test host, real time sped up), the Azure emulator and Azurite. Requests race in two ways:
 //   - at once, or staggered by up to 15 ms, so they interleave however the machine lets them;
-//   - gated (test/support/servers/http-gate.ts), so the dangerous interleavings happen every time:
+//   - gated (dev/servers/http-gate.ts), so the dangerous interleavings happen every time:
 //     every contender's claim write to the stack's registry entity is held until every contender has
 //     read the stack and decided (all of them decide on the same version and race their ETag-guarded
 //     writes), then one chosen kind of claim lands first (each side wins in one round); and the
@@ -17,10 +17,10 @@ import * as fs from "node:fs";
 import { isOperationOf } from "../../functions/names";
 import type { OperationKind } from "../../shared/store";
 import { CLAIM_START_GRACE_MS } from "../../functions/stack-claim";
-import { freePort } from "../support/servers/ports";
-import type { GateExchange, GateOperation, GateRequest } from "../support/servers/http-gate";
-import { standInAgentRoot } from "../support/stand-in-agent";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
+import { freePort } from "../../dev/servers/ports";
+import type { GateExchange, GateOperation, GateRequest } from "../../dev/servers/http-gate";
+import { standInAgentRoot } from "../../dev/stand-in-agent";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
 
 interface Contender {
   label: string;

@@ -14,9 +14,9 @@ import * as fs from "node:fs";
 import { stackNames, STACK_TAG_NAME } from "../../shared/graph/names";
 import { API_VERSIONS } from "../../shared/graph/stack-graph";
 import { validateStackSpec } from "../../shared/spec/validate";
-import { armGetRaw } from "../support/azure";
-import { standInAgentRoot } from "../support/stand-in-agent";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
+import { armGetRaw } from "../../dev/azure";
+import { standInAgentRoot } from "../../dev/stand-in-agent";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
 
 const SUB = "00000000-0000-0000-0000-00000000e2e7";
 const LOCATION = "westeurope";

@@ -1,7 +1,7 @@
 // A whole deploy with the REAL node agent on every web node: deployStack (availability set of 2)
 // runs on the durable test host (virtual clock) against the Azure emulator and Azurite, and each
 // VM's Run Command executes infra/node/jumpgate-node inside a sandbox built from that VM's own custom
-// data (test/support/node-sandbox.ts: real NGINX, stand-ins for Tomcat, guacd and systemctl). The
+// data (dev/node-sandbox.ts: real NGINX, stand-ins for Tomcat, guacd and systemctl). The
 // MySQL flexible server is a real MariaDB over TLS whose admin password follows what the deploy sets
 // through ARM; Key Vault and each VM's managed-identity endpoint are the emulator's, and Key Vault
 // allows each node's identity only what its role assignments allow (Azure RBAC).
@@ -34,9 +34,9 @@ import { APP_USERS, DB_ADMIN_LOGIN, GUACAMOLE_DATABASE, NODE_PROBE } from "../..
 import { SECRET_NAMES } from "../../shared/secret-names";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
-import { RealNodes, sqlLiteral } from "../support/real-nodes";
-import { startMariaDb, type MariaDb } from "../support/servers/mariadb";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
+import { RealNodes, sqlLiteral } from "../../dev/real-nodes";
+import { startMariaDb, type MariaDb } from "../../dev/servers/mariadb";
 
 const STACK = "jgreal";
 
@@ -147,7 +147,7 @@ describe("deploy with the real node agent on every node (MariaDB, NGINX, emulate
   let workDir: string;
   let db: MariaDb;
   let env: JumpgateEnv;
-  /** the web nodes (test/support/real-nodes.ts): each VM's sandbox, node.env and the admin password MariaDB has */
+  /** the web nodes (dev/real-nodes.ts): each VM's sandbox, node.env and the admin password MariaDB has */
   let web: RealNodes;
   const logs: string[] = [];
   let firstDeploy: InstanceState;

@@ -9,8 +9,8 @@ import * as fs from "node:fs";
 import { useServices } from "../../functions/services";
 import { AzureClientFactory } from "../../shared/azure/clients";
 import { PROBLEM_LIMITS } from "../../shared/http/problem";
-import { standInAgentRoot } from "../support/stand-in-agent";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
+import { standInAgentRoot } from "../../dev/stand-in-agent";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
 
 const SUB = "00000000-0000-0000-0000-0000000e2e14";
 const OTHER_SUB = "00000000-0000-0000-0000-0000000e2e15";

@@ -9,8 +9,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { standInAgentRoot } from "../support/stand-in-agent";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
+import { standInAgentRoot } from "../../dev/stand-in-agent";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
 
 const SUB = "00000000-0000-0000-0000-00000000e5e5";
 const FIXTURES = path.resolve(__dirname, "..", "..", "..", "test", "fixtures", "alerts");

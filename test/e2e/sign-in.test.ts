@@ -37,9 +37,9 @@ import { stackNames } from "../../shared/graph/names";
 import { DB_ADMIN_LOGIN, GUACAMOLE_DATABASE, NODE_PATHS } from "../../shared/node/constants";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
-import { RealNodes, sqlLiteral } from "../support/real-nodes";
-import { startMariaDb, type MariaDb } from "../support/servers/mariadb";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
+import { RealNodes, sqlLiteral } from "../../dev/real-nodes";
+import { startMariaDb, type MariaDb } from "../../dev/servers/mariadb";
 
 const STACK = "jgsign";
 const G = {

@@ -6,8 +6,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { standInAgentRoot } from "../support/stand-in-agent";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
+import { standInAgentRoot } from "../../dev/stand-in-agent";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
 
 const SUB = "00000000-0000-0000-0000-00000000e2e1";
 const spec = (extra: Record<string, unknown> = {}) => ({

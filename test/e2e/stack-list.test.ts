@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { validateStackSpec } from "../../shared/spec";
 import type { StackSpec } from "../../shared/spec/types";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
 
 const SUB = "00000000-0000-0000-0000-0000000a1157";
 const NAMES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf"];

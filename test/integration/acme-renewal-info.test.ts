@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fetchRenewalInfo, type AcmeTransport } from "../../shared/acme/issue";
 import { decideRenewal } from "../../shared/acme/renewal-policy";
-import { TestCa } from "../support/servers/test-ca";
+import { TestCa } from "../../dev/servers/test-ca";
 
 const CERT_ID = "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE";
 

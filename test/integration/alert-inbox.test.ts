@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { StackSignal } from "../../shared/alerts/signal";
 import { AlertInbox, StoreTables } from "../../shared/store";
-import { startAzurite, type AzuriteServer } from "../support/servers/azurite";
+import { startAzurite, type AzuriteServer } from "../../dev/servers/azurite";
 
 let azurite: AzuriteServer;
 let tables: StoreTables;

@@ -15,8 +15,8 @@ import { routeRowKey } from "../../shared/store/alert-routes";
 import type { StoreTables } from "../../shared/store/tables";
 import { validateStackSpec } from "../../shared/spec";
 import type { StackSpec } from "../../shared/spec/types";
-import { probeAlert } from "../support/alert-payloads";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
+import { probeAlert } from "../../dev/alert-payloads";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
 
 const SUB = "00000000-0000-0000-0000-0000000a1e75";
 const MORE = 300;

@@ -11,7 +11,7 @@ import { buildStackGraph } from "../../shared/graph/stack-graph";
 import type { StackGraph } from "../../shared/graph/types";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
-import { LOCATION, startAzure, SUB, type AzureFixture } from "../support/azure";
+import { LOCATION, startAzure, SUB, type AzureFixture } from "../../dev/azure";
 
 const ACTION_GROUP = `/subscriptions/${SUB}/resourceGroups/rg-jumpgate-app/providers/microsoft.insights/actionGroups/jumpgate-alerts`;
 const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";

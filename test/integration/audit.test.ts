@@ -10,7 +10,7 @@ import {
   StoreTables,
   type AuditEventInput,
 } from "../../shared/store";
-import { startAzurite, type AzuriteServer } from "../support/servers/azurite";
+import { startAzurite, type AzuriteServer } from "../../dev/servers/azurite";
 
 let azurite: AzuriteServer;
 let tables: StoreTables;

@@ -14,7 +14,7 @@ import { HistoryEventType, type InstanceState } from "../../emulator/durable";
 import type { DeployInput } from "../../functions/orchestrators/deploy-stack";
 import { NODE_AGENT_PATH } from "../../shared/node/constants";
 import { SECRET_NAMES } from "../../shared/secret-names";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
 
 const STACK = "certdep";
 const SERIAL = "5A17C3";

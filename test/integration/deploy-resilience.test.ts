@@ -32,8 +32,8 @@ import {
   snapshotEmulator,
   type EmulatorSnapshot,
 } from "../support/emulator-snapshot";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
-import { standInAgentRoot } from "../support/stand-in-agent";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
+import { standInAgentRoot } from "../../dev/stand-in-agent";
 
 const SUB = "00000000-0000-0000-0000-00000000a0b1";
 const STACK = "jgres";

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { AzureRequestTimeoutError } from "../../shared/azure/request-timeout";
-import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../support/azure";
+import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
 
 describe("fault injection through the real SDK clients", () => {
   let az: AzureFixture;

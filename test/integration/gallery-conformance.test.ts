@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { ComputeManagementClient, VirtualMachine } from "@azure/arm-compute";
 import { bootImageOf, MARKETPLACE_LATEST_VERSION } from "../../emulator/arm/providers/compute";
-import { LOCATION, RG, rgId, startAzure, SUB, type AzureFixture } from "../support/azure";
+import { LOCATION, RG, rgId, startAzure, SUB, type AzureFixture } from "../../dev/azure";
 
 type RestError = { statusCode?: number; code?: string; message?: string };
 const IMAGE = { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" };

@@ -23,8 +23,8 @@ import { ROLE_DEFINITIONS, roleAssignmentName, stackNames, webNodeNames } from "
 import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
 import { at, HealHarness } from "../support/heal-harness";
-import type { JumpgateEnv } from "../support/jumpgate-env";
-import type { StandInFleet } from "../support/stand-in-agent";
+import type { JumpgateEnv } from "../../dev/jumpgate-env";
+import type { StandInFleet } from "../../dev/stand-in-agent";
 
 let h: HealHarness;
 let env: JumpgateEnv;
@@ -202,15 +202,16 @@ describe("heal: availability set", () => {
     );
     assert.equal(powerStateOf(env.emulator, n1.vmId), "running");
 
-    // the new node got the stack's credentials before it took traffic, and is healthy by probe and agent
+    // the new node joined as every new node does (shared/node/join.ts): drained, the stack's
+    // certificate, then its credentials, before it took traffic; healthy by probe and agent
     const newVmId = String(at(vmAfter, "properties.vmId"));
     const onNew = fleet.calls.filter((c) => c.vmId === newVmId).map((c) => `${c.command} ${c.args.join(" ")}`.trim());
-    assert.ok(onNew.indexOf("drain on") < onNew.indexOf("db-credentials --user a"), onNew.join(" | "));
+    assert.ok(onNew.indexOf("drain on") < onNew.indexOf("install-cert --secret tls-bundle"), onNew.join(" | "));
     assert.ok(
-      onNew.indexOf("db-credentials --user a") < onNew.indexOf("install-cert --secret tls-bundle"),
+      onNew.indexOf("install-cert --secret tls-bundle") < onNew.indexOf("db-credentials --user a"),
       onNew.join(" | "),
     );
-    assert.ok(onNew.indexOf("install-cert --secret tls-bundle") < onNew.lastIndexOf("drain off"), onNew.join(" | "));
+    assert.ok(onNew.indexOf("db-credentials --user a") < onNew.lastIndexOf("drain off"), onNew.join(" | "));
     assert.deepEqual(fleet.activeFaults(web1), []);
     const ledger = await attempts(spec, web1);
     assert.deepEqual(

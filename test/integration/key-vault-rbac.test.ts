@@ -8,7 +8,7 @@ import * as https from "node:https";
 import { after, before, describe, test } from "node:test";
 import { armFailure } from "../../shared/arm/errors";
 import { roleDefinitionId, ROLE_DEFINITIONS } from "../../shared/graph/names";
-import { LOCATION, RG, rgId, startAzure, SUB, type AzureFixture } from "../support/azure";
+import { LOCATION, RG, rgId, startAzure, SUB, type AzureFixture } from "../../dev/azure";
 
 const VAULT = "kv-rbac-test";
 const VM = "rbac-web-1";

@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import type { SecretClient } from "@azure/keyvault-secrets";
 import { ArmDocuments } from "../../shared/arm/arm-documents";
 import { VaultSecrets } from "../../shared/arm/vault-secrets";
-import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../support/azure";
+import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
 
 const VAULT = "kv-softdelete";
 const conflict = (code: string) => (e: { statusCode?: number; code?: string; details?: unknown }) =>

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { armFailure } from "../../shared/arm/errors";
 import { runAgentCommand } from "../../shared/node/run-agent";
-import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../support/azure";
+import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
 
 const SECRET = `s3cr3t-${process.pid}-value`;
 const VM = "rc-web-1";

@@ -9,10 +9,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { MySQLManagementFlexibleServerClient, ServerBackup as SdkServerBackup } from "@azure/arm-mysql-flexible";
 import type { MysqlRestore } from "../../emulator/arm/providers/mysql";
-import { LOCATION, RG, rgId, startAzure, SUB, type AzureFixture } from "../support/azure";
+import { LOCATION, RG, rgId, startAzure, SUB, type AzureFixture } from "../../dev/azure";
 import { FlexibleServerDatabases } from "../support/flexible-server-databases";
 import { takeOnDemandBackup } from "../support/mysql-backups";
-import { startMariaDb, type MariaDb } from "../support/servers/mariadb";
+import { startMariaDb, type MariaDb } from "../../dev/servers/mariadb";
 
 type RestError = { statusCode?: number; code?: string; message?: string };
 

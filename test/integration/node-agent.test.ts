@@ -1,7 +1,7 @@
 // The real node agent (infra/node/jumpgate-node, as the rendered cloud-init writes it) against a
 // real MariaDB over TLS, real NGINX serving the rendered site, and the emulator's Key Vault and
 // managed-identity endpoint: run directly with bash, and through VM Run Command with the app's
-// own compute client. Only Tomcat, guacd and systemctl are stand-ins (see test/support/node-sandbox.ts).
+// own compute client. Only Tomcat, guacd and systemctl are stand-ins (see dev/node-sandbox.ts).
 // The admin and guacadmin passwords reach the agent the way managed Run Command's protected
 // parameters do, as environment variables of its script; it never reads them from Key Vault.
 import assert from "node:assert/strict";
@@ -26,11 +26,11 @@ import {
 import { customDataBase64, renderNodeCloudInit } from "../../shared/node/cloud-init";
 import { APP_USERS, DB_ADMIN_LOGIN, GUACAMOLE_DATABASE, NODE_PATHS, NODE_PROBE } from "../../shared/node/constants";
 import { SECRET_NAMES } from "../../shared/secret-names";
-import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../support/azure";
-import { startNodeSandbox, startNodeSandboxFromCustomData, type NodeSandbox } from "../support/node-sandbox";
-import { startMariaDb, type MariaDb } from "../support/servers/mariadb";
-import { findBinary, type RunResult } from "../support/servers/process";
-import { TestCa } from "../support/servers/test-ca";
+import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
+import { startNodeSandbox, startNodeSandboxFromCustomData, type NodeSandbox } from "../../dev/node-sandbox";
+import { startMariaDb, type MariaDb } from "../../dev/servers/mariadb";
+import { findBinary, type RunResult } from "../../dev/servers/process";
+import { TestCa } from "../../dev/servers/test-ca";
 
 const HOST = "web.jumpgate.test";
 const VAULT = "kv-node-agent";

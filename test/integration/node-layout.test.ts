@@ -21,9 +21,9 @@ import { renderNodeCloudInit, type NodeTemplateInput } from "../../shared/node/c
 import { NODE_PATHS } from "../../shared/node/constants";
 import { NODE_SERVICES, NODE_USERS, TOMCAT_HOME, type NodeService } from "../../shared/node/services";
 import { ensureServiceUsers, prepareInstalledNode, type InstalledNode } from "../support/installed-node";
-import { startMariaDb, type MariaDb } from "../support/servers/mariadb";
-import { findBinary, runCommand, type RunResult } from "../support/servers/process";
-import { unitProcessGroup } from "../support/systemd-standin";
+import { startMariaDb, type MariaDb } from "../../dev/servers/mariadb";
+import { findBinary, runCommand, type RunResult } from "../../dev/servers/process";
+import { unitProcessGroup } from "../../dev/systemd-standin";
 
 const INPUT: NodeTemplateInput = {
   stackName: "layout",

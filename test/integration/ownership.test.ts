@@ -15,7 +15,7 @@ import { API_VERSIONS, buildStackGraph } from "../../shared/graph/stack-graph";
 import type { GraphNode, StackGraph } from "../../shared/graph/types";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
-import { armGetRaw, LOCATION, RG, startAzure, SUB, type AzureFixture } from "../support/azure";
+import { armGetRaw, LOCATION, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
 
 const STACK = "owned";
 const FUNCTION_PRINCIPAL = "0f0e0d0c-0b0a-4909-8807-060504030201";

@@ -31,11 +31,11 @@ import { API_VERSIONS } from "../../shared/graph/stack-graph";
 import { NODE_PROBE } from "../../shared/node/constants";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
 // after the environment, which installs the durable test host before the app registers its functions
 import { runDriftCheck as driftCheckRun, type DriftCheckResult } from "../../functions/timers/drift-check";
-import { armGetRaw } from "../support/azure";
-import { standInAgentRoot } from "../support/stand-in-agent";
+import { armGetRaw } from "../../dev/azure";
+import { standInAgentRoot } from "../../dev/stand-in-agent";
 
 const SUB = "00000000-0000-0000-0000-00000000d41f";
 

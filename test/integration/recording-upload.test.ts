@@ -19,9 +19,9 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { RECORDING_LEDGER_DIR, RECORDING_LOCAL_DIR } from "../../shared/recordings/layout";
-import { startAzurite, type AzuriteServer } from "../support/servers/azurite";
-import { runCommand } from "../support/servers/process";
-import { TestCa } from "../support/servers/test-ca";
+import { startAzurite, type AzuriteServer } from "../../dev/servers/azurite";
+import { runCommand } from "../../dev/servers/process";
+import { TestCa } from "../../dev/servers/test-ca";
 
 const SCRIPT = path.join(__dirname, "..", "..", "..", "infra", "node", "jumpgate-recordings");
 const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";

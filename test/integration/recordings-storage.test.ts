@@ -9,8 +9,8 @@ import { RECORDING_KEYS } from "../../shared/graph/recordings-graph";
 import { buildStackGraph } from "../../shared/graph/stack-graph";
 import type { GraphNode, StackGraph } from "../../shared/graph/types";
 import { validateStackSpec } from "../../shared/spec/validate";
-import { startAzure, SUB, type AzureFixture } from "../support/azure";
-import { startAzurite, type AzuriteServer } from "../support/servers/azurite";
+import { startAzure, SUB, type AzureFixture } from "../../dev/azure";
+import { startAzurite, type AzuriteServer } from "../../dev/servers/azurite";
 import { wireAzuriteBlobs } from "../support/storage";
 
 const KEYS = ["rg", "nsg:web", "nsg:db", "vnet", ...Object.values(RECORDING_KEYS)];

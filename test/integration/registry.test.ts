@@ -14,7 +14,7 @@ import {
   type StoreSettings,
 } from "../../shared/store";
 import { ConfigError } from "../../shared/config";
-import { startAzurite, type AzuriteServer } from "../support/servers/azurite";
+import { startAzurite, type AzuriteServer } from "../../dev/servers/azurite";
 
 interface Spec {
   location: string;

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { RepairAttempt } from "../../shared/heal/types";
 import { MAX_ATTEMPTS, RepairLedger, StoreTables } from "../../shared/store";
-import { startAzurite, type AzuriteServer } from "../support/servers/azurite";
+import { startAzurite, type AzuriteServer } from "../../dev/servers/azurite";
 
 let azurite: AzuriteServer;
 let tables: StoreTables;

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { kqlList, kqlString, queryResourceGraph } from "../../shared/azure/resource-graph";
-import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../support/azure";
+import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
 
 const OTHER_SUB = "00000000-0000-0000-0000-00000000b002";
 const QUERY_REQUEST_KEYS = ["subscriptions", "managementGroups", "query", "options", "facets"];

@@ -14,7 +14,7 @@ import { useServices, type Services } from "../../functions/services";
 import type { RetentionOutcome } from "../../functions/timers/store-retention";
 import type { StackSignal } from "../../shared/alerts/signal";
 import { AlertInbox, AuditLog, StoreTables } from "../../shared/store";
-import { startAzurite, type AzuriteServer } from "../support/servers/azurite";
+import { startAzurite, type AzuriteServer } from "../../dev/servers/azurite";
 
 const DAY = 24 * 60 * 60_000;
 let azurite: AzuriteServer;

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { runAgentCommand } from "../../shared/node/run-agent";
-import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../support/azure";
-import { standInAgentRoot } from "../support/stand-in-agent";
+import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
+import { standInAgentRoot } from "../../dev/stand-in-agent";
 
 for (const mode of ["instant", "async"] as const) {
   describe(`runAgentCommand through VM Run Command (${mode} LRO mode)`, () => {

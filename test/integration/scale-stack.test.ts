@@ -19,10 +19,10 @@ import { ROLE_DEFINITIONS, roleAssignmentName, stackNames } from "../../shared/g
 import { SECRET_NAMES } from "../../shared/secret-names";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
-import { startJumpgateEnv, type JumpgateEnv } from "../support/jumpgate-env";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
 // after the env, which installs the durable test host the app registers with
 import { grantTlsBundleReaders } from "../../functions/activities/resources";
-import { agentWords, StandInFleet, standInAgentRoot } from "../support/stand-in-agent";
+import { agentWords, StandInFleet, standInAgentRoot } from "../../dev/stand-in-agent";
 
 const SUB = "00000000-0000-0000-0000-0000000000e5";
 
@@ -571,8 +571,8 @@ describe("scale: availability set", () => {
     await env.host.runUntilIdle({ upTo: new Date(scaledAt + minutes(9)) });
     assert.equal(phase(spec), "cooldown");
     recordFixture(spec, "cooldown-wait");
-    const waiting = (scaleStatus(spec)!.customStatus as ScaleStatus).waitingFor!;
-    assert.equal(waiting.until, new Date(scaledAt + minutes(10)).toISOString());
+    const waiting = scaleStatus(spec)!.customStatus as ScaleStatus;
+    assert.equal(waiting.waitingUntil, new Date(scaledAt + minutes(10)).toISOString());
     assert.deepEqual(writes(spec, since), []);
     assert.ok((await events(spec)).some((e) => e.what === "scale-out deferred"));
     // the alert resolves before the cooldown ends: the request is cancelled, nothing was done
@@ -805,10 +805,10 @@ describe("scale: availability set", () => {
     await env.host.runUntilIdle({
       until: () => phase(spec) === "waiting",
     });
-    const waiting = (scaleStatus(spec)!.customStatus as ScaleStatus).waitingFor!;
-    assert.equal(waiting.operation?.kind, "deploy");
-    assert.equal(waiting.operation?.instanceId, deployId);
-    assert.match(waiting.what, /the stack is busy: deploy/);
+    const waiting = scaleStatus(spec)!.customStatus as ScaleStatus;
+    assert.equal(waiting.heldBy?.kind, "deploy");
+    assert.equal(waiting.heldBy?.instanceId, deployId);
+    assert.match(waiting.waitingFor!, /the stack is busy: deploy/);
     await env.host.runUntilIdle();
     assert.equal(env.host.getStatus(deployId)!.runtimeStatus, "Completed");
     assertScaleCompleted(spec);

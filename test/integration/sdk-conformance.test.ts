@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test, before, after } from "node:test";
 import { randomUUID } from "node:crypto";
 import { actionCount, powerStateOf } from "../../emulator/arm/providers/compute";
-import { LOCATION, RG, rgId, startAzure, SUB, type AzureFixture } from "../support/azure";
+import { LOCATION, RG, rgId, startAzure, SUB, type AzureFixture } from "../../dev/azure";
 
 const KV_SECRETS_USER = `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6`;
 const IMAGE = { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" };

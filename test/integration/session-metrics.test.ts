@@ -24,10 +24,10 @@ import { NODE_PATHS, NODE_PROBE } from "../../shared/node/constants";
 import { SCALE_THRESHOLDS } from "../../shared/scale/policy";
 import type { StackSpec } from "../../shared/spec/types";
 import { validateStackSpec } from "../../shared/spec/validate";
-import { LOCATION, startAzure, SUB, type AzureFixture } from "../support/azure";
-import { startNodeSandbox, type NodeSandbox } from "../support/node-sandbox";
-import { freePort } from "../support/servers/ports";
-import { findBinary, type RunResult } from "../support/servers/process";
+import { LOCATION, startAzure, SUB, type AzureFixture } from "../../dev/azure";
+import { startNodeSandbox, type NodeSandbox } from "../../dev/node-sandbox";
+import { freePort } from "../../dev/servers/ports";
+import { findBinary, type RunResult } from "../../dev/servers/process";
 
 const ACTION_GROUP = `/subscriptions/${SUB}/resourceGroups/rg-jumpgate-app/providers/microsoft.insights/actionGroups/jumpgate-alerts`;
 const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";

@@ -16,7 +16,7 @@ import { NODE_PROBE } from "../../shared/node/constants";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
-import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../support/azure";
+import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
 
 const FUNCTION_PRINCIPAL = "0f0e0d0c-0b0a-4909-8807-060504030201";
 

@@ -9,8 +9,8 @@ import { after, before, describe, test } from "node:test";
 import { StorageManagementClient } from "@azure/arm-storage";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import { containerImmutability } from "../../emulator/arm/providers/storage";
-import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../support/azure";
-import { startAzurite, type AzuriteServer } from "../support/servers/azurite";
+import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
+import { startAzurite, type AzuriteServer } from "../../dev/servers/azurite";
 import { personCredential, storageClient, wireAzuriteBlobs } from "../support/storage";
 
 type RestError = { statusCode?: number; code?: string; message?: string };

@@ -13,8 +13,8 @@ import { after, before, describe, test } from "node:test";
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import { RestError } from "@azure/data-tables";
 import { AuditLog, StackRegistry, StoreTables, storeSettingsFromEnv, type StoreSettings } from "../../shared/store";
-import { startAzurite, type AzuriteServer } from "../support/servers/azurite";
-import { TestCa } from "../support/servers/test-ca";
+import { startAzurite, type AzuriteServer } from "../../dev/servers/azurite";
+import { TestCa } from "../../dev/servers/test-ca";
 
 const STORAGE_SCOPE = "https://storage.azure.com/.default";
 const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";

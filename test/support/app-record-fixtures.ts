@@ -37,8 +37,8 @@ import type { StackGraph } from "../../shared/graph/types";
 import { customDataBase64 } from "../../shared/node/cloud-init";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
-import { startJumpgateEnv, type JumpgateEnv } from "./jumpgate-env";
-import { standInAgentRoot } from "./stand-in-agent";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
+import { standInAgentRoot } from "../../dev/stand-in-agent";
 
 export const FIXTURE_STACK = "fixture";
 

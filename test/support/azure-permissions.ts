@@ -153,7 +153,6 @@ export const SDK_OPERATION_GRANTS: Record<string, Grant> = {
   "resourceGroups.createOrUpdate": { actions: [], why: "the engine's write of the stack's resource group" },
   "resourceGroups.beginDeleteAndWait": { actions: [], why: "the engine's delete of the stack's resource group" },
   "networkInterfaces.get": { actions: ["Microsoft.Network/networkInterfaces/read"], why: "a node's private address" },
-  "vaults.get": { actions: ["Microsoft.KeyVault/vaults/read"], why: "the stack vault's URI" },
   "virtualMachines.get": { actions: ["Microsoft.Compute/virtualMachines/read"], why: "power state before a repair" },
   "virtualMachines.list": { actions: ["Microsoft.Compute/virtualMachines/read"], why: "the web nodes of a fleet" },
   "virtualMachines.start": { actions: ["Microsoft.Compute/virtualMachines/start/action"], why: "heal: a stopped node" },

@@ -17,12 +17,12 @@ import { stackNames } from "../../shared/graph/names";
 import { runAgentCommand } from "../../shared/node/run-agent";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
-import { startJumpgateEnv, type JumpgateEnv, type JumpgateEnvOptions } from "./jumpgate-env";
-import type { NodeSandbox } from "./node-sandbox";
-import { RealNodes } from "./real-nodes";
-import { startPebble, type PebbleServer } from "./servers/pebble";
-import { freePort } from "./servers/ports";
-import { startTcpBalancer, type TcpBalancer } from "./servers/tcp-balancer";
+import { startJumpgateEnv, type JumpgateEnv, type JumpgateEnvOptions } from "../../dev/jumpgate-env";
+import type { NodeSandbox } from "../../dev/node-sandbox";
+import { RealNodes } from "../../dev/real-nodes";
+import { startPebble, type PebbleServer } from "../../dev/servers/pebble";
+import { freePort } from "../../dev/servers/ports";
+import { startTcpBalancer, type TcpBalancer } from "../../dev/servers/tcp-balancer";
 
 export interface CertificateHarnessOptions {
   /** validity of Pebble's certificates, in seconds (default: Pebble's 5 years) */

@@ -6,7 +6,7 @@
 // replay to an earlier point), which is the state at any restore point after the source's last write.
 import type { Emulator } from "../../emulator/arm/emulator";
 import type { MysqlRestore } from "../../emulator/arm/providers/mysql";
-import { startMariaDb, type MariaDb } from "./servers/mariadb";
+import { startMariaDb, type MariaDb } from "../../dev/servers/mariadb";
 
 interface Standing {
   db: MariaDb;

@@ -9,8 +9,8 @@ import type { StackSignal } from "../../shared/alerts/signal";
 import { stackNames } from "../../shared/graph/names";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
-import { startJumpgateEnv, type JumpgateEnv } from "./jumpgate-env";
-import { StandInFleet, standInAgentRoot } from "./stand-in-agent";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
+import { StandInFleet, standInAgentRoot } from "../../dev/stand-in-agent";
 
 type Doc = Record<string, unknown>;
 

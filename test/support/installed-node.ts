@@ -5,7 +5,7 @@
 // in artifacts.env by their own SHA-256, and install-node.sh runs as root with
 // JUMPGATE_NODE_ROOT: it verifies the downloads, builds and installs guacd, unpacks Tomcat and
 // Guacamole, applies the layout and starts the units through the systemd stand-in
-// (test/support/systemd-standin.ts, `run` mode), which runs each unit's ExecStart as its User=.
+// (dev/systemd-standin.ts, `run` mode), which runs each unit's ExecStart as its User=.
 // NGINX is the real binary, started by the stand-in from a unit like Ubuntu's package ships, its
 // workers as www-data. The service users must exist (ensureServiceUsers).
 import { spawnSync } from "node:child_process";
@@ -16,12 +16,12 @@ import * as path from "node:path";
 import { parseNodeCloudConfig, type NodeCloudConfig } from "../../shared/node/cloud-init";
 import { NODE_LOCAL_PORTS, NODE_PATHS } from "../../shared/node/constants";
 import { GUACD_STATE, NODE_USERS, TOMCAT_HOME } from "../../shared/node/services";
-import { makeTraversable, relocateNginxSite, type SandboxPorts } from "./node-sandbox";
-import { nginxCommand } from "./servers/nginx";
-import { freePort } from "./servers/ports";
-import { findBinary, runCommand, type RunResult } from "./servers/process";
-import { TestCa } from "./servers/test-ca";
-import { installSystemdStandIns, stopStandInUnits } from "./systemd-standin";
+import { makeTraversable, relocateNginxSite, type SandboxPorts } from "../../dev/node-sandbox";
+import { nginxCommand } from "../../dev/servers/nginx";
+import { freePort } from "../../dev/servers/ports";
+import { findBinary, runCommand, type RunResult } from "../../dev/servers/process";
+import { TestCa } from "../../dev/servers/test-ca";
+import { installSystemdStandIns, stopStandInUnits } from "../../dev/systemd-standin";
 import { buildUpstreamStandIns, type StandInArtifacts } from "./upstream-standins";
 
 export interface InstalledNodePorts extends SandboxPorts {

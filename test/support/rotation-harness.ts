@@ -4,7 +4,7 @@
 // emulator's admin-password updates are wired to it), Key Vault and IMDS from the emulator, the
 // registry on Azurite, and the app's orchestrations on the durable test host's virtual clock. Then:
 // start rotations, read Key Vault's labels and values, try real logins, and scan everything the run
-// produced for secret values. The nodes are wired in test/support/real-nodes.ts.
+// produced for secret values. The nodes are wired in dev/real-nodes.ts.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -24,10 +24,10 @@ import { SECRET_NAMES } from "../../shared/secret-names";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 import { ActivityCrashTap, type ActivityCall } from "./activity-crash";
-import { startJumpgateEnv, type JumpgateEnv } from "./jumpgate-env";
-import type { NodeSandbox } from "./node-sandbox";
-import { RealNodes } from "./real-nodes";
-import { startMariaDb, type MariaDb } from "./servers/mariadb";
+import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
+import type { NodeSandbox } from "../../dev/node-sandbox";
+import { RealNodes } from "../../dev/real-nodes";
+import { startMariaDb, type MariaDb } from "../../dev/servers/mariadb";
 
 export interface VersionInfo {
   version: string;

@@ -8,8 +8,8 @@ import type { TokenCredential } from "@azure/core-auth";
 import { BlobServiceClient } from "@azure/storage-blob";
 import type { Emulator } from "../../emulator/arm/emulator";
 import type { BlobInventoryEntry } from "../../emulator/arm/providers/storage";
-import type { AzureFixture } from "./azure";
-import type { AzuriteServer } from "./servers/azurite";
+import type { AzureFixture } from "../../dev/azure";
+import type { AzuriteServer } from "../../dev/servers/azurite";
 
 export function storageClient(
   az: AzureFixture,

@@ -20,7 +20,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { MYSQL_CONNECTOR_J, TOMCAT, guacamoleRelease } from "../../shared/node/catalog";
-import { repoRoot } from "./node-sandbox";
+import { repoRoot } from "../../dev/node-sandbox";
 
 export interface StandInArtifact {
   file: string;

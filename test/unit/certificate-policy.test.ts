@@ -22,7 +22,7 @@ import {
   type CurrentCertificate,
   type RenewalInput,
 } from "../../shared/acme/renewal-policy";
-import { TestCa } from "../support/servers/test-ca";
+import { TestCa } from "../../dev/servers/test-ca";
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;

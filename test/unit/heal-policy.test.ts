@@ -15,7 +15,8 @@ import {
   type PlanInput,
 } from "../../shared/heal/policy";
 import { routeSignals, suspectsOf } from "../../shared/heal/signals";
-import type { LedgerState, NodeObservation, RepairAttempt, RepairPolicy } from "../../shared/heal/types";
+import type { LedgerState, RepairAttempt, RepairPolicy } from "../../shared/heal/types";
+import type { NodeObservation } from "../../shared/node/model";
 
 const NOW = new Date("2026-11-21T12:00:00.000Z");
 const POLICY: RepairPolicy = {

@@ -27,7 +27,7 @@ import {
 } from "../../shared/node/agent";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import { NODE_AGENT_PATH } from "../../shared/node/constants";
-import { runTool } from "../support/system-tools";
+import { runTool } from "../../dev/system-tools";
 
 const TRICKY = [
   "plain",

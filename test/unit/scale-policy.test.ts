@@ -25,7 +25,7 @@ import {
   SCALE_THRESHOLDS,
   settleSignals,
   type ScaleDecisionInput,
-  type ScaleNodeObservation,
+  type FleetMember,
 } from "../../shared/scale/policy";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
@@ -33,7 +33,7 @@ import type { StackSpec } from "../../shared/spec/types";
 const NOW = new Date("2026-11-21T12:00:00.000Z");
 const ago = (minutes: number) => new Date(NOW.getTime() - minutes * 60_000).toISOString();
 
-function node(n: number, extra: Partial<ScaleNodeObservation> = {}): ScaleNodeObservation {
+function node(n: number, extra: Partial<FleetMember> = {}): FleetMember {
   return { name: `web1-web-${n}`, ordinal: n, answered: true, healthy: true, liveSessions: 0, ...extra };
 }
 

@@ -19,8 +19,10 @@ import { CROSS_FIELD_RULES, validateStackSpec, type SpecError } from "../../shar
 
 const SCHEMA: SchemaNode = STACK_SPEC_SCHEMA;
 const VALIDATE_SOURCE = path.join(__dirname, "..", "..", "..", "shared", "spec", "validate.ts");
+const RULES_SOURCE = path.join(__dirname, "..", "..", "..", "shared", "spec", "cross-field-rules.ts");
 /** the access section's rules, which validate.ts lists and runs with its own */
 const ACCESS_RULES_SOURCE = path.join(__dirname, "..", "..", "..", "shared", "spec", "access-rules.ts");
+const CONNECTION_RULES_SOURCE = path.join(__dirname, "..", "..", "..", "shared", "spec", "connection-rules.ts");
 
 /** Every object of the schema with fields, and every field, with their paths. */
 function walk(visit: (node: SchemaNode, at: string[]) => void, node: SchemaNode = SCHEMA, at: string[] = []): void {
@@ -133,15 +135,21 @@ describe("stack spec reference", () => {
     });
   });
 
-  test("every rule validate.ts reports is listed in CROSS_FIELD_RULES, and nothing else", () => {
-    const source = fs.readFileSync(VALIDATE_SOURCE, "utf8");
-    const withoutList = source.replace(/export const CROSS_FIELD_RULES[\s\S]*?\n\];\n/, "");
-    assert.notEqual(withoutList, source, "found CROSS_FIELD_RULES in validate.ts");
+  test("every rule the validation reports is listed in CROSS_FIELD_RULES, and nothing else", () => {
+    const source = fs.readFileSync(RULES_SOURCE, "utf8");
+    const withoutList = `${source.replace(/export const CROSS_FIELD_RULES[\s\S]*?\n\];\n/, "")}\n${fs.readFileSync(VALIDATE_SOURCE, "utf8")}`;
+    assert.ok(
+      !withoutList.includes("export const CROSS_FIELD_RULES"),
+      "found CROSS_FIELD_RULES in cross-field-rules.ts",
+    );
     const accessSource = fs
       .readFileSync(ACCESS_RULES_SOURCE, "utf8")
       .replace(/export const ACCESS_CROSS_FIELD_RULES[\s\S]*?\n\];\n/, "");
+    const connectionSource = fs
+      .readFileSync(CONNECTION_RULES_SOURCE, "utf8")
+      .replace(/export const CONNECTION_CROSS_FIELD_RULES[\s\S]*?\n\];\n/, "");
     const reported = new Set(
-      [...`${withoutList}\n${accessSource}`.matchAll(/keyword: "([A-Za-z]+)"/g)].map((m) => m[1]),
+      [...`${withoutList}\n${accessSource}\n${connectionSource}`.matchAll(/keyword: "([A-Za-z]+)"/g)].map((m) => m[1]),
     );
     reported.delete("type"); // a body that is not plain JSON data, not a rule between fields
     assert.deepEqual([...new Set(CROSS_FIELD_RULES.map((r) => r.keyword))].sort(), [...reported].sort());
@@ -180,6 +188,21 @@ describe("stack spec reference", () => {
     tagName: { input: { ...base, tags: { "Jumpgate-Stack": "mine" } } },
     accessAdminGroup: { input: { ...base, access: { ...ACCESS, adminGroups: [] } } },
     accessGroups: { input: { ...base, access: { ...ACCESS, userGroups: [ACCESS.adminGroups[0].toUpperCase()] } } },
+    connectionsNeedAccess: {
+      input: {
+        ...base,
+        connections: { sources: [{ subscriptionId: base.subscriptionId, groups: ACCESS.adminGroups }] },
+      },
+    },
+    connectionGroups: {
+      input: {
+        ...base,
+        access: ACCESS,
+        connections: {
+          sources: [{ subscriptionId: base.subscriptionId, groups: ["11111111-2222-4333-8444-555555555555"] }],
+        },
+      },
+    },
     adoptScope: {
       input: { ...base, adopt: [`/subscriptions/${FULL_SPEC_EXAMPLE.subscriptionId}/resourceGroups/someone-elses`] },
     },

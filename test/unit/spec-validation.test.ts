@@ -8,7 +8,7 @@ import addFormats from "ajv-formats";
 import {
   STACK_SPEC_LIMITS,
   STACK_SPEC_SCHEMA,
-  parseJsonBody,
+  parseStackSpecBody,
   validateStackSpec,
   type SpecError,
   type StackSpec,
@@ -73,6 +73,20 @@ function complete(): JsonObject {
       adminGroups: ["0f5e2c1a-7b3d-4e8f-9c60-1a2b3c4d5e6f"],
       userGroups: ["6c2d9e4f-1a3b-4c5d-8e7f-9a0b1c2d3e4f"],
       breakGlass: { maxMinutes: 60, passwordMaxAgeDays: 14 },
+    },
+    connections: {
+      sources: [
+        {
+          subscriptionId: SUBSCRIPTION,
+          resourceGroups: ["rg-targets"],
+          tag: "connect",
+          credential: {
+            secret: "targets-login",
+            vaultId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-targets/providers/Microsoft.KeyVault/vaults/kv-targets`,
+          },
+          groups: ["6c2d9e4f-1a3b-4c5d-8e7f-9a0b1c2d3e4f"],
+        },
+      ],
     },
     policies: {
       repair: {
@@ -302,7 +316,7 @@ describe("unknown fields", () => {
   });
 
   test("the schema closes every object of the spec", () => {
-    assert.equal(objects.length, 16);
+    assert.equal(objects.length, 17);
   });
 
   for (const path of objects) {
@@ -335,7 +349,7 @@ describe("unknown fields", () => {
     const body = `{"name":"jump","subscriptionId":"${SUBSCRIPTION}","resourceGroup":"rg","location":"westeurope",
       "__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},
       "network":{"__proto__":{"polluted":true}},"tls":{"acme":{"constructor":"x"}}}`;
-    const parsed = parseJsonBody(body, "application/json");
+    const parsed = parseStackSpecBody(body, "application/json");
     assert.ok(parsed.ok);
     const errors = errorsOf(parsed.value);
     assert.deepEqual(
@@ -723,7 +737,7 @@ describe("cross-field rules", () => {
   });
 
   test("tag names: no prototype keys, not Jumpgate's own tag, no duplicates ignoring case", () => {
-    const parsed = parseJsonBody(
+    const parsed = parseStackSpecBody(
       JSON.stringify(minimal()).replace(/}$/, ',"tags":{"__proto__":"x"}}'),
       "application/json",
     );
@@ -815,7 +829,7 @@ describe("every error, in a stable order", () => {
 
 describe("hostile values", () => {
   test("1e309 is not a number anything can use", () => {
-    const parsed = parseJsonBody(
+    const parsed = parseStackSpecBody(
       JSON.stringify(minimal()).replace(/}$/, ',"fleet":{"size":1e309}}'),
       "application/json",
     );
@@ -864,7 +878,7 @@ describe("hostile values", () => {
 
 describe("parseJsonBody", () => {
   const ok = (raw: string | Uint8Array, contentType = "application/json"): unknown => {
-    const result = parseJsonBody(raw, contentType);
+    const result = parseStackSpecBody(raw, contentType);
     assert.ok(result.ok, JSON.stringify(result));
     return result.value;
   };
@@ -872,7 +886,7 @@ describe("parseJsonBody", () => {
     raw: string | Uint8Array | null | undefined,
     contentType: string | null | undefined = "application/json",
   ) => {
-    const result = parseJsonBody(raw, contentType);
+    const result = parseStackSpecBody(raw, contentType);
     assert.equal(result.ok, false);
     return (result as { ok: false; problem: { status: number; detail?: string; type: string } }).problem;
   };
@@ -908,7 +922,7 @@ describe("parseJsonBody", () => {
       "application/json; charset=iso-8859-1",
       "multipart/form-data; boundary=x",
     ]) {
-      const result = parseJsonBody("{}", type); // not through problem(): its default would replace undefined
+      const result = parseStackSpecBody("{}", type); // not through problem(): its default would replace undefined
       assert.ok(!result.ok, String(type));
       assert.equal(result.problem.status, 415, String(type));
       assert.equal(result.problem.type, "about:blank");

@@ -15,11 +15,11 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { Emulator } from "../../emulator/arm/emulator";
-import { actionCount } from "../../emulator/arm/providers/compute";
-import type { RunCommandInput, RunCommandResultRaw } from "../../emulator/arm/run-command";
-import type { ResourceDoc } from "../../emulator/arm/types";
-import { APP_USERS, NODE_AGENT_PATH } from "../../shared/node/constants";
+import type { Emulator } from "../emulator/arm/emulator";
+import { actionCount } from "../emulator/arm/providers/compute";
+import type { RunCommandInput, RunCommandResultRaw } from "../emulator/arm/run-command";
+import type { ResourceDoc } from "../emulator/arm/types";
+import { APP_USERS, NODE_AGENT_PATH } from "../shared/node/constants";
 
 /** Makes a node root holding the stand-in agent; remove it with fs.rmSync(root, {recursive: true}). */
 export function standInAgentRoot(prefix = "jumpgate-node-"): string {

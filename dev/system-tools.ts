@@ -13,8 +13,8 @@ let packages: DebianPackage[] | undefined;
 
 function list(): DebianPackage[] {
   if (!packages) {
-    // compiled to dist/test/support: the repository root is three folders up
-    const file = path.resolve(__dirname, "..", "..", "..", "scripts", "debian-packages.json");
+    // compiled to dist/dev: the repository root is two folders up
+    const file = path.resolve(__dirname, "..", "..", "scripts", "debian-packages.json");
     packages = (JSON.parse(fs.readFileSync(file, "utf8")) as { packages: DebianPackage[] }).packages;
   }
   return packages;

@@ -54,7 +54,7 @@ export function installSystemdStandIns(root: string, mode: StandInMode): { syste
 
 const RECORDING_SYSTEMCTL = [
   "#!/usr/bin/env bash",
-  "# systemctl stand-in (record mode, test/support/systemd-standin.ts): records the call; every unit is active.",
+  "# systemctl stand-in (record mode, dev/systemd-standin.ts): records the call; every unit is active.",
   'dir="$(dirname "$0")/.."',
   'printf \'%s\\n\' "$*" >>"$dir/systemctl.log"',
   'verb=""',

@@ -2,8 +2,8 @@
 // done, so the makespan is the graph's critical path and not the sum of its parts. Deterministic: the
 // order of scheduling follows the graph's node order and completions come from history.
 import type { OrchestrationContext, Task } from "durable-functions";
-import * as df from "durable-functions";
 import type { GraphNode, StackGraph } from "../../shared/graph/types";
+import { failureMessage, type TypedTask } from "./workflow";
 
 export type GraphDirection = "forward" | "reverse";
 
@@ -33,12 +33,6 @@ export function waitsFor(graph: StackGraph, direction: GraphDirection): Map<stri
   return waits;
 }
 
-/** First line of an activity failure, which is what people need in a status. */
-export function failureMessage(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split("\n")[0].trim().slice(0, 500);
-}
-
 /**
  * A node's failure as the activity said it, without what the host wraps around it ("Activity
  * function 'X' failed: ", or the error type in failure-details format): the node's key says which.
@@ -60,18 +54,16 @@ export function describeFailure(f: { key: string; message: string }): string {
 }
 
 /**
- * Runs `activity` once per node (with retries) in dependency order, as parallel as the edges allow.
- * A failed node does not stop independent branches; nodes behind it are skipped. `report` is called
- * after every change so the caller can publish progress in its custom status.
+ * Runs one task per node (`schedule`: an activity with retries) in dependency order, as parallel as
+ * the edges allow. A failed node does not stop independent branches; nodes behind it are skipped.
+ * `report` is called after every change so the caller can publish progress in its custom status.
  */
 export function* runGraph<R>(
   context: OrchestrationContext,
   graph: StackGraph,
   options: {
     direction: GraphDirection;
-    activity: string;
-    input: (node: GraphNode) => unknown;
-    retry?: df.RetryOptions;
+    schedule: (node: GraphNode) => TypedTask<R>;
     report?: (progress: GraphProgress) => void;
     /** how often tasks scheduled in earlier rounds are checked for completion (default 2 s) */
     tickMs?: number;
@@ -83,7 +75,7 @@ export function* runGraph<R>(
   const finished = new Set<string>();
   const failedOrSkipped = new Set<string>();
   const started = new Set<string>();
-  const running: { key: string; task: Task }[] = [];
+  const running: { key: string; task: TypedTask<R> }[] = [];
   const results: Record<string, R> = {};
   const progress: GraphProgress = { total: graph.nodes.length, done: 0, running: [], failed: [], skipped: [] };
   const publish = () => {
@@ -103,10 +95,7 @@ export function* runGraph<R>(
       }
       if (!deps.every((d) => finished.has(d))) continue;
       started.add(node.key);
-      const input = options.input(node);
-      const task = options.retry
-        ? context.df.callActivityWithRetry(options.activity, options.retry, input)
-        : context.df.callActivity(options.activity, input);
+      const task = options.schedule(node);
       running.push({ key: node.key, task });
       fresh.push(task);
     }
@@ -134,7 +123,7 @@ export function* runGraph<R>(
         progress.failed.push({ key, message: nodeFailureMessage(task.result) });
       } else {
         finished.add(key);
-        results[key] = task.result as R;
+        results[key] = task.result!;
         progress.done += 1;
       }
     }

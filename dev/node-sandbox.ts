@@ -2,7 +2,7 @@
 // the very configuration the template produces), real NGINX serving the rendered site, and
 // stand-ins only for what cannot run on this machine: Tomcat (a tiny HTTP server answering
 // /api/languages and echoing an upgraded /websocket-tunnel), guacd (a TCP listener whose
-// connections count as live sessions) and systemctl/journalctl (test/support/systemd-standin.ts,
+// connections count as live sessions) and systemctl/journalctl (dev/systemd-standin.ts,
 // recording the calls). MariaDB and Key Vault come from the test (real server and the emulator). On
 // a VM the installer also extracts the Guacamole schema from the verified tarball and runs
 // `jumpgate-node init`; the sandbox copies the committed 1.6.0 schema and runs init too (the real
@@ -15,7 +15,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parseNodeCloudConfig, decodeCustomData } from "../../shared/node/cloud-init";
+import { parseNodeCloudConfig, decodeCustomData } from "../shared/node/cloud-init";
 import {
   NODE_AGENT_PATH,
   NODE_HTTPS_PORT,
@@ -23,7 +23,7 @@ import {
   NODE_LOCAL_PORTS,
   NODE_PATHS,
   NODE_PROBE,
-} from "../../shared/node/constants";
+} from "../shared/node/constants";
 import { startNginx, nginxCommand, type Nginx } from "./servers/nginx";
 import { freePort } from "./servers/ports";
 import { findBinary, runCommand, type RunResult } from "./servers/process";

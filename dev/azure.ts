@@ -1,8 +1,8 @@
 // Starts an in-process emulator and builds the app's real client factory pointed at it.
 import * as https from "node:https";
-import { Emulator, type EmulatorOptions } from "../../emulator/arm/emulator";
-import { AzureClientFactory } from "../../shared/azure/clients";
-import type { AzureClientSettings } from "../../shared/azure/settings";
+import { Emulator, type EmulatorOptions } from "../emulator/arm/emulator";
+import { AzureClientFactory } from "../shared/azure/clients";
+import type { AzureClientSettings } from "../shared/azure/settings";
 
 export const SUB = "00000000-0000-0000-0000-00000000a001";
 export const RG = "rg-jumpgate-test";

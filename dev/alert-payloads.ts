@@ -5,10 +5,10 @@
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { stackNames } from "../../shared/graph/names";
-import type { StackSpec } from "../../shared/spec/types";
+import { stackNames } from "../shared/graph/names";
+import type { StackSpec } from "../shared/spec/types";
 
-const FIXTURES = path.resolve(__dirname, "..", "..", "..", "test", "fixtures", "alerts");
+const FIXTURES = path.resolve(__dirname, "..", "..", "test", "fixtures", "alerts");
 /** what the fixtures were recorded with */
 const RECORDED = {
   subscription: "7c0a1e2b-3d4f-4a5b-8c6d-9e0f1a2b3c4d",

@@ -2,35 +2,36 @@
 // Azurite for the registry and audit trail, the durable test host running the app's real
 // orchestrators and activities, and (optionally) the app's real HTTP routes served like the
 // Functions host serves them. Used by e2e tests, the benchmark and the sandbox.
-import "../../emulator/durable/install";
-import "../../functions";
-import { Emulator, type EmulatorOptions } from "../../emulator/arm/emulator";
+import "../emulator/durable/install";
+import "../functions";
+import { Emulator, type EmulatorOptions } from "../emulator/arm/emulator";
 import {
   DurableTestHost,
   fromRegistry,
   makeClientInputData,
   startDurableRpcServer,
   type DurableRpcServer,
-} from "../../emulator/durable";
-import type { DurableTestHostOptions } from "../../emulator/durable/durable-test-host";
-import { startHttpHost, type HttpHost } from "../../emulator/functions-host/http-host";
-import { retentionFromSettings, useServices, type DriftSettings, type Services } from "../../functions/services";
-import { AlertTokenValidator, type AlertTokenSettings } from "../../shared/alerts/entra-token";
-import { ResourceEngine } from "../../shared/arm/engine";
-import { AzureClientFactory } from "../../shared/azure/clients";
-import type { AzureClientSettings } from "../../shared/azure/settings";
-import type { AcmeSettings } from "../../shared/acme/settings";
+} from "../emulator/durable";
+import type { DurableTestHostOptions } from "../emulator/durable/durable-test-host";
+import { startHttpHost, type HttpHost } from "../emulator/functions-host/http-host";
+import { retentionFromSettings, useServices, type DriftSettings, type Services } from "../functions/services";
+import { AlertTokenValidator, type AlertTokenSettings } from "../shared/alerts/entra-token";
+import { ResourceEngine } from "../shared/arm/engine";
+import { AzureClientFactory } from "../shared/azure/clients";
+import type { AzureClientSettings } from "../shared/azure/settings";
+import type { AcmeSettings } from "../shared/acme/settings";
 import {
   AlertInbox,
   AuditLog,
   CertificateLedger,
+  ConnectionLedger,
   FleetStateStore,
   RepairLedger,
   StackRegistry,
   StoreTables,
-} from "../../shared/store";
-import type { StackSpec } from "../../shared/spec/types";
-import type { StackObserved } from "../../shared/stack-status";
+} from "../shared/store";
+import type { StackSpec } from "../shared/spec/types";
+import type { StackObserved } from "../shared/stack-status";
 import { emulatorClientSettings } from "./azure";
 import { AZURITE_ACCOUNT, startAzurite, type AzuriteServer } from "./servers/azurite";
 import { startHttpGate, type HttpGate } from "./servers/http-gate";
@@ -52,7 +53,7 @@ export interface JumpgateEnvOptions {
   acme?: { dnsWaitSeconds?: number; transport?: Partial<AcmeSettings["transport"]> };
   log?: (line: string) => void;
   /**
-   * Put an HTTP gate (test/support/servers/http-gate.ts) in front of the app's table store and of
+   * Put an HTTP gate (dev/servers/http-gate.ts) in front of the app's table store and of
    * the durable RPC routes its HTTP functions use, so a test can order concurrent requests.
    */
   gates?: boolean;
@@ -110,6 +111,7 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
   const repairs = new RepairLedger(tables);
   const fleet = new FleetStateStore(tables);
   const certificates = new CertificateLedger(tables);
+  const connections = new ConnectionLedger(tables);
   const services: Services = {
     factory,
     engine: new ResourceEngine(factory),
@@ -119,6 +121,7 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
     repairs,
     fleet,
     certificates,
+    connections,
     acme: {
       dnsWaitSeconds: options.acme?.dnsWaitSeconds ?? 0,
       transport: {

@@ -1,0 +1,204 @@
+// One repair of one node, for healStack (heal-stack.ts): unless a Resolved alert or a recovery
+// cancelled it, drain the node (a destructive step), take the step once (a failed step is a failed
+// attempt: the ladder climbs, never a second restart), let a fresh node join as every new node does
+// (shared/node/join.ts), and verify: the agent healthy, the drain off, the load balancer probe up.
+// The attempt goes into the repair ledger and the audit trail.
+import type { HealPlan, NodeDecision } from "../../shared/heal/policy";
+import { verdictOf } from "../../shared/heal/policy";
+import { routeSignals, signalsOf, signalText, type SignalRouting } from "../../shared/heal/signals";
+import { STEP_DONE, VERIFY_MINUTES, type RepairAttempt, type RepairStep } from "../../shared/heal/types";
+import { appUserOfPeers } from "../../shared/node/join";
+import type { NodeObservation } from "../../shared/node/model";
+import type { StackSpec } from "../../shared/spec/types";
+import type { ActivityOutput } from "../workflow/activity-map";
+import { drainNode, runAgent, verifyHealthy } from "../workflow/node-steps";
+import type { Worker } from "../workflow/worker";
+import { failureMessage, type Step, type Workflow } from "../workflow/workflow";
+import type { HealStatus } from "./heal-stack";
+
+/** What one look at the fleet gave. */
+export interface Assessment {
+  take: Extract<ActivityOutput<"takeHealSignals">, { registered: true }>;
+  observations: NodeObservation[];
+  routing: SignalRouting;
+  plan: HealPlan;
+}
+
+/** The round a repair belongs to. */
+export interface HealRound {
+  w: Worker<HealStatus>;
+  round: number;
+  pollMs: number;
+  /** how long a repaired node may take to be healthy; default per step (VERIFY_MINUTES) */
+  verifyMinutes?: number;
+}
+
+const STEP_ACTIVITY = {
+  start: "startWebNode",
+  restart: "restartWebNode",
+  redeploy: "redeployWebNode",
+  reimage: "reimageWebNode",
+  replace: "replaceWebNode",
+} as const satisfies Record<RepairStep, string>;
+
+function observe(w: Workflow, spec: StackSpec, vmName: string): Step<NodeObservation> {
+  return w.call("observeWebNode", { spec, vmName });
+}
+
+/** One repair of one node. `final`: its signals are done (healthy again, or the step cancelled). */
+export function* repairNode(
+  r: HealRound,
+  a: Assessment,
+  decision: NodeDecision,
+): Step<{ final: boolean; outcome: string }> {
+  const { w } = r;
+  const { status } = w;
+  const { spec } = a.take;
+  const stack = spec.name;
+  const { step, destructive, attempt: rung } = decision.action!;
+  const node = decision.node;
+
+  // a Resolved alert that came meanwhile cancels a step not yet started; so does a recovery
+  const latest = yield* w.call("takeHealSignals", { stack });
+  if (latest.registered) {
+    const routing = routeSignals(latest.signals, a.observations);
+    const cancelled = routing.cancelled.filter((c) => signalsOf(a.routing, node).some((s) => s.id === c.signal.id));
+    if (cancelled.length > 0 && !routing.byNode.has(node) && routing.everyNode.length === 0) {
+      return {
+        final: true,
+        outcome: `${node}: ${step} cancelled: resolved by ${cancelled[0].by.rule} before it started`,
+      };
+    }
+  }
+  const before = yield* observe(w, spec, node);
+  const verdict = verdictOf(before);
+  if (verdict.state !== "broken") {
+    return { final: true, outcome: `${node}: no ${step}: ${verdict.why} when it was about to start` };
+  }
+
+  const attempt: RepairAttempt = {
+    id: w.guid(`${w.instanceId}/${r.round}/${node}/${step}`),
+    step,
+    startedAt: w.now().toISOString(),
+    outcome: "running",
+  };
+  yield* w.call("recordRepair", { stack, node, attempt });
+  status.phase = "repairing";
+  status.lastAction = { node, step, outcome: "running", at: attempt.startedAt };
+  w.publish();
+
+  let outcome: { ok: boolean; detail: string; node: string };
+  try {
+    if (destructive && before.agent.answered) {
+      // a courtesy to live sessions: a node whose agent can't drain is repaired all the same
+      yield* drainNode(w, spec, node, {
+        draining: before.agent.draining === true,
+        required: false,
+        sessions: () => before.agent.liveSessions ?? 0,
+        look: function* () {
+          const o = yield* observe(w, spec, node);
+          return o.agent.answered ? (o.agent.liveSessions ?? 0) : 0;
+        },
+        timeoutMs: spec.policies.scale.drainTimeoutMinutes * 60_000,
+        pollMs: r.pollMs,
+        lastWait: "whole-polls",
+      });
+    }
+    // once: a failed step is a failed attempt (the ladder climbs), never a second restart
+    const done = yield* w.callOnce(STEP_ACTIVITY[step], {
+      spec,
+      vmName: node,
+      expectVmId: before.vmId,
+      knownNodes: a.observations.map((o) => o.name),
+      capacity: a.observations.length,
+    });
+    const fresh = step === "replace" || step === "reimage";
+    const verified = yield* verify(r, spec, done.node, fresh, a, r.verifyMinutes ?? VERIFY_MINUTES[step]);
+    outcome = { ...verified, detail: `${done.detail}; ${verified.detail}`, node: done.node };
+  } catch (error) {
+    outcome = { ok: false, detail: failureMessage(error), node };
+  }
+  const finishedAt = w.now().toISOString();
+  const result = outcome.ok ? "succeeded" : "failed";
+  yield* w.call("recordRepair", {
+    stack,
+    node,
+    attempt: { ...attempt, outcome: result, finishedAt, detail: outcome.detail },
+  });
+  status.lastAction = { node, step, outcome: result, at: finishedAt, detail: outcome.detail };
+  w.publish();
+  const why = `${decision.verdict.why}; alerts: ${signalText(a.routing, node)}`;
+  const details = {
+    node,
+    step,
+    attempt: rung,
+    detail: outcome.detail,
+    ...(outcome.node !== node ? { replacement: outcome.node } : {}),
+  };
+  if (outcome.ok) {
+    yield* w.audit(`node ${node} ${STEP_DONE[step]}`, why, details);
+    return {
+      final: true,
+      outcome: `${node}: ${STEP_DONE[step]} at ${attempt.startedAt}; healthy again (${outcome.detail})`,
+    };
+  }
+  yield* w.audit(`${step} of node ${node} failed`, `${why}; ${outcome.detail}`, details);
+  return { final: false, outcome: "" };
+}
+
+/**
+ * Healthy again: the agent says healthy (a fresh node first joins: shared/node/join.ts), the drain
+ * is off, and the load balancer probe is up.
+ */
+function* verify(
+  r: HealRound,
+  spec: StackSpec,
+  node: string,
+  fresh: boolean,
+  a: Assessment,
+  verifyMinutes: number,
+): Step<{ ok: boolean; detail: string }> {
+  const { w } = r;
+  const { status } = w;
+  const { pollMs } = r;
+  status.phase = "verifying";
+  w.publish();
+  if (fresh) {
+    // a new disk: wait for its agent (cloud-init installs it), then it joins as every new node does
+    const readyMinutes = a.take.nodeReadyTimeoutMinutes;
+    const ready = yield* verifyHealthy(
+      w,
+      () => observe(w, spec, node),
+      (o) => o.agent.answered && !o.agent.installing,
+      {
+        deadline: w.after(readyMinutes * 60_000),
+        pollMs,
+      },
+    );
+    if (!ready.ok) return { ok: false, detail: `the new node's agent did not answer within ${readyMinutes} minutes` };
+    const peers = appUserOfPeers(a.observations.map((o) => o.agent));
+    const prepared = yield* w.call("prepareWebNode", { spec, vmName: node, ...(peers ? { dbUserSlot: peers } : {}) });
+    status.waitingFor = `${node}: ${prepared.steps.join(", ")}`;
+    w.publish();
+  }
+  let undrained = false;
+  const look = function* (): Step<NodeObservation> {
+    const o = yield* observe(w, spec, node);
+    if (!(o.agent.healthy && o.agent.draining && !undrained)) return o;
+    // healthy: it may take traffic again
+    yield* runAgent(w, spec, node, "drain", ["off"]);
+    undrained = true;
+    return yield* observe(w, spec, node);
+  };
+  const healthy = yield* verifyHealthy(w, look, (o) => o.agent.healthy && o.probe.state === "up", {
+    deadline: w.after(verifyMinutes * 60_000),
+    pollMs,
+  });
+  const o = healthy.seen;
+  if (healthy.ok) {
+    w.clearWait();
+    return { ok: true, detail: `agent healthy, probe ${o.probe.value ?? "up"} %` };
+  }
+  const probe = o.probe.state !== "up" ? `, probe ${o.probe.state}` : "";
+  return { ok: false, detail: `not healthy within ${verifyMinutes} minutes: ${verdictOf(o).why}${probe}` };
+}
