@@ -62,6 +62,11 @@ export function recordingAccountName(spec: Pick<StackSpec, "name" | "subscriptio
   return `${compact}${stackHash(spec, 24 - compact.length)}`;
 }
 
+/** The container's blob endpoint, as the nodes' uploader and the app's readers address it. */
+export function recordingContainerUrl(account: string): string {
+  return `https://${account}.blob.core.windows.net/${RECORDINGS_CONTAINER}`;
+}
+
 export interface RecordingStorageIds {
   account: string;
   accountId: string;

@@ -8,7 +8,7 @@
 // Paths are the VM's (the installer and the tests prefix them with JUMPGATE_NODE_ROOT). A `reads`
 // entry is a file the service opens or a directory it lists; its last component may be a glob,
 // which must match at least one file.
-import { RECORDING_LOCAL_DIR } from "../recordings/layout";
+import { RECORDING_LOCAL_DIR, RECORDING_UNITS } from "../recordings/layout";
 import { NODE_PATHS } from "./constants";
 
 export type LayoutKind = "dir" | "file" | "tree";
@@ -255,7 +255,27 @@ export const NODE_SERVICES: readonly NodeService[] = [
 /** Azure's instance metadata service and wire server: no service user needs them (the agent runs as root). */
 export const BLOCKED_PLATFORM_ADDRESSES = ["169.254.169.254", "168.63.129.16"] as const;
 
-/** The document the installer reads (NODE_PATHS.services). */
-export function renderNodeServices(): string {
-  return `${JSON.stringify({ layout: NODE_LAYOUT, services: NODE_SERVICES }, null, 2)}\n`;
+/**
+ * The session-recording uploader's units (infra/node/jumpgate-recordings), enabled on the nodes of
+ * a stack with `recordings`: the path unit ships when guacd's directory changes, the timer retries.
+ */
+export const RECORDING_UPLOADER_SERVICES: readonly NodeService[] = [RECORDING_UNITS.path, RECORDING_UNITS.timer].map(
+  (unit) => ({
+    unit,
+    user: "root",
+    group: "root",
+    supplementaryGroups: [],
+    reads: [],
+    executes: [],
+    writes: [],
+    mustNotRead: [],
+    mustNotWrite: [],
+    why: "runs the recording uploader (as root: it reads guacd's recordings and /proc/locks, asks IMDS for the node's storage token, removes a shipped copy)",
+  }),
+);
+
+/** The document the installer reads (NODE_PATHS.services); `recordings`: also the uploader's units. */
+export function renderNodeServices(options: { recordings?: boolean } = {}): string {
+  const services = options.recordings ? [...NODE_SERVICES, ...RECORDING_UPLOADER_SERVICES] : NODE_SERVICES;
+  return `${JSON.stringify({ layout: NODE_LAYOUT, services }, null, 2)}\n`;
 }

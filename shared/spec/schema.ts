@@ -465,6 +465,11 @@ export const STACK_SPEC_SCHEMA = {
                   },
                 },
               },
+              recordings: {
+                type: "boolean",
+                description:
+                  "Whether this source's connections are recorded when the stack's `recordings` is on (see Session recordings); false leaves them unrecorded. Left out: as the stack says.",
+              },
               groups: {
                 type: "array",
                 minItems: 1,
