@@ -43,6 +43,11 @@ export interface Services {
   functionPrincipalId?: string;
   /** the recording writer role's GUID (stacks with recordings grant it to their web nodes) */
   recordingWriterRoleId?: string;
+  /**
+   * the blob endpoint of a stack's recordings account, `{account}` standing for its name (default
+   * `https://{account}.blob.core.windows.net`; the tests point it at Azurite)
+   */
+  recordingsEndpoint?: string;
   /** action group that calls /api/alerts; stacks get alert rules only when it is set */
   alertActionGroupId?: string;
   nodeReadyTimeoutMinutes: number;

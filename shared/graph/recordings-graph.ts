@@ -62,6 +62,9 @@ export function recordingAccountName(spec: Pick<StackSpec, "name" | "subscriptio
   return `${compact}${stackHash(spec, 24 - compact.length)}`;
 }
 
+/** The Function App's read-only role on the container (the recordings listing). */
+export const RECORDING_READER_KEY = "ra:function:recordings";
+
 /** The container's blob endpoint, as the nodes' uploader and the app's readers address it. */
 export function recordingContainerUrl(account: string): string {
   return `https://${account}.blob.core.windows.net/${RECORDINGS_CONTAINER}`;

@@ -26,6 +26,7 @@ import { SCALE_THRESHOLDS } from "../scale/policy";
 import type { DesiredJson, GraphNode, StackGraph, ValueRef } from "./types";
 import {
   RECORDING_KEYS,
+  RECORDING_READER_KEY,
   recordingStorageIds,
   recordingStorageNodes,
   recordingWriterKey,
@@ -110,6 +111,7 @@ export function buildStackGraph(spec: StackSpec, ctx: StackGraphContext): StackG
   b.network();
   b.nodes.push(...recordingStorageNodes(spec, names, stackTags(spec)));
   b.keyVault();
+  b.recordingReader();
   b.database();
   if (spec.fleet.mode === "availabilitySet") b.availabilitySetFleet();
   else b.scaleSetFleet();
@@ -723,6 +725,25 @@ class GraphBuilder {
       this.add(node);
     });
     this.recordingWriter(holderKey, holder, principalId, holderDeps);
+  }
+
+  /**
+   * The Function App's right to list and read recordings (GET /api/stacks/{name}/recordings), on the
+   * container alone: Storage Blob Data Reader, which neither writes nor deletes.
+   */
+  recordingReader(): void {
+    if (!this.spec.recordings || !this.ctx.functionPrincipalId) return;
+    const ids = recordingStorageIds(this.spec, this.names);
+    const node = this.roleAssignment({
+      key: RECORDING_READER_KEY,
+      holder: "jumpgate-function",
+      role: ROLE_DEFINITIONS.storageBlobDataReader,
+      principalId: this.ctx.functionPrincipalId,
+      dependsOn: [RECORDING_KEYS.container],
+      scope: { id: ids.containerId, apiVersion: STORAGE_API_VERSION },
+    });
+    node.tagOwner = { id: ids.accountId, apiVersion: STORAGE_API_VERSION };
+    this.add(node);
   }
 
   /** The holder's right to add (never change or delete) recordings, on the container alone. */

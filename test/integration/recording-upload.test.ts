@@ -17,7 +17,12 @@ import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { HttpRequest } from "@azure/functions";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
+import { listRecordings } from "../../functions/http/recordings";
+import { useServices, type Services } from "../../functions/services";
+import { AzureClientFactory } from "../../shared/azure/clients";
+import { validateStackSpec } from "../../shared/spec/validate";
 import { RECORDING_LEDGER_DIR, RECORDING_LOCAL_DIR } from "../../shared/recordings/layout";
 import { startAzurite, type AzuriteServer } from "../../dev/servers/azurite";
 import { runCommand } from "../../dev/servers/process";
@@ -284,5 +289,93 @@ describe("recording uploader against Azurite", () => {
     assert.ok(fs.existsSync(clash), "a lost recording's local copy stays");
     assert.match(fs.readFileSync(path.join(root, RECORDING_LEDGER_DIR, "lost.jsonl"), "utf8"), /holds other bytes/);
     assert.equal((await blobBytes("web-3/open-session")).toString(), "guacd instructions;", "the first upload stands");
+  });
+
+  test("GET /api/stacks/{name}/recordings lists what the container holds, through the app's identity; hostile queries are 400s", async () => {
+    const checked = validateStackSpec({
+      name: "recst",
+      subscriptionId: "00000000-0000-0000-0000-00000000a001",
+      resourceGroup: "rg-recst",
+      location: "westeurope",
+      recordings: { retentionDays: 30 },
+    });
+    assert.ok(checked.ok);
+    // the real client path: the app's factory (a bearer token Azurite checks, the test CA) reading the
+    // container at Azurite's endpoint; of the registry, only the stack's record is needed
+    const factory = new AzureClientFactory(
+      {
+        armEndpoint: "https://127.0.0.1:9",
+        metricsEndpoint: "https://127.0.0.1:9/{location}",
+        credential: "emulator",
+        caPem: fs.readFileSync(caPath, "utf8"),
+        verifyKeyVaultChallengeResource: false,
+        requestTimeoutMs: 10_000,
+        lroPollIntervalMs: 10,
+        lroTimeoutMs: 1_000,
+        retry: { maxRetries: 0, retryDelayInMs: 1, maxRetryDelayInMs: 1 },
+      },
+      { getToken: async () => ({ token: jwt(), expiresOnTimestamp: Date.now() + 3_600_000 }) },
+    );
+    const registry = { get: async (name: string) => (name === "recst" ? { spec: checked.spec } : undefined) };
+    useServices({ factory, registry, recordingsEndpoint: azurite.blobEndpoint } as unknown as Services);
+    try {
+      const get = async (query: string, name = "recst") => {
+        const res = await listRecordings(
+          new HttpRequest({
+            method: "GET",
+            url: `http://127.0.0.1/api/stacks/${name}/recordings${query}`,
+            params: { name },
+          }),
+        );
+        return { status: res.status ?? 200, body: res.jsonBody as Record<string, unknown>, headers: res.headers };
+      };
+      const all = await get("");
+      assert.equal(all.status, 200, JSON.stringify(all.body));
+      const recordings = all.body.recordings as {
+        blob: string;
+        node: string;
+        session: string;
+        bytes: number;
+        md5: string;
+        writtenAt: string;
+        retainedUntil: string;
+      }[];
+      // what the three nodes shipped above, each with its node, session, size and retention
+      assert.deepEqual(recordings.map((r) => r.node).sort(), ["web-1", "web-2", "web-3"]);
+      const drained = recordings.find((r) => r.blob === "web-3/open-session")!;
+      assert.equal(drained.session, "open-session");
+      assert.equal(drained.bytes, "guacd instructions;".length);
+      assert.equal(drained.md5, createHash("md5").update("guacd instructions;").digest("base64"));
+      assert.equal(Date.parse(drained.retainedUntil) - Date.parse(drained.writtenAt), 30 * 86_400_000);
+      const one = await get("?node=web-2");
+      assert.deepEqual(
+        (one.body.recordings as { node: string }[]).map((r) => r.node),
+        ["web-2"],
+      );
+      const future = await get(`?from=${encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString())}`);
+      assert.deepEqual(future.body.recordings, []);
+      assert.deepEqual((await get("?from=2020-01-01&to=2999-12-31")).body.recordings, all.body.recordings);
+
+      for (const hostile of [
+        "?bogus=1",
+        "?node=web-1&node=web-2",
+        "?node=../etc",
+        "?user=%27%20OR%201%3D1--",
+        "?connection=a%00b",
+        "?from=yesterday",
+        "?from=2026-02-30T25:00:00Z",
+        "?from=2026-12-02&to=2026-12-01",
+        `?user=${"a".repeat(300)}`,
+      ]) {
+        const refused = await get(hostile);
+        assert.equal(refused.status, 400, hostile);
+        assert.equal(refused.body.status, 400);
+        assert.match(String(refused.body.type), /invalid-query-parameter/);
+        assert.match(JSON.stringify(refused.headers), /application\/problem\+json/);
+      }
+      assert.equal((await get("", "nostack")).status, 404);
+    } finally {
+      useServices(undefined);
+    }
   });
 });

@@ -13,6 +13,7 @@ import {
   recordingWriterKey,
 } from "../../shared/graph/recordings-graph";
 import { buildStackGraph, webNodeGraphKeys, type StackGraphContext } from "../../shared/graph/stack-graph";
+import { parseRecordingsQuery, recordingEntries, type ListedRecordingBlob } from "../../shared/recordings/listing";
 import { GUACD_RECORDING_PARAMETERS, recordingParameters } from "../../shared/recordings/parameters";
 import { retentionHold } from "../../shared/recordings/retention";
 import { validateStackSpec } from "../../shared/spec/validate";
@@ -238,5 +239,55 @@ describe("recordings: teardown's retention rule", () => {
       undefined,
     );
     assert.equal(retentionHold({}), undefined);
+  });
+});
+
+describe("recordings: the listing", () => {
+  const at = (iso: string) => new Date(iso);
+  const blobs: ListedRecordingBlob[] = [
+    {
+      name: "web-1/aaa",
+      size: 10,
+      createdOn: at("2026-12-01T10:00:00Z"),
+      metadata: { node: "web-1", user: "Ann@Example.com", connection: "vm-1" },
+    },
+    { name: "web-2/bbb", size: 20, createdOn: at("2026-12-02T10:00:00Z"), metadata: { node: "web-2" } },
+    // not a recording of ours: another shape of name
+    { name: "elsewhere", size: 1, createdOn: at("2026-12-02T10:00:00Z"), metadata: {} },
+    { name: "web-1/x/y", size: 1, createdOn: at("2026-12-02T10:00:00Z"), metadata: {} },
+  ];
+  const list = (q: string) => {
+    const parsed = parseRecordingsQuery(new URLSearchParams(q));
+    assert.ok(parsed.ok, q);
+    return recordingEntries(blobs, 90, parsed.query).recordings.map((r) => r.blob);
+  };
+
+  test("newest first, filtered by node, user (any case), connection and time; retention from when it was written", () => {
+    assert.deepEqual(list(""), ["web-2/bbb", "web-1/aaa"]);
+    assert.deepEqual(list("node=web-1"), ["web-1/aaa"]);
+    assert.deepEqual(list("user=ann@example.com"), ["web-1/aaa"]);
+    assert.deepEqual(list("connection=vm-1"), ["web-1/aaa"]);
+    assert.deepEqual(list("connection=vm-2"), []);
+    assert.deepEqual(list("from=2026-12-02"), ["web-2/bbb"]);
+    assert.deepEqual(list("to=2026-12-01T23:59:59Z"), ["web-1/aaa"]);
+    const [entry] = recordingEntries(blobs.slice(0, 1), 90, {}).recordings;
+    assert.equal(entry.retainedUntil, "2027-03-01T10:00:00.000Z");
+    assert.equal(entry.session, "aaa");
+  });
+
+  test("a hostile or malformed query is refused whole, naming the parameter", () => {
+    for (const [q, parameter] of [
+      ["bogus=1", "bogus"],
+      ["node=a&node=b", "node"],
+      ["user=a%0Ab", "user"],
+      ["connection=-x", "connection"],
+      ["from=1700000000", "from"],
+      ["from=2026-12-02&to=2026-12-01", "from"],
+      ["%00=1", "?"],
+    ] as const) {
+      const parsed = parseRecordingsQuery(new URLSearchParams(q));
+      assert.equal(parsed.ok, false, q);
+      if (!parsed.ok) assert.equal(parsed.parameter, parameter, q);
+    }
   });
 });
