@@ -22,7 +22,9 @@ import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { listRecordings } from "../../functions/http/recordings";
 import { useServices, type Services } from "../../functions/services";
 import { AzureClientFactory } from "../../shared/azure/clients";
+import { renderNodeCloudInit } from "../../shared/node/cloud-init";
 import { validateStackSpec } from "../../shared/spec/validate";
+import { startNodeSandbox } from "../../dev/node-sandbox";
 import { RECORDING_LEDGER_DIR, RECORDING_LOCAL_DIR } from "../../shared/recordings/layout";
 import { startAzurite, type AzuriteServer } from "../../dev/servers/azurite";
 import { runCommand } from "../../dev/servers/process";
@@ -376,6 +378,56 @@ describe("recording uploader against Azurite", () => {
       assert.equal((await get("", "nostack")).status, 404);
     } finally {
       useServices(undefined);
+    }
+  });
+
+  test("`jumpgate-node drain on` on a node rendered with recordings ships every recording first, open ones included", async () => {
+    // the node as cloud-init writes it for a recording stack: the agent, the uploader, node.env
+    const document = renderNodeCloudInit({
+      stackName: "recst",
+      fleetMode: "availabilitySet",
+      publicHostname: "jump.example.com",
+      keyVaultUrl: "https://kv-recst.vault.azure.net/",
+      dbHost: "db.example.com",
+      recordings: {
+        containerUrl: "https://jgrecst0123456789abcdef.blob.core.windows.net/recordings",
+        nodeName: "web-9",
+      },
+    });
+    const accountPath = new URL(azurite.blobEndpoint).pathname;
+    const sandbox = await startNodeSandbox(path.join(work, "drain-node"), document, {
+      env: {
+        // the environment wins over node.env: Azurite instead of Azure
+        JUMPGATE_RECORDINGS_CONTAINER_URL: `https://127.0.0.1:${new URL(azurite.blobEndpoint).port}${accountPath}/recordings`,
+        JUMPGATE_IMDS_ENDPOINT: `http://127.0.0.1:${(imds.address() as AddressInfo).port}`,
+        JUMPGATE_CA_FILE: caPath,
+      },
+    });
+    let open: RecordingSession | undefined;
+    try {
+      const dir = path.join(sandbox.root, RECORDING_LOCAL_DIR);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, "ended-session"), "a finished session");
+      open = recordingSession(path.join(dir, "live-session"), Buffer.from("a session still running"));
+      await open.started;
+      const drained = await sandbox.runAgent(["drain", "on"]);
+      assert.equal(drained.code, 0, drained.stderr);
+      const answer = JSON.parse(drained.stdout) as {
+        draining: boolean;
+        recordings: { shipped: { blob: string; bytes: number }[]; lost: unknown[] };
+      };
+      assert.equal(answer.draining, true);
+      assert.deepEqual(answer.recordings.shipped.map((r) => r.blob).sort(), [
+        "web-9/ended-session",
+        "web-9/live-session",
+      ]);
+      assert.deepEqual(answer.recordings.lost, []);
+      assert.equal((await blobBytes("web-9/ended-session")).toString(), "a finished session");
+      assert.equal((await blobBytes("web-9/live-session")).toString(), "a session still running");
+      assert.deepEqual(fs.readdirSync(dir), [], "each local copy went once the container held it");
+    } finally {
+      await open?.finish();
+      await sandbox.stop();
     }
   });
 });
