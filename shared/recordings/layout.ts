@@ -7,6 +7,12 @@
  */
 export const RECORDING_LOCAL_DIR = "/var/lib/guacd/recordings";
 
+/**
+ * Guacamole's recording search path (its default `recording-search-path`): where the history page's
+ * player looks for `<history uuid>`; `jumpgate-recordings fetch` puts a recording from the container here.
+ */
+export const RECORDING_SEARCH_DIR = "/var/lib/guacamole/recordings";
+
 /** The uploader's ledger: one JSON line per recording shipped (or counted lost), kept on the node. */
 export const RECORDING_LEDGER_DIR = "/var/lib/jumpgate/recordings";
 

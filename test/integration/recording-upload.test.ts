@@ -25,7 +25,7 @@ import { AzureClientFactory } from "../../shared/azure/clients";
 import { renderNodeCloudInit } from "../../shared/node/cloud-init";
 import { validateStackSpec } from "../../shared/spec/validate";
 import { startNodeSandbox } from "../../dev/node-sandbox";
-import { RECORDING_LEDGER_DIR, RECORDING_LOCAL_DIR } from "../../shared/recordings/layout";
+import { RECORDING_LEDGER_DIR, RECORDING_LOCAL_DIR, RECORDING_SEARCH_DIR } from "../../shared/recordings/layout";
 import { startAzurite, type AzuriteServer } from "../../dev/servers/azurite";
 import { runCommand } from "../../dev/servers/process";
 import { TestCa } from "../../dev/servers/test-ca";
@@ -429,5 +429,50 @@ describe("recording uploader against Azurite", () => {
       await open?.finish();
       await sandbox.stop();
     }
+  });
+
+  test("playback from any node: `fetch SESSION` brings another node's recording into the search path, verified; tampered or hostile refused", async () => {
+    const root = nodeRoot("node-player"); // a node that never served the session
+    const fetch = (...args: string[]) =>
+      runCommand("bash", [SCRIPT, "fetch", ...args], {
+        env: {
+          PATH: process.env.PATH ?? "",
+          JUMPGATE_NODE_ROOT: root,
+          JUMPGATE_RECORDINGS_CONTAINER_URL: `${azurite.blobEndpoint.replace("http://", "https://")}/recordings`,
+          JUMPGATE_NODE_NAME: "player",
+          JUMPGATE_IMDS_ENDPOINT: `http://127.0.0.1:${(imds.address() as AddressInfo).port}`,
+          JUMPGATE_CA_FILE: caPath,
+        },
+        timeoutMs: 60_000,
+      });
+    const searchPath = path.join(root, RECORDING_SEARCH_DIR);
+    // web-3 shipped `open-session` above
+    const got = await fetch("open-session");
+    assert.equal(got.code, 0, got.stderr);
+    const answer = JSON.parse(got.stdout) as { fetched: { blob: string; bytes: number; path: string } };
+    assert.equal(answer.fetched.blob, "web-3/open-session");
+    assert.equal(answer.fetched.path, `${RECORDING_SEARCH_DIR}/open-session`);
+    assert.equal(fs.readFileSync(path.join(searchPath, "open-session"), "utf8"), "guacd instructions;");
+    assert.equal(fs.statSync(path.join(searchPath, "open-session")).mode & 0o777, 0o640);
+    assert.equal(fs.statSync(searchPath).mode & 0o777, 0o750);
+
+    // a blob whose bytes do not match its recorded MD5 is not played
+    // (a property set after the upload: Azurite checks a Content-MD5 sent with the bytes)
+    const forged = container.getBlockBlobClient("web-8/tampered");
+    await forged.upload("edited bytes", 12);
+    await forged.setHTTPHeaders({ blobContentMD5: createHash("md5").update("original").digest() });
+    const tampered = await fetch("tampered");
+    assert.equal(tampered.code, 1);
+    assert.match(tampered.stderr, /not played/);
+    assert.equal(fs.existsSync(path.join(searchPath, "tampered")), false);
+
+    const missing = await fetch("no-such-session");
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /holds no recording of session no-such-session/);
+    for (const hostile of ["../../etc/passwd", ".hidden", "a b", ""]) {
+      const refused = await fetch(hostile);
+      assert.equal(refused.code, 2, hostile);
+    }
+    assert.deepEqual(fs.readdirSync(searchPath), ["open-session"]);
   });
 });
