@@ -82,6 +82,7 @@ export class StandInFleet {
   private readonly faults = new Map<string, ActiveFault[]>();
   private readonly disks = new Map<string, DiskState>();
   private readonly sessions = new Map<string, number>();
+  private readonly drainRecordings = new Map<string, unknown>();
   private readonly scripted = new Set<string>();
   /** disks that existed when the fleet was attached: deployed nodes have credentials */
   private readonly known = new Set<string>();
@@ -115,6 +116,11 @@ export class StandInFleet {
   /** Ends every fault of a VM (someone fixed it by hand). */
   repair(vmName: string): void {
     this.faults.delete(vmName.toLowerCase());
+  }
+
+  /** what `drain on` on this VM says of its session recordings (the uploader's `ship --final` answer) */
+  setDrainRecordings(vmName: string, recordings: { shipped: unknown[]; pending: unknown[]; lost: unknown[] }): void {
+    this.drainRecordings.set(vmName.toLowerCase(), recordings);
   }
 
   setSessions(vmName: string, n: number): void {
@@ -248,7 +254,14 @@ export class StandInFleet {
       case "drain": {
         disk.draining = args[0] === "on";
         const sessions = this.sessions.get(vm.name.toLowerCase()) ?? 0;
-        return ok({ draining: disk.draining, liveSessions: sessions, drained: sessions === 0, waitedSeconds: 0 });
+        const recordings = args[0] === "on" ? this.drainRecordings.get(vm.name.toLowerCase()) : undefined;
+        return ok({
+          draining: disk.draining,
+          liveSessions: sessions,
+          drained: sessions === 0,
+          waitedSeconds: 0,
+          ...(recordings ? { recordings } : {}),
+        });
       }
       case "db-credentials": {
         const slot = args[args.indexOf("--user") + 1] as keyof typeof APP_USERS;

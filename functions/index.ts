@@ -19,6 +19,7 @@ import "./http/rotate";
 import "./http/certificates";
 import "./http/break-glass";
 import "./http/connections";
+import "./http/recordings";
 import "./http/openapi";
 import "./timers/drift-check";
 import "./timers/credential-rotation";

@@ -100,6 +100,7 @@ export const Names = {
     closeBreakGlass: "closeBreakGlass",
     syncConnectionsHttp: "syncConnectionsHttp",
     listConnections: "listConnections",
+    listRecordings: "listRecordings",
   },
   timers: {
     driftCheck: "driftCheck",

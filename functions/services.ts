@@ -41,6 +41,13 @@ export interface Services {
   /** tenant of the stacks' Key Vaults */
   tenantId: string;
   functionPrincipalId?: string;
+  /** the recording writer role's GUID (stacks with recordings grant it to their web nodes) */
+  recordingWriterRoleId?: string;
+  /**
+   * the blob endpoint of a stack's recordings account, `{account}` standing for its name (default
+   * `https://{account}.blob.core.windows.net`; the tests point it at Azurite)
+   */
+  recordingsEndpoint?: string;
   /** action group that calls /api/alerts; stacks get alert rules only when it is set */
   alertActionGroupId?: string;
   nodeReadyTimeoutMinutes: number;
@@ -103,6 +110,7 @@ export function servicesFromSettings(): Services {
     acme: acmeSettingsFromEnv(),
     tenantId,
     functionPrincipalId: readSetting("functionPrincipalId"),
+    recordingWriterRoleId: readSetting("recordingWriterRoleId"),
     alertActionGroupId: actionGroupIdSetting(),
     nodeReadyTimeoutMinutes: readIntSetting("nodeReadyTimeoutMinutes", undefined, 1),
     retention: retentionFromSettings(),

@@ -23,6 +23,7 @@ export function stackGraphOf(
   return buildStackGraph(spec, {
     tenantId: s.tenantId,
     functionPrincipalId: s.functionPrincipalId,
+    recordingWriterRoleId: s.recordingWriterRoleId,
     alertActionGroupId: s.alertActionGroupId,
     tlsBundle,
     renderCustomData: (vm) => renderWebNodeCustomData(spec, vm),

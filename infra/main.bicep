@@ -47,13 +47,25 @@ var appResourceGroupName = 'rg-${environmentName}'
 // Jumpgate grants exactly these built-in roles to the stacks' identities (shared/graph/names.ts
 // ROLE_DEFINITIONS); a condition on its own assignment lets it grant nothing else.
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
+// the app's own read of a stack's recordings container (GET /api/stacks/{name}/recordings)
+var storageBlobDataReader = '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+// ... and this custom role to the web nodes on their stack's recordings container (read and create blobs)
+var recordingWriter = guid(subscription().id, 'jumpgate-recording-writer', environmentName)
 
 resource appResourceGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: appResourceGroupName
   location: location
   tags: tags
+}
+
+module recordingWriterRole 'app/recording-writer-role.bicep' = {
+  name: 'jumpgate-recording-writer-role'
+  params: {
+    roleGuid: recordingWriter
+    environmentName: environmentName
+  }
 }
 
 module signInApp 'app/sign-in-app.bicep' = if (!empty(signInRedirectUris)) {
@@ -91,6 +103,7 @@ module app 'app/function-app.bicep' = {
     alertsCallerObjectId: alertsAuth == 'token' ? alertsWebhookApp!.outputs.callerObjectId : ''
     principalId: principalId
     principalType: principalType
+    recordingWriterRoleId: recordingWriter
   }
 }
 
@@ -104,10 +117,10 @@ module operatorRole 'app/operator-role.bicep' = {
   }
 }
 
-// Jumpgate may assign Key Vault Secrets User and Monitoring Metrics Publisher (to the web nodes'
-// identities), Key Vault Secrets Officer only to itself (on each stack's vault), and delete only
+// Jumpgate may assign Key Vault Secrets User, Monitoring Metrics Publisher and the recording writer
+// (to the web nodes' identities), Key Vault Secrets Officer only to itself (on each stack's vault), and delete only
 // assignments of those roles.
-var assignmentCondition = '((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/write\'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${keyVaultSecretsUser}, ${monitoringMetricsPublisher}}) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${keyVaultSecretsOfficer}} AND @Request[Microsoft.Authorization/roleAssignments:PrincipalId] ForAnyOfAnyValues:GuidEquals {${app.outputs.identityPrincipalId}})) AND ((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/delete\'})) OR (@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${keyVaultSecretsUser}, ${monitoringMetricsPublisher}, ${keyVaultSecretsOfficer}}))'
+var assignmentCondition = '((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/write\'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${keyVaultSecretsUser}, ${monitoringMetricsPublisher}, ${recordingWriter}}) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${keyVaultSecretsOfficer}, ${storageBlobDataReader}} AND @Request[Microsoft.Authorization/roleAssignments:PrincipalId] ForAnyOfAnyValues:GuidEquals {${app.outputs.identityPrincipalId}})) AND ((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/delete\'})) OR (@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${keyVaultSecretsUser}, ${monitoringMetricsPublisher}, ${recordingWriter}, ${keyVaultSecretsOfficer}, ${storageBlobDataReader}}))'
 
 resource stackGroups 'Microsoft.Resources/resourceGroups@2024-03-01' = [
   for name in stackGroupNames: {

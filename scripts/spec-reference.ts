@@ -134,6 +134,7 @@ export const FULL_SPEC_EXAMPLE: StackSpecInput = {
     userGroups: ["6c2d9e4f-1a3b-4c5d-8e7f-9a0b1c2d3e4f", "d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6f70"],
     breakGlass: { maxMinutes: 240, passwordMaxAgeDays: 30 },
   },
+  recordings: { enabled: true, retentionDays: 180, includeKeys: false, coolAfterDays: 30, immutability: "unlocked" },
   connections: {
     sources: [
       {

@@ -139,6 +139,11 @@ export const SETTINGS = {
     description:
       "Object id of the Function App's managed identity; when set, each stack's Key Vault grants it Key Vault Secrets Officer (it writes the generated secrets).",
   },
+  recordingWriterRoleId: {
+    name: "JUMPGATE_RECORDING_WRITER_ROLE_ID",
+    description:
+      "GUID of the recording writer role (infra creates it): the right the web nodes of a stack with recordings get on its recordings container (read and create blobs, never overwrite or delete).",
+  },
   alertActionGroupId: {
     name: "JUMPGATE_ALERT_ACTION_GROUP_ID",
     description:

@@ -107,6 +107,15 @@ export function* repairNode(
         lastWait: "whole-polls",
       });
     }
+    // a new disk loses what the old one held: recordings a silent agent could not ship are counted
+    // lost, with the reason, never dropped silently (a stack without recordings adds no step)
+    if ((step === "replace" || step === "reimage") && !before.agent.answered && spec.recordings?.enabled) {
+      yield* w.audit(
+        "recordings.lost",
+        `${node}'s agent did not answer before its ${step}: session recordings still on its disk, if any, could not be shipped (the uploader ships each one as its session ends)`,
+        { node, lost: [{ recording: "*", reason: "the node's agent did not answer before it was replaced" }] },
+      );
+    }
     // once: a failed step is a failed attempt (the ladder climbs), never a second restart
     const done = yield* w.callOnce(STEP_ACTIVITY[step], {
       spec,

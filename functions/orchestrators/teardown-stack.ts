@@ -21,7 +21,10 @@ export interface TeardownOutput {
   outcome: "succeeded";
   deleted: string[];
   absent: string[];
-  /** resources left in place because they are not the stack's (or hold what is not), and why */
+  /**
+   * resources left in place because they are not the stack's (or hold what is not), or because the
+   * stack keeps them (recordings under retention), and why
+   */
   kept?: { key: string; id: string; reason: string }[];
 }
 
@@ -49,22 +52,23 @@ export const teardownStack: OrchestrationHandler = function* (context: Orchestra
     const problems = run.progress.failed.map((f) => `${f.key}: ${f.message}`);
     if (problems.length > 0) throw new Error(`teardown incomplete: ${problems.join("; ")}`);
     const kept = Object.values(run.results)
-      .filter((r) => r.action === "refused")
+      .filter((r) => r.action === "refused" || r.action === "kept")
       .map((r) => ({
         key: r.key,
         id: graph.nodes.find((n) => n.key === r.key)?.id ?? "",
         reason: r.reason ?? "not tagged for this stack",
       }));
 
+    const retained = Object.values(run.results).filter((r) => r.action === "kept").length;
     yield* wf.call("appendAudit", {
       stack: spec.name,
       what: "teardown succeeded",
       why:
         kept.length === 0
           ? "DELETE requested"
-          : `DELETE requested; kept ${kept.length} resource(s) that are not the stack's or hold what is not: ${kept
-              .map((k) => k.id)
-              .join(", ")}`.slice(0, 1_000),
+          : `DELETE requested; kept ${kept.length} resource(s) that are not the stack's or hold what is not${
+              retained > 0 ? ` (${retained} of them the stack's recordings under retention, kept as evidence)` : ""
+            }: ${kept.map((k) => k.id).join(", ")}`.slice(0, 1_000),
       operation: { kind: "teardown", instanceId: context.df.instanceId },
       // audit details stay small (8 KiB): the first ten, each reason cut
       ...(kept.length > 0

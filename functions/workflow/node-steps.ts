@@ -5,6 +5,7 @@
 // and what a joining node gets is decided by shared/node/join.ts.
 import { joinSteps, type JoinPlan } from "../../shared/node/join";
 import { nodeHealth, summarize, type NodeHealth, type NodeSummary, type WebNodeRef } from "../../shared/node/model";
+import { lostRecordingsOf } from "../../shared/node/agent";
 import type { AgentCommandResult } from "../../shared/node/run-agent";
 import type { StackSpec } from "../../shared/spec/types";
 import type { Worker, WorkerStatus } from "./worker";
@@ -154,6 +155,18 @@ export function* drainNode<S extends WorkerStatus>(
   if (!options.draining) {
     answer = yield* (options.run ?? ((command, args) => runAgent(w, spec, vmName, command, args)))("drain", ["on"]);
     if (!succeeded(answer) && options.required) return { outcome: "failed", detail: whyFailed(answer) };
+    // the drain ships the node's session recordings first: what it could not is evidence lost, said
+    // here with the reason (an answer without recordings, as in every older history, adds no step)
+    const lost = succeeded(answer) ? lostRecordingsOf(answer.json) : [];
+    if (lost.length > 0) {
+      yield* w.audit(
+        "recordings.lost",
+        `${lost.length} session recording(s) of ${vmName} could not be shipped before it is replaced or removed: ${lost
+          .map((l) => `${l.recording} (${l.reason})`)
+          .join("; ")}`.slice(0, 1_000),
+        { node: vmName, lost: lost.slice(0, 10) },
+      );
+    }
   }
   const deadline = w.after(options.timeoutMs);
   let sessions = options.sessions(answer) ?? (yield* options.look());

@@ -21,6 +21,9 @@ param principalId string
 @allowed(['User', 'ServicePrincipal'])
 param principalType string
 
+@description('GUID of the recording writer role (recording-writer-role.bicep): what the app grants web nodes on their recordings container.')
+param recordingWriterRoleId string
+
 // functions/names.ts Names.http.postAlert, route "alerts" (functions/http/alerts.ts): key mode
 var alertsFunctionName = 'postAlert'
 var alertsKeyName = 'azuremonitor'
@@ -162,6 +165,7 @@ var appSettings = {
   JUMPGATE_TENANT_ID: tenant().tenantId
   JUMPGATE_FUNCTION_PRINCIPAL_ID: identity.properties.principalId
   JUMPGATE_ALERT_ACTION_GROUP_ID: alerts.id
+  JUMPGATE_RECORDING_WRITER_ROLE_ID: recordingWriterRoleId
   JUMPGATE_NODE_READY_TIMEOUT_MINUTES: '40'
   JUMPGATE_ACME_CA_FILE: ''
   JUMPGATE_ACME_POLL_MS: '2000'

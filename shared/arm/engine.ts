@@ -11,6 +11,7 @@
 import { isRestError } from "../azure/rest-error";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { AzureClientFactory } from "../azure/clients";
+import { RECORDINGS_CONTAINER } from "../graph/recordings-graph";
 import type { GraphNode, NodePlan, PropertyChange } from "../graph/types";
 import { ArmDocuments, type ArmAddress, type ObservedDocument } from "./arm-documents";
 import { ArmApplyError, toArmApplyError, type EngineVerb } from "./errors";
@@ -33,11 +34,13 @@ import {
   updateBody,
 } from "./node-rules";
 import { resolveRefs } from "./refs";
+import { retentionHold } from "../recordings/retention";
 import { secretAddress, VaultSecrets, type SecretAccessRetry } from "./vault-secrets";
 
 export type { ObservedDocument } from "./arm-documents";
 export type ApplyAction = "created" | "updated" | "unchanged" | "replaced" | "adopted";
-export type RemoveAction = "deleted" | "absent" | "refused";
+/** `kept`: the stack's own, left in place on purpose (recordings under retention), with the reason */
+export type RemoveAction = "deleted" | "absent" | "refused" | "kept";
 
 export interface ApplyResult {
   key: string;
@@ -185,13 +188,19 @@ export class ResourceEngine {
       if (node.kind === "mysqlConfiguration") {
         return result("absent", "a server parameter is not deleted: it goes with its server");
       }
+      const goesWith = STORAGE_CHILDREN_KEPT[node.kind];
+      if (goesWith) return result("absent", goesWith);
+      if (node.kind === "blobContainer" || node.kind === "storageAccount") {
+        const hold = await this.recordingsHold(node, signal);
+        if (hold) return result("kept", hold);
+      }
       if (node.kind === "resourceGroup") {
         const left = await this.arm.listGroup(node.id, signal);
         if (left.length > 0) {
           const shown = left.slice(0, 5).join(", ") + (left.length > 5 ? `, and ${left.length - 5} more` : "");
           return result(
             "refused",
-            `the resource group still holds ${left.length} resource(s) that are not the stack's: ${shown}`,
+            `the resource group still holds ${left.length} resource(s) that are not the stack's or that the stack keeps: ${shown}`,
           );
         }
       }
@@ -207,6 +216,22 @@ export class ResourceEngine {
     } catch (e) {
       throw toArmApplyError(e, node, stage.verb);
     }
+  }
+
+  /**
+   * Why a recordings container, or the account that holds it, must stay (shared/recordings/retention.ts):
+   * two GETs, the container and its retention policy.
+   */
+  private async recordingsHold(node: GraphNode, signal?: AbortSignal): Promise<string | undefined> {
+    const containerId =
+      node.kind === "blobContainer" ? node.id : `${node.id}/blobServices/default/containers/${RECORDINGS_CONTAINER}`;
+    const container = await this.arm.get({ id: containerId, apiVersion: node.apiVersion }, signal);
+    if (!container) return undefined;
+    const policy = await this.arm.get(
+      { id: `${containerId}/immutabilityPolicies/default`, apiVersion: node.apiVersion },
+      signal,
+    );
+    return retentionHold({ container, policy });
   }
 
   // ------------------------------------------------------------------------------------ steps
@@ -328,6 +353,17 @@ export class ResourceEngine {
     return new ArmApplyError({ key: node.key, id: node.id, status, code, message: `${node.key}: ${what}` });
   }
 }
+
+/**
+ * Storage children that are never deleted on their own: a retention policy goes with its container
+ * (Jumpgate never removes the protection of a recording), the blob service and the lifecycle rule go
+ * with the account.
+ */
+const STORAGE_CHILDREN_KEPT: Partial<Record<GraphNode["kind"], string>> = {
+  immutabilityPolicy: "a retention policy is never deleted: it goes with its container",
+  blobService: "a blob service is not deleted: it goes with its storage account",
+  managementPolicy: "the lifecycle rule is not deleted: it goes with its storage account",
+};
 
 function address(node: GraphNode): ArmAddress {
   return { id: node.id, apiVersion: node.apiVersion, isResourceGroup: node.kind === "resourceGroup" };

@@ -87,6 +87,10 @@ export function unsupportedChange(
   desired: JsonObject,
   observed: ObservedDocument,
 ): string | undefined {
+  if (node.kind === "immutabilityPolicy") {
+    const refusal = retentionPolicyChange(desired, observed);
+    if (refusal) return refusal;
+  }
   if (node.kind === "mysqlServer") {
     const want = getAt(desired, "properties.storage.storageSizeGB");
     const have = getAt(observed, "properties.storage.storageSizeGB");
@@ -110,4 +114,23 @@ export function tagRefusal(
   if (found?.[1] === tag.value) return undefined;
   const has = found ? `${found[0]}=${String(found[1])}` : `no ${tag.name} tag`;
   return `${whose} is not tagged ${tag.name}=${tag.value} (has ${has}); not deleting what is not the stack's`;
+}
+
+/**
+ * Jumpgate writes a retention policy only while it is unlocked, and never locks it: a locked policy
+ * can only be extended, by a person (`az storage container immutability-policy extend`); a spec that
+ * says `locked` before anyone locked it is reported, not acted on.
+ */
+function retentionPolicyChange(desired: JsonObject, observed: ObservedDocument): string | undefined {
+  const have = getAt(observed, "properties.state");
+  const want = getAt(desired, "properties.state");
+  const days = getAt(desired, "properties.immutabilityPeriodSinceCreationInDays");
+  const current = getAt(observed, "properties.immutabilityPeriodSinceCreationInDays");
+  if (have === "Locked" && days !== current) {
+    return `the retention policy is locked (${String(current)} days): Jumpgate never changes a locked policy; extend it yourself to ${String(days)} days if that is what you want (see Session recordings)`;
+  }
+  if (want === "Locked") {
+    return 'the spec says the retention policy is locked, but it is not: Jumpgate never locks it on its own; lock it yourself (see Session recordings, "Locking the policy")';
+  }
+  return undefined;
 }

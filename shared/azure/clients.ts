@@ -15,6 +15,7 @@ import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import type * as Identity from "@azure/identity";
 import type * as KeyVaultSecrets from "@azure/keyvault-secrets";
 import type * as MonitorMetrics from "@azure/monitor-query-metrics";
+import type * as StorageBlob from "@azure/storage-blob";
 import { onFirstUse } from "../load-on-use";
 import { ArmBudget, armBudgetPolicy } from "./arm-budget";
 import { requestTimeoutPolicy } from "./request-timeout";
@@ -31,6 +32,7 @@ const armPrivateDns = onFirstUse<typeof ArmPrivateDns>("@azure/arm-privatedns");
 const armResourceGraph = onFirstUse<typeof ArmResourceGraph>("@azure/arm-resourcegraph");
 const armResources = onFirstUse<typeof ArmResources>("@azure/arm-resources");
 const identity = onFirstUse<typeof Identity>("@azure/identity");
+const storageBlob = onFirstUse<typeof StorageBlob>("@azure/storage-blob");
 const keyVaultSecrets = onFirstUse<typeof KeyVaultSecrets>("@azure/keyvault-secrets");
 const monitorMetrics = onFirstUse<typeof MonitorMetrics>("@azure/monitor-query-metrics");
 
@@ -158,6 +160,21 @@ export class AzureClientFactory {
       "resourcegraph",
       () => new (armResourceGraph().ResourceGraphClient)(this.credential, this.armOptions()),
     );
+  }
+
+  /**
+   * One blob container, by its URL, through the app's identity (Entra ID only: the recordings
+   * accounts have no shared key). Storage's own retry options: a few tries, each with the deadline.
+   */
+  container(containerUrl: string): StorageBlob.ContainerClient {
+    return this.cached(`container:${containerUrl}`, () => {
+      const options: StorageBlob.StoragePipelineOptions & { tlsOptions?: { ca: string } } = {
+        retryOptions: { maxTries: 3, tryTimeoutInMs: this.settings.requestTimeoutMs },
+        userAgentOptions: { userAgentPrefix: "jumpgate" },
+        ...(this.settings.caPem ? { tlsOptions: { ca: this.settings.caPem } } : {}),
+      };
+      return new (storageBlob().ContainerClient)(containerUrl, this.credential, options);
+    });
   }
 
   /** Secrets of one vault, by its vault URI (`properties.vaultUri` of the vault resource). */

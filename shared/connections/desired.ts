@@ -5,6 +5,7 @@
 // nothing of the hostile value but its sanitized start) and never reaches SQL or a parameter.
 import { createHash } from "node:crypto";
 import { formatIpv4, parseCidr, parseIpv4, type Cidr } from "../ipv4";
+import { recordingParameters } from "../recordings/parameters";
 import type { StackSpec } from "../spec/types";
 
 export type Protocol = "ssh" | "rdp" | "vnc";
@@ -232,7 +233,10 @@ export function desiredConnections(
         name: vm.name,
         group: groupKey,
         protocol: tag.protocol,
-        parameters: protocolParameters(tag.protocol, formatIpv4(address), tag.port),
+        parameters: {
+          ...protocolParameters(tag.protocol, formatIpv4(address), tag.port),
+          ...recordingParameters(tag.protocol, { stack: spec.recordings, source: source.recordings }),
+        },
         ...(credential?.version
           ? { credential: credential.key, credentialVersion: `${credential.secret}/${credential.version}` }
           : {}),

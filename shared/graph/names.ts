@@ -27,6 +27,8 @@ export const ROLE_DEFINITIONS = {
   keyVaultSecretsOfficer: "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
   /** ingest custom metrics (Azure Monitor's metrics REST API) for resources in scope */
   monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
+  /** list and read blobs (the app's own view of a stack's recordings container; no write, no delete) */
+  storageBlobDataReader: "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
 } as const;
 
 /** Names of children kept inline in their parents (subnets, load balancer parts). */

@@ -24,6 +24,15 @@ import { transitiveReduction } from "./order";
 import { withOwnership } from "./ownership";
 import { SCALE_THRESHOLDS } from "../scale/policy";
 import type { DesiredJson, GraphNode, StackGraph, ValueRef } from "./types";
+import {
+  RECORDING_KEYS,
+  RECORDING_READER_KEY,
+  recordingStorageIds,
+  recordingStorageNodes,
+  recordingWriterKey,
+  STORAGE_API_VERSION,
+  STORAGE_SERVICE_ENDPOINT,
+} from "./recordings-graph";
 
 /**
  * The ARM api-version of each node kind. Resource groups go through the SDK's `resourceGroups`
@@ -68,6 +77,12 @@ export interface StackGraphContext {
    * certificate there is no such grant (the worker makes it right after storing the bundle).
    */
   tlsBundle?: boolean;
+  /**
+   * GUID of the "Jumpgate recording writer" custom role (infra/app/recording-writer-role.bicep,
+   * app setting JUMPGATE_RECORDING_WRITER_ROLE_ID): the web nodes' right on the recordings container.
+   * Needed when the spec has `recordings`.
+   */
+  recordingWriterRoleId?: string;
 }
 
 /** Generated secrets: MySQL admin, the two alternating app users, Guacamole's admin; 32 characters. */
@@ -94,7 +109,9 @@ export function buildStackGraph(spec: StackSpec, ctx: StackGraphContext): StackG
   const names = stackNames(spec);
   const b = new GraphBuilder(spec, names, ctx);
   b.network();
+  b.nodes.push(...recordingStorageNodes(spec, names, stackTags(spec)));
   b.keyVault();
+  b.recordingReader();
   b.database();
   if (spec.fleet.mode === "availabilitySet") b.availabilitySetFleet();
   else b.scaleSetFleet();
@@ -150,6 +167,7 @@ export function webNodeGraphKeys(graph: StackGraph, node: string): string[] {
     `ra:vm:${node}`,
     ...Object.values(SECRET_NAMES).map((secret) => secretReaderKey(`vm:${node}`, secret)),
     `ra:metrics:vm:${node}`,
+    recordingWriterKey(`vm:${node}`),
     `alert:scale-out:vm:${node}`,
     `alert:scale-in:vm:${node}`,
   ];
@@ -263,6 +281,8 @@ class GraphBuilder {
                 networkSecurityGroup: { id: names.webNsgId },
                 // no implicit Internet egress: the load balancer's outbound rule is the only way out
                 defaultOutboundAccess: false,
+                // the recordings' storage account admits this subnet alone, through this endpoint
+                ...(spec.recordings ? { serviceEndpoints: [STORAGE_SERVICE_ENDPOINT] } : {}),
               },
             },
             {
@@ -704,6 +724,48 @@ class GraphBuilder {
       if (i === 0) node.supersedes = [{ id: legacy, apiVersion: API_VERSIONS.authorization }];
       this.add(node);
     });
+    this.recordingWriter(holderKey, holder, principalId, holderDeps);
+  }
+
+  /**
+   * The Function App's right to list and read recordings (GET /api/stacks/{name}/recordings), on the
+   * container alone: Storage Blob Data Reader, which neither writes nor deletes.
+   */
+  recordingReader(): void {
+    if (!this.spec.recordings || !this.ctx.functionPrincipalId) return;
+    const ids = recordingStorageIds(this.spec, this.names);
+    const node = this.roleAssignment({
+      key: RECORDING_READER_KEY,
+      holder: "jumpgate-function",
+      role: ROLE_DEFINITIONS.storageBlobDataReader,
+      principalId: this.ctx.functionPrincipalId,
+      dependsOn: [RECORDING_KEYS.container],
+      scope: { id: ids.containerId, apiVersion: STORAGE_API_VERSION },
+    });
+    node.tagOwner = { id: ids.accountId, apiVersion: STORAGE_API_VERSION };
+    this.add(node);
+  }
+
+  /** The holder's right to add (never change or delete) recordings, on the container alone. */
+  private recordingWriter(holderKey: string, holder: string, principalId: ValueRef, holderDeps: string[]): void {
+    if (!this.spec.recordings) return;
+    const role = this.ctx.recordingWriterRoleId;
+    if (!role)
+      throw new Error(
+        "the stack records sessions but Jumpgate knows no recording writer role: set JUMPGATE_RECORDING_WRITER_ROLE_ID (infra/main.bicep's output of the same name)",
+      );
+    const container = { id: recordingStorageIds(this.spec, this.names).containerId, apiVersion: STORAGE_API_VERSION };
+    const node = this.roleAssignment({
+      key: recordingWriterKey(holderKey),
+      holder,
+      role,
+      principalId,
+      dependsOn: [...holderDeps, RECORDING_KEYS.container],
+      scope: container,
+    });
+    // the account's tag vouches for an assignment on its container
+    node.tagOwner = { id: recordingStorageIds(this.spec, this.names).accountId, apiVersion: STORAGE_API_VERSION };
+    this.add(node);
   }
 
   /**

@@ -24,7 +24,13 @@ export type ResourceKind =
   | "networkInterface"
   | "virtualMachine"
   | "metricAlert"
-  | "activityLogAlert";
+  | "activityLogAlert"
+  // session recordings' storage (shared/graph/recordings-graph.ts)
+  | "storageAccount"
+  | "blobService"
+  | "blobContainer"
+  | "immutabilityPolicy"
+  | "managementPolicy";
 
 /** A value known only at apply time: read from a dependency's current ARM document. */
 export interface ValueRef {

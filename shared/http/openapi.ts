@@ -187,6 +187,26 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { "200": ok("the connections and the last sync"), "404": common["404"] },
         },
       },
+      "/stacks/{name}/recordings": {
+        parameters: [name],
+        get: {
+          summary:
+            "the session recordings the stack's immutable container holds (blob, node, session, size, MD5, written, retained until), newest first, at most 1000 (`truncated` says there were more)",
+          parameters: [
+            { name: "user", in: "query", schema: { type: "string", maxLength: 256 } },
+            { name: "connection", in: "query", schema: { type: "string", maxLength: 80 } },
+            { name: "node", in: "query", schema: { type: "string", maxLength: 80 } },
+            { name: "from", in: "query", schema: { type: "string", format: "date-time" } },
+            { name: "to", in: "query", schema: { type: "string", format: "date-time" } },
+          ],
+          responses: {
+            "200": ok("the recordings"),
+            "400": problem("a query parameter that is unknown, repeated or not of its shape"),
+            "404": common["404"],
+            "409": problem("the stack has no recordings section"),
+          },
+        },
+      },
       "/stacks/{name}/connections/sync": {
         parameters: [name],
         post: {

@@ -504,6 +504,31 @@ export function parseDrain(stdout: string): DrainResult {
   };
 }
 
+/** A recording `drain on` could not ship before the node goes (the uploader's `lost` entry). */
+export interface LostRecording {
+  recording: string;
+  reason: string;
+}
+
+/**
+ * What `drain on` says was not shipped: each lost recording with its reason, or the uploader's
+ * failure as one entry. Empty for a node without recordings, an answer without them (an older
+ * agent), or one that shipped everything. Never throws: a drain's answer is read, not trusted.
+ */
+export function lostRecordingsOf(answer: unknown): LostRecording[] {
+  if (!isRecord(answer)) return [];
+  const r = answer.recordings;
+  if (!isRecord(r)) return [];
+  const text = (v: unknown, max: number) =>
+    typeof v === "string" ? v.replace(/[^\x20-\x7e]/g, "?").slice(0, max) : "";
+  if (typeof r.error === "string") return [{ recording: "*", reason: text(r.error, 300) }];
+  const lost = Array.isArray(r.lost) ? r.lost : [];
+  return lost
+    .filter(isRecord)
+    .slice(0, 50)
+    .map((l) => ({ recording: text(l.recording, 128) || "?", reason: text(l.reason, 300) || "no reason given" }));
+}
+
 export function parseInstallCert(stdout: string): InstallCertResult {
   const o = parseAgentJson(stdout);
   return {

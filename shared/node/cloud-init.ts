@@ -29,6 +29,7 @@ import {
   NODE_PROBE,
   NODE_TOMCAT_UNIT,
 } from "./constants";
+import { RECORDING_UNITS, RECORDING_UPLOADER_PATH } from "../recordings/layout";
 import { renderNodeServices } from "./services";
 
 export interface NodeTemplateInput {
@@ -54,6 +55,12 @@ export interface NodeTemplateInput {
   allowUnverifiedArtifacts?: boolean;
   /** NGINX client_max_body_size: the largest file a user can upload through Guacamole */
   maxUploadSize?: string;
+  /**
+   * Session recordings (the stack's `recordings`): the uploader and its units are installed and
+   * enabled, and node.env names the container it ships to. `nodeName`: the blobs' prefix (left out,
+   * a scale set's instance: the uploader uses the VM's host name, which Azure sets per instance).
+   */
+  recordings?: { containerUrl: string; nodeName?: string };
 }
 
 export interface CloudConfigFile {
@@ -195,8 +202,16 @@ export function buildNodeCloudConfig(input: NodeTemplateInput): NodeCloudConfig 
         "0644",
         template("systemd/nginx.service.d/jumpgate.conf"),
       ),
+      ...(v.recordings
+        ? [
+            file(RECORDING_UPLOADER_PATH, "0755", readNodeFile("jumpgate-recordings")),
+            ...Object.values(RECORDING_UNITS).map((unit) =>
+              file(`/etc/systemd/system/${unit}`, "0644", readNodeFile(`systemd/${unit}`)),
+            ),
+          ]
+        : []),
       // who runs as which user and may touch what: the installer applies and checks it
-      file(NODE_PATHS.services, "0644", renderNodeServices()),
+      file(NODE_PATHS.services, "0644", renderNodeServices({ recordings: v.recordings !== undefined })),
       // 0640 root:root until the installer hands the group to guacd
       file(NODE_PATHS.guacdConf, "0640", template("guacd/guacd.conf")),
       file("/opt/jumpgate/tomcat/server.xml", "0644", template("tomcat/server.xml")),
@@ -220,7 +235,11 @@ interface ValidInput {
   guacamoleVersion: string | undefined;
   allowUnverifiedArtifacts: boolean;
   maxUploadSize: string;
+  recordings: { containerUrl: string; nodeName?: string } | undefined;
 }
+
+const RECORDINGS_CONTAINER_URL = /^https:\/\/[a-z0-9]{3,24}\.blob\.core\.windows\.net\/[a-z0-9-]{3,63}$/;
+const NODE_NAME = /^[A-Za-z0-9_.-]{1,80}$/;
 
 function validate(input: NodeTemplateInput): ValidInput {
   const fail = (what: string): never => {
@@ -248,6 +267,11 @@ function validate(input: NodeTemplateInput): ValidInput {
   if (identityResourceId !== undefined && !USER_ASSIGNED_IDENTITY_ID.test(identityResourceId)) {
     fail(`identityResourceId '${identityResourceId}' is not the ARM id of a user-assigned identity`);
   }
+  const recordings = input.recordings;
+  if (recordings && !RECORDINGS_CONTAINER_URL.test(recordings.containerUrl))
+    fail(`recordings.containerUrl '${recordings.containerUrl}' is not the https URL of a blob container`);
+  if (recordings?.nodeName !== undefined && !NODE_NAME.test(recordings.nodeName))
+    fail(`recordings.nodeName '${recordings.nodeName}' is not a node name`);
   return {
     stackName: input.stackName,
     fleetMode: input.fleetMode,
@@ -259,6 +283,9 @@ function validate(input: NodeTemplateInput): ValidInput {
     guacamoleVersion: input.guacamoleVersion,
     allowUnverifiedArtifacts: input.allowUnverifiedArtifacts === true,
     maxUploadSize,
+    recordings: recordings
+      ? { containerUrl: recordings.containerUrl, ...(recordings.nodeName ? { nodeName: recordings.nodeName } : {}) }
+      : undefined,
   };
 }
 
@@ -293,6 +320,9 @@ function nodeEnv(v: ValidInput, guacamoleVersion: string): string {
       ["JUMPGATE_TOMCAT_UNIT", NODE_TOMCAT_UNIT],
       ["JUMPGATE_GUACAMOLE_VERSION", guacamoleVersion],
       ...(v.identityResourceId ? [["JUMPGATE_IDENTITY_RESOURCE_ID", v.identityResourceId] as [string, string]] : []),
+      // read by jumpgate-recordings
+      ...(v.recordings ? [["JUMPGATE_RECORDINGS_CONTAINER_URL", v.recordings.containerUrl] as [string, string]] : []),
+      ...(v.recordings?.nodeName ? [["JUMPGATE_NODE_NAME", v.recordings.nodeName] as [string, string]] : []),
     ],
   );
 }

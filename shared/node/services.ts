@@ -8,6 +8,7 @@
 // Paths are the VM's (the installer and the tests prefix them with JUMPGATE_NODE_ROOT). A `reads`
 // entry is a file the service opens or a directory it lists; its last component may be a glob,
 // which must match at least one file.
+import { RECORDING_LOCAL_DIR, RECORDING_UNITS } from "../recordings/layout";
 import { NODE_PATHS } from "./constants";
 
 export type LayoutKind = "dir" | "file" | "tree";
@@ -71,6 +72,14 @@ export const NODE_LAYOUT: readonly LayoutEntry[] = [
     group: NODE_USERS.guacd,
     mode: "0750",
     why: "guacd's HOME and StateDirectory=: FreeRDP's certificate store and the font cache",
+  },
+  {
+    path: RECORDING_LOCAL_DIR,
+    kind: "dir",
+    owner: NODE_USERS.guacd,
+    group: NODE_USERS.guacd,
+    mode: "0750",
+    why: "session recordings (recording-path): inside guacd's StateDirectory=, the one place its sandbox lets it write; the uploader (root) ships and removes them",
   },
   {
     path: GUACAMOLE_HOME,
@@ -174,7 +183,7 @@ export const NODE_SERVICES: readonly NodeService[] = [
     supplementaryGroups: [],
     reads: [NODE_PATHS.guacdConf, "/usr/local/lib/libguac.so.*"],
     executes: ["/usr/local/sbin/guacd"],
-    writes: [GUACD_STATE],
+    writes: [GUACD_STATE, RECORDING_LOCAL_DIR],
     mustNotRead: [...SECRETS_OF_THE_WEB_TIER],
     mustNotWrite: ["/etc/guacd", "/usr/local/sbin", "/usr/local/lib"],
     why: "parses the remote desktop protocols of every session: the least trusted process on the node, so it sees its own configuration and HOME and nothing of Tomcat's",
@@ -246,7 +255,27 @@ export const NODE_SERVICES: readonly NodeService[] = [
 /** Azure's instance metadata service and wire server: no service user needs them (the agent runs as root). */
 export const BLOCKED_PLATFORM_ADDRESSES = ["169.254.169.254", "168.63.129.16"] as const;
 
-/** The document the installer reads (NODE_PATHS.services). */
-export function renderNodeServices(): string {
-  return `${JSON.stringify({ layout: NODE_LAYOUT, services: NODE_SERVICES }, null, 2)}\n`;
+/**
+ * The session-recording uploader's units (infra/node/jumpgate-recordings), enabled on the nodes of
+ * a stack with `recordings`: the path unit ships when guacd's directory changes, the timer retries.
+ */
+export const RECORDING_UPLOADER_SERVICES: readonly NodeService[] = [RECORDING_UNITS.path, RECORDING_UNITS.timer].map(
+  (unit) => ({
+    unit,
+    user: "root",
+    group: "root",
+    supplementaryGroups: [],
+    reads: [],
+    executes: [],
+    writes: [],
+    mustNotRead: [],
+    mustNotWrite: [],
+    why: "runs the recording uploader (as root: it reads guacd's recordings and /proc/locks, asks IMDS for the node's storage token, removes a shipped copy)",
+  }),
+);
+
+/** The document the installer reads (NODE_PATHS.services); `recordings`: also the uploader's units. */
+export function renderNodeServices(options: { recordings?: boolean } = {}): string {
+  const services = options.recordings ? [...NODE_SERVICES, ...RECORDING_UPLOADER_SERVICES] : NODE_SERVICES;
+  return `${JSON.stringify({ layout: NODE_LAYOUT, services }, null, 2)}\n`;
 }

@@ -2,11 +2,13 @@
 // the resource graph gives the stack's Key Vault and database. Nothing secret goes in: custom data is
 // readable on the VM and through ARM.
 import { stackNames } from "../graph/names";
+import { recordingContainerUrl, recordingStorageIds } from "../graph/recordings-graph";
 import type { StackSpec } from "../spec/types";
 import { customDataBase64, renderNodeCloudInit } from "./cloud-init";
 
-export function renderWebNodeCustomData(spec: StackSpec, _vm: { name: string; index: number }): string {
+export function renderWebNodeCustomData(spec: StackSpec, vm: { name: string; index: number }): string {
   const names = stackNames(spec);
+  const recording = spec.recordings?.enabled ? recordingStorageIds(spec, names) : undefined;
   return customDataBase64(
     renderNodeCloudInit({
       stackName: spec.name,
@@ -17,6 +19,15 @@ export function renderWebNodeCustomData(spec: StackSpec, _vm: { name: string; in
       // a scale set's instances share its user-assigned identity; VMs of an availability set use their own
       ...(spec.fleet.mode === "scaleSet" ? { identityResourceId: names.webIdentityId } : {}),
       guacamoleVersion: spec.guacamole.version,
+      ...(recording
+        ? {
+            recordings: {
+              containerUrl: recordingContainerUrl(recording.account),
+              // a scale set's instances share this custom data: the uploader takes the host name there
+              ...(spec.fleet.mode === "availabilitySet" ? { nodeName: vm.name } : {}),
+            },
+          }
+        : {}),
     }),
   );
 }

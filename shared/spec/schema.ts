@@ -373,6 +373,48 @@ export const STACK_SPEC_SCHEMA = {
         },
       },
     },
+    recordings: {
+      type: "object",
+      additionalProperties: false,
+      description:
+        "Session recordings (see Session recordings): guacd records every session of the connections Jumpgate manages, each node ships its recordings to the stack's own immutable blob container. Left out: nothing is recorded.",
+      properties: {
+        enabled: {
+          type: "boolean",
+          default: true,
+          description:
+            "Record sessions. False stops new recordings; the storage and what it holds stay (recordings are evidence: teardown keeps a container under retention).",
+        },
+        retentionDays: {
+          type: "integer",
+          minimum: 1,
+          maximum: 146000,
+          default: 90,
+          description:
+            "Time-based retention of every recording (the container's version-level immutability policy): no one, Jumpgate included, can delete or change a recording younger than this.",
+        },
+        includeKeys: {
+          type: "boolean",
+          default: false,
+          description:
+            "Also record the keys users press (guacd's `recording-include-keys`). Off by default: a key log holds what people type, passwords included.",
+        },
+        coolAfterDays: {
+          type: "integer",
+          minimum: 1,
+          maximum: 36500,
+          default: 30,
+          description:
+            "Move recordings to the cool access tier this many days after they were written (a lifecycle rule).",
+        },
+        immutability: {
+          enum: ["unlocked", "locked"],
+          default: "unlocked",
+          description:
+            "The retention policy's state as the stack expects it. Jumpgate creates it unlocked and never locks it itself; `locked` says a person has locked it (see Session recordings, \"Locking the policy\"), after which Jumpgate only checks it and refuses any change to its period (extending it is a person's act too).",
+        },
+      },
+    },
     connections: {
       type: "object",
       additionalProperties: false,
@@ -429,6 +471,11 @@ export const STACK_SPEC_SCHEMA = {
                       "The ARM id of the vault that holds it; left out: the stack's own vault. The Function App's identity needs `Key Vault Secrets User` on it (a vault of someone else's is granted by its owner).",
                   },
                 },
+              },
+              recordings: {
+                type: "boolean",
+                description:
+                  "Whether this source's connections are recorded when the stack's `recordings` is on (see Session recordings); false leaves them unrecorded. Left out: as the stack says.",
               },
               groups: {
                 type: "array",

@@ -23,6 +23,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { HttpRequest, type HttpResponseInit } from "@azure/functions";
+import type { StackSpec } from "../../shared/spec/types";
 import {
   fromRegistry,
   InMemoryDurableClient,
@@ -450,6 +451,69 @@ describe("connections from the Azure inventory (real agent, MariaDB, Resource Gr
     );
     assert.deepEqual(groups, [SUB, RG_A]);
     assert.deepEqual(await handMade(), handBefore);
+  });
+
+  test("recordings on: the next sync gives every connection guacd's recording parameters; a source's opt-out takes them away again", async () => {
+    // the spec as a PUT would register it (the deploy itself is the graph's business, tested apart):
+    // the sync reads the registered spec, so this is what a PUT with `recordings` hands it
+    const registered = (await env.registry.get(STACK))!.spec;
+    const recordings = {
+      enabled: true,
+      retentionDays: 90,
+      includeKeys: false,
+      coolAfterDays: 30,
+      immutability: "unlocked",
+    };
+    const withSource = (record?: boolean): StackSpec =>
+      ({
+        ...registered,
+        recordings,
+        connections: {
+          sources: registered.connections!.sources.map((x) => ({
+            ...x,
+            ...(record === undefined ? {} : { recordings: record }),
+          })),
+        },
+      }) as StackSpec;
+    const recordingParams = (row: string[]) =>
+      row[3].split(" ").filter((p) => p.startsWith("recording-") || p.startsWith("create-recording"));
+    const handBefore = (await connections()).filter((r) => r[0].startsWith("by-hand"));
+
+    await env.registry.putDesired(STACK, withSource());
+    const on = await sync();
+    assert.equal(outputOf(on).outcome, "applied", JSON.stringify(on.output));
+    let rows = await managed();
+    assert.ok(rows.length > 0);
+    for (const r of rows) {
+      assert.deepEqual(
+        recordingParams(r),
+        [
+          "create-recording-path=true",
+          "recording-include-keys=false",
+          "recording-name=${HISTORY_UUID}",
+          "recording-path=/var/lib/guacd/recordings",
+          "recording-write-existing=false",
+        ],
+        r[0],
+      );
+      assert.match(r[3], / hostname=10\.50\./, "the address stays");
+    }
+    // the same spec again: the agent finds nothing to write
+    const written = await dump();
+    await sync();
+    assert.equal(await dump(), written);
+
+    await env.registry.putDesired(STACK, withSource(false));
+    const off = await sync();
+    assert.equal(outputOf(off).outcome, "applied", JSON.stringify(off.output));
+    rows = await managed();
+    for (const r of rows) assert.deepEqual(recordingParams(r), [], r[0]);
+    // hand-made connections never get (or lose) anything
+    assert.deepEqual(
+      (await connections()).filter((r) => r[0].startsWith("by-hand")),
+      handBefore,
+    );
+    await env.registry.putDesired(STACK, registered);
   });
 
   test("a new credential version reaches the connections on the next sync; no credential value leaks anywhere", async () => {

@@ -478,6 +478,32 @@ describe("scale: availability set", () => {
     assert.match((await outcomes(spec))[0].outcome, /its sessions had ended/);
   });
 
+  test("a node whose drain could not ship a session recording: removed, and the loss is an audit event with the reason", async () => {
+    const spec = specOf("sclost", { fleet: { size: 3, max: 4 }, scale: { metric: "sessions" } });
+    await deploy(spec);
+    const [web1, web2, web3] = vmNames(spec);
+    fleet.adopt([web1, web2, web3]);
+    fleet.setSessions(web1, 2);
+    fleet.setSessions(web2, 2);
+    fleet.setSessions(web3, 0);
+    // the uploader's `ship --final` answer inside `drain on`: one shipped, one refused by the container
+    fleet.setDrainRecordings(web3, {
+      shipped: [{ blob: `${web3}/s-1`, bytes: 10 }],
+      pending: [],
+      lost: [{ recording: "s-2", reason: "the container holds other bytes for web-3/s-2" }],
+    });
+    await deliver(spec, signal(spec, "scale-in"));
+    await env.host.runUntilIdle();
+    assertScaleCompleted(spec);
+    const lost = (await events(spec)).filter((e) => e.what === "recordings.lost");
+    assert.equal(lost.length, 1);
+    assert.match(lost[0].why, new RegExp(`1 session recording\\(s\\) of ${web3} could not be shipped`));
+    assert.match(lost[0].why, /s-2 \(the container holds other bytes/);
+    assert.deepEqual((lost[0].details as { lost: unknown[] }).lost, [
+      { recording: "s-2", reason: "the container holds other bytes for web-3/s-2" },
+    ]);
+  });
+
   test("a drained node that can't be removed is undrained and serves again; the fleet is unchanged", async () => {
     const spec = specOf("scstuck", {
       fleet: { size: 3, max: 4 },

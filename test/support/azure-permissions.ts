@@ -96,6 +96,37 @@ export const RESOURCE_TYPE_GRANTS: Record<string, Grant> = {
     actions: crud("Microsoft.Insights/activityLogAlerts"),
     why: "Resource Health alert rules that feed /api/alerts",
   },
+  "Microsoft.Storage/storageAccounts": {
+    // never listKeys: shared keys are off, and no key or SAS is ever made
+    actions: crud("Microsoft.Storage/storageAccounts"),
+    why: "the session recordings' account (teardown deletes it only when nothing in it is under retention)",
+  },
+  "Microsoft.Storage/storageAccounts/blobServices": {
+    actions: [
+      "Microsoft.Storage/storageAccounts/blobServices/read",
+      "Microsoft.Storage/storageAccounts/blobServices/write",
+    ],
+    why: "versioning and soft delete of the recordings (never deleted: it goes with the account)",
+  },
+  "Microsoft.Storage/storageAccounts/blobServices/containers": {
+    actions: crud("Microsoft.Storage/storageAccounts/blobServices/containers"),
+    why: "the recordings container (teardown deletes it only when nothing in it is under retention)",
+  },
+  "Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies": {
+    // never lock/action nor delete: a person locks the policy, and a retention policy is never removed
+    actions: [
+      "Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies/read",
+      "Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies/write",
+    ],
+    why: "the recordings' time-based retention, written while unlocked",
+  },
+  "Microsoft.Storage/storageAccounts/managementPolicies": {
+    actions: [
+      "Microsoft.Storage/storageAccounts/managementPolicies/read",
+      "Microsoft.Storage/storageAccounts/managementPolicies/write",
+    ],
+    why: "the lifecycle rule that moves old recordings to the cool tier (never deleted: it goes with the account)",
+  },
 };
 
 /**
@@ -219,6 +250,10 @@ export const LINKED_GRANTS: Grant[] = [
   {
     actions: ["Microsoft.Compute/disks/read", "Microsoft.Compute/disks/write", "Microsoft.Compute/disks/delete"],
     why: "each VM's managed OS disk, created with it and deleted with it (deleteOption Delete)",
+  },
+  {
+    actions: ["Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action"],
+    why: "the recordings' account admits the web subnet through its Microsoft.Storage service endpoint (a network rule)",
   },
   {
     actions: ["Microsoft.KeyVault/locations/deletedVaults/read"],

@@ -19,6 +19,21 @@ const OTHER = "00000000-0000-0000-0000-0000000000b2";
 const DEVS = "6c2d9e4f-1a3b-4c5d-8e7f-9a0b1c2d3e4f";
 const OPS = "0f5e2c1a-7b3d-4e8f-9c60-1a2b3c4d5e6f";
 
+function specInput() {
+  return {
+    name: "conn",
+    subscriptionId: SUB,
+    resourceGroup: "rg-conn",
+    location: "westeurope",
+    access: {
+      tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+      clientId: "8b1f6a3e-5c2d-4e7f-9a10-2b3c4d5e6f70",
+      adminGroups: [OPS],
+      userGroups: [DEVS],
+    },
+  };
+}
+
 function specWith(connections: unknown, access: unknown = { adminGroups: [OPS], userGroups: [DEVS] }) {
   return validateStackSpec({
     name: "conn",
@@ -124,6 +139,60 @@ describe("connections policy", () => {
     assert.match(reasons["web-5"], /no private IPv4 address/);
     assert.match(reasons["x'--"], /not a VM id Jumpgate accepts/);
     assert.equal(reasons["web-6"], undefined, "an untagged VM is not a target at all");
+  });
+
+  test("recordings: the stack's switch and each source's decide which connections carry guacd's recording parameters", () => {
+    const OTHER = "00000000-0000-0000-0000-0000000000b2";
+    const withRecordings = (recordings: unknown, sources: unknown[]) => {
+      const v = validateStackSpec({ ...specInput(), recordings, connections: { sources } });
+      assert.ok(v.ok, JSON.stringify(v));
+      return v.spec;
+    };
+    const a = vm("web-1", { "jumpgate-connect": "ssh" });
+    const b = vm("web-2", { "jumpgate-connect": "rdp" }, { subscriptionId: OTHER });
+    const run = (s: StackSpec) =>
+      Object.fromEntries(
+        desiredConnections(
+          s,
+          { vms: [a, b], scaleSets: [], nics: [nic(a, "10.40.5.4"), nic(b, "10.40.5.5")] },
+          { reachable: ["10.40.0.0/16"], credentials: [] },
+        ).connections.map((c) => [c.name, c.parameters]),
+      );
+    const recorded = {
+      "recording-path": "/var/lib/guacd/recordings",
+      "recording-name": "${HISTORY_UUID}",
+      "create-recording-path": "true",
+      "recording-include-keys": "false",
+      "recording-write-existing": "false",
+    };
+    // the stack records, the second source opts out
+    const on = run(
+      withRecordings({}, [
+        { subscriptionId: SUB, groups: [DEVS] },
+        { subscriptionId: OTHER, groups: [DEVS], recordings: false },
+      ]),
+    );
+    assert.deepEqual(on["web-1"], { hostname: "10.40.5.4", port: "22", ...recorded });
+    assert.deepEqual(on["web-2"], { hostname: "10.40.5.5", port: "3389", security: "any", "ignore-cert": "true" });
+    // key logging only when asked for
+    const keys = run(withRecordings({ includeKeys: true }, [{ subscriptionId: SUB, groups: [DEVS] }]));
+    assert.equal(keys["web-1"]["recording-include-keys"], "true");
+    // the stack's recordings off (or absent): no source records, even one that says true
+    for (const recordings of [{ enabled: false }, undefined]) {
+      const off = run(withRecordings(recordings, [{ subscriptionId: SUB, groups: [DEVS], recordings: true }]));
+      assert.deepEqual(off["web-1"], { hostname: "10.40.5.4", port: "22" });
+    }
+    // the switch changes the digest: the next sync applies it
+    const digest = (s: StackSpec) =>
+      desiredConnections(
+        s,
+        { vms: [a], scaleSets: [], nics: [nic(a, "10.40.5.4")] },
+        { reachable: ["10.40.0.0/16"], credentials: [] },
+      ).digest;
+    assert.notEqual(
+      digest(withRecordings({}, [{ subscriptionId: SUB, groups: [DEVS] }])),
+      digest(withRecordings({ enabled: false }, [{ subscriptionId: SUB, groups: [DEVS] }])),
+    );
   });
 
   test("scale set instances inherit the scale set's tag; the first source wins; resource groups narrow a source", () => {

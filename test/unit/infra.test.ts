@@ -235,7 +235,12 @@ describe("infra: app settings", () => {
 
 const SUB = "00000000-0000-0000-0000-0000000000aa";
 const FUNCTION_PRINCIPAL = "11111111-2222-3333-4444-555555555555";
+/** stands for main.bicep's `recordingWriter` (a guid() of the environment, so not a constant) */
+const RECORDING_WRITER = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+/** every role the graphs grant: the built-in ones, and the recording writer */
+const GRANTED_ROLES = [...new Set([...Object.values(ROLE_DEFINITIONS), RECORDING_WRITER])].sort();
 const ctx: StackGraphContext = {
+  recordingWriterRoleId: RECORDING_WRITER,
   tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47",
   renderCustomData: (vm) => Buffer.from(`#cloud-config\n# ${vm.name}\n`).toString("base64"),
   functionPrincipalId: FUNCTION_PRINCIPAL,
@@ -249,6 +254,8 @@ function graphs(): GraphNode[][] {
     { fleet: { mode: "scaleSet", size: 2 }, policies: { scale: { enabled: true } } },
     { fleet: { mode: "scaleSet", size: 2 }, policies: { scale: { enabled: true, metric: "sessions" } } },
     { fleet: { mode: "availabilitySet", size: 2 }, policies: { scale: { enabled: true, metric: "sessions" } } },
+    { fleet: { mode: "availabilitySet", size: 2 }, recordings: {} },
+    { fleet: { mode: "scaleSet", size: 2 }, recordings: { immutability: "locked" } },
   ];
   return shapes.map((shape) => {
     const r = validateStackSpec({
@@ -351,9 +358,10 @@ describe("infra: the operator role lists exactly what the code calls", () => {
 
 describe("infra: Jumpgate may grant only the roles its graphs grant", () => {
   const main = code("infra/main.bicep");
-  const guids = Object.fromEntries(
-    [...main.matchAll(/^var (\w+) = '([0-9a-f-]{36})'$/gm)].map((m) => [m[1], m[2]] as const),
-  );
+  const guids: Record<string, string> = {
+    ...Object.fromEntries([...main.matchAll(/^var (\w+) = '([0-9a-f-]{36})'$/gm)].map((m) => [m[1], m[2]] as const)),
+    recordingWriter: RECORDING_WRITER,
+  };
   const condition = /var assignmentCondition = '(.+)'$/m.exec(main)?.[1] ?? "";
   const resolve = (s: string) =>
     s.replace(/\\'/g, "'").replace(/\$\{(\w+)\}/g, (_, v: string) => guids[v] ?? `\${${v}}`);
@@ -369,8 +377,8 @@ describe("infra: Jumpgate may grant only the roles its graphs grant", () => {
       });
     assert.deepEqual(
       [...new Set(assigned.map((a) => a.role))].sort(),
-      [...new Set(Object.values(ROLE_DEFINITIONS))].sort(),
-      "the graphs grant every role of ROLE_DEFINITIONS",
+      GRANTED_ROLES,
+      "the graphs grant every role of ROLE_DEFINITIONS and the recording writer",
     );
     const anyone = /RoleDefinitionId\] ForAnyOfAnyValues:GuidEquals \{([^}]+)\}\) OR/.exec(writeClause)?.[1];
     const selfOnly =
@@ -388,8 +396,8 @@ describe("infra: Jumpgate may grant only the roles its graphs grant", () => {
     // nothing more than the graph needs
     assert.deepEqual(
       [...anyoneSet, ...selfSet].sort(),
-      [...new Set(Object.values(ROLE_DEFINITIONS))].sort(),
-      "the condition allows exactly shared/graph/names.ts ROLE_DEFINITIONS",
+      GRANTED_ROLES,
+      "the condition allows exactly shared/graph/names.ts ROLE_DEFINITIONS and the recording writer",
     );
     for (const role of selfSet)
       assert.ok(
@@ -405,7 +413,7 @@ describe("infra: Jumpgate may grant only the roles its graphs grant", () => {
       /@Resource\[Microsoft.Authorization\/roleAssignments:RoleDefinitionId\] ForAnyOfAnyValues:GuidEquals \{([^}]+)\}/.exec(
         deleteClause,
       )?.[1];
-    assert.deepEqual(listed?.split(", ").sort(), [...new Set(Object.values(ROLE_DEFINITIONS))].sort());
+    assert.deepEqual(listed?.split(", ").sort(), GRANTED_ROLES);
     for (const file of [
       "infra/app/operator-role.bicep",
       "infra/app/operator-access.bicep",

@@ -10,6 +10,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { stackNames } from "../../shared/graph/names";
+import { recordingStorageIds } from "../../shared/graph/recordings-graph";
+import { RECORDING_UNITS, RECORDING_UPLOADER_PATH } from "../../shared/recordings/layout";
 import { shellQuote } from "../../shared/node/agent";
 import { GUACAMOLE_RELEASES, MYSQL_CONNECTOR_J, TOMCAT, nodeArtifacts } from "../../shared/node/catalog";
 import {
@@ -164,7 +166,11 @@ describe("web node template", () => {
       .readdirSync(dir, { recursive: true, encoding: "utf8" })
       .map((f) => path.join(dir, f))
       .filter((f) => fs.statSync(f).isFile() && /^#!.*\b(bash|sh)\b/.test(fs.readFileSync(f, "utf8").split("\n")[0]));
-    assert.deepEqual(scripts.map((f) => path.basename(f)).sort(), ["install-node.sh", "jumpgate-node"]);
+    assert.deepEqual(scripts.map((f) => path.basename(f)).sort(), [
+      "install-node.sh",
+      "jumpgate-node",
+      "jumpgate-recordings",
+    ]);
 
     for (const input of INPUTS) {
       const config = parseNodeCloudConfig(renderNodeCloudInit(input));
@@ -270,6 +276,86 @@ describe("web node template", () => {
     assert.equal(decodeCustomData(Buffer.from("#cloud-config\n").toString("base64")), "#cloud-config\n");
   });
 
+  test("recordings: the uploader and its units are installed and enabled, node.env names the container and the node", () => {
+    const containerUrl = "https://jgprod7f3a0123456789abcd.blob.core.windows.net/recordings";
+    const document = renderNodeCloudInit({ ...INPUTS[0], recordings: { containerUrl, nodeName: "prod-web-1" } });
+    const config = parseNodeCloudConfig(document);
+    const uploader = config.write_files.find((f) => f.path === RECORDING_UPLOADER_PATH);
+    assert.equal(uploader?.permissions, "0755");
+    assert.equal(uploader?.owner, "root:root");
+    assert.equal(uploader?.content, fs.readFileSync(path.join(nodeFilesDir(), "jumpgate-recordings"), "utf8"));
+    for (const unit of Object.values(RECORDING_UNITS)) {
+      assert.equal(
+        fileOf(document, `/etc/systemd/system/${unit}`),
+        fs.readFileSync(path.join(nodeFilesDir(), "systemd", unit), "utf8"),
+      );
+    }
+    // the installer enables what services.json lists: the path unit and the timer join the node's units
+    const services = JSON.parse(fileOf(document, NODE_PATHS.services)) as { services: { unit: string }[] };
+    assert.deepEqual(
+      services.services.map((x) => x.unit),
+      [...NODE_SERVICES.map((x) => x.unit), RECORDING_UNITS.path, RECORDING_UNITS.timer],
+    );
+    assert.equal(fileOf(document, NODE_PATHS.services), renderNodeServices({ recordings: true }));
+    const env = envOf(fileOf(document, NODE_AGENT_CONFIG));
+    assert.equal(env.get("JUMPGATE_RECORDINGS_CONTAINER_URL"), containerUrl);
+    assert.equal(env.get("JUMPGATE_NODE_NAME"), "prod-web-1");
+    // the uploader reads the names node.env gives it
+    const script = uploader.content;
+    for (const name of ["JUMPGATE_RECORDINGS_CONTAINER_URL", "JUMPGATE_NODE_NAME"])
+      assert.ok(script.includes(name), name);
+    assert.ok(script.includes(`readonly CONFIG_FILE="$ROOT${NODE_AGENT_CONFIG}"`));
+
+    // without recordings: none of it
+    const plain = renderNodeCloudInit(INPUTS[0]);
+    assert.equal(
+      parseNodeCloudConfig(plain).write_files.some(
+        (f) => f.path === RECORDING_UPLOADER_PATH || /jumpgate-recordings/.test(f.path),
+      ),
+      false,
+    );
+    assert.equal(envOf(fileOf(plain, NODE_AGENT_CONFIG)).has("JUMPGATE_RECORDINGS_CONTAINER_URL"), false);
+
+    // from the stack's spec: the stack's own container; an availability set's VM is named, a scale set's
+    // instances (one custom data for all) use their host name
+    const base = {
+      name: "lab2",
+      subscriptionId: "00000000-0000-0000-0000-00000000a001",
+      resourceGroup: "rg-lab",
+      location: "westeurope",
+      recordings: {},
+    };
+    for (const mode of ["scaleSet", "availabilitySet"] as const) {
+      const checked = validateStackSpec({ ...base, fleet: { mode } });
+      assert.ok(checked.ok);
+      const nodeEnv = envOf(
+        fileOf(
+          decodeCustomData(renderWebNodeCustomData(checked.spec, { name: "lab2-web-0", index: 0 })),
+          NODE_AGENT_CONFIG,
+        ),
+      );
+      const account = recordingStorageIds(checked.spec, stackNames(checked.spec)).account;
+      assert.equal(
+        nodeEnv.get("JUMPGATE_RECORDINGS_CONTAINER_URL"),
+        `https://${account}.blob.core.windows.net/recordings`,
+      );
+      assert.equal(nodeEnv.get("JUMPGATE_NODE_NAME"), mode === "availabilitySet" ? "lab2-web-0" : undefined);
+      const off = validateStackSpec({ ...base, recordings: { enabled: false }, fleet: { mode } });
+      assert.ok(off.ok);
+      const offEnv = envOf(
+        fileOf(
+          decodeCustomData(renderWebNodeCustomData(off.spec, { name: "lab2-web-0", index: 0 })),
+          NODE_AGENT_CONFIG,
+        ),
+      );
+      assert.equal(offEnv.has("JUMPGATE_RECORDINGS_CONTAINER_URL"), false);
+    }
+
+    // the largest custom data a node gets: recordings on top of everything else, still under 3/4 of Azure's limit
+    const bytes = Buffer.from(customDataBase64(document), "base64").length;
+    assert.ok(bytes < CUSTOM_DATA_MAX_BYTES * 0.75, `${bytes} bytes of custom data`);
+  });
+
   test("invalid inputs are refused", () => {
     const bad: Partial<NodeTemplateInput>[] = [
       { publicHostname: "not a host" },
@@ -283,6 +369,10 @@ describe("web node template", () => {
       { maxUploadSize: "1g; root /" },
       { identityResourceId: "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm" },
       { identityResourceId: "lab-2-web-id\nJUMPGATE_DB_PORT=1" },
+      { recordings: { containerUrl: "http://acct.blob.core.windows.net/recordings" } },
+      { recordings: { containerUrl: "https://evil.example.com/recordings" } },
+      { recordings: { containerUrl: "https://acct.blob.core.windows.net/recordings\nJUMPGATE_DB_PORT=1" } },
+      { recordings: { containerUrl: "https://acct.blob.core.windows.net/recordings", nodeName: "../x" } },
     ];
     for (const change of bad) {
       assert.throws(
@@ -346,7 +436,14 @@ describe("web node units and the services list", () => {
         ...(d.get("StateDirectory") ?? []).map((dir) => `/var/lib/${dir}`),
         ...(d.get("ReadWritePaths") ?? []).flatMap((v) => v.split(/\s+/)),
       ];
-      assert.deepEqual(writable.sort(), [...service(name).writes].sort(), `${name}: the unit and services.ts agree`);
+      // every writable place of the unit is listed, and every listed place lies in one (recordings in guacd's state)
+      const writes = service(name).writes;
+      for (const place of writable) assert.ok(writes.includes(place), `${name}: services.ts lists ${place}`);
+      for (const place of writes)
+        assert.ok(
+          writable.some((w) => place === w || place.startsWith(`${w}/`)),
+          `${name}: the unit lets it write ${place}`,
+        );
     }
   });
 

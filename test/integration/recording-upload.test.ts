@@ -1,0 +1,478 @@
+// The node's recording uploader (infra/node/jumpgate-recordings, the real script) against a real
+// Azurite over HTTPS that accepts bearer tokens (`--oauth basic`): a recording written by a guacd
+// stand-in (which holds an fcntl write lock on the file while the session runs, as guacd 1.6.0
+// does) is left alone until the lock goes, then lands in the container with the local file's
+// length and MD5, is recorded in the ledger, and only then removed locally. An upload cut in the
+// middle (a proxy resets the connection of one Put Block) keeps the local copy and resumes on the
+// next run without sending the blocks the service already holds. `ship --final` (the drain before
+// a replacement) counts what it cannot ship as lost, with the reason, and keeps the file.
+// The IMDS stand-in mints the JWT shape Azurite checks (issuer, audience, lifetime).
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as https from "node:https";
+import type { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { HttpRequest } from "@azure/functions";
+import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
+import { listRecordings } from "../../functions/http/recordings";
+import { useServices, type Services } from "../../functions/services";
+import { AzureClientFactory } from "../../shared/azure/clients";
+import { renderNodeCloudInit } from "../../shared/node/cloud-init";
+import { validateStackSpec } from "../../shared/spec/validate";
+import { startNodeSandbox } from "../../dev/node-sandbox";
+import { RECORDING_LEDGER_DIR, RECORDING_LOCAL_DIR, RECORDING_SEARCH_DIR } from "../../shared/recordings/layout";
+import { startAzurite, type AzuriteServer } from "../../dev/servers/azurite";
+import { runCommand } from "../../dev/servers/process";
+import { TestCa } from "../../dev/servers/test-ca";
+
+const SCRIPT = path.join(__dirname, "..", "..", "..", "infra", "node", "jumpgate-recordings");
+const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const BLOCK = 4096;
+
+let work: string;
+let caPath: string;
+let azurite: AzuriteServer;
+let container: ContainerClient;
+let imds: http.Server;
+let proxy: https.Server;
+/** Put Block requests the proxy saw, and which of them (1-based) it cuts */
+const proxyState = { putBlocks: 0, cutBlock: 0 };
+
+function jwt(): string {
+  const now = Math.floor(Date.now() / 1000);
+  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const claims = {
+    aud: "https://storage.azure.com",
+    iss: `https://sts.windows.net/${TENANT}/`,
+    iat: now - 60,
+    nbf: now - 60,
+    exp: now + 3600,
+    tid: TENANT,
+    oid: "5b1d0c39-8f2a-4a61-9e25-7c4a3d2b1f00",
+  };
+  return `${part({ alg: "none", typ: "JWT" })}.${part(claims)}.sig`;
+}
+
+before(async () => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), "jumpgate-rec-upload-"));
+  const ca = TestCa.create(path.join(work, "pki"), "Jumpgate recordings test CA");
+  caPath = path.join(work, "ca.pem");
+  fs.writeFileSync(caPath, ca.certPem);
+  const leaf = ca.issue({ commonName: "127.0.0.1", ipAddresses: ["127.0.0.1"], dnsNames: ["localhost"] });
+  azurite = await startAzurite({
+    https: { certPath: leaf.certPath, keyPath: leaf.keyPath, caPem: ca.certPem },
+    oauth: "basic",
+  });
+  const service = BlobServiceClient.fromConnectionString(azurite.connectionString, {
+    // the test's own admin view of Azurite (its public development key), not the node's path
+    retryOptions: { maxTries: 1 },
+    tlsOptions: { ca: ca.certPem },
+  } as Parameters<typeof BlobServiceClient.fromConnectionString>[1]);
+  container = service.getContainerClient("recordings");
+  await container.createIfNotExists();
+
+  imds = http.createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    if (req.headers.metadata !== "true" || url.searchParams.get("resource") !== "https://storage.azure.com/") {
+      res.writeHead(400).end();
+      return;
+    }
+    res
+      .writeHead(200, { "content-type": "application/json" })
+      .end(JSON.stringify({ access_token: jwt(), token_type: "Bearer" }));
+  });
+  await new Promise<void>((r) => imds.listen(0, "127.0.0.1", r));
+
+  // TLS in front of Azurite that can cut one Put Block mid-way (the connection reset, no answer)
+  const upstream = new URL(azurite.blobEndpoint);
+  proxy = https.createServer(
+    { cert: fs.readFileSync(leaf.certPath), key: fs.readFileSync(leaf.keyPath) },
+    (req, res) => {
+      if (req.method === "PUT" && /comp=block(&|$)/.test(req.url ?? "")) {
+        proxyState.putBlocks++;
+        if (proxyState.putBlocks === proxyState.cutBlock) {
+          req.socket.destroy();
+          return;
+        }
+      }
+      const forward = https.request(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          path: req.url,
+          method: req.method,
+          headers: req.headers,
+          ca: ca.certPem,
+        },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      forward.on("error", () => res.destroy());
+      req.pipe(forward);
+    },
+  );
+  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+});
+
+after(async () => {
+  await new Promise((r) => proxy?.close(r));
+  await new Promise((r) => imds?.close(r));
+  await azurite?.stop();
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+function nodeRoot(name: string): string {
+  const root = path.join(work, name);
+  fs.mkdirSync(path.join(root, RECORDING_LOCAL_DIR), { recursive: true });
+  return root;
+}
+
+function ship(root: string, node: string, ...args: string[]) {
+  const proxyPort = (proxy.address() as AddressInfo).port;
+  const accountPath = new URL(azurite.blobEndpoint).pathname; // /devstoreaccount1
+  return runCommand("bash", [SCRIPT, "ship", ...args], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      JUMPGATE_NODE_ROOT: root,
+      JUMPGATE_RECORDINGS_CONTAINER_URL: `https://127.0.0.1:${proxyPort}${accountPath}/recordings`,
+      JUMPGATE_NODE_NAME: node,
+      JUMPGATE_IMDS_ENDPOINT: `http://127.0.0.1:${(imds.address() as AddressInfo).port}`,
+      JUMPGATE_CA_FILE: caPath,
+      JUMPGATE_RECORDINGS_BLOCK_BYTES: String(BLOCK),
+    },
+    timeoutMs: 60_000,
+  });
+}
+
+interface RecordingSession {
+  /** resolves once the file is written and locked */
+  started: Promise<void>;
+  /** ends the session: guacd closes the file, which drops its lock */
+  finish(): Promise<void>;
+}
+
+/** guacd's stand-in: creates the file (O_EXCL, 0640), holds an fcntl write lock on all of it, writes, closes on a line on stdin. */
+function recordingSession(file: string, bytes: Buffer): RecordingSession {
+  const script = `
+    use Fcntl qw(O_CREAT O_EXCL O_WRONLY F_SETLK F_WRLCK SEEK_SET);
+    use IO::Handle;
+    sysopen(my $fh, $ARGV[0], O_CREAT|O_EXCL|O_WRONLY, 0640) or die "open: $!";
+    my $lock = pack("s s q q l", F_WRLCK, SEEK_SET, 0, 0, 0); fcntl($fh, F_SETLK, $lock) or die "lock: $!";
+    open(my $src, "<", $ARGV[1]) or die; binmode $src; local $/; my $data = <$src>;
+    syswrite($fh, $data) == length($data) or die "write: $!";
+    STDOUT->autoflush(1); print "recording\n";
+    my $wait = <STDIN>; close($fh); print "closed\n";`;
+  const source = path.join(fs.mkdtempSync(path.join(work, "guacd-input-")), "bytes");
+  fs.writeFileSync(source, bytes);
+  const child: ChildProcess = spawn("perl", ["-e", script, file, source], { stdio: ["pipe", "pipe", "inherit"] });
+  let out = "";
+  const waiters: { word: string; resolve: () => void }[] = [];
+  child.stdout!.on("data", (c: Buffer) => {
+    out += c.toString();
+    for (const w of waiters.filter((x) => out.includes(x.word))) w.resolve();
+  });
+  const seen = (word: string) =>
+    new Promise<void>((resolve, reject) => {
+      if (out.includes(word)) return resolve();
+      waiters.push({ word, resolve });
+      child.once("exit", () => (out.includes(word) ? resolve() : reject(new Error(`stand-in exited: ${out}`))));
+    });
+  const started = seen("recording");
+  return {
+    started,
+    async finish() {
+      await started;
+      const closed = seen("closed");
+      child.stdin!.end("\n");
+      await closed;
+      fs.rmSync(source);
+    },
+  };
+}
+
+async function blobBytes(name: string): Promise<Buffer> {
+  return container.getBlobClient(name).downloadToBuffer();
+}
+
+interface ShipAnswer {
+  shipped: { blob: string; bytes: number }[];
+  pending: string[];
+  lost: { recording: string; reason: string }[];
+}
+const answerOf = (stdout: string) => JSON.parse(stdout) as ShipAnswer;
+
+const md5 = (b: Buffer) => createHash("md5").update(b).digest("base64");
+
+describe("recording uploader against Azurite", () => {
+  test("a recording in progress stays; once guacd lets go it lands with matching length and MD5, then the local copy goes", async () => {
+    const root = nodeRoot("node-a");
+    const file = path.join(root, RECORDING_LOCAL_DIR, "1b4e28ba-2fa1-3d2b-883f-0016d3cca427");
+    const bytes = Buffer.from(Array.from({ length: 3 * BLOCK + 123 }, (_, i) => (i * 7) % 251));
+    const session = recordingSession(file, bytes);
+    await session.started;
+    const during = await ship(root, "web-1");
+    assert.equal(during.code, 0, during.stderr);
+    assert.deepEqual(JSON.parse(during.stdout), {
+      shipped: [],
+      pending: ["1b4e28ba-2fa1-3d2b-883f-0016d3cca427"],
+      lost: [],
+    });
+    assert.ok(fs.existsSync(file), "the file guacd still writes is not touched");
+
+    await session.finish();
+    const done = await ship(root, "web-1");
+    assert.equal(done.code, 0, done.stderr);
+    const blob = "web-1/1b4e28ba-2fa1-3d2b-883f-0016d3cca427";
+    assert.deepEqual(answerOf(done.stdout).shipped, [{ blob, bytes: bytes.length }]);
+    const stored = await blobBytes(blob);
+    assert.equal(stored.length, bytes.length);
+    assert.equal(md5(stored), md5(bytes));
+    const props = await container.getBlobClient(blob).getProperties();
+    assert.equal(Buffer.from(props.contentMD5 ?? new Uint8Array()).toString("base64"), md5(bytes));
+    assert.equal(props.metadata?.node, "web-1");
+    const ledger = fs
+      .readFileSync(path.join(root, RECORDING_LEDGER_DIR, "shipped.jsonl"), "utf8")
+      .trim()
+      .split("\n");
+    assert.deepEqual(JSON.parse(ledger[0]), { ...JSON.parse(ledger[0]), blob, bytes: bytes.length, md5: md5(bytes) });
+    assert.ok(!fs.existsSync(file), "removed only after the verified upload was recorded");
+  });
+
+  test("an upload cut in the middle keeps the local copy and resumes without resending what arrived", async () => {
+    const root = nodeRoot("node-b");
+    const name = "6fa459ea-ee8a-3ca4-894e-db77e160355e";
+    const file = path.join(root, RECORDING_LOCAL_DIR, name);
+    const bytes = Buffer.from(Array.from({ length: 5 * BLOCK }, (_, i) => (i * 13) % 253));
+    fs.writeFileSync(file, bytes);
+    proxyState.putBlocks = 0;
+    proxyState.cutBlock = 3;
+    const cut = await ship(root, "web-2");
+    assert.equal(cut.code, 0, cut.stderr);
+    assert.deepEqual(JSON.parse(cut.stdout), { shipped: [], pending: [name], lost: [] });
+    assert.match(cut.stderr, /block 2 of 5/);
+    assert.ok(fs.existsSync(file));
+    assert.equal(await container.getBlobClient(`web-2/${name}`).exists(), false, "nothing committed");
+
+    proxyState.putBlocks = 0;
+    proxyState.cutBlock = 0;
+    const resumed = await ship(root, "web-2");
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal(answerOf(resumed.stdout).shipped.length, 1);
+    assert.equal(proxyState.putBlocks, 3, "blocks 0 and 1 were already there: only 2, 3 and 4 were sent");
+    assert.equal(md5(await blobBytes(`web-2/${name}`)), md5(bytes));
+    assert.ok(!fs.existsSync(file));
+  });
+
+  test("the drain's final run ships a recording still open, and counts what it cannot ship as lost, with the reason", async () => {
+    const root = nodeRoot("node-c");
+    const open = path.join(root, RECORDING_LOCAL_DIR, "open-session");
+    const session = recordingSession(open, Buffer.from("guacd instructions;"));
+    await session.started;
+    const final = await ship(root, "web-3", "--final");
+    assert.equal(final.code, 0, final.stderr);
+    assert.equal(answerOf(final.stdout).shipped.length, 1);
+    await session.finish();
+
+    // a recording the container already holds other bytes for (someone else's): never overwritten
+    const clash = path.join(root, RECORDING_LOCAL_DIR, "open-session");
+    fs.writeFileSync(clash, "different bytes");
+    const lost = await ship(root, "web-3", "--final");
+    assert.equal(lost.code, 1);
+    const answer = JSON.parse(lost.stdout) as { lost: { recording: string; reason: string }[] };
+    assert.equal(answer.lost[0].recording, "open-session");
+    assert.match(answer.lost[0].reason, /holds other bytes/);
+    assert.ok(fs.existsSync(clash), "a lost recording's local copy stays");
+    assert.match(fs.readFileSync(path.join(root, RECORDING_LEDGER_DIR, "lost.jsonl"), "utf8"), /holds other bytes/);
+    assert.equal((await blobBytes("web-3/open-session")).toString(), "guacd instructions;", "the first upload stands");
+  });
+
+  test("GET /api/stacks/{name}/recordings lists what the container holds, through the app's identity; hostile queries are 400s", async () => {
+    const checked = validateStackSpec({
+      name: "recst",
+      subscriptionId: "00000000-0000-0000-0000-00000000a001",
+      resourceGroup: "rg-recst",
+      location: "westeurope",
+      recordings: { retentionDays: 30 },
+    });
+    assert.ok(checked.ok);
+    // the real client path: the app's factory (a bearer token Azurite checks, the test CA) reading the
+    // container at Azurite's endpoint; of the registry, only the stack's record is needed
+    const factory = new AzureClientFactory(
+      {
+        armEndpoint: "https://127.0.0.1:9",
+        metricsEndpoint: "https://127.0.0.1:9/{location}",
+        credential: "emulator",
+        caPem: fs.readFileSync(caPath, "utf8"),
+        verifyKeyVaultChallengeResource: false,
+        requestTimeoutMs: 10_000,
+        lroPollIntervalMs: 10,
+        lroTimeoutMs: 1_000,
+        retry: { maxRetries: 0, retryDelayInMs: 1, maxRetryDelayInMs: 1 },
+      },
+      { getToken: async () => ({ token: jwt(), expiresOnTimestamp: Date.now() + 3_600_000 }) },
+    );
+    const registry = { get: async (name: string) => (name === "recst" ? { spec: checked.spec } : undefined) };
+    useServices({ factory, registry, recordingsEndpoint: azurite.blobEndpoint } as unknown as Services);
+    try {
+      const get = async (query: string, name = "recst") => {
+        const res = await listRecordings(
+          new HttpRequest({
+            method: "GET",
+            url: `http://127.0.0.1/api/stacks/${name}/recordings${query}`,
+            params: { name },
+          }),
+        );
+        return { status: res.status ?? 200, body: res.jsonBody as Record<string, unknown>, headers: res.headers };
+      };
+      const all = await get("");
+      assert.equal(all.status, 200, JSON.stringify(all.body));
+      const recordings = all.body.recordings as {
+        blob: string;
+        node: string;
+        session: string;
+        bytes: number;
+        md5: string;
+        writtenAt: string;
+        retainedUntil: string;
+      }[];
+      // what the three nodes shipped above, each with its node, session, size and retention
+      assert.deepEqual(recordings.map((r) => r.node).sort(), ["web-1", "web-2", "web-3"]);
+      const drained = recordings.find((r) => r.blob === "web-3/open-session")!;
+      assert.equal(drained.session, "open-session");
+      assert.equal(drained.bytes, "guacd instructions;".length);
+      assert.equal(drained.md5, createHash("md5").update("guacd instructions;").digest("base64"));
+      assert.equal(Date.parse(drained.retainedUntil) - Date.parse(drained.writtenAt), 30 * 86_400_000);
+      const one = await get("?node=web-2");
+      assert.deepEqual(
+        (one.body.recordings as { node: string }[]).map((r) => r.node),
+        ["web-2"],
+      );
+      const future = await get(`?from=${encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString())}`);
+      assert.deepEqual(future.body.recordings, []);
+      assert.deepEqual((await get("?from=2020-01-01&to=2999-12-31")).body.recordings, all.body.recordings);
+
+      for (const hostile of [
+        "?bogus=1",
+        "?node=web-1&node=web-2",
+        "?node=../etc",
+        "?user=%27%20OR%201%3D1--",
+        "?connection=a%00b",
+        "?from=yesterday",
+        "?from=2026-02-30T25:00:00Z",
+        "?from=2026-12-02&to=2026-12-01",
+        `?user=${"a".repeat(300)}`,
+      ]) {
+        const refused = await get(hostile);
+        assert.equal(refused.status, 400, hostile);
+        assert.equal(refused.body.status, 400);
+        assert.match(String(refused.body.type), /invalid-query-parameter/);
+        assert.match(JSON.stringify(refused.headers), /application\/problem\+json/);
+      }
+      assert.equal((await get("", "nostack")).status, 404);
+    } finally {
+      useServices(undefined);
+    }
+  });
+
+  test("`jumpgate-node drain on` on a node rendered with recordings ships every recording first, open ones included", async () => {
+    // the node as cloud-init writes it for a recording stack: the agent, the uploader, node.env
+    const document = renderNodeCloudInit({
+      stackName: "recst",
+      fleetMode: "availabilitySet",
+      publicHostname: "jump.example.com",
+      keyVaultUrl: "https://kv-recst.vault.azure.net/",
+      dbHost: "db.example.com",
+      recordings: {
+        containerUrl: "https://jgrecst0123456789abcdef.blob.core.windows.net/recordings",
+        nodeName: "web-9",
+      },
+    });
+    const accountPath = new URL(azurite.blobEndpoint).pathname;
+    const sandbox = await startNodeSandbox(path.join(work, "drain-node"), document, {
+      env: {
+        // the environment wins over node.env: Azurite instead of Azure
+        JUMPGATE_RECORDINGS_CONTAINER_URL: `https://127.0.0.1:${new URL(azurite.blobEndpoint).port}${accountPath}/recordings`,
+        JUMPGATE_IMDS_ENDPOINT: `http://127.0.0.1:${(imds.address() as AddressInfo).port}`,
+        JUMPGATE_CA_FILE: caPath,
+      },
+    });
+    let open: RecordingSession | undefined;
+    try {
+      const dir = path.join(sandbox.root, RECORDING_LOCAL_DIR);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, "ended-session"), "a finished session");
+      open = recordingSession(path.join(dir, "live-session"), Buffer.from("a session still running"));
+      await open.started;
+      const drained = await sandbox.runAgent(["drain", "on"]);
+      assert.equal(drained.code, 0, drained.stderr);
+      const answer = JSON.parse(drained.stdout) as {
+        draining: boolean;
+        recordings: { shipped: { blob: string; bytes: number }[]; lost: unknown[] };
+      };
+      assert.equal(answer.draining, true);
+      assert.deepEqual(answer.recordings.shipped.map((r) => r.blob).sort(), [
+        "web-9/ended-session",
+        "web-9/live-session",
+      ]);
+      assert.deepEqual(answer.recordings.lost, []);
+      assert.equal((await blobBytes("web-9/ended-session")).toString(), "a finished session");
+      assert.equal((await blobBytes("web-9/live-session")).toString(), "a session still running");
+      assert.deepEqual(fs.readdirSync(dir), [], "each local copy went once the container held it");
+    } finally {
+      await open?.finish();
+      await sandbox.stop();
+    }
+  });
+
+  test("playback from any node: `fetch SESSION` brings another node's recording into the search path, verified; tampered or hostile refused", async () => {
+    const root = nodeRoot("node-player"); // a node that never served the session
+    const fetch = (...args: string[]) =>
+      runCommand("bash", [SCRIPT, "fetch", ...args], {
+        env: {
+          PATH: process.env.PATH ?? "",
+          JUMPGATE_NODE_ROOT: root,
+          JUMPGATE_RECORDINGS_CONTAINER_URL: `${azurite.blobEndpoint.replace("http://", "https://")}/recordings`,
+          JUMPGATE_NODE_NAME: "player",
+          JUMPGATE_IMDS_ENDPOINT: `http://127.0.0.1:${(imds.address() as AddressInfo).port}`,
+          JUMPGATE_CA_FILE: caPath,
+        },
+        timeoutMs: 60_000,
+      });
+    const searchPath = path.join(root, RECORDING_SEARCH_DIR);
+    // web-3 shipped `open-session` above
+    const got = await fetch("open-session");
+    assert.equal(got.code, 0, got.stderr);
+    const answer = JSON.parse(got.stdout) as { fetched: { blob: string; bytes: number; path: string } };
+    assert.equal(answer.fetched.blob, "web-3/open-session");
+    assert.equal(answer.fetched.path, `${RECORDING_SEARCH_DIR}/open-session`);
+    assert.equal(fs.readFileSync(path.join(searchPath, "open-session"), "utf8"), "guacd instructions;");
+    assert.equal(fs.statSync(path.join(searchPath, "open-session")).mode & 0o777, 0o640);
+    assert.equal(fs.statSync(searchPath).mode & 0o777, 0o750);
+
+    // a blob whose bytes do not match its recorded MD5 is not played
+    // (a property set after the upload: Azurite checks a Content-MD5 sent with the bytes)
+    const forged = container.getBlockBlobClient("web-8/tampered");
+    await forged.upload("edited bytes", 12);
+    await forged.setHTTPHeaders({ blobContentMD5: createHash("md5").update("original").digest() });
+    const tampered = await fetch("tampered");
+    assert.equal(tampered.code, 1);
+    assert.match(tampered.stderr, /not played/);
+    assert.equal(fs.existsSync(path.join(searchPath, "tampered")), false);
+
+    const missing = await fetch("no-such-session");
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /holds no recording of session no-such-session/);
+    for (const hostile of ["../../etc/passwd", ".hidden", "a b", ""]) {
+      const refused = await fetch(hostile);
+      assert.equal(refused.code, 2, hostile);
+    }
+    assert.deepEqual(fs.readdirSync(searchPath), ["open-session"]);
+  });
+});
