@@ -23,7 +23,7 @@ import type { StackSpec } from "../../shared/spec/types";
 import type { StackObserved } from "../../shared/stack-status";
 import { services } from "../services";
 import { StackNotFoundError, type StackRecord } from "../../shared/store";
-import { claimStack, startClaimed } from "../stack-claim";
+import { claimStack, clearStaleClaim, startClaimed } from "../stack-claim";
 import { stackGraphOf } from "../stack-graph";
 
 export interface DriftCheckResult {
@@ -33,6 +33,8 @@ export interface DriftCheckResult {
   skipped: string[];
   /** screened and in sync: no reconcile, no ARM read beyond the screening */
   inSync: string[];
+  /** in sync, and the claim a dead operation left on them was released (heal and scale wait on it) */
+  released: string[];
   woken: string[];
   /** requests the screening made */
   requests: { resourceGraph: number; arm: number };
@@ -75,6 +77,7 @@ export async function runDriftCheck(
     started: [],
     skipped: [],
     inSync: [],
+    released: [],
     woken,
     requests: { resourceGraph: 0, arm: 0 },
   };
@@ -88,6 +91,10 @@ export async function runDriftCheck(
     const verdict = screened.get(record.name)!;
     if (!verdict.full && verdict.suspects.length === 0) {
       result.inSync.push(record.name);
+      // no reconcile will take a dead operation's claim over: release it here, or heal and scale
+      // would wait on it until the stack's next full check (under the ETag read: a new claim stays)
+      if (record.operation && (await releaseStaleClaim(client, record.name, now, log)))
+        result.released.push(record.name);
       continue;
     }
     if (verdict.suspects.length > 0) {
@@ -147,6 +154,24 @@ async function screen(
     }
   }
   return verdicts;
+}
+
+async function releaseStaleClaim(
+  client: df.DurableClient,
+  stack: string,
+  now: Date,
+  log: (line: string) => void,
+): Promise<boolean> {
+  try {
+    const released = await clearStaleClaim(client, stack, now);
+    if (released) log(`drift check: ${stack}: released the claim of an operation that is no longer running`);
+    return released;
+  } catch (error) {
+    // one stack's claim must not stop the drift check of the others
+    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    log(`drift check: could not look at the claim of ${stack}: ${message}`);
+    return false;
+  }
 }
 
 /** Claims the stack and starts its reconcile; false when another operation holds it. */

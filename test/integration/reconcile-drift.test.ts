@@ -547,6 +547,51 @@ describe("drift check timer and reconcileStack", () => {
       assert.equal(record?.operation, undefined, `the reconcile ${id} took the claim over and released it`);
     }
   });
+  test("an in-sync stack's claim left by a dead operation is released by the screening, with no reconcile; a live one stays", async () => {
+    const dead = "deploy-steady-g1-dead";
+    const claimed = await env.registry.setOperation(steady.name, {
+      kind: "deploy",
+      instanceId: dead,
+      startedAt: new Date().toISOString(),
+    });
+    assert.ok(claimed.ok);
+    env.emulator.journal.clear();
+    const run = await runDriftCheck();
+    assert.deepEqual([...run.inSync].sort(), ["drifty", "steady"], run.logs.join("\n"));
+    assert.deepEqual(run.started, [], "screening found nothing to reconcile");
+    assert.deepEqual(run.released, ["steady"]);
+    assert.equal((await env.registry.get(steady.name))?.operation, undefined, "heal and scale no longer wait on it");
+    assert.ok(
+      run.logs.includes("drift check: steady: released the claim of an operation that is no longer running"),
+      run.logs.join("\n"),
+    );
+    assert.deepEqual(
+      env.emulator.journal.list().filter((e) => e.method !== "GET" && e.method !== "POST"),
+      [],
+      "no write reached Azure",
+    );
+
+    // a claim whose orchestration runs is left alone
+    const liveId = "deploy-steady-g1-live-claim";
+    env.host.startNew(Names.orchestrators.deployStack, {
+      instanceId: liveId,
+      input: { spec: steady, generation: 1, nodeReadyTimeoutMinutes: 30 } satisfies DeployInput,
+    });
+    const live = await env.registry.setOperation(steady.name, {
+      kind: "deploy",
+      instanceId: liveId,
+      startedAt: new Date().toISOString(),
+    });
+    assert.ok(live.ok);
+    const driftClient = df.getClient(
+      durableClientContextFor(fromRegistry().timers[Names.timers.driftCheck], rpc.clientData(), {}),
+    );
+    const second = await driftCheckRun(driftClient, new Date(), { allSlots: true, log: () => undefined });
+    assert.deepEqual(second.released, []);
+    assert.equal((await env.registry.get(steady.name))?.operation?.instanceId, liveId, "the live claim is untouched");
+    await env.host.runUntilIdle();
+    assert.equal((await env.registry.get(steady.name))?.operation, undefined, "the deploy released it at its end");
+  });
   test("a heal signal that lost its wake-up is picked up by the hourly sweep; a live worker is left alone", async () => {
     const receivedAt = new Date().toISOString();
     await env.inbox.record({
