@@ -12,27 +12,19 @@ import { newGuacadminPassword } from "../../shared/access/guacadmin-password";
 import { stackNames } from "../../shared/graph/names";
 import { conflictProblem, notFoundProblem, problemTypeUri, validationProblem } from "../../shared/http/problem";
 import { SECRET_NAMES } from "../../shared/secret-names";
-import { parseJsonBody } from "../../shared/http/json-body";
 import { StackNotFoundError } from "../../shared/store";
 import { InstanceIds, Names } from "../names";
 import { BREAK_GLASS_CLOSE_EVENT, type BreakGlassInput, type BreakGlassStatus } from "../orchestrators/break-glass";
 import { services } from "../services";
 import { claimStack, createdIso, instanceStatus, isTerminal, startClaimed } from "../stack-claim";
-import { guarded, json, operationUrl, problem, routeStackName } from "./respond";
+import { guarded, json, optionalJsonBody, operationUrl, problem, routeStackName } from "./respond";
 
 export async function openBreakGlass(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const route = routeStackName(request);
   if (!route.ok) return route.response;
-  const raw = new Uint8Array(await request.arrayBuffer());
-  let body: unknown = {};
-  if (raw.byteLength > 0) {
-    const parsed = parseJsonBody(raw, request.headers.get("content-type"), {
-      ...BREAK_GLASS_LIMITS,
-      expected: 'how long ({} or {"minutes": 60})',
-    });
-    if (!parsed.ok) return problem(parsed.problem);
-    body = parsed.value;
-  }
+  const read = await optionalJsonBody(request, { ...BREAK_GLASS_LIMITS, expected: 'how long ({} or {"minutes": 60})' });
+  if (!read.ok) return read.response;
+  const body = read.value;
   const stack = route.name;
   const record = await services().registry.get(stack);
   if (!record) return problem(notFoundProblem(`stack '${stack}' is not registered`));

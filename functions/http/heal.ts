@@ -8,25 +8,17 @@ import * as df from "durable-functions";
 import type { StackSignal } from "../../shared/alerts/signal";
 import { DEFAULT_OVERRIDE_MINUTES, RESUME_LIMITS, validateResumeRequest } from "../../shared/heal/resume-request";
 import { notFoundProblem, validationProblem } from "../../shared/http/problem";
-import { parseJsonBody } from "../../shared/http/json-body";
 import { wakeStackWorker } from "../alert-wake";
 import { InstanceIds, Names } from "../names";
 import { services } from "../services";
-import { guarded, json, problem, routeStackName } from "./respond";
+import { guarded, json, optionalJsonBody, problem, routeStackName } from "./respond";
 
 export async function resumeHeal(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const route = routeStackName(request);
   if (!route.ok) return route.response;
-  const raw = new Uint8Array(await request.arrayBuffer());
-  let input: unknown = {};
-  if (raw.byteLength > 0) {
-    const body = parseJsonBody(raw, request.headers.get("content-type"), {
-      ...RESUME_LIMITS,
-      expected: 'what to resume ({} or {"node": ...})',
-    });
-    if (!body.ok) return problem(body.problem);
-    input = body.value;
-  }
+  const read = await optionalJsonBody(request, { ...RESUME_LIMITS, expected: 'what to resume ({} or {"node": ...})' });
+  if (!read.ok) return read.response;
+  const input = read.value;
   const checked = validateResumeRequest(input);
   if (!checked.ok) return problem(validationProblem(checked.errors));
   const { node, overrideMinutes = DEFAULT_OVERRIDE_MINUTES } = checked.request;

@@ -8,6 +8,7 @@ import {
   serviceUnavailableProblem,
   type Problem,
 } from "../../shared/http/problem";
+import { parseJsonBody, type JsonBodyLimits } from "../../shared/http/json-body";
 import { StoreContentionError } from "../../shared/store/errors";
 import { ClaimExpiredError } from "../stack-claim";
 import { STACK_NAME_PATTERN } from "../../shared/spec/schema";
@@ -50,6 +51,20 @@ export function routeStackName(
       errors: [{ pointer: "/name", detail: "not a valid stack name" }],
     }),
   };
+}
+
+/**
+ * The JSON object of a request whose body is optional: no body reads as `{}`; a body must be JSON
+ * within the limits (parseJsonBody), otherwise its problem is the response.
+ */
+export async function optionalJsonBody(
+  request: HttpRequest,
+  limits: JsonBodyLimits,
+): Promise<{ ok: true; value: unknown } | { ok: false; response: HttpResponseInit }> {
+  const raw = new Uint8Array(await request.arrayBuffer());
+  if (raw.byteLength === 0) return { ok: true, value: {} };
+  const parsed = parseJsonBody(raw, request.headers.get("content-type"), limits);
+  return parsed.ok ? parsed : { ok: false, response: problem(parsed.problem) };
 }
 
 /**

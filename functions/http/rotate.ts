@@ -10,26 +10,21 @@ import * as df from "durable-functions";
 import { ROTATE_LIMITS, validateRotateRequest } from "../../shared/credentials/rotate-request";
 import { conflictProblem, notFoundProblem, problemTypeUri, validationProblem } from "../../shared/http/problem";
 import { StackNotFoundError } from "../../shared/store";
-import { parseJsonBody } from "../../shared/http/json-body";
 import { InstanceIds, Names } from "../names";
 import type { RotateDatabaseInput } from "../orchestrators/rotate-database";
 import { services } from "../services";
 import { claimStack, createdIso, instanceStatus, isTerminal, startClaimed } from "../stack-claim";
-import { guarded, json, operationUrl, problem, routeStackName } from "./respond";
+import { guarded, json, optionalJsonBody, operationUrl, problem, routeStackName } from "./respond";
 
 export async function rotateDatabase(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const route = routeStackName(request);
   if (!route.ok) return route.response;
-  const raw = new Uint8Array(await request.arrayBuffer());
-  let body: unknown = {};
-  if (raw.byteLength > 0) {
-    const parsed = parseJsonBody(raw, request.headers.get("content-type"), {
-      ...ROTATE_LIMITS,
-      expected: 'what to rotate ({} or {"appUsers": true, "admin": true})',
-    });
-    if (!parsed.ok) return problem(parsed.problem);
-    body = parsed.value;
-  }
+  const read = await optionalJsonBody(request, {
+    ...ROTATE_LIMITS,
+    expected: 'what to rotate ({} or {"appUsers": true, "admin": true})',
+  });
+  if (!read.ok) return read.response;
+  const body = read.value;
   const checked = validateRotateRequest(body);
   if (!checked.ok) return problem(validationProblem(checked.errors));
 
