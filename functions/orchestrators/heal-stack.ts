@@ -187,7 +187,8 @@ function* runHeal(context: OrchestrationContext, version: HealVersion): Step<Hea
   const deferredUntil: string[] = [];
   try {
     try {
-      assessment = yield* assess();
+      // v3: what the round just read is current unless it waited for another operation
+      assessment = yield* assess(version.reuseLooks && !free.waited ? take : undefined);
       if (assessment.plan.decisions.some((d) => d.action)) {
         const claimed = yield* claimAndWait(w, "claimForHeal", { holder: assessment.take.operation, ...claimWaits });
         if (claimed.outcome === "gone") return yield* gone();
@@ -271,11 +272,11 @@ function* runHeal(context: OrchestrationContext, version: HealVersion): Step<Hea
     return holder ? { ok: false, running: holder } : { ok: true };
   }
 
-  /** Reads the inbox and the ledger, observes every node, routes the signals and decides. */
-  function* assess(): Step<Assessment> {
+  /** Reads the inbox and the ledger (unless `read` is current), observes every node, routes the signals and decides. */
+  function* assess(read?: typeof take): Step<Assessment> {
     status.phase = "observing";
     w.publish();
-    const current = yield* w.call("takeHealSignals", { stack });
+    const current = read ?? (yield* w.call("takeHealSignals", { stack }));
     if (!current.registered) throw new Error("the stack was torn down meanwhile");
     const { spec } = current;
     const nodes = yield* w.call("listWebNodes", { spec });
