@@ -569,7 +569,7 @@ async function benchHeal(cases: HealCase[] = HEAL_CASES): Promise<void> {
       );
       print("time-to-heal / unavoidable ARM time", (tth / floor).toFixed(2));
       // the same operations as this client can see them end: honouring Retry-After adds ~10 s to each
-      // Run Command, which no change to heal can remove (only polling against Azure's Retry-After would)
+      // Run Command, which heal can only remove by running fewer of them, or by polling against it
       const seenFloor = c.floor.reduce((sum, [, type, verb]) => sum + seenOpMs(type, verb), 0) / SCALE;
       print(
         "  the same operations as seen at Azure's Retry-After (ms)",
