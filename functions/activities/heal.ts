@@ -49,14 +49,18 @@ export type TakeHealSignalsOutput =
 /** The stack's pending heal signals (oldest first), its spec and its repair ledger. */
 export async function takeHealSignalsActivity(input: TakeHealSignalsInput): Promise<TakeHealSignalsOutput> {
   const s = services();
-  const signals = await s.inbox.pending(input.stack, { intents: ["heal"] });
-  const record = await s.registry.get(input.stack);
+  // three independent reads: at once (heal's every round starts with them)
+  const [signals, record, ledger] = await Promise.all([
+    s.inbox.pending(input.stack, { intents: ["heal"] }),
+    s.registry.get(input.stack),
+    s.repairs.get(input.stack),
+  ]);
   if (!record) return { registered: false, signals };
   return {
     registered: true,
     spec: record.spec,
     signals,
-    ledger: await s.repairs.get(input.stack),
+    ledger,
     ...(record.operation ? { operation: record.operation } : {}),
     nodeReadyTimeoutMinutes: s.nodeReadyTimeoutMinutes,
   };

@@ -11,7 +11,7 @@ import { appUserOfPeers } from "../../shared/node/join";
 import type { NodeObservation } from "../../shared/node/model";
 import type { StackSpec } from "../../shared/spec/types";
 import type { ActivityOutput } from "../workflow/activity-map";
-import { drainNode, runAgent, verifyHealthy } from "../workflow/node-steps";
+import { drainNode, runAgent, succeeded, verifyHealthy } from "../workflow/node-steps";
 import { surgeMayRun, surgeRace, type SurgeResult } from "./heal-surge";
 import type { Worker } from "../workflow/worker";
 import { failureMessage, type Step, type Workflow } from "../workflow/workflow";
@@ -34,6 +34,8 @@ export interface HealRound {
   verifyMinutes?: number;
   /** healStackV2: a replacement comes up while the cheap step is tried (heal-surge.ts) */
   surge?: boolean;
+  /** healStackV3: no look heal already holds is taken again (heal-stack.ts, HealVersion) */
+  reuseLooks?: boolean;
 }
 
 const STEP_ACTIVITY = {
@@ -53,6 +55,8 @@ export function* repairNode(
   r: HealRound,
   a: Assessment,
   decision: NodeDecision,
+  /** nothing ran on the nodes since the assessment's look (the round's first repair, under its claim) */
+  lookIsFresh = false,
 ): Step<{ final: boolean; outcome: string }> {
   const { w } = r;
   const { status } = w;
@@ -73,7 +77,10 @@ export function* repairNode(
       };
     }
   }
-  const before = yield* observe(w, spec, node);
+  // the look that corroborated the alert, when nothing ran since: a second health check would only
+  // repeat it (v3); otherwise the node may have changed while another was repaired, so look again
+  const seen = r.reuseLooks && lookIsFresh ? a.observations.find((o) => o.name === node) : undefined;
+  const before = seen ?? (yield* observe(w, spec, node));
   const verdict = verdictOf(before);
   if (verdict.state !== "broken") {
     return { final: true, outcome: `${node}: no ${step}: ${verdict.why} when it was about to start` };
@@ -216,8 +223,15 @@ function* verify(
     taken = undefined;
     if (!(o.agent.healthy && o.agent.draining && !undrained)) return o;
     // healthy: it may take traffic again
-    yield* runAgent(w, spec, node, "drain", ["off"]);
+    const off = yield* runAgent(w, spec, node, "drain", ["off"]);
     undrained = true;
+    if (r.reuseLooks && succeeded(off) && (off.json as { draining?: unknown } | undefined)?.draining === false) {
+      // the agent said healthy just now and undrained now: what is left to see is the load balancer's
+      // probe, which ARM and Azure Monitor tell without a Run Command; a probe still down is looked
+      // at again in full at the next poll
+      const outside = yield* w.call("observeWebNode", { spec, vmName: node, skipAgent: true });
+      return outside.power === "running" ? { ...outside, agent: { ...o.agent, draining: false } } : outside;
+    }
     return yield* observe(w, spec, node);
   };
   const healthy = yield* verifyHealthy(w, look, (o) => o.agent.healthy && o.probe.state === "up", {

@@ -10,10 +10,15 @@
 // release -> consume, record conditions and audit -> continueAsNew (bounded history) or wait for the
 // earliest backoff / budget time.
 //
-// Surge (healStackV2): when the cheap step (start, restart, redeploy) did not make the node healthy at
+// Surge (healStackV2 on): when the cheap step (start, restart, redeploy) did not make the node healthy at
 // the first look and the fleet has room below `fleet.max`, a replacement comes up at once through the
 // scale-out path while the broken node boots; whichever is healthy first stays and the other is
 // drained and removed, so the fleet returns to its size (heal-surge.ts).
+//
+// No look twice (healStackV3): heal waits for Azure, never for a deadline it set itself when the node
+// is fine. The first repair of a round starts on the look the round just took (the claim held, nothing
+// ran on the node since), and a node whose drain-off answer says it is undrained right after a health
+// check said healthy is verified by its load balancer probe alone: each saves a Run Command (~30 s).
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { healConditions } from "../../shared/heal/conditions";
@@ -80,9 +85,32 @@ const FAILED_ROUND_PAUSE_MS = 5 * 60_000;
 /** Re-looks at a node whose Run Command was busy with someone else's command. */
 const BUSY_RETRIES = 3;
 const BUSY_PAUSE_MS = 15_000;
-/** Heal as new instances run it: a confirmed-broken node gets a surge replacement while its cheap step is tried. */
+/**
+ * What differs between the versions of heal an instance may run: each is kept for the instances
+ * started on it (continueAsNew keeps the version), because each adds or drops activities.
+ */
+interface HealVersion {
+  /** a confirmed-broken node gets a surge replacement while its cheap step is tried (v2) */
+  surge: boolean;
+  /**
+   * no look heal already has is taken again (v3): the first repair of a round starts on the round's
+   * own look, and a node found healthy and undrained by its drain-off answer is verified by the probe
+   * alone
+   */
+  reuseLooks: boolean;
+}
+
+/** Heal as new instances run it: surge, and no health check heal already holds is run twice. */
 export const healStack: OrchestrationHandler = function* (context: OrchestrationContext) {
-  return yield* runHeal(context, { surge: true });
+  return yield* runHeal(context, { surge: true, reuseLooks: true });
+};
+
+/**
+ * Surge, but every step looks again before it starts and after the drain is off: instances started
+ * before healStackV3 finish (and continue as new) on it, because v3 drops activities their histories have.
+ */
+export const healStackV2: OrchestrationHandler = function* (context: OrchestrationContext) {
+  return yield* runHeal(context, { surge: true, reuseLooks: false });
 };
 
 /**
@@ -90,10 +118,10 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
  * on it, because a surge adds activities their histories never had.
  */
 export const healStackV1: OrchestrationHandler = function* (context: OrchestrationContext) {
-  return yield* runHeal(context, { surge: false });
+  return yield* runHeal(context, { surge: false, reuseLooks: false });
 };
 
-function* runHeal(context: OrchestrationContext, version: { surge: boolean }): Step<HealOutput | void> {
+function* runHeal(context: OrchestrationContext, version: HealVersion): Step<HealOutput | void> {
   const input = context.df.getInput<HealInput>();
   const { stack } = input;
   const round = (input.round ?? 0) + 1;
@@ -110,7 +138,14 @@ function* runHeal(context: OrchestrationContext, version: { surge: boolean }): S
   const { status } = w;
   const pollMs = (input.pollSeconds ?? 30) * 1000;
   const claimWaits = { maxWaits: CLAIM_WAITS_PER_ROUND, retryMs: (input.claimRetrySeconds ?? 60) * 1000, who: "heal" };
-  const repairs: HealRound = { w, round, pollMs, verifyMinutes: input.verifyMinutes, surge: version.surge };
+  const repairs: HealRound = {
+    w,
+    round,
+    pollMs,
+    verifyMinutes: input.verifyMinutes,
+    surge: version.surge,
+    reuseLooks: version.reuseLooks,
+  };
   const next = (extra: Partial<HealInput> = {}) => {
     context.df.continueAsNew({
       ...input,
@@ -152,7 +187,8 @@ function* runHeal(context: OrchestrationContext, version: { surge: boolean }): S
   const deferredUntil: string[] = [];
   try {
     try {
-      assessment = yield* assess();
+      // v3: what the round just read is current unless it waited for another operation
+      assessment = yield* assess(version.reuseLooks && !free.waited ? take : undefined);
       if (assessment.plan.decisions.some((d) => d.action)) {
         const claimed = yield* claimAndWait(w, "claimForHeal", { holder: assessment.take.operation, ...claimWaits });
         if (claimed.outcome === "gone") return yield* gone();
@@ -165,7 +201,8 @@ function* runHeal(context: OrchestrationContext, version: { surge: boolean }): S
     }
     yield* recordDecisions(assessment);
 
-    // ---- 4. one node at a time
+    // ---- 4. one node at a time; the first starts on the look just taken (nothing ran on the nodes since)
+    let lookIsFresh = true;
     for (const decision of assessment.plan.decisions) {
       if (!decision.action) {
         if (assessment.observations.some((o) => o.name === decision.node && o.agent.busy === true)) {
@@ -181,7 +218,8 @@ function* runHeal(context: OrchestrationContext, version: { surge: boolean }): S
         }
         continue;
       }
-      const result = yield* repairNode(repairs, assessment, decision);
+      const result = yield* repairNode(repairs, assessment, decision, lookIsFresh);
+      lookIsFresh = false;
       if (result.final) outcomes.set(decision.node, result.outcome);
       else deferredUntil.push(w.now().toISOString());
     }
@@ -234,11 +272,11 @@ function* runHeal(context: OrchestrationContext, version: { surge: boolean }): S
     return holder ? { ok: false, running: holder } : { ok: true };
   }
 
-  /** Reads the inbox and the ledger, observes every node, routes the signals and decides. */
-  function* assess(): Step<Assessment> {
+  /** Reads the inbox and the ledger (unless `read` is current), observes every node, routes the signals and decides. */
+  function* assess(read?: typeof take): Step<Assessment> {
     status.phase = "observing";
     w.publish();
-    const current = yield* w.call("takeHealSignals", { stack });
+    const current = read ?? (yield* w.call("takeHealSignals", { stack }));
     if (!current.registered) throw new Error("the stack was torn down meanwhile");
     const { spec } = current;
     const nodes = yield* w.call("listWebNodes", { spec });
@@ -332,4 +370,5 @@ function* runHeal(context: OrchestrationContext, version: { surge: boolean }): S
 }
 
 df.app.orchestration(Names.orchestrators.healStack, healStack);
+df.app.orchestration(Names.orchestrators.healStackV2, healStackV2);
 df.app.orchestration(Names.orchestrators.healStackV1, healStackV1);

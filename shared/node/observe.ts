@@ -46,11 +46,14 @@ export async function observeWebNode(
     "unknown") as PowerState;
   const provisioning = (vm.provisioningState ?? "unknown").toLowerCase();
   const nicId = primaryNicId(vm.networkProfile?.networkInterfaces);
-  const privateIp = nicId ? await privateIpOf(factory, spec, nicId) : undefined;
-  const probe = privateIp
-    ? await probeOf(factory, spec, privateIp)
-    : { state: "unknown" as const, note: "no private IP" };
-  const agent = power === "running" && !options.skipAgent ? await agentHealth(factory, spec, vmName) : NO_AGENT;
+  // the outside look (NIC, probe) while the Run Command runs: neither waits for the other
+  const outside = (async () => {
+    const ip = nicId ? await privateIpOf(factory, spec, nicId) : undefined;
+    const reading: ProbeReading = ip ? await probeOf(factory, spec, ip) : { state: "unknown", note: "no private IP" };
+    return { ip, reading };
+  })();
+  const inside = power === "running" && !options.skipAgent ? agentHealth(factory, spec, vmName) : NO_AGENT;
+  const [{ ip: privateIp, reading: probe }, agent] = await Promise.all([outside, inside]);
   return {
     name: vmName,
     exists: true,

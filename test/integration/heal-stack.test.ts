@@ -59,6 +59,12 @@ function writes(spec: StackSpec, since = 0): JournalEntry[] {
 }
 
 const lastSeq = () => env.emulator.journal.list().at(-1)?.seq ?? 0;
+/** The agent commands run since `from` (an index into fleet.calls), as "web-1 health", "web-1 drain on". */
+const agentCallsSince = (from: number, vms?: string[]) =>
+  fleet.calls
+    .slice(from)
+    .filter((c) => !vms || vms.includes(c.vm))
+    .map((c) => `${c.vm} ${c.command}${c.command === "drain" ? ` ${c.args[0]}` : ""}`);
 const describeWrite = (w: JournalEntry) =>
   `${w.method} ${w.action ?? ""} ${w.path.replace(/^.*\/providers\//, "")}`.replace(/\s+/g, " ");
 const actions = (list: JournalEntry[], action: string, vm?: string) =>
@@ -96,11 +102,20 @@ describe("heal: availability set", () => {
     const [web1, web2] = vmNames(spec);
     fleet.adopt([web1, web2]);
     const since = lastSeq();
+    const calls = fleet.calls.length;
     fleet.break(web1, "tomcat-down");
     await deliver(spec, signal(spec, { node: web1, rule: "tomcat-down", summary: "Guacamole answers 502" }));
     await env.host.runUntilIdle();
 
     assertHealCompleted(spec);
+    // no health check twice: the one that corroborated the alert is the one the restart starts on,
+    // and the drain-off answer after a healthy look leaves only the probe to read (no Run Command)
+    assert.deepEqual(agentCallsSince(calls, [web1]), [
+      `${web1} health`,
+      `${web1} drain on`,
+      `${web1} health`,
+      `${web1} drain off`,
+    ]);
     const done = writes(spec, since);
     assert.deepEqual(done.map(describeWrite), [`POST restart Microsoft.Compute/virtualMachines/${web1}/restart`]);
     assert.equal(actions(done, "restart", web2).length, 0);
@@ -224,6 +239,44 @@ describe("heal: availability set", () => {
     );
     const custom = healStatus(spec)!.customStatusLog as HealStatus[];
     assert.ok(custom.some((s) => s.phase === "verifying" && s.lastAction?.step === "replace"));
+  });
+
+  test("a probe still down after the drain is off is looked at again in full before the node counts as healthy", async () => {
+    const spec = specOf("hllagprobe");
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    const calls = fleet.calls.length;
+    // Azure Monitor's DipAvailability lags the load balancer: the first reading after the drain is
+    // off still says down
+    const standIn = env.emulator.metrics.probeOf!;
+    let lagging = 1;
+    env.emulator.metrics.probeOf = (vm) => {
+      const value = standIn(vm);
+      if (vm.name !== web1 || value !== 100 || lagging === 0) return value;
+      lagging--;
+      return 0;
+    };
+    try {
+      fleet.break(web1, "tomcat-down");
+      await deliver(spec, signal(spec, { node: web1 }));
+      await env.host.runUntilIdle();
+    } finally {
+      env.emulator.metrics.probeOf = standIn;
+    }
+
+    assertHealCompleted(spec);
+    assert.equal(lagging, 0, "the probe was read after the drain was off");
+    assert.deepEqual(agentCallsSince(calls, [web1]), [
+      `${web1} health`,
+      `${web1} drain on`,
+      `${web1} health`,
+      `${web1} drain off`,
+      `${web1} health`,
+    ]);
+    const [attempt] = await attempts(spec, web1);
+    assert.deepEqual([attempt.step, attempt.outcome], ["restart", "succeeded"]);
+    assert.match(attempt.detail!, /agent healthy, probe 100 %/);
   });
 
   test("a deallocated VM is started: not a destructive step, not counted in the budget", async () => {
@@ -644,8 +697,23 @@ describe("heal: a person resumes what healing stopped", () => {
     const answer = await resume(spec.name, { overrideMinutes: 120 });
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.equal((answer.body.brakeWasHeld as Doc | null)?.reason, "unhealthy-share");
+    const calls = fleet.calls.length;
     await env.host.runUntilIdle();
 
+    // one look at both corroborates; the first repair starts on it, the second looks again first
+    // (its node may have changed while the first was repaired)
+    const ran = agentCallsSince(calls);
+    assert.deepEqual(new Set(ran.slice(0, 2)), new Set([`${web1} health`, `${web2} health`]), ran.join("\n"));
+    const [first, second] = ran[2] === `${web1} drain on` ? [web1, web2] : [web2, web1];
+    assert.deepEqual(ran.slice(2), [
+      `${first} drain on`,
+      `${first} health`,
+      `${first} drain off`,
+      `${second} health`,
+      `${second} drain on`,
+      `${second} health`,
+      `${second} drain off`,
+    ]);
     const done = writes(spec, since);
     assert.deepEqual(
       [actions(done, "restart", web1).length, actions(done, "restart", web2).length],
@@ -833,12 +901,21 @@ describe("heal: surge (room below fleet.max)", () => {
     const [web1, web2] = vmNames(spec);
     fleet.adopt([web1, web2]);
     const since = lastSeq();
+    const calls = fleet.calls.length;
     fleet.break(web1, "tomcat-down");
     await deliver(spec, signal(spec, { node: web1 }));
     await env.host.runUntilIdle();
 
     assertHealCompleted(spec);
     assert.deepEqual(vmNames(spec), [web1, web2]);
+    // the surge's first look is the verification's: room to surge costs the restart no Run Command
+    assert.deepEqual(agentCallsSince(calls, [web1]), [
+      `${web1} health`,
+      `${web1} drain on`,
+      `${web1} health`,
+      `${web1} drain off`,
+    ]);
+    assert.deepEqual(agentCallsSince(calls, [web2]), [`${web2} health`]);
     assert.deepEqual(writes(spec, since).map(describeWrite), [
       `POST restart Microsoft.Compute/virtualMachines/${web1}/restart`,
     ]);
