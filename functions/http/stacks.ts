@@ -27,14 +27,7 @@ import type { TeardownInput } from "../orchestrators/teardown-stack";
 import { certificateHostname } from "../../shared/graph/names";
 import { services } from "../services";
 import { guarded, json, operationUrl, problem, routeStackName } from "./respond";
-import {
-  claimStack,
-  createdIso,
-  instanceStatus,
-  StackMoveError,
-  startClaimed,
-  type ClaimKind,
-} from "../stack-claim";
+import { claimStack, createdIso, instanceStatus, StackMoveError, startClaimed, type ClaimKind } from "../stack-claim";
 import type { UpgradeInput } from "../orchestrators/upgrade-stack";
 import { classifyPut, releaseStatus } from "../../shared/upgrade/policy";
 import { StackNotFoundError } from "../../shared/store";

@@ -154,7 +154,9 @@ export const MYSQL_CONNECTOR_J = {
 } as const;
 
 export function guacamoleRelease(version: string = DEFAULT_GUACAMOLE_VERSION): GuacamoleRelease {
-  const release = Object.hasOwn(GUACAMOLE_RELEASES, version) ? GUACAMOLE_RELEASES[version] : Object.hasOwn(extraReleases, version)
+  const release = Object.hasOwn(GUACAMOLE_RELEASES, version)
+    ? GUACAMOLE_RELEASES[version]
+    : Object.hasOwn(extraReleases, version)
       ? extraReleases[version]
       : undefined;
   if (!release) {
