@@ -170,7 +170,6 @@ describe("rolling upgrade: 1.6.0 -> the test catalog's release on a 3-node fleet
     );
 
     const samples = sampleServing(stack);
-    let backupSeq = 0;
     let schemaSeq = 0;
     let schemaThroughServing: boolean | undefined;
     const onCommand = fleet.onCommand!;
@@ -194,7 +193,7 @@ describe("rolling upgrade: 1.6.0 -> the test catalog's release on a 3-node fleet
     const journal = env.emulator.journal.list();
     const backups = journal.filter((e) => e.method === "PUT" && /\/flexibleServers\/[^/]+\/backups\//i.test(e.path));
     assert.equal(backups.length, 1, "one on-demand backup");
-    backupSeq = backups[0].seq;
+    const backupSeq = backups[0].seq;
     assert.ok(backupSeq < schemaSeq, "the backup was taken before the schema upgrade");
     const newVmPuts = journal.filter(
       (e) => e.method === "PUT" && e.type === "Microsoft.Compute/virtualMachines" && /-web-4$/i.test(e.path),
