@@ -5,7 +5,10 @@
 // exposes it. So the request goes out through the pinned client's own pipeline (its credential,
 // retries, request timeout and trust store) at a stable api-version.
 import type { MySQLManagementFlexibleServerClient } from "@azure/arm-mysql-flexible";
-import { createHttpHeaders, createPipelineRequest } from "@azure/core-rest-pipeline";
+import type * as CoreRestPipeline from "@azure/core-rest-pipeline";
+import { onFirstUse } from "../load-on-use";
+
+const pipeline = onFirstUse<typeof CoreRestPipeline>("@azure/core-rest-pipeline");
 
 export const BACKUP_API_VERSION = "2023-12-30";
 
@@ -45,6 +48,7 @@ export async function takeOnDemandBackup(
     `/subscriptions/${encodeURIComponent(target.subscriptionId)}/resourceGroups/${encodeURIComponent(target.resourceGroup)}` +
     `/providers/Microsoft.DBforMySQL/flexibleServers/${encodeURIComponent(target.server)}/backups/${encodeURIComponent(target.backupName)}`;
   const url = `${armEndpoint.replace(/\/$/, "")}${path}?api-version=${BACKUP_API_VERSION}`;
+  const { createHttpHeaders, createPipelineRequest } = pipeline();
   const response = await client.sendRequest(
     createPipelineRequest({
       url,
