@@ -147,7 +147,10 @@ describe("schema-upgrade: Guacamole's upgrade scripts once, on the real 1.6.0 sc
     // the 1.99.0 script fails now (its table exists): a half-run upgrade
     const failed = await upgrade("1.98.0", TEST_RELEASE);
     assert.equal(failed.code, 1);
-    assert.match(failed.stderr, /the upgrade scripts \(upgrade-pre-1\.99\.0\.sql\) failed: restore the backup taken before/);
+    assert.match(
+      failed.stderr,
+      /the upgrade scripts \(upgrade-pre-1\.99\.0\.sql\) failed: restore the backup taken before/,
+    );
     assert.deepEqual(await marker(), [["1.98.0", "failed", TEST_RELEASE]]);
     const refused = await upgrade("1.98.0", TEST_RELEASE);
     assert.equal(refused.code, 1);
