@@ -116,6 +116,8 @@ interface Run {
   members: FleetMembers;
   record: UpgradeObserved;
   pollMs: number;
+  /** the stack graph as last built (its members' graph nodes are what removing one takes) */
+  graph?: StackGraph;
 }
 
 /** A new node, up and joined: what removing it again takes. */
@@ -366,6 +368,7 @@ function* addNode(run: Run, drained: boolean): Step<NewNode> {
   const before = run.members;
   const { members: next, ordinal } = withOneMore(before);
   const graph = yield* w.call("buildStackGraph", { spec, members: next });
+  run.graph = graph;
   const graphNodes = webNodeGraphNodes(graph, ordinal);
   const existing = yield* w.call("listWebNodes", { spec });
   // the new member counts from here on: a teardown or drift check in a crash window covers it
@@ -475,7 +478,12 @@ function* retire(run: Run, old: NodeSummary): Step<void> {
   w.status.node = old.name;
   w.publish();
   const ordinal = ordinalOfVm(spec, old.name);
-  const graph = yield* w.call("buildStackGraph", { spec, members: run.members });
+  // the graph the last new node was built with holds the old node too; else (remove-first) build it
+  const cached = run.graph;
+  const graph =
+    cached && ordinal !== undefined && cached.nodes.some((n) => n.key === `vm:web-${ordinal}`)
+      ? cached
+      : yield* w.call("buildStackGraph", { spec, members: run.members });
   const graphNodes =
     spec.fleet.mode === "availabilitySet" && ordinal !== undefined ? webNodeGraphNodes(graph, ordinal) : [];
   const left = yield* removeMember(run, [{ name: old.name, id: old.id }], graph, graphNodes, ordinal);

@@ -13,7 +13,12 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { HttpRequest, type HttpResponseInit } from "@azure/functions";
-import { fromRegistry, startDurableRpcServer, type DurableRpcServer } from "../../emulator/durable";
+import {
+  fromRegistry,
+  recordHistoryFixture,
+  startDurableRpcServer,
+  type DurableRpcServer,
+} from "../../emulator/durable";
 import { durableClientContextFor } from "../../emulator/durable/client/client-context";
 import { InstanceIds, Names } from "../../functions/names";
 import type { UpgradeOutput } from "../../functions/orchestrators/upgrade-stack";
@@ -151,6 +156,38 @@ async function runUpgrade(stack: string): Promise<UpgradeOutput> {
   return status.output as UpgradeOutput;
 }
 
+/**
+ * With JUMPGATE_RECORD_FIXTURES=1, keeps the upgrade's history as a fixture for the replay gate
+ * (test/orchestration/history-replay.test.ts); the web nodes' custom data is cut to a stub.
+ */
+function recordFixture(stack: string, scenario: string): void {
+  if (process.env.JUMPGATE_RECORD_FIXTURES !== "1") return;
+  const file = recordHistoryFixture(env.host, InstanceIds.upgrade(stack), { scenario });
+  const stub = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(stub)
+      : value && typeof value === "object"
+        ? Object.fromEntries(
+            Object.entries(value).map(([k, v]) => [
+              k,
+              k === "customData" && typeof v === "string" ? "I2Nsb3VkLWNvbmZpZwo=" : stub(v),
+            ]),
+          )
+        : value;
+  const fixture = JSON.parse(fs.readFileSync(file, "utf8")) as { history: Record<string, unknown>[] };
+  for (const event of fixture.history) {
+    for (const key of ["Input", "Result"]) {
+      if (typeof event[key] !== "string") continue;
+      try {
+        event[key] = JSON.stringify(stub(JSON.parse(event[key])));
+      } catch {
+        // not JSON: left as it is
+      }
+    }
+  }
+  fs.writeFileSync(file, `${JSON.stringify(fixture, null, 2)}\n`);
+}
+
 const conditionOf = (doc: Doc, type: string) =>
   (doc.conditions as { type: string; status: string; reason: string; message: string }[]).find((c) => c.type === type);
 
@@ -182,6 +219,7 @@ describe("rolling upgrade: 1.6.0 -> the test catalog's release on a 3-node fleet
     };
     const out = await runUpgrade(stack);
     stopSampling();
+    recordFixture(stack, "upgraded-availability-set");
     assert.equal(out.outcome, "succeeded", JSON.stringify(out));
 
     // never fewer than fleet.min serving; with room below fleet.max, never fewer than the fleet's size
@@ -329,6 +367,7 @@ describe("rolling upgrade: a failure at each step stops it and the old release k
       const out = await runUpgrade(stack);
       stopSampling();
       env.emulator.faults.clear();
+      if (c.step === "drain") recordFixture(stack, "drain-failed");
       assert.equal(out.outcome, "failed", JSON.stringify(out));
       assert.equal(out.step, c.step, out.message);
       assert.deepEqual(out.replaced, []);
