@@ -227,6 +227,11 @@ function* upgrade(run: Run): Step<void> {
   enter(run, "prepare");
   const boot = yield* w.call("prepareBootSource", { spec, version: to });
   record.bootSource = boot.source;
+  // a fleet that cannot lose a node and has no room for one more is refused before anything is done
+  const first = yield* observe(run);
+  const candidate = nodesToReplace(first, to)[0];
+  const room = candidate ? upgradeRoom(spec.fleet, run.members.size, first, candidate.name) : undefined;
+  if (room?.mode === "blocked") throw new StepFailure("prepare", room.reason);
   yield* w.call("recordUpgrade", {
     stack,
     upgrade: record,

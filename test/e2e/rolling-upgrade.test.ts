@@ -105,9 +105,9 @@ function vmNames(stack: string): string[] {
 }
 
 /** Deploys a 3-node stack at 1.6.0 through PUT. */
-async function deploy(stack: string): Promise<void> {
+async function deploy(stack: string, extra: Doc = {}): Promise<void> {
   newFleet();
-  const res = await put(stack, specOf(stack));
+  const res = await put(stack, specOf(stack, "1.6.0", extra));
   assert.equal(res.status, 202, JSON.stringify(res.body));
   await env.host.runUntilIdle();
   const id = (res.body.operation as { instanceId: string }).instanceId;
@@ -121,12 +121,19 @@ async function deploy(stack: string): Promise<void> {
 interface Sample {
   at: string;
   serving: string[];
+  /** the stack's VMs at that moment */
+  vms: number;
 }
+
+const vmNamesAt = (s: Sample) => s.vms;
 
 /** Counts the serving nodes at every agent command and after every ARM write, from now on. */
 function sampleServing(stack: string): Sample[] {
   const samples: Sample[] = [];
-  const take = (at: string) => samples.push({ at, serving: vmNames(stack).filter((vm) => fleet.inService(vm)) });
+  const take = (at: string) => {
+    const vms = vmNames(stack);
+    samples.push({ at, serving: vms.filter((vm) => fleet.inService(vm)), vms: vms.length });
+  };
   fleet.onCommand = (c) => take(`${c.command} ${c.vm}`);
   const journal = env.emulator.journal;
   const record = journal.record.bind(journal);
@@ -143,8 +150,8 @@ function stopSampling(): void {
   delete (env.emulator.journal as { record?: unknown }).record;
 }
 
-async function runUpgrade(stack: string): Promise<UpgradeOutput> {
-  const res = await put(stack, specOf(stack, TEST_RELEASE));
+async function runUpgrade(stack: string, extra: Doc = {}): Promise<UpgradeOutput> {
+  const res = await put(stack, specOf(stack, TEST_RELEASE, extra));
   assert.equal(res.status, 202, JSON.stringify(res.body));
   const operation = res.body.operation as { kind: string; instanceId: string };
   assert.equal(operation.kind, "upgrade");
@@ -325,6 +332,46 @@ describe("rolling upgrade: 1.6.0 -> the test catalog's release on a 3-node fleet
     const unknown = await put(stack, specOf(stack, "1.7.3"));
     assert.equal(unknown.status, 422);
     assert.match(JSON.stringify(unknown.body), /not in the pinned catalog/);
+  });
+});
+
+describe("rolling upgrade: a fleet at fleet.max", () => {
+  test("no room to surge: each old node goes first, and the others serving never drop below fleet.min", async () => {
+    const stack = "upg-atmax";
+    const atMax = { fleet: { mode: "availabilitySet", size: 3, min: 2, max: 3 } };
+    await deploy(stack, atMax);
+    const samples = sampleServing(stack);
+    const out = await runUpgrade(stack, atMax);
+    stopSampling();
+    assert.equal(out.outcome, "succeeded", JSON.stringify(out));
+    const fewest = Math.min(...samples.map((s) => s.serving.length));
+    assert.equal(fewest, 2, "one node fewer while each is replaced, never below fleet.min");
+    // never more VMs than fleet.max
+    assert.ok(samples.every((s) => vmNamesAt(s) <= 3));
+    assert.deepEqual(
+      vmNames(stack).map((vm) => [fleet.releaseOf(vm), fleet.inService(vm)]),
+      [
+        [TEST_RELEASE, true],
+        [TEST_RELEASE, true],
+        [TEST_RELEASE, true],
+      ],
+    );
+    assert.equal(fleet.schema.runs.length, 1);
+  });
+
+  test("size = min = max: refused before anything is done, nothing replaced", async () => {
+    const stack = "upg-tight";
+    const tight = { fleet: { mode: "availabilitySet", size: 3, min: 3, max: 3 } };
+    await deploy(stack, tight);
+    const out = await runUpgrade(stack, tight);
+    assert.equal(out.outcome, "failed");
+    assert.equal(out.step, "prepare");
+    assert.match(out.message ?? "", /raise fleet\.max by one/);
+    assert.equal(vmNames(stack).length, 3);
+    assert.ok(vmNames(stack).every((vm) => fleet.releaseOf(vm) === "1.6.0" && fleet.inService(vm)));
+    assert.equal(fleet.schema.runs.length, 0);
+    // refused before the backup: nothing was done
+    assert.equal((await get(stack)).lastBackup, null);
   });
 });
 
