@@ -172,7 +172,12 @@ export const upgradeStack: OrchestrationHandler = function* (context: Orchestrat
     record.state = "failed";
     record.step = step;
     record.message = message;
-    const left = run ? describeFleet(yield* observe(run), to) : "";
+    let left = "";
+    try {
+      if (run) left = describeFleet(yield* observe(run), to);
+    } catch (e) {
+      left = `the fleet could not be looked at (${failureMessage(e)})`;
+    }
     yield* w.call("recordUpgrade", {
       stack,
       upgrade: record,
