@@ -16,7 +16,7 @@ export function runningVersions(observed: StackObserved | undefined, deployedVer
 export type PutKind =
   /** a deploy as before: nothing deployed yet, or the release is what the fleet runs */
   | { kind: "deploy" }
-  /** a rolling upgrade from `from` (the oldest release running) to the spec's */
+  /** a rolling upgrade from `from` (the oldest release running other than the target) to the spec's */
   | { kind: "upgrade"; from: string; to: string }
   /** an upgrade together with other changes: refused, one at a time */
   | { kind: "refused"; detail: string };
@@ -48,7 +48,8 @@ export function classifyPut(
       detail: `guacamole.version ${to} would upgrade the nodes (they run ${running.join(", ")}), but rolling upgrades of a scale set fleet are not supported yet: the scale set's model keeps the custom data it was created with`,
     };
   }
-  return { kind: "upgrade", from: running[0], to };
+  // the oldest release that is not the target (a rollback's "from" is the newer one)
+  return { kind: "upgrade", from: running.find((v) => v !== to) ?? running[0], to };
 }
 
 function sameApartFromVersion(a: StackSpec, b: StackSpec): boolean {
