@@ -19,6 +19,7 @@ import type { Emulator } from "../emulator/arm/emulator";
 import { actionCount } from "../emulator/arm/providers/compute";
 import type { RunCommandInput, RunCommandResultRaw } from "../emulator/arm/run-command";
 import type { ResourceDoc } from "../emulator/arm/types";
+import { decodeCustomData } from "../shared/node/cloud-init";
 import { APP_USERS, NODE_AGENT_PATH } from "../shared/node/constants";
 
 /** Makes a node root holding the stand-in agent; remove it with fs.rmSync(root, {recursive: true}). */
@@ -89,6 +90,65 @@ export class StandInFleet {
 
   constructor(private readonly emulator: Emulator) {
     emulator.metrics.probeOf = (vm) => this.probe(vm);
+  }
+
+  /**
+   * The stack's database as the fleet shares it, for `schema-upgrade`: the release its schema is at,
+   * whether an upgrade is under way, and every run of upgrade scripts (the real command's guard and
+   * scripts are tested against MariaDB in schema-upgrade.test.ts; this keeps the same contract).
+   */
+  readonly schema: {
+    version: string;
+    state: "ready" | "upgrading" | "failed";
+    runs: { vm: string; from: string; to: string }[];
+  } = {
+    version: "1.6.0",
+    state: "ready",
+    runs: [],
+  };
+  /** commands that fail (exit 1) on a VM (or any VM: "*"), each while its count lasts */
+  private readonly failing = new Map<string, number>();
+  /** called with every command before it is answered (a test samples the fleet there) */
+  onCommand?: (call: AgentCall) => void;
+
+  /** Scripts every VM created from now on too (new VMs of a scale-out, surge or upgrade): they start with no database credentials. */
+  scriptNewVms(): void {
+    this.emulator.runCommand.fallback = (vm, input) => this.answer(vm, input);
+    for (const vm of this.emulator.store.all().filter(isVm)) this.scripted.add(vm.name.toLowerCase());
+    this.everyVm = true;
+  }
+  private everyVm = false;
+
+  /** `command` fails on `vmName` ("*": any VM) the next `times` times, as the agent fails: exit 1, a reason on stderr. */
+  failCommand(command: string, vmName = "*", times = Number.POSITIVE_INFINITY): void {
+    this.failing.set(`${vmName.toLowerCase()} ${command}`, times);
+  }
+
+  /** The Guacamole release a VM was created to run: the version its custom data installs (1.6.0 when it says none). */
+  releaseOf(vmName: string): string {
+    return this.release(this.vm(vmName));
+  }
+
+  /** Whether the load balancer sends the VM clients: its agent is healthy and it is not drained. */
+  inService(vmName: string): boolean {
+    const vm = this.emulator.store.all().find((d) => isVm(d) && d.name.toLowerCase() === vmName.toLowerCase());
+    return vm !== undefined && this.probe(vm) === 100;
+  }
+
+  private release(vm: ResourceDoc): string {
+    const data = this.emulator.store.getSecret(vm.id, "properties.osProfile.customData");
+    if (typeof data !== "string") return "1.6.0";
+    return /JUMPGATE_GUACAMOLE_VERSION=['"]?([0-9.]+)/.exec(decodeCustomData(data))?.[1] ?? "1.6.0";
+  }
+
+  private injectedFailure(vm: ResourceDoc, command: string): RunCommandResultRaw | undefined {
+    for (const key of [`${vm.name.toLowerCase()} ${command}`, `* ${command}`]) {
+      const left = this.failing.get(key);
+      if (left === undefined || left <= 0) continue;
+      this.failing.set(key, left - 1);
+      return { exitCode: 1, stdout: "", stderr: `jumpgate-node: error: ${command} failed (injected by the test)\n` };
+    }
+    return undefined;
   }
 
   /** Scripts every VM that exists now (their disks count as set up by the deploy). */
@@ -178,7 +238,7 @@ export class StandInFleet {
   }
 
   private probe(vm: ResourceDoc): number | undefined {
-    if (!this.scripted.has(vm.name.toLowerCase())) return undefined;
+    if (!this.everyVm && !this.scripted.has(vm.name.toLowerCase())) return undefined;
     const h = this.health(vm);
     return h.healthy && !h.faults.includes("hung") && !this.disk(vm).draining ? 100 : 0;
   }
@@ -213,7 +273,11 @@ export class StandInFleet {
 
   private async answer(vm: ResourceDoc, input: RunCommandInput): Promise<RunCommandResultRaw> {
     const [command = "", ...args] = agentWords(input.script.join("\n"));
-    this.calls.push({ vm: vm.name, vmId: vmIdOf(vm), command, args });
+    const call = { vm: vm.name, vmId: vmIdOf(vm), command, args };
+    this.onCommand?.(call);
+    this.calls.push(call);
+    const injected = this.injectedFailure(vm, command);
+    if (injected) return injected;
     const faults = this.active(vm).map((f) => f.fault);
     if (faults.includes("hung")) {
       throw Object.assign(new Error(`VM '${vm.name}' has not reported status for VM agent or extensions.`), {
@@ -245,7 +309,7 @@ export class StandInFleet {
             selfSigned: true,
           },
           checks: h.checks,
-          installed: { guacamole: "1.6.0", tomcat: "9.0", installedAt: "2026-01-01T00:00:00Z" },
+          installed: { guacamole: this.release(vm), tomcat: "9.0", installedAt: "2026-01-01T00:00:00Z" },
           node: vm.name,
           time: new Date().toISOString(),
         };
@@ -272,10 +336,42 @@ export class StandInFleet {
         disk.certificate = args[args.indexOf("--secret") + 1];
         return ok({ installed: true, changed: true });
       }
+      case "schema-upgrade": {
+        const from = args[args.indexOf("--from") + 1];
+        const to = args[args.indexOf("--to") + 1];
+        const { schema } = this;
+        if (schema.state !== "ready") {
+          return {
+            exitCode: 1,
+            stdout: "",
+            stderr: `jumpgate-node: error: an earlier schema upgrade is ${schema.state}\n`,
+          };
+        }
+        if (compareReleases(schema.version, to) >= 0) {
+          return ok({ upgraded: false, version: schema.version, from, applied: [] });
+        }
+        if (schema.version !== from) {
+          return {
+            exitCode: 1,
+            stdout: "",
+            stderr: `jumpgate-node: error: the schema is at ${schema.version}, not ${from}\n`,
+          };
+        }
+        schema.runs.push({ vm: vm.name, from, to });
+        schema.version = to;
+        return ok({ upgraded: true, version: to, from, applied: [`upgrade-pre-${to}.sql`] });
+      }
       default:
         return ok({ changed: [] });
     }
   }
+}
+
+function compareReleases(a: string, b: string): number {
+  const pa = a.split(".").map(Number);
+  const pb = b.split(".").map(Number);
+  for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  return 0;
 }
 
 /** The agent's command and arguments from a Run Command script (each word single-quoted). */

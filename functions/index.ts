@@ -11,6 +11,7 @@ import "./orchestrators/rotate-database";
 import "./orchestrators/renew-certificate";
 import "./orchestrators/break-glass";
 import "./orchestrators/connection-sync";
+import "./orchestrators/upgrade-stack";
 import "./http/stacks";
 import "./http/events";
 import "./http/alerts";

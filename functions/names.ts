@@ -21,6 +21,7 @@ export const Names = {
     renewCertificate: "renewCertificate",
     breakGlass: "breakGlass",
     syncConnections: "syncConnections",
+    upgradeStack: "upgradeStack",
   },
   activities: {
     buildStackGraph: "buildStackGraph",
@@ -86,6 +87,9 @@ export const Names = {
     planConnectionSync: "planConnectionSync",
     applyConnections: "applyConnections",
     recordConnections: "recordConnections",
+    prepareBootSource: "prepareBootSource",
+    backupDatabase: "backupDatabase",
+    recordUpgrade: "recordUpgrade",
   },
   http: {
     putStack: "putStack",
@@ -134,6 +138,7 @@ export function isOperationOf(stack: string, instanceId: string): boolean {
       InstanceIds.certificate,
       InstanceIds.breakGlass,
       InstanceIds.connections,
+      InstanceIds.upgrade,
     ].some((id) => id(stack) === instanceId)
   ) {
     return true;
@@ -161,4 +166,6 @@ export const InstanceIds = {
   breakGlass: (stack: string) => `break-glass-${stack}`,
   /** singleton: the stack's connection sync started by the timer or a request (a deploy runs its own inside) */
   connections: (stack: string) => `connections-${stack}`,
+  /** singleton: the stack's rolling upgrade of the Guacamole release (a PUT that changes guacamole.version) */
+  upgrade: (stack: string) => `upgrade-${stack}`,
 } as const;

@@ -14,7 +14,7 @@ import type { StackSpec } from "../shared/spec/types";
 import { appUserForNewNode } from "../shared/node/join";
 import { services } from "./services";
 
-export type ClaimKind = "deploy" | "teardown" | "reconcile" | "plan";
+export type ClaimKind = "deploy" | "teardown" | "reconcile" | "plan" | "upgrade";
 
 /**
  * How long a claim a request wrote stays live while its orchestration does not exist yet. The

@@ -36,6 +36,43 @@ export interface StackObserved {
   database?: DatabaseObserved;
   /** sign-in with Entra ID as last applied: the nodes' settings, the groups, guacadmin (shared/access) */
   access?: AccessObserved;
+  /** the last rolling upgrade of the Guacamole release (functions/orchestrators/upgrade-stack.ts) */
+  upgrade?: UpgradeObserved;
+  /** the last on-demand backup of the flexible server Jumpgate took (before an upgrade) */
+  lastBackup?: BackupObserved;
+}
+
+/** An on-demand backup of the stack's flexible server: names and times only. */
+export interface BackupObserved {
+  /** the backup's name as Azure gave it, and its ARM id */
+  name: string;
+  id: string;
+  /** when the server says the backup completed (ISO 8601), when it says */
+  completedTime?: string;
+  /** why it was taken, e.g. "before upgrading Guacamole 1.6.0 -> 1.7.0" */
+  reason: string;
+  /** the operation that took it */
+  instanceId: string;
+}
+
+/** A rolling upgrade: where it is, or how it ended and why. */
+export interface UpgradeObserved {
+  from: string;
+  to: string;
+  instanceId: string;
+  startedAt: string;
+  state: "running" | "succeeded" | "failed";
+  /** the step it is at, or the one that failed: prepare, backup, bring-up, schema, drain, remove, record */
+  step: string;
+  /** how it ended, one line (the failure's cause) */
+  message?: string;
+  finishedAt?: string;
+  /** where the new nodes booted from: "source" (the installer builds at first boot) or "image" */
+  bootSource?: "source" | "image";
+  /** Guacamole's upgrade scripts, run once through `through` */
+  schema?: { upgraded: boolean; applied: string[]; through: string; version: string };
+  /** old node -> the new node that took its place, in order */
+  replaced: { old: string; new: string }[];
 }
 
 /**

@@ -15,6 +15,7 @@ import * as registry from "./registry";
 import * as resources from "./resources";
 import * as rotation from "./rotation";
 import * as scale from "./scale";
+import * as upgrade from "./upgrade";
 
 export const activities = {
   // the resource graph
@@ -90,4 +91,8 @@ export const activities = {
   planConnectionSync: connections.planConnectionSyncActivity,
   applyConnections: connections.applyConnectionsActivity,
   recordConnections: connections.recordConnectionsActivity,
+  // the rolling upgrade
+  prepareBootSource: upgrade.prepareBootSourceActivity,
+  backupDatabase: upgrade.backupDatabaseActivity,
+  recordUpgrade: upgrade.recordUpgradeActivity,
 } satisfies Record<keyof typeof Names.activities, (input: never) => Promise<unknown>>;

@@ -27,7 +27,9 @@ import type { TeardownInput } from "../orchestrators/teardown-stack";
 import { certificateHostname } from "../../shared/graph/names";
 import { services } from "../services";
 import { guarded, json, operationUrl, problem, routeStackName } from "./respond";
-import { claimStack, instanceStatus, StackMoveError, startClaimed, type ClaimKind } from "../stack-claim";
+import { claimStack, createdIso, instanceStatus, StackMoveError, startClaimed, type ClaimKind } from "../stack-claim";
+import type { UpgradeInput } from "../orchestrators/upgrade-stack";
+import { classifyPut, releaseStatus } from "../../shared/upgrade/policy";
 import { StackNotFoundError } from "../../shared/store";
 import { refuseAcmeDirectory } from "./acme-directory";
 import { followSpecFleet } from "../fleet-reset";
@@ -67,6 +69,12 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
 
   const requested = new Date();
   const at = compactTime(requested);
+  // a deployed stack whose nodes do not all run the spec's release is upgraded, not deployed
+  const put = classifyPut(await s.registry.get(route.name), spec);
+  if (put.kind === "refused") {
+    return problem(validationProblem([{ pointer: "/guacamole/version", detail: put.detail }]));
+  }
+  if (put.kind === "upgrade") return startUpgrade(request, context, route.name, spec, put);
   const current = (await s.certificates.get(route.name)).current;
   let claim;
   try {
@@ -98,6 +106,38 @@ export async function putStack(request: HttpRequest, context: InvocationContext)
   });
   context.log(`deploy of stack ${route.name} generation ${claim.generation} started as ${claim.instanceId}`);
   return accepted(request, route.name, "deploy", claim.instanceId, { generation: claim.generation });
+}
+
+/** Starts the stack's rolling upgrade (upgrade-<stack>) under a claim that stores the spec, as a deploy's does. */
+async function startUpgrade(
+  request: HttpRequest,
+  context: InvocationContext,
+  name: string,
+  spec: StackSpec,
+  put: { from: string; to: string },
+): Promise<HttpResponseInit> {
+  const client = df.getClient(context);
+  const instanceId = InstanceIds.upgrade(name);
+  const previous = await instanceStatus(client, instanceId);
+  let claim;
+  try {
+    claim = await claimStack(client, name, "upgrade", {
+      spec,
+      instanceIdFor: () => instanceId,
+      ...(previous ? { previousRun: createdIso(previous) } : {}),
+    });
+  } catch (e) {
+    if (e instanceof StackMoveError) return problem(stackMoveProblem(name, e.changes));
+    throw e;
+  }
+  if (!claim.ok) return problem(conflictProblem(claim.running));
+  const input: UpgradeInput = { stack: name, from: put.from, to: put.to };
+  await startClaimed(name, claim, () => client.startNew(Names.orchestrators.upgradeStack, { instanceId, input }));
+  context.log(`upgrade of stack ${name} from Guacamole ${put.from} to ${put.to} started as ${instanceId}`);
+  return accepted(request, name, "upgrade", instanceId, {
+    generation: claim.generation,
+    upgrade: { from: put.from, to: put.to },
+  });
 }
 
 export async function deleteStack(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -199,6 +239,8 @@ export async function getStack(request: HttpRequest, context: InvocationContext)
     desired: record.spec,
     observed: record.observed,
     conditions: record.conditions,
+    guacamole: releaseStatus(record.spec, record.observed),
+    lastBackup: record.observed?.lastBackup ?? null,
     credentials: credentialSummary(record.observed, record.spec.policies.rotation, new Date()),
     access: accessSummary(record.spec, record.observed?.access, {
       publicHostname: publicHostnameOf(record.spec),

@@ -169,6 +169,9 @@ install_guacamole() {
   install -m 0640 "$jdbc/mysql/guacamole-auth-jdbc-mysql-$version.jar" "$GUACAMOLE_HOME/extensions/"
   install -d -m 0755 "$SCHEMA_DIR"
   install -m 0644 "$jdbc"/mysql/schema/*.sql "$SCHEMA_DIR/"
+  # for `jumpgate-node schema-upgrade`
+  install -d -m 0755 "$SCHEMA_DIR/upgrade"
+  if [[ -d $jdbc/mysql/schema/upgrade ]]; then install -m 0644 -t "$SCHEMA_DIR/upgrade" "$jdbc"/mysql/schema/upgrade/*.sql; fi
   rm -rf "$jdbc"
 
   # the OpenID extension of the SSO bundle, where Guacamole does not load it: `jumpgate-node sign-in`

@@ -14,6 +14,7 @@ export type AgentCommand =
   | "db-user"
   | "sql"
   | "bootstrap-db"
+  | "schema-upgrade"
   | "init"
   | "sign-in"
   | "access-groups"
@@ -29,6 +30,7 @@ export const AGENT_COMMANDS: readonly AgentCommand[] = [
   "db-user",
   "sql",
   "bootstrap-db",
+  "schema-upgrade",
   "init",
   "sign-in",
   "access-groups",
@@ -67,7 +69,7 @@ export const SETTLED = "settled";
 
 /**
  * What an agent command needs handed over: the admin password for the commands that act as the
- * database admin (`sql`, `bootstrap-db`, `db-user set-password`, which sets an app user's password
+ * database admin (`sql`, `bootstrap-db`, `schema-upgrade`, `db-user set-password`, which sets an app user's password
  * when its login fails), the given version of it for `db-user test --user admin`, and guacadmin's
  * password for `bootstrap-db` (its latest version) and `guacadmin set-password --version V` (that
  * version). `bootstrap-db --check` and everything else (sign-in, access-groups and the other
@@ -85,6 +87,7 @@ export function handedSecrets(command: string, args: readonly string[]): HandedS
   };
   switch (command) {
     case "sql":
+    case "schema-upgrade":
       return [admin(SETTLED)];
     case "bootstrap-db":
       if (args.includes("--check")) return [];

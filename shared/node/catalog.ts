@@ -74,6 +74,50 @@ export const GUACAMOLE_RELEASES: Readonly<Record<string, GuacamoleRelease>> = {
 export const DEFAULT_GUACAMOLE_VERSION = "1.6.0";
 
 /**
+ * Releases a test or sandbox adds beside the pinned ones (`useExtraGuacamoleReleases`): stand-in
+ * artifacts for a version the production catalog does not have yet, so an upgrade can be exercised.
+ * Empty in a deployed app: nothing in it is ever read from configuration or a request.
+ */
+let extraReleases: Readonly<Record<string, GuacamoleRelease>> = {};
+
+/**
+ * Adds releases to the catalog for this process (tests and the sandbox only: their digests are of
+ * stand-in artifacts). A version of the production catalog cannot be replaced. Returns the undo.
+ */
+export function useExtraGuacamoleReleases(releases: readonly GuacamoleRelease[]): () => void {
+  for (const r of releases) {
+    if (GUACAMOLE_RELEASES[r.version]) throw new Error(`Guacamole ${r.version} is pinned in the production catalog`);
+  }
+  const before = extraReleases;
+  extraReleases = { ...before, ...Object.fromEntries(releases.map((r) => [r.version, r])) };
+  return () => {
+    extraReleases = before;
+  };
+}
+
+/** Every Guacamole version a stack may run: the pinned catalog and any releases a test added. */
+export function catalogVersions(): string[] {
+  return [...Object.keys(GUACAMOLE_RELEASES), ...Object.keys(extraReleases)].sort(compareVersions);
+}
+
+/** Orders dotted release versions numerically ("1.6.0" < "1.10.0"); a suffix orders after the plain version. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.-]/);
+  const pb = b.split(/[.-]/);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i];
+    const y = pb[i];
+    if (x === undefined || y === undefined) return x === undefined ? -1 : 1;
+    const nx = /^\d+$/.test(x) ? Number(x) : NaN;
+    const ny = /^\d+$/.test(y) ? Number(y) : NaN;
+    if (!Number.isNaN(nx) && !Number.isNaN(ny)) {
+      if (nx !== ny) return nx - ny;
+    } else if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/**
  * Tomcat 9 from Apache (Guacamole 1.6 is javax-based and Ubuntu 24.04 ships no tomcat9 package).
  * Bumping it is a catalog change: new nodes pick it up, existing ones on replacement.
  */
@@ -110,11 +154,13 @@ export const MYSQL_CONNECTOR_J = {
 } as const;
 
 export function guacamoleRelease(version: string = DEFAULT_GUACAMOLE_VERSION): GuacamoleRelease {
-  const release = GUACAMOLE_RELEASES[version];
+  const release = Object.hasOwn(GUACAMOLE_RELEASES, version)
+    ? GUACAMOLE_RELEASES[version]
+    : Object.hasOwn(extraReleases, version)
+      ? extraReleases[version]
+      : undefined;
   if (!release) {
-    throw new Error(
-      `Guacamole ${version} is not in the catalog (known: ${Object.keys(GUACAMOLE_RELEASES).join(", ")})`,
-    );
+    throw new Error(`Guacamole ${version} is not in the catalog (known: ${catalogVersions().join(", ")})`);
   }
   return release;
 }

@@ -53,6 +53,8 @@ export interface NodeHealth {
   certificate?: { serial?: string; notAfter?: string };
   /** the digest of the sign-in settings its Guacamole has (null: none; absent: an agent older than sign-in) */
   signInDigest?: string | null;
+  /** the Guacamole release its installer put on it (absent until installed) */
+  guacamoleVersion?: string;
 }
 
 /** One look at one web node: the VM as ARM reports it, its load balancer probe and its agent. */
@@ -93,6 +95,8 @@ export interface NodeSummary {
   /** failing checks, e.g. ["database: access denied"] */
   problems: string[];
   certificate?: { serial?: string; notAfter?: string };
+  /** the Guacamole release it runs, as its agent reported it */
+  guacamoleVersion?: string;
   checkedAt: string;
 }
 
@@ -144,7 +148,14 @@ export function nodeHealth(result: AgentCommandResult): NodeHealth {
     ...(doc.signIn && (typeof doc.signIn.digest === "string" || doc.signIn.digest === null)
       ? { signInDigest: doc.signIn.digest }
       : {}),
+    ...guacamoleVersionOf(doc),
   };
+}
+
+function guacamoleVersionOf(doc: HealthDocument): { guacamoleVersion?: string } {
+  const installed = doc.installed as { guacamole?: unknown } | null | undefined;
+  const version = installed && typeof installed === "object" ? installed.guacamole : undefined;
+  return typeof version === "string" && /^[0-9A-Za-z.-]{1,32}$/.test(version) ? { guacamoleVersion: version } : {};
 }
 
 /** The node in a few words, from what its agent said (`extra`: what else the caller knows of it). */
@@ -164,6 +175,7 @@ export function summarize(
     ...(health.liveSessions !== undefined ? { liveSessions: health.liveSessions } : {}),
     problems: health.problems,
     ...(health.certificate ? { certificate: health.certificate } : {}),
+    ...(health.guacamoleVersion ? { guacamoleVersion: health.guacamoleVersion } : {}),
     checkedAt: typeof at === "string" ? at : at.toISOString(),
   };
 }

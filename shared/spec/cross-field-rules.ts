@@ -4,6 +4,7 @@
 import { cidrContains, cidrOverlaps, parseCidr, type Cidr } from "../ipv4";
 import { ACCESS_CROSS_FIELD_RULES, accessRules } from "./access-rules";
 import { CONNECTION_CROSS_FIELD_RULES, connectionRules } from "./connection-rules";
+import { catalogVersions } from "../node/catalog";
 import type { StackSpec } from "./types";
 import {
   Context,
@@ -119,6 +120,10 @@ export const CROSS_FIELD_RULES: readonly { keyword: string; rule: string }[] = [
   { keyword: "fleetBounds", rule: "`fleet.min` ≤ `fleet.size` ≤ `fleet.max`." },
   { keyword: "zonesNeedScaleSet", rule: '`fleet.zones` may only be set with `fleet.mode` `"scaleSet"`.' },
   {
+    keyword: "catalogVersion",
+    rule: "`guacamole.version` is a version of the pinned, checksummed catalog (today 1.6.0).",
+  },
+  {
     keyword: "highAvailabilityTier",
     rule: '`database.highAvailability` other than `"Disabled"` needs `database.tier` `"GeneralPurpose"` or `"MemoryOptimized"`.',
   },
@@ -152,6 +157,7 @@ export const SEMANTIC_RULES: readonly SemanticRule[] = [
   adminSourceRanges,
   fleetBounds,
   zonesNeedScaleSet,
+  catalogVersion,
   highAvailabilityNeedsTier,
   skuMatchesTier,
   acmeChallenge,
@@ -284,6 +290,21 @@ function zonesNeedScaleSet(rules: RuleContext): SpecError[] {
       pointer: rules.locate(P.fleetZones),
       detail: `fleet.zones needs fleet.mode "scaleSet", but the mode is ${rules.shown(P.fleetMode, mode)}; an availability set spreads nodes over fault domains instead of zones`,
       keyword: "zonesNeedScaleSet",
+    },
+  ];
+}
+
+function catalogVersion(rules: RuleContext): SpecError[] {
+  const pointer = "/guacamole/version";
+  if (!rules.usable(pointer)) return [];
+  const { version } = rules.spec.guacamole;
+  const known = catalogVersions();
+  if (known.includes(version)) return [];
+  return [
+    {
+      pointer,
+      detail: `guacamole.version ${rules.shown(pointer, version)} is not in the pinned catalog; known versions: ${known.join(", ")}`,
+      keyword: "catalogVersion",
     },
   ];
 }

@@ -225,6 +225,11 @@ const PATTERN_RULES = new Map<string, PatternExplainer>([
     SCHEMA_PROPERTIES.tls.properties.acme.properties.directoryUrl.pattern,
     (label, value) => `${label} must be an https:// URL, got ${describeValue(value)}`,
   ],
+  [
+    SCHEMA_PROPERTIES.guacamole.properties.version.pattern,
+    (label, value) =>
+      `${label} must be a Guacamole release such as "1.6.0" (three numbers), got ${describeValue(value)}`,
+  ],
 ]);
 
 /** Says which naming rule a stack name breaks, since users can't be expected to read the regex. */

@@ -303,7 +303,13 @@ export const STACK_SPEC_SCHEMA = {
       default: {},
       description: "The Apache Guacamole release the web nodes run.",
       properties: {
-        version: { enum: ["1.6.0"], default: "1.6.0", description: "A version of the pinned, checksummed catalog." },
+        version: {
+          type: "string",
+          pattern: "^[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}$",
+          default: "1.6.0",
+          description:
+            "A version of the pinned, checksummed catalog (today 1.6.0). Changing it on a deployed stack upgrades it (see Upgrading).",
+        },
       },
     },
     access: {

@@ -44,6 +44,7 @@ export const OPERATION_KINDS = [
   "rotate-certificate",
   "rotate-database",
   "break-glass",
+  "upgrade",
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 

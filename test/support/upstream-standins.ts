@@ -37,6 +37,8 @@ export interface StandInOptions {
   /** guacd's compiled-in configuration file when configure gets no --with-guacd-conf */
   defaultGuacdConf: string;
   guacamoleVersion?: string;
+  /** the JDBC bundle's mysql/schema/upgrade/ scripts (file name -> SQL); the committed 1.6.0 bundle has none here */
+  upgradeScripts?: Record<string, string>;
 }
 
 /** The uid and gid automake's `make dist` records: the release manager's, an ordinary account. */
@@ -55,7 +57,7 @@ export function buildUpstreamStandIns(dir: string, options: StandInOptions): Sta
     ),
     TOMCAT: tomcat(dir, out(`apache-tomcat-${TOMCAT.version}.tar.gz`)),
     GUACAMOLE_WAR: guacamoleWar(dir, out(`guacamole-${version}.war`), version),
-    GUACAMOLE_AUTH_JDBC: authJdbc(dir, out(`guacamole-auth-jdbc-${version}.tar.gz`), version),
+    GUACAMOLE_AUTH_JDBC: authJdbc(dir, out(`guacamole-auth-jdbc-${version}.tar.gz`), version, options.upgradeScripts),
     GUACAMOLE_AUTH_SSO: authSso(dir, out(`guacamole-auth-sso-${version}.tar.gz`), version),
     MYSQL_CONNECTOR_J: connectorJ(dir, out(`mysql-connector-j-${MYSQL_CONNECTOR_J.version}.zip`)),
   };
@@ -193,7 +195,7 @@ function guacamoleWar(base: string, file: string, version: string): string {
   return zip(staging, path.join(staging, "war"), ".", file);
 }
 
-function authJdbc(base: string, file: string, version: string): string {
+function authJdbc(base: string, file: string, version: string, upgrade: Record<string, string> = {}): string {
   const top = `guacamole-auth-jdbc-${version}`;
   const tree: Tree = {
     "mysql/": { mode: 0o755 },
@@ -204,6 +206,9 @@ function authJdbc(base: string, file: string, version: string): string {
   for (const name of fs.readdirSync(schema).filter((n) => n.endsWith(".sql"))) {
     tree[`mysql/schema/${name}`] = { mode: 0o644, content: fs.readFileSync(path.join(schema, name), "utf8") };
   }
+  if (Object.keys(upgrade).length > 0) tree["mysql/schema/upgrade/"] = { mode: 0o755 };
+  for (const [name, content] of Object.entries(upgrade))
+    tree[`mysql/schema/upgrade/${name}`] = { mode: 0o644, content };
   return tar(stage(base, top, tree), top, file, 0, "gnu");
 }
 

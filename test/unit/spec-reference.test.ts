@@ -179,6 +179,7 @@ describe("stack spec reference", () => {
     adminSourceRange: { input: { ...base, network: { adminSourceRanges: ["0.0.0.0/0"] } } },
     fleetBounds: { input: { ...base, fleet: { size: 5 } } },
     zonesNeedScaleSet: { input: { ...base, fleet: { zones: ["1"] } } },
+    catalogVersion: { input: { ...base, guacamole: { version: "1.5.5" } } },
     highAvailabilityTier: { input: { ...base, database: { highAvailability: "ZoneRedundant" } } },
     skuMatchesTier: { input: { ...base, database: { skuName: "Standard_D2ds_v4" } } },
     acmeDnsZone: { input: { ...base, tls: { hostname: "jump.example.com", acme: { challenge: "dns-01" } } } },
