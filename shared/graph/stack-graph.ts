@@ -33,6 +33,7 @@ import {
   STORAGE_API_VERSION,
   STORAGE_SERVICE_ENDPOINT,
 } from "./recordings-graph";
+import { nodeImageNodes } from "./image-graph";
 
 /**
  * The ARM api-version of each node kind. Resource groups go through the SDK's `resourceGroups`
@@ -110,6 +111,7 @@ export function buildStackGraph(spec: StackSpec, ctx: StackGraphContext): StackG
   const b = new GraphBuilder(spec, names, ctx);
   b.network();
   b.nodes.push(...recordingStorageNodes(spec, names, stackTags(spec)));
+  b.nodes.push(...nodeImageNodes(spec, stackTags(spec)));
   b.keyVault();
   b.recordingReader();
   b.database();

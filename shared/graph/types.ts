@@ -30,7 +30,10 @@ export type ResourceKind =
   | "blobService"
   | "blobContainer"
   | "immutabilityPolicy"
-  | "managementPolicy";
+  | "managementPolicy"
+  // the node image's gallery and image definition (shared/graph/image-graph.ts)
+  | "gallery"
+  | "galleryImage";
 
 /** A value known only at apply time: read from a dependency's current ARM document. */
 export interface ValueRef {
