@@ -12,6 +12,7 @@
 // contract (health JSON, exit 1 when unhealthy; drain; db-credentials; install-cert), and the
 // emulator's load balancer probe metric follows the same model. A new disk (a replacement or a
 // reimage) has no database credentials until `db-credentials` runs, like a real first boot.
+import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -292,4 +293,100 @@ function isVm(d: ResourceDoc): boolean {
 function vmIdOf(vm: ResourceDoc): string {
   const vmId = (vm.properties as { vmId?: unknown }).vmId;
   return typeof vmId === "string" ? vmId : vm.id;
+}
+
+/** How a stand-in image builder's bake ends. */
+export type BakeOutcome =
+  /** baked.json with this digest appears at the `afterPolls`-th image-status (default 1) */
+  | { bakes: string; afterPolls?: number }
+  /** cloud-init gives up with this error (the installer failed) */
+  | { fails: string }
+  /** the bake never finishes */
+  | { never: true };
+
+/**
+ * Node image builders where no VM boots: each answers Run Command with the REAL agent
+ * (infra/node/jumpgate-node image-status / image-seal) in a sandbox of its own, where the bake is
+ * played by this class (baked.json written, or cloud-init's status saying error) and cloud-init and
+ * waagent are stubs that record their calls. `calls` has every agent command, `sealed` the builders
+ * whose waagent was asked to deprovision.
+ */
+export class StandInImageBuilders {
+  readonly calls: AgentCall[] = [];
+  readonly sealed: string[] = [];
+  private readonly outcomes = new Map<string, BakeOutcome>();
+  private readonly polls = new Map<string, number>();
+
+  constructor(
+    private readonly emulator: Emulator,
+    private readonly agentPath: string,
+  ) {}
+
+  /** The builder VM `vmName` (it may not exist yet) bakes, fails or never finishes. */
+  bake(vmName: string, outcome: BakeOutcome): void {
+    this.outcomes.set(vmName.toLowerCase(), outcome);
+    this.emulator.runCommand.setVm(vmName, (vm, input, dir) => this.answer(vm, input, dir));
+  }
+
+  private async answer(vm: ResourceDoc, input: RunCommandInput, dir: string): Promise<RunCommandResultRaw> {
+    const script = input.script.join("\n");
+    const [command = "", ...args] = agentWords(script);
+    this.calls.push({ vm: vm.name, vmId: vmIdOf(vm), command, args });
+    const outcome = this.outcomes.get(vm.name.toLowerCase()) ?? { never: true };
+    const agent = path.join(dir, NODE_AGENT_PATH);
+    if (!fs.existsSync(agent)) {
+      fs.mkdirSync(path.dirname(agent), { recursive: true });
+      fs.copyFileSync(this.agentPath, agent);
+      fs.chmodSync(agent, 0o755);
+      for (const d of ["etc/ssh", "var/lib/jumpgate", "var/log"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
+      fs.writeFileSync(path.join(dir, "etc/machine-id"), "0123456789abcdef0123456789abcdef\n");
+      fs.writeFileSync(path.join(dir, "etc/ssh/ssh_host_ed25519_key"), "host key\n", { mode: 0o600 });
+      fs.writeFileSync(path.join(dir, "var/log/cloud-init.log"), "bake log\n");
+    }
+    if (command === "image-status") {
+      const n = (this.polls.get(vm.id) ?? 0) + 1;
+      this.polls.set(vm.id, n);
+      if ("bakes" in outcome && n >= (outcome.afterPolls ?? 1)) {
+        const baked = path.join(dir, "var/lib/jumpgate/baked.json");
+        if (!fs.existsSync(baked))
+          fs.writeFileSync(baked, JSON.stringify({ digest: outcome.bakes, guacamoleVersion: "1.6.0" }) + "\n");
+      }
+    }
+    const cloudStatus =
+      "fails" in outcome
+        ? JSON.stringify({ status: "error", errors: [outcome.fails] })
+        : JSON.stringify({ status: "running", errors: [] });
+    const cloudInit = path.join(dir, "stub-cloud-init");
+    fs.writeFileSync(
+      cloudInit,
+      `#!/usr/bin/env bash\nif [[ $1 == status ]]; then printf '%s\\n' ${shellWord(cloudStatus)}; fi\nexit 0\n`,
+      { mode: 0o755 },
+    );
+    const waagent = path.join(dir, "stub-waagent");
+    fs.writeFileSync(waagent, `#!/usr/bin/env bash\nprintf '%s\\n' "$*" >>${shellWord(path.join(dir, "waagent.calls"))}\n`, {
+      mode: 0o755,
+    });
+    const result = await runBash(script, {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      LANG: "C.UTF-8",
+      JUMPGATE_NODE_ROOT: dir,
+      JUMPGATE_CLOUD_INIT: cloudInit,
+      JUMPGATE_WAAGENT: waagent,
+    });
+    if (command === "image-seal" && result.exitCode === 0) this.sealed.push(vm.name);
+    return result;
+  }
+}
+
+function shellWord(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+function runBash(script: string, env: Record<string, string>): Promise<RunCommandResultRaw> {
+  return new Promise((resolve) => {
+    execFile("bash", ["-c", script], { env, timeout: 30_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+      resolve({ exitCode: code, stdout, stderr });
+    });
+  });
 }
