@@ -363,9 +363,13 @@ export class StandInImageBuilders {
       { mode: 0o755 },
     );
     const waagent = path.join(dir, "stub-waagent");
-    fs.writeFileSync(waagent, `#!/usr/bin/env bash\nprintf '%s\\n' "$*" >>${shellWord(path.join(dir, "waagent.calls"))}\n`, {
-      mode: 0o755,
-    });
+    fs.writeFileSync(
+      waagent,
+      `#!/usr/bin/env bash\nprintf '%s\\n' "$*" >>${shellWord(path.join(dir, "waagent.calls"))}\n`,
+      {
+        mode: 0o755,
+      },
+    );
     const result = await runBash(script, {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       LANG: "C.UTF-8",

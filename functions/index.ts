@@ -11,6 +11,7 @@ import "./orchestrators/rotate-database";
 import "./orchestrators/renew-certificate";
 import "./orchestrators/break-glass";
 import "./orchestrators/connection-sync";
+import "./orchestrators/build-node-image";
 import "./http/stacks";
 import "./http/events";
 import "./http/alerts";

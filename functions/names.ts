@@ -16,6 +16,7 @@ export const Names = {
     renewCertificate: "renewCertificate",
     breakGlass: "breakGlass",
     syncConnections: "syncConnections",
+    buildNodeImage: "buildNodeImage",
   },
   activities: {
     buildStackGraph: "buildStackGraph",
@@ -81,6 +82,17 @@ export const Names = {
     planConnectionSync: "planConnectionSync",
     applyConnections: "applyConnections",
     recordConnections: "recordConnections",
+    resolveNodeImage: "resolveNodeImage",
+    startNodeImageBuild: "startNodeImageBuild",
+    ensureImageGallery: "ensureImageGallery",
+    deleteImageVersion: "deleteImageVersion",
+    createImageBuilder: "createImageBuilder",
+    readImageBake: "readImageBake",
+    sealImageBuilder: "sealImageBuilder",
+    generalizeImageBuilder: "generalizeImageBuilder",
+    captureImageVersion: "captureImageVersion",
+    removeImageBuilder: "removeImageBuilder",
+    recordNodeImage: "recordNodeImage",
   },
   http: {
     putStack: "putStack",
@@ -133,6 +145,7 @@ export function isOperationOf(stack: string, instanceId: string): boolean {
   ) {
     return true;
   }
+  if (new RegExp(String.raw`^image-${stack}-\d{1,10}\.\d{1,10}\.\d{1,10}$`).test(instanceId)) return true;
   const timed = new RegExp(
     String.raw`^(?:deploy-${stack}-g[1-9]\d{0,8}|teardown-${stack}|plan-${stack}|reconcile-${stack})-${COMPACT_TIME}$|^reconcile-${stack}-${COMPACT_TIME}-apply$`,
   );
@@ -156,4 +169,9 @@ export const InstanceIds = {
   breakGlass: (stack: string) => `break-glass-${stack}`,
   /** singleton: the stack's connection sync started by the timer or a request (a deploy runs its own inside) */
   connections: (stack: string) => `connections-${stack}`,
+  /**
+   * singleton per image version: one build of a node image at a time, whoever starts it (a deploy,
+   * a scale-out, a request); `version` is MAJOR.MINOR.PATCH (image-identity.ts imageVersionName)
+   */
+  nodeImage: (stack: string, version: string) => `image-${stack}-${version}`,
 } as const;

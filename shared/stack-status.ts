@@ -36,6 +36,26 @@ export interface StackObserved {
   database?: DatabaseObserved;
   /** sign-in with Entra ID as last applied: the nodes' settings, the groups, guacadmin (shared/access) */
   access?: AccessObserved;
+  /** the node image as last resolved and built (functions/activities/images.ts) */
+  nodeImage?: NodeImageObserved;
+}
+
+/** Where new nodes boot from, as last resolved, and the last image build. */
+export interface NodeImageObserved {
+  /** the last resolution: the version for this Guacamole release and node digest, and what to do */
+  resolved?: { at: string; version: string; action: "reuse" | "build" | "wait" | "conflict"; reason?: string };
+  lastBuild?: NodeImageBuildObserved;
+}
+
+export interface NodeImageBuildObserved {
+  version: string;
+  instanceId: string;
+  startedAt: string;
+  finishedAt?: string;
+  outcome: "running" | "succeeded" | "reused" | "failed" | "refused";
+  reason?: string;
+  /** the builder VM (deleted when the build ends, whatever its outcome) */
+  builder?: string;
 }
 
 /**

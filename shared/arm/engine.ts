@@ -248,9 +248,10 @@ export class ResourceEngine {
     tag: { name: string; value: string },
     signal?: AbortSignal,
   ): Promise<string | undefined> {
-    const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/galleries\/([^/]+)\/images\/([^/]+)$/i.exec(
-      node.id,
-    );
+    const m =
+      /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/galleries\/([^/]+)\/images\/([^/]+)$/i.exec(
+        node.id,
+      );
     if (!m) return undefined;
     const [, sub, group, gallery, image] = m;
     const versions = this.factory.compute(sub).galleryImageVersions;

@@ -270,7 +270,10 @@ export function nodeImageNames(spec: Pick<StackSpec, "name" | "subscriptionId" |
 }
 
 /** The ARM id of one image version of the stack's node image. */
-export function nodeImageVersionId(spec: Pick<StackSpec, "name" | "subscriptionId" | "resourceGroup">, version: string) {
+export function nodeImageVersionId(
+  spec: Pick<StackSpec, "name" | "subscriptionId" | "resourceGroup">,
+  version: string,
+) {
   return `${nodeImageNames(spec).imageDefinitionId}/versions/${version}`;
 }
 
