@@ -5,6 +5,7 @@ import { ArmDocuments } from "../../shared/arm/arm-documents";
 import type { ApplyResult, RemoveResult } from "../../shared/arm/engine";
 import { ArmApplyError } from "../../shared/arm/errors";
 import { asBackgroundWork } from "../../shared/azure/arm-budget";
+import type { BootImage } from "../../shared/graph/stack-graph";
 import type { GraphNode, NodePlan, StackGraph } from "../../shared/graph/types";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
@@ -19,12 +20,17 @@ export interface BuildGraphInput {
    * members while they follow the spec, else the spec's fleet.size (shared/scale/fleet.ts)
    */
   members?: Pick<FleetMembers, "size" | "ordinals">;
+  /**
+   * the gallery image version new web nodes boot from (the stack's node image, when one is built):
+   * their imageReference and image-mode custom data; unset: the marketplace image, from source
+   */
+  bootImage?: BootImage;
 }
 
 export async function buildGraphActivity(input: BuildGraphInput): Promise<StackGraph> {
   const s = services();
   const members = input.members ?? effectiveFleet(input.spec, await s.fleet.get(input.spec.name));
-  return stackGraphOf(input.spec, members, await tlsBundleStored(input.spec));
+  return stackGraphOf(input.spec, members, await tlsBundleStored(input.spec), input.bootImage);
 }
 
 /**

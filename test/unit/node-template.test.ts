@@ -101,8 +101,9 @@ describe("web node template", () => {
       const config = parseNodeCloudConfig(document);
       assert.deepEqual(config.runcmd, [[NODE_PATHS.installer]]);
       assert.equal(config.ssh_pwauth, false);
-      assert.ok(config.packages.includes("nginx") && config.packages.includes("openjdk-21-jre-headless"));
-      assert.ok(!config.packages.some((p) => /tomcat|openssh/.test(p)), "Tomcat comes pinned from Apache, no SSH");
+      const packages = config.packages ?? [];
+      assert.ok(packages.includes("nginx") && packages.includes("openjdk-21-jre-headless"));
+      assert.ok(!packages.some((p) => /tomcat|openssh/.test(p)), "Tomcat comes pinned from Apache, no SSH");
       for (const f of config.write_files) {
         assert.match(f.permissions, /^0[0-7]{3}$/);
         assert.doesNotMatch(f.content, /\{\{[A-Z0-9_]+\}\}/, `${f.path} has an unfilled placeholder`);
