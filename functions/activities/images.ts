@@ -16,36 +16,20 @@ import {
   chooseNodeImage,
   IMAGE_TAGS,
   nodeImageKey,
-  type ImageChoice,
   type ImageVersionSeen,
   type NodeImageKey,
 } from "../../shared/node/image-identity";
 import { installerDigest } from "../../shared/node/installer-digest";
+import type { NodeImageResolution } from "../../shared/node/image-resolution";
 import { runAgentCommand } from "../../shared/node/run-agent";
 import type { StackSpec } from "../../shared/spec/types";
 import type { NodeImageBuildObserved, NodeImageObserved, StackObserved } from "../../shared/stack-status";
 import { startNodeImageBuild, type NodeImageBuildStart } from "../image-build-start";
 import { services } from "../services";
 
-/** The ARM id and version of a gallery image version new nodes boot from (images contract, item 2). */
-export interface BootImage {
-  id: string;
-  version: string;
-}
-
 export interface ResolveNodeImageInput {
   spec: StackSpec;
 }
-
-export type NodeImageResolution =
-  | { enabled: false }
-  | {
-      enabled: true;
-      key: NodeImageKey;
-      choice: ImageChoice;
-      /** set when the choice is `reuse`: what deploy, scale-out and heal boot new nodes from */
-      bootImage?: BootImage;
-    };
 
 /** The stack's image key, its version's name, and reuse / build / wait / conflict from the gallery's listing. */
 export async function resolveNodeImageActivity(input: ResolveNodeImageInput): Promise<NodeImageResolution> {

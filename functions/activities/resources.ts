@@ -10,7 +10,10 @@ import type { GraphNode, NodePlan, StackGraph } from "../../shared/graph/types";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
 import { effectiveFleet, type FleetMembers } from "../../shared/scale/fleet";
+import { nodeImageEnabled } from "../../shared/graph/image-graph";
 import { services } from "../services";
+import { bootImageOf } from "../../shared/node/image-resolution";
+import { resolveNodeImageActivity } from "./images";
 import { stackGraphOf, tlsBundleStored } from "../stack-graph";
 
 export interface BuildGraphInput {
@@ -30,7 +33,12 @@ export interface BuildGraphInput {
 export async function buildGraphActivity(input: BuildGraphInput): Promise<StackGraph> {
   const s = services();
   const members = input.members ?? effectiveFleet(input.spec, await s.fleet.get(input.spec.name));
-  return stackGraphOf(input.spec, members, await tlsBundleStored(input.spec), input.bootImage);
+  // a stack with a node image: new nodes (a scale-out's, a replacement's) boot from its version when
+  // there is one; the caller's resolution wins (a deploy resolves first, to start a build)
+  const bootImage =
+    input.bootImage ??
+    (nodeImageEnabled(input.spec) ? bootImageOf(await resolveNodeImageActivity({ spec: input.spec })) : undefined);
+  return stackGraphOf(input.spec, members, await tlsBundleStored(input.spec), bootImage);
 }
 
 /**

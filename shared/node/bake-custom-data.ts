@@ -3,22 +3,13 @@
 // users, write no stack configuration, start nothing, and finally write baked.json with the image
 // key's digest). The builder belongs to no fleet and to no vault: it gets the template's required
 // fields from the stack only so the document validates, and no secret or identity at all.
-//
-// The seam: the template's `mode` and `imageDigest` fields are the bake contract
-// (/work/brief/images-contract.md items 3 and 4), filled here and read by the renderer.
+// The renderer ignores those fields in bake mode; they are given so the input is one type.
 import { stackNames } from "../graph/names";
 import type { StackSpec } from "../spec/types";
 import { customDataBase64, renderNodeCloudInit, type NodeTemplateInput } from "./cloud-init";
 import type { NodeImageKey } from "./image-identity";
 
-/** The contract's bake fields on top of the template's input. */
-export interface BakeTemplateFields {
-  mode: "bake";
-  /** the image key's digest, written into /var/lib/jumpgate/baked.json when the bake is done */
-  imageDigest: string;
-}
-
-export function bakeTemplateInput(spec: StackSpec, key: NodeImageKey): NodeTemplateInput & BakeTemplateFields {
+export function bakeTemplateInput(spec: StackSpec, key: NodeImageKey): NodeTemplateInput {
   const names = stackNames(spec);
   return {
     stackName: spec.name,
