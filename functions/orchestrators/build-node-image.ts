@@ -40,10 +40,18 @@ export function* buildNodeImageSteps(wf: Workflow, input: BuildNodeImageInput): 
   const audit = (what: string, why: string, details: Record<string, unknown> = {}) =>
     wf.call("appendAudit", { stack: spec.name, what, why, operation, details: { version, ...details } });
   const startedAt = at();
+  // a finished build also says what new nodes boot from now (scale-out and heal resolve the same way)
+  const resolvedBy = (outcome: NodeImageBuildObserved["outcome"], reason?: string) =>
+    outcome === "succeeded" || outcome === "reused"
+      ? { resolved: { at: at(), version, action: "reuse" as const } }
+      : outcome === "refused" && reason
+        ? { resolved: { at: at(), version, action: "conflict" as const, reason } }
+        : {};
   const record = (build: Omit<NodeImageBuildObserved, "version" | "instanceId" | "startedAt">) =>
     wf.call("recordNodeImage", {
       stack: spec.name,
       lastBuild: { version, instanceId: wf.instanceId, startedAt, ...build },
+      ...resolvedBy(build.outcome, build.reason),
     });
 
   progress("resolving");

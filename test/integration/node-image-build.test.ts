@@ -17,6 +17,7 @@ import { imageBuilderNames, nodeImageNames, nodeImageVersionId, stackNames } fro
 import { nodeFilesDir } from "../../shared/node/cloud-init";
 import { IMAGE_TAGS, imageVersionName, nodeImageKey } from "../../shared/node/image-identity";
 import { installerDigest } from "../../shared/node/installer-digest";
+import { nodeImageStatus } from "../../shared/node/image-status";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
@@ -150,7 +151,9 @@ describe("node image build", () => {
     assert.ok(whats.includes("node image build done"));
     const record = await env.registry.get(spec.name);
     assert.equal(record?.observed?.nodeImage?.lastBuild?.outcome, "succeeded");
-    assert.equal(record?.observed?.nodeImage?.resolved?.action, "build");
+    // the status says new nodes boot from the version now
+    const status = nodeImageStatus(spec, record?.observed?.nodeImage);
+    assert.deepEqual([status.bootSource, status.version], ["image", versionOf(spec)]);
 
     // again: the version is there, nothing is built
     const again = lastSeq();
@@ -212,6 +215,7 @@ describe("node image build", () => {
     const record = await env.registry.get(spec.name);
     assert.equal(record?.observed?.nodeImage?.lastBuild?.outcome, "failed");
     assert.match(record?.observed?.nodeImage?.lastBuild?.reason ?? "", /sha256 mismatch/);
+    assert.match(nodeImageStatus(spec, record?.observed?.nodeImage).reason ?? "", /^build failed: .*sha256 mismatch/);
   });
 
   test("a version of that name built from another digest is refused, never booted", async () => {
