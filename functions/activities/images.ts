@@ -114,10 +114,16 @@ export async function deleteImageVersionActivity(input: ImageVersionInput): Prom
   const { spec, version } = input;
   const { factory } = services();
   const ids = nodeImageNames(spec);
-  const versions = factory.compute(spec.subscriptionId).galleryImageVersions;
+  const compute = factory.compute(spec.subscriptionId);
   let current;
   try {
-    current = await versions.get(spec.resourceGroup, ids.gallery, ids.imageDefinition, version, factory.call());
+    current = await compute.galleryImageVersions.get(
+      spec.resourceGroup,
+      ids.gallery,
+      ids.imageDefinition,
+      version,
+      factory.call(),
+    );
   } catch (e) {
     if (isNotFound(e)) return { deleted: false };
     throw e;
@@ -126,7 +132,13 @@ export async function deleteImageVersionActivity(input: ImageVersionInput): Prom
   if (current.tags?.[tag.name] !== tag.value) {
     throw new Error(`image version ${version} is not tagged ${tag.name}=${tag.value}: it is not the stack's to delete`);
   }
-  await versions.delete(spec.resourceGroup, ids.gallery, ids.imageDefinition, version, factory.lro());
+  await compute.galleryImageVersions.delete(
+    spec.resourceGroup,
+    ids.gallery,
+    ids.imageDefinition,
+    version,
+    factory.lro(),
+  );
   return { deleted: true };
 }
 
@@ -238,17 +250,23 @@ export async function captureImageVersionActivity(input: CaptureInput): Promise<
   const { spec, key, version } = input;
   const { factory } = services();
   const ids = nodeImageNames(spec);
-  const versions = factory.compute(spec.subscriptionId).galleryImageVersions;
+  const compute = factory.compute(spec.subscriptionId);
   const id = nodeImageVersionId(spec, version);
   try {
-    const existing = await versions.get(spec.resourceGroup, ids.gallery, ids.imageDefinition, version, factory.call());
+    const existing = await compute.galleryImageVersions.get(
+      spec.resourceGroup,
+      ids.gallery,
+      ids.imageDefinition,
+      version,
+      factory.call(),
+    );
     if (existing.tags?.[IMAGE_TAGS.digest] === key.digest && existing.provisioningState === "Succeeded") {
       return { id, version };
     }
   } catch (e) {
     if (!isNotFound(e)) throw e;
   }
-  await versions.createOrUpdate(
+  await compute.galleryImageVersions.createOrUpdate(
     spec.resourceGroup,
     ids.gallery,
     ids.imageDefinition,

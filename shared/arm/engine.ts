@@ -254,14 +254,19 @@ export class ResourceEngine {
       );
     if (!m) return undefined;
     const [, sub, group, gallery, image] = m;
-    const versions = this.factory.compute(sub).galleryImageVersions;
+    const compute = this.factory.compute(sub);
     const foreign: string[] = [];
-    for await (const v of versions.listByGalleryImage(group, gallery, image, this.factory.call(signal))) {
+    for await (const v of compute.galleryImageVersions.listByGalleryImage(
+      group,
+      gallery,
+      image,
+      this.factory.call(signal),
+    )) {
       if (v.tags?.[tag.name] !== tag.value) {
         foreign.push(v.name ?? "?");
         continue;
       }
-      await versions.beginDeleteAndWait(group, gallery, image, v.name!, this.factory.lro(signal));
+      await compute.galleryImageVersions.beginDeleteAndWait(group, gallery, image, v.name!, this.factory.lro(signal));
     }
     if (foreign.length === 0) return undefined;
     return `the image definition holds version(s) that are not the stack's: ${foreign.slice(0, 5).join(", ")}`;
