@@ -16,16 +16,9 @@
 # units, and fails loudly, without writing its success marker, unless every one of them is still
 # up a few seconds later (a crash-looping Type=simple unit would otherwise count as installed).
 #
-# Modes (the first argument; cloud-init's runcmd passes it, shared/node/cloud-init.ts):
-# - none: a stock Ubuntu VM, everything above.
-# - --bake: the image builder. Downloads, verifies and builds everything and lays it out for the
-#   services' users, but writes no stack configuration, enables and starts nothing, and removes the
-#   downloads; last, /var/lib/jumpgate/baked.json = {"digest": JUMPGATE_IMAGE_DIGEST of
-#   artifacts.env, "guacamoleVersion"}, what `jumpgate-node image-status` reports.
-# - --from-image: a VM booted from a baked image. No download, no build, no apt: it refuses to go on
-#   (loudly, installing nothing) unless baked.json says the image holds the Guacamole release
-#   artifacts.env asks for; then it writes the configuration, applies and checks services.json's
-#   layout as each service's user and starts the services, like the first mode.
+# --bake (image builder): download, verify, build, lay out; no stack configuration, nothing started;
+# baked.json last. --from-image: no download or build; refuses an image of another release, then
+# configures and starts like the default mode (shared/node/cloud-init.ts).
 #
 # Every path is under $JUMPGATE_NODE_ROOT (unset on a VM), like the agent's, so the tests run this
 # very script in a sandbox directory; JUMPGATE_SYSTEMCTL, JUMPGATE_JOURNALCTL and JUMPGATE_NGINX
@@ -158,7 +151,6 @@ install_tomcat() {
   configure_tomcat
 }
 
-# Tomcat's own configuration, the same on every node (server.xml from cloud-init, the JVM's path)
 configure_tomcat() {
   local home="$ROOT/opt/tomcat-$JUMPGATE_TOMCAT_VERSION"
   ln -sfn "$home" "$TOMCAT_LINK"
@@ -210,8 +202,7 @@ install_guacamole() {
 
 # Owners and modes of services.json's layout, in its order. dir: created when missing; file: must
 # exist; tree: a directory and everything in it (chmod symbolic mode, so executables stay so).
-# `apply_layout baking`: a file that is a node's configuration (written at its first boot) may be
-# missing yet; the first boot applies the whole layout again, strictly.
+# `baking`: a node's configuration file may be missing (its first boot applies the layout again).
 apply_layout() {
   local baking=${1:-} path kind owner group mode target
   while IFS=$'\t' read -r path kind owner group mode; do
@@ -301,7 +292,6 @@ verify_services() {
   ((${#failed[@]} == 0)) || die "${failed[*]} did not stay up; the node is not installed"
 }
 
-# The node's configuration and its services: everything after the software is in place.
 configure_and_start() {
   # directories and the bootstrap certificate, before the layout is applied and checked
   "$AGENT" init >/dev/null
@@ -322,38 +312,35 @@ configure_and_start() {
   log "node installed; it joins the load balancer once its database credentials are installed"
 }
 
-# --bake: the software of any node of this release, nothing of a stack (see the header)
 bake() {
   rm -f "$BAKED"
   [[ ${JUMPGATE_IMAGE_DIGEST:-} =~ ^[0-9a-f]{64}$ ]] ||
-    die "$ARTIFACTS has no JUMPGATE_IMAGE_DIGEST (the node image key's sha256): bake custom data sets it"
+    die "$ARTIFACTS has no JUMPGATE_IMAGE_DIGEST"
   build_guacd
   install_tomcat
   install_guacamole
   apply_layout baking
-  # the package started NGINX on Ubuntu's default site: an image serves nothing until a first boot configures it
+  # the package started NGINX's default site
   "${SYSTEMCTL[@]}" disable --now nginx.service
-  # the image carries what was built from the downloads, not the downloads
   rm -rf "${CACHE:?}"
   install -d -m 0755 "${BAKED%/*}"
   jq -n --arg digest "$JUMPGATE_IMAGE_DIGEST" --arg version "$JUMPGATE_GUACAMOLE_VERSION" \
     '{digest: $digest, guacamoleVersion: $version}' >"$BAKED.tmp"
   mv "$BAKED.tmp" "$BAKED"
-  log "node software baked for Guacamole $JUMPGATE_GUACAMOLE_VERSION (image digest $JUMPGATE_IMAGE_DIGEST)"
+  log "baked Guacamole $JUMPGATE_GUACAMOLE_VERSION"
 }
 
-# --from-image: the image must hold the release this node's configuration is for; a node of another
-# release would serve its web application against this stack's database schema
+# another release's web application must not meet this stack's database schema
 check_baked_image() {
-  [[ -r $BAKED ]] || die "this VM was not booted from a Jumpgate node image ($BAKED is missing): boot it from source"
+  [[ -r $BAKED ]] || die "this VM was not booted from a Jumpgate node image ($BAKED is missing)"
   local baked
   baked=$(jq -r '.guacamoleVersion // empty' "$BAKED") || die "$BAKED is not JSON"
   if [[ $baked != "$JUMPGATE_GUACAMOLE_VERSION" ]]; then
-    log "error: REFUSED: this image was baked for Guacamole ${baked:-?} (image digest $(jq -r '.digest // "?"' "$BAKED")), but this node's configuration is for Guacamole $JUMPGATE_GUACAMOLE_VERSION"
-    die "image and configuration disagree: nothing was started; boot the stack's image of $JUMPGATE_GUACAMOLE_VERSION, or from source"
+    log "error: REFUSED: this image was baked for Guacamole ${baked:-?}, but this node's configuration is for Guacamole $JUMPGATE_GUACAMOLE_VERSION"
+    die "image and configuration disagree: nothing was started"
   fi
   [[ -x $ROOT/usr/local/sbin/guacd && -x $ROOT/opt/tomcat-$JUMPGATE_TOMCAT_VERSION/bin/catalina.sh && -d $TOMCAT_LINK/webapps/ROOT ]] ||
-    die "the image lacks guacd, Tomcat $JUMPGATE_TOMCAT_VERSION or the Guacamole web application: it is not a finished bake"
+    die "the image lacks guacd, Tomcat or Guacamole: not a finished bake"
   log "booting from the node image baked for Guacamole $baked: configuration only, nothing downloaded or built"
 }
 
@@ -363,7 +350,7 @@ main() {
     "") ;;
     --bake) mode=bake ;;
     --from-image) mode=image ;;
-    *) die "unknown argument '$1' (none, --bake or --from-image)" ;;
+    *) die "unknown argument '$1'" ;;
   esac
   # until every service is up again, the node is not installed (a re-run may fail)
   rm -f "$MARKER"

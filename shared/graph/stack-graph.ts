@@ -699,6 +699,11 @@ class GraphBuilder {
       }),
       dependsOn: ["rg", "vnet", "lb", "identity:web", `secret:${VM_SSH_PUBLIC_KEY_SECRET}`],
       writeOnly: ["properties.virtualMachineProfile.osProfile.customData"],
+      // the model's image can change (instances made later boot the new one); its custom data must follow
+      resendWriteOnlyOn: {
+        "properties.virtualMachineProfile.osProfile.customData":
+          "properties.virtualMachineProfile.storageProfile.imageReference",
+      },
       createOnly: [
         "zones",
         "properties.orchestrationMode",

@@ -271,7 +271,7 @@ describe("an image baked for another Guacamole release", () => {
       assert.notEqual(r.code, 0);
       assert.match(
         r.stderr,
-        /REFUSED: this image was baked for Guacamole 1\.5\.5 .*configuration is for Guacamole 1\.6\.0/,
+        /REFUSED: this image was baked for Guacamole 1\.5\.5, .*configuration is for Guacamole 1\.6\.0/,
       );
       assert.match(r.stderr, /nothing was started/);
       assert.deepEqual(node.downloads(), []);
