@@ -20,7 +20,7 @@ import type { Emulator } from "../emulator/arm/emulator";
 import { actionCount } from "../emulator/arm/providers/compute";
 import type { RunCommandInput, RunCommandResultRaw } from "../emulator/arm/run-command";
 import type { ResourceDoc } from "../emulator/arm/types";
-import { APP_USERS, NODE_AGENT_PATH } from "../shared/node/constants";
+import { APP_USERS, NODE_AGENT_PATH, NODE_IMAGE_TOOL_PATH } from "../shared/node/constants";
 
 /** Makes a node root holding the stand-in agent; remove it with fs.rmSync(root, {recursive: true}). */
 export function standInAgentRoot(prefix = "jumpgate-node-"): string {
@@ -306,7 +306,7 @@ export type BakeOutcome =
 
 /**
  * Node image builders where no VM boots: each answers Run Command with the REAL agent
- * (infra/node/jumpgate-node image-status / image-seal) in a sandbox of its own, where the bake is
+ * (infra/node/jumpgate-node image-status / image-seal, which runs infra/node/jumpgate-image) in a sandbox of its own, where the bake is
  * played by this class (baked.json written, or cloud-init's status saying error) and cloud-init and
  * waagent are stubs that record their calls. `calls` has every agent command, `sealed` the builders
  * whose waagent was asked to deprovision.
@@ -338,6 +338,10 @@ export class StandInImageBuilders {
       fs.mkdirSync(path.dirname(agent), { recursive: true });
       fs.copyFileSync(this.agentPath, agent);
       fs.chmodSync(agent, 0o755);
+      // what bake custom data writes beside it
+      const tool = path.join(dir, NODE_IMAGE_TOOL_PATH);
+      fs.copyFileSync(path.join(path.dirname(this.agentPath), "jumpgate-image"), tool);
+      fs.chmodSync(tool, 0o755);
       for (const d of ["etc/ssh", "var/lib/jumpgate", "var/log"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
       fs.writeFileSync(path.join(dir, "etc/machine-id"), "0123456789abcdef0123456789abcdef\n");
       fs.writeFileSync(path.join(dir, "etc/ssh/ssh_host_ed25519_key"), "host key\n", { mode: 0o600 });

@@ -32,6 +32,7 @@ import {
   GUACAMOLE_DATABASE,
   NODE_AGENT_CONFIG,
   NODE_AGENT_PATH,
+  NODE_IMAGE_TOOL_PATH,
   NODE_HTTPS_PORT,
   NODE_HTTP_PORT,
   NODE_LOCAL_PORTS,
@@ -278,8 +279,9 @@ function buildBakeCloudConfig(input: NodeTemplateInput): NodeCloudConfig {
     ...APT,
     packages: [...PACKAGES],
     write_files: [
-      // the agent answers the builder's `image-status` through Run Command
+      // the agent answers the builder's `image-status` and `image-seal` through Run Command (jumpgate-image)
       file(NODE_AGENT_PATH, "0755", readNodeFile("jumpgate-node")),
+      file(NODE_IMAGE_TOOL_PATH, "0755", readNodeFile("jumpgate-image")),
       file(
         NODE_PATHS.artifacts,
         "0644",

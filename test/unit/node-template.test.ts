@@ -27,6 +27,7 @@ import {
 import {
   NODE_AGENT_CONFIG,
   NODE_AGENT_PATH,
+  NODE_IMAGE_TOOL_PATH,
   NODE_LOCAL_PORTS,
   NODE_PATHS,
   NODE_PROBE,
@@ -169,6 +170,7 @@ describe("web node template", () => {
       .filter((f) => fs.statSync(f).isFile() && /^#!.*\b(bash|sh)\b/.test(fs.readFileSync(f, "utf8").split("\n")[0]));
     assert.deepEqual(scripts.map((f) => path.basename(f)).sort(), [
       "install-node.sh",
+      "jumpgate-image",
       "jumpgate-node",
       "jumpgate-recordings",
     ]);
@@ -427,6 +429,7 @@ describe("web node template: boot modes (source, bake, image)", () => {
       b.write_files.map((f) => f.path),
       [
         NODE_AGENT_PATH,
+        NODE_IMAGE_TOOL_PATH,
         NODE_PATHS.artifacts,
         NODE_PATHS.installer,
         NODE_PATHS.services,
