@@ -72,6 +72,9 @@ function agent(dir: string, ...args: string[]): Promise<{ code: number; stdout: 
   });
 }
 
+/** The agent's one line of JSON. */
+const answer = (out: { stdout: string }) => JSON.parse(out.stdout) as Record<string, unknown>;
+
 const calls = (dir: string) =>
   fs.existsSync(path.join(dir, "tool-calls")) ? fs.readFileSync(path.join(dir, "tool-calls"), "utf8").trim() : "";
 
@@ -80,15 +83,15 @@ describe("jumpgate-node image-status / image-seal", () => {
     const running = builder("running", { status: "running", errors: [] });
     const r1 = await agent(running, "image-status");
     assert.equal(r1.code, 0, r1.stderr);
-    assert.deepEqual(imageBakeStatusOf(JSON.parse(r1.stdout)), { baked: false, digest: null, error: null });
+    assert.deepEqual(imageBakeStatusOf(answer(r1)), { baked: false, digest: null, error: null });
 
     const failed = builder("failed", { status: "error", errors: ["runcmd: install-node.sh exited 1"] });
-    const r2 = imageBakeStatusOf(JSON.parse((await agent(failed, "image-status")).stdout));
+    const r2 = imageBakeStatusOf(answer(await agent(failed, "image-status")));
     assert.equal(r2.baked, false);
     assert.equal(r2.error, "cloud-init finished with errors: runcmd: install-node.sh exited 1");
 
     const done = builder("done", { status: "done", errors: [] });
-    assert.match(JSON.parse((await agent(done, "image-status")).stdout).error, /without writing baked.json/);
+    assert.match(String(answer(await agent(done, "image-status")).error), /without writing baked.json/);
     fs.writeFileSync(path.join(done, "var/lib/jumpgate/baked.json"), JSON.stringify({ digest: DIGEST }));
     assert.deepEqual(JSON.parse((await agent(done, "image-status")).stdout), {
       baked: true,
@@ -96,7 +99,7 @@ describe("jumpgate-node image-status / image-seal", () => {
       error: null,
     });
     fs.writeFileSync(path.join(done, "var/lib/jumpgate/baked.json"), JSON.stringify({ digest: "$(reboot)" }));
-    assert.match(JSON.parse((await agent(done, "image-status")).stdout).error, /no sha256 digest/);
+    assert.match(String(answer(await agent(done, "image-status")).error), /no sha256 digest/);
   });
 
   test("image-seal: refused before the bake and on a configured node; otherwise strips the machine and deprovisions", async () => {
