@@ -11,6 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { InMemoryDurableClient } from "../../emulator/durable";
 import type { JournalEntry } from "../../emulator/arm/journal";
 import { startNodeImageBuild } from "../../functions/image-build-start";
+import { buildGraphActivity } from "../../functions/activities/resources";
 import { InstanceIds, Names } from "../../functions/names";
 import type { BuildNodeImageOutput } from "../../functions/orchestrators/build-node-image";
 import { imageBuilderNames, nodeImageNames, nodeImageVersionId, stackNames } from "../../shared/graph/names";
@@ -239,5 +240,50 @@ describe("node image build", () => {
     await deploy(specOf("imgone", { fleet: { mode: "availabilitySet", size: 3, max: 3 } }));
     const record = await env.registry.get(spec.name);
     assert.equal(record?.observed?.nodeImage?.resolved?.action, "conflict");
+  });
+});
+
+describe("node image: scale-out, heal and teardown", () => {
+  test("the graph a scale-out or a heal replacement builds boots new nodes from the version", async () => {
+    const spec = specOf("imgtwo");
+    // what scale-actions and heal's replaceWebNode call: the graph activity with the new members
+    const graph = await buildGraphActivity({ spec, members: { size: 4, ordinals: [1, 2, 3, 4] } });
+    const vm = graph.nodes.find((n) => n.key === "vm:web-4")!;
+    const image = (vm.body.properties as { storageProfile: { imageReference: { id?: string } } }).storageProfile
+      .imageReference;
+    assert.equal(image.id, nodeImageVersionId(spec, versionOf(spec)));
+    // a stack whose build failed: from source, the marketplace image
+    const failed = await buildGraphActivity({ spec: specOf("imgfail"), members: { size: 3, ordinals: [1, 2, 3] } });
+    const source = failed.nodes.find((n) => n.key === "vm:web-3")!;
+    const reference = (source.body.properties as { storageProfile: { imageReference: Record<string, string> } })
+      .storageProfile.imageReference;
+    assert.equal(reference.id, undefined);
+    assert.equal(reference.offer, specOf("imgfail").fleet.image.offer);
+  });
+
+  test("teardown deletes the stack's image versions, the definition and the gallery", async () => {
+    const spec = specOf("imgtwo");
+    const ids = nodeImageNames(spec);
+    assert.ok(env.emulator.store.get(nodeImageVersionId(spec, versionOf(spec))), "a version to delete");
+    const record = (await env.registry.get(spec.name))!;
+    await env.registry.setOperation(spec.name, {
+      kind: "teardown",
+      instanceId: "teardown-imgtwo",
+      startedAt: env.host.now.toISOString(),
+    });
+    const gone = await env.host.run(
+      Names.orchestrators.teardownStack,
+      { spec: record.spec },
+      { instanceId: "teardown-imgtwo" },
+    );
+    assert.equal(gone.runtimeStatus, "Completed", JSON.stringify(gone.output));
+    for (const id of [nodeImageVersionId(spec, versionOf(spec)), ids.imageDefinitionId, ids.galleryId]) {
+      assert.equal(env.emulator.store.get(id), undefined, `${id} is deleted`);
+    }
+    const tagged = env.emulator.store.all().filter((d) => d.tags?.["jumpgate-stack"] === spec.name);
+    assert.deepEqual(
+      tagged.map((d) => d.id),
+      [],
+    );
   });
 });
