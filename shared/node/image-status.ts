@@ -1,6 +1,8 @@
 // The stack status's `nodeImage` (GET /api/stacks/{name}): whether the stack keeps a node image,
 // where new nodes boot from now and why, and the last build. Pure: from the spec and what the deploy
 // and the build recorded (the stack's observed `nodeImage`), without asking Azure.
+import { nodeImageVersionId } from "../graph/names";
+import type { BootImage } from "../graph/stack-graph";
 import type { StackSpec } from "../spec/types";
 import type { NodeImageBuildObserved, NodeImageObserved } from "../stack-status";
 
@@ -54,4 +56,17 @@ export function nodeImageStatus(spec: Pick<StackSpec, "nodeImage">, observed?: N
       return { enabled: true, bootSource: "source", version, reason, ...withBuild };
     }
   }
+}
+
+/**
+ * The boot image the stack's observed `nodeImage` says new nodes use (a reused or built version), for
+ * readers that must not list the gallery themselves (the drift check's screening, a timer).
+ */
+export function recordedBootImage(
+  spec: Pick<StackSpec, "name" | "subscriptionId" | "resourceGroup" | "nodeImage">,
+  observed?: NodeImageObserved,
+): BootImage | undefined {
+  const resolved = observed?.resolved;
+  if (spec.nodeImage?.enabled !== true || resolved?.action !== "reuse") return undefined;
+  return { id: nodeImageVersionId(spec, resolved.version), version: resolved.version };
 }

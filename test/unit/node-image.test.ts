@@ -7,12 +7,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, test } from "node:test";
 import { IMAGE_KEYS, imageBuilderNodes, NODE_IMAGE_IDENTIFIER } from "../../shared/graph/image-graph";
-import { imageBuilderNames, nodeImageNames, stackNames, stackTags } from "../../shared/graph/names";
+import { imageBuilderNames, nodeImageNames, nodeImageVersionId, stackNames, stackTags } from "../../shared/graph/names";
 import { teardownOrder } from "../../shared/graph/order";
 import { buildStackGraph, type StackGraphContext } from "../../shared/graph/stack-graph";
 import { nodeFilesDir } from "../../shared/node/cloud-init";
 import { installerDigest } from "../../shared/node/installer-digest";
-import { nodeImageStatus } from "../../shared/node/image-status";
+import { nodeImageStatus, recordedBootImage } from "../../shared/node/image-status";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 
@@ -127,5 +127,19 @@ describe("node image status", () => {
     );
     const conflict = nodeImageStatus(on, { resolved: { at, version: "1.6.7", action: "conflict", reason: "no tag" } });
     assert.deepEqual([conflict.bootSource, conflict.reason], ["source", "conflict: no tag"]);
+  });
+});
+
+describe("recorded boot image (the drift screen's, without listing the gallery)", () => {
+  test("only a reused version of an enabled stack", () => {
+    const on = spec({ nodeImage: { enabled: true } });
+    const at = "2026-12-07T10:00:00.000Z";
+    assert.deepEqual(recordedBootImage(on, { resolved: { at, version: "1.6.9", action: "reuse" } }), {
+      id: nodeImageVersionId(on, "1.6.9"),
+      version: "1.6.9",
+    });
+    assert.equal(recordedBootImage(on, { resolved: { at, version: "1.6.9", action: "build" } }), undefined);
+    assert.equal(recordedBootImage(on, undefined), undefined);
+    assert.equal(recordedBootImage(spec(), { resolved: { at, version: "1.6.9", action: "reuse" } }), undefined);
   });
 });
