@@ -21,6 +21,7 @@ import "./http/certificates";
 import "./http/break-glass";
 import "./http/connections";
 import "./http/recordings";
+import "./http/node-image";
 import "./http/openapi";
 import "./timers/drift-check";
 import "./timers/credential-rotation";

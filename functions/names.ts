@@ -113,6 +113,7 @@ export const Names = {
     syncConnectionsHttp: "syncConnectionsHttp",
     listConnections: "listConnections",
     listRecordings: "listRecordings",
+    buildNodeImageHttp: "buildNodeImageHttp",
   },
   timers: {
     driftCheck: "driftCheck",

@@ -5,25 +5,18 @@
 // or version is read, not written again; a deleted one is absent) and answers the same.
 import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
-import { armFailure } from "../../shared/arm/errors";
-import { isNotFound } from "../../shared/arm/errors";
-import { imageBuilderNodes, nodeImageEnabled, nodeImageNodes } from "../../shared/graph/image-graph";
+import { armFailure, isNotFound } from "../../shared/arm/errors";
+import { imageBuilderNodes, nodeImageNodes } from "../../shared/graph/image-graph";
 import { imageBuilderNames, nodeImageNames, nodeImageVersionId, stackNames, stackTags } from "../../shared/graph/names";
 import { withOwnership } from "../../shared/graph/ownership";
 import { imageBakeStatusOf, type ImageBakeStatus } from "../../shared/node/agent";
 import { renderBakeCustomData } from "../../shared/node/bake-custom-data";
-import {
-  chooseNodeImage,
-  IMAGE_TAGS,
-  nodeImageKey,
-  type ImageVersionSeen,
-  type NodeImageKey,
-} from "../../shared/node/image-identity";
-import { installerDigest } from "../../shared/node/installer-digest";
+import { IMAGE_TAGS, type NodeImageKey } from "../../shared/node/image-identity";
 import type { NodeImageResolution } from "../../shared/node/image-resolution";
 import { runAgentCommand } from "../../shared/node/run-agent";
 import type { StackSpec } from "../../shared/spec/types";
 import type { NodeImageBuildObserved, NodeImageObserved, StackObserved } from "../../shared/stack-status";
+import { resolveNodeImage } from "../node-image";
 import { startNodeImageBuild, type NodeImageBuildStart } from "../image-build-start";
 import { services } from "../services";
 
@@ -33,40 +26,7 @@ export interface ResolveNodeImageInput {
 
 /** The stack's image key, its version's name, and reuse / build / wait / conflict from the gallery's listing. */
 export async function resolveNodeImageActivity(input: ResolveNodeImageInput): Promise<NodeImageResolution> {
-  const { spec } = input;
-  if (!nodeImageEnabled(spec)) return { enabled: false };
-  const key = nodeImageKey(spec.guacamole.version, installerDigest());
-  const choice = chooseNodeImage(key, await listImageVersions(spec));
-  return {
-    enabled: true,
-    key,
-    choice,
-    ...(choice.action === "reuse"
-      ? { bootImage: { id: nodeImageVersionId(spec, choice.version), version: choice.version } }
-      : {}),
-  };
-}
-
-/** The definition's versions as the gallery lists them; none while the gallery or definition does not exist. */
-async function listImageVersions(spec: StackSpec): Promise<ImageVersionSeen[]> {
-  const { factory } = services();
-  const ids = nodeImageNames(spec);
-  const seen: ImageVersionSeen[] = [];
-  try {
-    const list = factory
-      .compute(spec.subscriptionId)
-      .galleryImageVersions.listByGalleryImage(spec.resourceGroup, ids.gallery, ids.imageDefinition, factory.call());
-    for await (const v of list) {
-      seen.push({
-        name: v.name ?? "",
-        ...(v.tags ? { tags: v.tags } : {}),
-        ...(v.provisioningState ? { provisioningState: v.provisioningState } : {}),
-      });
-    }
-  } catch (e) {
-    if (!isNotFound(e)) throw e;
-  }
-  return seen;
+  return resolveNodeImage(input.spec);
 }
 
 // ------------------------------------------------------------------------------------ starting

@@ -33,6 +33,7 @@ let builders: StandInImageBuilders;
 before(async () => {
   root = standInAgentRoot();
   env = await startJumpgateEnv({
+    http: true,
     emulator: { lro: { mode: "async", pollsBeforeDone: 1 }, runCommand: { env: { JUMPGATE_NODE_ROOT: root } } },
   });
   builders = new StandInImageBuilders(env.emulator, path.join(nodeFilesDir(), "jumpgate-node"));
@@ -259,6 +260,40 @@ describe("node image: scale-out, heal and teardown", () => {
       .storageProfile.imageReference;
     assert.equal(reference.id, undefined);
     assert.equal(reference.offer, specOf("imgfail").fleet.image.offer);
+  });
+
+  test("POST .../node-image/build builds again after a failure; GET shows where nodes boot from", async () => {
+    const spec = specOf("imgfail");
+    const post = (stack: string) => fetch(`${env.api}/stacks/${stack}/node-image/build`, { method: "POST" });
+    const get = async (stack: string) =>
+      ((await (await fetch(`${env.api}/stacks/${stack}`)).json()) as { nodeImage: Record<string, unknown> }).nodeImage;
+    assert.match(String((await get(spec.name)).reason), /^build failed: /);
+
+    builders.bake(builderOf(spec).vm, { bakes: key(spec).digest });
+    const since = lastSeq();
+    const started = await post(spec.name);
+    assert.equal(started.status, 202, await started.clone().text());
+    const body = (await started.json()) as { operation: { instanceId: string; started: boolean } };
+    assert.deepEqual(body.operation.instanceId, InstanceIds.nodeImage(spec.name, versionOf(spec)));
+    assert.equal(body.operation.started, true);
+    assert.match(started.headers.get("location") ?? "", /\/operations\/image-imgfail-/);
+    await env.host.runUntilIdle();
+    assert.equal(buildOutput(spec).outcome, "succeeded");
+    assert.equal(builderCreates(spec, since).length, 1);
+    assert.deepEqual(builderLeft(spec), []);
+    const status = await get(spec.name);
+    assert.deepEqual([status.bootSource, status.version], ["image", versionOf(spec)]);
+
+    // built: nothing to do
+    const again = await post(spec.name);
+    assert.equal(again.status, 200);
+    // a stack without nodeImage: refused
+    const plain = specOf("imgplain", { nodeImage: { enabled: false } });
+    assert.ok((await env.registry.putDesired(plain.name, plain)).ok);
+    const refused = await post(plain.name);
+    assert.equal(refused.status, 409);
+    assert.equal(refused.headers.get("content-type"), "application/problem+json");
+    assert.deepEqual((await get(plain.name)).bootSource, "source");
   });
 
   test("teardown deletes the stack's image versions, the definition and the gallery", async () => {
