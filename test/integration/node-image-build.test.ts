@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { InMemoryDurableClient } from "../../emulator/durable";
+import { InMemoryDurableClient, recordHistoryFixture } from "../../emulator/durable";
 import type { JournalEntry } from "../../emulator/arm/journal";
 import { startNodeImageBuild } from "../../functions/image-build-start";
 import { buildGraphActivity } from "../../functions/activities/resources";
@@ -90,6 +90,38 @@ function buildOutput(spec: StackSpec): BuildNodeImageOutput {
   return status.output as BuildNodeImageOutput;
 }
 
+/**
+ * With JUMPGATE_RECORD_FIXTURES=1, keeps an instance's history as a fixture for the replay gate
+ * (test/orchestration/history-replay.test.ts); custom data (never compared on replay) is cut to a stub.
+ */
+function recordFixture(instanceId: string, scenario: string): void {
+  if (process.env.JUMPGATE_RECORD_FIXTURES !== "1") return;
+  const file = recordHistoryFixture(env.host, instanceId, { scenario });
+  const stub = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(stub)
+      : value && typeof value === "object"
+        ? Object.fromEntries(
+            Object.entries(value).map(([k, v]) => [
+              k,
+              k === "customData" && typeof v === "string" ? "I2Nsb3VkLWNvbmZpZwo=" : stub(v),
+            ]),
+          )
+        : value;
+  const fixture = JSON.parse(fs.readFileSync(file, "utf8")) as { history: Record<string, unknown>[] };
+  for (const event of fixture.history) {
+    for (const key of ["Input", "Result"]) {
+      if (typeof event[key] !== "string") continue;
+      try {
+        event[key] = JSON.stringify(stub(JSON.parse(event[key])));
+      } catch {
+        // not JSON: left as it is
+      }
+    }
+  }
+  fs.writeFileSync(file, `${JSON.stringify(fixture, null, 2)}\n`);
+}
+
 const lastSeq = () => env.emulator.journal.list().at(-1)?.seq ?? 0;
 
 /** Successful PUTs of the builder VM of the stack's image version after `since`. */
@@ -124,10 +156,12 @@ describe("node image build", () => {
     const spec = specOf("imgone");
     builders.bake(builderOf(spec).vm, { bakes: key(spec).digest, afterPolls: 3 });
     const since = lastSeq();
-    await deploy(spec);
+    const deployId = await deploy(spec);
 
     const out = buildOutput(spec);
     assert.equal(out.outcome, "succeeded", JSON.stringify(out));
+    recordFixture(deployId, "node-image-build-started");
+    recordFixture(InstanceIds.nodeImage(spec.name, versionOf(spec)), "succeeded");
     assert.equal(out.id, nodeImageVersionId(spec, versionOf(spec)));
     assert.equal(builderCreates(spec, since).length, 1, "one builder");
     assert.deepEqual(builderLeft(spec), [], "the builder's VM, NIC and OS disk are deleted");
@@ -164,6 +198,7 @@ describe("node image build", () => {
     assert.equal(start.started, true);
     await env.host.runUntilIdle();
     assert.equal(buildOutput(spec).outcome, "reused");
+    recordFixture(InstanceIds.nodeImage(spec.name, versionOf(spec)), "reused");
     assert.equal(builderCreates(spec, again).length, 0, "no builder VM the second time");
     assert.ok((await auditWhats(spec)).includes("node image reused"));
   });
@@ -207,6 +242,7 @@ describe("node image build", () => {
     const out = buildOutput(spec);
     assert.equal(out.outcome, "failed");
     assert.match(out.reason ?? "", /the bake failed: cloud-init finished with errors: .*sha256 mismatch/);
+    recordFixture(InstanceIds.nodeImage(spec.name, versionOf(spec)), "bake-failed");
     assert.deepEqual(builderLeft(spec), [], "the builder is deleted after a failure too");
     assert.deepEqual(builders.sealed.includes(builderOf(spec).vm), false, "a failed bake is never sealed");
     await assert.rejects(versionDoc(spec), (e: { statusCode?: number }) => e.statusCode === 404);
@@ -234,6 +270,7 @@ describe("node image build", () => {
     await env.host.runUntilIdle();
     const out = buildOutput(spec);
     assert.equal(out.outcome, "refused");
+    recordFixture(InstanceIds.nodeImage(spec.name, versionOf(spec)), "conflict-refused");
     assert.match(out.reason ?? "", /built from node digest ffffffffffff/);
     assert.equal(builderCreates(spec, since).length, 0);
     assert.ok((await auditWhats(spec)).includes("node image refused"));
