@@ -12,13 +12,24 @@
 // contract (health JSON, exit 1 when unhealthy; drain; db-credentials; install-cert), and the
 // emulator's load balancer probe metric follows the same model. A new disk (a replacement or a
 // reimage) has no database credentials until `db-credentials` runs, like a real first boot.
+//
+// First boot: a VM provisioned (created or reimaged) after the fleet attached installs itself for
+// NODE_FIRST_BOOT_MS (emulator/arm/latency.ts) at the emulator's latency scale: from source unless it
+// booted a gallery image version (the emulator's `bootImageOf`, from its or its scale set's
+// imageReference). Until then `health` says it is still installing (`installed: null`), the probe
+// sees it down and the other commands fail; scale 0 (the tests' default) makes it ready at once. A
+// from-source boot logs the catalog's download URLs to `downloads` (the Apache and MySQL archives a
+// real one fetches); a boot from an image logs none. `everyVm`: the fleet answers for VMs it was
+// never told about too (a surge node, a scale-out's new instances), so they boot the same way.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Emulator } from "../emulator/arm/emulator";
-import { actionCount } from "../emulator/arm/providers/compute";
+import { NODE_FIRST_BOOT_MS } from "../emulator/arm/latency";
+import { actionCount, bootImageOf } from "../emulator/arm/providers/compute";
 import type { RunCommandInput, RunCommandResultRaw } from "../emulator/arm/run-command";
 import type { ResourceDoc } from "../emulator/arm/types";
+import { nodeArtifacts } from "../shared/node/catalog";
 import { APP_USERS, NODE_AGENT_PATH } from "../shared/node/constants";
 
 /** Makes a node root holding the stand-in agent; remove it with fs.rmSync(root, {recursive: true}). */
@@ -76,9 +87,24 @@ export interface AgentCall {
   args: string[];
 }
 
+/** One URL a booting node would fetch from outside Azure. */
+export interface NodeDownload {
+  vm: string;
+  vmId: string;
+  url: string;
+  at: string;
+}
+
+export interface StandInFleetOptions {
+  /** answer for every VM of the emulator, not only the adopted and broken ones (default false) */
+  everyVm?: boolean;
+}
+
 export class StandInFleet {
   /** every command a scripted VM received, in order */
   readonly calls: AgentCall[] = [];
+  /** what first boots from source would download, in order (a boot from an image adds nothing) */
+  readonly downloads: NodeDownload[] = [];
   private readonly faults = new Map<string, ActiveFault[]>();
   private readonly disks = new Map<string, DiskState>();
   private readonly sessions = new Map<string, number>();
@@ -86,9 +112,32 @@ export class StandInFleet {
   private readonly scripted = new Set<string>();
   /** disks that existed when the fleet was attached: deployed nodes have credentials */
   private readonly known = new Set<string>();
+  /** disk -> when its first boot ends (epoch ms) */
+  private readonly bootEnds = new Map<string, number>();
 
-  constructor(private readonly emulator: Emulator) {
+  constructor(
+    private readonly emulator: Emulator,
+    private readonly options: StandInFleetOptions = {},
+  ) {
     emulator.metrics.probeOf = (vm) => this.probe(vm);
+    const previous = emulator.vmProvisionedHook;
+    emulator.vmProvisionedHook = (vm) => {
+      previous?.(vm);
+      this.provisioned(vm);
+    };
+    if (options.everyVm) emulator.runCommand.fallback = (vm, input) => this.answer(vm, input);
+  }
+
+  /** How a VM's first boot goes: from an image or from source, and whether it is still running. */
+  firstBoot(vmName: string): { from: "image" | "source"; done: boolean; readyAt?: string } | undefined {
+    const vm = this.emulator.store.all().find((d) => isVm(d) && d.name.toLowerCase() === vmName.toLowerCase());
+    if (!vm) return undefined;
+    const readyAt = this.readyAt(vm);
+    return {
+      from: this.bootsFromImage(vm) ? "image" : "source",
+      done: this.booted(vm),
+      ...(readyAt !== undefined ? { readyAt: new Date(readyAt).toISOString() } : {}),
+    };
   }
 
   /** Scripts every VM that exists now (their disks count as set up by the deploy). */
@@ -163,6 +212,37 @@ export class StandInFleet {
     });
   }
 
+  private bootsFromImage(vm: ResourceDoc): boolean {
+    return bootImageOf(this.emulator, vm.id)?.kind === "gallery";
+  }
+
+  /** when the VM's first boot ends (undefined: provisioned before the fleet attached, or adopted: booted) */
+  private readyAt(vm: ResourceDoc): number | undefined {
+    const key = this.diskKey(vm);
+    return this.known.has(key) ? undefined : this.bootEnds.get(key);
+  }
+
+  private booted(vm: ResourceDoc): boolean {
+    const at = this.readyAt(vm);
+    return at === undefined || Date.now() >= at;
+  }
+
+  /** A new disk boots: its first boot takes its time at the latency scale of now. */
+  private provisioned(vm: ResourceDoc): void {
+    const image = this.bootsFromImage(vm);
+    const ms = image ? NODE_FIRST_BOOT_MS.fromImage : NODE_FIRST_BOOT_MS.fromSource;
+    this.bootEnds.set(this.diskKey(vm), Date.now() + ms * this.emulator.latency.scale);
+    if (image) return;
+    const at = new Date().toISOString();
+    for (const artifact of Object.values(nodeArtifacts())) {
+      this.downloads.push({ vm: vm.name, vmId: vmIdOf(vm), url: artifact.urls[0], at });
+    }
+  }
+
+  private installing(vm: ResourceDoc, command: string): RunCommandResultRaw {
+    return installingAnswer(vm, command, this.bootsFromImage(vm) ? "image" : "source");
+  }
+
   private diskKey(vm: ResourceDoc): string {
     return `${vm.name.toLowerCase()}#${vmIdOf(vm)}#${actionCount(this.emulator, vm.id, "reimage")}`;
   }
@@ -178,7 +258,8 @@ export class StandInFleet {
   }
 
   private probe(vm: ResourceDoc): number | undefined {
-    if (!this.scripted.has(vm.name.toLowerCase())) return undefined;
+    if (!this.options.everyVm && !this.scripted.has(vm.name.toLowerCase())) return undefined;
+    if (!this.booted(vm)) return 0;
     const h = this.health(vm);
     return h.healthy && !h.faults.includes("hung") && !this.disk(vm).draining ? 100 : 0;
   }
@@ -220,6 +301,7 @@ export class StandInFleet {
         code: "VMAgentStatusCommunicationError",
       });
     }
+    if (!this.booted(vm)) return this.installing(vm, command);
     const disk = this.disk(vm);
     const ok = (json: unknown, stderr = ""): RunCommandResultRaw => ({
       exitCode: 0,
@@ -276,6 +358,25 @@ export class StandInFleet {
         return ok({ changed: [] });
     }
   }
+}
+
+/** What a node's agent answers while cloud-init's installer runs: health says so, the rest fail. */
+function installingAnswer(vm: ResourceDoc, command: string, from: "image" | "source"): RunCommandResultRaw {
+  const detail = `first boot from ${from === "image" ? "the node image" : "source"}: the installer is still running`;
+  if (command !== "health") {
+    return { exitCode: 1, stdout: "", stderr: `jumpgate-node: error: the node is still installing (${detail})\n` };
+  }
+  const checks = ["nginx", "certificate", "tomcat", "guacd", "database"].map((name) => ({ name, ok: false, detail }));
+  const json = {
+    healthy: false,
+    draining: false,
+    liveSessions: 0,
+    checks,
+    installed: null,
+    node: vm.name,
+    time: new Date().toISOString(),
+  };
+  return { exitCode: 1, stdout: JSON.stringify(json) + "\n", stderr: "" };
 }
 
 /** The agent's command and arguments from a Run Command script (each word single-quoted). */
