@@ -21,6 +21,9 @@
 // from-source boot logs the catalog's download URLs to `downloads` (the Apache and MySQL archives a
 // real one fetches); a boot from an image logs none. `everyVm`: the fleet answers for VMs it was
 // never told about too (a surge node, a scale-out's new instances), so they boot the same way.
+// Custom data and image must agree, as install-node.sh insists: image-mode custom data on a VM that
+// did not boot a node image fails its first boot for good (the installer refuses); source-mode
+// custom data on an image boots from source all the same (the installer downloads again).
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -30,6 +33,7 @@ import { actionCount, bootImageOf } from "../emulator/arm/providers/compute";
 import type { RunCommandInput, RunCommandResultRaw } from "../emulator/arm/run-command";
 import type { ResourceDoc } from "../emulator/arm/types";
 import { nodeArtifacts } from "../shared/node/catalog";
+import { decodeCustomData, INSTALLER_MODE_ARGS, parseNodeCloudConfig } from "../shared/node/cloud-init";
 import { APP_USERS, NODE_AGENT_PATH } from "../shared/node/constants";
 
 /** Makes a node root holding the stand-in agent; remove it with fs.rmSync(root, {recursive: true}). */
@@ -87,6 +91,27 @@ export interface AgentCall {
   args: string[];
 }
 
+interface FirstBoot {
+  from: "image" | "source";
+  /** epoch ms */
+  readyAt: number;
+  /** it never ends: why */
+  failed?: string;
+}
+
+/** The installer mode a VM's custom data runs ("bake", "image", "source"), if it is a node's document. */
+function customDataMode(emulator: Emulator, vm: ResourceDoc): string | undefined {
+  const data = emulator.store.getSecret(vm.id, "properties.osProfile.customData");
+  if (typeof data !== "string" || data === "") return undefined;
+  try {
+    const runcmd = parseNodeCloudConfig(decodeCustomData(data)).runcmd?.[0] ?? [];
+    const args = JSON.stringify(runcmd.slice(1));
+    return Object.entries(INSTALLER_MODE_ARGS).find(([, a]) => JSON.stringify(a) === args)?.[0];
+  } catch {
+    return undefined; // not a node's cloud-config (a test's own custom data)
+  }
+}
+
 /** One URL a booting node would fetch from outside Azure. */
 export interface NodeDownload {
   vm: string;
@@ -112,8 +137,8 @@ export class StandInFleet {
   private readonly scripted = new Set<string>();
   /** disks that existed when the fleet was attached: deployed nodes have credentials */
   private readonly known = new Set<string>();
-  /** disk -> when its first boot ends (epoch ms) */
-  private readonly bootEnds = new Map<string, number>();
+  /** disk -> when its first boot ends (epoch ms) and from what */
+  private readonly boots = new Map<string, FirstBoot>();
 
   constructor(
     private readonly emulator: Emulator,
@@ -128,15 +153,20 @@ export class StandInFleet {
     if (options.everyVm) emulator.runCommand.fallback = (vm, input) => this.answer(vm, input);
   }
 
-  /** How a VM's first boot goes: from an image or from source, and whether it is still running. */
-  firstBoot(vmName: string): { from: "image" | "source"; done: boolean; readyAt?: string } | undefined {
+  /**
+   * How a VM's first boot goes: from the image or from source, whether it has ended, and why it
+   * never will (`failed`). Undefined for a VM booted before the fleet attached.
+   */
+  firstBoot(
+    vmName: string,
+  ): { from: "image" | "source"; done: boolean; readyAt?: string; failed?: string } | undefined {
     const vm = this.emulator.store.all().find((d) => isVm(d) && d.name.toLowerCase() === vmName.toLowerCase());
-    if (!vm) return undefined;
-    const readyAt = this.readyAt(vm);
+    const boot = vm && this.bootOf(vm);
+    if (!vm || !boot) return undefined;
     return {
-      from: this.bootsFromImage(vm) ? "image" : "source",
+      from: boot.from,
       done: this.booted(vm),
-      ...(readyAt !== undefined ? { readyAt: new Date(readyAt).toISOString() } : {}),
+      ...(boot.failed ? { failed: boot.failed } : { readyAt: new Date(boot.readyAt).toISOString() }),
     };
   }
 
@@ -216,23 +246,34 @@ export class StandInFleet {
     return bootImageOf(this.emulator, vm.id)?.kind === "gallery";
   }
 
-  /** when the VM's first boot ends (undefined: provisioned before the fleet attached, or adopted: booted) */
-  private readyAt(vm: ResourceDoc): number | undefined {
+  /** the VM's first boot (undefined: provisioned before the fleet attached, or adopted: booted) */
+  private bootOf(vm: ResourceDoc): FirstBoot | undefined {
     const key = this.diskKey(vm);
-    return this.known.has(key) ? undefined : this.bootEnds.get(key);
+    return this.known.has(key) ? undefined : this.boots.get(key);
   }
 
   private booted(vm: ResourceDoc): boolean {
-    const at = this.readyAt(vm);
-    return at === undefined || Date.now() >= at;
+    const boot = this.bootOf(vm);
+    return boot === undefined || (!boot.failed && Date.now() >= boot.readyAt);
   }
 
-  /** A new disk boots: its first boot takes its time at the latency scale of now. */
+  /**
+   * A new disk boots: from the image when it booted a node image and its custom data is not the
+   * from-source kind; its first boot takes its time at the latency scale of now.
+   */
   private provisioned(vm: ResourceDoc): void {
     const image = this.bootsFromImage(vm);
-    const ms = image ? NODE_FIRST_BOOT_MS.fromImage : NODE_FIRST_BOOT_MS.fromSource;
-    this.bootEnds.set(this.diskKey(vm), Date.now() + ms * this.emulator.latency.scale);
-    if (image) return;
+    const mode = customDataMode(this.emulator, vm);
+    const from = image && mode !== "source" ? "image" : "source";
+    const ms = from === "image" ? NODE_FIRST_BOOT_MS.fromImage : NODE_FIRST_BOOT_MS.fromSource;
+    this.boots.set(this.diskKey(vm), {
+      from,
+      readyAt: Date.now() + ms * this.emulator.latency.scale,
+      ...(mode === "image" && !image
+        ? { failed: "custom data for a node image on a VM that did not boot one: the installer refused" }
+        : {}),
+    });
+    if (from === "image" || mode === "image") return;
     const at = new Date().toISOString();
     for (const artifact of Object.values(nodeArtifacts())) {
       this.downloads.push({ vm: vm.name, vmId: vmIdOf(vm), url: artifact.urls[0], at });
@@ -240,7 +281,8 @@ export class StandInFleet {
   }
 
   private installing(vm: ResourceDoc, command: string): RunCommandResultRaw {
-    return installingAnswer(vm, command, this.bootsFromImage(vm) ? "image" : "source");
+    const boot = this.bootOf(vm);
+    return installingAnswer(vm, command, boot?.from ?? "source", boot?.failed);
   }
 
   private diskKey(vm: ResourceDoc): string {
@@ -361,8 +403,15 @@ export class StandInFleet {
 }
 
 /** What a node's agent answers while cloud-init's installer runs: health says so, the rest fail. */
-function installingAnswer(vm: ResourceDoc, command: string, from: "image" | "source"): RunCommandResultRaw {
-  const detail = `first boot from ${from === "image" ? "the node image" : "source"}: the installer is still running`;
+function installingAnswer(
+  vm: ResourceDoc,
+  command: string,
+  from: "image" | "source",
+  failed?: string,
+): RunCommandResultRaw {
+  const detail = failed
+    ? `first boot failed: ${failed}`
+    : `first boot from ${from === "image" ? "the node image" : "source"}: the installer is still running`;
   if (command !== "health") {
     return { exitCode: 1, stdout: "", stderr: `jumpgate-node: error: the node is still installing (${detail})\n` };
   }

@@ -10,12 +10,25 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { NODE_FIRST_BOOT_MS } from "../../emulator/arm/latency";
 import { nodeArtifacts } from "../../shared/node/catalog";
+import { customDataBase64, renderNodeCloudInit, type NodeBootMode } from "../../shared/node/cloud-init";
 import { nodeHealth } from "../../shared/node/model";
 import { runAgentCommand } from "../../shared/node/run-agent";
 import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
 import { createNodeImageVersion } from "../../dev/node-image-version";
 import { StandInFleet } from "../../dev/stand-in-agent";
 import type { BootImage } from "../../shared/graph/stack-graph";
+
+const nodeDocument = (mode: NodeBootMode) =>
+  customDataBase64(
+    renderNodeCloudInit({
+      mode,
+      stackName: "lab",
+      fleetMode: "availabilitySet",
+      publicHostname: "jump.example.com",
+      keyVaultUrl: "https://kv-lab.vault.azure.net/",
+      dbHost: "lab-mysql.mysql.database.azure.com",
+    }),
+  );
 
 const MARKETPLACE = { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" };
 
@@ -25,7 +38,7 @@ describe("stand-in nodes: first boot from source or from the node image", () => 
   let subnet = "";
   let image: BootImage;
 
-  async function vm(name: string, imageReference: object): Promise<number> {
+  async function vm(name: string, imageReference: object, customData?: string): Promise<number> {
     const nic = await az.factory
       .network(SUB)
       .networkInterfaces.beginCreateOrUpdateAndWait(
@@ -42,7 +55,12 @@ describe("stand-in nodes: first boot from source or from the node image", () => 
         location: LOCATION,
         hardwareProfile: { vmSize: "Standard_B2s" },
         storageProfile: { imageReference, osDisk: { createOption: "FromImage", deleteOption: "Delete" } },
-        osProfile: { computerName: name, adminUsername: "jumpgate", linuxConfiguration: {} },
+        osProfile: {
+          computerName: name,
+          adminUsername: "jumpgate",
+          linuxConfiguration: {},
+          ...(customData ? { customData } : {}),
+        },
         networkProfile: { networkInterfaces: [{ id: nic.id, primary: true, deleteOption: "Delete" }] },
       },
       az.factory.lro(),
@@ -154,5 +172,29 @@ describe("stand-in nodes: first boot from source or from the node image", () => 
     assert.deepEqual(fleet.downloads.slice(logged), []);
     await az.factory.compute(SUB).virtualMachines.beginReimageAndWait(RG, "src-2", az.factory.lro());
     assert.equal(fleet.downloads.slice(logged).length, Object.keys(nodeArtifacts()).length);
+  });
+
+  test("custom data and image must agree, as the installer insists", async () => {
+    realBoots();
+    // image-mode custom data on a stock VM: the installer refuses, the node never comes up
+    await vm("mismatch-1", MARKETPLACE, nodeDocument("image"));
+    const h = await health("mismatch-1");
+    assert.equal(h.installing, true);
+    assert.match(h.problems.join(" "), /first boot failed: custom data for a node image on a VM that did not boot one/);
+    assert.equal(fleet.firstBoot("mismatch-1")?.done, false);
+    assert.ok(fleet.firstBoot("mismatch-1")?.failed);
+    az.emulator.latency = { scale: 0, types: {} };
+    assert.equal((await health("mismatch-1")).installing, true, "not even at scale 0");
+    // source-mode custom data on the image: it boots (and downloads) from source all the same
+    realBoots();
+    const logged = fleet.downloads.length;
+    await vm("mismatch-2", { id: image.id }, nodeDocument("source"));
+    assert.equal(fleet.firstBoot("mismatch-2")?.from, "source");
+    assert.equal(fleet.downloads.slice(logged).length, Object.keys(nodeArtifacts()).length);
+    // matching: image-mode custom data on the image
+    const before = fleet.downloads.length;
+    await vm("match-1", { id: image.id }, nodeDocument("image"));
+    assert.equal(fleet.firstBoot("match-1")?.from, "image");
+    assert.equal(fleet.downloads.length, before);
   });
 });
