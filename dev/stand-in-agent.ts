@@ -123,6 +123,8 @@ export interface NodeDownload {
 export interface StandInFleetOptions {
   /** answer for every VM of the emulator, not only the adopted and broken ones (default false) */
   everyVm?: boolean;
+  /** a new node is ready as soon as it is provisioned, whatever the latency scale (downloads are still logged) */
+  instantBoot?: boolean;
 }
 
 export class StandInFleet {
@@ -268,7 +270,7 @@ export class StandInFleet {
     const ms = from === "image" ? NODE_FIRST_BOOT_MS.fromImage : NODE_FIRST_BOOT_MS.fromSource;
     this.boots.set(this.diskKey(vm), {
       from,
-      readyAt: Date.now() + ms * this.emulator.latency.scale,
+      readyAt: Date.now() + (this.options.instantBoot ? 0 : ms * this.emulator.latency.scale),
       ...(mode === "image" && !image
         ? { failed: "custom data for a node image on a VM that did not boot one: the installer refused" }
         : {}),

@@ -420,7 +420,8 @@ async function benchHeal(): Promise<void> {
       const vaultUri = String((emulator.get(stackNames(s).keyVaultId)!.properties as { vaultUri: string }).vaultUri);
       await env.services.factory.secrets(vaultUri).setSecret(SECRET_NAMES.tlsBundle, "(bench certificate bundle)");
     }
-    const fleet = new StandInFleet(emulator);
+    // new nodes are ready at once here: the node images section below adds their first boot
+    const fleet = new StandInFleet(emulator, { instantBoot: true });
     emulator.latency = { scale: SCALE, types: DEFAULT_LATENCY };
     emulator.lro.settings.recordedRetryAfter = true;
 
