@@ -12,14 +12,29 @@
 // contract (health JSON, exit 1 when unhealthy; drain; db-credentials; install-cert), and the
 // emulator's load balancer probe metric follows the same model. A new disk (a replacement or a
 // reimage) has no database credentials until `db-credentials` runs, like a real first boot.
+//
+// First boot: a VM provisioned (created or reimaged) after the fleet attached installs itself for
+// NODE_FIRST_BOOT_MS (emulator/arm/latency.ts) at the emulator's latency scale: from source unless it
+// booted a gallery image version (the emulator's `bootImageOf`, from its or its scale set's
+// imageReference). Until then `health` says it is still installing (`installed: null`), the probe
+// sees it down and the other commands fail; scale 0 (the tests' default) makes it ready at once. A
+// from-source boot logs the catalog's download URLs to `downloads` (the Apache and MySQL archives a
+// real one fetches); a boot from an image logs none. `everyVm`: the fleet answers for VMs it was
+// never told about too (a surge node, a scale-out's new instances), so they boot the same way.
+// Custom data and image must agree, as install-node.sh insists: image-mode custom data on a VM that
+// did not boot a node image fails its first boot for good (the installer refuses); source-mode
+// custom data on an image boots from source all the same (the installer downloads again).
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Emulator } from "../emulator/arm/emulator";
-import { actionCount } from "../emulator/arm/providers/compute";
+import { NODE_FIRST_BOOT_MS } from "../emulator/arm/latency";
+import { actionCount, bootImageOf } from "../emulator/arm/providers/compute";
 import type { RunCommandInput, RunCommandResultRaw } from "../emulator/arm/run-command";
 import type { ResourceDoc } from "../emulator/arm/types";
+import { nodeArtifacts } from "../shared/node/catalog";
+import { decodeCustomData, INSTALLER_MODE_ARGS, parseNodeCloudConfig } from "../shared/node/cloud-init";
 import { APP_USERS, NODE_AGENT_PATH, NODE_IMAGE_TOOL_PATH } from "../shared/node/constants";
 
 /** Makes a node root holding the stand-in agent; remove it with fs.rmSync(root, {recursive: true}). */
@@ -77,9 +92,47 @@ export interface AgentCall {
   args: string[];
 }
 
+interface FirstBoot {
+  from: "image" | "source";
+  /** epoch ms */
+  readyAt: number;
+  /** it never ends: why */
+  failed?: string;
+}
+
+/** The installer mode a VM's custom data runs ("bake", "image", "source"), if it is a node's document. */
+function customDataMode(emulator: Emulator, vm: ResourceDoc): string | undefined {
+  const data = emulator.store.getSecret(vm.id, "properties.osProfile.customData");
+  if (typeof data !== "string" || data === "") return undefined;
+  try {
+    const runcmd = parseNodeCloudConfig(decodeCustomData(data)).runcmd?.[0] ?? [];
+    const args = JSON.stringify(runcmd.slice(1));
+    return Object.entries(INSTALLER_MODE_ARGS).find(([, a]) => JSON.stringify(a) === args)?.[0];
+  } catch {
+    return undefined; // not a node's cloud-config (a test's own custom data)
+  }
+}
+
+/** One URL a booting node would fetch from outside Azure. */
+export interface NodeDownload {
+  vm: string;
+  vmId: string;
+  url: string;
+  at: string;
+}
+
+export interface StandInFleetOptions {
+  /** answer for every VM of the emulator, not only the adopted and broken ones (default false) */
+  everyVm?: boolean;
+  /** a new node is ready as soon as it is provisioned, whatever the latency scale (downloads are still logged) */
+  instantBoot?: boolean;
+}
+
 export class StandInFleet {
   /** every command a scripted VM received, in order */
   readonly calls: AgentCall[] = [];
+  /** what first boots from source would download, in order (a boot from an image adds nothing) */
+  readonly downloads: NodeDownload[] = [];
   private readonly faults = new Map<string, ActiveFault[]>();
   private readonly disks = new Map<string, DiskState>();
   private readonly sessions = new Map<string, number>();
@@ -87,9 +140,37 @@ export class StandInFleet {
   private readonly scripted = new Set<string>();
   /** disks that existed when the fleet was attached: deployed nodes have credentials */
   private readonly known = new Set<string>();
+  /** disk -> when its first boot ends (epoch ms) and from what */
+  private readonly boots = new Map<string, FirstBoot>();
 
-  constructor(private readonly emulator: Emulator) {
+  constructor(
+    private readonly emulator: Emulator,
+    private readonly options: StandInFleetOptions = {},
+  ) {
     emulator.metrics.probeOf = (vm) => this.probe(vm);
+    const previous = emulator.vmProvisionedHook;
+    emulator.vmProvisionedHook = (vm) => {
+      previous?.(vm);
+      this.provisioned(vm);
+    };
+    if (options.everyVm) emulator.runCommand.fallback = (vm, input) => this.answer(vm, input);
+  }
+
+  /**
+   * How a VM's first boot goes: from the image or from source, whether it has ended, and why it
+   * never will (`failed`). Undefined for a VM booted before the fleet attached.
+   */
+  firstBoot(
+    vmName: string,
+  ): { from: "image" | "source"; done: boolean; readyAt?: string; failed?: string } | undefined {
+    const vm = this.emulator.store.all().find((d) => isVm(d) && d.name.toLowerCase() === vmName.toLowerCase());
+    const boot = vm && this.bootOf(vm);
+    if (!vm || !boot) return undefined;
+    return {
+      from: boot.from,
+      done: this.booted(vm),
+      ...(boot.failed ? { failed: boot.failed } : { readyAt: new Date(boot.readyAt).toISOString() }),
+    };
   }
 
   /** Scripts every VM that exists now (their disks count as set up by the deploy). */
@@ -164,6 +245,49 @@ export class StandInFleet {
     });
   }
 
+  private bootsFromImage(vm: ResourceDoc): boolean {
+    return bootImageOf(this.emulator, vm.id)?.kind === "gallery";
+  }
+
+  /** the VM's first boot (undefined: provisioned before the fleet attached, or adopted: booted) */
+  private bootOf(vm: ResourceDoc): FirstBoot | undefined {
+    const key = this.diskKey(vm);
+    return this.known.has(key) ? undefined : this.boots.get(key);
+  }
+
+  private booted(vm: ResourceDoc): boolean {
+    const boot = this.bootOf(vm);
+    return boot === undefined || (!boot.failed && Date.now() >= boot.readyAt);
+  }
+
+  /**
+   * A new disk boots: from the image when it booted a node image and its custom data is not the
+   * from-source kind; its first boot takes its time at the latency scale of now.
+   */
+  private provisioned(vm: ResourceDoc): void {
+    const image = this.bootsFromImage(vm);
+    const mode = customDataMode(this.emulator, vm);
+    const from = image && mode !== "source" ? "image" : "source";
+    const ms = from === "image" ? NODE_FIRST_BOOT_MS.fromImage : NODE_FIRST_BOOT_MS.fromSource;
+    this.boots.set(this.diskKey(vm), {
+      from,
+      readyAt: Date.now() + (this.options.instantBoot ? 0 : ms * this.emulator.latency.scale),
+      ...(mode === "image" && !image
+        ? { failed: "custom data for a node image on a VM that did not boot one: the installer refused" }
+        : {}),
+    });
+    if (from === "image" || mode === "image") return;
+    const at = new Date().toISOString();
+    for (const artifact of Object.values(nodeArtifacts())) {
+      this.downloads.push({ vm: vm.name, vmId: vmIdOf(vm), url: artifact.urls[0], at });
+    }
+  }
+
+  private installing(vm: ResourceDoc, command: string): RunCommandResultRaw {
+    const boot = this.bootOf(vm);
+    return installingAnswer(vm, command, boot?.from ?? "source", boot?.failed);
+  }
+
   private diskKey(vm: ResourceDoc): string {
     return `${vm.name.toLowerCase()}#${vmIdOf(vm)}#${actionCount(this.emulator, vm.id, "reimage")}`;
   }
@@ -179,7 +303,8 @@ export class StandInFleet {
   }
 
   private probe(vm: ResourceDoc): number | undefined {
-    if (!this.scripted.has(vm.name.toLowerCase())) return undefined;
+    if (!this.options.everyVm && !this.scripted.has(vm.name.toLowerCase())) return undefined;
+    if (!this.booted(vm)) return 0;
     const h = this.health(vm);
     return h.healthy && !h.faults.includes("hung") && !this.disk(vm).draining ? 100 : 0;
   }
@@ -221,6 +346,7 @@ export class StandInFleet {
         code: "VMAgentStatusCommunicationError",
       });
     }
+    if (!this.booted(vm)) return this.installing(vm, command);
     const disk = this.disk(vm);
     const ok = (json: unknown, stderr = ""): RunCommandResultRaw => ({
       exitCode: 0,
@@ -277,6 +403,32 @@ export class StandInFleet {
         return ok({ changed: [] });
     }
   }
+}
+
+/** What a node's agent answers while cloud-init's installer runs: health says so, the rest fail. */
+function installingAnswer(
+  vm: ResourceDoc,
+  command: string,
+  from: "image" | "source",
+  failed?: string,
+): RunCommandResultRaw {
+  const detail = failed
+    ? `first boot failed: ${failed}`
+    : `first boot from ${from === "image" ? "the node image" : "source"}: the installer is still running`;
+  if (command !== "health") {
+    return { exitCode: 1, stdout: "", stderr: `jumpgate-node: error: the node is still installing (${detail})\n` };
+  }
+  const checks = ["nginx", "certificate", "tomcat", "guacd", "database"].map((name) => ({ name, ok: false, detail }));
+  const json = {
+    healthy: false,
+    draining: false,
+    liveSessions: 0,
+    checks,
+    installed: null,
+    node: vm.name,
+    time: new Date().toISOString(),
+  };
+  return { exitCode: 1, stdout: JSON.stringify(json) + "\n", stderr: "" };
 }
 
 /** The agent's command and arguments from a Run Command script (each word single-quoted). */

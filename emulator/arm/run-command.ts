@@ -68,6 +68,9 @@ export class RunCommandService {
     };
   }
 
+  /** How a VM without its own `setVm` answers, when set (the node stand-ins answer for every VM). */
+  fallback?: RunCommandHandler;
+
   /** Sets how one VM (by name, case-insensitive) answers; `undefined` restores the default. */
   setVm(vmName: string, how: RunCommandMode | RunCommandHandler | undefined): void {
     if (how === undefined) this.perVm.delete(vmName.toLowerCase());
@@ -96,7 +99,7 @@ export class RunCommandService {
 
   /** Runs the command; rejects with a VM-agent error when the VM is unreachable. */
   async run(vm: ResourceDoc, input: RunCommandInput): Promise<RunCommandResultRaw> {
-    const how = this.perVm.get(vm.name.toLowerCase()) ?? this.options.mode;
+    const how = this.perVm.get(vm.name.toLowerCase()) ?? this.fallback ?? this.options.mode;
     if (how === "unreachable") {
       // an ARM error, so both answer styles carry the code: the failed operation (async) and the
       // error response (instant)
