@@ -110,9 +110,10 @@ export interface BuilderInput extends ImageStepInput {
 /**
  * The builder's NIC and VM (bake custom data), through the engine: a builder that exists is read, not
  * written (custom data and the image are create-only). Its OS disk gets the stack's tag, so removing
- * it later is an ownership-checked delete like every other.
+ * it later is an ownership-checked delete like every other. `generalized`: the builder is one an
+ * earlier build generalized already (it stopped before its capture).
  */
-export async function createImageBuilderActivity(input: BuilderInput): Promise<{ vmName: string }> {
+export async function createImageBuilderActivity(input: BuilderInput): Promise<{ vmName: string; generalized?: true }> {
   const { spec, key, version } = input;
   const s = services();
   const names = stackNames(spec);
@@ -132,7 +133,10 @@ export async function createImageBuilderActivity(input: BuilderInput): Promise<{
       s.factory.lro(),
     );
   }
-  return { vmName: builder.vm };
+  // an earlier build's builder, generalized before that build stopped, runs nothing any more
+  const view = await compute.virtualMachines.instanceView(spec.resourceGroup, builder.vm, s.factory.call());
+  const generalized = (view.statuses ?? []).some((st) => st.code === "OSState/generalized");
+  return { vmName: builder.vm, ...(generalized ? { generalized: true } : {}) };
 }
 
 export interface BuilderVmInput extends ImageStepInput {

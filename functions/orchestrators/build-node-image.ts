@@ -91,12 +91,16 @@ export function* buildNodeImageSteps(wf: Workflow, input: BuildNodeImageInput): 
   let id: string | undefined;
   try {
     progress("creating builder");
-    vmName = (yield* wf.call("createImageBuilder", { spec, key, version })).vmName;
-    yield* waitForBake(wf, { spec, vmName, digest: key.digest, progress });
-    progress("sealing");
-    yield* wf.call("sealImageBuilder", { spec, vmName });
-    progress("generalizing");
-    yield* wf.call("generalizeImageBuilder", { spec, vmName });
+    const builder = yield* wf.call("createImageBuilder", { spec, key, version });
+    vmName = builder.vmName;
+    // a builder an earlier build left generalized (it stopped before its capture) is captured as it is
+    if (!builder.generalized) {
+      yield* waitForBake(wf, { spec, vmName, digest: key.digest, progress });
+      progress("sealing");
+      yield* wf.call("sealImageBuilder", { spec, vmName });
+      progress("generalizing");
+      yield* wf.call("generalizeImageBuilder", { spec, vmName });
+    }
     progress("capturing");
     id = (yield* wf.call("captureImageVersion", { spec, key, version, vmName })).id;
   } catch (e) {

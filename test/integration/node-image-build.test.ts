@@ -12,6 +12,7 @@ import { InMemoryDurableClient, recordHistoryFixture } from "../../emulator/dura
 import type { JournalEntry } from "../../emulator/arm/journal";
 import { startNodeImageBuild } from "../../functions/image-build-start";
 import { buildGraphActivity } from "../../functions/activities/resources";
+import { createImageBuilderActivity } from "../../functions/activities/images";
 import { InstanceIds, Names } from "../../functions/names";
 import type { BuildNodeImageOutput } from "../../functions/orchestrators/build-node-image";
 import { imageBuilderNames, nodeImageNames, nodeImageVersionId, stackNames } from "../../shared/graph/names";
@@ -331,6 +332,26 @@ describe("node image: scale-out, heal and teardown", () => {
     assert.equal(refused.status, 409);
     assert.equal(refused.headers.get("content-type"), "application/problem+json");
     assert.deepEqual((await get(plain.name)).bootSource, "source");
+  });
+
+  test("a builder an earlier build left generalized (it stopped before the capture) is captured as it is", async () => {
+    const spec = specOf("imgcrash");
+    builders.bake(builderOf(spec).vm, { fails: "first try" });
+    await deploy(spec);
+    assert.equal(buildOutput(spec).outcome, "failed");
+    // what a build that stopped between its generalize and its capture leaves behind
+    await createImageBuilderActivity({ spec, key: key(spec), version: versionOf(spec) });
+    const compute = env.services.factory.compute(SUB);
+    await compute.virtualMachines.deallocate(spec.resourceGroup, builderOf(spec).vm);
+    await compute.virtualMachines.generalize(spec.resourceGroup, builderOf(spec).vm);
+    const commands = builders.calls.length;
+    const client = new InMemoryDurableClient(env.host);
+    await startNodeImageBuild(client, { spec, version: versionOf(spec), trigger: "request" });
+    await env.host.runUntilIdle();
+    assert.equal(buildOutput(spec).outcome, "succeeded");
+    assert.equal(builders.calls.length, commands, "no Run Command on a generalized builder");
+    assert.equal((await versionDoc(spec)).provisioningState, "Succeeded");
+    assert.deepEqual(builderLeft(spec), []);
   });
 
   test("teardown deletes the stack's image versions, the definition and the gallery", async () => {
