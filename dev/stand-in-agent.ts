@@ -51,6 +51,9 @@ export function standInAgentRoot(prefix = "jumpgate-node-"): string {
       '  health) echo \'{"healthy":true,"draining":false,"liveSessions":0,"checks":[]}\' ;;',
       // a database that needs nothing: the read-only check finds no difference
       '  bootstrap-db) if [[ "${2:-}" == --check ]]; then echo \'{"differences":[]}\'; else echo \'{"changed":[]}\'; fi ;;',
+      // no bake happens here: an image build on it fails at once, saying why (StandInImageBuilders bake)
+      '  image-status) echo \'{"baked":false,"digest":null,"error":"a stand-in node bakes nothing"}\' ;;',
+      "  image-seal) echo 'jumpgate-node: not baked' >&2; exit 1 ;;",
       "  *) echo '{\"changed\":[]}' ;;",
       "esac",
     ].join("\n"),
