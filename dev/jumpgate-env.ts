@@ -7,6 +7,7 @@ import "../functions";
 import { Emulator, type EmulatorOptions } from "../emulator/arm/emulator";
 import {
   DurableTestHost,
+  InMemoryDurableClient,
   fromRegistry,
   makeClientInputData,
   startDurableRpcServer,
@@ -147,6 +148,8 @@ export async function startJumpgateEnv(options: JumpgateEnvOptions = {}): Promis
     ...(options.realTime ? { startTime: new Date() } : {}),
     ...options.durable,
   });
+  // activities that start an orchestration (the node image build) start it on this host
+  services.durableClient = new InMemoryDurableClient(host);
   const env: JumpgateEnv = {
     emulator,
     azurite,

@@ -12,15 +12,30 @@
 // contract (health JSON, exit 1 when unhealthy; drain; db-credentials; install-cert), and the
 // emulator's load balancer probe metric follows the same model. A new disk (a replacement or a
 // reimage) has no database credentials until `db-credentials` runs, like a real first boot.
+//
+// First boot: a VM provisioned (created or reimaged) after the fleet attached installs itself for
+// NODE_FIRST_BOOT_MS (emulator/arm/latency.ts) at the emulator's latency scale: from source unless it
+// booted a gallery image version (the emulator's `bootImageOf`, from its or its scale set's
+// imageReference). Until then `health` says it is still installing (`installed: null`), the probe
+// sees it down and the other commands fail; scale 0 (the tests' default) makes it ready at once. A
+// from-source boot logs the catalog's download URLs to `downloads` (the Apache and MySQL archives a
+// real one fetches); a boot from an image logs none. `everyVm`: the fleet answers for VMs it was
+// never told about too (a surge node, a scale-out's new instances), so they boot the same way.
+// Custom data and image must agree, as install-node.sh insists: image-mode custom data on a VM that
+// did not boot a node image fails its first boot for good (the installer refuses); source-mode
+// custom data on an image boots from source all the same (the installer downloads again).
+import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Emulator } from "../emulator/arm/emulator";
-import { actionCount } from "../emulator/arm/providers/compute";
+import { NODE_FIRST_BOOT_MS } from "../emulator/arm/latency";
+import { actionCount, bootImageOf } from "../emulator/arm/providers/compute";
 import type { RunCommandInput, RunCommandResultRaw } from "../emulator/arm/run-command";
 import type { ResourceDoc } from "../emulator/arm/types";
-import { decodeCustomData } from "../shared/node/cloud-init";
-import { APP_USERS, NODE_AGENT_PATH } from "../shared/node/constants";
+import { nodeArtifacts } from "../shared/node/catalog";
+import { decodeCustomData, INSTALLER_MODE_ARGS, parseNodeCloudConfig } from "../shared/node/cloud-init";
+import { APP_USERS, NODE_AGENT_PATH, NODE_IMAGE_TOOL_PATH } from "../shared/node/constants";
 
 /** Makes a node root holding the stand-in agent; remove it with fs.rmSync(root, {recursive: true}). */
 export function standInAgentRoot(prefix = "jumpgate-node-"): string {
@@ -36,6 +51,9 @@ export function standInAgentRoot(prefix = "jumpgate-node-"): string {
       '  health) echo \'{"healthy":true,"draining":false,"liveSessions":0,"checks":[]}\' ;;',
       // a database that needs nothing: the read-only check finds no difference
       '  bootstrap-db) if [[ "${2:-}" == --check ]]; then echo \'{"differences":[]}\'; else echo \'{"changed":[]}\'; fi ;;',
+      // no bake happens here: an image build on it fails at once, saying why (StandInImageBuilders bake)
+      '  image-status) echo \'{"baked":false,"digest":null,"error":"a stand-in node bakes nothing"}\' ;;',
+      "  image-seal) echo 'jumpgate-node: not baked' >&2; exit 1 ;;",
       "  *) echo '{\"changed\":[]}' ;;",
       "esac",
     ].join("\n"),
@@ -77,9 +95,47 @@ export interface AgentCall {
   args: string[];
 }
 
+interface FirstBoot {
+  from: "image" | "source";
+  /** epoch ms */
+  readyAt: number;
+  /** it never ends: why */
+  failed?: string;
+}
+
+/** The installer mode a VM's custom data runs ("bake", "image", "source"), if it is a node's document. */
+function customDataMode(emulator: Emulator, vm: ResourceDoc): string | undefined {
+  const data = emulator.store.getSecret(vm.id, "properties.osProfile.customData");
+  if (typeof data !== "string" || data === "") return undefined;
+  try {
+    const runcmd = parseNodeCloudConfig(decodeCustomData(data)).runcmd?.[0] ?? [];
+    const args = JSON.stringify(runcmd.slice(1));
+    return Object.entries(INSTALLER_MODE_ARGS).find(([, a]) => JSON.stringify(a) === args)?.[0];
+  } catch {
+    return undefined; // not a node's cloud-config (a test's own custom data)
+  }
+}
+
+/** One URL a booting node would fetch from outside Azure. */
+export interface NodeDownload {
+  vm: string;
+  vmId: string;
+  url: string;
+  at: string;
+}
+
+export interface StandInFleetOptions {
+  /** answer for every VM of the emulator, not only the adopted and broken ones (default false) */
+  everyVm?: boolean;
+  /** a new node is ready as soon as it is provisioned, whatever the latency scale (downloads are still logged) */
+  instantBoot?: boolean;
+}
+
 export class StandInFleet {
   /** every command a scripted VM received, in order */
   readonly calls: AgentCall[] = [];
+  /** what first boots from source would download, in order (a boot from an image adds nothing) */
+  readonly downloads: NodeDownload[] = [];
   private readonly faults = new Map<string, ActiveFault[]>();
   private readonly disks = new Map<string, DiskState>();
   private readonly sessions = new Map<string, number>();
@@ -87,9 +143,40 @@ export class StandInFleet {
   private readonly scripted = new Set<string>();
   /** disks that existed when the fleet was attached: deployed nodes have credentials */
   private readonly known = new Set<string>();
+  /** disk -> when its first boot ends (epoch ms) and from what */
+  private readonly boots = new Map<string, FirstBoot>();
 
-  constructor(private readonly emulator: Emulator) {
+  constructor(
+    private readonly emulator: Emulator,
+    private readonly options: StandInFleetOptions = {},
+  ) {
     emulator.metrics.probeOf = (vm) => this.probe(vm);
+    const previous = emulator.vmProvisionedHook;
+    emulator.vmProvisionedHook = (vm) => {
+      previous?.(vm);
+      this.provisioned(vm);
+    };
+    if (options.everyVm) {
+      this.everyVm = true;
+      emulator.runCommand.fallback = (vm, input) => this.answer(vm, input);
+    }
+  }
+
+  /**
+   * How a VM's first boot goes: from the image or from source, whether it has ended, and why it
+   * never will (`failed`). Undefined for a VM booted before the fleet attached.
+   */
+  firstBoot(
+    vmName: string,
+  ): { from: "image" | "source"; done: boolean; readyAt?: string; failed?: string } | undefined {
+    const vm = this.emulator.store.all().find((d) => isVm(d) && d.name.toLowerCase() === vmName.toLowerCase());
+    const boot = vm && this.bootOf(vm);
+    if (!vm || !boot) return undefined;
+    return {
+      from: boot.from,
+      done: this.booted(vm),
+      ...(boot.failed ? { failed: boot.failed } : { readyAt: new Date(boot.readyAt).toISOString() }),
+    };
   }
 
   /**
@@ -223,6 +310,49 @@ export class StandInFleet {
     });
   }
 
+  private bootsFromImage(vm: ResourceDoc): boolean {
+    return bootImageOf(this.emulator, vm.id)?.kind === "gallery";
+  }
+
+  /** the VM's first boot (undefined: provisioned before the fleet attached, or adopted: booted) */
+  private bootOf(vm: ResourceDoc): FirstBoot | undefined {
+    const key = this.diskKey(vm);
+    return this.known.has(key) ? undefined : this.boots.get(key);
+  }
+
+  private booted(vm: ResourceDoc): boolean {
+    const boot = this.bootOf(vm);
+    return boot === undefined || (!boot.failed && Date.now() >= boot.readyAt);
+  }
+
+  /**
+   * A new disk boots: from the image when it booted a node image and its custom data is not the
+   * from-source kind; its first boot takes its time at the latency scale of now.
+   */
+  private provisioned(vm: ResourceDoc): void {
+    const image = this.bootsFromImage(vm);
+    const mode = customDataMode(this.emulator, vm);
+    const from = image && mode !== "source" ? "image" : "source";
+    const ms = from === "image" ? NODE_FIRST_BOOT_MS.fromImage : NODE_FIRST_BOOT_MS.fromSource;
+    this.boots.set(this.diskKey(vm), {
+      from,
+      readyAt: Date.now() + (this.options.instantBoot ? 0 : ms * this.emulator.latency.scale),
+      ...(mode === "image" && !image
+        ? { failed: "custom data for a node image on a VM that did not boot one: the installer refused" }
+        : {}),
+    });
+    if (from === "image" || mode === "image") return;
+    const at = new Date().toISOString();
+    for (const artifact of Object.values(nodeArtifacts())) {
+      this.downloads.push({ vm: vm.name, vmId: vmIdOf(vm), url: artifact.urls[0], at });
+    }
+  }
+
+  private installing(vm: ResourceDoc, command: string): RunCommandResultRaw {
+    const boot = this.bootOf(vm);
+    return installingAnswer(vm, command, boot?.from ?? "source", boot?.failed);
+  }
+
   private diskKey(vm: ResourceDoc): string {
     return `${vm.name.toLowerCase()}#${vmIdOf(vm)}#${actionCount(this.emulator, vm.id, "reimage")}`;
   }
@@ -239,6 +369,7 @@ export class StandInFleet {
 
   private probe(vm: ResourceDoc): number | undefined {
     if (!this.everyVm && !this.scripted.has(vm.name.toLowerCase())) return undefined;
+    if (!this.booted(vm)) return 0;
     const h = this.health(vm);
     return h.healthy && !h.faults.includes("hung") && !this.disk(vm).draining ? 100 : 0;
   }
@@ -284,6 +415,7 @@ export class StandInFleet {
         code: "VMAgentStatusCommunicationError",
       });
     }
+    if (!this.booted(vm)) return this.installing(vm, command);
     const disk = this.disk(vm);
     const ok = (json: unknown, stderr = ""): RunCommandResultRaw => ({
       exitCode: 0,
@@ -374,6 +506,32 @@ function compareReleases(a: string, b: string): number {
   return 0;
 }
 
+/** What a node's agent answers while cloud-init's installer runs: health says so, the rest fail. */
+function installingAnswer(
+  vm: ResourceDoc,
+  command: string,
+  from: "image" | "source",
+  failed?: string,
+): RunCommandResultRaw {
+  const detail = failed
+    ? `first boot failed: ${failed}`
+    : `first boot from ${from === "image" ? "the node image" : "source"}: the installer is still running`;
+  if (command !== "health") {
+    return { exitCode: 1, stdout: "", stderr: `jumpgate-node: error: the node is still installing (${detail})\n` };
+  }
+  const checks = ["nginx", "certificate", "tomcat", "guacd", "database"].map((name) => ({ name, ok: false, detail }));
+  const json = {
+    healthy: false,
+    draining: false,
+    liveSessions: 0,
+    checks,
+    installed: null,
+    node: vm.name,
+    time: new Date().toISOString(),
+  };
+  return { exitCode: 1, stdout: JSON.stringify(json) + "\n", stderr: "" };
+}
+
 /** The agent's command and arguments from a Run Command script (each word single-quoted). */
 export function agentWords(script: string): string[] {
   const line = script.split("\n").find((l) => l.includes(NODE_AGENT_PATH)) ?? "";
@@ -388,4 +546,108 @@ function isVm(d: ResourceDoc): boolean {
 function vmIdOf(vm: ResourceDoc): string {
   const vmId = (vm.properties as { vmId?: unknown }).vmId;
   return typeof vmId === "string" ? vmId : vm.id;
+}
+
+/** How a stand-in image builder's bake ends. */
+export type BakeOutcome =
+  /** baked.json with this digest appears at the `afterPolls`-th image-status (default 1) */
+  | { bakes: string; afterPolls?: number }
+  /** cloud-init gives up with this error (the installer failed) */
+  | { fails: string }
+  /** the bake never finishes */
+  | { never: true };
+
+/**
+ * Node image builders where no VM boots: each answers Run Command with the REAL agent
+ * (infra/node/jumpgate-node image-status / image-seal, which runs infra/node/jumpgate-image) in a sandbox of its own, where the bake is
+ * played by this class (baked.json written, or cloud-init's status saying error) and cloud-init and
+ * waagent are stubs that record their calls. `calls` has every agent command, `sealed` the builders
+ * whose waagent was asked to deprovision.
+ */
+export class StandInImageBuilders {
+  readonly calls: AgentCall[] = [];
+  readonly sealed: string[] = [];
+  private readonly outcomes = new Map<string, BakeOutcome>();
+  private readonly polls = new Map<string, number>();
+
+  constructor(
+    private readonly emulator: Emulator,
+    private readonly agentPath: string,
+  ) {}
+
+  /** The builder VM `vmName` (it may not exist yet) bakes, fails or never finishes. */
+  bake(vmName: string, outcome: BakeOutcome): void {
+    this.outcomes.set(vmName.toLowerCase(), outcome);
+    this.emulator.runCommand.setVm(vmName, (vm, input, dir) => this.answer(vm, input, dir));
+  }
+
+  private async answer(vm: ResourceDoc, input: RunCommandInput, dir: string): Promise<RunCommandResultRaw> {
+    const script = input.script.join("\n");
+    const [command = "", ...args] = agentWords(script);
+    this.calls.push({ vm: vm.name, vmId: vmIdOf(vm), command, args });
+    const outcome = this.outcomes.get(vm.name.toLowerCase()) ?? { never: true };
+    const agent = path.join(dir, NODE_AGENT_PATH);
+    if (!fs.existsSync(agent)) {
+      fs.mkdirSync(path.dirname(agent), { recursive: true });
+      fs.copyFileSync(this.agentPath, agent);
+      fs.chmodSync(agent, 0o755);
+      // what bake custom data writes beside it
+      const tool = path.join(dir, NODE_IMAGE_TOOL_PATH);
+      fs.copyFileSync(path.join(path.dirname(this.agentPath), "jumpgate-image"), tool);
+      fs.chmodSync(tool, 0o755);
+      for (const d of ["etc/ssh", "var/lib/jumpgate", "var/log"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
+      fs.writeFileSync(path.join(dir, "etc/machine-id"), "0123456789abcdef0123456789abcdef\n");
+      fs.writeFileSync(path.join(dir, "etc/ssh/ssh_host_ed25519_key"), "host key\n", { mode: 0o600 });
+      fs.writeFileSync(path.join(dir, "var/log/cloud-init.log"), "bake log\n");
+    }
+    if (command === "image-status") {
+      const n = (this.polls.get(vm.id) ?? 0) + 1;
+      this.polls.set(vm.id, n);
+      if ("bakes" in outcome && n >= (outcome.afterPolls ?? 1)) {
+        const baked = path.join(dir, "var/lib/jumpgate/baked.json");
+        if (!fs.existsSync(baked))
+          fs.writeFileSync(baked, JSON.stringify({ digest: outcome.bakes, guacamoleVersion: "1.6.0" }) + "\n");
+      }
+    }
+    const cloudStatus =
+      "fails" in outcome
+        ? JSON.stringify({ status: "error", errors: [outcome.fails] })
+        : JSON.stringify({ status: "running", errors: [] });
+    const cloudInit = path.join(dir, "stub-cloud-init");
+    fs.writeFileSync(
+      cloudInit,
+      `#!/usr/bin/env bash\nif [[ $1 == status ]]; then printf '%s\\n' ${shellWord(cloudStatus)}; fi\nexit 0\n`,
+      { mode: 0o755 },
+    );
+    const waagent = path.join(dir, "stub-waagent");
+    fs.writeFileSync(
+      waagent,
+      `#!/usr/bin/env bash\nprintf '%s\\n' "$*" >>${shellWord(path.join(dir, "waagent.calls"))}\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    const result = await runBash(script, {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      LANG: "C.UTF-8",
+      JUMPGATE_NODE_ROOT: dir,
+      JUMPGATE_CLOUD_INIT: cloudInit,
+      JUMPGATE_WAAGENT: waagent,
+    });
+    if (command === "image-seal" && result.exitCode === 0) this.sealed.push(vm.name);
+    return result;
+  }
+}
+
+function shellWord(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+function runBash(script: string, env: Record<string, string>): Promise<RunCommandResultRaw> {
+  return new Promise((resolve) => {
+    execFile("bash", ["-c", script], { env, timeout: 30_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+      resolve({ exitCode: code, stdout, stderr });
+    });
+  });
 }

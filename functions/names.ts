@@ -22,6 +22,7 @@ export const Names = {
     breakGlass: "breakGlass",
     syncConnections: "syncConnections",
     upgradeStack: "upgradeStack",
+    buildNodeImage: "buildNodeImage",
   },
   activities: {
     buildStackGraph: "buildStackGraph",
@@ -90,6 +91,17 @@ export const Names = {
     prepareBootSource: "prepareBootSource",
     backupDatabase: "backupDatabase",
     recordUpgrade: "recordUpgrade",
+    resolveNodeImage: "resolveNodeImage",
+    startNodeImageBuild: "startNodeImageBuild",
+    ensureImageGallery: "ensureImageGallery",
+    deleteImageVersion: "deleteImageVersion",
+    createImageBuilder: "createImageBuilder",
+    readImageBake: "readImageBake",
+    sealImageBuilder: "sealImageBuilder",
+    generalizeImageBuilder: "generalizeImageBuilder",
+    captureImageVersion: "captureImageVersion",
+    removeImageBuilder: "removeImageBuilder",
+    recordNodeImage: "recordNodeImage",
   },
   http: {
     putStack: "putStack",
@@ -110,6 +122,7 @@ export const Names = {
     syncConnectionsHttp: "syncConnectionsHttp",
     listConnections: "listConnections",
     listRecordings: "listRecordings",
+    buildNodeImageHttp: "buildNodeImageHttp",
   },
   timers: {
     driftCheck: "driftCheck",
@@ -143,6 +156,7 @@ export function isOperationOf(stack: string, instanceId: string): boolean {
   ) {
     return true;
   }
+  if (new RegExp(String.raw`^image-${stack}-\d{1,10}\.\d{1,10}\.\d{1,10}$`).test(instanceId)) return true;
   const timed = new RegExp(
     String.raw`^(?:deploy-${stack}-g[1-9]\d{0,8}|teardown-${stack}|plan-${stack}|reconcile-${stack})-${COMPACT_TIME}$|^reconcile-${stack}-${COMPACT_TIME}-apply$`,
   );
@@ -168,4 +182,9 @@ export const InstanceIds = {
   connections: (stack: string) => `connections-${stack}`,
   /** singleton: the stack's rolling upgrade of the Guacamole release (a PUT that changes guacamole.version) */
   upgrade: (stack: string) => `upgrade-${stack}`,
+  /**
+   * singleton per image version: one build of a node image at a time, whoever starts it (a deploy,
+   * a scale-out, a request); `version` is MAJOR.MINOR.PATCH (image-identity.ts imageVersionName)
+   */
+  nodeImage: (stack: string, version: string) => `image-${stack}-${version}`,
 } as const;

@@ -18,6 +18,7 @@ import {
   StoreTables,
   storeSettingsFromEnv,
 } from "../shared/store";
+import type { DurableClient } from "durable-functions";
 import type { StackSpec } from "../shared/spec/types";
 import type { StackObserved } from "../shared/stack-status";
 
@@ -57,6 +58,12 @@ export interface Services {
   retention: RetentionDays;
   /** drift screening from Resource Graph: its lag behind ARM, and how often every resource is read through ARM */
   drift: DriftSettings;
+  /**
+   * The durable client activities start orchestrations with (the node image build): tests and the
+   * sandbox hand the durable host's own; in Azure it is left out and such an activity takes its
+   * `durableClient` input binding (functions/activities/register.ts).
+   */
+  durableClient?: DurableClient;
 }
 
 export interface DriftSettings {

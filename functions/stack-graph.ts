@@ -2,7 +2,7 @@
 // identities (services) into shared/graph's builder. Shared by the graph activities and the drift
 // check's screening, so a timer never goes through an activity module.
 import { stackNames } from "../shared/graph/names";
-import { API_VERSIONS, buildStackGraph } from "../shared/graph/stack-graph";
+import { API_VERSIONS, buildStackGraph, type BootImage } from "../shared/graph/stack-graph";
 import type { GraphNode, StackGraph } from "../shared/graph/types";
 import { renderWebNodeCustomData } from "../shared/node/web-node-template";
 import type { FleetMembers } from "../shared/scale/fleet";
@@ -12,12 +12,14 @@ import { services } from "./services";
 
 /**
  * The stack's graph for these members; `tlsBundle`: whether its vault holds the TLS bundle (the drift
- * screen takes it from the certificate ledger instead of asking Key Vault).
+ * screen takes it from the certificate ledger instead of asking Key Vault); `bootImage`: the gallery
+ * image version new web nodes boot from (unset: from source).
  */
 export function stackGraphOf(
   spec: StackSpec,
   members: Pick<FleetMembers, "size" | "ordinals">,
   tlsBundle: boolean,
+  bootImage?: BootImage,
 ): StackGraph {
   const s = services();
   return buildStackGraph(spec, {
@@ -26,6 +28,7 @@ export function stackGraphOf(
     recordingWriterRoleId: s.recordingWriterRoleId,
     alertActionGroupId: s.alertActionGroupId,
     tlsBundle,
+    ...(bootImage ? { bootImage } : {}),
     renderCustomData: (vm) => renderWebNodeCustomData(spec, vm),
     ...(spec.fleet.mode === "availabilitySet"
       ? { webNodeOrdinals: members.ordinals }

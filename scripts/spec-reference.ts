@@ -126,6 +126,7 @@ export const FULL_SPEC_EXAMPLE: StackSpecInput = {
   // the group the platform team made for the stack beforehand: the stack takes it over
   adopt: [`/subscriptions/${EXAMPLE_SUBSCRIPTION}/resourceGroups/rg-demo`],
   guacamole: { version: "1.6.0" },
+  nodeImage: { enabled: true },
   access: {
     tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47",
     clientId: "8b1f6a3e-5c2d-4e7f-9a10-2b3c4d5e6f70",

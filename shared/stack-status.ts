@@ -40,6 +40,8 @@ export interface StackObserved {
   upgrade?: UpgradeObserved;
   /** the last on-demand backup of the flexible server Jumpgate took (before an upgrade) */
   lastBackup?: BackupObserved;
+  /** the node image as last resolved and built (functions/activities/images.ts) */
+  nodeImage?: NodeImageObserved;
 }
 
 /** An on-demand backup of the stack's flexible server: names and times only. */
@@ -73,6 +75,24 @@ export interface UpgradeObserved {
   schema?: { upgraded: boolean; applied: string[]; through: string; version: string };
   /** old node -> the new node that took its place, in order */
   replaced: { old: string; new: string }[];
+}
+
+/** Where new nodes boot from, as last resolved, and the last image build. */
+export interface NodeImageObserved {
+  /** the last resolution: the version for this Guacamole release and node digest, and what to do */
+  resolved?: { at: string; version: string; action: "reuse" | "build" | "wait" | "conflict"; reason?: string };
+  lastBuild?: NodeImageBuildObserved;
+}
+
+export interface NodeImageBuildObserved {
+  version: string;
+  instanceId: string;
+  startedAt: string;
+  finishedAt?: string;
+  outcome: "running" | "succeeded" | "reused" | "failed" | "refused";
+  reason?: string;
+  /** the builder VM (deleted when the build ends, whatever its outcome) */
+  builder?: string;
 }
 
 /**

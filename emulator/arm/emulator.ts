@@ -141,6 +141,12 @@ export class Emulator {
    */
   vmPowerHook?: (vm: ResourceDoc, action: VmPowerAction) => Promise<void> | void;
   /**
+   * called when a VM (or a scale set instance) is provisioned from its image: created, or reimaged;
+   * the operation has ended and the VM records the image it booted (`bootImageOf`). The node
+   * stand-ins start its first boot here.
+   */
+  vmProvisionedHook?: (vm: ResourceDoc) => void;
+  /**
    * called when a VM is deleted (directly, with its scale set, or as a scale set instance), after it
    * left the store: the sandbox wires it to stop what ran "inside" the VM. Not awaited by ARM; the
    * hook keeps track of its own work.

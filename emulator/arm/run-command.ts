@@ -68,8 +68,8 @@ export class RunCommandService {
     };
   }
 
-  /** How a VM without its own setting answers (e.g. a scripted stand-in fleet that covers new VMs too); undefined: `mode`. */
-  fallback: RunCommandHandler | undefined;
+  /** How a VM without its own `setVm` answers, when set (the node stand-ins answer for every VM). */
+  fallback?: RunCommandHandler;
 
   /** Sets how one VM (by name, case-insensitive) answers; `undefined` restores the default. */
   setVm(vmName: string, how: RunCommandMode | RunCommandHandler | undefined): void {

@@ -9,6 +9,7 @@ import * as certificates from "./certificates";
 import * as connections from "./connections";
 import * as drift from "./drift";
 import * as heal from "./heal";
+import * as images from "./images";
 import * as inService from "./in-service";
 import * as nodes from "./nodes";
 import * as registry from "./registry";
@@ -95,4 +96,16 @@ export const activities = {
   prepareBootSource: upgrade.prepareBootSourceActivity,
   backupDatabase: upgrade.backupDatabaseActivity,
   recordUpgrade: upgrade.recordUpgradeActivity,
+  // node images
+  resolveNodeImage: images.resolveNodeImageActivity,
+  startNodeImageBuild: images.startNodeImageBuildActivity,
+  ensureImageGallery: images.ensureImageGalleryActivity,
+  deleteImageVersion: images.deleteImageVersionActivity,
+  createImageBuilder: images.createImageBuilderActivity,
+  readImageBake: images.readImageBakeActivity,
+  sealImageBuilder: images.sealImageBuilderActivity,
+  generalizeImageBuilder: images.generalizeImageBuilderActivity,
+  captureImageVersion: images.captureImageVersionActivity,
+  removeImageBuilder: images.removeImageBuilderActivity,
+  recordNodeImage: images.recordNodeImageActivity,
 } satisfies Record<keyof typeof Names.activities, (input: never) => Promise<unknown>>;

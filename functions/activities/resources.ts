@@ -5,11 +5,15 @@ import { ArmDocuments } from "../../shared/arm/arm-documents";
 import type { ApplyResult, RemoveResult } from "../../shared/arm/engine";
 import { ArmApplyError } from "../../shared/arm/errors";
 import { asBackgroundWork } from "../../shared/azure/arm-budget";
+import type { BootImage } from "../../shared/graph/stack-graph";
 import type { GraphNode, NodePlan, StackGraph } from "../../shared/graph/types";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
 import { effectiveFleet, type FleetMembers } from "../../shared/scale/fleet";
+import { nodeImageEnabled } from "../../shared/graph/image-graph";
 import { services } from "../services";
+import { bootImageOf } from "../../shared/node/image-resolution";
+import { resolveNodeImageActivity } from "./images";
 import { stackGraphOf, tlsBundleStored } from "../stack-graph";
 
 export interface BuildGraphInput {
@@ -19,12 +23,22 @@ export interface BuildGraphInput {
    * members while they follow the spec, else the spec's fleet.size (shared/scale/fleet.ts)
    */
   members?: Pick<FleetMembers, "size" | "ordinals">;
+  /**
+   * the gallery image version new web nodes boot from (the stack's node image, when one is built):
+   * their imageReference and image-mode custom data; unset: the marketplace image, from source
+   */
+  bootImage?: BootImage;
 }
 
 export async function buildGraphActivity(input: BuildGraphInput): Promise<StackGraph> {
   const s = services();
   const members = input.members ?? effectiveFleet(input.spec, await s.fleet.get(input.spec.name));
-  return stackGraphOf(input.spec, members, await tlsBundleStored(input.spec));
+  // a stack with a node image: new nodes (a scale-out's, a replacement's) boot from its version when
+  // there is one; the caller's resolution wins (a deploy resolves first, to start a build)
+  const bootImage =
+    input.bootImage ??
+    (nodeImageEnabled(input.spec) ? bootImageOf(await resolveNodeImageActivity({ spec: input.spec })) : undefined);
+  return stackGraphOf(input.spec, members, await tlsBundleStored(input.spec), bootImage);
 }
 
 /**

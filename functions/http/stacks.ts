@@ -16,6 +16,7 @@ import {
   validationProblem,
 } from "../../shared/http/problem";
 import { certificateStatus } from "../../shared/acme/status";
+import { nodeImageStatus } from "../../shared/node/image-status";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import { STACK_NAME_PATTERN } from "../../shared/spec/schema";
 import { parseStackSpecBody, STACK_SPEC_LIMITS, validateStackSpec } from "../../shared/spec/validate";
@@ -246,6 +247,7 @@ export async function getStack(request: HttpRequest, context: InvocationContext)
       publicHostname: publicHostnameOf(record.spec),
       authority: signInAuthority(),
     }),
+    nodeImage: nodeImageStatus(record.spec, record.observed?.nodeImage),
     certificate: {
       ...certificateStatus(certificateState, certificateHostname(record.spec), new Date()),
       worker: certificateWorker

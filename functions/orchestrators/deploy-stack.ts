@@ -16,7 +16,9 @@ import type { StackSpec } from "../../shared/spec/types";
 import { stackNames } from "../../shared/graph/names";
 import type { DatabaseObserved, ObservedResource } from "../../shared/stack-status";
 import { nodeOrDatabaseWrites } from "../../shared/graph/stack-graph";
+import { bootImageOf, type NodeImageResolution } from "../../shared/node/image-resolution";
 import type { RecordObservedInput } from "../activities/registry";
+import { nodeImageEnabled } from "../../shared/graph/image-graph";
 import { Names } from "../names";
 import { describeFailure, runGraph, type GraphProgress } from "../workflow/graph-runner";
 import { bringUp } from "../workflow/node-steps";
@@ -104,7 +106,12 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
   let graph: StackGraph | undefined;
 
   try {
-    graph = yield* wf.call("buildStackGraph", { spec });
+    // a stack with a node image: its version for this release and node digest, when built, is what
+    // new nodes boot from; otherwise they boot from source and the build starts once the network is
+    // there (a stack without it schedules nothing here: older instances replay unchanged)
+    const image = nodeImageEnabled(spec) ? yield* wf.call("resolveNodeImage", { spec }) : undefined;
+    const bootImage = image ? bootImageOf(image) : undefined;
+    graph = yield* wf.call("buildStackGraph", { spec, ...(bootImage ? { bootImage } : {}) });
 
     status.phase = "resources";
     const run = yield* runGraph(context, graph, {
@@ -130,6 +137,8 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
       id: n.id,
       lastAction: run.results[n.key]?.action,
     }));
+
+    if (image) yield* startImageBuildIfDue(wf, spec, image);
 
     const written = resources.filter((r) => r.lastAction && r.lastAction !== "unchanged").map((r) => r.key);
     const serverMade = ["created", "replaced"].includes(run.results.mysql?.action ?? "");
@@ -246,6 +255,28 @@ export const deployStack: OrchestrationHandler = function* (context: Orchestrati
     yield* wf.call("releaseOperation", { stack: spec.name, instanceId: context.df.instanceId });
   }
 };
+
+/**
+ * Records where new nodes boot from and, when the image version is missing (or being captured by a
+ * build that may have stopped), starts its build without waiting for it: the build is its own
+ * singleton orchestration (image-<stack>-<version>), and the fleet boots from source meanwhile.
+ */
+function* startImageBuildIfDue(wf: Workflow, spec: StackSpec, image: NodeImageResolution): Step<void> {
+  if (!image.enabled) return;
+  const { choice } = image;
+  yield* wf.call("recordNodeImage", {
+    stack: spec.name,
+    resolved: {
+      at: wf.now().toISOString(),
+      version: choice.version,
+      action: choice.action,
+      ...(choice.action === "conflict" ? { reason: choice.reason } : {}),
+    },
+  });
+  if (choice.action === "build" || choice.action === "wait") {
+    yield* wf.call("startNodeImageBuild", { spec, version: choice.version, trigger: "deploy" });
+  }
+}
 
 /**
  * Finds the web nodes; leaves them alone when they are in service already (checkFirst), else waits

@@ -24,6 +24,7 @@ import type { StackObserved } from "../../shared/stack-status";
 import { services } from "../services";
 import { StackNotFoundError, type StackRecord } from "../../shared/store";
 import { claimStack, clearStaleClaim, startClaimed } from "../stack-claim";
+import { recordedBootImage } from "../../shared/node/image-status";
 import { stackGraphOf } from "../stack-graph";
 
 export interface DriftCheckResult {
@@ -135,7 +136,8 @@ async function screen(
         const tlsBundle = !!(await s.certificates.get(r.name)).current;
         inputs.push({
           stack: r.name,
-          graph: stackGraphOf(r.spec, members, tlsBundle),
+          // the node image a deploy or build last resolved (no gallery listing from the timer)
+          graph: stackGraphOf(r.spec, members, tlsBundle, recordedBootImage(r.spec, r.observed?.nodeImage)),
           fullCheckDue: fullCheck ?? fullCheckDue(r.name, now, s.drift.fullCheckHours),
         });
       }

@@ -239,8 +239,9 @@ export function* bringUp(wf: Workflow, options: BringUpOptions): Step<NodeSummar
     );
   };
 
-  // 1. every agent answers (cloud-init has installed and configured it)
-  const reachable = yield* verifyHealthy(wf, look, (h) => h.every((n) => n.answered), timing);
+  // 1. every agent answers and its first-boot installer has finished (the agent is written before
+  // the installer runs, so it answers `installed: null` meanwhile; credentials can't go in before)
+  const reachable = yield* verifyHealthy(wf, look, (h) => h.every((n) => n.answered && !n.installing), timing);
   if (!reachable.ok) throw notInTime("reachable", summaries(reachable.seen));
 
   // 2. the database, through one node; the admin password reaches that one command only

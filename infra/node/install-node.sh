@@ -16,6 +16,10 @@
 # units, and fails loudly, without writing its success marker, unless every one of them is still
 # up a few seconds later (a crash-looping Type=simple unit would otherwise count as installed).
 #
+# --bake (image builder): download, verify, build, lay out; no stack configuration, nothing started;
+# baked.json last. --from-image: no download or build; refuses an image of another release, then
+# configures and starts like the default mode (shared/node/cloud-init.ts).
+#
 # Every path is under $JUMPGATE_NODE_ROOT (unset on a VM), like the agent's, so the tests run this
 # very script in a sandbox directory; JUMPGATE_SYSTEMCTL, JUMPGATE_JOURNALCTL and JUMPGATE_NGINX
 # (split on spaces) stand in for systemd and the system NGINX there, and
@@ -35,6 +39,7 @@ readonly TOMCAT_LINK="$ROOT/opt/tomcat"
 readonly SERVICES="$ROOT/etc/jumpgate/services.json"
 readonly GUACD_CONF="$ROOT/etc/guacd/guacd.conf"
 readonly MARKER="$ROOT/var/lib/jumpgate/installed.json"
+readonly BAKED="$ROOT/var/lib/jumpgate/baked.json"
 readonly SETTLE_SECONDS=${JUMPGATE_SERVICE_SETTLE_SECONDS:-10}
 read -r -a SYSTEMCTL <<<"${JUMPGATE_SYSTEMCTL:-systemctl}"
 read -r -a JOURNALCTL <<<"${JUMPGATE_JOURNALCTL:-journalctl}"
@@ -56,6 +61,7 @@ load_artifacts() {
     printf -v "${BASH_REMATCH[1]}" '%s' "${BASH_REMATCH[2]}"
   done <"$ARTIFACTS"
   : "${JUMPGATE_GUACAMOLE_VERSION:?}" "${JUMPGATE_TOMCAT_VERSION:?}" "${JUMPGATE_ALLOW_UNVERIFIED_ARTIFACTS:?}"
+  [[ $JUMPGATE_GUACAMOLE_VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "JUMPGATE_GUACAMOLE_VERSION is not a version"
 }
 
 # Downloads artifact $1 (the JUMPGATE_ARTIFACT_<NAME> prefix) to $2, trying each mirror in turn,
@@ -142,6 +148,11 @@ install_tomcat() {
     # nothing but Guacamole is served: drop the sample, manager and docs applications
     rm -rf "${home:?}/webapps/"* "$home/bin/"*.bat
   fi
+  configure_tomcat
+}
+
+configure_tomcat() {
+  local home="$ROOT/opt/tomcat-$JUMPGATE_TOMCAT_VERSION"
   ln -sfn "$home" "$TOMCAT_LINK"
   install -m 0640 -o root -g tomcat "$ROOT"/opt/jumpgate/tomcat/server.xml "$home/conf/server.xml"
   local java
@@ -194,13 +205,18 @@ install_guacamole() {
 
 # Owners and modes of services.json's layout, in its order. dir: created when missing; file: must
 # exist; tree: a directory and everything in it (chmod symbolic mode, so executables stay so).
+# `baking`: a node's configuration file may be missing (its first boot applies the layout again).
 apply_layout() {
-  local path kind owner group mode target
+  local baking=${1:-} path kind owner group mode target
   while IFS=$'\t' read -r path kind owner group mode; do
     target=$ROOT$path
     case $kind in
       dir) mkdir -p "$target" ;;
-      file | tree) [[ -e $target ]] || die "$path is missing (services.json lays it out as a $kind)" ;;
+      file)
+        if [[ ! -e $target && $baking == baking ]]; then continue; fi
+        [[ -e $target ]] || die "$path is missing (services.json lays it out as a $kind)"
+        ;;
+      tree) [[ -e $target ]] || die "$path is missing (services.json lays it out as a $kind)" ;;
       *) die "services.json: unknown kind '$kind' for $path" ;;
     esac
     if [[ $kind == tree ]]; then
@@ -279,18 +295,7 @@ verify_services() {
   ((${#failed[@]} == 0)) || die "${failed[*]} did not stay up; the node is not installed"
 }
 
-main() {
-  # until every service is up again, the node is not installed (a re-run may fail)
-  rm -f "$MARKER"
-  load_artifacts
-  [[ -r $SERVICES ]] || die "$SERVICES is missing"
-  mkdir -p "$CACHE"
-  ensure_system_user guacd /var/lib/guacd
-  ensure_system_user tomcat /opt/tomcat
-  disable_ssh
-  build_guacd
-  install_tomcat
-  install_guacamole
+configure_and_start() {
   # directories and the bootstrap certificate, before the layout is applied and checked
   "$AGENT" init >/dev/null
   apply_layout
@@ -308,6 +313,73 @@ main() {
   printf '{"guacamole":"%s","tomcat":"%s","installedAt":"%s"}\n' "$JUMPGATE_GUACAMOLE_VERSION" \
     "$JUMPGATE_TOMCAT_VERSION" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$MARKER"
   log "node installed; it joins the load balancer once its database credentials are installed"
+}
+
+bake() {
+  rm -f "$BAKED"
+  [[ ${JUMPGATE_IMAGE_DIGEST:-} =~ ^[0-9a-f]{64}$ ]] ||
+    die "$ARTIFACTS has no JUMPGATE_IMAGE_DIGEST"
+  build_guacd
+  install_tomcat
+  install_guacamole
+  apply_layout baking
+  # the package started NGINX's default site
+  "${SYSTEMCTL[@]}" disable --now nginx.service
+  rm -rf "${CACHE:?}"
+  install -d -m 0755 "${BAKED%/*}"
+  jq -n --arg digest "$JUMPGATE_IMAGE_DIGEST" --arg version "$JUMPGATE_GUACAMOLE_VERSION" \
+    '{digest: $digest, guacamoleVersion: $version}' >"$BAKED.tmp"
+  mv "$BAKED.tmp" "$BAKED"
+  log "baked Guacamole $JUMPGATE_GUACAMOLE_VERSION"
+}
+
+# another release's web application must not meet this stack's database schema
+check_baked_image() {
+  [[ -r $BAKED ]] || die "this VM was not booted from a Jumpgate node image ($BAKED is missing)"
+  local baked
+  baked=$(jq -r '.guacamoleVersion // empty' "$BAKED") || die "$BAKED is not JSON"
+  if [[ $baked != "$JUMPGATE_GUACAMOLE_VERSION" ]]; then
+    log "error: REFUSED: this image was baked for Guacamole ${baked:-?}, but this node's configuration is for Guacamole $JUMPGATE_GUACAMOLE_VERSION"
+    die "image and configuration disagree: nothing was started"
+  fi
+  [[ -x $ROOT/usr/local/sbin/guacd && -x $ROOT/opt/tomcat-$JUMPGATE_TOMCAT_VERSION/bin/catalina.sh && -d $TOMCAT_LINK/webapps/ROOT ]] ||
+    die "the image lacks guacd, Tomcat or Guacamole: not a finished bake"
+  log "booting from the node image baked for Guacamole $baked: configuration only, nothing downloaded or built"
+}
+
+main() {
+  local mode=source
+  case ${1:-} in
+    "") ;;
+    --bake) mode=bake ;;
+    --from-image) mode=image ;;
+    *) die "unknown argument '$1'" ;;
+  esac
+  # until every service is up again, the node is not installed (a re-run may fail)
+  rm -f "$MARKER"
+  load_artifacts
+  [[ -r $SERVICES ]] || die "$SERVICES is missing"
+  if [[ $mode == image ]]; then check_baked_image; fi
+  ensure_system_user guacd /var/lib/guacd
+  ensure_system_user tomcat /opt/tomcat
+  disable_ssh
+  case $mode in
+    bake)
+      mkdir -p "$CACHE"
+      bake
+      ;;
+    image)
+      configure_tomcat
+      configure_and_start
+      ;;
+    source)
+      mkdir -p "$CACHE"
+      build_guacd
+      install_tomcat
+      install_guacamole
+      configure_and_start
+      ;;
+  esac
 }
 
 # sourced by the tests to exercise fetch_verified; run by cloud-init otherwise

@@ -194,6 +194,11 @@ export class ResourceEngine {
         const hold = await this.recordingsHold(node, signal);
         if (hold) return result("kept", hold);
       }
+      if (node.kind === "galleryImage") {
+        // ARM deletes a definition only once it has no versions: the stack's go first, anything else stays
+        const foreign = await this.removeImageVersions(node, tag, signal);
+        if (foreign) return result("refused", foreign);
+      }
       if (node.kind === "resourceGroup") {
         const left = await this.arm.listGroup(node.id, signal);
         if (left.length > 0) {
@@ -232,6 +237,39 @@ export class ResourceEngine {
       signal,
     );
     return retentionHold({ container, policy });
+  }
+
+  /**
+   * Deletes the image versions of a gallery image definition that carry the stack's tag (the image
+   * builds tag each version they capture); the reason to keep the definition when others remain.
+   */
+  private async removeImageVersions(
+    node: GraphNode,
+    tag: { name: string; value: string },
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
+    const m =
+      /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/galleries\/([^/]+)\/images\/([^/]+)$/i.exec(
+        node.id,
+      );
+    if (!m) return undefined;
+    const [, sub, group, gallery, image] = m;
+    const compute = this.factory.compute(sub);
+    const foreign: string[] = [];
+    for await (const v of compute.galleryImageVersions.listByGalleryImage(
+      group,
+      gallery,
+      image,
+      this.factory.call(signal),
+    )) {
+      if (v.tags?.[tag.name] !== tag.value) {
+        foreign.push(v.name ?? "?");
+        continue;
+      }
+      await compute.galleryImageVersions.beginDeleteAndWait(group, gallery, image, v.name!, this.factory.lro(signal));
+    }
+    if (foreign.length === 0) return undefined;
+    return `the image definition holds version(s) that are not the stack's: ${foreign.slice(0, 5).join(", ")}`;
   }
 
   // ------------------------------------------------------------------------------------ steps

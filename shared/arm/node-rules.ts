@@ -49,7 +49,8 @@ export function createChanges(node: GraphNode, desired: JsonObject): PropertyCha
 /**
  * The PUT body of an update: the desired document without write-only values (ARM keeps the ones it
  * has), create-only places as ARM has them (sending our wish would be refused), and tags merged, so
- * tags someone else added (a policy's, say) survive while ours are enforced.
+ * tags someone else added (a policy's, say) survive while ours are enforced. A write-only value goes
+ * again when the place it belongs with changes (`resendWriteOnlyOn`).
  */
 export function updateBody(node: GraphNode, desired: JsonObject, observed: ObservedDocument): JsonObject {
   const body = structuredClone(desired);
@@ -58,6 +59,10 @@ export function updateBody(node: GraphNode, desired: JsonObject, observed: Obser
     else deleteAt(body, path);
   }
   for (const path of node.writeOnly ?? []) deleteAt(body, path);
+  for (const [path, trigger] of Object.entries(node.resendWriteOnlyOn ?? {})) {
+    const changed = diffDocuments({ at: getAt(desired, trigger) }, { at: getAt(observed, trigger) }).length > 0;
+    if (changed && hasPath(desired, path)) setAt(body, path, structuredClone(getAt(desired, path)));
+  }
   if (isObject(observed.tags) || isObject(body.tags)) {
     body.tags = { ...(isObject(observed.tags) ? observed.tags : {}), ...(isObject(body.tags) ? body.tags : {}) };
   }

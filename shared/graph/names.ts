@@ -247,3 +247,53 @@ export function nameBasedUuid(name: string, namespace = UUID_NAMESPACE): string 
   const hex = bytes.toString("hex");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
+
+export interface NodeImageNames {
+  /** Azure Compute Gallery: letters, digits, dots and underscores, unique in the subscription */
+  gallery: string;
+  galleryId: string;
+  /** the one image definition of the stack's web nodes */
+  imageDefinition: string;
+  imageDefinitionId: string;
+}
+
+/**
+ * The stack's node image gallery and definition. A gallery name takes no hyphen, so the stack's
+ * become underscores; the stack's hash makes it the stack's in the subscription.
+ */
+export function nodeImageNames(spec: Pick<StackSpec, "name" | "subscriptionId" | "resourceGroup">): NodeImageNames {
+  const rgId = resourceGroupId(spec.subscriptionId, spec.resourceGroup);
+  const gallery = `jg_${spec.name.replace(/-/g, "_")}_${stackHash(spec)}`;
+  const galleryId = `${rgId}/providers/Microsoft.Compute/galleries/${gallery}`;
+  const imageDefinition = "jumpgate-node";
+  return { gallery, galleryId, imageDefinition, imageDefinitionId: `${galleryId}/images/${imageDefinition}` };
+}
+
+/** The ARM id of one image version of the stack's node image. */
+export function nodeImageVersionId(
+  spec: Pick<StackSpec, "name" | "subscriptionId" | "resourceGroup">,
+  version: string,
+) {
+  return `${nodeImageNames(spec).imageDefinitionId}/versions/${version}`;
+}
+
+/**
+ * The builder VM of one image version (its NIC and OS disk are named after it): one per version, so
+ * two builds of different versions never share a machine. Linux VM names go to 64 characters; the
+ * stack name (at most 15) and a version's patch (at most 10 digits) leave room.
+ */
+export function imageBuilderNames(spec: NamingSpec, version: string): WebNodeNames {
+  const patch = version.split(".").pop() ?? version;
+  const rgId = resourceGroupId(spec.subscriptionId, spec.resourceGroup);
+  const node = `imgbuild-${patch}`;
+  const vm = `${spec.name}-${node}`;
+  return {
+    node,
+    vm,
+    vmId: `${rgId}/providers/Microsoft.Compute/virtualMachines/${vm}`,
+    nic: `${vm}-nic`,
+    nicId: `${rgId}/providers/Microsoft.Network/networkInterfaces/${vm}-nic`,
+    osDisk: `${vm}-osdisk`,
+    computerName: vm,
+  };
+}

@@ -33,6 +33,7 @@ import {
   STORAGE_API_VERSION,
   STORAGE_SERVICE_ENDPOINT,
 } from "./recordings-graph";
+import { nodeImageNodes } from "./image-graph";
 
 /**
  * The ARM api-version of each node kind. Resource groups go through the SDK's `resourceGroups`
@@ -55,8 +56,17 @@ export const API_VERSIONS = {
 export interface StackGraphContext {
   /** tenant of the Key Vault (the Function App's tenant) */
   tenantId: string;
-  /** base64 cloud-init for a web node; for a scale set, called once with the scale set's name and index 0 */
-  renderCustomData(vm: { name: string; index: number }): string;
+  /**
+   * base64 cloud-init for a web node; for a scale set, called once with the scale set's name and
+   * index 0. `boot`: "image" when the node boots from `bootImage` (configuration only), else "source".
+   */
+  renderCustomData(vm: { name: string; index: number; boot: "source" | "image" }): string;
+  /**
+   * The gallery image VERSION new web nodes boot from (its ARM id): every new VM, and the scale set's
+   * model, get `imageReference: { id }` and image-mode custom data. Unset: the spec's marketplace
+   * image and custom data that builds the node from source.
+   */
+  bootImage?: BootImage;
   /** the Function App's managed identity: gets "Key Vault Secrets Officer" on the vault to create secrets */
   functionPrincipalId?: string;
   /**
@@ -85,6 +95,31 @@ export interface StackGraphContext {
   recordingWriterRoleId?: string;
 }
 
+/** A gallery image version to boot web nodes from: `id` its ARM id, `version` its name (e.g. 1.6.123). */
+export interface BootImage {
+  id: string;
+  version: string;
+}
+
+const GALLERY_IMAGE_VERSION_ID =
+  /^\/subscriptions\/([0-9a-f-]{36})\/resourceGroups\/([-\w.()]{1,90})\/providers\/Microsoft\.Compute\/galleries\/[\w.]{1,80}\/images\/[-\w.]{1,80}\/versions\/(\d+\.\d+\.\d+)$/i;
+
+/**
+ * A boot image is a gallery image version in the stack's own resource group (where the stack's
+ * gallery lives), named as its id says: nothing else's image ever boots a stack's nodes.
+ */
+function checkBootImage(spec: StackSpec, image: BootImage): void {
+  const m = GALLERY_IMAGE_VERSION_ID.exec(image.id);
+  if (!m) throw new Error(`bootImage ${image.id} is not the ARM id of a gallery image version`);
+  if (
+    m[1].toLowerCase() !== spec.subscriptionId.toLowerCase() ||
+    m[2].toLowerCase() !== spec.resourceGroup.toLowerCase()
+  ) {
+    throw new Error(`bootImage ${image.id} is not in the stack's resource group ${spec.resourceGroup}`);
+  }
+  if (m[3] !== image.version) throw new Error(`bootImage ${image.id} is not version ${image.version}`);
+}
+
 /** Generated secrets: MySQL admin, the two alternating app users, Guacamole's admin; 32 characters. */
 const GENERATED_PASSWORDS: SecretName[] = [
   SECRET_NAMES.dbAdminPassword,
@@ -107,9 +142,11 @@ const IMAGE_OS_DISK_TYPE = "StandardSSD_LRS"; // every VM size supports it (Prem
 
 export function buildStackGraph(spec: StackSpec, ctx: StackGraphContext): StackGraph {
   const names = stackNames(spec);
+  if (ctx.bootImage) checkBootImage(spec, ctx.bootImage);
   const b = new GraphBuilder(spec, names, ctx);
   b.network();
   b.nodes.push(...recordingStorageNodes(spec, names, stackTags(spec)));
+  b.nodes.push(...nodeImageNodes(spec, stackTags(spec)));
   b.keyVault();
   b.recordingReader();
   b.database();
@@ -547,7 +584,7 @@ class GraphBuilder {
             osProfile: {
               computerName: n.computerName,
               adminUsername: VM_ADMIN_USERNAME,
-              customData: ctx.renderCustomData({ name: n.vm, index }),
+              customData: ctx.renderCustomData({ name: n.vm, index, boot: this.boot() }),
               linuxConfiguration: linuxConfiguration(),
             },
             securityProfile: trustedLaunch(),
@@ -629,7 +666,7 @@ class GraphBuilder {
             osProfile: {
               computerNamePrefix: names.computerNamePrefix,
               adminUsername: VM_ADMIN_USERNAME,
-              customData: ctx.renderCustomData({ name: names.scaleSet, index: 0 }),
+              customData: ctx.renderCustomData({ name: names.scaleSet, index: 0, boot: this.boot() }),
               linuxConfiguration: linuxConfiguration(),
             },
             securityProfile: trustedLaunch(),
@@ -662,6 +699,11 @@ class GraphBuilder {
       }),
       dependsOn: ["rg", "vnet", "lb", "identity:web", `secret:${VM_SSH_PUBLIC_KEY_SECRET}`],
       writeOnly: ["properties.virtualMachineProfile.osProfile.customData"],
+      // the model's image can change (instances made later boot the new one); its custom data must follow
+      resendWriteOnlyOn: {
+        "properties.virtualMachineProfile.osProfile.customData":
+          "properties.virtualMachineProfile.storageProfile.imageReference",
+      },
       createOnly: [
         "zones",
         "properties.orchestrationMode",
@@ -692,9 +734,19 @@ class GraphBuilder {
     }
   }
 
+  /**
+   * A gallery image version is named by its ARM id alone (Compute REST API, ImageReference: `id`,
+   * "Resource Id"; publisher/offer/sku/version name a marketplace image instead and go with no id).
+   */
   private imageReference(): { [k: string]: DesiredJson } {
+    const image = this.ctx.bootImage;
+    if (image) return { id: image.id };
     const { publisher, offer, sku, version } = this.spec.fleet.image;
     return { publisher, offer, sku, version };
+  }
+
+  private boot(): "source" | "image" {
+    return this.ctx.bootImage ? "image" : "source";
   }
 
   /**

@@ -30,7 +30,10 @@ export type ResourceKind =
   | "blobService"
   | "blobContainer"
   | "immutabilityPolicy"
-  | "managementPolicy";
+  | "managementPolicy"
+  // the node image's gallery and image definition (shared/graph/image-graph.ts)
+  | "gallery"
+  | "galleryImage";
 
 /** A value known only at apply time: read from a dependency's current ARM document. */
 export interface ValueRef {
@@ -60,6 +63,12 @@ export interface GraphNode {
   writeOnly?: string[];
   /** dotted paths ARM can't change after creation: sent on create, never compared (osProfile) */
   createOnly?: string[];
+  /**
+   * write-only path -> compared path: an update that changes the compared place sends the write-only
+   * value again (a scale set's custom data goes with its image: instances made after a switch
+   * between marketplace and gallery image get the custom data of the image they boot)
+   */
+  resendWriteOnlyOn?: Record<string, string>;
   /** dotted path -> Key Vault secret whose value the apply activity puts there (never stored here) */
   secretValues?: Record<string, SecretName>;
   /** the Key Vault that holds the `secretValues` secrets (its ARM id and api-version) */

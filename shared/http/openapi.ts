@@ -221,6 +221,21 @@ export function openApiDocument(version: string): Record<string, unknown> {
           },
         },
       },
+      "/stacks/{name}/node-image/build": {
+        parameters: [name],
+        post: {
+          summary:
+            "build the stack's node image now (the running build when one runs), e.g. after a failed build; see Node images",
+          responses: {
+            "200": ok("the image version exists already: nothing to build"),
+            "202": accepted,
+            "404": common["404"],
+            "409": problem(
+              "the stack keeps no node image, is not deployed, or its version name is taken by an image of another node digest",
+            ),
+          },
+        },
+      },
       "/stacks/{name}/rotate/certificate": {
         parameters: [name],
         post: {

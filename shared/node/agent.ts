@@ -19,7 +19,9 @@ export type AgentCommand =
   | "sign-in"
   | "access-groups"
   | "guacadmin"
-  | "connections";
+  | "connections"
+  | "image-status"
+  | "image-seal";
 
 export const AGENT_COMMANDS: readonly AgentCommand[] = [
   "health",
@@ -36,6 +38,8 @@ export const AGENT_COMMANDS: readonly AgentCommand[] = [
   "access-groups",
   "guacadmin",
   "connections",
+  "image-status",
+  "image-seal",
 ];
 const COMMANDS: ReadonlySet<string> = new Set(AGENT_COMMANDS);
 
@@ -613,4 +617,21 @@ function optStr(o: Record<string, unknown>, key: string): string | null {
 function list(o: Record<string, unknown>, key: string): unknown[] {
   const v = o[key];
   return Array.isArray(v) ? (v as unknown[]) : fail(key);
+}
+
+/** `image-status` on a node image builder: whether the bake finished, with what digest, or why it failed. */
+export interface ImageBakeStatus {
+  baked: boolean;
+  digest: string | null;
+  error: string | null;
+}
+
+export function imageBakeStatusOf(json: Record<string, unknown>): ImageBakeStatus {
+  const digest = json.digest;
+  const error = json.error;
+  if (typeof json.baked !== "boolean") throw new AgentOutputError("image-status: `baked` is not a boolean");
+  if (digest !== null && (typeof digest !== "string" || !/^[0-9a-f]{64}$/.test(digest)))
+    throw new AgentOutputError("image-status: `digest` is not a sha256 hex digest");
+  if (error !== null && typeof error !== "string") throw new AgentOutputError("image-status: `error` is not a string");
+  return { baked: json.baked, digest, error: error === null ? null : error.slice(0, 500) };
 }

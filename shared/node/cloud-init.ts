@@ -10,6 +10,16 @@
 // Ubuntu 24.04 + Apache's Tomcat 9 (not 22.04's tomcat9 package): 24.04 has standard support
 // until 2029 where 22.04's ends in 2027, and Guacamole 1.6 needs Tomcat 9 (javax.servlet), which
 // 24.04 does not package; the Tomcat tarball is pinned by SHA-512 in catalog.ts and updated with it.
+//
+// Three modes (`mode`), one installer (infra/node/install-node.sh):
+// - "source" (default): a stock Ubuntu VM; apt installs the packages, the installer downloads,
+//   verifies and builds everything, writes the configuration and starts the services.
+// - "bake": the image builder; apt and the installer's downloads, verification and build, laid out
+//   for the services' users, but nothing of a stack: no node.env, no NGINX site, no units enabled.
+//   It ends by writing /var/lib/jumpgate/baked.json with `imageDigest` (the node image key).
+// - "image": a VM booted from a baked gallery image; no `packages:` and no apt at all, the installer
+//   downloads and builds nothing: it checks the image was baked for this Guacamole release, writes
+//   the configuration, applies and checks the layout and starts the services.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -22,6 +32,7 @@ import {
   GUACAMOLE_DATABASE,
   NODE_AGENT_CONFIG,
   NODE_AGENT_PATH,
+  NODE_IMAGE_TOOL_PATH,
   NODE_HTTPS_PORT,
   NODE_HTTP_PORT,
   NODE_LOCAL_PORTS,
@@ -32,7 +43,21 @@ import {
 import { RECORDING_UNITS, RECORDING_UPLOADER_PATH } from "../recordings/layout";
 import { renderNodeServices } from "./services";
 
+/** How the node gets its software: built at first boot, baked into an image, or booted from one. */
+export type NodeBootMode = "source" | "bake" | "image";
+
+/** The installer's argument per mode (none: from source). */
+export const INSTALLER_MODE_ARGS: Record<NodeBootMode, string[]> = {
+  source: [],
+  bake: ["--bake"],
+  image: ["--from-image"],
+};
+
 export interface NodeTemplateInput {
+  /** default "source"; "bake" needs `imageDigest` and renders nothing of the stack (its fields are not used) */
+  mode?: NodeBootMode;
+  /** bake: the node image key's digest (sha256 hex, shared/node/image-identity.ts), written to baked.json */
+  imageDigest?: string;
   /** the stack's name (informational on the node: logs, health output) */
   stackName: string;
   fleetMode: FleetMode;
@@ -71,9 +96,10 @@ export interface CloudConfigFile {
 }
 
 export interface NodeCloudConfig {
-  package_update: boolean;
-  package_upgrade: boolean;
-  packages: string[];
+  /** absent in image mode: a node booted from an image runs no apt at all */
+  package_update?: boolean;
+  package_upgrade?: boolean;
+  packages?: string[];
   write_files: CloudConfigFile[];
   runcmd: string[][];
   ssh_pwauth: boolean;
@@ -153,6 +179,11 @@ export function parseNodeCloudConfig(document: string): NodeCloudConfig {
 }
 
 export function buildNodeCloudConfig(input: NodeTemplateInput): NodeCloudConfig {
+  const mode = input.mode ?? "source";
+  if (mode === "bake") return buildBakeCloudConfig(input);
+  if (mode !== "source" && mode !== "image")
+    throw new NodeTemplateError(`mode '${String(mode)}' is not source, bake or image`);
+  if (input.imageDigest !== undefined) throw new NodeTemplateError("imageDigest is for bake mode only");
   const v = validate(input);
   const release = guacamoleRelease(v.guacamoleVersion);
   const values: Record<string, string> = {
@@ -184,13 +215,12 @@ export function buildNodeCloudConfig(input: NodeTemplateInput): NodeCloudConfig 
   });
 
   return {
-    package_update: true,
-    package_upgrade: true,
-    packages: [...PACKAGES],
+    // an image has every package already: no apt, nothing fetched from a mirror at boot
+    ...(mode === "source" ? { ...APT, packages: [...PACKAGES] } : {}),
     write_files: [
       file(NODE_AGENT_PATH, "0755", readNodeFile("jumpgate-node")),
       file(NODE_AGENT_CONFIG, "0644", nodeEnv(v, release.version)),
-      file(NODE_PATHS.artifacts, "0644", artifactsEnv(v, release.version)),
+      file(NODE_PATHS.artifacts, "0644", artifactsEnv(v.allowUnverifiedArtifacts, release.version)),
       file(NODE_PATHS.installer, "0700", readNodeFile("install-node.sh")),
       file(NODE_PATHS.nginxSite, "0644", template("nginx/jumpgate.conf")),
       file("/etc/systemd/system/guacd.service", "0644", template("systemd/guacd.service")),
@@ -218,7 +248,54 @@ export function buildNodeCloudConfig(input: NodeTemplateInput): NodeCloudConfig 
       // 0640 from the first byte; the installer hands the group to tomcat once that user exists
       file(NODE_PATHS.guacamoleProperties, "0640", template("guacamole/guacamole.properties")),
     ],
-    runcmd: [[NODE_PATHS.installer]],
+    runcmd: [[NODE_PATHS.installer, ...INSTALLER_MODE_ARGS[mode]]],
+    ssh_pwauth: false,
+    disable_root: true,
+  };
+}
+
+const APT = { package_update: true, package_upgrade: true } as const;
+const DIGEST = /^[0-9a-f]{64}$/;
+
+/**
+ * The image builder's document: the packages, the installer, what it downloads (with the image key's
+ * digest) and the layout it applies; nothing of a stack (no node.env, NGINX site, units, Guacamole
+ * or guacd configuration), so the image can serve any stack of this Guacamole release.
+ */
+function buildBakeCloudConfig(input: NodeTemplateInput): NodeCloudConfig {
+  const digest = input.imageDigest;
+  if (digest === undefined || !DIGEST.test(digest)) {
+    throw new NodeTemplateError("bake mode needs imageDigest: the node image key's sha256 (64 lowercase hex digits)");
+  }
+  const release = guacamoleRelease(input.guacamoleVersion);
+  const file = (p: string, permissions: string, content: string): CloudConfigFile => ({
+    path: p,
+    permissions,
+    owner: "root:root",
+    content,
+  });
+  const values = { TOMCAT_PORT: String(NODE_LOCAL_PORTS.tomcat) };
+  return {
+    ...APT,
+    packages: [...PACKAGES],
+    write_files: [
+      // the agent answers the builder's `image-status` and `image-seal` through Run Command (jumpgate-image)
+      file(NODE_AGENT_PATH, "0755", readNodeFile("jumpgate-node")),
+      file(NODE_IMAGE_TOOL_PATH, "0755", readNodeFile("jumpgate-image")),
+      file(
+        NODE_PATHS.artifacts,
+        "0644",
+        artifactsEnv(input.allowUnverifiedArtifacts === true, release.version, [["JUMPGATE_IMAGE_DIGEST", digest]]),
+      ),
+      file(NODE_PATHS.installer, "0700", readNodeFile("install-node.sh")),
+      file(NODE_PATHS.services, "0644", renderNodeServices({ recordings: false })),
+      file(
+        "/opt/jumpgate/tomcat/server.xml",
+        "0644",
+        fillTemplate("tomcat/server.xml", readNodeFile("tomcat/server.xml"), values),
+      ),
+    ],
+    runcmd: [[NODE_PATHS.installer, ...INSTALLER_MODE_ARGS.bake]],
     ssh_pwauth: false,
     disable_root: true,
   };
@@ -328,11 +405,16 @@ function nodeEnv(v: ValidInput, guacamoleVersion: string): string {
 }
 
 /** What the installer downloads and the digest each download must match. */
-function artifactsEnv(v: ValidInput, guacamoleVersion: string): string {
+function artifactsEnv(
+  allowUnverifiedArtifacts: boolean,
+  guacamoleVersion: string,
+  extra: [string, string][] = [],
+): string {
   const entries: [string, string][] = [
     ["JUMPGATE_GUACAMOLE_VERSION", guacamoleVersion],
     ["JUMPGATE_TOMCAT_VERSION", TOMCAT.version],
-    ["JUMPGATE_ALLOW_UNVERIFIED_ARTIFACTS", String(v.allowUnverifiedArtifacts)],
+    ["JUMPGATE_ALLOW_UNVERIFIED_ARTIFACTS", String(allowUnverifiedArtifacts)],
+    ...extra,
   ];
   for (const [name, artifact] of Object.entries(nodeArtifacts(guacamoleVersion))) {
     entries.push([`JUMPGATE_ARTIFACT_${name}_URLS`, artifact.urls.join(" ")]);

@@ -9,6 +9,8 @@ export const NODE_HTTP_PORT = 80;
 
 /** Where the agent is installed on a node, and its configuration file (both under the node's root). */
 export const NODE_AGENT_PATH = "/usr/local/sbin/jumpgate-node";
+/** the image builder's half of the agent (`jumpgate-node image-status|image-seal`): bake custom data only */
+export const NODE_IMAGE_TOOL_PATH = "/usr/local/sbin/jumpgate-image";
 export const NODE_AGENT_CONFIG = "/etc/jumpgate/node.env";
 
 /** The Guacamole database and its two alternating least-privilege application users. */

@@ -1,8 +1,9 @@
 // Which node image a fleet of a given Guacamole version boots from, as a pure decision: the identity
 // of an image (the Guacamole version and the digest of everything the installer puts on a node:
 // the pinned artifacts and the installer itself), the Azure Compute Gallery image version name it
-// gets, and whether an existing version can be reused or one must be built. The image-build
-// orchestration is to use it (not built yet: see README, Design notes); nothing here does I/O.
+// gets, and whether an existing version can be reused or one must be built. The node image
+// resolution (functions/node-image.ts) and the build (functions/orchestrators/build-node-image.ts)
+// use it; nothing here does I/O.
 //
 // An image version's name must be MAJOR.MINOR.PATCH with 32-bit integers (Azure Compute Gallery),
 // so the name can't hold a digest: it is the Guacamole major.minor and the first 31 bits of the

@@ -1,16 +1,21 @@
 // The custom data of a stack's web nodes: the node template filled in from the spec and the names
 // the resource graph gives the stack's Key Vault and database. Nothing secret goes in: custom data is
-// readable on the VM and through ARM.
+// readable on the VM and through ARM. `boot`: "image" for a VM that boots from the stack's baked
+// gallery image (configuration only), "source" for a stock Ubuntu VM (the graph decides both together).
 import { stackNames } from "../graph/names";
 import { recordingContainerUrl, recordingStorageIds } from "../graph/recordings-graph";
 import type { StackSpec } from "../spec/types";
 import { customDataBase64, renderNodeCloudInit } from "./cloud-init";
 
-export function renderWebNodeCustomData(spec: StackSpec, vm: { name: string; index: number }): string {
+export function renderWebNodeCustomData(
+  spec: StackSpec,
+  vm: { name: string; index: number; boot?: "source" | "image" },
+): string {
   const names = stackNames(spec);
   const recording = spec.recordings?.enabled ? recordingStorageIds(spec, names) : undefined;
   return customDataBase64(
     renderNodeCloudInit({
+      mode: vm.boot ?? "source",
       stackName: spec.name,
       fleetMode: spec.fleet.mode,
       publicHostname: spec.tls.hostname ?? names.publicFqdn,

@@ -379,6 +379,20 @@ export const STACK_SPEC_SCHEMA = {
         },
       },
     },
+    nodeImage: {
+      type: "object",
+      additionalProperties: false,
+      description:
+        "Node images (see Node images): the stack gets its own Azure Compute Gallery and image definition, Jumpgate bakes a node image per Guacamole version and node installer digest, and new web nodes boot from it (first boot writes configuration and starts services; nothing is downloaded or built). Until a version exists, and whenever a build fails, new nodes boot from source as without it. Left out: every new node builds from source at first boot.",
+      properties: {
+        enabled: {
+          type: "boolean",
+          default: false,
+          description:
+            "Keep a node image for the stack and boot new web nodes from it. False (or `nodeImage` left out): no gallery, every node installs from source.",
+        },
+      },
+    },
     recordings: {
       type: "object",
       additionalProperties: false,

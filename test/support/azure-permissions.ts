@@ -96,6 +96,14 @@ export const RESOURCE_TYPE_GRANTS: Record<string, Grant> = {
     actions: crud("Microsoft.Insights/activityLogAlerts"),
     why: "Resource Health alert rules that feed /api/alerts",
   },
+  "Microsoft.Compute/galleries": {
+    actions: crud("Microsoft.Compute/galleries"),
+    why: "the stack's node image gallery (spec nodeImage)",
+  },
+  "Microsoft.Compute/galleries/images": {
+    actions: crud("Microsoft.Compute/galleries/images"),
+    why: "the node image definition in it",
+  },
   "Microsoft.Storage/storageAccounts": {
     // never listKeys: shared keys are off, and no key or SAS is ever made
     actions: crud("Microsoft.Storage/storageAccounts"),
@@ -178,6 +186,47 @@ export const SDK_OPERATION_GRANTS: Record<string, Grant> = {
     actions: ["Microsoft.Compute/virtualMachines/runCommands/delete"],
     why: "an admin step's run command is deleted once read, so its parameters do not stay on the VM",
   },
+  "virtualMachines.instanceView": {
+    actions: ["Microsoft.Compute/virtualMachines/read"],
+    why: "node image build: whether the builder is deallocated or generalized already",
+  },
+  "virtualMachines.deallocate": {
+    actions: ["Microsoft.Compute/virtualMachines/deallocate/action"],
+    why: "node image build: the sealed builder is deallocated before it is generalized",
+  },
+  "virtualMachines.generalize": {
+    actions: ["Microsoft.Compute/virtualMachines/generalize/action"],
+    why: "node image build: the builder is generalized before its image version is captured",
+  },
+  "galleryImageVersions.listByGalleryImage": {
+    actions: ["Microsoft.Compute/galleries/images/versions/read"],
+    why: "which node image version new nodes boot from, and whether one must be built (teardown: the stack's versions)",
+  },
+  "galleryImageVersions.get": {
+    actions: ["Microsoft.Compute/galleries/images/versions/read"],
+    why: "node image build: a version already captured, or a failed one to replace",
+  },
+  "galleryImageVersions.createOrUpdate": {
+    actions: ["Microsoft.Compute/galleries/images/versions/write"],
+    why: "node image build: capture the version from the generalized builder",
+  },
+  "galleryImageVersions.delete": {
+    actions: ["Microsoft.Compute/galleries/images/versions/delete"],
+    why: "a failed version before its rebuild; the stack's versions on teardown",
+  },
+  "galleryImageVersions.beginDeleteAndWait": {
+    actions: ["Microsoft.Compute/galleries/images/versions/delete"],
+    why: "teardown: the stack's versions before its image definition",
+  },
+  "disks.get": {
+    actions: ["Microsoft.Compute/disks/read"],
+    why: "node image build: the builder's OS disk, tagged as the stack's so its removal is ownership-checked",
+  },
+  "disks.update": { actions: ["Microsoft.Compute/disks/write"], why: "node image build: the builder disk's stack tag" },
+  "disks.delete": {
+    actions: ["Microsoft.Compute/disks/delete"],
+    why: "node image build: the builder's OS disk when it outlived its VM",
+  },
   "virtualMachineScaleSets.get": { actions: ["Microsoft.Compute/virtualMachineScaleSets/read"], why: "capacity" },
   "virtualMachineScaleSets.update": {
     actions: ["Microsoft.Compute/virtualMachineScaleSets/write"],
@@ -250,6 +299,10 @@ export const LINKED_GRANTS: Grant[] = [
   {
     actions: ["Microsoft.Compute/disks/read", "Microsoft.Compute/disks/write", "Microsoft.Compute/disks/delete"],
     why: "each VM's managed OS disk, created with it and deleted with it (deleteOption Delete)",
+  },
+  {
+    actions: ["Microsoft.Compute/galleries/images/versions/read"],
+    why: "a VM or scale set that boots from the stack's node image names its gallery image version",
   },
   {
     actions: ["Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action"],

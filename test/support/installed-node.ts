@@ -8,6 +8,11 @@
 // (dev/systemd-standin.ts, `run` mode), which runs each unit's ExecStart as its User=.
 // NGINX is the real binary, started by the stand-in from a unit like Ubuntu's package ships, its
 // workers as www-data. The service users must exist (ensureServiceUsers).
+//
+// Node images: `baseTree` starts the root from a generalized baked node (generalizeBakedNode) the
+// way a VM's disk starts from its image, before cloud-init writes the document's files; the
+// artifact server logs every request (`downloads()`), and `tripwires` puts stand-ins for the
+// download, build and package tools first on the installer's PATH that log any call and fail.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
@@ -35,8 +40,12 @@ export interface InstalledNode {
   /** the installer's and the agent's environment */
   env: Record<string, string>;
   artifacts: StandInArtifacts;
-  /** runs /opt/jumpgate/install-node.sh as cloud-init's runcmd does */
+  /** runs the document's runcmd (/opt/jumpgate/install-node.sh and its mode argument) as cloud-init does */
   install(): Promise<RunResult>;
+  /** every request the artifact server answered (or refused), in order: "GET /file" */
+  downloads(): string[];
+  /** the calls the tripwire tools received ("curl ...", "make ..."); empty without `tripwires` */
+  tripwireCalls(): string[];
   runAgent(args: string[]): Promise<RunResult>;
   systemctl(args: string[]): Promise<RunResult>;
   journal(unit: string): Promise<string>;
@@ -48,11 +57,12 @@ export interface InstalledNode {
 export async function prepareInstalledNode(
   root: string,
   document: string,
-  options: { edit?: (config: NodeCloudConfig) => void } = {},
+  options: { edit?: (config: NodeCloudConfig) => void; baseTree?: string; tripwires?: boolean } = {},
 ): Promise<InstalledNode> {
   const config = parseNodeCloudConfig(document);
   options.edit?.(config);
   fs.mkdirSync(root, { recursive: true });
+  if (options.baseTree) copyTree(options.baseTree, root);
   makeTraversable(root);
   for (const dir of ["etc", "run", "var/lib", "var/cache", "opt", "usr/local/sbin", "usr/local/lib"]) {
     fs.mkdirSync(path.join(root, dir), { recursive: true, mode: 0o755 });
@@ -78,7 +88,9 @@ export async function prepareInstalledNode(
   const ca = TestCa.create(path.join(testDir, "mirror-ca"), "Jumpgate artifact mirror CA");
   const cert = ca.issue({ commonName: "127.0.0.1", ipAddresses: ["127.0.0.1"] });
   const byName = new Map(Object.values(artifacts).map((a) => [`/${path.basename(a.file)}`, a.file]));
+  const requests: string[] = [];
   const server = https.createServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
+    requests.push(`${req.method} ${req.url}`);
     const file = byName.get(req.url ?? "");
     if (file) res.end(fs.readFileSync(file));
     else res.writeHead(404).end();
@@ -94,8 +106,10 @@ export async function prepareInstalledNode(
   });
   writeNginxPackageUnit(root, nginx, nginxPrefix);
 
+  const tripwireLog = path.join(testDir, "tripwire.log");
+  const tripwireDir = options.tripwires ? installTripwires(path.join(testDir, "tripwire"), tripwireLog) : undefined;
   const env: Record<string, string> = {
-    PATH: `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/sbin:/sbin`,
+    PATH: `${tripwireDir ? `${tripwireDir}:` : ""}${process.env.PATH ?? "/usr/bin:/bin"}:/usr/sbin:/sbin`,
     HOME: root,
     LANG: "C.UTF-8",
     JUMPGATE_NODE_ROOT: root,
@@ -118,7 +132,14 @@ export async function prepareInstalledNode(
     ports,
     env,
     artifacts,
-    install: () => run("bash", [path.join(root, NODE_PATHS.installer)], 180_000),
+    install: () => {
+      const [installer, ...args] = config.runcmd[0];
+      if (installer !== NODE_PATHS.installer) throw new Error(`runcmd runs ${installer}, not the installer`);
+      return run("bash", [path.join(root, installer), ...args], 180_000);
+    },
+    downloads: () => [...requests],
+    tripwireCalls: () =>
+      fs.existsSync(tripwireLog) ? fs.readFileSync(tripwireLog, "utf8").split("\n").filter(Boolean) : [],
     runAgent: (args) => run("bash", [path.join(root, "usr/local/sbin/jumpgate-node"), ...args]),
     systemctl: (args) => run(systemd.systemctl, args),
     journal: async (unit) => (await run(systemd.journalctl, ["-u", unit, "--no-pager"])).stdout,
@@ -127,6 +148,45 @@ export async function prepareInstalledNode(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Tools a node booted from an image must never run: downloads, builds, packages, unpacking archives. */
+export const TRIPWIRE_TOOLS = ["curl", "wget", "apt-get", "apt", "dpkg", "make", "gcc", "cc", "tar", "unzip"];
+
+function installTripwires(dir: string, log: string): string {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  for (const tool of TRIPWIRE_TOOLS) {
+    fs.writeFileSync(
+      path.join(dir, tool),
+      `#!/usr/bin/env bash\nprintf '%s\\n' "${tool} $*" >>'${log}'\necho "tripwire: ${tool} must not run here" >&2\nexit 97\n`,
+      { mode: 0o755 },
+    );
+  }
+  return dir;
+}
+
+/** cp -a: owners, modes and times as they are (a disk made from an image keeps them). */
+function copyTree(from: string, to: string): void {
+  const r = spawnSync("cp", ["-a", `${from}/.`, to], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`cp -a ${from} ${to}: ${r.stderr}`);
+}
+
+/**
+ * What a bake leaves once generalized (the sandbox's image-seal): the baked root moved to
+ * `<root>.image` without the harness's files (.test: artifact server, systemd stand-in state, NGINX
+ * prefix), /run, logs and the node's state in /var/lib/jumpgate except baked.json. Boot it at the
+ * same root (`baseTree`), so what the build compiled in (guacd's configuration path) holds there, as
+ * / does on a VM. Returns the image's directory.
+ */
+export function generalizeBakedNode(root: string): string {
+  const image = `${root}.image`;
+  fs.renameSync(root, image);
+  for (const gone of [".test", "run", "var/log"]) fs.rmSync(path.join(image, gone), { recursive: true, force: true });
+  const state = path.join(image, "var/lib/jumpgate");
+  for (const name of fs.existsSync(state) ? fs.readdirSync(state) : []) {
+    if (name !== "baked.json") fs.rmSync(path.join(state, name), { recursive: true, force: true });
+  }
+  return image;
 }
 
 /** Moves the node's listeners to the sandbox's free ports; every other byte stays as rendered. */

@@ -248,6 +248,42 @@ describe("node rules", () => {
     ]);
   });
 
+  test("a write-only value goes again when the place it belongs with changes (a scale set's image and custom data)", () => {
+    const set: GraphNode = {
+      ...vm,
+      writeOnly: ["properties.osProfile.customData"],
+      createOnly: ["properties.osProfile"],
+      resendWriteOnlyOn: { "properties.osProfile.customData": "properties.storageProfile.imageReference" },
+    };
+    const marketplace = { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" };
+    const was = {
+      properties: {
+        osProfile: { adminUsername: "jumpgate" },
+        storageProfile: { imageReference: { ...marketplace, exactVersion: "1.0.1" } },
+      },
+    };
+    const gallery =
+      "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i/versions/1.6.5";
+    const toImage = {
+      properties: {
+        osProfile: { adminUsername: "jumpgate", customData: "aW1hZ2U=" },
+        storageProfile: { imageReference: { id: gallery } },
+      },
+    };
+    assert.deepEqual(updateBody(set, toImage, was), {
+      properties: {
+        osProfile: { adminUsername: "jumpgate", customData: "aW1hZ2U=" },
+        storageProfile: { imageReference: { id: gallery } },
+      },
+    });
+    // the same image (ARM adds exactVersion): the custom data stays as ARM has it
+    const same = { properties: { ...toImage.properties, storageProfile: { imageReference: marketplace } } };
+    assert.equal(
+      (updateBody(set, same, was).properties as { osProfile: Record<string, unknown> }).osProfile.customData,
+      undefined,
+    );
+  });
+
   test("a resource left Failed is a change even when its model matches", () => {
     const failed = { ...observed, properties: { ...observed.properties, provisioningState: "Failed" } };
     assert.deepEqual(changesOf(vm, { tags: desired.tags }, failed), [

@@ -254,7 +254,7 @@ function graphs(): GraphNode[][] {
     { fleet: { mode: "scaleSet", size: 2 }, policies: { scale: { enabled: true } } },
     { fleet: { mode: "scaleSet", size: 2 }, policies: { scale: { enabled: true, metric: "sessions" } } },
     { fleet: { mode: "availabilitySet", size: 2 }, policies: { scale: { enabled: true, metric: "sessions" } } },
-    { fleet: { mode: "availabilitySet", size: 2 }, recordings: {} },
+    { fleet: { mode: "availabilitySet", size: 2 }, recordings: {}, nodeImage: { enabled: true } },
     { fleet: { mode: "scaleSet", size: 2 }, recordings: { immutability: "locked" } },
   ];
   return shapes.map((shape) => {

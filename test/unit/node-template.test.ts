@@ -27,6 +27,7 @@ import {
 import {
   NODE_AGENT_CONFIG,
   NODE_AGENT_PATH,
+  NODE_IMAGE_TOOL_PATH,
   NODE_LOCAL_PORTS,
   NODE_PATHS,
   NODE_PROBE,
@@ -101,8 +102,9 @@ describe("web node template", () => {
       const config = parseNodeCloudConfig(document);
       assert.deepEqual(config.runcmd, [[NODE_PATHS.installer]]);
       assert.equal(config.ssh_pwauth, false);
-      assert.ok(config.packages.includes("nginx") && config.packages.includes("openjdk-21-jre-headless"));
-      assert.ok(!config.packages.some((p) => /tomcat|openssh/.test(p)), "Tomcat comes pinned from Apache, no SSH");
+      const packages = config.packages ?? [];
+      assert.ok(packages.includes("nginx") && packages.includes("openjdk-21-jre-headless"));
+      assert.ok(!packages.some((p) => /tomcat|openssh/.test(p)), "Tomcat comes pinned from Apache, no SSH");
       for (const f of config.write_files) {
         assert.match(f.permissions, /^0[0-7]{3}$/);
         assert.doesNotMatch(f.content, /\{\{[A-Z0-9_]+\}\}/, `${f.path} has an unfilled placeholder`);
@@ -168,6 +170,7 @@ describe("web node template", () => {
       .filter((f) => fs.statSync(f).isFile() && /^#!.*\b(bash|sh)\b/.test(fs.readFileSync(f, "utf8").split("\n")[0]));
     assert.deepEqual(scripts.map((f) => path.basename(f)).sort(), [
       "install-node.sh",
+      "jumpgate-image",
       "jumpgate-node",
       "jumpgate-recordings",
     ]);
@@ -384,6 +387,97 @@ describe("web node template", () => {
         JSON.stringify(change),
       );
     }
+  });
+});
+
+describe("web node template: boot modes (source, bake, image)", () => {
+  const DIGEST = "0123456789abcdef".repeat(4);
+  const validates = (name: string, document: string) => {
+    const file = path.join(tmp, `${name}.yaml`);
+    fs.writeFileSync(file, document);
+    const r = runTool("cloud-init", ["schema", "--config-file", file]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  };
+
+  test("source is the default and renders what it always did; image is the same files without apt", () => {
+    const source = renderNodeCloudInit(INPUTS[0]);
+    assert.equal(renderNodeCloudInit({ ...INPUTS[0], mode: "source" }), source);
+    const image = renderNodeCloudInit({ ...INPUTS[0], mode: "image" });
+    validates("image", image);
+    const s = parseNodeCloudConfig(source);
+    const i = parseNodeCloudConfig(image);
+    assert.equal(s.package_update, true);
+    assert.ok((s.packages ?? []).includes("build-essential"));
+    for (const key of ["packages", "package_update", "package_upgrade"]) {
+      assert.ok(!(key in i), `image mode has no ${key}: no apt at boot`);
+    }
+    assert.doesNotMatch(image, /"packages"|package_update|package_upgrade/);
+    // the same configuration, byte for byte, written the same way
+    assert.deepEqual(i.write_files, s.write_files);
+    assert.deepEqual(i.runcmd, [[NODE_PATHS.installer, "--from-image"]]);
+    assert.deepEqual(s.runcmd, [[NODE_PATHS.installer]]);
+    assert.equal(i.ssh_pwauth, false);
+  });
+
+  test("bake: packages, the installer and what it downloads with the image digest; nothing of a stack", () => {
+    const bake = renderNodeCloudInit({ ...INPUTS[0], mode: "bake", imageDigest: DIGEST });
+    validates("bake", bake);
+    const b = parseNodeCloudConfig(bake);
+    assert.deepEqual(b.runcmd, [[NODE_PATHS.installer, "--bake"]]);
+    assert.equal(b.package_update, true);
+    assert.deepEqual(b.packages, parseNodeCloudConfig(renderNodeCloudInit(INPUTS[0])).packages);
+    assert.deepEqual(
+      b.write_files.map((f) => f.path),
+      [
+        NODE_AGENT_PATH,
+        NODE_IMAGE_TOOL_PATH,
+        NODE_PATHS.artifacts,
+        NODE_PATHS.installer,
+        NODE_PATHS.services,
+        "/opt/jumpgate/tomcat/server.xml",
+      ],
+    );
+    const artifacts = envOf(fileOf(bake, NODE_PATHS.artifacts));
+    assert.equal(artifacts.get("JUMPGATE_IMAGE_DIGEST"), DIGEST);
+    assert.equal(artifacts.get("JUMPGATE_GUACAMOLE_VERSION"), "1.6.0");
+    // the source document's artifacts.env, plus the digest
+    const source = envOf(fileOf(renderNodeCloudInit(INPUTS[0]), NODE_PATHS.artifacts));
+    assert.deepEqual(new Map([...artifacts].filter(([k]) => k !== "JUMPGATE_IMAGE_DIGEST")), source);
+    // nothing of the stack: its names, vault, database and host name appear nowhere
+    for (const value of [INPUTS[0].stackName, INPUTS[0].publicHostname, INPUTS[0].keyVaultUrl, INPUTS[0].dbHost]) {
+      assert.ok(!bake.includes(value.replace(/\/$/, "")), `the bake document does not mention ${value}`);
+    }
+    // one image serves every stack of the release: other stack inputs, the same document
+    assert.equal(renderNodeCloudInit({ ...INPUTS[1], mode: "bake", imageDigest: DIGEST }), bake);
+    assert.ok(!bake.includes("{{"), "no unfilled placeholder");
+  });
+
+  test("bake needs a well-formed image digest; the other modes take none", () => {
+    for (const imageDigest of [undefined, "", "ABC", "0".repeat(63), `${"0".repeat(63)}\n`]) {
+      assert.throws(() => renderNodeCloudInit({ ...INPUTS[0], mode: "bake", imageDigest }), NodeTemplateError);
+    }
+    assert.throws(() => renderNodeCloudInit({ ...INPUTS[0], mode: "image", imageDigest: DIGEST }), NodeTemplateError);
+    assert.throws(
+      () => renderNodeCloudInit({ ...INPUTS[0], mode: "golden" as NodeTemplateInput["mode"] }),
+      NodeTemplateError,
+    );
+  });
+
+  test("the web node template renders image mode when the graph boots the node from an image", () => {
+    const checked = validateStackSpec({
+      name: "lab2",
+      subscriptionId: "00000000-0000-0000-0000-000000000001",
+      resourceGroup: "rg-lab2",
+      location: "westeurope",
+    });
+    assert.ok(checked.ok);
+    const vm = { name: "lab2-web-1", index: 1 };
+    const doc = (boot?: "source" | "image") =>
+      parseNodeCloudConfig(decodeCustomData(renderWebNodeCustomData(checked.spec, { ...vm, boot })));
+    assert.deepEqual(doc("image").runcmd, [[NODE_PATHS.installer, "--from-image"]]);
+    assert.equal(doc("image").packages, undefined);
+    assert.deepEqual(doc().runcmd, [[NODE_PATHS.installer]]);
+    assert.deepEqual(doc("source"), doc());
   });
 });
 

@@ -77,6 +77,82 @@ const SECRET_KEYS = [
   VM_SSH_PUBLIC_KEY_SECRET,
 ].map((s) => `secret:${s}`);
 
+describe("stack graph: booting web nodes from a node image (bootImage)", () => {
+  const versionId = (rg = "rg-jump", sub = SUB, version = "1.6.12345") =>
+    `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/galleries/gal_jump/images/jumpgate-node/versions/${version}`;
+  const seen: { name: string; boot: string }[] = [];
+  const recording: StackGraphContext = {
+    ...ctx,
+    renderCustomData: (vm) => {
+      seen.push({ name: vm.name, boot: vm.boot });
+      return Buffer.from(`#cloud-config\n# ${vm.name} ${vm.boot}\n`).toString("base64");
+    },
+  };
+  const custom = (doc: unknown) => Buffer.from(String(doc), "base64").toString();
+
+  test("VMs of an availability set: imageReference { id } of the version, image-mode custom data", () => {
+    const g = buildStackGraph(spec(), { ...recording, bootImage: { id: versionId(), version: "1.6.12345" } });
+    for (const key of ["vm:web-1", "vm:web-2"]) {
+      const p = props(node(g, key));
+      // a gallery image version is named by its id alone (Compute ImageReference: id, no publisher/offer/sku/version)
+      assert.deepEqual(at(p, "storageProfile.imageReference"), { id: versionId() });
+      assert.match(custom(at(p, "osProfile.customData")), / image\n$/);
+    }
+    assert.ok(node(g, "vm:web-1").createOnly?.includes("properties.storageProfile.imageReference"));
+  });
+
+  test("the scale set's model: imageReference { id }, image-mode custom data, re-sent when the image changes", () => {
+    const s = spec({ fleet: { mode: "scaleSet" } });
+    const g = buildStackGraph(s, { ...recording, bootImage: { id: versionId(), version: "1.6.12345" } });
+    const vmss = node(g, "vmss");
+    assert.deepEqual(at(vmss.body, "properties.virtualMachineProfile.storageProfile.imageReference"), {
+      id: versionId(),
+    });
+    assert.match(custom(at(vmss.body, "properties.virtualMachineProfile.osProfile.customData")), / image\n$/);
+    assert.deepEqual(vmss.resendWriteOnlyOn, {
+      "properties.virtualMachineProfile.osProfile.customData":
+        "properties.virtualMachineProfile.storageProfile.imageReference",
+    });
+  });
+
+  test("without bootImage: the marketplace Ubuntu 24.04 image and source-mode custom data, as before", () => {
+    seen.length = 0;
+    const g = buildStackGraph(spec(), recording);
+    assert.deepEqual(at(props(node(g, "vm:web-1")), "storageProfile.imageReference"), {
+      publisher: "Canonical",
+      offer: "ubuntu-24_04-lts",
+      sku: "server",
+      version: "latest",
+    });
+    assert.deepEqual(
+      seen.map((x) => x.boot),
+      ["source", "source"],
+    );
+    const set = buildStackGraph(spec({ fleet: { mode: "scaleSet" } }), recording);
+    assert.equal(
+      at(node(set, "vmss").body, "properties.virtualMachineProfile.storageProfile.imageReference.offer"),
+      "ubuntu-24_04-lts",
+    );
+  });
+
+  test("only a gallery image version of the stack's own resource group, named as its id says", () => {
+    const bad = [
+      { id: versionId("rg-other"), version: "1.6.12345" },
+      { id: versionId("rg-jump", "00000000-0000-0000-0000-00000000ffff"), version: "1.6.12345" },
+      { id: versionId().replace(/\/versions\/.*$/, ""), version: "1.6.12345" },
+      { id: versionId(), version: "1.6.1" },
+      { id: `${versionId()}/../../x`, version: "1.6.12345" },
+      {
+        id: "/subscriptions/" + SUB + "/resourceGroups/rg-jump/providers/Microsoft.Compute/images/img",
+        version: "1.6.12345",
+      },
+    ];
+    for (const bootImage of bad) {
+      assert.throws(() => buildStackGraph(spec(), { ...ctx, bootImage }), /bootImage/, bootImage.id);
+    }
+  });
+});
+
 describe("stack graph: nodes and edges", () => {
   test("availability set mode: the node set and each node's direct dependencies", () => {
     const g = buildStackGraph(spec(), ctx);

@@ -32,6 +32,17 @@ export type VmPowerAction = "restart" | "redeploy" | "start" | "powerOff" | "dea
 /** `exactVersion` of a marketplace image asked for as `latest`: the emulator's one published version. */
 export const MARKETPLACE_LATEST_VERSION = "1.0.20250114";
 
+/** When the VM was last provisioned from its image (its create or reimage operation ended), epoch ms. */
+export function provisionedAtOf(emu: Emulator, vmId: string): number | undefined {
+  return emu.store.getSecret(vmId, "provisionedAt") as number | undefined;
+}
+
+function provisioned(emu: Emulator, vmId: string): void {
+  emu.store.setSecret(vmId, "provisionedAt", Date.now());
+  const vm = emu.store.get(vmId);
+  if (vm) emu.vmProvisionedHook?.(vm);
+}
+
 /** The image a VM booted from, as resolved when it was created (or last reimaged). */
 export function bootImageOf(emu: Emulator, vmId: string): BootImage | undefined {
   return emu.store.getSecret(vmId, "bootImage") as BootImage | undefined;
@@ -135,6 +146,7 @@ function stateChange(action: VmPowerAction, state: PowerState, needsRunning = fa
           bump(emulator, doc.id, action);
           setPower(emulator, doc.id, state);
           if (image) recordBootImage(emulator, doc.id, image);
+          if (action === "reimage") provisioned(emulator, doc.id);
         },
       };
     },
@@ -341,6 +353,7 @@ const virtualMachines: TypeDefinition = {
             (image.kind === "marketplace" ? marketplaceGeneration(image.sku) : "V1"),
         );
       }
+      provisioned(emu, doc.id);
     }
     for (const n of arrayAt(p, "networkProfile", "networkInterfaces")) {
       const nic = emu.store.get(idOf(n)!);
@@ -585,6 +598,7 @@ function scaleSetAction(action: string, state: PowerState): ActionDefinition {
           for (const vm of vms) {
             bump(emulator, vm.id, action);
             setPower(emulator, vm.id, state);
+            if (action === "reimage") provisioned(emulator, vm.id);
           }
         },
       };
