@@ -218,10 +218,10 @@ export function buildNodeCloudConfig(input: NodeTemplateInput): NodeCloudConfig 
     // an image has every package already: no apt, nothing fetched from a mirror at boot
     ...(mode === "source" ? { ...APT, packages: [...PACKAGES] } : {}),
     write_files: [
-      file(NODE_AGENT_PATH, "0755", readNodeFile("jumpgate-node")),
+      file(NODE_AGENT_PATH, "0755", readNodeScript("jumpgate-node")),
       file(NODE_AGENT_CONFIG, "0644", nodeEnv(v, release.version)),
       file(NODE_PATHS.artifacts, "0644", artifactsEnv(v.allowUnverifiedArtifacts, release.version)),
-      file(NODE_PATHS.installer, "0700", readNodeFile("install-node.sh")),
+      file(NODE_PATHS.installer, "0700", readNodeScript("install-node.sh")),
       file(NODE_PATHS.nginxSite, "0644", template("nginx/jumpgate.conf")),
       file("/etc/systemd/system/guacd.service", "0644", template("systemd/guacd.service")),
       file("/etc/systemd/system/tomcat.service", "0644", template("systemd/tomcat.service")),
@@ -234,7 +234,7 @@ export function buildNodeCloudConfig(input: NodeTemplateInput): NodeCloudConfig 
       ),
       ...(v.recordings
         ? [
-            file(RECORDING_UPLOADER_PATH, "0755", readNodeFile("jumpgate-recordings")),
+            file(RECORDING_UPLOADER_PATH, "0755", readNodeScript("jumpgate-recordings")),
             ...Object.values(RECORDING_UNITS).map((unit) =>
               file(`/etc/systemd/system/${unit}`, "0644", readNodeFile(`systemd/${unit}`)),
             ),
@@ -280,14 +280,14 @@ function buildBakeCloudConfig(input: NodeTemplateInput): NodeCloudConfig {
     packages: [...PACKAGES],
     write_files: [
       // the agent answers the builder's `image-status` and `image-seal` through Run Command (jumpgate-image)
-      file(NODE_AGENT_PATH, "0755", readNodeFile("jumpgate-node")),
-      file(NODE_IMAGE_TOOL_PATH, "0755", readNodeFile("jumpgate-image")),
+      file(NODE_AGENT_PATH, "0755", readNodeScript("jumpgate-node")),
+      file(NODE_IMAGE_TOOL_PATH, "0755", readNodeScript("jumpgate-image")),
       file(
         NODE_PATHS.artifacts,
         "0644",
         artifactsEnv(input.allowUnverifiedArtifacts === true, release.version, [["JUMPGATE_IMAGE_DIGEST", digest]]),
       ),
-      file(NODE_PATHS.installer, "0700", readNodeFile("install-node.sh")),
+      file(NODE_PATHS.installer, "0700", readNodeScript("install-node.sh")),
       file(NODE_PATHS.services, "0644", renderNodeServices({ recordings: false })),
       file(
         "/opt/jumpgate/tomcat/server.xml",
@@ -455,6 +455,33 @@ export function nodeFilesDir(): string {
     if (parent === dir) throw new NodeTemplateError(`infra/node not found above ${__dirname}`);
     dir = parent;
   }
+}
+
+/**
+ * A shell script of infra/node/ as a node gets it: without its comment lines. Custom data is capped
+ * at 64 KiB and the comments (they say why, for the repository's readers) were a quarter of the
+ * gzipped scripts; the shebang, shellcheck directives and heredoc bodies (data, not comments) are kept as they are.
+ */
+function readNodeScript(relative: string): string {
+  return stripShellComments(readNodeFile(relative));
+}
+
+export function stripShellComments(script: string): string {
+  const kept: string[] = [];
+  let heredocEnd: string | undefined;
+  script.split("\n").forEach((line, index) => {
+    if (heredocEnd !== undefined) {
+      kept.push(line);
+      if (line.replace(/^\t+/, "") === heredocEnd) heredocEnd = undefined;
+      return;
+    }
+    if (index > 0 && /^\s*#/.test(line) && !/^\s*# shellcheck /.test(line)) return;
+    kept.push(line);
+    // `<<WORD`, `<<-WORD`, `<<'WORD'` start a heredoc; `<<<` is a here-string
+    const heredoc = /(?<!<)<<-?\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\1(?!<)/.exec(line.replace(/<<</g, "   "));
+    if (heredoc) heredocEnd = heredoc[2];
+  });
+  return kept.join("\n");
 }
 
 function readNodeFile(relative: string): string {
