@@ -16,6 +16,7 @@ export const Names = {
     renewCertificate: "renewCertificate",
     breakGlass: "breakGlass",
     syncConnections: "syncConnections",
+    restoreDrill: "restoreDrill",
   },
   activities: {
     buildStackGraph: "buildStackGraph",
@@ -81,6 +82,9 @@ export const Names = {
     planConnectionSync: "planConnectionSync",
     applyConnections: "applyConnections",
     recordConnections: "recordConnections",
+    restoreDrillServer: "restoreDrillServer",
+    deleteDrillServers: "deleteDrillServers",
+    recordDrill: "recordDrill",
   },
   http: {
     putStack: "putStack",
@@ -101,6 +105,7 @@ export const Names = {
     syncConnectionsHttp: "syncConnectionsHttp",
     listConnections: "listConnections",
     listRecordings: "listRecordings",
+    restoreDrillHttp: "restoreDrillHttp",
   },
   timers: {
     driftCheck: "driftCheck",
@@ -108,6 +113,7 @@ export const Names = {
     certificateRenewal: "certificateRenewal",
     storeRetention: "storeRetention",
     connectionSync: "connectionSync",
+    restoreDrill: "restoreDrillTimer",
   },
 } as const;
 
@@ -129,6 +135,7 @@ export function isOperationOf(stack: string, instanceId: string): boolean {
       InstanceIds.certificate,
       InstanceIds.breakGlass,
       InstanceIds.connections,
+      InstanceIds.drill,
     ].some((id) => id(stack) === instanceId)
   ) {
     return true;
@@ -156,4 +163,6 @@ export const InstanceIds = {
   breakGlass: (stack: string) => `break-glass-${stack}`,
   /** singleton: the stack's connection sync started by the timer or a request (a deploy runs its own inside) */
   connections: (stack: string) => `connections-${stack}`,
+  /** singleton: the stack's restore drill (a temporary server restored from backups, checked, deleted) */
+  drill: (stack: string) => `drill-${stack}`,
 } as const;

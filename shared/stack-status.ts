@@ -36,6 +36,28 @@ export interface StackObserved {
   database?: DatabaseObserved;
   /** sign-in with Entra ID as last applied: the nodes' settings, the groups, guacadmin (shared/access) */
   access?: AccessObserved;
+  /** the last restore drill and its result (functions/orchestrators/restore-drill.ts) */
+  drill?: DrillObserved;
+}
+
+/** One restore drill as it ended: names, times and counts only. */
+export interface DrillObserved {
+  instanceId: string;
+  trigger: "timer" | "request";
+  outcome: "succeeded" | "failed";
+  startedAt: string;
+  finishedAt: string;
+  /** the temporary server (deleted again unless `cleanup` says otherwise) */
+  server?: string;
+  restorePointInTime?: string;
+  /** the web node the check ran on */
+  node?: string;
+  /** Guacamole's tables on the restored server: rows per table */
+  tables?: Record<string, number>;
+  /** why it failed: a CamelCase reason and one line, never a secret */
+  failure?: { reason: string; message: string };
+  /** the temporary servers deleted at its end, or why they could not be */
+  cleanup: { deleted: string[]; failure?: string };
 }
 
 /**

@@ -8,6 +8,7 @@ import * as access from "./access";
 import * as certificates from "./certificates";
 import * as connections from "./connections";
 import * as drift from "./drift";
+import * as drill from "./drill";
 import * as heal from "./heal";
 import * as inService from "./in-service";
 import * as nodes from "./nodes";
@@ -90,4 +91,8 @@ export const activities = {
   planConnectionSync: connections.planConnectionSyncActivity,
   applyConnections: connections.applyConnectionsActivity,
   recordConnections: connections.recordConnectionsActivity,
+  // the restore drill
+  restoreDrillServer: drill.restoreDrillServerActivity,
+  deleteDrillServers: drill.deleteDrillServersActivity,
+  recordDrill: drill.recordDrillActivity,
 } satisfies Record<keyof typeof Names.activities, (input: never) => Promise<unknown>>;

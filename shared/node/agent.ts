@@ -18,7 +18,8 @@ export type AgentCommand =
   | "sign-in"
   | "access-groups"
   | "guacadmin"
-  | "connections";
+  | "connections"
+  | "drill-check";
 
 export const AGENT_COMMANDS: readonly AgentCommand[] = [
   "health",
@@ -34,6 +35,7 @@ export const AGENT_COMMANDS: readonly AgentCommand[] = [
   "access-groups",
   "guacadmin",
   "connections",
+  "drill-check",
 ];
 const COMMANDS: ReadonlySet<string> = new Set(AGENT_COMMANDS);
 
