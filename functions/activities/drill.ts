@@ -21,6 +21,9 @@ export async function deleteDrillServersActivity(
   return { deleted: await deleteDrillServers(services().factory, input) };
 }
 
+/** The tables whose rows the condition's message counts (all of them are in observed.drill.tables). */
+const SUMMARY_TABLES = ["guacamole_entity", "guacamole_user", "guacamole_user_group", "guacamole_connection"];
+
 /** The condition a drill leaves on the stack: True after a drill that read Guacamole's tables back. */
 export const RESTORE_DRILL_CONDITION = "RestoreDrill";
 
@@ -47,11 +50,9 @@ export async function recordDrillActivity(input: RecordDrillInput): Promise<void
             type: RESTORE_DRILL_CONDITION,
             status: "True",
             reason: "RestoredAndRead",
-            message: `the restore point ${drill.restorePointInTime ?? "?"} was restored to ${drill.server ?? "a temporary server"} and Guacamole's tables read back through ${drill.node ?? "a web node"} (${Object.entries(
-              drill.tables ?? {},
-            )
-              .map(([t, n]) => `${t.replace(/^guacamole_/, "")} ${n}`)
-              .join(", ")})`,
+            message: `the restore point ${drill.restorePointInTime ?? "?"} was restored to ${drill.server ?? "a temporary server"} and Guacamole's tables read back through ${drill.node ?? "a web node"} (${SUMMARY_TABLES.map(
+              (t) => `${t.replace(/^guacamole_/, "")} ${drill.tables?.[t] ?? "?"}`,
+            ).join(", ")})`,
           }
         : {
             type: RESTORE_DRILL_CONDITION,

@@ -9,7 +9,7 @@
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import * as df from "durable-functions";
 import type { DrillCheck, RestoredServer } from "../../shared/drill/restore-drill";
-import { drillCheckOf } from "../../shared/drill/restore-drill";
+import { drillCheckOf, judgeDrillCheck } from "../../shared/drill/restore-drill";
 import type { DrillObserved } from "../../shared/stack-status";
 import { Names } from "../names";
 import { failureMessage, workflow } from "../workflow/workflow";
@@ -84,20 +84,20 @@ export const restoreDrillOrchestrator: OrchestrationHandler = function* (context
       }
       node = candidate.name;
       status.node = node;
-      check = drillCheckOf(result.json);
-      if (!check)
+      check = drillCheckOf(result.exitCode === 0 ? result.json : undefined);
+      if (!check) {
+        const said = (result.stderr ?? result.error ?? "").trim().split("\n").pop() ?? "";
         throw new DrillFailure(
           "CheckFailed",
-          `drill-check on ${candidate.name} gave no answer (exit ${result.exitCode ?? "?"}): ${(result.stderr ?? result.error ?? "").split("\n").pop() ?? ""}`.slice(
+          `drill-check on ${candidate.name} failed (exit ${result.exitCode ?? "?"}): ${said.replace(/^jumpgate-node: (error: )?/, "")}`.slice(
             0,
             500,
           ),
         );
-      if (!check.ok)
-        throw new DrillFailure(
-          check.problem ?? "CheckFailed",
-          `the restored server did not read back: ${check.detail ?? "Guacamole's tables are not as expected"}`,
-        );
+      }
+      const verdict = judgeDrillCheck(check);
+      if (!verdict.ok)
+        throw new DrillFailure(verdict.reason, `the restored server did not read back: ${verdict.message}`);
       break;
     }
     if (!check)

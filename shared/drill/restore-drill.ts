@@ -142,34 +142,77 @@ export async function deleteDrillServers(
   return doomed.sort();
 }
 
-/** What the node agent's `drill-check` answered. */
+/**
+ * Guacamole's tables as the 1.6.0 schema creates them (guacamole-auth-jdbc-mysql,
+ * schema/001-create-schema.sql): a restored database must hold every one for Guacamole to serve
+ * from it (test/unit/restore-drill.test.ts holds this list to the schema file).
+ */
+export const GUACAMOLE_TABLES = [
+  "guacamole_connection",
+  "guacamole_connection_attribute",
+  "guacamole_connection_group",
+  "guacamole_connection_group_attribute",
+  "guacamole_connection_group_permission",
+  "guacamole_connection_history",
+  "guacamole_connection_parameter",
+  "guacamole_connection_permission",
+  "guacamole_entity",
+  "guacamole_sharing_profile",
+  "guacamole_sharing_profile_attribute",
+  "guacamole_sharing_profile_parameter",
+  "guacamole_sharing_profile_permission",
+  "guacamole_system_permission",
+  "guacamole_user",
+  "guacamole_user_attribute",
+  "guacamole_user_group",
+  "guacamole_user_group_attribute",
+  "guacamole_user_group_member",
+  "guacamole_user_group_permission",
+  "guacamole_user_history",
+  "guacamole_user_password_history",
+  "guacamole_user_permission",
+] as const;
+
+/** What the node agent's `drill-check` answered: rows per Guacamole table it found. */
 export interface DrillCheck {
-  ok: boolean;
   host: string;
-  user?: string;
+  user: string;
   tables: Record<string, number>;
-  missing: string[];
-  users?: number;
-  problem?: string;
-  detail?: string;
 }
 
 /** The agent's `drill-check` answer, or undefined when it is not one. */
 export function drillCheckOf(json: unknown): DrillCheck | undefined {
   if (typeof json !== "object" || json === null || Array.isArray(json)) return undefined;
   const o = json as Record<string, unknown>;
-  if (typeof o.ok !== "boolean" || typeof o.host !== "string") return undefined;
+  if (typeof o.host !== "string" || typeof o.user !== "string") return undefined;
+  if (typeof o.tables !== "object" || o.tables === null || Array.isArray(o.tables)) return undefined;
   const tables: Record<string, number> = {};
-  if (typeof o.tables === "object" && o.tables !== null)
-    for (const [k, v] of Object.entries(o.tables)) if (typeof v === "number") tables[k] = v;
-  return {
-    ok: o.ok,
-    host: o.host,
-    ...(typeof o.user === "string" ? { user: o.user } : {}),
-    tables,
-    missing: Array.isArray(o.missing) ? o.missing.filter((m): m is string => typeof m === "string") : [],
-    ...(typeof o.users === "number" ? { users: o.users } : {}),
-    ...(typeof o.problem === "string" ? { problem: o.problem } : {}),
-    ...(typeof o.detail === "string" ? { detail: o.detail.slice(0, 300) } : {}),
-  };
+  for (const [name, rows] of Object.entries(o.tables)) {
+    if (!Number.isInteger(rows) || (rows as number) < 0) return undefined;
+    tables[name] = rows as number;
+  }
+  return { host: o.host, user: o.user, tables };
+}
+
+export type DrillVerdict = { ok: true } | { ok: false; reason: "TablesMissing" | "NoUsers"; message: string };
+
+/**
+ * Whether Guacamole could serve from the restored copy: every table of its schema is there, and
+ * there is a user to sign in with (the schema creates guacadmin; Jumpgate disables it, never deletes it).
+ */
+export function judgeDrillCheck(check: DrillCheck): DrillVerdict {
+  const missing = GUACAMOLE_TABLES.filter((t) => check.tables[t] === undefined);
+  if (missing.length > 0)
+    return {
+      ok: false,
+      reason: "TablesMissing",
+      message: `${check.host} lacks ${missing.length} of Guacamole's ${GUACAMOLE_TABLES.length} tables: ${missing.join(", ")}`,
+    };
+  if ((check.tables.guacamole_user ?? 0) === 0 || (check.tables.guacamole_entity ?? 0) === 0)
+    return {
+      ok: false,
+      reason: "NoUsers",
+      message: `${check.host} holds Guacamole's tables but no user to sign in with`,
+    };
+  return { ok: true };
 }
