@@ -171,18 +171,20 @@ describe("restore drill (real agent, MariaDB, the real Guacamole schema)", { tim
 
   test("a drill restores one temporary server, reads Guacamole's tables back through the node, deletes it, and never writes the live server", async () => {
     const since = lastSeq();
-    const accepted = await postDrill();
-    assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+    // two requests at once: exactly one drill starts; the other is refused, not queued, naming it
+    const both = await Promise.all([postDrill(), postDrill()]);
+    assert.deepEqual(both.map((r) => r.status).sort(), [202, 409], JSON.stringify(both.map((r) => r.body)));
+    const accepted = both.find((r) => r.status === 202)!;
     const operation = accepted.body.operation as { instanceId: string; status: string };
     assert.equal(operation.instanceId, InstanceIds.drill(STACK));
     assert.match(operation.status, /\/api\/stacks\/jgdrill\/operations\/drill-jgdrill$/);
-
-    // a second request while it runs: refused, not queued, naming the running drill
-    const second = await postDrill();
-    assert.equal(second.status, 409);
-    assert.equal(second.type, "application/problem+json");
-    assert.equal(second.body.type, "https://jumpgate.dev/problems/drill-running");
-    assert.equal((second.body.operation as { instanceId: string }).instanceId, InstanceIds.drill(STACK));
+    for (const refused of [both.find((r) => r.status === 409)!, await postDrill()]) {
+      assert.equal(refused.status, 409);
+      assert.equal(refused.type, "application/problem+json");
+      assert.equal(refused.body.type, "https://jumpgate.dev/problems/drill-running");
+      assert.equal((refused.body.operation as { instanceId: string }).instanceId, InstanceIds.drill(STACK));
+    }
+    assert.equal(env.host.listInstances().filter((i) => i.name === Names.orchestrators.restoreDrill).length, 1);
     assert.notEqual(((await status()).restoreDrill as Doc).running, null, "the status shows the running drill");
 
     const state = await runDrill();
