@@ -37,6 +37,7 @@ import { InstanceIds, Names } from "../../functions/names";
 import { runRestoreDrillTimer } from "../../functions/timers/restore-drill";
 import { DRILL_TAG } from "../../shared/drill/restore-drill";
 import { stackNames, type StackNames } from "../../shared/graph/names";
+import { SECRET_NAMES } from "../../shared/secret-names";
 import { DB_ADMIN_LOGIN, GUACAMOLE_DATABASE } from "../../shared/node/constants";
 import { restoreDrillDue } from "../../shared/schedule/spread";
 import type { DrillObserved } from "../../shared/stack-status";
@@ -245,8 +246,15 @@ describe("restore drill (real agent, MariaDB, the real Guacamole schema)", { tim
     assert.deepEqual(event.operation, { kind: "restore-drill", instanceId: InstanceIds.drill(STACK) });
     assert.equal((event.details as Doc).server, drill.server);
     // no secret value anywhere the drill produced
-    const produced = JSON.stringify([state, s]);
-    assert.ok(!produced.includes(web.adminPassword), "the admin password appears nowhere");
+    const vault = env.emulator.store.get(names.keyVaultId)!;
+    const secrets = env.services.factory.secrets(String(vault.properties.vaultUri));
+    const appPasswords = await Promise.all(
+      [SECRET_NAMES.dbAppPasswordA, SECRET_NAMES.dbAppPasswordB].map(async (n) => (await secrets.getSecret(n)).value!),
+    );
+    const audit = await http(Names.http.listEvents, "GET", `stacks/${STACK}/events`);
+    const produced = JSON.stringify([state, s, audit.body, env.host.getStatus(InstanceIds.drill(STACK))]);
+    for (const secret of [web.adminPassword, ...appPasswords])
+      assert.ok(secret && !produced.includes(secret), "no password appears in the history, status or audit trail");
   });
 
   test("a restored copy without Guacamole's tables fails the drill, says which, and the temporary server is still deleted", async () => {
