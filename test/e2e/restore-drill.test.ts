@@ -24,8 +24,10 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { HttpRequest, type HttpResponseInit } from "@azure/functions";
 import {
+  defaultHistoryFixturesDir,
   fromRegistry,
   InMemoryDurableClient,
+  recordHistoryFixture,
   startDurableRpcServer,
   type DurableRpcServer,
   type InstanceState,
@@ -104,11 +106,17 @@ describe("restore drill (real agent, MariaDB, the real Guacamole schema)", { tim
     http(Names.http.restoreDrillHttp, "POST", `stacks/${stack ?? STACK}/restore-drill`, { body, stack });
   const status = async () => (await http(Names.http.getStack, "GET", `stacks/${STACK}`)).body;
 
-  async function runDrill(): Promise<InstanceState> {
+  /**
+   * Runs the drill to its end. With JUMPGATE_RECORD_DRILL_HISTORIES=1 its history becomes the replay
+   * gate's fixture `restoreDrill/<scenario>` (after a build: node dist/test/e2e/restore-drill.test.js).
+   */
+  async function runDrill(scenario?: string): Promise<InstanceState> {
     const instanceId = InstanceIds.drill(STACK);
     await env.host.runUntilIdle({ until: () => env.host.getStatus(instanceId)?.runtimeStatus === "Completed" });
     const state = env.host.getStatus(instanceId)!;
     assert.equal(state.runtimeStatus, "Completed", JSON.stringify(state.output ?? state.customStatus));
+    if (scenario && process.env.JUMPGATE_RECORD_DRILL_HISTORIES === "1")
+      recordHistoryFixture(env.host, instanceId, { scenario, dir: defaultHistoryFixturesDir() });
     await fleet.idle();
     return state;
   }
@@ -188,7 +196,7 @@ describe("restore drill (real agent, MariaDB, the real Guacamole schema)", { tim
     assert.equal(env.host.listInstances().filter((i) => i.name === Names.orchestrators.restoreDrill).length, 1);
     assert.notEqual(((await status()).restoreDrill as Doc).running, null, "the status shows the running drill");
 
-    const state = await runDrill();
+    const state = await runDrill("succeeded");
     const drill = state.output as DrillObserved;
     assert.equal(drill.outcome, "succeeded", JSON.stringify(drill));
     assert.equal(drill.node, vm);
@@ -266,7 +274,7 @@ describe("restore drill (real agent, MariaDB, the real Guacamole schema)", { tim
     try {
       const since = lastSeq();
       assert.equal((await postDrill("{}")).status, 202);
-      const drill = (await runDrill()).output as DrillObserved;
+      const drill = (await runDrill("tables-missing")).output as DrillObserved;
       assert.equal(drill.outcome, "failed");
       assert.equal(drill.failure?.reason, "TablesMissing");
       assert.match(drill.failure.message, /guacamole_connection_permission/);
@@ -300,7 +308,7 @@ describe("restore drill (real agent, MariaDB, the real Guacamole schema)", { tim
     let drill: DrillObserved;
     try {
       assert.equal((await postDrill()).status, 202);
-      drill = (await runDrill()).output as DrillObserved;
+      drill = (await runDrill("restore-failed")).output as DrillObserved;
     } finally {
       failRestore = false;
     }
