@@ -83,6 +83,7 @@ export const Names = {
     applyConnections: "applyConnections",
     recordConnections: "recordConnections",
     restoreDrillServer: "restoreDrillServer",
+    pollDrillRestore: "pollDrillRestore",
     deleteDrillServers: "deleteDrillServers",
     recordDrill: "recordDrill",
   },

@@ -2,17 +2,29 @@
 // deletion (with any an earlier drill left), and the result in the stack's status. The check itself
 // is the node agent's `drill-check`, run through runNodeAgent like every other agent command.
 import {
+  beginRestoreToDrillServer,
   deleteDrillServers,
-  restoreToDrillServer,
+  pollDrillRestore,
   type DrillTarget,
-  type RestoredServer,
+  type RestoreProgress,
+  type StartedRestore,
 } from "../../shared/drill/restore-drill";
+import type { StackSpec } from "../../shared/spec/types";
 import type { DrillObserved, StackObserved } from "../../shared/stack-status";
 import { StackNotFoundError } from "../../shared/store";
 import { services } from "../services";
 
-export async function restoreDrillServerActivity(input: DrillTarget): Promise<RestoredServer> {
-  return restoreToDrillServer(services().factory, input);
+export async function restoreDrillServerActivity(input: DrillTarget): Promise<StartedRestore> {
+  return beginRestoreToDrillServer(services().factory, input);
+}
+
+export interface PollDrillRestoreInput {
+  spec: StackSpec;
+  restore: Pick<StartedRestore, "name" | "operation">;
+}
+
+export async function pollDrillRestoreActivity(input: PollDrillRestoreInput): Promise<RestoreProgress> {
+  return pollDrillRestore(services().factory, input.spec, input.restore);
 }
 
 export async function deleteDrillServersActivity(

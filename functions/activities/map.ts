@@ -93,6 +93,7 @@ export const activities = {
   recordConnections: connections.recordConnectionsActivity,
   // the restore drill
   restoreDrillServer: drill.restoreDrillServerActivity,
+  pollDrillRestore: drill.pollDrillRestoreActivity,
   deleteDrillServers: drill.deleteDrillServersActivity,
   recordDrill: drill.recordDrillActivity,
 } satisfies Record<keyof typeof Names.activities, (input: never) => Promise<unknown>>;

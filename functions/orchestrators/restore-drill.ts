@@ -8,7 +8,7 @@
 // is the orchestration's.
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import * as df from "durable-functions";
-import type { DrillCheck, RestoredServer } from "../../shared/drill/restore-drill";
+import type { DrillCheck, StartedRestore } from "../../shared/drill/restore-drill";
 import { drillCheckOf, judgeDrillCheck } from "../../shared/drill/restore-drill";
 import type { DrillObserved } from "../../shared/stack-status";
 import { Names } from "../names";
@@ -20,6 +20,10 @@ export interface RestoreDrillInput {
 }
 
 export type RestoreDrillOutput = DrillObserved | { outcome: "nothing"; reason: string };
+
+/** How often a running restore is looked at, and how long it may take (Azure gives no figure). */
+const RESTORE_POLL_MS = 30_000;
+const RESTORE_DEADLINE_MS = 120 * 60_000;
 
 /** A failed step: the condition's reason and one line for people. */
 class DrillFailure extends Error {
@@ -50,7 +54,8 @@ export const restoreDrillOrchestrator: OrchestrationHandler = function* (context
   };
   phase("restore");
 
-  let server: RestoredServer | undefined;
+  let started: StartedRestore | undefined;
+  let server: { name: string; fqdn: string; restorePointInTime: string } | undefined;
   let check: DrillCheck | undefined;
   let node: string | undefined;
   let failure: { reason: string; message: string } | undefined;
@@ -59,13 +64,34 @@ export const restoreDrillOrchestrator: OrchestrationHandler = function* (context
     if (nodes.length === 0) throw new DrillFailure("NoWebNode", "the stack has no web node to check the restore from");
     try {
       // once: a restore that fails is the drill's finding, and each attempt is a new server's minutes
-      server = yield* wf.callOnce("restoreDrillServer", { spec, instanceId: wf.instanceId, startedAt });
+      started = yield* wf.callOnce("restoreDrillServer", { spec, instanceId: wf.instanceId, startedAt });
     } catch (error) {
       throw new DrillFailure(
         "RestoreFailed",
         `the restore of the latest restore point failed: ${failureMessage(error)}`,
       );
     }
+    status.server = started.name;
+    phase("restoring");
+    // a restore outlasts one function run: polled between durable timers, up to a deadline
+    const deadline = wf.after(RESTORE_DEADLINE_MS);
+    let fqdn = started.fqdn;
+    while (!fqdn) {
+      yield* wf.sleep(wf.after(RESTORE_POLL_MS));
+      const progress = yield* wf.call("pollDrillRestore", {
+        spec,
+        restore: { name: started.name, ...(started.operation ? { operation: started.operation } : {}) },
+      });
+      if (progress.state === "failed")
+        throw new DrillFailure("RestoreFailed", `the restore of the latest restore point failed: ${progress.message}`);
+      if (progress.state === "ready") fqdn = progress.fqdn;
+      else if (wf.now() >= deadline)
+        throw new DrillFailure(
+          "RestoreFailed",
+          `the restore did not finish within ${RESTORE_DEADLINE_MS / 60_000} minutes; the temporary server is deleted`,
+        );
+    }
+    server = { name: started.name, fqdn, restorePointInTime: started.restorePointInTime };
     status.server = server.name;
     phase("check");
     const unreachable: string[] = [];
@@ -129,7 +155,7 @@ export const restoreDrillOrchestrator: OrchestrationHandler = function* (context
     outcome: failure ? "failed" : "succeeded",
     startedAt,
     finishedAt: wf.now().toISOString(),
-    ...(server ? { server: server.name, restorePointInTime: server.restorePointInTime } : {}),
+    ...(started ? { server: started.name, restorePointInTime: started.restorePointInTime } : {}),
     ...(node ? { node } : {}),
     ...(check ? { tables: check.tables } : {}),
     ...(failure ? { failure } : {}),

@@ -6,7 +6,7 @@
 // tag is someone else's: refused, never written or deleted.
 import { createHash } from "node:crypto";
 import type { Server } from "@azure/arm-mysql-flexible";
-import { isNotFound } from "../arm/errors";
+import { armFailure, isNotFound } from "../arm/errors";
 import type { AzureClientFactory } from "../azure/clients";
 import { STACK_TAG_NAME, stackNames, stackTags } from "../graph/names";
 import type { StackSpec } from "../spec/types";
@@ -33,15 +33,26 @@ export interface DrillTarget {
   startedAt: string;
 }
 
-export interface RestoredServer {
+/** A restore that was started: the server's name and where its operation stands. */
+export interface StartedRestore {
   name: string;
   id: string;
-  fqdn: string;
   sourceServerId: string;
   restorePointInTime: string;
   /** false when an earlier attempt of the same step had made it already */
   created: boolean;
+  /**
+   * the restore's long-running operation, serialized (`poller.toString()`: its status URL and state,
+   * no request body), to poll from another activity; absent when it was already done or found made
+   */
+  operation?: string;
+  /** the server's host name once it is ready */
+  fqdn?: string;
 }
+
+/** Where a restore stands: ready (with the host name), still running, or failed and why. */
+export type RestoreProgress =
+  { state: "ready"; fqdn: string } | { state: "running" } | { state: "failed"; message: string };
 
 /**
  * The temporary server's name: the live server's, `-drill-` and 8 hex of the drill's instance id and
@@ -57,12 +68,17 @@ function isDrillServerOf(server: Server, spec: StackSpec, instanceId: string): b
   return server.tags?.[DRILL_TAG] === instanceId && server.tags?.[STACK_TAG_NAME] === spec.name;
 }
 
-/** Restores the live server's latest restore point to the drill's temporary server (idempotent). */
-export async function restoreToDrillServer(
+/**
+ * Starts restoring the live server's latest restore point to the drill's temporary server, and
+ * returns once ARM has accepted it: a restore takes longer than one function may run (a new server,
+ * then the data), so the orchestration polls it (pollDrillRestore) between durable timers.
+ * Idempotent: a server this drill already made is returned as it is.
+ */
+export async function beginRestoreToDrillServer(
   factory: AzureClientFactory,
   target: DrillTarget,
   signal?: AbortSignal,
-): Promise<RestoredServer> {
+): Promise<StartedRestore> {
   const { spec } = target;
   const names = stackNames(spec);
   const mysql = factory.mysql(spec.subscriptionId);
@@ -71,17 +87,13 @@ export async function restoreToDrillServer(
   const live = await mysql.servers.get(spec.resourceGroup, names.mysqlServer, factory.call(signal));
   if (live.tags?.[STACK_TAG_NAME] !== spec.name)
     throw new Error(`the flexible server ${names.mysqlServer} is not stack ${spec.name}'s (no ${STACK_TAG_NAME} tag)`);
-  const existing = await mysql.servers.get(spec.resourceGroup, name, factory.call(signal)).catch((e: unknown) => {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  });
+  const existing = await readServer(factory, spec, name, signal);
   if (existing) {
     if (!isDrillServerOf(existing, spec, target.instanceId))
       throw new Error(`a flexible server ${name} exists that is not this drill's; it was left alone`);
     return {
       name,
       id: existing.id!,
-      fqdn: existing.fullyQualifiedDomainName ?? `${name}.mysql.database.azure.com`,
       sourceServerId: live.id!,
       restorePointInTime: existing.tags?.[DRILL_RESTORE_POINT_TAG] ?? target.startedAt,
       created: false,
@@ -89,7 +101,7 @@ export async function restoreToDrillServer(
   }
   const earliest = live.backup?.earliestRestoreDate?.getTime() ?? 0;
   const restorePoint = new Date(Math.max(Date.now() - RESTORE_POINT_MARGIN_MS, earliest));
-  const restored = await mysql.servers.beginCreateAndWait(
+  const poller = await mysql.servers.beginCreate(
     spec.resourceGroup,
     name,
     {
@@ -111,14 +123,66 @@ export async function restoreToDrillServer(
     },
     factory.lro(signal),
   );
+  const done = poller.isDone() ? poller.getResult() : undefined;
   return {
     name,
-    id: restored.id!,
-    fqdn: restored.fullyQualifiedDomainName ?? `${name}.mysql.database.azure.com`,
+    id: done?.id ?? `${names.resourceGroupId}/providers/Microsoft.DBforMySQL/flexibleServers/${name}`,
     sourceServerId: live.id!,
     restorePointInTime: restorePoint.toISOString(),
     created: true,
+    ...(done ? { fqdn: done.fullyQualifiedDomainName ?? `${name}.mysql.database.azure.com` } : {}),
+    ...(done ? {} : { operation: poller.toString() }),
   };
+}
+
+/**
+ * One look at a started restore: its operation polled once (resumed from its serialized state), or,
+ * without one, the server read. A failed operation is an answer, not an exception.
+ */
+export async function pollDrillRestore(
+  factory: AzureClientFactory,
+  spec: StackSpec,
+  restore: Pick<StartedRestore, "name" | "operation">,
+  signal?: AbortSignal,
+): Promise<RestoreProgress> {
+  const mysql = factory.mysql(spec.subscriptionId);
+  if (restore.operation) {
+    let poller;
+    try {
+      // resumed, the poller's first poll reads the operation: no second PUT
+      poller = await mysql.servers.beginCreate(
+        spec.resourceGroup,
+        restore.name,
+        { location: spec.location },
+        { ...factory.lro(signal), resumeFrom: restore.operation },
+      );
+    } catch (e) {
+      const failure = armFailure(e);
+      if (failure.status === undefined || failure.status < 500) return { state: "failed", message: failure.message };
+      throw e;
+    }
+    if (!poller.isDone()) return { state: "running" };
+  }
+  const server = await readServer(factory, spec, restore.name, signal);
+  if (!server)
+    return restore.operation ? { state: "failed", message: "the restored server is gone" } : { state: "running" };
+  if (server.state !== undefined && server.state !== "Ready") return { state: "running" };
+  return { state: "ready", fqdn: server.fullyQualifiedDomainName ?? `${restore.name}.mysql.database.azure.com` };
+}
+
+async function readServer(
+  factory: AzureClientFactory,
+  spec: StackSpec,
+  name: string,
+  signal?: AbortSignal,
+): Promise<Server | undefined> {
+  return factory
+    .mysql(spec.subscriptionId)
+    .servers.get(spec.resourceGroup, name, factory.call(signal))
+    .catch((e: unknown) => {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    });
 }
 
 /**

@@ -128,6 +128,9 @@ describe("restore drill (real agent, MariaDB, the real Guacamole schema)", { tim
     caBundle = path.join(workDir, "mysql-ca-bundle.pem");
     fs.writeFileSync(caBundle, db.caPem);
     env = await startJumpgateEnv({
+      // instant LRO answers: the restore is done when accepted, so the drill's polling (durable timers on
+      // the virtual clock) never races the real MariaDB load; test/integration/restore-drill-lro.test.ts
+      // polls restores in Azure's async shapes
       emulator: { runCommand: { root: path.join(workDir, "run-command"), timeoutMs: 90_000 } },
     });
     web = RealNodes.wire(env.emulator, { db: { server: { ...db, caPath: caBundle }, adminPassword } });

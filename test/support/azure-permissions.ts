@@ -199,9 +199,9 @@ export const SDK_OPERATION_GRANTS: Record<string, Grant> = {
     actions: ["Microsoft.DBforMySQL/flexibleServers/read"],
     why: "restore drill: the live server's id, network and earliest restore point (read only)",
   },
-  "servers.beginCreateAndWait": {
+  "servers.beginCreate": {
     actions: ["Microsoft.DBforMySQL/flexibleServers/write"],
-    why: "restore drill: the temporary server restored from the live one's backups (createMode PointInTimeRestore)",
+    why: "restore drill: the temporary server restored from the live one's backups (createMode PointInTimeRestore), begun and then polled (resumed from its operation)",
   },
   "servers.listByResourceGroup": {
     actions: ["Microsoft.DBforMySQL/flexibleServers/read"],
