@@ -23,6 +23,7 @@ export const Names = {
     syncConnections: "syncConnections",
     upgradeStack: "upgradeStack",
     buildNodeImage: "buildNodeImage",
+    restoreDrill: "restoreDrill",
   },
   activities: {
     buildStackGraph: "buildStackGraph",
@@ -102,6 +103,10 @@ export const Names = {
     captureImageVersion: "captureImageVersion",
     removeImageBuilder: "removeImageBuilder",
     recordNodeImage: "recordNodeImage",
+    restoreDrillServer: "restoreDrillServer",
+    pollDrillRestore: "pollDrillRestore",
+    deleteDrillServers: "deleteDrillServers",
+    recordDrill: "recordDrill",
   },
   http: {
     putStack: "putStack",
@@ -123,6 +128,7 @@ export const Names = {
     listConnections: "listConnections",
     listRecordings: "listRecordings",
     buildNodeImageHttp: "buildNodeImageHttp",
+    restoreDrillHttp: "restoreDrillHttp",
   },
   timers: {
     driftCheck: "driftCheck",
@@ -130,6 +136,7 @@ export const Names = {
     certificateRenewal: "certificateRenewal",
     storeRetention: "storeRetention",
     connectionSync: "connectionSync",
+    restoreDrill: "restoreDrillTimer",
   },
 } as const;
 
@@ -152,6 +159,7 @@ export function isOperationOf(stack: string, instanceId: string): boolean {
       InstanceIds.breakGlass,
       InstanceIds.connections,
       InstanceIds.upgrade,
+      InstanceIds.drill,
     ].some((id) => id(stack) === instanceId)
   ) {
     return true;
@@ -187,4 +195,6 @@ export const InstanceIds = {
    * a scale-out, a request); `version` is MAJOR.MINOR.PATCH (image-identity.ts imageVersionName)
    */
   nodeImage: (stack: string, version: string) => `image-${stack}-${version}`,
+  /** singleton: the stack's restore drill (a temporary server restored from backups, checked, deleted) */
+  drill: (stack: string) => `drill-${stack}`,
 } as const;

@@ -42,6 +42,8 @@ export interface StackObserved {
   lastBackup?: BackupObserved;
   /** the node image as last resolved and built (functions/activities/images.ts) */
   nodeImage?: NodeImageObserved;
+  /** the last restore drill and its result (functions/orchestrators/restore-drill.ts) */
+  drill?: DrillObserved;
 }
 
 /** An on-demand backup of the stack's flexible server: names and times only. */
@@ -93,6 +95,26 @@ export interface NodeImageBuildObserved {
   reason?: string;
   /** the builder VM (deleted when the build ends, whatever its outcome) */
   builder?: string;
+}
+
+/** One restore drill as it ended: names, times and counts only. */
+export interface DrillObserved {
+  instanceId: string;
+  trigger: "timer" | "request";
+  outcome: "succeeded" | "failed";
+  startedAt: string;
+  finishedAt: string;
+  /** the temporary server (deleted again unless `cleanup` says otherwise) */
+  server?: string;
+  restorePointInTime?: string;
+  /** the web node the check ran on */
+  node?: string;
+  /** Guacamole's tables on the restored server: rows per table */
+  tables?: Record<string, number>;
+  /** why it failed: a CamelCase reason and one line, never a secret */
+  failure?: { reason: string; message: string };
+  /** the temporary servers deleted at its end, or why they could not be */
+  cleanup: { deleted: string[]; failure?: string };
 }
 
 /**

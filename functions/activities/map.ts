@@ -8,6 +8,7 @@ import * as access from "./access";
 import * as certificates from "./certificates";
 import * as connections from "./connections";
 import * as drift from "./drift";
+import * as drill from "./drill";
 import * as heal from "./heal";
 import * as images from "./images";
 import * as inService from "./in-service";
@@ -108,4 +109,9 @@ export const activities = {
   captureImageVersion: images.captureImageVersionActivity,
   removeImageBuilder: images.removeImageBuilderActivity,
   recordNodeImage: images.recordNodeImageActivity,
+  // the restore drill
+  restoreDrillServer: drill.restoreDrillServerActivity,
+  pollDrillRestore: drill.pollDrillRestoreActivity,
+  deleteDrillServers: drill.deleteDrillServersActivity,
+  recordDrill: drill.recordDrillActivity,
 } satisfies Record<keyof typeof Names.activities, (input: never) => Promise<unknown>>;

@@ -28,7 +28,15 @@ import type { TeardownInput } from "../orchestrators/teardown-stack";
 import { certificateHostname } from "../../shared/graph/names";
 import { services } from "../services";
 import { guarded, json, operationUrl, problem, routeStackName } from "./respond";
-import { claimStack, createdIso, instanceStatus, StackMoveError, startClaimed, type ClaimKind } from "../stack-claim";
+import {
+  claimStack,
+  createdIso,
+  instanceStatus,
+  isTerminal,
+  StackMoveError,
+  startClaimed,
+  type ClaimKind,
+} from "../stack-claim";
 import type { UpgradeInput } from "../orchestrators/upgrade-stack";
 import { classifyPut, releaseStatus } from "../../shared/upgrade/policy";
 import { StackNotFoundError } from "../../shared/store";
@@ -230,6 +238,8 @@ export async function getStack(request: HttpRequest, context: InvocationContext)
     certificates.get(route.name),
     instanceStatus(client, certificateWorkerId),
   ]);
+  const drillId = InstanceIds.drill(route.name);
+  const drillRun = await instanceStatus(client, drillId);
   const workerProgress = certificateWorker?.customStatus as { phase?: unknown; waitingUntil?: unknown } | undefined;
   return json(200, {
     name: record.name,
@@ -268,6 +278,19 @@ export async function getStack(request: HttpRequest, context: InvocationContext)
           status: operationUrl(request, route.name, record.operation.instanceId),
         }
       : null,
+    // the last restore drill and its result, and the one running now
+    restoreDrill: {
+      last: record.observed?.drill ?? null,
+      running:
+        drillRun && !isTerminal(drillRun.runtimeStatus)
+          ? {
+              instanceId: drillId,
+              runtimeStatus: drillRun.runtimeStatus,
+              progress: drillRun.customStatus ?? null,
+              status: operationUrl(request, route.name, drillId),
+            }
+          : null,
+    },
     events,
     alerts,
     // this instance's view of the ARM budget of the stack's subscription: whether work waits for it

@@ -236,6 +236,22 @@ export function openApiDocument(version: string): Record<string, unknown> {
           },
         },
       },
+      "/stacks/{name}/restore-drill": {
+        parameters: [name],
+        post: {
+          summary:
+            "restore the database's latest restore point to a temporary server, read Guacamole's tables back through a web node, delete the server; the result goes to GET /stacks/{name} (restoreDrill, the RestoreDrill condition) and the audit trail",
+          responses: {
+            "202": accepted,
+            "400": common["400"],
+            "404": common["404"],
+            "409": problem("a restore drill is running, the stack is not deployed, or another operation holds it"),
+            "413": common["413"],
+            "415": common["415"],
+            "422": problem("a body other than {}: the drill takes no options"),
+          },
+        },
+      },
       "/stacks/{name}/rotate/certificate": {
         parameters: [name],
         post: {

@@ -21,7 +21,8 @@ export type AgentCommand =
   | "guacadmin"
   | "connections"
   | "image-status"
-  | "image-seal";
+  | "image-seal"
+  | "drill-check";
 
 export const AGENT_COMMANDS: readonly AgentCommand[] = [
   "health",
@@ -40,6 +41,7 @@ export const AGENT_COMMANDS: readonly AgentCommand[] = [
   "connections",
   "image-status",
   "image-seal",
+  "drill-check",
 ];
 const COMMANDS: ReadonlySet<string> = new Set(AGENT_COMMANDS);
 

@@ -33,3 +33,21 @@ export function credentialCheckDue(stack: string, now: Date): boolean {
 export function certificateNudgeDue(stack: string, now: Date): boolean {
   return dueThisHour(stack, "certificate-nudge", now, CERTIFICATE_NUDGE_EVERY_HOURS);
 }
+
+/**
+ * A stack's restore drill is due once every 30 days (720 hours), in its own hour of that period;
+ * a stack whose last drill (or registration) is more than 32 days old catches up in its own hour of
+ * any day (a missed slot: the app was down, or another operation held the stack then).
+ */
+export const RESTORE_DRILL_EVERY_HOURS = 720;
+const RESTORE_DRILL_CATCH_UP_MS = 32 * 86_400_000;
+
+export function restoreDrillDue(stack: string, now: Date, lastDrillOrCreated: string | undefined): boolean {
+  if (dueThisHour(stack, "restore-drill", now, RESTORE_DRILL_EVERY_HOURS)) return true;
+  const last = lastDrillOrCreated ? Date.parse(lastDrillOrCreated) : NaN;
+  return (
+    Number.isFinite(last) &&
+    now.getTime() - last > RESTORE_DRILL_CATCH_UP_MS &&
+    dueThisHour(stack, "restore-drill", now, 24)
+  );
+}

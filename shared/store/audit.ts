@@ -25,7 +25,7 @@ import { assertStackName } from "./keys";
 import type { OperationKind } from "./registry";
 
 /** What an audit event can name as its operation: a claim's kind, or a sync that claims nothing. */
-export type AuditOperationKind = OperationKind | "connections" | "node-image";
+export type AuditOperationKind = OperationKind | "connections" | "node-image" | "restore-drill";
 import type { StoreSettings } from "./settings";
 import { StoreTables, type StoreCallOptions } from "./tables";
 

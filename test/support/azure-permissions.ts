@@ -244,6 +244,22 @@ export const SDK_OPERATION_GRANTS: Record<string, Grant> = {
     actions: ["Microsoft.DBforMySQL/flexibleServers/write"],
     why: "rotate the MySQL admin password",
   },
+  "servers.get": {
+    actions: ["Microsoft.DBforMySQL/flexibleServers/read"],
+    why: "restore drill: the live server's id, network and earliest restore point (read only)",
+  },
+  "servers.beginCreate": {
+    actions: ["Microsoft.DBforMySQL/flexibleServers/write"],
+    why: "restore drill: the temporary server restored from the live one's backups (createMode PointInTimeRestore), begun and then polled (resumed from its operation)",
+  },
+  "servers.listByResourceGroup": {
+    actions: ["Microsoft.DBforMySQL/flexibleServers/read"],
+    why: "restore drill: the stack's drill servers to delete (this drill's and any one left behind)",
+  },
+  "servers.beginDeleteAndWait": {
+    actions: ["Microsoft.DBforMySQL/flexibleServers/delete"],
+    why: "restore drill: the temporary server is deleted at the drill's end, also after a failure",
+  },
   "recordSets.createOrUpdate": {
     actions: [
       "Microsoft.Network/dnsZones/read",
