@@ -16,11 +16,13 @@ import { after, before, describe, test } from "node:test";
 import { HttpRequest, type HttpResponseInit } from "@azure/functions";
 import {
   fromRegistry,
+  InMemoryDurableClient,
   recordHistoryFixture,
   startDurableRpcServer,
   type DurableRpcServer,
 } from "../../emulator/durable";
 import { durableClientContextFor } from "../../emulator/durable/client/client-context";
+import { startNodeImageBuild } from "../../functions/image-build-start";
 import { InstanceIds, Names } from "../../functions/names";
 import type { UpgradeOutput } from "../../functions/orchestrators/upgrade-stack";
 import { imageBuilderNames, nodeImageVersionId, stackNames } from "../../shared/graph/names";
@@ -567,6 +569,36 @@ describe("rolling upgrade with node images", () => {
     const fallback = (await auditOf(stack)).find((e) => e.what === "upgrade goes on from source");
     assert.ok(fallback, "audited");
     assert.match(fallback.why, /sha256 mismatch/);
+  });
+
+  test("the target's image exists already: no build, no wait, the new VMs boot from it", async () => {
+    const stack = "upg-imgready";
+    await deployWithImages(stack);
+    const target = specAt(stack, TEST_RELEASE);
+    const image = nodeImageVersionId(target, versionOf(target));
+    builders.bake(builderOf(target), { bakes: keyOf(target).digest });
+    // built beforehand, as POST .../node-image/build would
+    await startNodeImageBuild(new InMemoryDurableClient(env.host), {
+      spec: target,
+      version: versionOf(target),
+      trigger: "request",
+    });
+    await env.host.runUntilIdle();
+    const since = lastSeq();
+
+    const out = await runUpgrade(stack, images);
+    assert.equal(out.outcome, "succeeded", JSON.stringify(out));
+    const builderPuts = env.emulator.journal
+      .writes()
+      .filter((w) => w.seq > since && w.method === "PUT" && /\/virtualMachines\/[^/]*imgbuild/i.test(w.path));
+    assert.deepEqual(builderPuts, [], "nothing built");
+    const created = webVmPuts(stack, since);
+    assert.equal(created.length, 3);
+    for (const vm of created) assert.equal(vm.image, image);
+    const whats = (await auditOf(stack)).map((e) => e.what);
+    assert.ok(!whats.includes("upgrade waits for node image"));
+    const upgrade = ((await get(stack)).guacamole as Doc).upgrade as Doc;
+    assert.deepEqual([upgrade.bootSource, upgrade.bootImage], ["image", versionOf(target)]);
   });
 
   test("images disabled: no image is looked for or built, the new nodes install from source", async () => {
