@@ -5,7 +5,8 @@
 //   1. prepare: where the new release's nodes boot from (prepareBootSource), refused before anything
 //      happens when the catalog lacks it. With nodeImage enabled, the target release's image version:
 //      reused when the gallery has it, else its build (`image-<stack>-<version>`, trigger "upgrade")
-//      is started and waited for on durable timers, the gallery looked at again each time, at most
+//      is started and waited for on durable timers (after the fleet check, with the Upgrading
+//      condition saying WaitingForNodeImage), the gallery looked at again each time, at most
 //      IMAGE_WAIT; a failed or refused build or the end of the wait means from source, said in the
 //      status and the audit trail (README "Node images": the fallback), never a stalled upgrade
 //   2. backup: an on-demand backup of the flexible server, recorded as the stack's last backup
@@ -246,18 +247,29 @@ function* upgrade(run: Run): Step<void> {
   // 1. where the new nodes boot from: the target release's image, once it is there
   enter(run, "prepare");
   let boot = yield* w.call("prepareBootSource", { spec, version: to });
-  if (boot.awaiting) boot = yield* awaitImage(run, boot);
+  // a fleet that cannot lose a node and has no room for one more is refused before anything is done
+  // (and before any wait for an image)
+  const first = yield* observe(run);
+  const candidate = nodesToReplace(first, to)[0];
+  const room = candidate ? upgradeRoom(spec.fleet, run.members.size, first, candidate.name) : undefined;
+  if (room?.mode === "blocked") throw new StepFailure("prepare", room.reason);
+  if (boot.awaiting) {
+    // the wait can take long: the stack says what it waits for meanwhile
+    if (boot.imageVersion) record.bootImage = boot.imageVersion;
+    record.bootReason = `waiting for the node image: ${boot.reason}`;
+    yield* w.call("recordUpgrade", {
+      stack,
+      upgrade: record,
+      conditions: [{ type: "Upgrading", status: "True", reason: "WaitingForNodeImage", message: record.bootReason }],
+    });
+    boot = yield* awaitImage(run, boot);
+  }
   record.bootSource = boot.source;
   if (boot.imageVersion) record.bootImage = boot.imageVersion;
   if (spec.nodeImage?.enabled) record.bootReason = boot.reason;
   if (boot.source === "image" && boot.imageId && boot.imageVersion) {
     run.bootImage = { id: boot.imageId, version: boot.imageVersion };
   }
-  // a fleet that cannot lose a node and has no room for one more is refused before anything is done
-  const first = yield* observe(run);
-  const candidate = nodesToReplace(first, to)[0];
-  const room = candidate ? upgradeRoom(spec.fleet, run.members.size, first, candidate.name) : undefined;
-  if (room?.mode === "blocked") throw new StepFailure("prepare", room.reason);
   yield* w.call("recordUpgrade", {
     stack,
     upgrade: record,
