@@ -90,6 +90,7 @@ export const Names = {
     applyConnections: "applyConnections",
     recordConnections: "recordConnections",
     prepareBootSource: "prepareBootSource",
+    lookAtUpgradeImage: "lookAtUpgradeImage",
     backupDatabase: "backupDatabase",
     recordUpgrade: "recordUpgrade",
     resolveNodeImage: "resolveNodeImage",

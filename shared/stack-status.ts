@@ -73,6 +73,10 @@ export interface UpgradeObserved {
   finishedAt?: string;
   /** where the new nodes booted from: "source" (the installer builds at first boot) or "image" */
   bootSource?: "source" | "image";
+  /** the target release's image version the new nodes booted from, or the one that was awaited */
+  bootImage?: string;
+  /** why that boot source (with nodeImage enabled): a reused or built image, or why from source */
+  bootReason?: string;
   /** Guacamole's upgrade scripts, run once through `through` */
   schema?: { upgraded: boolean; applied: string[]; through: string; version: string };
   /** old node -> the new node that took its place, in order */

@@ -34,7 +34,7 @@ export async function resolveNodeImageActivity(input: ResolveNodeImageInput): Pr
 export interface StartNodeImageBuildInput {
   spec: StackSpec;
   version: string;
-  /** who asked: "deploy" or "request" (POST .../node-image/build) */
+  /** who asked: "deploy", "upgrade" (it waits for the build) or "request" (POST .../node-image/build) */
   trigger: string;
 }
 

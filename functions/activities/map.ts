@@ -95,6 +95,7 @@ export const activities = {
   recordConnections: connections.recordConnectionsActivity,
   // the rolling upgrade
   prepareBootSource: upgrade.prepareBootSourceActivity,
+  lookAtUpgradeImage: upgrade.lookAtUpgradeImageActivity,
   backupDatabase: upgrade.backupDatabaseActivity,
   recordUpgrade: upgrade.recordUpgradeActivity,
   // node images

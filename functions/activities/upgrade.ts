@@ -2,31 +2,126 @@
 // release's nodes boot from, the on-demand backup of the flexible server, and the record of the
 // upgrade (status, conditions). Each is safe to retry: a repeated backup is one more backup (Azure
 // names each one; the record keeps the last), a repeated record writes the same fields.
+import type { InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
 import { backupNameFor, takeOnDemandBackup } from "../../shared/azure/mysql-backup";
 import { stackNames } from "../../shared/graph/names";
+import { nodeImageEnabled } from "../../shared/graph/image-graph";
 import { guacamoleRelease } from "../../shared/node/catalog";
+import type { NodeImageResolution } from "../../shared/node/image-resolution";
 import type { StackSpec } from "../../shared/spec/types";
 import type { BackupObserved, UpgradeObserved } from "../../shared/stack-status";
 import { StackNotFoundError, type StackConditionInput } from "../../shared/store";
+import { resolveNodeImage } from "../node-image";
 import { services } from "../services";
 
 export interface BootSource {
   source: "source" | "image";
   /** the gallery image version's ARM id, when `image` */
   imageId?: string;
+  /** the target release's image version: the one booted from, or the one awaited */
+  imageVersion?: string;
+  /**
+   * Set while the target release's image is not there yet: `build` (nothing of that version yet,
+   * or a failed one) or `wait` (a capture is under way). The upgrade starts the build and looks again.
+   */
+  awaiting?: "build" | "wait";
   /** why this source, for the status */
   reason: string;
 }
 
+export interface PrepareBootSourceInput {
+  /** the stack's spec, at the target release */
+  spec: StackSpec;
+  version: string;
+}
+
 /**
- * Where the target release's nodes boot from. The seam for node images: with `nodeImage.enabled`
- * this is where the target version's image is built (or found) first. Until node images are part of
- * the spec, every new node installs from the pinned, checksummed artifacts at first boot, which the
- * catalog must hold for the version (refused here, before any backup or node, when it does not).
+ * Where the target release's nodes boot from. Without `nodeImage.enabled` every new node installs
+ * from the pinned, checksummed artifacts at first boot, which the catalog must hold for the version
+ * (refused here, before any backup or node, when it does not). With it, the target release's image
+ * version: reused when the gallery has it, else awaited (the upgrade starts its build).
  */
-export async function prepareBootSourceActivity(input: { spec: StackSpec; version: string }): Promise<BootSource> {
+export async function prepareBootSourceActivity(input: PrepareBootSourceInput): Promise<BootSource> {
   guacamoleRelease(input.version);
-  return { source: "source", reason: "node images are not enabled: new nodes install the release at first boot" };
+  if (!nodeImageEnabled(input.spec)) {
+    return { source: "source", reason: "node images are not enabled: new nodes install the release at first boot" };
+  }
+  return bootSourceOf(input.spec, input.version, await resolveNodeImage(input.spec));
+}
+
+export interface LookAtUpgradeImageInput extends PrepareBootSourceInput {
+  /** the build instance the upgrade started (`image-<stack>-<version>`) */
+  buildInstanceId: string;
+}
+
+/**
+ * One look while the upgrade waits for the target's image: the gallery again, and when it has no
+ * usable version yet, the build instance; a build that ended without one means source, and why.
+ */
+export async function lookAtUpgradeImageActivity(
+  input: LookAtUpgradeImageInput,
+  context?: InvocationContext,
+): Promise<BootSource> {
+  const boot = bootSourceOf(input.spec, input.version, await resolveNodeImage(input.spec));
+  if (!boot.awaiting) return boot;
+  const client = services().durableClient ?? (context ? df.getClient(context) : undefined);
+  if (!client) throw new Error("no durable client to look at the node image build with");
+  const build = await client.getStatus(input.buildInstanceId, { showInput: false });
+  const state = build?.instanceId ? build.runtimeStatus : undefined;
+  if (state === undefined || !ENDED.has(state)) return boot;
+  const output = (build.output ?? {}) as { outcome?: string; reason?: string };
+  const why =
+    state === df.OrchestrationRuntimeStatus.Completed
+      ? `the image build ${output.outcome ?? "ended"}${output.reason ? `: ${output.reason}` : " without a usable version"}`
+      : `the image build ${String(state).toLowerCase()}`;
+  return fromSource(boot.imageVersion, why);
+}
+
+const ENDED = new Set<string>([
+  df.OrchestrationRuntimeStatus.Completed,
+  df.OrchestrationRuntimeStatus.Failed,
+  df.OrchestrationRuntimeStatus.Terminated,
+]);
+
+function bootSourceOf(spec: StackSpec, version: string, resolution: NodeImageResolution): BootSource {
+  if (spec.guacamole.version !== version) {
+    // the image key is the spec's release: resolving with another one would boot the wrong release
+    throw new Error(`the spec is at Guacamole ${spec.guacamole.version}, not the target ${version}`);
+  }
+  if (!resolution.enabled) return fromSource(undefined, "node images are not enabled");
+  const { choice } = resolution;
+  switch (choice.action) {
+    case "reuse":
+      return {
+        source: "image",
+        imageVersion: choice.version,
+        ...(resolution.bootImage ? { imageId: resolution.bootImage.id } : {}),
+        reason: `new nodes boot from image version ${choice.version} of Guacamole ${version}`,
+      };
+    case "conflict":
+      return fromSource(choice.version, choice.reason);
+    case "build":
+    case "wait":
+      return {
+        source: "source",
+        imageVersion: choice.version,
+        awaiting: choice.action,
+        reason:
+          choice.action === "build"
+            ? `image version ${choice.version} of Guacamole ${version} is not built yet`
+            : `image version ${choice.version} of Guacamole ${version} is being captured`,
+      };
+  }
+}
+
+/** The fallback of a missing image (README "Node images"): install at first boot, saying why. */
+function fromSource(imageVersion: string | undefined, why: string): BootSource {
+  return {
+    source: "source",
+    ...(imageVersion ? { imageVersion } : {}),
+    reason: `${why}: new nodes install the release at first boot`,
+  };
 }
 
 export interface BackupDatabaseInput {

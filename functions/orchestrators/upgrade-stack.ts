@@ -2,8 +2,13 @@
 // started by a PUT that changes guacamole.version of a deployed stack (and nothing else), under that
 // PUT's claim: one writer, so a second PUT meanwhile gets 409.
 //
-//   1. prepare: where the new release's nodes boot from (prepareBootSource: the node-image seam;
-//      today always from source), refused before anything happens when the catalog lacks it
+//   1. prepare: where the new release's nodes boot from (prepareBootSource), refused before anything
+//      happens when the catalog lacks it. With nodeImage enabled, the target release's image version:
+//      reused when the gallery has it, else its build (`image-<stack>-<version>`, trigger "upgrade")
+//      is started and waited for on durable timers (after the fleet check, with the Upgrading
+//      condition saying WaitingForNodeImage), the gallery looked at again each time, at most
+//      IMAGE_WAIT; a failed or refused build or the end of the wait means from source, said in the
+//      status and the audit trail (README "Node images": the fallback), never a stalled upgrade
 //   2. backup: an on-demand backup of the flexible server, recorded as the stack's last backup
 //   3. one node at a time: a new node of the target release comes up through the scale-out path
 //      (one member more in the stack graph, the engine, bringUp with the join plan) when fleet.max
@@ -23,6 +28,7 @@
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { webNodeGraphNodes } from "../../shared/graph/stack-graph";
+import type { BootImage } from "../../shared/graph/stack-graph";
 import type { GraphNode, StackGraph } from "../../shared/graph/types";
 import type { NodeSummary, WebNodeRef } from "../../shared/node/model";
 import {
@@ -37,6 +43,7 @@ import type { StackSpec } from "../../shared/spec/types";
 import type { BackupObserved, UpgradeObserved } from "../../shared/stack-status";
 import { nodesToReplace, serving, upgradeRoom } from "../../shared/upgrade/policy";
 import type { ScaleView } from "../activities/scale";
+import type { BootSource } from "../activities/upgrade";
 import { Names } from "../names";
 import { bringUp, drainNode, liveSessionsOf, runAgent, succeeded, whyFailed } from "../workflow/node-steps";
 import { worker, type Worker, type WorkerStatus } from "../workflow/worker";
@@ -118,7 +125,16 @@ interface Run {
   pollMs: number;
   /** the stack graph as last built (its members' graph nodes are what removing one takes) */
   graph?: StackGraph;
+  /** the target release's image version the new nodes boot from, when there is one */
+  bootImage?: BootImage;
 }
+
+/**
+ * How long the upgrade waits for the target release's image: the build's own bake bound
+ * (build-node-image.ts BAKE_WAIT, 90 minutes) plus 30 for creating the builder, sealing,
+ * generalizing and capturing (a gallery version takes minutes to replicate); a look each minute.
+ */
+export const IMAGE_WAIT = { pollSeconds: 60, maxMinutes: 120 } as const;
 
 /** A new node, up and joined: what removing it again takes. */
 interface NewNode {
@@ -228,15 +244,32 @@ function* upgrade(run: Run): Step<void> {
   const { status, stack } = w;
   const { from, to } = record;
 
-  // 1. where the new nodes boot from (the node-image seam)
+  // 1. where the new nodes boot from: the target release's image, once it is there
   enter(run, "prepare");
-  const boot = yield* w.call("prepareBootSource", { spec, version: to });
-  record.bootSource = boot.source;
+  let boot = yield* w.call("prepareBootSource", { spec, version: to });
   // a fleet that cannot lose a node and has no room for one more is refused before anything is done
+  // (and before any wait for an image)
   const first = yield* observe(run);
   const candidate = nodesToReplace(first, to)[0];
   const room = candidate ? upgradeRoom(spec.fleet, run.members.size, first, candidate.name) : undefined;
   if (room?.mode === "blocked") throw new StepFailure("prepare", room.reason);
+  if (boot.awaiting) {
+    // the wait can take long: the stack says what it waits for meanwhile
+    if (boot.imageVersion) record.bootImage = boot.imageVersion;
+    record.bootReason = `waiting for the node image: ${boot.reason}`;
+    yield* w.call("recordUpgrade", {
+      stack,
+      upgrade: record,
+      conditions: [{ type: "Upgrading", status: "True", reason: "WaitingForNodeImage", message: record.bootReason }],
+    });
+    boot = yield* awaitImage(run, boot);
+  }
+  record.bootSource = boot.source;
+  if (boot.imageVersion) record.bootImage = boot.imageVersion;
+  if (spec.nodeImage?.enabled) record.bootReason = boot.reason;
+  if (boot.source === "image" && boot.imageId && boot.imageVersion) {
+    run.bootImage = { id: boot.imageId, version: boot.imageVersion };
+  }
   yield* w.call("recordUpgrade", {
     stack,
     upgrade: record,
@@ -247,6 +280,7 @@ function* upgrade(run: Run): Step<void> {
   });
   yield* w.audit("upgrade started", `guacamole.version ${from} -> ${to}`, {
     bootSource: boot.source,
+    ...(boot.imageVersion ? { imageVersion: boot.imageVersion } : {}),
     why: boot.reason,
   });
 
@@ -350,6 +384,44 @@ function* upgrade(run: Run): Step<void> {
   });
 }
 
+/**
+ * The target release's image is not there yet: its build is started (a running one is the answer)
+ * and the gallery and the build looked at until the version is there, the build ends without one,
+ * or IMAGE_WAIT passes. Never fails the upgrade: a missing image means from source, and why.
+ */
+function* awaitImage(run: Run, first: BootSource): Step<BootSource> {
+  const { w, spec, record } = run;
+  const version = first.imageVersion ?? "";
+  const started = yield* w.call("startNodeImageBuild", { spec, version, trigger: "upgrade" });
+  yield* w.audit(
+    "upgrade waits for node image",
+    `${first.reason}: ${started.started ? "its build was started" : "its build runs"} (${started.instanceId})`,
+    { imageVersion: version, build: started.instanceId },
+  );
+  const deadline = w.after(IMAGE_WAIT.maxMinutes * 60_000);
+  let boot: BootSource;
+  for (let looks = 1; ; looks++) {
+    w.waiting("preparing", `node image ${version} of Guacamole ${record.to} (look ${looks})`, deadline);
+    yield* w.sleep(w.after(IMAGE_WAIT.pollSeconds * 1000));
+    boot = yield* w.call("lookAtUpgradeImage", { spec, version: record.to, buildInstanceId: started.instanceId });
+    if (!boot.awaiting) break;
+    if (w.now().getTime() >= deadline.getTime()) {
+      boot = {
+        source: "source",
+        imageVersion: version,
+        reason: `image version ${version} was not there after ${IMAGE_WAIT.maxMinutes} minutes (${boot.reason}): new nodes install the release at first boot`,
+      };
+      break;
+    }
+  }
+  w.clearWait();
+  w.publish();
+  if (boot.source === "source") {
+    yield* w.audit("upgrade goes on from source", boot.reason, { imageVersion: version, build: started.instanceId });
+  }
+  return boot;
+}
+
 function enter(run: Run, step: UpgradeStep): void {
   const { w, record } = run;
   w.status.step = step;
@@ -377,7 +449,12 @@ function* addNode(run: Run, drained: boolean): Step<NewNode> {
   enter(run, "bring-up");
   const before = run.members;
   const { members: next, ordinal } = withOneMore(before);
-  const graph = yield* w.call("buildStackGraph", { spec, members: next });
+  // the target's spec and, when it is there, its image: the new node boots that release
+  const graph = yield* w.call("buildStackGraph", {
+    spec,
+    members: next,
+    ...(run.bootImage ? { bootImage: run.bootImage } : {}),
+  });
   run.graph = graph;
   const graphNodes = webNodeGraphNodes(graph, ordinal);
   const existing = yield* w.call("listWebNodes", { spec });

@@ -11,21 +11,28 @@
 import "../../emulator/durable/install";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { HttpRequest, type HttpResponseInit } from "@azure/functions";
 import {
   fromRegistry,
+  InMemoryDurableClient,
   recordHistoryFixture,
   startDurableRpcServer,
   type DurableRpcServer,
 } from "../../emulator/durable";
 import { durableClientContextFor } from "../../emulator/durable/client/client-context";
+import { startNodeImageBuild } from "../../functions/image-build-start";
 import { InstanceIds, Names } from "../../functions/names";
 import type { UpgradeOutput } from "../../functions/orchestrators/upgrade-stack";
-import { stackNames } from "../../shared/graph/names";
+import { imageBuilderNames, nodeImageVersionId, stackNames } from "../../shared/graph/names";
+import { nodeFilesDir } from "../../shared/node/cloud-init";
+import { imageVersionName, nodeImageKey } from "../../shared/node/image-identity";
+import { installerDigest } from "../../shared/node/installer-digest";
+import type { StackSpec } from "../../shared/spec/types";
 import { validateStackSpec } from "../../shared/spec/validate";
 import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
-import { StandInFleet, standInAgentRoot } from "../../dev/stand-in-agent";
+import { StandInFleet, StandInImageBuilders, standInAgentRoot } from "../../dev/stand-in-agent";
 import { installTestCatalog, TEST_RELEASE, type TestCatalog } from "../support/test-catalog";
 
 const SUB = "00000000-0000-0000-0000-0000000000a7";
@@ -36,6 +43,7 @@ let rpc: DurableRpcServer;
 let root: string;
 let catalog: TestCatalog;
 let fleet: StandInFleet;
+let builders: StandInImageBuilders;
 
 before(async () => {
   catalog = installTestCatalog();
@@ -44,6 +52,7 @@ before(async () => {
     emulator: { lro: { mode: "async", pollsBeforeDone: 1 }, runCommand: { env: { JUMPGATE_NODE_ROOT: root } } },
   });
   rpc = await startDurableRpcServer(env.host);
+  builders = new StandInImageBuilders(env.emulator, path.join(nodeFilesDir(), "jumpgate-node"));
 });
 after(async () => {
   await rpc?.close();
@@ -448,4 +457,163 @@ describe("rolling upgrade: a failure at each step stops it and the old release k
       assert.match(event.why, /serving on 3 node\(s\) of the old release/);
     });
   }
+});
+
+describe("rolling upgrade with node images", () => {
+  const images = { nodeImage: { enabled: true } };
+  const specAt = (stack: string, version: string): StackSpec => {
+    const valid = validateStackSpec(specOf(stack, version, images));
+    if (!valid.ok) throw new Error(JSON.stringify(valid.errors));
+    return valid.spec;
+  };
+  const keyOf = (spec: StackSpec) => nodeImageKey(spec.guacamole.version, installerDigest());
+  const versionOf = (spec: StackSpec) => imageVersionName(keyOf(spec));
+  const builderOf = (spec: StackSpec) => imageBuilderNames(spec, versionOf(spec)).vm;
+  const lastSeq = () => env.emulator.journal.list().at(-1)?.seq ?? 0;
+  /** successful PUTs of the stack's web VMs after `since`, with the image each references */
+  const webVmPuts = (stack: string, since: number) =>
+    env.emulator.journal
+      .writes()
+      .filter(
+        (w) =>
+          w.seq > since &&
+          w.method === "PUT" &&
+          w.status < 300 &&
+          new RegExp(`/virtualMachines/${stack}-web-\\d+$`, "i").test(w.path),
+      )
+      .map((w) => ({
+        seq: w.seq,
+        vm: w.path.split("/").pop()!,
+        image: (w.body as { properties: { storageProfile: { imageReference: { id?: string } } } }).properties
+          .storageProfile.imageReference.id,
+      }));
+
+  /** A 1.6.0 stack with node images: its deploy builds the 1.6.0 image (baked by the stand-in builder). */
+  async function deployWithImages(stack: string): Promise<void> {
+    const old = specAt(stack, "1.6.0");
+    builders.bake(builderOf(old), { bakes: keyOf(old).digest });
+    await deploy(stack, images);
+    assert.equal(env.host.getStatus(InstanceIds.nodeImage(stack, versionOf(old)))?.runtimeStatus, "Completed");
+  }
+
+  test("the target release's image is built once, before the first new node, and every new VM boots from it", async () => {
+    const stack = "upg-img";
+    await deployWithImages(stack);
+    const target = specAt(stack, TEST_RELEASE);
+    const image = nodeImageVersionId(target, versionOf(target));
+    builders.bake(builderOf(target), { bakes: keyOf(target).digest, afterPolls: 3 });
+    const since = lastSeq();
+
+    const out = await runUpgrade(stack, images);
+    assert.equal(out.outcome, "succeeded", JSON.stringify(out));
+    recordFixture(stack, "upgraded-from-node-image");
+
+    const build = env.host.getStatus(InstanceIds.nodeImage(stack, versionOf(target)))!;
+    assert.equal(build.runtimeStatus, "Completed");
+    assert.equal((build.output as { outcome: string }).outcome, "succeeded");
+    const writes = env.emulator.journal.writes().filter((w) => w.seq > since && w.status < 300);
+    const builderPuts = writes.filter(
+      (w) => w.method === "PUT" && w.path.toLowerCase().endsWith(`/virtualmachines/${builderOf(target).toLowerCase()}`),
+    );
+    assert.equal(builderPuts.length, 1, "one build of the target's image");
+    const capture = writes.find((w) => w.method === "PUT" && w.path.toLowerCase() === image.toLowerCase());
+    assert.ok(capture, "the target's image version was captured");
+    const created = webVmPuts(stack, since);
+    assert.equal(created.length, 3, JSON.stringify(created));
+    assert.ok(capture.seq < created[0].seq, "the image is there before the first new node is written");
+    for (const vm of created) assert.equal(vm.image, image, `${vm.vm} boots from the target's gallery version`);
+    assert.deepEqual(
+      vmNames(stack).map((vm) => [fleet.releaseOf(vm), fleet.firstBoot(vm)?.from]),
+      created.map(() => [TEST_RELEASE, "image"]),
+    );
+
+    const doc = await get(stack);
+    const upgrade = (doc.guacamole as Doc).upgrade as Doc;
+    assert.equal(upgrade.bootSource, "image");
+    assert.equal(upgrade.bootImage, versionOf(target));
+    const audit = await auditOf(stack);
+    const whats = audit.map((e) => e.what);
+    assert.ok(whats.indexOf("upgrade waits for node image") < whats.indexOf("upgrade started"));
+    assert.ok(whats.indexOf("node image build done") < whats.indexOf("node upgraded"));
+    const started = audit.filter((e) => e.what === "node image build started");
+    assert.match(started.at(-1)!.why, new RegExp(`^no image version ${versionOf(target)} .*\\(upgrade\\)$`));
+    assert.ok(!whats.includes("upgrade goes on from source"));
+  });
+
+  test("a failed image build: the upgrade goes on from source and says why in the status and the audit trail", async () => {
+    const stack = "upg-imgfail";
+    await deployWithImages(stack);
+    const target = specAt(stack, TEST_RELEASE);
+    builders.bake(builderOf(target), { fails: "install-node.sh: sha256 mismatch for guacamole-server.tar.gz" });
+    const since = lastSeq();
+
+    const out = await runUpgrade(stack, images);
+    assert.equal(out.outcome, "succeeded", JSON.stringify(out));
+    recordFixture(stack, "upgraded-from-source-after-failed-image");
+
+    const build = env.host.getStatus(InstanceIds.nodeImage(stack, versionOf(target)))!;
+    assert.equal((build.output as { outcome: string }).outcome, "failed");
+    const created = webVmPuts(stack, since);
+    assert.equal(created.length, 3);
+    for (const vm of created) assert.ok(!/\/galleries\//i.test(vm.image ?? ""), `${vm.vm} boots from source`);
+    assert.deepEqual(
+      vmNames(stack).map((vm) => [fleet.releaseOf(vm), fleet.firstBoot(vm)?.from]),
+      created.map(() => [TEST_RELEASE, "source"]),
+    );
+    const upgrade = ((await get(stack)).guacamole as Doc).upgrade as Doc;
+    assert.equal(upgrade.bootSource, "source");
+    assert.match(
+      String(upgrade.bootReason),
+      /image build failed: .*sha256 mismatch.*install the release at first boot/,
+    );
+    const fallback = (await auditOf(stack)).find((e) => e.what === "upgrade goes on from source");
+    assert.ok(fallback, "audited");
+    assert.match(fallback.why, /sha256 mismatch/);
+  });
+
+  test("the target's image exists already: no build, no wait, the new VMs boot from it", async () => {
+    const stack = "upg-imgready";
+    await deployWithImages(stack);
+    const target = specAt(stack, TEST_RELEASE);
+    const image = nodeImageVersionId(target, versionOf(target));
+    builders.bake(builderOf(target), { bakes: keyOf(target).digest });
+    // built beforehand, as POST .../node-image/build would
+    await startNodeImageBuild(new InMemoryDurableClient(env.host), {
+      spec: target,
+      version: versionOf(target),
+      trigger: "request",
+    });
+    await env.host.runUntilIdle();
+    const since = lastSeq();
+
+    const out = await runUpgrade(stack, images);
+    assert.equal(out.outcome, "succeeded", JSON.stringify(out));
+    const builderPuts = env.emulator.journal
+      .writes()
+      .filter((w) => w.seq > since && w.method === "PUT" && /\/virtualMachines\/[^/]*imgbuild/i.test(w.path));
+    assert.deepEqual(builderPuts, [], "nothing built");
+    const created = webVmPuts(stack, since);
+    assert.equal(created.length, 3);
+    for (const vm of created) assert.equal(vm.image, image);
+    const whats = (await auditOf(stack)).map((e) => e.what);
+    assert.ok(!whats.includes("upgrade waits for node image"));
+    const upgrade = ((await get(stack)).guacamole as Doc).upgrade as Doc;
+    assert.deepEqual([upgrade.bootSource, upgrade.bootImage], ["image", versionOf(target)]);
+  });
+
+  test("images disabled: no image is looked for or built, the new nodes install from source", async () => {
+    const stack = "upg-noimg";
+    await deploy(stack);
+    const since = lastSeq();
+    const out = await runUpgrade(stack);
+    assert.equal(out.outcome, "succeeded", JSON.stringify(out));
+    const created = webVmPuts(stack, since);
+    assert.equal(created.length, 3);
+    for (const vm of created) assert.ok(!/\/galleries\//i.test(vm.image ?? ""));
+    const whats = (await auditOf(stack)).map((e) => e.what);
+    assert.ok(!whats.includes("upgrade waits for node image"));
+    const upgrade = ((await get(stack)).guacamole as Doc).upgrade as Doc;
+    assert.equal(upgrade.bootSource, "source");
+    assert.equal(upgrade.bootReason, undefined);
+  });
 });
