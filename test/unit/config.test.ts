@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { HOST_SETTINGS, SETTINGS, ConfigError } from "../../shared/config";
 import { AzureClientFactory } from "../../shared/azure/clients";
 import { azureSettingsFromEnv } from "../../shared/azure/settings";
+import { DEFAULT_LATENCY } from "../../emulator/arm/latency";
 
 const root = path.resolve(__dirname, "../../..");
 
@@ -57,6 +58,19 @@ test("host.json: v4 extension bundle, task hub from an app setting, storage by c
   // connectionName (not connectionStringName) also accepts identity-based AzureWebJobsStorage__* settings
   assert.equal(host.extensions.durableTask.storageProvider.connectionName, SETTINGS.storage.name);
   assert.equal(host.extensions.durableTask.storageProvider.connectionStringName, undefined);
+});
+
+test("host.json: an activity may wait out the longest ARM operation it waits for, twice over", () => {
+  // the engine's apply and the image capture wait for their long-running operation inside one
+  // activity run: a MySQL flexible server's create, an image version's capture (emulator profile)
+  const host = JSON.parse(fs.readFileSync(path.join(root, "host.json"), "utf8")) as { functionTimeout: string };
+  const [h, m, s] = host.functionTimeout.split(":").map(Number);
+  const timeoutMs = ((h * 60 + m) * 60 + s) * 1000;
+  const longest = Math.max(
+    DEFAULT_LATENCY["microsoft.dbformysql/flexibleservers"].put,
+    DEFAULT_LATENCY["microsoft.compute/galleries/images/versions"].put,
+  );
+  assert.ok(timeoutMs >= 2 * longest, `functionTimeout ${host.functionTimeout} < 2 x ${longest / 1000} s`);
 });
 
 test("defaults bind to production Azure with the managed identity", () => {
