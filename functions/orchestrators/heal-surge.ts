@@ -13,6 +13,7 @@ import type { NodeObservation, WebNodeRef } from "../../shared/node/model";
 import { membersOf, newMembers, ordinalOfVm, withOneFewer, withOneMore } from "../../shared/scale/fleet";
 import type { StackSpec } from "../../shared/spec/types";
 import { appUserOfPeers } from "../../shared/node/join";
+import { bootSourceOf, FIRST_BOOT_ESTIMATE_MS, provisionsWebVm } from "../../shared/node/first-boot";
 import { bringUp, drainNode, liveSessionsOf, runAgent } from "../workflow/node-steps";
 import type { Worker } from "../workflow/worker";
 import { failureMessage, type Step } from "../workflow/workflow";
@@ -54,7 +55,12 @@ export function* surgeRace(r: HealRound, a: Assessment, node: string): Step<Surg
   let added: WebNodeRef[] = [];
   let observed;
   try {
-    for (const n of nodes) yield* w.call("applyResource", { node: n });
+    // the new VM's first boot starts when its write ends: bring-up looks again when it can have ended
+    let firstBootEndsAt: Date | undefined;
+    for (const n of nodes) {
+      yield* w.call("applyResource", { node: n });
+      if (provisionsWebVm(n)) firstBootEndsAt = w.after(FIRST_BOOT_ESTIMATE_MS[bootSourceOf(nodes) ?? "source"]);
+    }
     added = newMembers(yield* w.call("listWebNodes", { spec }), existing, spec, ordinal);
     if (added.length === 0) throw new Error("no new web VM appeared after the fleet was enlarged");
     const certificate = yield* w.call("fleetCertificate", { spec });
@@ -65,6 +71,7 @@ export function* surgeRace(r: HealRound, a: Assessment, node: string): Step<Surg
       deadline: w.after(readyMinutes * 60_000),
       timeoutMinutes: readyMinutes,
       pollMs: r.pollMs,
+      firstBootEndsAt,
       join: {
         appUser: view.dbUserSlot ?? appUserOfPeers(a.observations.map((o) => o.agent)) ?? "a",
         ...(certificate ? { certificate: { secret: certificate } } : {}),

@@ -95,18 +95,19 @@ export function* observeNodes(wf: Workflow, spec: StackSpec, nodes: readonly Web
 
 /**
  * Looks until `done` says yes, or until the next look would come after the deadline: a look, then a
- * poll's wait. The answer holds the last look either way.
+ * poll's wait (or, when `nextLookAt` names a time for what was seen, a wait until then). The answer
+ * holds the last look either way.
  */
 export function* verifyHealthy<T>(
   wf: Workflow,
   look: () => Step<T>,
   done: (seen: T) => boolean,
-  timing: { deadline: Date; pollMs: number },
+  timing: { deadline: Date; pollMs: number; nextLookAt?: (seen: T) => Date | undefined },
 ): Step<{ ok: boolean; seen: T }> {
   for (;;) {
     const seen = yield* look();
     if (done(seen)) return { ok: true, seen };
-    const next = wf.after(timing.pollMs);
+    const next = timing.nextLookAt?.(seen) ?? wf.after(timing.pollMs);
     if (next > timing.deadline) return { ok: false, seen };
     yield* wf.sleep(next);
   }
@@ -215,6 +216,11 @@ export interface BringUpOptions {
   /** what became of the database: bootstrapped (as the admin) or checked and left alone */
   onDatabase?: (outcome: { bootstrapped: boolean; differences?: string[] }) => void;
   onPhase?: (phase: "database" | "health") => void;
+  /**
+   * when the nodes' first boot can have ended (shared/node/first-boot.ts): a node still installing
+   * is looked at again then, not a poll later (nor sooner); unset, or past: every poll
+   */
+  firstBootEndsAt?: Date;
   report?: (nodes: { name: string; healthy: boolean; problems: string[] }[]) => void;
 }
 
@@ -241,7 +247,14 @@ export function* bringUp(wf: Workflow, options: BringUpOptions): Step<NodeSummar
 
   // 1. every agent answers and its first-boot installer has finished (the agent is written before
   // the installer runs, so it answers `installed: null` meanwhile; credentials can't go in before)
-  const reachable = yield* verifyHealthy(wf, look, (h) => h.every((n) => n.answered && !n.installing), timing);
+  // the wait after a look that found a node installing ends when its first boot can have ended
+  // (a timer where the poll's was: the history's shape is the same)
+  const bootEnds = options.firstBootEndsAt;
+  const untilBooted = () => (bootEnds && bootEnds > wf.now() && bootEnds <= options.deadline ? bootEnds : undefined);
+  const reachable = yield* verifyHealthy(wf, look, (h) => h.every((n) => n.answered && !n.installing), {
+    ...timing,
+    nextLookAt: untilBooted,
+  });
   if (!reachable.ok) throw notInTime("reachable", summaries(reachable.seen));
 
   // 2. the database, through one node; the admin password reaches that one command only
