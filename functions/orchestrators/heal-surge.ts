@@ -54,6 +54,7 @@ export function* surgeRace(r: HealRound, a: Assessment, node: string): Step<Surg
   yield* w.call("recordFleet", { stack, members: next });
   let added: WebNodeRef[] = [];
   let observed;
+  let raceLook: NodeObservation | undefined;
   try {
     // the new VM's first boot starts when its write ends: bring-up looks again when it can have ended
     let firstBootEndsAt: Date | undefined;
@@ -72,6 +73,15 @@ export function* surgeRace(r: HealRound, a: Assessment, node: string): Step<Surg
       timeoutMinutes: readyMinutes,
       pollMs: r.pollMs,
       firstBootEndsAt,
+      // v4: the race's look at the broken node goes with the replacement's health look
+      ...(r.raceAlongside
+        ? {
+            alongside: {
+              task: () => w.task("observeWebNode", { spec, vmName: node }),
+              onAnswer: (answer: unknown) => (raceLook = answer as NodeObservation),
+            },
+          }
+        : {}),
       join: {
         appUser: view.dbUserSlot ?? appUserOfPeers(a.observations.map((o) => o.agent)) ?? "a",
         ...(certificate ? { certificate: { secret: certificate } } : {}),
@@ -94,8 +104,9 @@ export function* surgeRace(r: HealRound, a: Assessment, node: string): Step<Surg
   }
   const surgeNode = added[0].name;
 
-  // ---- 2. the race: the broken node healthy by now means the cheap step won
-  const again = yield* w.call("observeWebNode", { spec, vmName: node });
+  // ---- 2. the race: the broken node healthy by now (v4: at the look that found the replacement
+  // healthy) means the cheap step won
+  const again = raceLook ?? (yield* w.call("observeWebNode", { spec, vmName: node }));
   if (again.agent.healthy) {
     yield* drainNode(w, spec, surgeNode, {
       draining: false,

@@ -221,6 +221,13 @@ export interface BringUpOptions {
    * is looked at again then, not a poll later (nor sooner); unset, or past: every poll
    */
   firstBootEndsAt?: Date;
+  /**
+   * one more look to take at the same time as each health look once the nodes have joined (heal's
+   * race: the broken node, looked at while the replacement's health is; Run Commands on two VMs run
+   * side by side); `onAnswer` gets each answer, so the caller holds the one taken with the look
+   * that found the nodes healthy
+   */
+  alongside?: { task: () => TypedTask<unknown>; onAnswer: (answer: unknown) => void };
   report?: (nodes: { name: string; healthy: boolean; problems: string[] }[]) => void;
 }
 
@@ -289,7 +296,18 @@ export function* bringUp(wf: Workflow, options: BringUpOptions): Step<NodeSummar
 
   // 4. every node healthy
   options.onPhase?.("health");
-  const healthy = yield* verifyHealthy(wf, look, (h) => h.every((n) => n.healthy), timing);
+  const { alongside } = options;
+  const lookWithAlongside = alongside
+    ? function* (): Step<NodeHealth[]> {
+        const tasks: TypedTask<unknown>[] = nodes.map((n) => agentTask(wf, spec, n.name, "health"));
+        const answers = yield* wf.all([...tasks, alongside.task()]);
+        alongside.onAnswer(answers[nodes.length]);
+        const health = (answers.slice(0, nodes.length) as AgentCommandResult[]).map(nodeHealth);
+        options.report?.(summaries(health).map((n) => ({ name: n.name, healthy: n.healthy, problems: n.problems })));
+        return health;
+      }
+    : look;
+  const healthy = yield* verifyHealthy(wf, lookWithAlongside, (h) => h.every((n) => n.healthy), timing);
   if (!healthy.ok) throw notInTime("healthy", summaries(healthy.seen));
 
   // 5. the registry knows they have the stack's sign-in settings (the drift check's access plan reads it)
