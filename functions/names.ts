@@ -7,11 +7,13 @@ export const Names = {
     teardownStack: "teardownStack",
     reconcileStack: "reconcileStack",
     /**
-     * v3 takes the step on the round's own look and trusts the drain-off answer (no extra health
-     * checks); v2 surges (a replacement comes up while the cheap step is tried); "healStackV2" and
+     * v4 judges the surge race at the look that finds the replacement healthy; v3 takes the step on
+     * the round's own look and trusts the drain-off answer (no extra health checks); v2 surges (a
+     * replacement comes up while the cheap step is tried); "healStackV3", "healStackV2" and
      * "healStack" (v1) only finish in-flight instances
      */
-    healStack: "healStackV3",
+    healStack: "healStackV4",
+    healStackV3: "healStackV3",
     healStackV2: "healStackV2",
     healStackV1: "healStack",
     /** v2 measures a scale-out's claim before acting; "scaleStack" (v1) only finishes in-flight instances */

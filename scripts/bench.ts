@@ -810,6 +810,17 @@ async function benchNodeImages(): Promise<void> {
         }
       }
       const doneMs = (Date.now() - wallStart) / SCALE;
+      // BENCH_HEAL_JOURNAL=1: every ARM request of the case at its Azure time (heal and scale alike)
+      if (process.env.BENCH_HEAL_JOURNAL) {
+        console.log(`  ${c.stack} (${c.what}, ${c.image ? "image" : "source"}, ${c.mode})`);
+        for (const e of emulator.journal.list().filter((j) => Date.parse(j.time) >= wallStart)) {
+          if (!e.path.toLowerCase().includes(`/resourcegroups/${spec.resourceGroup.toLowerCase()}/`)) continue;
+          const azureS = ((Date.parse(e.time) - wallStart) / SCALE / 1000).toFixed(1).padStart(7);
+          console.log(
+            `    ${azureS} s  ${e.operation} ${e.action ?? ""} ${e.path.replace(/.*\/providers\//, "")} ${e.status}`,
+          );
+        }
+      }
       const booted = webVms(spec)
         .filter((v) => !deployedVms.get(spec.name)!.includes(v.name))
         .map((v) => `${v.name} from ${fleet.firstBoot(v.name)?.from ?? "?"}`);

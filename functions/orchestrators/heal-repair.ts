@@ -36,6 +36,8 @@ export interface HealRound {
   surge?: boolean;
   /** healStackV3: no look heal already holds is taken again (heal-stack.ts, HealVersion) */
   reuseLooks?: boolean;
+  /** healStackV4: the surge race's look at the broken node goes with the replacement's last health look */
+  raceAlongside?: boolean;
 }
 
 const STEP_ACTIVITY = {

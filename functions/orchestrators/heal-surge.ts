@@ -13,6 +13,7 @@ import type { NodeObservation, WebNodeRef } from "../../shared/node/model";
 import { membersOf, newMembers, ordinalOfVm, withOneFewer, withOneMore } from "../../shared/scale/fleet";
 import type { StackSpec } from "../../shared/spec/types";
 import { appUserOfPeers } from "../../shared/node/join";
+import { bootSourceOf, FIRST_BOOT_ESTIMATE_MS, provisionsWebVm } from "../../shared/node/first-boot";
 import { bringUp, drainNode, liveSessionsOf, runAgent } from "../workflow/node-steps";
 import type { Worker } from "../workflow/worker";
 import { failureMessage, type Step } from "../workflow/workflow";
@@ -53,8 +54,14 @@ export function* surgeRace(r: HealRound, a: Assessment, node: string): Step<Surg
   yield* w.call("recordFleet", { stack, members: next });
   let added: WebNodeRef[] = [];
   let observed;
+  let raceLook: NodeObservation | undefined;
   try {
-    for (const n of nodes) yield* w.call("applyResource", { node: n });
+    // the new VM's first boot starts when its write ends: bring-up looks again when it can have ended
+    let firstBootEndsAt: Date | undefined;
+    for (const n of nodes) {
+      yield* w.call("applyResource", { node: n });
+      if (provisionsWebVm(n)) firstBootEndsAt = w.after(FIRST_BOOT_ESTIMATE_MS[bootSourceOf(nodes) ?? "source"]);
+    }
     added = newMembers(yield* w.call("listWebNodes", { spec }), existing, spec, ordinal);
     if (added.length === 0) throw new Error("no new web VM appeared after the fleet was enlarged");
     const certificate = yield* w.call("fleetCertificate", { spec });
@@ -65,6 +72,16 @@ export function* surgeRace(r: HealRound, a: Assessment, node: string): Step<Surg
       deadline: w.after(readyMinutes * 60_000),
       timeoutMinutes: readyMinutes,
       pollMs: r.pollMs,
+      firstBootEndsAt,
+      // v4: the race's look at the broken node goes with the replacement's health look
+      ...(r.raceAlongside
+        ? {
+            alongside: {
+              task: () => w.task("observeWebNode", { spec, vmName: node }),
+              onAnswer: (answer: unknown) => (raceLook = answer as NodeObservation),
+            },
+          }
+        : {}),
       join: {
         appUser: view.dbUserSlot ?? appUserOfPeers(a.observations.map((o) => o.agent)) ?? "a",
         ...(certificate ? { certificate: { secret: certificate } } : {}),
@@ -87,8 +104,9 @@ export function* surgeRace(r: HealRound, a: Assessment, node: string): Step<Surg
   }
   const surgeNode = added[0].name;
 
-  // ---- 2. the race: the broken node healthy by now means the cheap step won
-  const again = yield* w.call("observeWebNode", { spec, vmName: node });
+  // ---- 2. the race: the broken node healthy by now (v4: at the look that found the replacement
+  // healthy) means the cheap step won
+  const again = raceLook ?? (yield* w.call("observeWebNode", { spec, vmName: node }));
   if (again.agent.healthy) {
     yield* drainNode(w, spec, surgeNode, {
       draining: false,

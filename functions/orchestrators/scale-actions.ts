@@ -21,6 +21,7 @@ import type { StackSpec } from "../../shared/spec/types";
 import type { FleetChange } from "../../shared/store";
 import type { ScaleView } from "../activities/scale";
 import { SIGNAL_EVENT } from "../workflow/events";
+import { bootSourceOf, FIRST_BOOT_ESTIMATE_MS, provisionsWebVm } from "../../shared/node/first-boot";
 import { bringUp, drainNode, liveSessionsOf, runAgent, type DrainOutcome } from "../workflow/node-steps";
 import type { Worker } from "../workflow/worker";
 import { failureMessage, type Step } from "../workflow/workflow";
@@ -114,7 +115,12 @@ export function* scaleOut(
   yield* w.call("recordFleet", { stack, members: next });
   let added: WebNodeRef[] = [];
   try {
-    for (const node of nodes) yield* w.call("applyResource", { node });
+    // the new VM's first boot starts when its write ends: bring-up looks again when it can have ended
+    let firstBootEndsAt: Date | undefined;
+    for (const node of nodes) {
+      yield* w.call("applyResource", { node });
+      if (provisionsWebVm(node)) firstBootEndsAt = w.after(FIRST_BOOT_ESTIMATE_MS[bootSourceOf(nodes) ?? "source"]);
+    }
     added = newMembers(yield* w.call("listWebNodes", { spec }), existing, spec, ordinal);
     if (added.length === 0) throw new Error("no new web VM appeared after the fleet was enlarged");
     status.node = added.map((n) => n.name).join(", ");
@@ -128,6 +134,7 @@ export function* scaleOut(
       deadline: w.after(readyMinutes * 60_000),
       timeoutMinutes: readyMinutes,
       pollMs: run.pollMs,
+      firstBootEndsAt,
       // a scale-out joins on the user the fleet uses now, never a stale default
       join: {
         appUser: view.dbUserSlot ?? "a",

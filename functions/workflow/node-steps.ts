@@ -95,18 +95,19 @@ export function* observeNodes(wf: Workflow, spec: StackSpec, nodes: readonly Web
 
 /**
  * Looks until `done` says yes, or until the next look would come after the deadline: a look, then a
- * poll's wait. The answer holds the last look either way.
+ * poll's wait (or, when `nextLookAt` names a time for what was seen, a wait until then). The answer
+ * holds the last look either way.
  */
 export function* verifyHealthy<T>(
   wf: Workflow,
   look: () => Step<T>,
   done: (seen: T) => boolean,
-  timing: { deadline: Date; pollMs: number },
+  timing: { deadline: Date; pollMs: number; nextLookAt?: (seen: T) => Date | undefined },
 ): Step<{ ok: boolean; seen: T }> {
   for (;;) {
     const seen = yield* look();
     if (done(seen)) return { ok: true, seen };
-    const next = wf.after(timing.pollMs);
+    const next = timing.nextLookAt?.(seen) ?? wf.after(timing.pollMs);
     if (next > timing.deadline) return { ok: false, seen };
     yield* wf.sleep(next);
   }
@@ -215,6 +216,18 @@ export interface BringUpOptions {
   /** what became of the database: bootstrapped (as the admin) or checked and left alone */
   onDatabase?: (outcome: { bootstrapped: boolean; differences?: string[] }) => void;
   onPhase?: (phase: "database" | "health") => void;
+  /**
+   * when the nodes' first boot can have ended (shared/node/first-boot.ts): a node still installing
+   * is looked at again then, not a poll later (nor sooner); unset, or past: every poll
+   */
+  firstBootEndsAt?: Date;
+  /**
+   * one more look to take at the same time as each health look once the nodes have joined (heal's
+   * race: the broken node, looked at while the replacement's health is; Run Commands on two VMs run
+   * side by side); `onAnswer` gets each answer, so the caller holds the one taken with the look
+   * that found the nodes healthy
+   */
+  alongside?: { task: () => TypedTask<unknown>; onAnswer: (answer: unknown) => void };
   report?: (nodes: { name: string; healthy: boolean; problems: string[] }[]) => void;
 }
 
@@ -241,7 +254,14 @@ export function* bringUp(wf: Workflow, options: BringUpOptions): Step<NodeSummar
 
   // 1. every agent answers and its first-boot installer has finished (the agent is written before
   // the installer runs, so it answers `installed: null` meanwhile; credentials can't go in before)
-  const reachable = yield* verifyHealthy(wf, look, (h) => h.every((n) => n.answered && !n.installing), timing);
+  // the wait after a look that found a node installing ends when its first boot can have ended
+  // (a timer where the poll's was: the history's shape is the same)
+  const bootEnds = options.firstBootEndsAt;
+  const untilBooted = () => (bootEnds && bootEnds > wf.now() && bootEnds <= options.deadline ? bootEnds : undefined);
+  const reachable = yield* verifyHealthy(wf, look, (h) => h.every((n) => n.answered && !n.installing), {
+    ...timing,
+    nextLookAt: untilBooted,
+  });
   if (!reachable.ok) throw notInTime("reachable", summaries(reachable.seen));
 
   // 2. the database, through one node; the admin password reaches that one command only
@@ -276,7 +296,18 @@ export function* bringUp(wf: Workflow, options: BringUpOptions): Step<NodeSummar
 
   // 4. every node healthy
   options.onPhase?.("health");
-  const healthy = yield* verifyHealthy(wf, look, (h) => h.every((n) => n.healthy), timing);
+  const { alongside } = options;
+  const lookWithAlongside = alongside
+    ? function* (): Step<NodeHealth[]> {
+        const tasks: TypedTask<unknown>[] = nodes.map((n) => agentTask(wf, spec, n.name, "health"));
+        const answers = yield* wf.all([...tasks, alongside.task()]);
+        alongside.onAnswer(answers[nodes.length]);
+        const health = (answers.slice(0, nodes.length) as AgentCommandResult[]).map(nodeHealth);
+        options.report?.(summaries(health).map((n) => ({ name: n.name, healthy: n.healthy, problems: n.problems })));
+        return health;
+      }
+    : look;
+  const healthy = yield* verifyHealthy(wf, lookWithAlongside, (h) => h.every((n) => n.healthy), timing);
   if (!healthy.ok) throw notInTime("healthy", summaries(healthy.seen));
 
   // 5. the registry knows they have the stack's sign-in settings (the drift check's access plan reads it)
