@@ -35,17 +35,19 @@ import type { JournalEntry } from "../emulator/arm/journal";
 import { InstanceIds, Names } from "../functions/names";
 import type { HealStatus } from "../functions/orchestrators/heal-stack";
 import { SECRET_NAMES } from "../shared/secret-names";
-import { stackNames, webNodeNames } from "../shared/graph/names";
+import { imageBuilderNames, stackNames, webNodeNames } from "../shared/graph/names";
 import { criticalPath } from "../shared/graph/order";
 import { buildStackGraph } from "../shared/graph/stack-graph";
 import type { GraphNode } from "../shared/graph/types";
 import { probeAlert } from "../dev/alert-payloads";
-import { StandInFleet, standInAgentRoot, type NodeFault } from "../dev/stand-in-agent";
-import { createNodeImageVersion } from "../dev/node-image-version";
+import { StandInFleet, StandInImageBuilders, standInAgentRoot, type NodeFault } from "../dev/stand-in-agent";
 import { NODE_FIRST_BOOT_MS } from "../emulator/arm/latency";
-import { buildGraphActivity, type BuildGraphInput } from "../functions/activities/resources";
 import type { StackSignal } from "../shared/alerts/signal";
-import type { BootImage } from "../shared/graph/stack-graph";
+import type { BuildNodeImageOutput } from "../functions/orchestrators/build-node-image";
+import { imageVersionName, nodeImageKey } from "../shared/node/image-identity";
+import { installerDigest } from "../shared/node/installer-digest";
+import { nodeFilesDir } from "../shared/node/cloud-init";
+import * as path from "node:path";
 import { validateStackSpec } from "../shared/spec/validate";
 import type { StackSpec } from "../shared/spec/types";
 import { startJumpgateEnv, TENANT_ID } from "../dev/jumpgate-env";
@@ -638,34 +640,23 @@ interface ImageCase {
  * Hung-node heal (surge) and scale-out, from source and from a node image, in one environment at
  * the same latency scale and durable timer scale as the heal section (Azure time = ms / SCALE).
  *
- * The image: each "with image" stack gets a gallery image version in its own resource group, made
- * in the emulator the way the image build makes one (dev/node-image-version.ts: builder VM,
- * deallocate, generalize, capture, delete), and its graph gets it as `bootImage` through the seam
- * deploy, heal's surge and scale-out all build the graph with: the buildStackGraph activity, here
- * overridden on the durable test host to call the real activity with `bootImage` added. (In the app,
- * the image-build work resolves the stack's image and passes it the same way.)
+ * The image: each "with image" stack opts in (`nodeImage.enabled`), so its deploy starts the real
+ * image build (buildNodeImage: builder VM, bake, seal, generalize, capture, builder removed), whose
+ * builder answers Run Command with the real node agent while the bench plays the bake
+ * (StandInImageBuilders); the section waits for the build, then heal's surge and scale-out resolve
+ * the version themselves, as in the app. The fleets were deployed from source before the image
+ * existed: only the new nodes boot from it.
  */
 async function benchNodeImages(): Promise<void> {
   const timeScale = 1 / SCALE;
   const root = standInAgentRoot();
-  const images = new Map<string, BootImage>();
   const env = await startJumpgateEnv({
     emulator: { lro: { mode: "async", pollsBeforeDone: 1 }, runCommand: { env: { JUMPGATE_NODE_ROOT: root } } },
     azure: { lroPollIntervalMs: POLL_MS, lroTimeoutMs: 600_000 },
-    durable: {
-      overrides: {
-        activities: {
-          [Names.activities.buildStackGraph]: (input: unknown) => {
-            const i = input as BuildGraphInput;
-            const bootImage = images.get(i.spec.name);
-            return buildGraphActivity(bootImage ? { ...i, bootImage } : i);
-          },
-        },
-      },
-    },
     realTime: { timeScale },
     http: true,
   });
+  const builders = new StandInImageBuilders(env.emulator, path.join(nodeFilesDir(), "jumpgate-node"));
   const print = (label: string, value: string) => console.log(`  ${label.padEnd(60)} ${value}`);
   const sec = (azureMs: number) => `${(azureMs / 1000).toFixed(0)} s`;
   const cases: ImageCase[] = [
@@ -701,11 +692,18 @@ async function benchNodeImages(): Promise<void> {
           repair: { debounceSeconds: 0 },
           ...(c.what === "scale-out" ? { scale: { enabled: true, metric: "cpu" } } : {}),
         },
+        ...(c.image ? { nodeImage: { enabled: true } } : {}),
       });
       if (!r.ok) throw new Error(JSON.stringify(r.errors));
       const s = r.spec;
       specs.set(c.stack, s);
       // deployed without latency and from source: the deploy is not what this section measures
+      const imageKey = nodeImageKey(s.guacamole.version, installerDigest());
+      const imageVersion = imageVersionName(imageKey);
+      if (c.image)
+        builders.bake(imageBuilderNames(s, imageVersion).vm, {
+          bakes: nodeImageKey(s.guacamole.version, installerDigest()).digest,
+        });
       await env.registry.putDesired(s.name, s);
       const deployed = await host.run(
         Names.orchestrators.deployStack,
@@ -716,15 +714,12 @@ async function benchNodeImages(): Promise<void> {
       const vaultUri = String((emulator.get(stackNames(s).keyVaultId)!.properties as { vaultUri: string }).vaultUri);
       await env.services.factory.secrets(vaultUri).setSecret(SECRET_NAMES.tlsBundle, "(bench certificate bundle)");
       if (c.image) {
-        images.set(
-          s.name,
-          await createNodeImageVersion(env.services.factory, {
-            subscriptionId: s.subscriptionId,
-            resourceGroup: s.resourceGroup,
-            location: s.location,
-            subnetId: stackNames(s).webSubnetId,
-          }),
-        );
+        // the deploy started the image build and did not wait for it: the bench does
+        const build = await host.waitForStatus(InstanceIds.nodeImage(s.name, imageVersion), undefined, 120_000);
+        const out = build.output as BuildNodeImageOutput | undefined;
+        if (build.runtimeStatus !== "Completed" || !out || !["succeeded", "reused"].includes(out.outcome)) {
+          throw new Error(`image build of ${s.name}: ${build.runtimeStatus} ${JSON.stringify(build.output)}`);
+        }
       }
     }
     const fleet = new StandInFleet(emulator, { everyVm: true });
