@@ -42,12 +42,6 @@ export function classifyPut(
       detail: `guacamole.version ${to} would upgrade the nodes (they run ${running.join(", ")}), and the spec changes more than the version: change guacamole.version on its own, then the rest`,
     };
   }
-  if (next.fleet.mode !== "availabilitySet") {
-    return {
-      kind: "refused",
-      detail: `guacamole.version ${to} would upgrade the nodes (they run ${running.join(", ")}), but rolling upgrades of a scale set fleet are not supported yet: the scale set's model keeps the custom data it was created with`,
-    };
-  }
   // the oldest release that is not the target (a rollback's "from" is the newer one)
   return { kind: "upgrade", from: running.find((v) => v !== to) ?? running[0], to };
 }

@@ -71,7 +71,7 @@ describe("which PUT is an upgrade", () => {
     assert.deepEqual(classifyPut(stored, spec("1.6.0")), { kind: "upgrade", from: "1.99.0", to: "1.6.0" });
   });
 
-  test("an upgrade with another change, or of a scale set, is refused", () => {
+  test("an upgrade with another change is refused; a scale set upgrades like an availability set", () => {
     const stored = { spec: spec("1.6.0"), observed: observed([node("a", "1.6.0")]), observedGeneration: 1 };
     const mixed = classifyPut(stored, spec("1.99.0", { tags: { team: "x" } }));
     assert.equal(mixed.kind, "refused");
@@ -84,7 +84,7 @@ describe("which PUT is an upgrade", () => {
       },
       spec("1.99.0", { fleet: { mode: "scaleSet", size: 2 } }),
     );
-    assert.equal(vmss.kind, "refused");
+    assert.deepEqual(vmss, { kind: "upgrade", from: "1.6.0", to: "1.99.0" });
   });
 });
 
