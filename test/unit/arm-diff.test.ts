@@ -294,7 +294,10 @@ describe("node rules", () => {
       },
     };
     const image = { imageReference: { id: "g" } };
-    const was = { tags: { digest: "old" }, properties: { osProfile: { adminUsername: "jumpgate" }, storageProfile: image } };
+    const was = {
+      tags: { digest: "old" },
+      properties: { osProfile: { adminUsername: "jumpgate" }, storageProfile: image },
+    };
     const release = (digest: string) => ({
       tags: { digest },
       properties: { osProfile: { adminUsername: "jumpgate", customData: "bmV3" }, storageProfile: image },
