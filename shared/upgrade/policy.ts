@@ -99,6 +99,22 @@ export function upgradeRoom(
   };
 }
 
+/**
+ * The release a scale set's model is written at by everything but the upgrade itself (deploy, plan,
+ * reconcile, scale-out, heal): the spec's, except after a failed upgrade of a scale set fleet whose
+ * old nodes still serve, when the stored spec names the target but the fleet runs the old release
+ * (its schema may not be upgraded): then the old one, where the failed upgrade put the model back,
+ * so that an instance the scale set makes runs a release the fleet runs. A PUT of the same version
+ * resumes the upgrade (which writes the model at the target); a PUT of the old one rolls back.
+ */
+export function scaleSetModelRelease(spec: StackSpec, observed: StackObserved | undefined): string {
+  const to = spec.guacamole.version;
+  const upgrade = observed?.upgrade;
+  if (spec.fleet.mode !== "scaleSet" || upgrade?.state !== "failed" || upgrade.to !== to) return to;
+  const oldLeft = (observed?.nodes ?? []).some((n) => n.exists !== false && n.guacamoleVersion !== to);
+  return oldLeft ? upgrade.from : to;
+}
+
 /** What GET /api/stacks/{name} says of the release: the spec's, the fleet's, each node's, and the last upgrade. */
 export function releaseStatus(spec: StackSpec, observed: StackObserved | undefined) {
   const deployed = observed?.nodes ?? [];

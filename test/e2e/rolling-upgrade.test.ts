@@ -23,6 +23,7 @@ import {
   type DurableRpcServer,
 } from "../../emulator/durable";
 import { durableClientContextFor } from "../../emulator/durable/client/client-context";
+import { buildGraphActivity } from "../../functions/activities/resources";
 import { startNodeImageBuild } from "../../functions/image-build-start";
 import { InstanceIds, Names } from "../../functions/names";
 import type { UpgradeOutput } from "../../functions/orchestrators/upgrade-stack";
@@ -608,6 +609,50 @@ describe("rolling upgrade with node images", () => {
     assert.deepEqual([upgrade.bootSource, upgrade.bootImage], ["image", versionOf(target)]);
   });
 
+  test("a scale set fleet: the model's imageReference moves to the target's image, and back after a failure", async () => {
+    const both = { ...images, fleet: { mode: "scaleSet", size: 3, min: 2, max: 4 } };
+    const valid = (stack: string, version: string) => {
+      const v = validateStackSpec(specOf(stack, version, both));
+      if (!v.ok) throw new Error(JSON.stringify(v.errors));
+      return v.spec;
+    };
+    const modelImage = (stack: string) =>
+      (
+        env.emulator.store.get(stackNames(valid(stack, "1.6.0")).scaleSetId)!.properties as {
+          virtualMachineProfile: { storageProfile: { imageReference: { id?: string } } };
+        }
+      ).virtualMachineProfile.storageProfile.imageReference.id;
+    for (const stack of ["upg-simg", "upg-simgfail"]) {
+      const old = valid(stack, "1.6.0");
+      const target = valid(stack, TEST_RELEASE);
+      builders.bake(builderOf(old), { bakes: keyOf(old).digest });
+      builders.bake(builderOf(target), { bakes: keyOf(target).digest });
+      await deploy(stack, both);
+      // the deploy made the scale set before its image was built: the model is the marketplace image
+      const oldImage = nodeImageVersionId(old, versionOf(old));
+      assert.equal(modelImage(stack), undefined);
+      const instances = vmNames(stack);
+      if (stack === "upg-simgfail") fleet.failCommand("schema-upgrade");
+      const out = await runUpgrade(stack, both);
+      if (stack === "upg-simg") {
+        assert.equal(out.outcome, "succeeded", JSON.stringify(out));
+        assert.equal(modelImage(stack), nodeImageVersionId(target, versionOf(target)));
+        const now = vmNames(stack);
+        assert.ok(now.every((vm) => !instances.includes(vm)));
+        assert.deepEqual(
+          now.map((vm) => [fleet.releaseOf(vm), fleet.firstBoot(vm)?.from]),
+          now.map(() => [TEST_RELEASE, "image"]),
+        );
+      } else {
+        assert.equal(out.outcome, "failed");
+        assert.equal(out.step, "schema");
+        // put back as a deploy of 1.6.0 would write it now: that release's image, built since
+        assert.equal(modelImage(stack), oldImage, "the model boots the old release's image");
+        assert.deepEqual(vmNames(stack), instances);
+      }
+    }
+  });
+
   test("images disabled: no image is looked for or built, the new nodes install from source", async () => {
     const stack = "upg-noimg";
     await deploy(stack);
@@ -797,6 +842,13 @@ describe("rolling upgrade of a scale set fleet (Flexible)", () => {
       assert.match(event.why, new RegExp(`^step ${c.step}: `));
       assert.match(event.why, /serving on 3 node\(s\) of the old release/);
       if (c.step !== "backup") assert.match(event.why, /the scale set's model is back at 1\.6\.0$/);
+      // what a later scale-out, heal or deploy writes (the graph from the stored spec, which names the
+      // target): the model at 1.6.0, as it is, so its next instance runs the release the fleet runs
+      const stored = (await env.registry.get(stack))!.spec;
+      assert.equal(stored.guacamole.version, TEST_RELEASE);
+      const graph = await buildGraphActivity({ spec: stored });
+      const desired = graph.nodes.find((n) => n.key === "vmss")!;
+      assert.equal((desired.body.tags as Record<string, string>)[CUSTOM_DATA_TAG_NAME], before.tag);
       assert.deepEqual(((await get(stack)).guacamole as Doc).running, ["1.6.0"]);
     });
   }
