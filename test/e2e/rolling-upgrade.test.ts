@@ -704,6 +704,9 @@ describe("rolling upgrade of a scale set fleet (Flexible)", () => {
     const stack = "upg-vmss";
     await deploy(stack, scaleSet);
     const old = vmNames(stack);
+    // a new version with another change is still refused, as for an availability set
+    const mixed = await put(stack, specOf(stack, TEST_RELEASE, { ...scaleSet, tags: { team: "x" } }));
+    assert.equal(mixed.status, 422, JSON.stringify(mixed.body));
     const before = modelOf(stack);
     assert.equal(before.tag, createHash("sha256").update(before.customData).digest("hex"));
     const since = env.emulator.journal.list().at(-1)!.seq;
@@ -720,6 +723,7 @@ describe("rolling upgrade of a scale set fleet (Flexible)", () => {
     };
     const out = await runUpgrade(stack, scaleSet);
     stopSampling();
+    recordFixture(stack, "upgraded-scale-set");
     assert.equal(out.outcome, "succeeded", JSON.stringify(out));
 
     assert.ok(samples.length > 50, `sampled ${samples.length} times`);
@@ -824,6 +828,7 @@ describe("rolling upgrade of a scale set fleet (Flexible)", () => {
       const out = await runUpgrade(stack, scaleSet);
       stopSampling();
       env.emulator.faults.clear();
+      if (c.step === "drain") recordFixture(stack, "scale-set-drain-failed-model-restored");
       assert.equal(out.outcome, "failed", JSON.stringify(out));
       assert.equal(out.step, c.step, out.message);
       assert.deepEqual(out.replaced, []);
