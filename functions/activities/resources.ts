@@ -12,6 +12,7 @@ import type { StackSpec } from "../../shared/spec/types";
 import { effectiveFleet, type FleetMembers } from "../../shared/scale/fleet";
 import { nodeImageEnabled } from "../../shared/graph/image-graph";
 import { services } from "../services";
+import { scaleSetModelRelease } from "../../shared/upgrade/policy";
 import { bootImageOf } from "../../shared/node/image-resolution";
 import { resolveNodeImageActivity } from "./images";
 import { stackGraphOf, tlsBundleStored } from "../stack-graph";
@@ -33,12 +34,20 @@ export interface BuildGraphInput {
 export async function buildGraphActivity(input: BuildGraphInput): Promise<StackGraph> {
   const s = services();
   const members = input.members ?? effectiveFleet(input.spec, await s.fleet.get(input.spec.name));
+  // a scale set's model stays at the old release after a failed upgrade (shared/upgrade/policy.ts)
+  const spec = await modelSpec(input.spec);
   // a stack with a node image: new nodes (a scale-out's, a replacement's) boot from its version when
   // there is one; the caller's resolution wins (a deploy resolves first, to start a build)
   const bootImage =
-    input.bootImage ??
-    (nodeImageEnabled(input.spec) ? bootImageOf(await resolveNodeImageActivity({ spec: input.spec })) : undefined);
-  return stackGraphOf(input.spec, members, await tlsBundleStored(input.spec), bootImage);
+    input.bootImage ?? (nodeImageEnabled(spec) ? bootImageOf(await resolveNodeImageActivity({ spec })) : undefined);
+  return stackGraphOf(spec, members, await tlsBundleStored(spec), bootImage);
+}
+
+/** The spec the web nodes are rendered at: the stored one, but at the release a scale set's model keeps. */
+async function modelSpec(spec: StackSpec): Promise<StackSpec> {
+  if (spec.fleet.mode !== "scaleSet") return spec;
+  const release = scaleSetModelRelease(spec, (await services().registry.get(spec.name))?.observed);
+  return release === spec.guacamole.version ? spec : { ...spec, guacamole: { ...spec.guacamole, version: release } };
 }
 
 /**

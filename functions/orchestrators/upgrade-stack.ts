@@ -19,11 +19,18 @@
 //      deadline passes) and removed.
 //   4. done: the status (observed.upgrade), the conditions and the audit trail say so.
 //
+// A scale set fleet takes the same steps: the scale-out writes the scale set's model with the target
+// release (its custom data goes again because its digest tag changed, and with node images its
+// imageReference is the target's image version), so the instance the scale set makes runs the
+// target; an old instance is removed by deleting it.
+//
 // A failed step stops the upgrade: the node being brought up is removed again; when the failure
 // comes after it was up (schema, drain, removal of the old node), it is drained and removed too and
 // the old node serves again, so the pair in progress ends as it began. Pairs finished before stay
 // (their new nodes passed the same checks). The old release's remaining nodes keep serving; the
-// UpgradeFailed condition and the audit event say which step failed and why. A PUT of the same
+// UpgradeFailed condition and the audit event say which step failed and why. A scale set's model,
+// once written with the target, is put back to the old release (restoreModel) while old nodes are
+// left, and the audit event says what it holds. A PUT of the same
 // version resumes; a PUT of the old one rolls back through the same path.
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
@@ -127,6 +134,8 @@ interface Run {
   graph?: StackGraph;
   /** the target release's image version the new nodes boot from, when there is one */
   bootImage?: BootImage;
+  /** scale set: the model was written with the target release (a failure puts it back) */
+  modelWritten?: boolean;
 }
 
 /**
@@ -194,6 +203,9 @@ export const upgradeStack: OrchestrationHandler = function* (context: Orchestrat
     } catch (e) {
       left = `the fleet could not be looked at (${failureMessage(e)})`;
     }
+    // a scale set's model written with the target goes back, so that its next instance is not of a
+    // release the fleet does not run
+    if (run?.modelWritten) left = `${left}; ${yield* restoreModel(run)}`;
     yield* w.call("recordUpgrade", {
       stack,
       upgrade: record,
@@ -458,6 +470,8 @@ function* addNode(run: Run, drained: boolean): Step<NewNode> {
   run.graph = graph;
   const graphNodes = webNodeGraphNodes(graph, ordinal);
   const existing = yield* w.call("listWebNodes", { spec });
+  // a scale set's instance comes from its model: the write below moves the model to the target
+  if (spec.fleet.mode === "scaleSet") run.modelWritten = true;
   // the new member counts from here on: a teardown or drift check in a crash window covers it
   yield* w.call("recordFleet", { stack, members: next });
   run.members = next;
@@ -498,6 +512,29 @@ function* addNode(run: Run, drained: boolean): Step<NewNode> {
       run.members = before;
     }
     throw new StepFailure("bring-up", `the new node did not come up (${failure}); ${left ?? "it was removed again"}`);
+  }
+}
+
+/**
+ * After a failure, the scale set's model goes back to the release the old nodes run (its custom
+ * data, and with node images that release's image, as a deploy of it would resolve), through the
+ * engine at the members there are now; it stays at the target when no node of another release is
+ * left. Never throws: says what the model holds.
+ */
+function* restoreModel(run: Run): Step<string> {
+  const { w, spec, record } = run;
+  try {
+    const nodes = yield* observe(run);
+    if (!nodes.some((n) => n.exists !== false && n.guacamoleVersion !== record.to)) {
+      return `the scale set's model stays at ${record.to}: every node runs it`;
+    }
+    const old = { ...spec, guacamole: { ...spec.guacamole, version: record.from } };
+    const graph = yield* w.call("buildStackGraph", { spec: old, members: run.members });
+    for (const node of webNodeGraphNodes(graph, undefined)) yield* w.call("applyResource", { node });
+    run.modelWritten = false;
+    return `the scale set's model is back at ${record.from}`;
+  } catch (error) {
+    return `the scale set's model could not be put back (${failureMessage(error)}): it holds ${record.to}, so an instance it makes now runs ${record.to}`;
   }
 }
 

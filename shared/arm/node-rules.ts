@@ -59,8 +59,11 @@ export function updateBody(node: GraphNode, desired: JsonObject, observed: Obser
     else deleteAt(body, path);
   }
   for (const path of node.writeOnly ?? []) deleteAt(body, path);
-  for (const [path, trigger] of Object.entries(node.resendWriteOnlyOn ?? {})) {
-    const changed = diffDocuments({ at: getAt(desired, trigger) }, { at: getAt(observed, trigger) }).length > 0;
+  for (const [path, on] of Object.entries(node.resendWriteOnlyOn ?? {})) {
+    const triggers: readonly string[] = typeof on === "string" ? [on] : on;
+    const changed = triggers.some(
+      (trigger) => diffDocuments({ at: getAt(desired, trigger) }, { at: getAt(observed, trigger) }).length > 0,
+    );
     if (changed && hasPath(desired, path)) setAt(body, path, structuredClone(getAt(desired, path)));
   }
   if (isObject(observed.tags) || isObject(body.tags)) {

@@ -3,6 +3,7 @@
 // and context always give the same graph (deep-equal), so a replayed orchestration sees the same
 // nodes. Dependencies are the references ARM checks (plus one-operation-at-a-time on a MySQL
 // server) and nothing more, because an edge ARM does not need can only lengthen the deploy.
+import { createHash } from "node:crypto";
 import { ALERT_METRICS } from "../azure/metrics";
 import { DB_ADMIN_LOGIN, NODE_HTTP_PORT, NODE_HTTPS_PORT, NODE_PROBE } from "../node/constants";
 import { SECRET_NAMES, type SecretName } from "../secret-names";
@@ -240,6 +241,17 @@ function scaleSetCapacity(spec: StackSpec, ctx: StackGraphContext): number {
   if (!Number.isInteger(capacity) || capacity < 0)
     throw new RangeError(`scale set capacity must be >= 0, got ${capacity}`);
   return capacity;
+}
+
+/**
+ * The scale set's tag that carries the digest of its model's custom data: what the engine diffs in
+ * place of the write-only value, and what says which release's custom data the model holds.
+ */
+export const CUSTOM_DATA_TAG_NAME = "jumpgate-custom-data-sha256";
+
+/** sha256 (hex) of the base64 custom data as sent. */
+export function customDataDigest(customData: string): string {
+  return createHash("sha256").update(customData).digest("hex");
 }
 
 /** A ValueRef that carries its target's id and api-version, so one node is enough to apply it. */
@@ -638,12 +650,16 @@ class GraphBuilder {
       dependsOn: ["rg"],
       latencyClass: "fast",
     });
+    const customData = ctx.renderCustomData({ name: names.scaleSet, index: 0, boot: this.boot() });
     this.add({
       key: "vmss",
       kind: "virtualMachineScaleSet",
       id: names.scaleSetId,
       apiVersion: API_VERSIONS.compute,
       body: this.tracked({
+        // custom data is write-only (ARM never returns it): its digest, kept as a tag, is what the
+        // engine can compare, so a new release's custom data reaches the model (README "Upgrading")
+        tags: { ...this.tags, [CUSTOM_DATA_TAG_NAME]: customDataDigest(customData) },
         ...(zones.length > 0 ? { zones } : {}),
         sku: { name: spec.fleet.vmSize, tier: "Standard", capacity: scaleSetCapacity(spec, ctx) },
         // ARM fills each entry with the identity's principalId and clientId; the diff compares our keys only
@@ -666,7 +682,7 @@ class GraphBuilder {
             osProfile: {
               computerNamePrefix: names.computerNamePrefix,
               adminUsername: VM_ADMIN_USERNAME,
-              customData: ctx.renderCustomData({ name: names.scaleSet, index: 0, boot: this.boot() }),
+              customData,
               linuxConfiguration: linuxConfiguration(),
             },
             securityProfile: trustedLaunch(),
@@ -699,10 +715,13 @@ class GraphBuilder {
       }),
       dependsOn: ["rg", "vnet", "lb", "identity:web", `secret:${VM_SSH_PUBLIC_KEY_SECRET}`],
       writeOnly: ["properties.virtualMachineProfile.osProfile.customData"],
-      // the model's image can change (instances made later boot the new one); its custom data must follow
+      // the model's image and release can change (instances made later boot the new ones): its custom
+      // data follows either
       resendWriteOnlyOn: {
-        "properties.virtualMachineProfile.osProfile.customData":
+        "properties.virtualMachineProfile.osProfile.customData": [
           "properties.virtualMachineProfile.storageProfile.imageReference",
+          `tags.${CUSTOM_DATA_TAG_NAME}`,
+        ],
       },
       createOnly: [
         "zones",

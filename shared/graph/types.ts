@@ -64,11 +64,11 @@ export interface GraphNode {
   /** dotted paths ARM can't change after creation: sent on create, never compared (osProfile) */
   createOnly?: string[];
   /**
-   * write-only path -> compared path: an update that changes the compared place sends the write-only
-   * value again (a scale set's custom data goes with its image: instances made after a switch
-   * between marketplace and gallery image get the custom data of the image they boot)
+   * write-only path -> compared path(s): an update that changes a compared place sends the write-only
+   * value again (a scale set's custom data goes with its image and with the digest of the custom data
+   * kept as a tag: instances made after a new release or image get the custom data of what they boot)
    */
-  resendWriteOnlyOn?: Record<string, string>;
+  resendWriteOnlyOn?: Record<string, string | readonly string[]>;
   /** dotted path -> Key Vault secret whose value the apply activity puts there (never stored here) */
   secretValues?: Record<string, SecretName>;
   /** the Key Vault that holds the `secretValues` secrets (its ARM id and api-version) */

@@ -42,12 +42,6 @@ export function classifyPut(
       detail: `guacamole.version ${to} would upgrade the nodes (they run ${running.join(", ")}), and the spec changes more than the version: change guacamole.version on its own, then the rest`,
     };
   }
-  if (next.fleet.mode !== "availabilitySet") {
-    return {
-      kind: "refused",
-      detail: `guacamole.version ${to} would upgrade the nodes (they run ${running.join(", ")}), but rolling upgrades of a scale set fleet are not supported yet: the scale set's model keeps the custom data it was created with`,
-    };
-  }
   // the oldest release that is not the target (a rollback's "from" is the newer one)
   return { kind: "upgrade", from: running.find((v) => v !== to) ?? running[0], to };
 }
@@ -103,6 +97,22 @@ export function upgradeRoom(
     mode: "blocked",
     reason: `the fleet is at fleet.max (${fleet.max}) and replacing ${next} first would leave ${others} serving node(s), fewer than fleet.min (${fleet.min}); raise fleet.max by one so a new node can come up before an old one goes`,
   };
+}
+
+/**
+ * The release a scale set's model is written at by everything but the upgrade itself (deploy, plan,
+ * reconcile, scale-out, heal): the spec's, except after a failed upgrade of a scale set fleet whose
+ * old nodes still serve, when the stored spec names the target but the fleet runs the old release
+ * (its schema may not be upgraded): then the old one, where the failed upgrade put the model back,
+ * so that an instance the scale set makes runs a release the fleet runs. A PUT of the same version
+ * resumes the upgrade (which writes the model at the target); a PUT of the old one rolls back.
+ */
+export function scaleSetModelRelease(spec: StackSpec, observed: StackObserved | undefined): string {
+  const to = spec.guacamole.version;
+  const upgrade = observed?.upgrade;
+  if (spec.fleet.mode !== "scaleSet" || upgrade?.state !== "failed" || upgrade.to !== to) return to;
+  const oldLeft = (observed?.nodes ?? []).some((n) => n.exists !== false && n.guacamoleVersion !== to);
+  return oldLeft ? upgrade.from : to;
 }
 
 /** What GET /api/stacks/{name} says of the release: the spec's, the fleet's, each node's, and the last upgrade. */

@@ -10,6 +10,7 @@
 // balancer's probe sees them) at every agent command and after every ARM write: never by timing.
 import "../../emulator/durable/install";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -22,10 +23,12 @@ import {
   type DurableRpcServer,
 } from "../../emulator/durable";
 import { durableClientContextFor } from "../../emulator/durable/client/client-context";
+import { buildGraphActivity } from "../../functions/activities/resources";
 import { startNodeImageBuild } from "../../functions/image-build-start";
 import { InstanceIds, Names } from "../../functions/names";
 import type { UpgradeOutput } from "../../functions/orchestrators/upgrade-stack";
 import { imageBuilderNames, nodeImageVersionId, stackNames } from "../../shared/graph/names";
+import { CUSTOM_DATA_TAG_NAME } from "../../shared/graph/stack-graph";
 import { nodeFilesDir } from "../../shared/node/cloud-init";
 import { imageVersionName, nodeImageKey } from "../../shared/node/image-identity";
 import { installerDigest } from "../../shared/node/installer-digest";
@@ -98,16 +101,21 @@ function newFleet(): StandInFleet {
   return fleet;
 }
 
+/** The stack's web VMs: its availability set's, or its scale set's instances. */
 function vmNames(stack: string): string[] {
   const valid = validateStackSpec(specOf(stack));
   if (!valid.ok) throw new Error(JSON.stringify(valid.errors));
-  const set = stackNames(valid.spec).availabilitySetId.toLowerCase();
+  const names = stackNames(valid.spec);
+  const owners = [names.availabilitySetId.toLowerCase(), names.scaleSetId.toLowerCase()];
+  type VmProps = { availabilitySet?: { id?: string }; virtualMachineScaleSet?: { id?: string } };
   return env.emulator.store
     .all()
     .filter(
       (d) =>
         d.type === "Microsoft.Compute/virtualMachines" &&
-        String((d.properties as { availabilitySet?: { id?: string } }).availabilitySet?.id).toLowerCase() === set,
+        [(d.properties as VmProps).availabilitySet?.id, (d.properties as VmProps).virtualMachineScaleSet?.id].some(
+          (id) => id !== undefined && owners.includes(String(id).toLowerCase()),
+        ),
     )
     .map((d) => d.name)
     .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
@@ -601,6 +609,50 @@ describe("rolling upgrade with node images", () => {
     assert.deepEqual([upgrade.bootSource, upgrade.bootImage], ["image", versionOf(target)]);
   });
 
+  test("a scale set fleet: the model's imageReference moves to the target's image, and back after a failure", async () => {
+    const both = { ...images, fleet: { mode: "scaleSet", size: 3, min: 2, max: 4 } };
+    const valid = (stack: string, version: string) => {
+      const v = validateStackSpec(specOf(stack, version, both));
+      if (!v.ok) throw new Error(JSON.stringify(v.errors));
+      return v.spec;
+    };
+    const modelImage = (stack: string) =>
+      (
+        env.emulator.store.get(stackNames(valid(stack, "1.6.0")).scaleSetId)!.properties as {
+          virtualMachineProfile: { storageProfile: { imageReference: { id?: string } } };
+        }
+      ).virtualMachineProfile.storageProfile.imageReference.id;
+    for (const stack of ["upg-simg", "upg-simgfail"]) {
+      const old = valid(stack, "1.6.0");
+      const target = valid(stack, TEST_RELEASE);
+      builders.bake(builderOf(old), { bakes: keyOf(old).digest });
+      builders.bake(builderOf(target), { bakes: keyOf(target).digest });
+      await deploy(stack, both);
+      // the deploy made the scale set before its image was built: the model is the marketplace image
+      const oldImage = nodeImageVersionId(old, versionOf(old));
+      assert.equal(modelImage(stack), undefined);
+      const instances = vmNames(stack);
+      if (stack === "upg-simgfail") fleet.failCommand("schema-upgrade");
+      const out = await runUpgrade(stack, both);
+      if (stack === "upg-simg") {
+        assert.equal(out.outcome, "succeeded", JSON.stringify(out));
+        assert.equal(modelImage(stack), nodeImageVersionId(target, versionOf(target)));
+        const now = vmNames(stack);
+        assert.ok(now.every((vm) => !instances.includes(vm)));
+        assert.deepEqual(
+          now.map((vm) => [fleet.releaseOf(vm), fleet.firstBoot(vm)?.from]),
+          now.map(() => [TEST_RELEASE, "image"]),
+        );
+      } else {
+        assert.equal(out.outcome, "failed");
+        assert.equal(out.step, "schema");
+        // put back as a deploy of 1.6.0 would write it now: that release's image, built since
+        assert.equal(modelImage(stack), oldImage, "the model boots the old release's image");
+        assert.deepEqual(vmNames(stack), instances);
+      }
+    }
+  });
+
   test("images disabled: no image is looked for or built, the new nodes install from source", async () => {
     const stack = "upg-noimg";
     await deploy(stack);
@@ -616,4 +668,193 @@ describe("rolling upgrade with node images", () => {
     assert.equal(upgrade.bootSource, "source");
     assert.equal(upgrade.bootReason, undefined);
   });
+});
+
+describe("rolling upgrade of a scale set fleet (Flexible)", () => {
+  const scaleSet = { fleet: { mode: "scaleSet", size: 3, min: 2, max: 4 } };
+  const scaleSetId = (stack: string) => {
+    const valid = validateStackSpec(specOf(stack, "1.6.0", scaleSet));
+    if (!valid.ok) throw new Error(JSON.stringify(valid.errors));
+    return stackNames(valid.spec).scaleSetId;
+  };
+  /** what the scale set's model holds: its custom data (write-only, kept by the emulator) and its digest tag */
+  const modelOf = (stack: string) => {
+    const id = scaleSetId(stack);
+    const doc = env.emulator.store.get(id)!;
+    const customData = env.emulator.store.getSecret(id, "properties.virtualMachineProfile.osProfile.customData");
+    return {
+      customData: String(customData),
+      tag: (doc.tags as Record<string, string>)[CUSTOM_DATA_TAG_NAME],
+      capacity: (doc.sku as { capacity: number }).capacity,
+    };
+  };
+  /** successful writes of the scale set's model after `since` */
+  const modelWrites = (stack: string, since: number) =>
+    env.emulator.journal
+      .writes()
+      .filter(
+        (w) =>
+          w.seq > since &&
+          w.method === "PUT" &&
+          w.status < 300 &&
+          w.path.toLowerCase() === scaleSetId(stack).toLowerCase(),
+      );
+
+  test("the model moves to the target, then one instance at a time: backup first, schema once, never below fleet.min", async () => {
+    const stack = "upg-vmss";
+    await deploy(stack, scaleSet);
+    const old = vmNames(stack);
+    // a new version with another change is still refused, as for an availability set
+    const mixed = await put(stack, specOf(stack, TEST_RELEASE, { ...scaleSet, tags: { team: "x" } }));
+    assert.equal(mixed.status, 422, JSON.stringify(mixed.body));
+    const before = modelOf(stack);
+    assert.equal(before.tag, createHash("sha256").update(before.customData).digest("hex"));
+    const since = env.emulator.journal.list().at(-1)!.seq;
+    const samples = sampleServing(stack);
+    let schemaSeq = 0;
+    let schemaThroughServing: boolean | undefined;
+    const onCommand = fleet.onCommand!;
+    fleet.onCommand = (c) => {
+      onCommand(c);
+      if (c.command === "schema-upgrade") {
+        schemaSeq = env.emulator.journal.list().at(-1)!.seq;
+        schemaThroughServing = fleet.inService(c.vm);
+      }
+    };
+    const out = await runUpgrade(stack, scaleSet);
+    stopSampling();
+    recordFixture(stack, "upgraded-scale-set");
+    assert.equal(out.outcome, "succeeded", JSON.stringify(out));
+
+    assert.ok(samples.length > 50, `sampled ${samples.length} times`);
+    const fewest = Math.min(...samples.map((s) => s.serving.length));
+    assert.ok(fewest >= 3, `at ${samples.find((s) => s.serving.length === fewest)!.at}: ${fewest} serving`);
+    assert.ok(
+      samples.every((s) => s.vms <= 4),
+      "never more instances than fleet.max",
+    );
+
+    const journal = env.emulator.journal.list();
+    const backups = journal.filter(
+      (e) => e.seq > since && e.method === "PUT" && /\/flexibleServers\/[^/]+\/backups\//i.test(e.path),
+    );
+    assert.equal(backups.length, 1, "one on-demand backup");
+    const writes = modelWrites(stack, since);
+    assert.ok(writes.length >= 3, `the model was written for each new instance (${writes.length})`);
+    assert.ok(backups[0].seq < writes[0].seq, "the model moved only after the backup");
+    assert.ok(backups[0].seq < schemaSeq, "the backup was taken before the schema upgrade");
+    // the first write sends the target's custom data (the digest changed); the next ones only the capacity
+    const sent = (w: (typeof writes)[number]) =>
+      (w.body as { properties: { virtualMachineProfile: { osProfile: { customData?: string } } } }).properties
+        .virtualMachineProfile.osProfile.customData;
+    assert.ok(sent(writes[0]), "the custom data went with the first write");
+    assert.deepEqual(
+      writes.slice(1).map(sent),
+      writes.slice(1).map(() => undefined),
+    );
+
+    // the schema once, through the first new instance before it served
+    assert.equal(fleet.schema.runs.length, 1);
+    assert.ok(!old.includes(fleet.schema.runs[0].vm), "through a new instance");
+    assert.equal(schemaThroughServing, false);
+    assert.equal(fleet.schema.version, TEST_RELEASE);
+
+    // three new instances of the target, the old ones gone, the model at the target
+    assert.deepEqual(out.replaced.map((r) => r.old).sort(), [...old].sort());
+    const now = vmNames(stack);
+    assert.equal(now.length, 3);
+    assert.ok(now.every((vm) => !old.includes(vm)));
+    assert.deepEqual(
+      now.map((vm) => [fleet.releaseOf(vm), fleet.inService(vm)]),
+      now.map(() => [TEST_RELEASE, true]),
+    );
+    const after = modelOf(stack);
+    assert.notEqual(after.customData, before.customData);
+    assert.equal(after.tag, createHash("sha256").update(after.customData).digest("hex"));
+    assert.equal(after.capacity, 3);
+    const doc = await get(stack);
+    assert.deepEqual((doc.guacamole as Doc).running, [TEST_RELEASE]);
+
+    // a deploy of the same spec finds the model as it wants it: nothing written again
+    const mark = env.emulator.journal.list().at(-1)!.seq;
+    const again = await put(stack, specOf(stack, TEST_RELEASE, scaleSet));
+    assert.equal(again.status, 202);
+    await env.host.runUntilIdle();
+    assert.deepEqual(modelWrites(stack, mark), [], "the model is at the target already");
+  });
+
+  const cases: { step: string; inject: (stack: string, first: string) => void; schemaRuns: number }[] = [
+    {
+      step: "backup",
+      inject: () =>
+        env.emulator.faults.add({
+          match: { method: "PUT", type: "Microsoft.DBforMySQL/flexibleServers/backups" },
+          effect: { kind: "status", status: 409, code: "OperationNotAllowed", message: "Backup is not allowed now." },
+          times: 0,
+        }),
+      schemaRuns: 0,
+    },
+    { step: "bring-up", inject: () => fleet.failCommand("db-credentials"), schemaRuns: 0 },
+    { step: "schema", inject: () => fleet.failCommand("schema-upgrade"), schemaRuns: 0 },
+    { step: "drain", inject: (_stack, first) => fleet.failCommand("drain", first), schemaRuns: 1 },
+    {
+      step: "remove",
+      // every removal fails until the old instance serves again ("drain off" after its failed
+      // removal); the rollback's removal of the new instance goes through
+      inject: (stack, first) => {
+        env.emulator.faults.add({
+          match: { method: "POST", path: `/virtualMachineScaleSets/${stack}[^/]*/delete$` },
+          effect: { kind: "status", status: 409, code: "OperationNotAllowed", message: "The instance is locked." },
+          times: 0,
+        });
+        const sample = fleet.onCommand;
+        let drains = 0;
+        fleet.onCommand = (c) => {
+          sample?.(c);
+          if (c.command === "drain" && c.vm === first && ++drains === 2) env.emulator.faults.clear();
+        };
+      },
+      schemaRuns: 1,
+    },
+  ];
+  for (const c of cases) {
+    test(`${c.step} fails: the old instances serve and the model is back at 1.6.0`, async () => {
+      const stack = `upg-s-${c.step.replace("-", "")}`.slice(0, 15);
+      await deploy(stack, scaleSet);
+      const old = vmNames(stack);
+      const before = modelOf(stack);
+      const samples = sampleServing(stack);
+      c.inject(stack, old[0]);
+      const out = await runUpgrade(stack, scaleSet);
+      stopSampling();
+      env.emulator.faults.clear();
+      if (c.step === "drain") recordFixture(stack, "scale-set-drain-failed-model-restored");
+      assert.equal(out.outcome, "failed", JSON.stringify(out));
+      assert.equal(out.step, c.step, out.message);
+      assert.deepEqual(out.replaced, []);
+      const fewest = Math.min(...samples.map((s) => s.serving.length));
+      assert.ok(fewest >= 2, `at ${samples.find((s) => s.serving.length === fewest)?.at}: ${fewest} serving`);
+      assert.deepEqual(vmNames(stack), old);
+      assert.deepEqual(
+        old.map((vm) => [fleet.releaseOf(vm), fleet.inService(vm)]),
+        old.map(() => ["1.6.0", true]),
+      );
+      assert.equal(fleet.schema.runs.length, c.schemaRuns);
+      // the model holds the old release's custom data again: an instance it makes now runs 1.6.0
+      assert.deepEqual(modelOf(stack), before);
+      const event = (await auditOf(stack)).find((e) => e.what === "upgrade failed");
+      assert.ok(event, "the audit trail says the upgrade failed");
+      assert.match(event.why, new RegExp(`^step ${c.step}: `));
+      assert.match(event.why, /serving on 3 node\(s\) of the old release/);
+      if (c.step !== "backup") assert.match(event.why, /the scale set's model is back at 1\.6\.0$/);
+      // what a later scale-out, heal or deploy writes (the graph from the stored spec, which names the
+      // target): the model at 1.6.0, as it is, so its next instance runs the release the fleet runs
+      const stored = (await env.registry.get(stack))!.spec;
+      assert.equal(stored.guacamole.version, TEST_RELEASE);
+      const graph = await buildGraphActivity({ spec: stored });
+      const desired = graph.nodes.find((n) => n.key === "vmss")!;
+      assert.equal((desired.body.tags as Record<string, string>)[CUSTOM_DATA_TAG_NAME], before.tag);
+      assert.deepEqual(((await get(stack)).guacamole as Doc).running, ["1.6.0"]);
+    });
+  }
 });

@@ -284,6 +284,34 @@ describe("node rules", () => {
     );
   });
 
+  test("a write-only value goes again when any of its places changes (the custom data's digest tag)", () => {
+    const set: GraphNode = {
+      ...vm,
+      writeOnly: ["properties.osProfile.customData"],
+      createOnly: ["properties.osProfile"],
+      resendWriteOnlyOn: {
+        "properties.osProfile.customData": ["properties.storageProfile.imageReference", "tags.digest"],
+      },
+    };
+    const image = { imageReference: { id: "g" } };
+    const was = {
+      tags: { digest: "old" },
+      properties: { osProfile: { adminUsername: "jumpgate" }, storageProfile: image },
+    };
+    const release = (digest: string) => ({
+      tags: { digest },
+      properties: { osProfile: { adminUsername: "jumpgate", customData: "bmV3" }, storageProfile: image },
+    });
+    // the same image, another release: the tag differs, so the diff sees it and the custom data goes again
+    assert.deepEqual(changesOf(set, release("new"), was), [{ path: "tags.digest", from: "old", to: "new" }]);
+    const body = updateBody(set, release("new"), was) as { properties: { osProfile: Record<string, unknown> } };
+    assert.equal(body.properties.osProfile.customData, "bmV3");
+    // nothing changed: no change, and the custom data is not sent
+    assert.deepEqual(changesOf(set, release("old"), was), []);
+    const same = updateBody(set, release("old"), was) as { properties: { osProfile: Record<string, unknown> } };
+    assert.equal(same.properties.osProfile.customData, undefined);
+  });
+
   test("a resource left Failed is a change even when its model matches", () => {
     const failed = { ...observed, properties: { ...observed.properties, provisioningState: "Failed" } };
     assert.deepEqual(changesOf(vm, { tags: desired.tags }, failed), [

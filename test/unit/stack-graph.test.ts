@@ -2,6 +2,7 @@
 // stack depends on (read straight from the ARM documents), names, determinism, and the ordering
 // helpers (validation, teardown order, critical path).
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
 import {
   nameBasedUuid,
@@ -24,6 +25,7 @@ import {
 import {
   API_VERSIONS,
   buildStackGraph,
+  CUSTOM_DATA_TAG_NAME,
   webNodeGraphKeys,
   type StackGraphContext,
 } from "../../shared/graph/stack-graph";
@@ -110,9 +112,23 @@ describe("stack graph: booting web nodes from a node image (bootImage)", () => {
     });
     assert.match(custom(at(vmss.body, "properties.virtualMachineProfile.osProfile.customData")), / image\n$/);
     assert.deepEqual(vmss.resendWriteOnlyOn, {
-      "properties.virtualMachineProfile.osProfile.customData":
+      "properties.virtualMachineProfile.osProfile.customData": [
         "properties.virtualMachineProfile.storageProfile.imageReference",
+        `tags.${CUSTOM_DATA_TAG_NAME}`,
+      ],
     });
+    // the digest of the custom data as sent is a tag: the engine compares it in place of the write-only value
+    const data = at(vmss.body, "properties.virtualMachineProfile.osProfile.customData") as string;
+    assert.equal(
+      (vmss.body.tags as Record<string, string>)[CUSTOM_DATA_TAG_NAME],
+      createHash("sha256").update(data).digest("hex"),
+    );
+    const other = node(buildStackGraph(s, { ...recording, renderCustomData: () => "b3RoZXI=" }), "vmss");
+    assert.notEqual(
+      (other.body.tags as Record<string, string>)[CUSTOM_DATA_TAG_NAME],
+      (vmss.body.tags as Record<string, string>)[CUSTOM_DATA_TAG_NAME],
+      "other custom data (another release), another digest",
+    );
   });
 
   test("without bootImage: the marketplace Ubuntu 24.04 image and source-mode custom data, as before", () => {

@@ -7,7 +7,13 @@ import type { NodeSummary } from "../../shared/node/model";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 import type { StackObserved } from "../../shared/stack-status";
-import { classifyPut, nodesToReplace, releaseStatus, upgradeRoom } from "../../shared/upgrade/policy";
+import {
+  classifyPut,
+  nodesToReplace,
+  releaseStatus,
+  scaleSetModelRelease,
+  upgradeRoom,
+} from "../../shared/upgrade/policy";
 
 let undo: () => void;
 before(() => {
@@ -71,7 +77,7 @@ describe("which PUT is an upgrade", () => {
     assert.deepEqual(classifyPut(stored, spec("1.6.0")), { kind: "upgrade", from: "1.99.0", to: "1.6.0" });
   });
 
-  test("an upgrade with another change, or of a scale set, is refused", () => {
+  test("an upgrade with another change is refused; a scale set upgrades like an availability set", () => {
     const stored = { spec: spec("1.6.0"), observed: observed([node("a", "1.6.0")]), observedGeneration: 1 };
     const mixed = classifyPut(stored, spec("1.99.0", { tags: { team: "x" } }));
     assert.equal(mixed.kind, "refused");
@@ -84,7 +90,7 @@ describe("which PUT is an upgrade", () => {
       },
       spec("1.99.0", { fleet: { mode: "scaleSet", size: 2 } }),
     );
-    assert.equal(vmss.kind, "refused");
+    assert.deepEqual(vmss, { kind: "upgrade", from: "1.6.0", to: "1.99.0" });
   });
 });
 
@@ -138,4 +144,33 @@ test("the production catalog cannot be overridden, and an unknown version is ref
     guacamole: { version: "1.5.5" },
   });
   assert.equal(r.ok, false);
+});
+
+describe("the release a scale set's model is written at outside the upgrade", () => {
+  const vmss = (version: string) => spec(version, { fleet: { mode: "scaleSet", size: 3, min: 2, max: 4 } });
+  const failed = (nodes: NodeSummary[], state: "failed" | "running" | "succeeded" = "failed") =>
+    ({
+      ...observed(nodes),
+      upgrade: {
+        from: "1.6.0",
+        to: "1.99.0",
+        instanceId: "upgrade-pol",
+        startedAt: "x",
+        state,
+        step: "drain",
+        replaced: [],
+      },
+    }) as StackObserved;
+  test("after a failed upgrade with old nodes left: the old release; else the spec's", () => {
+    const mixed = [node("a", "1.6.0"), node("b", "1.99.0")];
+    assert.equal(scaleSetModelRelease(vmss("1.99.0"), failed(mixed)), "1.6.0");
+    // every node runs the target: the spec's
+    assert.equal(scaleSetModelRelease(vmss("1.99.0"), failed([node("b", "1.99.0")])), "1.99.0");
+    // a running or finished upgrade, an availability set, or a spec at another release: the spec's
+    assert.equal(scaleSetModelRelease(vmss("1.99.0"), failed(mixed, "running")), "1.99.0");
+    assert.equal(scaleSetModelRelease(vmss("1.99.0"), failed(mixed, "succeeded")), "1.99.0");
+    assert.equal(scaleSetModelRelease(spec("1.99.0"), failed(mixed)), "1.99.0");
+    assert.equal(scaleSetModelRelease(vmss("1.6.0"), failed(mixed)), "1.6.0");
+    assert.equal(scaleSetModelRelease(vmss("1.99.0"), undefined), "1.99.0");
+  });
 });
