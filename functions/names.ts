@@ -7,12 +7,14 @@ export const Names = {
     teardownStack: "teardownStack",
     reconcileStack: "reconcileStack",
     /**
-     * v4 judges the surge race at the look that finds the replacement healthy; v3 takes the step on
+     * v5 drains before a restart or redeploy only a node with something to protect (live sessions,
+     * or a probe still up, or an agent that did not answer); v4 judges the surge race at the look that finds the replacement healthy; v3 takes the step on
      * the round's own look and trusts the drain-off answer (no extra health checks); v2 surges (a
-     * replacement comes up while the cheap step is tried); "healStackV3", "healStackV2" and
-     * "healStack" (v1) only finish in-flight instances
+     * replacement comes up while the cheap step is tried); "healStackV4", "healStackV3",
+     * "healStackV2" and "healStack" (v1) only finish in-flight instances
      */
-    healStack: "healStackV4",
+    healStack: "healStackV5",
+    healStackV4: "healStackV4",
     healStackV3: "healStackV3",
     healStackV2: "healStackV2",
     healStackV1: "healStack",

@@ -263,8 +263,9 @@ interface HealCase {
   outcome: "in-place" | "replaced" | "surged";
   /**
    * What the ladder must run one after another for this outcome: corroborate the alert with one
-   * health check, drain an answering node before a destructive step, the steps, one health check
-   * after each, a new node's preparation, the drain off. Not counted: node bring-up, and the
+   * health check, drain an answering node before a destructive step when the drain protects
+   * something (a live session, a probe still up, a step that loses the disk: healStackV5), the
+   * steps, one health check after each, a new node's preparation, the drain off. Not counted: node bring-up, and the
    * orchestration's deliberate waits (debounce, a failed step's verify deadline, backoff).
    */
   floor: Op[];
@@ -277,13 +278,10 @@ const HEAL_CASES: HealCase[] = [
     title: "Tomcat dead: restart (room to surge: the restart wins at its first look)",
     max: 4,
     outcome: "in-place",
-    floor: [
-      runCommand("health"),
-      runCommand("drain on"),
-      ["restart", VM, "restart"],
-      runCommand("health"),
-      runCommand("drain off"),
-    ],
+    // the bench's nodes have no live session and a dead Tomcat fails the probe: no drain protects
+    // anything before a restart, which keeps the disk (healStackV5), so the floor is the look that
+    // corroborates the alert, the restart and the look that finds the node healthy
+    floor: [runCommand("health"), ["restart", VM, "restart"], runCommand("health")],
   },
   {
     stack: "healsurge",

@@ -38,6 +38,25 @@ export interface HealRound {
   reuseLooks?: boolean;
   /** healStackV4: the surge race's look at the broken node goes with the replacement's last health look */
   raceAlongside?: boolean;
+  /** healStackV5: a drain runs only when it protects something (drainProtects) */
+  drainOnlyToProtect?: boolean;
+}
+
+/** Steps after which the node keeps its disk: what it has not shipped yet is still there at boot. */
+const KEEPS_DISK: ReadonlySet<RepairStep> = new Set(["restart", "redeploy"]);
+
+/**
+ * Whether draining `node` before `step` protects anything. The drain turns the probe away so the load
+ * balancer sends new sessions elsewhere, waits for live sessions to end, and (`drain on`) ships the
+ * node's session recordings before its disk goes. Before a restart or redeploy the disk stays (the
+ * uploader ships what is left at boot), so a node whose agent answered with no live session and
+ * whose probe is already down has nothing the drain protects. An agent that did not answer, a live
+ * session, a probe up or unknown, or a step that loses the disk: drained as before.
+ */
+export function drainProtects(step: RepairStep, seen: NodeObservation): boolean {
+  if (!KEEPS_DISK.has(step)) return true;
+  if (!seen.agent.answered || seen.agent.liveSessions !== 0) return true;
+  return seen.probe.state !== "down";
 }
 
 const STEP_ACTIVITY = {
@@ -101,7 +120,8 @@ export function* repairNode(
 
   let outcome: { ok: boolean; detail: string; node: string; surged?: boolean };
   try {
-    if (destructive && before.agent.answered) {
+    const drain = !r.drainOnlyToProtect || drainProtects(step, before);
+    if (destructive && before.agent.answered && drain) {
       // a courtesy to live sessions: a node whose agent can't drain is repaired all the same
       yield* drainNode(w, spec, node, {
         draining: before.agent.draining === true,

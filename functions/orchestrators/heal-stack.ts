@@ -23,6 +23,11 @@
 // Race judged alongside (healStackV4): the surge race's look at the broken node is taken with the
 // replacement's health look (two VMs' Run Commands side by side) instead of after it: one Run
 // Command (~30 s) less between the replacement being healthy and the fleet back at its size.
+//
+// Drain only what it protects (healStackV5): before a restart or redeploy (the disk stays), a node
+// whose corroborating look answered with no live session and whose probe is already down is not
+// drained: `drain on` would turn away traffic the load balancer already sends elsewhere and wait for
+// no session, and `drain off` would undo it: two Run Commands (~60 s) that protect nothing.
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { healConditions } from "../../shared/heal/conditions";
@@ -107,14 +112,28 @@ interface HealVersion {
    * side, not after it (v4)
    */
   raceAlongside: boolean;
+  /**
+   * a restart or redeploy of a node that answered with no live session and a probe already down
+   * runs without `drain on` / `drain off` (v5)
+   */
+  drainOnlyToProtect: boolean;
 }
 
 /**
- * Heal as new instances run it: surge, no health check heal already holds is run twice, and the
- * surge race is judged at the look that finds the replacement healthy.
+ * Heal as new instances run it: surge, no health check heal already holds is run twice, the surge
+ * race is judged at the look that finds the replacement healthy, and a drain runs only when it
+ * protects something.
  */
 export const healStack: OrchestrationHandler = function* (context: OrchestrationContext) {
-  return yield* runHeal(context, { surge: true, reuseLooks: true, raceAlongside: true });
+  return yield* runHeal(context, { surge: true, reuseLooks: true, raceAlongside: true, drainOnlyToProtect: true });
+};
+
+/**
+ * Drains before every destructive step: instances started before healStackV5 finish (and continue as
+ * new) on it, because v5 drops the drain's activities where they protect nothing.
+ */
+export const healStackV4: OrchestrationHandler = function* (context: OrchestrationContext) {
+  return yield* runHeal(context, { surge: true, reuseLooks: true, raceAlongside: true, drainOnlyToProtect: false });
 };
 
 /**
@@ -122,7 +141,7 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
  * healStackV4 finish (and continue as new) on it, because v4 schedules that look with another.
  */
 export const healStackV3: OrchestrationHandler = function* (context: OrchestrationContext) {
-  return yield* runHeal(context, { surge: true, reuseLooks: true, raceAlongside: false });
+  return yield* runHeal(context, { surge: true, reuseLooks: true, raceAlongside: false, drainOnlyToProtect: false });
 };
 
 /**
@@ -130,7 +149,7 @@ export const healStackV3: OrchestrationHandler = function* (context: Orchestrati
  * before healStackV3 finish (and continue as new) on it, because v3 drops activities their histories have.
  */
 export const healStackV2: OrchestrationHandler = function* (context: OrchestrationContext) {
-  return yield* runHeal(context, { surge: true, reuseLooks: false, raceAlongside: false });
+  return yield* runHeal(context, { surge: true, reuseLooks: false, raceAlongside: false, drainOnlyToProtect: false });
 };
 
 /**
@@ -138,7 +157,7 @@ export const healStackV2: OrchestrationHandler = function* (context: Orchestrati
  * on it, because a surge adds activities their histories never had.
  */
 export const healStackV1: OrchestrationHandler = function* (context: OrchestrationContext) {
-  return yield* runHeal(context, { surge: false, reuseLooks: false, raceAlongside: false });
+  return yield* runHeal(context, { surge: false, reuseLooks: false, raceAlongside: false, drainOnlyToProtect: false });
 };
 
 function* runHeal(context: OrchestrationContext, version: HealVersion): Step<HealOutput | void> {
@@ -166,6 +185,7 @@ function* runHeal(context: OrchestrationContext, version: HealVersion): Step<Hea
     surge: version.surge,
     reuseLooks: version.reuseLooks,
     raceAlongside: version.raceAlongside,
+    drainOnlyToProtect: version.drainOnlyToProtect,
   };
   const next = (extra: Partial<HealInput> = {}) => {
     context.df.continueAsNew({
@@ -391,6 +411,7 @@ function* runHeal(context: OrchestrationContext, version: HealVersion): Step<Hea
 }
 
 df.app.orchestration(Names.orchestrators.healStack, healStack);
+df.app.orchestration(Names.orchestrators.healStackV4, healStackV4);
 df.app.orchestration(Names.orchestrators.healStackV3, healStackV3);
 df.app.orchestration(Names.orchestrators.healStackV2, healStackV2);
 df.app.orchestration(Names.orchestrators.healStackV1, healStackV1);

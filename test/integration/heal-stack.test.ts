@@ -108,14 +108,10 @@ describe("heal: availability set", () => {
     await env.host.runUntilIdle();
 
     assertHealCompleted(spec);
-    // no health check twice: the one that corroborated the alert is the one the restart starts on,
-    // and the drain-off answer after a healthy look leaves only the probe to read (no Run Command)
-    assert.deepEqual(agentCallsSince(calls, [web1]), [
-      `${web1} health`,
-      `${web1} drain on`,
-      `${web1} health`,
-      `${web1} drain off`,
-    ]);
+    // no health check twice: the one that corroborated the alert is the one the restart starts on;
+    // it found no live session and the probe already down, so no drain protects anything (v5): the
+    // restart keeps the disk, and the look after it finds the node healthy and undrained
+    assert.deepEqual(agentCallsSince(calls, [web1]), [`${web1} health`, `${web1} health`]);
     const done = writes(spec, since);
     assert.deepEqual(done.map(describeWrite), [`POST restart Microsoft.Compute/virtualMachines/${web1}/restart`]);
     assert.equal(actions(done, "restart", web2).length, 0);
@@ -123,14 +119,7 @@ describe("heal: availability set", () => {
     const [attempt] = await attempts(spec, web1);
     assert.equal(attempt.step, "restart");
     assert.equal(attempt.outcome, "succeeded");
-    // drained before the restart, back in service after it
-    assert.deepEqual(
-      fleet
-        .callsTo(web1)
-        .filter((c) => c.command === "drain")
-        .map((c) => c.args[0]),
-      ["on", "off"],
-    );
+    assert.deepEqual(fleet.callsTo(web1, "drain"), [], "nothing to protect: never drained");
     const [consumed] = await outcomes(spec);
     assert.equal(consumed.consumed, true);
     assert.match(consumed.outcome!, new RegExp(`${web1}: restarted at .*; healthy again`));
@@ -144,6 +133,39 @@ describe("heal: availability set", () => {
     // the finished instance still says what it did last (carried over continueAsNew)
     const last = (healStatus(spec)!.customStatus as HealStatus).lastAction;
     assert.deepEqual([last?.node, last?.step, last?.outcome], [web1, "restart", "succeeded"]);
+  });
+
+  test("a node whose Tomcat died but a session is still live is drained before its restart, as before", async () => {
+    const spec = specOf("hltomcatlive", { policies: { scale: { drainTimeoutMinutes: 1 } } });
+    await deploy(spec);
+    const [web1, web2] = vmNames(spec);
+    fleet.adopt([web1, web2]);
+    const since = lastSeq();
+    const calls = fleet.calls.length;
+    fleet.setSessions(web1, 1);
+    try {
+      fleet.break(web1, "tomcat-down");
+      await deliver(spec, signal(spec, { node: web1 }));
+      await env.host.runUntilIdle();
+    } finally {
+      fleet.setSessions(web1, 0);
+    }
+
+    assertHealCompleted(spec);
+    const ran = agentCallsSince(calls, [web1]);
+    // the corroborating look saw a live session: drain on, its sessions get the drain timeout, the
+    // restart, and the drain is off once the node is healthy again
+    assert.deepEqual(ran.slice(0, 2), [`${web1} health`, `${web1} drain on`], ran.join(" | "));
+    assert.equal(ran.at(-1), `${web1} drain off`, ran.join(" | "));
+    assert.deepEqual(
+      fleet.callsTo(web1, "drain").map((c) => c.args[0]),
+      ["on", "off"],
+    );
+    assert.deepEqual(writes(spec, since).map(describeWrite), [
+      `POST restart Microsoft.Compute/virtualMachines/${web1}/restart`,
+    ]);
+    const [attempt] = await attempts(spec, web1);
+    assert.deepEqual([attempt.step, attempt.outcome], ["restart", "succeeded"]);
   });
 
   test("a hung node is restarted, redeployed, then replaced: same NIC, IP and pool, new identity, healthy", async () => {
@@ -241,14 +263,14 @@ describe("heal: availability set", () => {
     assert.ok(custom.some((s) => s.phase === "verifying" && s.lastAction?.step === "replace"));
   });
 
-  test("a probe still down after the drain is off is looked at again in full before the node counts as healthy", async () => {
+  test("a probe still down after the restart is looked at again in full before the node counts as healthy", async () => {
     const spec = specOf("hllagprobe");
     await deploy(spec);
     const [web1, web2] = vmNames(spec);
     fleet.adopt([web1, web2]);
     const calls = fleet.calls.length;
-    // Azure Monitor's DipAvailability lags the load balancer: the first reading after the drain is
-    // off still says down
+    // Azure Monitor's DipAvailability lags the load balancer: the first reading after the node is
+    // healthy again still says down
     const standIn = env.emulator.metrics.probeOf!;
     let lagging = 1;
     env.emulator.metrics.probeOf = (vm) => {
@@ -266,14 +288,8 @@ describe("heal: availability set", () => {
     }
 
     assertHealCompleted(spec);
-    assert.equal(lagging, 0, "the probe was read after the drain was off");
-    assert.deepEqual(agentCallsSince(calls, [web1]), [
-      `${web1} health`,
-      `${web1} drain on`,
-      `${web1} health`,
-      `${web1} drain off`,
-      `${web1} health`,
-    ]);
+    assert.equal(lagging, 0, "the probe was read after the node was healthy");
+    assert.deepEqual(agentCallsSince(calls, [web1]), [`${web1} health`, `${web1} health`, `${web1} health`]);
     const [attempt] = await attempts(spec, web1);
     assert.deepEqual([attempt.step, attempt.outcome], ["restart", "succeeded"]);
     assert.match(attempt.detail!, /agent healthy, probe 100 %/);
@@ -704,16 +720,9 @@ describe("heal: a person resumes what healing stopped", () => {
     // (its node may have changed while the first was repaired)
     const ran = agentCallsSince(calls);
     assert.deepEqual(new Set(ran.slice(0, 2)), new Set([`${web1} health`, `${web2} health`]), ran.join("\n"));
-    const [first, second] = ran[2] === `${web1} drain on` ? [web1, web2] : [web2, web1];
-    assert.deepEqual(ran.slice(2), [
-      `${first} drain on`,
-      `${first} health`,
-      `${first} drain off`,
-      `${second} health`,
-      `${second} drain on`,
-      `${second} health`,
-      `${second} drain off`,
-    ]);
+    // no live sessions and both probes down: neither drain protects anything (v5)
+    const [first, second] = ran[2] === `${web1} health` ? [web1, web2] : [web2, web1];
+    assert.deepEqual(ran.slice(2), [`${first} health`, `${second} health`, `${second} health`]);
     const done = writes(spec, since);
     assert.deepEqual(
       [actions(done, "restart", web1).length, actions(done, "restart", web2).length],
@@ -909,12 +918,7 @@ describe("heal: surge (room below fleet.max)", () => {
     assertHealCompleted(spec);
     assert.deepEqual(vmNames(spec), [web1, web2]);
     // the surge's first look is the verification's: room to surge costs the restart no Run Command
-    assert.deepEqual(agentCallsSince(calls, [web1]), [
-      `${web1} health`,
-      `${web1} drain on`,
-      `${web1} health`,
-      `${web1} drain off`,
-    ]);
+    assert.deepEqual(agentCallsSince(calls, [web1]), [`${web1} health`, `${web1} health`]);
     assert.deepEqual(agentCallsSince(calls, [web2]), [`${web2} health`]);
     assert.deepEqual(writes(spec, since).map(describeWrite), [
       `POST restart Microsoft.Compute/virtualMachines/${web1}/restart`,

@@ -1,5 +1,5 @@
-// (Re)records the committed history fixtures of heal (the version new instances run: healStackV4;
-// those of healStackV3, healStackV2 and healStack, recorded before them, stay as they are), from runs of the app as it is now on the
+// (Re)records the committed history fixtures of heal (the version new instances run: healStackV5;
+// those of healStackV4, healStackV3, healStackV2 and healStack, recorded before them, stay as they are), from runs of the app as it is now on the
 // emulator, so the replay gate (test/orchestration/history-replay.test.ts) fails when a later change
 // would break heal instances in flight. Commit the fixtures with the code they were recorded from.
 //
