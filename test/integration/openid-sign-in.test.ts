@@ -61,70 +61,74 @@ describe("sign-in settings against a real OpenID Provider on 127.0.0.1", { timeo
     });
   }
 
-  before(async () => {
-    const { default: OidcProvider } = await import("oidc-provider");
-    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-    const jwk = { ...privateKey.export({ format: "jwk" }), kid: "test-signing-key", use: "sig", alg: "RS256" };
-    server = http.createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    authority = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const tenantPath = `/${TENANT}`;
-    provider = new OidcProvider(`${authority}${tenantPath}/v2.0`, {
-      jwks: { keys: [jwk] },
-      clients: [
-        {
-          client_id: CLIENT,
-          // what the app registration declares: ID tokens from the authorization endpoint (implicit),
-          // the stack's own address as redirect URI, no secret
-          response_types: ["id_token"],
-          grant_types: ["implicit"],
-          redirect_uris: [`https://${HOSTNAME}/`],
-          token_endpoint_auth_method: "none",
-        },
-      ],
-      // Entra's v2.0 paths under the tenant
-      routes: { authorization: "/oauth2/v2.0/authorize", jwks: "/discovery/v2.0/keys" },
-      // the app registration's groupMembershipClaims: the user's group object ids in every ID token
-      claims: { openid: ["sub", "groups"], profile: ["preferred_username", "name"], email: ["email"] },
-      findAccount: (_ctx, id) => ({
-        accountId: id,
-        claims: () => ({ ...ALICE, sub: id, name: "Alice", groups: [ADMINS, USERS] }),
-      }),
-      features: { devInteractions: { enabled: false } },
-      interactions: { url: (_ctx, interaction) => `${tenantPath}/interaction/${interaction.uid}` },
-    });
-    const callback = provider.callback();
-    server.on("request", (req, res) => {
-      void (async () => {
-        const url = new URL(req.url ?? "/", authority);
-        // the user signs in (no form: Alice, every scope the client asked for)
-        const interaction = new RegExp(`^${tenantPath}/interaction/[^/]+$`).exec(url.pathname);
-        if (interaction) {
-          const details = await provider.interactionDetails(req, res);
-          const grant = new provider.Grant({ accountId: ALICE.sub, clientId: CLIENT });
-          grant.addOIDCScope(String(details.params.scope));
-          await provider.interactionFinished(
-            req,
-            res,
-            { login: { accountId: ALICE.sub }, consent: { grantId: await grant.save() } },
-            { mergeWithLastSubmission: false },
-          );
-          return;
-        }
-        if (!url.pathname.startsWith(`${tenantPath}/`)) {
-          res.writeHead(404).end();
-          return;
-        }
-        // mounted under the tenant, like Entra: discovery is also at {issuer}/.well-known/...
-        const inner = url.pathname.slice(tenantPath.length).replace(/^\/v2\.0\/\.well-known\//, "/.well-known/");
-        (req as http.IncomingMessage & { originalUrl?: string }).originalUrl = `${tenantPath}${inner}${url.search}`;
-        req.url = `${inner}${url.search}`;
-        void callback(req, res);
-      })().catch((e: unknown) => {
-        res.writeHead(500).end(String(e));
+  // bounded: once, in a loaded full run, this hook stalled for minutes after the provider's import
+  before(
+    async () => {
+      const { default: OidcProvider } = await import("oidc-provider");
+      const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+      const jwk = { ...privateKey.export({ format: "jwk" }), kid: "test-signing-key", use: "sig", alg: "RS256" };
+      server = http.createServer();
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      authority = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const tenantPath = `/${TENANT}`;
+      provider = new OidcProvider(`${authority}${tenantPath}/v2.0`, {
+        jwks: { keys: [jwk] },
+        clients: [
+          {
+            client_id: CLIENT,
+            // what the app registration declares: ID tokens from the authorization endpoint (implicit),
+            // the stack's own address as redirect URI, no secret
+            response_types: ["id_token"],
+            grant_types: ["implicit"],
+            redirect_uris: [`https://${HOSTNAME}/`],
+            token_endpoint_auth_method: "none",
+          },
+        ],
+        // Entra's v2.0 paths under the tenant
+        routes: { authorization: "/oauth2/v2.0/authorize", jwks: "/discovery/v2.0/keys" },
+        // the app registration's groupMembershipClaims: the user's group object ids in every ID token
+        claims: { openid: ["sub", "groups"], profile: ["preferred_username", "name"], email: ["email"] },
+        findAccount: (_ctx, id) => ({
+          accountId: id,
+          claims: () => ({ ...ALICE, sub: id, name: "Alice", groups: [ADMINS, USERS] }),
+        }),
+        features: { devInteractions: { enabled: false } },
+        interactions: { url: (_ctx, interaction) => `${tenantPath}/interaction/${interaction.uid}` },
       });
-    });
-  });
+      const callback = provider.callback();
+      server.on("request", (req, res) => {
+        void (async () => {
+          const url = new URL(req.url ?? "/", authority);
+          // the user signs in (no form: Alice, every scope the client asked for)
+          const interaction = new RegExp(`^${tenantPath}/interaction/[^/]+$`).exec(url.pathname);
+          if (interaction) {
+            const details = await provider.interactionDetails(req, res);
+            const grant = new provider.Grant({ accountId: ALICE.sub, clientId: CLIENT });
+            grant.addOIDCScope(String(details.params.scope));
+            await provider.interactionFinished(
+              req,
+              res,
+              { login: { accountId: ALICE.sub }, consent: { grantId: await grant.save() } },
+              { mergeWithLastSubmission: false },
+            );
+            return;
+          }
+          if (!url.pathname.startsWith(`${tenantPath}/`)) {
+            res.writeHead(404).end();
+            return;
+          }
+          // mounted under the tenant, like Entra: discovery is also at {issuer}/.well-known/...
+          const inner = url.pathname.slice(tenantPath.length).replace(/^\/v2\.0\/\.well-known\//, "/.well-known/");
+          (req as http.IncomingMessage & { originalUrl?: string }).originalUrl = `${tenantPath}${inner}${url.search}`;
+          req.url = `${inner}${url.search}`;
+          void callback(req, res);
+        })().catch((e: unknown) => {
+          res.writeHead(500).end(String(e));
+        });
+      });
+    },
+    { timeout: 30_000 },
+  );
 
   after(async () => {
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
