@@ -205,8 +205,12 @@ export function certificateHostname(spec: NamingSpec & { tls: Pick<StackSpec["tl
 /** Names of the web node with 1-based `index` (availability set mode). */
 export function webNodeNames(spec: NamingSpec, index: number): WebNodeNames {
   if (!Number.isInteger(index) || index < 1) throw new RangeError(`web node index must be 1 or more, got ${index}`);
+  return vmNames(spec, `web-${index}`);
+}
+
+/** A VM of the stack called `<stack>-<node>`, with its NIC and OS disk named after it. */
+function vmNames(spec: NamingSpec, node: string): WebNodeNames {
   const rgId = resourceGroupId(spec.subscriptionId, spec.resourceGroup);
-  const node = `web-${index}`;
   const vm = `${spec.name}-${node}`;
   return {
     node,
@@ -284,16 +288,5 @@ export function nodeImageVersionId(
  */
 export function imageBuilderNames(spec: NamingSpec, version: string): WebNodeNames {
   const patch = version.split(".").pop() ?? version;
-  const rgId = resourceGroupId(spec.subscriptionId, spec.resourceGroup);
-  const node = `imgbuild-${patch}`;
-  const vm = `${spec.name}-${node}`;
-  return {
-    node,
-    vm,
-    vmId: `${rgId}/providers/Microsoft.Compute/virtualMachines/${vm}`,
-    nic: `${vm}-nic`,
-    nicId: `${rgId}/providers/Microsoft.Network/networkInterfaces/${vm}-nic`,
-    osDisk: `${vm}-osdisk`,
-    computerName: vm,
-  };
+  return vmNames(spec, `imgbuild-${patch}`);
 }
