@@ -35,8 +35,23 @@ const BY_TYPE: Record<string, Record<Verb, RetryAfterSteps>> = {
   // TestPrivatednsTestSuite: every write 202 RA=30, running polls 202 RA=30
   "microsoft.network/privatednszones": { "*": { start: 30, running: [30] } },
   "microsoft.network/privatednszones/virtualnetworklinks": { "*": { start: 30, running: [30] } },
-  // recording_virtualmachines_create/delete_test: 201/202 RA=10, running RA=50 then 30 (create), 30 (delete)
-  "microsoft.compute/virtualmachines": { put: { start: 10, running: [50, 30] }, delete: { start: 10, running: [30] } },
+  // recording_virtualmachines_create/delete_test: 201/202 RA=10, running RA=50 then 30 (create), 30 (delete).
+  // Not in the in-repo set: Run Command and restart, from four recordings of the same shape (azure-sdk-assets
+  // python/sdk/compute/azure-mgmt-compute/tests/recordings/test_mgmt_compute_vm.pyTestMgmtComputetest_compute_vm.json
+  // and ..._vmss.pyTestMgmtComputetest_compute_vmss_vm.json at commit 0fc23eb5, api-version 2023-09-01;
+  // go/sdk/resourcemanager/compute/armcompute/testdata/recordings/TestVirtualMachineTestSuite.json at
+  // 0b86147c, 2023-03-01; azure-cli's test_vm_run_command_e2e.yaml, 2019-03-01). Run Command sends no
+  // Retry-After at all: not on its 202, not on a running poll, not on the last (the clients polled at
+  // their own intervals). Restart: 202 RA=10, running polls RA=10, then 30, 30, the last none (Python;
+  // the Go run answered 10 and then none: the emulator sends the longer, later recording's values)
+  "microsoft.compute/virtualmachines": {
+    put: { start: 10, running: [50, 30] },
+    delete: { start: 10, running: [30] },
+    runcommand: {},
+    restart: { start: 10, running: [10, 30] },
+  },
+  // a scale set instance's Run Command: the same, no Retry-After at any step (the vmss recording above)
+  "microsoft.compute/virtualmachinescalesets/virtualmachines": { runcommand: {} },
   // the OS disk's delete: no Retry-After at all, polled at the client's own interval
   "microsoft.compute/disks": { "*": {} },
   // recording_resourcegroups_delete_test (and the Go suite): 202 RA=15, running 202 RA=15. The Java
@@ -70,7 +85,7 @@ const BY_NAMESPACE: Record<string, RetryAfterSteps> = {
 
 export function recordedRetryAfter(typeKey: string, verb: string): RetryAfterSteps {
   const byVerb = BY_TYPE[typeKey];
-  const steps = byVerb?.[verb] ?? byVerb?.["*"];
+  const steps = byVerb?.[verb.toLowerCase()] ?? byVerb?.["*"];
   if (steps) return steps;
   return BY_NAMESPACE[typeKey.split("/")[0]] ?? {};
 }
