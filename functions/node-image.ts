@@ -5,15 +5,15 @@
 import { isNotFound } from "../shared/arm/errors";
 import { nodeImageEnabled } from "../shared/graph/image-graph";
 import { nodeImageNames, nodeImageVersionId } from "../shared/graph/names";
-import { chooseNodeImage, nodeImageKey, type ImageVersionSeen } from "../shared/node/image-identity";
+import { chooseNodeImage, type ImageVersionSeen } from "../shared/node/image-identity";
 import type { NodeImageResolution } from "../shared/node/image-resolution";
-import { installerDigest } from "../shared/node/installer-digest";
+import { stackImageKey } from "../shared/node/stack-image-key";
 import type { StackSpec } from "../shared/spec/types";
 import { services } from "./services";
 
 export async function resolveNodeImage(spec: StackSpec): Promise<NodeImageResolution> {
   if (!nodeImageEnabled(spec)) return { enabled: false };
-  const key = nodeImageKey(spec.guacamole.version, installerDigest());
+  const key = stackImageKey(spec);
   const choice = chooseNodeImage(key, await listImageVersions(spec));
   return {
     enabled: true,

@@ -44,8 +44,8 @@ import { StandInFleet, StandInImageBuilders, standInAgentRoot, type NodeFault } 
 import { NODE_FIRST_BOOT_MS } from "../emulator/arm/latency";
 import type { StackSignal } from "../shared/alerts/signal";
 import type { BuildNodeImageOutput } from "../functions/orchestrators/build-node-image";
-import { imageVersionName, nodeImageKey } from "../shared/node/image-identity";
-import { installerDigest } from "../shared/node/installer-digest";
+import { imageVersionName } from "../shared/node/image-identity";
+import { stackImageKey } from "../shared/node/stack-image-key";
 import { nodeFilesDir } from "../shared/node/cloud-init";
 import * as path from "node:path";
 import { validateStackSpec } from "../shared/spec/validate";
@@ -696,11 +696,11 @@ async function benchNodeImages(): Promise<void> {
       const s = r.spec;
       specs.set(c.stack, s);
       // deployed without latency and from source: the deploy is not what this section measures
-      const imageKey = nodeImageKey(s.guacamole.version, installerDigest());
+      const imageKey = stackImageKey(s);
       const imageVersion = imageVersionName(imageKey);
       if (c.image)
         builders.bake(imageBuilderNames(s, imageVersion).vm, {
-          bakes: nodeImageKey(s.guacamole.version, installerDigest()).digest,
+          bakes: stackImageKey(s).digest,
         });
       await env.registry.putDesired(s.name, s);
       const deployed = await host.run(

@@ -115,8 +115,11 @@ export const CUSTOM_DATA_MAX_BYTES = 65_535;
 
 const CLOUD_CONFIG_HEADER = "#cloud-config\n";
 
-/** Ubuntu 24.04 packages: runtime, the agent's tools, and what guacamole-server 1.6 builds with. */
-const PACKAGES = [
+/**
+ * Ubuntu 24.04 packages: runtime, the agent's tools, and what guacamole-server 1.6 builds with. A
+ * baked node image holds them, so the list is part of its key (stack-image-key.ts).
+ */
+export const NODE_APT_PACKAGES: readonly string[] = [
   "nginx",
   "openjdk-21-jre-headless",
   "mysql-client",
@@ -216,7 +219,7 @@ export function buildNodeCloudConfig(input: NodeTemplateInput): NodeCloudConfig 
 
   return {
     // an image has every package already: no apt, nothing fetched from a mirror at boot
-    ...(mode === "source" ? { ...APT, packages: [...PACKAGES] } : {}),
+    ...(mode === "source" ? { ...APT, packages: [...NODE_APT_PACKAGES] } : {}),
     write_files: [
       file(NODE_AGENT_PATH, "0755", readNodeScript("jumpgate-node")),
       file(NODE_AGENT_CONFIG, "0644", nodeEnv(v, release.version)),
@@ -277,7 +280,7 @@ function buildBakeCloudConfig(input: NodeTemplateInput): NodeCloudConfig {
   const values = { TOMCAT_PORT: String(NODE_LOCAL_PORTS.tomcat) };
   return {
     ...APT,
-    packages: [...PACKAGES],
+    packages: [...NODE_APT_PACKAGES],
     write_files: [
       // the agent answers the builder's `image-status` and `image-seal` through Run Command (jumpgate-image)
       file(NODE_AGENT_PATH, "0755", readNodeScript("jumpgate-node")),

@@ -19,19 +19,26 @@ export const IMAGE_TAGS = {
   guacamole: "jumpgate-guacamole-version",
 } as const;
 
+/** What a builder starts from: the marketplace image and the apt packages cloud-init installs on it. */
+export interface NodeImageBase {
+  image: { publisher: string; offer: string; sku: string; version: string };
+  packages: readonly string[];
+}
+
 export interface NodeImageKey {
   guacamoleVersion: string;
-  /** sha256 hex over the pinned artifacts (URLs and digests) and the installer's own digest */
+  /** sha256 hex over the pinned artifacts (URLs and digests), the installer's own digest and the base */
   digest: string;
 }
 
 /**
  * The identity of a node image of this Guacamole release. `installerDigest` is the sha256 of the
  * installer the builder runs (infra/node/install-node.sh and what it reads): a changed installer is
- * a new image even with the same artifacts. Keys are sorted, so the digest does not depend on the
- * catalog's order.
+ * a new image even with the same artifacts. So is another base: another marketplace image or apt
+ * package list (a version "latest" is the one of the bake). Keys are sorted, so the digest does not
+ * depend on the catalog's order; the package list is sorted too.
  */
-export function nodeImageKey(guacamoleVersion: string, installerDigest: string): NodeImageKey {
+export function nodeImageKey(guacamoleVersion: string, installerDigest: string, base: NodeImageBase): NodeImageKey {
   if (!/^[0-9a-f]{64}$/.test(installerDigest)) {
     throw new Error("installerDigest must be a sha256 hex digest (64 lowercase hex digits)");
   }
@@ -40,7 +47,19 @@ export function nodeImageKey(guacamoleVersion: string, installerDigest: string):
     .sort()
     .map((name) => [name, pinned(artifacts[name])]);
   const digest = createHash("sha256")
-    .update(JSON.stringify({ guacamoleVersion, installerDigest, artifacts: canonical }))
+    .update(
+      JSON.stringify({
+        guacamoleVersion,
+        installerDigest,
+        artifacts: canonical,
+        base: {
+          image: [base.image.publisher, base.image.offer, base.image.sku, base.image.version].map((x) =>
+            x.toLowerCase(),
+          ),
+          packages: [...base.packages].sort(),
+        },
+      }),
+    )
     .digest("hex");
   return { guacamoleVersion, digest };
 }

@@ -383,7 +383,7 @@ export const STACK_SPEC_SCHEMA = {
       type: "object",
       additionalProperties: false,
       description:
-        "Node images (see Node images): the stack gets its own Azure Compute Gallery and image definition, Jumpgate bakes a node image per Guacamole version and node installer digest, and new web nodes boot from it (first boot writes configuration and starts services; nothing is downloaded or built). Until a version exists, and whenever a build fails, new nodes boot from source as without it. Left out: every new node builds from source at first boot.",
+        "Node images (see Node images): the stack gets its own Azure Compute Gallery and image definition, Jumpgate bakes a node image per Guacamole version, node installer digest and base image, and new web nodes boot from it (first boot writes configuration and starts services; nothing is downloaded or built). Until a version exists, and whenever a build fails, new nodes boot from source as without it. Left out: every new node builds from source at first boot.",
       properties: {
         enabled: {
           type: "boolean",

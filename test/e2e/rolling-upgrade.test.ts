@@ -30,8 +30,8 @@ import type { UpgradeOutput } from "../../functions/orchestrators/upgrade-stack"
 import { imageBuilderNames, nodeImageVersionId, stackNames } from "../../shared/graph/names";
 import { CUSTOM_DATA_TAG_NAME } from "../../shared/graph/stack-graph";
 import { nodeFilesDir } from "../../shared/node/cloud-init";
-import { imageVersionName, nodeImageKey } from "../../shared/node/image-identity";
-import { installerDigest } from "../../shared/node/installer-digest";
+import { imageVersionName } from "../../shared/node/image-identity";
+import { stackImageKey } from "../../shared/node/stack-image-key";
 import type { StackSpec } from "../../shared/spec/types";
 import { validateStackSpec } from "../../shared/spec/validate";
 import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
@@ -474,7 +474,7 @@ describe("rolling upgrade with node images", () => {
     if (!valid.ok) throw new Error(JSON.stringify(valid.errors));
     return valid.spec;
   };
-  const keyOf = (spec: StackSpec) => nodeImageKey(spec.guacamole.version, installerDigest());
+  const keyOf = (spec: StackSpec) => stackImageKey(spec);
   const versionOf = (spec: StackSpec) => imageVersionName(keyOf(spec));
   const builderOf = (spec: StackSpec) => imageBuilderNames(spec, versionOf(spec)).vm;
   const lastSeq = () => env.emulator.journal.list().at(-1)?.seq ?? 0;

@@ -17,8 +17,8 @@ import { InstanceIds, Names } from "../../functions/names";
 import type { BuildNodeImageOutput } from "../../functions/orchestrators/build-node-image";
 import { imageBuilderNames, nodeImageNames, nodeImageVersionId, stackNames } from "../../shared/graph/names";
 import { nodeFilesDir } from "../../shared/node/cloud-init";
-import { IMAGE_TAGS, imageVersionName, nodeImageKey } from "../../shared/node/image-identity";
-import { installerDigest } from "../../shared/node/installer-digest";
+import { IMAGE_TAGS, imageVersionName } from "../../shared/node/image-identity";
+import { stackImageKey } from "../../shared/node/stack-image-key";
 import { nodeImageStatus } from "../../shared/node/image-status";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
@@ -58,7 +58,7 @@ function specOf(name: string, extra: Record<string, unknown> = {}): StackSpec {
   return r.spec;
 }
 
-const key = (spec: StackSpec) => nodeImageKey(spec.guacamole.version, installerDigest());
+const key = (spec: StackSpec) => stackImageKey(spec);
 const versionOf = (spec: StackSpec) => imageVersionName(key(spec));
 const builderOf = (spec: StackSpec) => imageBuilderNames(spec, versionOf(spec));
 

@@ -1,10 +1,13 @@
 // The identity of a node image and the reuse-or-build decision (shared/node/image-identity.ts):
-// the same inputs give the same gallery version, any change to a pinned artifact or the installer
-// gives another, and a version is reused only when its tag proves it was built from the same digest.
+// the same inputs give the same gallery version, any change to a pinned artifact, the installer or
+// the base (marketplace image, apt packages) gives another, and a version is reused only when its tag proves it was built from the same digest.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
 import { GUACAMOLE_RELEASES } from "../../shared/node/catalog";
+import { NODE_APT_PACKAGES } from "../../shared/node/cloud-init";
+import { installerDigest } from "../../shared/node/installer-digest";
+import { stackImageKey } from "../../shared/node/stack-image-key";
 import {
   chooseNodeImage,
   IMAGE_TAGS,
@@ -15,20 +18,24 @@ import {
 
 const installer = createHash("sha256").update("install-node.sh v1").digest("hex");
 const otherInstaller = createHash("sha256").update("install-node.sh v2").digest("hex");
+const BASE = {
+  image: { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" },
+  packages: ["nginx", "jq", "curl"],
+};
 
 describe("node image identity", () => {
   test("the same release and installer give the same key and version name; another installer another", () => {
-    const a = nodeImageKey("1.6.0", installer);
-    const b = nodeImageKey("1.6.0", installer);
+    const a = nodeImageKey("1.6.0", installer, BASE);
+    const b = nodeImageKey("1.6.0", installer, BASE);
     assert.deepEqual(a, b);
     assert.match(a.digest, /^[0-9a-f]{64}$/);
-    const c = nodeImageKey("1.6.0", otherInstaller);
+    const c = nodeImageKey("1.6.0", otherInstaller, BASE);
     assert.notEqual(c.digest, a.digest);
     assert.notEqual(imageVersionName(c), imageVersionName(a));
   });
 
   test("a gallery version name is MAJOR.MINOR.PATCH with 32-bit integers", () => {
-    const name = imageVersionName(nodeImageKey("1.6.0", installer));
+    const name = imageVersionName(nodeImageKey("1.6.0", installer, BASE));
     const m = /^1\.6\.(\d+)$/.exec(name);
     assert.ok(m, name);
     assert.ok(Number(m[1]) <= 0x7fffffff);
@@ -36,24 +43,52 @@ describe("node image identity", () => {
 
   test("a changed artifact digest changes the key", () => {
     const release = GUACAMOLE_RELEASES["1.6.0"];
-    const before = nodeImageKey("1.6.0", installer);
+    const before = nodeImageKey("1.6.0", installer, BASE);
     const saved = release.war.digest!;
     try {
       (release.war as { digest: typeof saved }).digest = { ...saved, hex: saved.hex.replace(/^./, "0") };
-      assert.notEqual(nodeImageKey("1.6.0", installer).digest, before.digest);
+      assert.notEqual(nodeImageKey("1.6.0", installer, BASE).digest, before.digest);
     } finally {
       (release.war as { digest: typeof saved }).digest = saved;
     }
   });
 
+  test("another base is another image: the marketplace image, its version, or the apt package list", () => {
+    const a = nodeImageKey("1.6.0", installer, BASE);
+    const variants = [
+      { ...BASE, image: { ...BASE.image, sku: "server-arm64" } },
+      { ...BASE, image: { ...BASE.image, version: "24.04.202411030" } },
+      { ...BASE, packages: [...BASE.packages, "libssh2-1-dev"] },
+    ];
+    for (const base of variants) assert.notEqual(nodeImageKey("1.6.0", installer, base).digest, a.digest);
+    // the same packages in another order, and the image's names in another case, are the same base
+    const same = {
+      image: { ...BASE.image, publisher: "canonical" },
+      packages: [...BASE.packages].reverse(),
+    };
+    assert.equal(nodeImageKey("1.6.0", installer, same).digest, a.digest);
+  });
+
+  test("a stack's key covers its marketplace image and the packages cloud-init installs", () => {
+    const spec = { guacamole: { version: "1.6.0" }, fleet: { image: BASE.image } } as Parameters<
+      typeof stackImageKey
+    >[0];
+    assert.equal(
+      stackImageKey(spec).digest,
+      nodeImageKey("1.6.0", installerDigest(), { image: BASE.image, packages: NODE_APT_PACKAGES }).digest,
+    );
+    const otherImage = { ...spec, fleet: { ...spec.fleet, image: { ...BASE.image, sku: "minimal" } } };
+    assert.notEqual(stackImageKey(otherImage).digest, stackImageKey(spec).digest);
+  });
+
   test("bad inputs are refused: an installer digest that is not sha256 hex, an unknown release", () => {
-    assert.throws(() => nodeImageKey("1.6.0", "abc"), /sha256 hex/);
-    assert.throws(() => nodeImageKey("0.9.9", installer), /not in the catalog/);
+    assert.throws(() => nodeImageKey("1.6.0", "abc", BASE), /sha256 hex/);
+    assert.throws(() => nodeImageKey("0.9.9", installer, BASE), /not in the catalog/);
   });
 });
 
 describe("reuse or build", () => {
-  const key = nodeImageKey("1.6.0", installer);
+  const key = nodeImageKey("1.6.0", installer, BASE);
   const version = imageVersionName(key);
   const tags = { [IMAGE_TAGS.digest]: key.digest, [IMAGE_TAGS.guacamole]: "1.6.0" };
 
