@@ -26,6 +26,7 @@ import type { DeployInput } from "../orchestrators/deploy-stack";
 import type { PlanInput } from "../orchestrators/plan-stack";
 import type { TeardownInput } from "../orchestrators/teardown-stack";
 import { stopNodeImageBuilds } from "../image-build-stop";
+import { nodeImageEnabled } from "../../shared/graph/image-graph";
 import { certificateHostname } from "../../shared/graph/names";
 import { services } from "../services";
 import { guarded, json, operationUrl, problem, routeStackName } from "./respond";
@@ -170,8 +171,10 @@ export async function deleteStack(request: HttpRequest, context: InvocationConte
   let stopped: string[] = [];
   await startClaimed(route.name, claim, async () => {
     // the stack's image builds stop first: they do not claim the stack, and would go on creating
-    // things in it (functions/image-build-stop.ts); the teardown removes what they left
-    stopped = await stopNodeImageBuilds(client, route.name, claim.instanceId);
+    // things in it (functions/image-build-stop.ts); the teardown removes what they left. A stack
+    // without nodeImage has none to list (one whose spec dropped it while a build ran: that build's
+    // own guard stops it at its next step, and the teardown still removes its builder)
+    if (nodeImageEnabled(claim.spec)) stopped = await stopNodeImageBuilds(client, route.name, claim.instanceId);
     await client.startNew(Names.orchestrators.teardownStack, { instanceId: claim.instanceId, input });
   });
   const stoppedNote = stopped.length > 0 ? ` after terminating ${stopped.join(", ")}` : "";
