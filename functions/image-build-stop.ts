@@ -4,7 +4,7 @@
 // `image-<stack>-<version>` after its claim is written and before the teardown starts: the ones the
 // task hub lists as Pending or Running (durable-functions 3 has no instance-id prefix query, so the
 // list is filtered here by the exact id shape, never by a prefix another stack's ids could share),
-// and the one the registry records as running. A build started after that list was taken, or an
+// and the one the registry records as running (recorded as failed, stopped, and audited). A build started after that list was taken, or an
 // activity of a terminated build already under way, is stopped by the build's own guard
 // (`assertNoTeardown`): it reads the claim this DELETE wrote before anything was listed.
 import * as df from "durable-functions";
@@ -24,13 +24,37 @@ export async function stopNodeImageBuilds(client: DurableClient, stack: string, 
   if (lastBuild?.outcome === "running" && isNodeImageBuildOf(stack, lastBuild.instanceId))
     ids.add(lastBuild.instanceId);
   const stopped: string[] = [];
+  const why = `the stack is being torn down (${teardownId})`;
   for (const id of [...ids].sort()) {
     if (!(await isInstanceRunning(client, id))) continue;
     // the reason goes into the terminate URL's query as it is: instance ids only ([a-z0-9.-])
-    await client.terminate(id, `teardown-${teardownId}`);
+    await client.terminate(id, teardownId);
     stopped.push(id);
+    await services().audit.append({
+      stack,
+      what: "node image build stopped",
+      why,
+      actor: "jumpgate",
+      operation: { kind: "node-image", instanceId: id },
+    });
   }
+  // a terminated build records nothing itself: its status must not say "running" if the teardown fails
+  if (lastBuild && stopped.includes(lastBuild.instanceId)) await recordStopped(stack, lastBuild.instanceId, why);
   return stopped;
+}
+
+async function recordStopped(stack: string, instanceId: string, why: string): Promise<void> {
+  const at = new Date().toISOString();
+  try {
+    await services().registry.updateObserved(stack, (observed) => {
+      const current = observed?.nodeImage?.lastBuild;
+      if (!observed || current?.instanceId !== instanceId || current.outcome !== "running") return observed!;
+      const lastBuild = { ...current, outcome: "failed" as const, reason: `stopped: ${why}`, finishedAt: at };
+      return { ...observed, nodeImage: { ...observed.nodeImage, lastBuild } };
+    });
+  } catch (e) {
+    if (!(e instanceof StackNotFoundError)) throw e;
+  }
 }
 
 /** The stack is being torn down (or is gone): an image build must not create anything in it. */

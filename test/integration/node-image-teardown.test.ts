@@ -118,6 +118,12 @@ describe("a teardown during a node image build", () => {
     const since = lastSeq();
     const teardown = await del(spec);
     assert.deepEqual(teardown.body.stoppedImageBuilds, [buildId(spec)]);
+    const stopped = (await env.audit.recent(spec.name, { limit: 5 })).find(
+      (e) => e.what === "node image build stopped",
+    );
+    assert.match(stopped?.why ?? "", new RegExp(`being torn down \\(${teardown.instanceId}\\)`));
+    const lastBuild = (await env.registry.get(spec.name))?.observed?.nodeImage?.lastBuild;
+    assert.deepEqual([lastBuild?.outcome, lastBuild?.reason], ["failed", `stopped: ${stopped?.why}`]);
 
     // while the teardown runs: refused, naming it
     const during = await call("POST", `/stacks/${spec.name}/node-image/build`);
