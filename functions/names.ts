@@ -169,11 +169,17 @@ export function isOperationOf(stack: string, instanceId: string): boolean {
   ) {
     return true;
   }
-  if (new RegExp(String.raw`^image-${stack}-\d{1,10}\.\d{1,10}\.\d{1,10}$`).test(instanceId)) return true;
+  if (isNodeImageBuildOf(stack, instanceId)) return true;
   const timed = new RegExp(
     String.raw`^(?:deploy-${stack}-g[1-9]\d{0,8}|teardown-${stack}|plan-${stack}|reconcile-${stack})-${COMPACT_TIME}$|^reconcile-${stack}-${COMPACT_TIME}-apply$`,
   );
   return timed.test(instanceId);
+}
+
+/** Whether `instanceId` is a node image build of stack `stack` (`image-<stack>-<version>`), exactly. */
+export function isNodeImageBuildOf(stack: string, instanceId: string): boolean {
+  if (!/^[a-z0-9-]+$/.test(stack)) return false;
+  return new RegExp(String.raw`^image-${stack}-\d{1,10}\.\d{1,10}\.\d{1,10}$`).test(instanceId);
 }
 
 /** Instance ids: one per stack and verb, so a duplicate request finds the running instance. */

@@ -6,8 +6,23 @@
 import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { armFailure, isNotFound } from "../../shared/arm/errors";
-import { imageBuilderNodes, nodeImageNodes } from "../../shared/graph/image-graph";
-import { imageBuilderNames, nodeImageNames, nodeImageVersionId, stackNames, stackTags } from "../../shared/graph/names";
+import { ArmDocuments } from "../../shared/arm/arm-documents";
+import {
+  imageBuilderNodes,
+  imageBuilderRemovalNodes,
+  nodeImageEnabled,
+  nodeImageNodes,
+} from "../../shared/graph/image-graph";
+import {
+  imageBuilderNames,
+  imageBuilderOfName,
+  nodeImageNames,
+  nodeImageVersionId,
+  stackNames,
+  stackTags,
+  type WebNodeNames,
+} from "../../shared/graph/names";
+import type { GraphNode } from "../../shared/graph/types";
 import { withOwnership } from "../../shared/graph/ownership";
 import { imageBakeStatusOf, type ImageBakeStatus } from "../../shared/node/agent";
 import { renderBakeCustomData } from "../../shared/node/bake-custom-data";
@@ -18,6 +33,8 @@ import type { StackSpec } from "../../shared/spec/types";
 import type { NodeImageBuildObserved, NodeImageObserved, StackObserved } from "../../shared/stack-status";
 import { resolveNodeImage } from "../node-image";
 import { startNodeImageBuild, type NodeImageBuildStart } from "../image-build-start";
+import { assertNoTeardown } from "../image-build-stop";
+import { StackNotFoundError } from "../../shared/store";
 import { services } from "../services";
 
 export interface ResolveNodeImageInput {
@@ -60,6 +77,7 @@ export interface ImageStepInput {
 /** The gallery and the image definition, applied through the engine (ownership-checked, a read when in place). */
 export async function ensureImageGalleryActivity(input: ImageStepInput): Promise<void> {
   const { spec } = input;
+  await assertNoTeardown(spec.name);
   const names = stackNames(spec);
   const nodes = withOwnership(nodeImageNodes(spec, stackTags(spec)), names.tag, spec.adopt);
   for (const node of nodes) await services().engine.apply(node);
@@ -115,6 +133,9 @@ export interface BuilderInput extends ImageStepInput {
  */
 export async function createImageBuilderActivity(input: BuilderInput): Promise<{ vmName: string; generalized?: true }> {
   const { spec, key, version } = input;
+  // never a builder in a stack whose teardown has begun (a terminate can land while this runs: the
+  // teardown removes what it finds, or fails naming what appeared after it looked)
+  await assertNoTeardown(spec.name);
   const s = services();
   const names = stackNames(spec);
   const tags = { ...stackTags(spec), [IMAGE_TAGS.digest]: key.digest };
@@ -212,6 +233,7 @@ export interface CaptureInput extends BuilderInput {
  */
 export async function captureImageVersionActivity(input: CaptureInput): Promise<{ id: string; version: string }> {
   const { spec, key, version } = input;
+  await assertNoTeardown(spec.name);
   const { factory } = services();
   const ids = nodeImageNames(spec);
   const compute = factory.compute(spec.subscriptionId);
@@ -289,6 +311,41 @@ export async function removeImageBuilderActivity(
   return { removed, kept };
 }
 
+// ------------------------------------------------------------------------------------ teardown
+
+/**
+ * The removal nodes (shared/graph/image-graph.ts) of every builder the stack's resource group holds a
+ * VM, NIC or OS disk of, whatever its version: found by name in one listing of the group, so a build
+ * of an older version, or one stopped before it recorded anything, leaves nothing behind. Whose it is
+ * is the engine's to judge when it removes them: a look-alike without the stack's tag is refused and
+ * kept. A stack that never kept a node image lists nothing (no ARM call).
+ */
+export async function imageBuilderLeftoverNodes(spec: StackSpec): Promise<GraphNode[]> {
+  const s = services();
+  const observed = (await s.registry.get(spec.name))?.observed;
+  if (!nodeImageEnabled(spec) && !observed?.nodeImage) return [];
+  const names = stackNames(spec);
+  let ids: string[];
+  try {
+    ids = await new ArmDocuments(s.factory).listGroup(names.resourceGroupId);
+  } catch (e) {
+    if (isNotFound(e)) return [];
+    throw e;
+  }
+  const builders = new Map<string, WebNodeNames>();
+  for (const id of ids) {
+    const m =
+      /\/providers\/Microsoft\.(?:Compute\/virtualMachines|Network\/networkInterfaces|Compute\/disks)\/([^/]+)$/i.exec(
+        id,
+      );
+    const builder = m ? imageBuilderOfName(spec, m[1]) : undefined;
+    if (builder) builders.set(builder.node, builder);
+  }
+  return [...builders.values()]
+    .sort((a, b) => a.node.localeCompare(b.node))
+    .flatMap((b) => imageBuilderRemovalNodes(spec, b, stackTags(spec), { rg: "rg", vnet: "vnet", lb: "lb" }));
+}
+
 // ------------------------------------------------------------------------------------ recording
 
 export interface RecordNodeImageInput {
@@ -297,8 +354,19 @@ export interface RecordNodeImageInput {
   lastBuild?: NodeImageBuildObserved;
 }
 
-/** The stack's observed `nodeImage`: the last resolution and the last build (merged, never cleared). */
+/**
+ * The stack's observed `nodeImage`: the last resolution and the last build (merged, never cleared).
+ * A stack torn down meanwhile has nothing to record into: a build stopped by its teardown ends there.
+ */
 export async function recordNodeImageActivity(input: RecordNodeImageInput): Promise<void> {
+  try {
+    await recordInto(input);
+  } catch (e) {
+    if (!(e instanceof StackNotFoundError)) throw e;
+  }
+}
+
+async function recordInto(input: RecordNodeImageInput): Promise<void> {
   await services().registry.updateObserved(input.stack, (stored: StackObserved | undefined) => {
     const observed: StackObserved = stored ?? { generation: 0, resources: [], nodes: [] };
     return {

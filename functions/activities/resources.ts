@@ -14,7 +14,7 @@ import { nodeImageEnabled } from "../../shared/graph/image-graph";
 import { services } from "../services";
 import { scaleSetModelRelease } from "../../shared/upgrade/policy";
 import { bootImageOf } from "../../shared/node/image-resolution";
-import { resolveNodeImageActivity } from "./images";
+import { imageBuilderLeftoverNodes, resolveNodeImageActivity } from "./images";
 import { stackGraphOf, tlsBundleStored } from "../stack-graph";
 
 export interface BuildGraphInput {
@@ -29,6 +29,11 @@ export interface BuildGraphInput {
    * their imageReference and image-mode custom data; unset: the marketplace image, from source
    */
   bootImage?: BootImage;
+  /**
+   * the graph a teardown removes: also the builder VM, NIC and OS disk any image build of the stack
+   * left (a teardown stops running builds; their leftovers go with the stack, before its network)
+   */
+  teardown?: true;
 }
 
 export async function buildGraphActivity(input: BuildGraphInput): Promise<StackGraph> {
@@ -40,7 +45,9 @@ export async function buildGraphActivity(input: BuildGraphInput): Promise<StackG
   // there is one; the caller's resolution wins (a deploy resolves first, to start a build)
   const bootImage =
     input.bootImage ?? (nodeImageEnabled(spec) ? bootImageOf(await resolveNodeImageActivity({ spec })) : undefined);
-  return stackGraphOf(spec, members, await tlsBundleStored(spec), bootImage);
+  const graph = stackGraphOf(spec, members, await tlsBundleStored(spec), bootImage);
+  if (input.teardown) graph.nodes.push(...(await imageBuilderLeftoverNodes(spec)));
+  return graph;
 }
 
 /** The spec the web nodes are rendered at: the stored one, but at the release a scale set's model keeps. */

@@ -2,10 +2,11 @@
 // build, without a deploy. 202 with the operation URL of `image-<stack>-<version>` (the running
 // build when one runs); 200 when the version exists already (nothing to build); 409 for a stack
 // without `nodeImage`, not deployed yet (the builder needs the stack's network and vault), or whose
-// version name is taken by an image of another node digest (never booted, never overwritten).
+// version name is taken by an image of another node digest (never booted, never overwritten), and
+// while the stack is being torn down (`stack-tearing-down`, naming the teardown; 404 once it is gone).
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
-import { notFoundProblem, problemTypeUri } from "../../shared/http/problem";
+import { conflictProblem, notFoundProblem, problemTypeUri } from "../../shared/http/problem";
 import { startNodeImageBuild } from "../image-build-start";
 import { Names } from "../names";
 import { resolveNodeImage } from "../node-image";
@@ -20,6 +21,19 @@ export async function buildNodeImageHttp(request: HttpRequest, context: Invocati
   if (!record) return problem(notFoundProblem(`stack '${stack}' is not registered`));
   const refuse = (type: string, title: string, detail: string) =>
     problem({ type: problemTypeUri(type), title, status: 409, detail });
+  if (record.operation?.kind === "teardown") {
+    // a builder in a stack being torn down would block its network's deletion, or outlive it
+    const { instanceId, startedAt } = record.operation;
+    return problem({
+      ...conflictProblem(
+        record.operation,
+        `stack '${stack}' is being torn down (${instanceId}): no node image is built for it; once the teardown has finished the stack is gone (a failed teardown is finished by another DELETE)`,
+      ),
+      type: problemTypeUri("stack-tearing-down"),
+      title: "The stack is being torn down",
+      operation: { kind: "teardown", instanceId, startedAt },
+    });
+  }
   if (record.spec.nodeImage?.enabled !== true) {
     return refuse(
       "node-image-not-enabled",

@@ -25,6 +25,8 @@ import { InstanceIds, isOperationOf, Names } from "../names";
 import type { DeployInput } from "../orchestrators/deploy-stack";
 import type { PlanInput } from "../orchestrators/plan-stack";
 import type { TeardownInput } from "../orchestrators/teardown-stack";
+import { stopNodeImageBuilds } from "../image-build-stop";
+import { nodeImageEnabled } from "../../shared/graph/image-graph";
 import { certificateHostname } from "../../shared/graph/names";
 import { services } from "../services";
 import { guarded, json, operationUrl, problem, routeStackName } from "./respond";
@@ -166,11 +168,24 @@ export async function deleteStack(request: HttpRequest, context: InvocationConte
   if (!claim.ok) return problem(conflictProblem(claim.running));
   // the spec the claim was written over: a PUT accepted just before this DELETE is torn down too
   const input: TeardownInput = { spec: claim.spec };
-  await startClaimed(route.name, claim, () =>
-    client.startNew(Names.orchestrators.teardownStack, { instanceId: claim.instanceId, input }),
+  let stopped: string[] = [];
+  await startClaimed(route.name, claim, async () => {
+    // the stack's image builds stop first: they do not claim the stack, and would go on creating
+    // things in it (functions/image-build-stop.ts); the teardown removes what they left. A stack
+    // without nodeImage has none to list (one whose spec dropped it while a build ran: that build's
+    // own guard stops it at its next step, and the teardown still removes its builder)
+    if (nodeImageEnabled(claim.spec)) stopped = await stopNodeImageBuilds(client, route.name, claim.instanceId);
+    await client.startNew(Names.orchestrators.teardownStack, { instanceId: claim.instanceId, input });
+  });
+  const stoppedNote = stopped.length > 0 ? ` after terminating ${stopped.join(", ")}` : "";
+  context.log(`teardown of stack ${route.name} started as ${claim.instanceId}${stoppedNote}`);
+  return accepted(
+    request,
+    route.name,
+    "teardown",
+    claim.instanceId,
+    stopped.length > 0 ? { stoppedImageBuilds: stopped } : {},
   );
-  context.log(`teardown of stack ${route.name} started as ${claim.instanceId}`);
-  return accepted(request, route.name, "teardown", claim.instanceId);
 }
 
 const PLAN_WAIT_MS = 20_000;

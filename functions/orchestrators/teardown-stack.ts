@@ -4,6 +4,8 @@
 // group while it holds anything that is not the stack's. Kept resources do not fail the teardown: it
 // finishes, says what it kept and why (output, audit), and unregisters the stack. Only a resource of
 // the stack that could not be deleted fails it (the stack stays registered, to be torn down again).
+// An image build's builder (VM, NIC, OS disk) goes too, before the network it sits in: the DELETE
+// terminated the build, whose own clean-up then never runs (functions/image-build-stop.ts).
 // The Key Vault is soft-deleted with purge protection: its name stays reserved for the retention
 // period, and a new deploy of the stack recovers it.
 import * as df from "durable-functions";
@@ -39,7 +41,8 @@ export const teardownStack: OrchestrationHandler = function* (context: Orchestra
   const publish = () => context.df.setCustomStatus(status);
   publish();
   try {
-    const graph = yield* wf.call("buildStackGraph", { spec });
+    // the stack's graph and the leftovers of its image builds (the DELETE stopped any running one)
+    const graph = yield* wf.call("buildStackGraph", { spec, teardown: true });
     status.phase = "resources";
     const run = yield* runGraph(context, graph, {
       direction: "reverse",

@@ -5,15 +5,18 @@
 // shared/node/image-identity.ts), and teardown removes the stack's versions before the definition.
 // Also the builder VM and its NIC, the machine an image version is captured from: graph nodes too,
 // so the engine's ownership check and secret handling apply, but never part of the stack graph (the
-// build applies and removes them). Pure, like stack-graph.ts, which calls `nodeImageNodes`.
+// build applies and removes them; a teardown adds the leftovers of any build to the graph it removes,
+// `imageBuilderRemovalNodes`). Pure, like stack-graph.ts, which calls `nodeImageNodes`.
 import type { StackSpec } from "../spec/types";
 import {
   imageBuilderNames,
   INLINE_NAMES,
   nodeImageNames,
+  resourceGroupId,
   VM_ADMIN_USERNAME,
   VM_SSH_PUBLIC_KEY_SECRET,
   type StackNames,
+  type WebNodeNames,
 } from "./names";
 import type { DesiredJson, GraphNode } from "./types";
 
@@ -183,4 +186,53 @@ export function imageBuilderNodes(
     latencyClass: "slow",
   };
   return { nic, vm };
+}
+
+/** The managed disks' api-version (@azure/arm-compute 24.1.0's for disks; the emulator speaks it). */
+const DISK_API_VERSION = "2025-01-02";
+
+/**
+ * What a teardown removes of a builder an image build may have left (the build removes its own, but
+ * a teardown can stop a build before it does): the VM, then its NIC and OS disk, and the NIC before
+ * the network and the load balancer it sits in (Azure refuses to delete a subnet with a NIC in it,
+ * InUseSubnetCannotBeDeleted, and a load balancer whose pool a NIC is in). For removal only: the
+ * bodies are what the engine's ownership check reads, the tags; `graphKeys` are the stack graph's
+ * keys of the resource group, the network and the load balancer.
+ */
+export function imageBuilderRemovalNodes(
+  spec: Pick<StackSpec, "subscriptionId" | "resourceGroup" | "location">,
+  builder: WebNodeNames,
+  tags: Record<string, string>,
+  graphKeys: { rg: string; vnet: string; lb: string },
+): GraphNode[] {
+  const body = { location: spec.location, tags: { ...tags } };
+  const nic: GraphNode = {
+    key: `nic:${builder.node}`,
+    kind: "networkInterface",
+    id: builder.nicId,
+    apiVersion: BUILDER_API.network,
+    body,
+    dependsOn: [graphKeys.vnet, graphKeys.lb],
+    latencyClass: "fast",
+  };
+  const disk: GraphNode = {
+    key: `disk:${builder.node}`,
+    kind: "disk",
+    id: `${resourceGroupId(spec.subscriptionId, spec.resourceGroup)}/providers/Microsoft.Compute/disks/${builder.osDisk}`,
+    apiVersion: DISK_API_VERSION,
+    body,
+    dependsOn: [graphKeys.rg],
+    latencyClass: "fast",
+  };
+  const vm: GraphNode = {
+    key: `vm:${builder.node}`,
+    kind: "virtualMachine",
+    id: builder.vmId,
+    apiVersion: BUILDER_API.compute,
+    body,
+    // removed before both: a VM's NIC and attached OS disk cannot be deleted while it exists
+    dependsOn: [nic.key, disk.key],
+    latencyClass: "slow",
+  };
+  return [nic, disk, vm];
 }

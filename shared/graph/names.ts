@@ -290,3 +290,14 @@ export function imageBuilderNames(spec: NamingSpec, version: string): WebNodeNam
   const patch = version.split(".").pop() ?? version;
   return vmNames(spec, `imgbuild-${patch}`);
 }
+
+/**
+ * The builder a resource of the stack's resource group is named after (`<stack>-imgbuild-<patch>`,
+ * its `-nic` or `-osdisk`), whatever the version; undefined for anything else. A teardown finds every
+ * build's leftover this way, not only the current version's.
+ */
+export function imageBuilderOfName(spec: NamingSpec, resourceName: string): WebNodeNames | undefined {
+  const m = /^(.+)-imgbuild-(\d{1,10})(?:-nic|-osdisk)?$/i.exec(resourceName);
+  if (!m || m[1].toLowerCase() !== spec.name.toLowerCase()) return undefined;
+  return imageBuilderNames(spec, m[2]);
+}

@@ -33,7 +33,9 @@ export type ResourceKind =
   | "managementPolicy"
   // the node image's gallery and image definition (shared/graph/image-graph.ts)
   | "gallery"
-  | "galleryImage";
+  | "galleryImage"
+  // an image builder's OS disk, when a teardown removes what a build left (shared/graph/image-graph.ts)
+  | "disk";
 
 /** A value known only at apply time: read from a dependency's current ARM document. */
 export interface ValueRef {

@@ -6,8 +6,20 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import { IMAGE_KEYS, imageBuilderNodes, NODE_IMAGE_IDENTIFIER } from "../../shared/graph/image-graph";
-import { imageBuilderNames, nodeImageNames, nodeImageVersionId, stackNames, stackTags } from "../../shared/graph/names";
+import {
+  IMAGE_KEYS,
+  imageBuilderNodes,
+  imageBuilderRemovalNodes,
+  NODE_IMAGE_IDENTIFIER,
+} from "../../shared/graph/image-graph";
+import {
+  imageBuilderNames,
+  imageBuilderOfName,
+  nodeImageNames,
+  nodeImageVersionId,
+  stackNames,
+  stackTags,
+} from "../../shared/graph/names";
 import { teardownOrder } from "../../shared/graph/order";
 import { buildStackGraph, type StackGraphContext } from "../../shared/graph/stack-graph";
 import { nodeFilesDir } from "../../shared/node/cloud-init";
@@ -79,6 +91,34 @@ describe("node image graph", () => {
     assert.equal((props.osProfile as { customData: string }).customData, "Y3VzdG9t");
     assert.ok(vm.writeOnly?.includes("properties.osProfile.customData"));
     assert.equal(vm.body.identity, undefined, "the builder has no identity: it reads no secret");
+  });
+});
+
+describe("a teardown's builder leftovers", () => {
+  test("found by name for this stack only, whatever the version; removed before the network and load balancer", () => {
+    const s = spec({ nodeImage: { enabled: true } });
+    const b = imageBuilderNames(s, "1.6.123");
+    for (const name of [b.vm, b.nic, b.osDisk, b.vm.toUpperCase()])
+      assert.equal(imageBuilderOfName(s, name)?.node, b.node);
+    // another stack whose name this one's is a prefix of, a web node, a look-alike suffix: not builders
+    for (const name of ["jump-one-x-imgbuild-1", "jump-imgbuild-1", "jump-one-web-1", "jump-one-imgbuild-1-data"]) {
+      assert.equal(imageBuilderOfName(s, name), undefined, name);
+    }
+    const graph = buildStackGraph(s, ctx);
+    const leftovers = imageBuilderRemovalNodes(s, b, stackTags(s), { rg: "rg", vnet: "vnet", lb: "lb" });
+    assert.deepEqual(
+      leftovers.map((n) => [n.key, n.kind, n.id]),
+      [
+        [`nic:${b.node}`, "networkInterface", b.nicId],
+        [`disk:${b.node}`, "disk", `${stackNames(s).resourceGroupId}/providers/Microsoft.Compute/disks/${b.osDisk}`],
+        [`vm:${b.node}`, "virtualMachine", b.vmId],
+      ],
+    );
+    const order = teardownOrder([...graph.nodes, ...leftovers]).map((n) => n.key);
+    const at = (k: string) => order.indexOf(k);
+    assert.ok(at(`vm:${b.node}`) < at(`nic:${b.node}`) && at(`vm:${b.node}`) < at(`disk:${b.node}`));
+    for (const later of ["vnet", "lb", "rg"]) assert.ok(at(`nic:${b.node}`) < at(later), later);
+    assert.ok(at(`disk:${b.node}`) < at("rg"));
   });
 });
 

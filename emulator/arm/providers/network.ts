@@ -99,7 +99,7 @@ const virtualNetworks: TypeDefinition = {
         throw new ArmError(
           400,
           "InUseSubnetCannotBeDeleted",
-          `Subnet ${str(old.name)} is in use by ${str(idOf(arrayAt(old, "properties", "ipConfigurations")[0]))} and cannot be deleted. In order to delete the subnet, delete all the resources within the subnet.`,
+          `Subnet ${str(old.name)} is in use by ${str(idOf(arrayAt(old, "properties", "ipConfigurations")[0]))} and cannot be deleted. In order to delete the subnet, delete all the resources within the subnet. See aka.ms/deletesubnet.`,
         );
       }
     }
@@ -141,10 +141,11 @@ const virtualNetworks: TypeDefinition = {
   validateChildDelete(_parent, _prop, child) {
     const refs = arrayAt(child, "properties", "ipConfigurations");
     if (refs.length > 0) {
+      // ARM's 400, word for word as deployments quote it (e.g. microsoft/nav-arm-templates#161)
       throw new ArmError(
         400,
         "InUseSubnetCannotBeDeleted",
-        `Subnet ${str(child.name)} is in use by ${str(idOf(refs[0]))} and cannot be deleted. In order to delete the subnet, delete all the resources within the subnet.`,
+        `Subnet ${str(child.name)} is in use by ${str(idOf(refs[0]))} and cannot be deleted. In order to delete the subnet, delete all the resources within the subnet. See aka.ms/deletesubnet.`,
       );
     }
   },
