@@ -18,8 +18,8 @@ import { imageBuilderNodes } from "../../shared/graph/image-graph";
 import { imageBuilderNames, stackNames, stackTags } from "../../shared/graph/names";
 import { withOwnership } from "../../shared/graph/ownership";
 import { nodeFilesDir } from "../../shared/node/cloud-init";
-import { imageVersionName, nodeImageKey } from "../../shared/node/image-identity";
-import { installerDigest } from "../../shared/node/installer-digest";
+import { imageVersionName } from "../../shared/node/image-identity";
+import { stackImageKey } from "../../shared/node/stack-image-key";
 import { validateStackSpec } from "../../shared/spec/validate";
 import type { StackSpec } from "../../shared/spec/types";
 import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
@@ -57,7 +57,7 @@ function specOf(name: string): StackSpec {
   return r.spec;
 }
 
-const key = (spec: StackSpec) => nodeImageKey(spec.guacamole.version, installerDigest());
+const key = (spec: StackSpec) => stackImageKey(spec);
 const versionOf = (spec: StackSpec) => imageVersionName(key(spec));
 const builderOf = (spec: StackSpec) => imageBuilderNames(spec, versionOf(spec));
 const buildId = (spec: StackSpec) => InstanceIds.nodeImage(spec.name, versionOf(spec));
