@@ -138,10 +138,10 @@ export async function restartWebNodeServicesActivity(input: RestartServicesStepI
   }
   const each = answer.services.map(
     (u) =>
-      `${u.unit} ${u.restarted ? (u.ok ? "restarted" : "restarted, its check still fails") : "not restarted"} (${u.detail})`,
+      `${u.unit} ${u.restarted ? `restarted, its check ${u.ok ? "passes" : "still fails"}` : "not restarted"} (${u.detail})`,
   );
   if (!answer.ok || result.exitCode !== 0) throw new Error(`restart-services: ${each.join("; ")}`);
-  return { node: vmName, detail: `restarted ${each.join("; ")}` };
+  return { node: vmName, detail: each.join("; ") };
 }
 
 export async function restartWebNodeActivity(input: RepairStepInput): Promise<RepairStepOutput> {

@@ -141,7 +141,9 @@ describe("alert -> heal end to end", () => {
     assert.equal(inbox[0].consumed, true);
     assert.match(
       inbox[0].outcome!,
-      new RegExp(`^${web1.vm}: had its failed services restarted at .*; healthy again \\(restarted tomcat\\.service`),
+      new RegExp(
+        `^${web1.vm}: had its failed services restarted at .*; healthy again \\(tomcat\\.service restarted, its check passes`,
+      ),
     );
     assert.deepEqual(
       healInstances().map((i) => i.instanceId),
@@ -186,7 +188,7 @@ describe("alert -> heal end to end", () => {
     assert.match(alerted[0].why, /DipAvailability/);
     const repaired = events.find((e) => e.what === `node ${web1.vm} had its failed services restarted`);
     assert.ok(repaired, JSON.stringify(events));
-    assert.match(JSON.stringify(repaired), /restarted tomcat\.service/, "the audit names the unit");
+    assert.match(JSON.stringify(repaired), /tomcat\.service restarted, its check passes/, "the audit names the unit");
     assert.match(repaired.why, /tomcat/, "the reason names the failing check");
     assert.match(repaired.why, new RegExp(`alerts: ${NAME}-backend-probe`), "and the alert that led to it");
 
@@ -200,7 +202,11 @@ describe("alert -> heal end to end", () => {
       [progress.lastAction?.node, progress.lastAction?.step, progress.lastAction?.outcome],
       [web1.vm, "restart-services", "succeeded"],
     );
-    assert.match(progress.lastAction?.detail ?? "", /restarted tomcat\.service/, "the status names the unit");
+    assert.match(
+      progress.lastAction?.detail ?? "",
+      /tomcat\.service restarted, its check passes/,
+      "the status names the unit",
+    );
   });
 
   test("every node hung, alerts for both: the fleet brake holds, nothing destructive, GET says why", async () => {

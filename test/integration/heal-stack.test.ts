@@ -121,18 +121,23 @@ describe("heal: availability set", () => {
     assert.deepEqual(fleet.activeFaults(web1), []);
     const [attempt, ...more] = await attempts(spec, web1);
     assert.deepEqual([attempt.step, attempt.outcome, more.length], ["restart-services", "succeeded", 0]);
-    assert.match(attempt.detail!, /restarted tomcat\.service restarted \(GET \/api\/languages: 200\); agent healthy/);
+    assert.match(
+      attempt.detail!,
+      /^tomcat\.service restarted, its check passes \(GET \/api\/languages: 200\); agent healthy/,
+    );
     assert.deepEqual(fleet.callsTo(web1, "drain"), [], "nothing to protect: never drained");
     const [consumed] = await outcomes(spec);
     assert.equal(consumed.consumed, true);
     assert.match(
       consumed.outcome!,
-      new RegExp(`${web1}: had its failed services restarted at .*; healthy again \\(restarted tomcat\\.service`),
+      new RegExp(
+        `${web1}: had its failed services restarted at .*; healthy again \\(tomcat\\.service restarted, its check passes`,
+      ),
     );
     const events = await env.audit.recent(spec.name);
     const done = events.find((e) => e.what === `node ${web1} had its failed services restarted`);
     assert.ok(done && /tomcat/.test(done.why), JSON.stringify(events));
-    assert.match(JSON.stringify(done.details), /restarted tomcat\.service/);
+    assert.match(JSON.stringify(done.details), /tomcat\.service restarted, its check passes/);
     assert.equal((await condition(spec, "HealBrake"))?.status, "False");
     assert.equal((await env.registry.get(spec.name))!.operation, undefined, "the claim is released");
     const last = (healStatus(spec)!.customStatus as HealStatus).lastAction;
