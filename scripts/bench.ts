@@ -407,7 +407,8 @@ function phaseKey(status: HealStatus | undefined): string {
 /**
  * When a client that honours Retry-After sees one of a repair's operations end (scaled ms), like
  * seenDuration for the deploy: its first poll at once, each next after the Retry-After of the answer
- * before. A Run Command (20 s) is seen at 30 s: compute answers its running polls with Retry-After 30.
+ * before. A VM restart (30 s) is seen at ~40 s (Retry-After 10, 10, 30); a Run Command, which sends
+ * none, at the next 2 s poll.
  */
 function seenOpMs(type: string, verb: string): number {
   const duration = latencyOf(type, verb);

@@ -10,7 +10,7 @@
 // release -> consume, record conditions and audit -> continueAsNew (bounded history) or wait for the
 // earliest backoff / budget time.
 //
-// Surge (healStackV2 on): when the cheap step (start, restart, redeploy) did not make the node healthy at
+// Surge (healStackV2 on): when the cheap step (start, restart-services, restart, redeploy) did not make the node healthy at
 // the first look and the fleet has room below `fleet.max`, a replacement comes up at once through the
 // scale-out path while the broken node boots; whichever is healthy first stays and the other is
 // drained and removed, so the fleet returns to its size (heal-surge.ts).
