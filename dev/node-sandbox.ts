@@ -69,6 +69,8 @@ export interface NodeSandbox {
   systemctlCalls(): string[];
   /** the next systemctl call (e.g. Tomcat's restart) fails once, like a unit that does not start */
   failNextSystemctl(): void;
+  /** systemd reports `unit` failed from now on (a unit that exits at every start) */
+  failUnit(unit: string): void;
   runAgent(args: string[], options?: { input?: string; env?: Record<string, string> }): Promise<RunResult>;
   /** The VM stops: NGINX, Tomcat and guacd stop, /run (a tmpfs) is emptied. */
   powerOff(): Promise<void>;
@@ -253,6 +255,10 @@ async function startNodeServices(
             .filter((call) => call && !isQuery(call))
         : [],
     failNextSystemctl: () => fs.writeFileSync(path.join(root, ".test", "fail-next-systemctl"), ""),
+    failUnit: (unit: string) => {
+      fs.mkdirSync(path.join(root, ".test", "failed-units"), { recursive: true });
+      fs.writeFileSync(path.join(root, ".test", "failed-units", unit), "");
+    },
     runAgent,
     powerOff,
     powerOn,

@@ -8,7 +8,8 @@
 // unreachable) and says what ends the fault: a restart (or anything stronger: redeploy, reimage,
 // replacement), a redeploy, a reimage, a replacement (a new VM), or nothing. The fault belongs to the
 // VM as it is now (its `vmId` and action counts in the emulator), so a replacement VM with the same
-// name starts clean. Faulted VMs answer Run Command through a handler that speaks the agent's
+// name starts clean. A dead Tomcat comes back when the agent's `restart-services` restarts its unit;
+// a crash-looping one does not (it needs the VM restarted). Faulted VMs answer Run Command through a handler that speaks the agent's
 // contract (health JSON, exit 1 when unhealthy; drain; db-credentials; install-cert), and the
 // emulator's load balancer probe metric follows the same model. A new disk (a replacement or a
 // reimage) has no database credentials until `db-credentials` runs, like a real first boot.
@@ -35,7 +36,7 @@ import type { RunCommandInput, RunCommandResultRaw } from "../emulator/arm/run-c
 import type { ResourceDoc } from "../emulator/arm/types";
 import { nodeArtifacts } from "../shared/node/catalog";
 import { decodeCustomData, INSTALLER_MODE_ARGS, parseNodeCloudConfig } from "../shared/node/cloud-init";
-import { APP_USERS, NODE_AGENT_PATH, NODE_IMAGE_TOOL_PATH } from "../shared/node/constants";
+import { APP_USERS, NODE_AGENT_PATH, NODE_IMAGE_TOOL_PATH, NODE_TOMCAT_UNIT } from "../shared/node/constants";
 
 /** Makes a node root holding the stand-in agent; remove it with fs.rmSync(root, {recursive: true}). */
 export function standInAgentRoot(prefix = "jumpgate-node-"): string {
@@ -62,23 +63,42 @@ export function standInAgentRoot(prefix = "jumpgate-node-"): string {
   return root;
 }
 
-export type NodeFault = "hung" | "tomcat-down" | "database-unreachable";
-/** What ends a fault: that action on the VM or a stronger one (restart < redeploy < reimage < replace). */
-export type FaultEnd = "restart" | "redeploy" | "reimage" | "replace" | "never";
+/**
+ * hung: Run Command and the probe get no answer. tomcat-down: Tomcat died (its check fails, systemd
+ * shows its unit failed); a restart of its unit brings it back. tomcat-crash-loop: Tomcat comes back
+ * at a restart of its unit and dies again at once (its check keeps failing): only a VM restart (or
+ * stronger) ends it. database-unreachable: the database check fails (an outside dependency).
+ */
+export type NodeFault = "hung" | "tomcat-down" | "tomcat-crash-loop" | "database-unreachable";
+/**
+ * What ends a fault: that action on the VM or a stronger one (restart-services, the agent restarting
+ * the failed service's unit < restart < redeploy < reimage < replace).
+ */
+export type FaultEnd = "restart-services" | "restart" | "redeploy" | "reimage" | "replace" | "never";
 
-const STRENGTH: Record<Exclude<FaultEnd, "never">, number> = { restart: 1, redeploy: 2, reimage: 3, replace: 4 };
+const STRENGTH: Record<Exclude<FaultEnd, "never">, number> = {
+  "restart-services": 0,
+  restart: 1,
+  redeploy: 2,
+  reimage: 3,
+  replace: 4,
+};
 const ACTIONS = ["restart", "redeploy", "reimage"] as const;
 const DEFAULT_END: Record<NodeFault, FaultEnd> = {
   hung: "replace",
-  "tomcat-down": "restart",
+  "tomcat-down": "restart-services",
+  "tomcat-crash-loop": "restart",
   "database-unreachable": "never",
 };
+/** The node's own service units, in the order the agent restarts them (infra/node/jumpgate-node). */
+const SERVICE_UNITS = ["guacd.service", NODE_TOMCAT_UNIT, "nginx.service"] as const;
+const TOMCAT_FAULTS: readonly NodeFault[] = ["tomcat-down", "tomcat-crash-loop"];
 
 interface ActiveFault {
   fault: NodeFault;
   end: FaultEnd;
   vmId: string;
-  counts: Record<(typeof ACTIONS)[number], number>;
+  counts: Record<(typeof ACTIONS)[number] | "restart-services", number>;
 }
 
 /** A disk: one VM instance between reimages. Draining and credentials live on it. */
@@ -247,13 +267,19 @@ export class StandInFleet {
     }
   }
 
-  /** Breaks a VM until `end` (default: hung until replaced, Tomcat until restarted, database never). */
+  /**
+   * Breaks a VM until `end` (default: hung until replaced, a dead Tomcat until its unit restarts, a
+   * crash-looping one until the VM restarts, the database never).
+   */
   break(vmName: string, fault: NodeFault, end: FaultEnd = DEFAULT_END[fault]): void {
     const vm = this.vm(vmName);
-    const counts = Object.fromEntries(ACTIONS.map((a) => [a, actionCount(this.emulator, vm.id, a)])) as Record<
-      (typeof ACTIONS)[number],
-      number
-    >;
+    const counts = {
+      ...(Object.fromEntries(ACTIONS.map((a) => [a, actionCount(this.emulator, vm.id, a)])) as Record<
+        (typeof ACTIONS)[number],
+        number
+      >),
+      "restart-services": this.unitRestarts(vm, NODE_TOMCAT_UNIT),
+    };
     const list = this.faults.get(vmName.toLowerCase()) ?? [];
     list.push({ fault, end, vmId: vmIdOf(vm), counts });
     this.faults.set(vmName.toLowerCase(), list);
@@ -303,12 +329,21 @@ export class StandInFleet {
     return list.filter((f) => {
       if (f.end === "never") return true;
       if (f.vmId !== vmIdOf(vm)) return false; // a new VM: every fault of the old one is gone
+      if (f.end === "restart-services" && this.unitRestarts(vm, NODE_TOMCAT_UNIT) > f.counts["restart-services"]) {
+        return false;
+      }
       return !ACTIONS.some(
         (a) =>
           STRENGTH[a] >= STRENGTH[f.end as keyof typeof STRENGTH] && actionCount(this.emulator, vm.id, a) > f.counts[a],
       );
     });
   }
+
+  /** `restart-services` restarts of `unit` on this VM (its vmId) so far. */
+  private unitRestarts(vm: ResourceDoc, unit: string): number {
+    return this.restartedUnits.get(`${vmIdOf(vm)} ${unit}`) ?? 0;
+  }
+  private readonly restartedUnits = new Map<string, number>();
 
   private bootsFromImage(vm: ResourceDoc): boolean {
     return bootImageOf(this.emulator, vm.id)?.kind === "gallery";
@@ -378,14 +413,28 @@ export class StandInFleet {
     const faults = this.active(vm).map((f) => f.fault);
     const disk = this.disk(vm);
     const database = !faults.includes("database-unreachable") && disk.dbUser !== undefined;
+    const tomcatDown = faults.some((f) => TOMCAT_FAULTS.includes(f));
+    const crashLoop = faults.includes("tomcat-crash-loop");
+    // what the agent says of the unit behind a failed service check (add_service_check)
+    const failingUnits = tomcatDown
+      ? [
+          {
+            unit: NODE_TOMCAT_UNIT,
+            activeState: crashLoop ? "activating" : "failed",
+            subState: crashLoop ? "auto-restart" : "failed",
+            restarts: crashLoop ? 5 : 0,
+            log: [crashLoop ? "java.lang.OutOfMemoryError: Java heap space" : "tomcat.service: Main process exited"],
+          },
+        ]
+      : [];
     const checks = [
       { name: "nginx", ok: true, detail: "http 301, https handshake ok" },
       { name: "certificate", ok: true, detail: "serial 01, valid until 2099-01-01T00:00:00Z" },
       {
         name: "tomcat",
-        ok: !faults.includes("tomcat-down"),
-        detail: faults.includes("tomcat-down")
-          ? "GET http://127.0.0.1:8080/api/languages answered '000'"
+        ok: !tomcatDown,
+        detail: tomcatDown
+          ? `GET http://127.0.0.1:8080/api/languages answered '000'; ${NODE_TOMCAT_UNIT} is ${crashLoop ? "activating (auto-restart)" : "failed (failed)"}`
           : "GET /api/languages: 200",
       },
       { name: "guacd", ok: true, detail: "accepting connections on 127.0.0.1:4822" },
@@ -399,7 +448,7 @@ export class StandInFleet {
             : `login as ${disk.dbUser} failed: ERROR 2003 (HY000): Can't connect to MySQL server`,
       },
     ];
-    return { healthy: checks.every((c) => c.ok), checks, faults };
+    return { healthy: checks.every((c) => c.ok), checks, faults, failingUnits };
   }
 
   private async answer(vm: ResourceDoc, input: RunCommandInput): Promise<RunCommandResultRaw> {
@@ -441,6 +490,7 @@ export class StandInFleet {
             selfSigned: true,
           },
           checks: h.checks,
+          failingUnits: h.failingUnits,
           installed: { guacamole: this.release(vm), tomcat: "9.0", installedAt: "2026-01-01T00:00:00Z" },
           node: vm.name,
           time: new Date().toISOString(),
@@ -458,6 +508,35 @@ export class StandInFleet {
           waitedSeconds: 0,
           ...(recordings ? { recordings } : {}),
         });
+      }
+      case "restart-services": {
+        // the agent's contract: only the node's own units (else a usage error, nothing restarted),
+        // restarted in dependency order, each answered with whether its check passes now
+        const foreign = args.filter((u) => !(SERVICE_UNITS as readonly string[]).includes(u));
+        if (args.length === 0 || foreign.length > 0) {
+          return {
+            exitCode: 2,
+            stdout: "",
+            stderr: `jumpgate-node: usage error: restart-services: '${foreign[0] ?? ""}' is not one of this node's services\n`,
+          };
+        }
+        const order = SERVICE_UNITS.filter((u) => args.includes(u));
+        for (const unit of order) {
+          const key = `${vmIdOf(vm)} ${unit}`;
+          this.restartedUnits.set(key, (this.restartedUnits.get(key) ?? 0) + 1);
+        }
+        const h = this.health(vm);
+        const checkOf: Record<string, string> = {
+          [NODE_TOMCAT_UNIT]: "tomcat",
+          "guacd.service": "guacd",
+          "nginx.service": "nginx",
+        };
+        const services = order.map((unit) => {
+          const check = h.checks.find((c) => c.name === checkOf[unit])!;
+          return { unit, restarted: true, ok: check.ok, detail: check.detail, waitedSeconds: check.ok ? 4 : 90 };
+        });
+        const all = services.every((u) => u.ok);
+        return { exitCode: all ? 0 : 1, stdout: JSON.stringify({ ok: all, services }) + "\n", stderr: "" };
       }
       case "db-credentials": {
         const slot = args[args.indexOf("--user") + 1] as keyof typeof APP_USERS;

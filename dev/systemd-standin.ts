@@ -5,7 +5,8 @@
 //
 // - `record` (a few lines of bash, as cheap as the calls it records): nothing runs; the services
 //   are the test's own in-process stand-ins, and systemd's view of them is "active" (as it is of a
-//   wedged Tomcat).
+//   wedged Tomcat), or "failed" for a unit named in <root>/.test/failed-units/ (one that exits at
+//   every start, after systemd's restarts).
 // - `run` (this module): a unit found under <root>/etc/systemd/system or <root>/lib/systemd/system
 //   is started the way systemd starts it: ExecStart with Environment=, EnvironmentFile=, UMask=,
 //   StateDirectory= and NoNewPrivileges=, as User=/Group= with the user's groups plus
@@ -59,6 +60,14 @@ const RECORDING_SYSTEMCTL = [
   'printf \'%s\\n\' "$*" >>"$dir/systemctl.log"',
   'verb=""',
   "for a; do if [[ $a != -* ]]; then verb=$a; break; fi; done",
+  "unit=${*: -1}",
+  "# a unit the test marked failed (<dir>/failed-units/UNIT): systemd gave up on it",
+  "if [[ -f $dir/failed-units/$unit ]]; then",
+  "  case $verb in",
+  "    show) printf 'ActiveState=failed\\nSubState=failed\\nNRestarts=5\\nResult=exit-code\\n'; exit 0 ;;",
+  "    is-active) echo failed; exit 3 ;;",
+  "  esac",
+  "fi",
   "case $verb in",
   "  show) printf 'ActiveState=active\\nSubState=running\\nNRestarts=0\\nResult=success\\n'; exit 0 ;;",
   "  is-active) echo active; exit 0 ;;",

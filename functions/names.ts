@@ -7,13 +7,15 @@ export const Names = {
     teardownStack: "teardownStack",
     reconcileStack: "reconcileStack",
     /**
-     * v5 drains before a restart or redeploy only a node with something to protect (live sessions,
+     * v6 restarts a node's failed services (restart-services) before its VM when those are all that
+     * fails; v5 drains before a restart or redeploy only a node with something to protect (live sessions,
      * or a probe still up, or an agent that did not answer); v4 judges the surge race at the look that finds the replacement healthy; v3 takes the step on
      * the round's own look and trusts the drain-off answer (no extra health checks); v2 surges (a
-     * replacement comes up while the cheap step is tried); "healStackV4", "healStackV3",
+     * replacement comes up while the cheap step is tried); "healStackV5", "healStackV4", "healStackV3",
      * "healStackV2" and "healStack" (v1) only finish in-flight instances
      */
-    healStack: "healStackV5",
+    healStack: "healStackV6",
+    healStackV5: "healStackV5",
     healStackV4: "healStackV4",
     healStackV3: "healStackV3",
     healStackV2: "healStackV2",
@@ -46,6 +48,7 @@ export const Names = {
     observeWebNode: "observeWebNode",
     claimForHeal: "claimForHeal",
     startWebNode: "startWebNode",
+    restartWebNodeServices: "restartWebNodeServices",
     restartWebNode: "restartWebNode",
     redeployWebNode: "redeployWebNode",
     reimageWebNode: "reimageWebNode",

@@ -275,13 +275,30 @@ const HEAL_CASES: HealCase[] = [
   {
     stack: "healtomcat",
     fault: "tomcat-down",
-    title: "Tomcat dead: restart (room to surge: the restart wins at its first look)",
+    title: "Tomcat dead: restart-services (room to surge: the service restart wins at its first look)",
     max: 4,
     outcome: "in-place",
     // the bench's nodes have no live session and a dead Tomcat fails the probe: no drain protects
-    // anything before a restart, which keeps the disk (healStackV5), so the floor is the look that
-    // corroborates the alert, the restart and the look that finds the node healthy
-    floor: [runCommand("health"), ["restart", VM, "restart"], runCommand("health")],
+    // anything before a service restart (healStackV5's rule), and the look that corroborates the
+    // alert names the failed unit, so the floor is that look, the agent's restart-services (a Run
+    // Command, healStackV6) and the look that finds the node healthy: no VM restart
+    floor: [runCommand("health"), runCommand("restart-services"), runCommand("health")],
+  },
+  {
+    stack: "healcrash",
+    fault: "tomcat-crash-loop",
+    title: "Tomcat crashes again after its unit restarts: restart-services fails, backoff, VM restart",
+    max: 2,
+    outcome: "in-place",
+    // the service restart is tried and fails (its answer says the check still fails: no verify wait);
+    // after the backoff the next round's look is the one the VM restart starts on
+    floor: [
+      runCommand("health"),
+      runCommand("restart-services"),
+      runCommand("health"),
+      ["restart", VM, "restart"],
+      runCommand("health"),
+    ],
   },
   {
     stack: "healsurge",
@@ -390,7 +407,8 @@ function phaseKey(status: HealStatus | undefined): string {
 /**
  * When a client that honours Retry-After sees one of a repair's operations end (scaled ms), like
  * seenDuration for the deploy: its first poll at once, each next after the Retry-After of the answer
- * before. A Run Command (20 s) is seen at 30 s: compute answers its running polls with Retry-After 30.
+ * before. A VM restart (30 s) is seen at ~40 s (Retry-After 10, 10, 30); a Run Command, which sends
+ * none, at the next 2 s poll.
  */
 function seenOpMs(type: string, verb: string): number {
   const duration = latencyOf(type, verb);

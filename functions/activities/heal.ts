@@ -18,6 +18,7 @@ import { publicHostnameOf, signInAuthority } from "../../shared/access/sign-in";
 import { appUserForNewNode, joinSteps } from "../../shared/node/join";
 import type { NodeObservation } from "../../shared/node/model";
 import { observeWebNode } from "../../shared/node/observe";
+import { restartServicesOf, type RestartServicesResult } from "../../shared/node/agent";
 import { runAgentCommand } from "../../shared/node/run-agent";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import type { StackSpec } from "../../shared/spec/types";
@@ -104,6 +105,43 @@ export async function startWebNodeActivity(input: RepairStepInput): Promise<Repa
   }
   await compute.virtualMachines.start(input.spec.resourceGroup, input.vmName, factory.lro());
   return { node: input.vmName, detail: "started" };
+}
+
+export interface RestartServicesStepInput extends RepairStepInput {
+  /** the units behind the node's failed service checks, as its agent named them */
+  units: string[];
+}
+
+/**
+ * The agent restarts the node's failed service units (`jumpgate-node restart-services`, which refuses
+ * any unit that is not the node's own) and waits for each one's check. A unit that did not restart
+ * or whose check still fails, or an agent that can't be reached, is a failed step: the ladder climbs.
+ */
+export async function restartWebNodeServicesActivity(input: RestartServicesStepInput): Promise<RepairStepOutput> {
+  const { factory } = services();
+  const { spec, vmName } = input;
+  if (input.units.length === 0) throw new Error("the agent named no failed service unit to restart");
+  const result = await runAgentCommand(factory, {
+    subscriptionId: spec.subscriptionId,
+    resourceGroup: spec.resourceGroup,
+    vmName,
+    command: "restart-services",
+    args: input.units,
+  });
+  if (!result.reachable) throw new Error(`Run Command can't reach the VM: ${result.error ?? "no answer"}`);
+  let answer: RestartServicesResult;
+  try {
+    answer = restartServicesOf(result.json);
+  } catch {
+    const said = result.stderr?.trim().split("\n").pop() ?? "";
+    throw new Error(`restart-services gave no answer (exit ${result.exitCode ?? "?"})${said ? `: ${said}` : ""}`);
+  }
+  const each = answer.services.map(
+    (u) =>
+      `${u.unit} ${u.restarted ? `restarted, its check ${u.ok ? "passes" : "still fails"}` : "not restarted"} (${u.detail})`,
+  );
+  if (!answer.ok || result.exitCode !== 0) throw new Error(`restart-services: ${each.join("; ")}`);
+  return { node: vmName, detail: each.join("; ") };
 }
 
 export async function restartWebNodeActivity(input: RepairStepInput): Promise<RepairStepOutput> {

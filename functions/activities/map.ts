@@ -45,6 +45,7 @@ export const activities = {
   takeHealSignals: heal.takeHealSignalsActivity,
   observeWebNode: heal.observeWebNodeActivity,
   startWebNode: heal.startWebNodeActivity,
+  restartWebNodeServices: heal.restartWebNodeServicesActivity,
   restartWebNode: heal.restartWebNodeActivity,
   redeployWebNode: heal.redeployWebNodeActivity,
   reimageWebNode: heal.reimageWebNodeActivity,

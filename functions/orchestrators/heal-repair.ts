@@ -4,7 +4,7 @@
 // (shared/node/join.ts), and verify: the agent healthy, the drain off, the load balancer probe up.
 // The attempt goes into the repair ledger and the audit trail.
 import type { HealPlan, NodeDecision } from "../../shared/heal/policy";
-import { verdictOf } from "../../shared/heal/policy";
+import { failedServiceUnits, verdictOf } from "../../shared/heal/policy";
 import { routeSignals, signalsOf, signalText, type SignalRouting } from "../../shared/heal/signals";
 import { STEP_DONE, VERIFY_MINUTES, type RepairAttempt, type RepairStep } from "../../shared/heal/types";
 import { appUserOfPeers } from "../../shared/node/join";
@@ -43,7 +43,7 @@ export interface HealRound {
 }
 
 /** Steps after which the node keeps its disk: what it has not shipped yet is still there at boot. */
-const KEEPS_DISK: ReadonlySet<RepairStep> = new Set(["restart", "redeploy"]);
+const KEEPS_DISK: ReadonlySet<RepairStep> = new Set(["restart-services", "restart", "redeploy"]);
 
 /**
  * Whether draining `node` before `step` protects anything. The drain turns the probe away so the load
@@ -61,6 +61,7 @@ export function drainProtects(step: RepairStep, seen: NodeObservation): boolean 
 
 const STEP_ACTIVITY = {
   start: "startWebNode",
+  "restart-services": "restartWebNodeServices",
   restart: "restartWebNode",
   redeploy: "redeployWebNode",
   reimage: "reimageWebNode",
@@ -146,13 +147,17 @@ export function* repairNode(
       );
     }
     // once: a failed step is a failed attempt (the ladder climbs), never a second restart
-    const done = yield* w.callOnce(STEP_ACTIVITY[step], {
+    const input = {
       spec,
       vmName: node,
       expectVmId: before.vmId,
       knownNodes: a.observations.map((o) => o.name),
       capacity: a.observations.length,
-    });
+    };
+    const done =
+      step === "restart-services"
+        ? yield* w.callOnce("restartWebNodeServices", { ...input, units: failedServiceUnits(before) ?? [] })
+        : yield* w.callOnce(STEP_ACTIVITY[step], input);
     const fresh = step === "replace" || step === "reimage";
     const raced: SurgeResult = r.surge && surgeMayRun(a, fresh) ? yield* surgeRace(r, a, node) : { surged: false };
     if (raced.surged) {

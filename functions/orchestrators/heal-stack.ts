@@ -10,7 +10,7 @@
 // release -> consume, record conditions and audit -> continueAsNew (bounded history) or wait for the
 // earliest backoff / budget time.
 //
-// Surge (healStackV2 on): when the cheap step (start, restart, redeploy) did not make the node healthy at
+// Surge (healStackV2 on): when the cheap step (start, restart-services, restart, redeploy) did not make the node healthy at
 // the first look and the fleet has room below `fleet.max`, a replacement comes up at once through the
 // scale-out path while the broken node boots; whichever is healthy first stays and the other is
 // drained and removed, so the fleet returns to its size (heal-surge.ts).
@@ -28,6 +28,11 @@
 // whose corroborating look answered with no live session and whose probe is already down is not
 // drained: `drain on` would turn away traffic the load balancer already sends elsewhere and wait for
 // no session, and `drain off` would undo it: two Run Commands (~60 s) that protect nothing.
+//
+// Services before the machine (healStackV6): a node whose agent answered and whose only failing
+// checks are its own services (NGINX, Tomcat, guacd, with the units the agent named) first gets
+// `restart-services`: the agent restarts those units and waits for their checks; a node still broken
+// after it (or again soon after) climbs to the VM restart and on as before.
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { healConditions } from "../../shared/heal/conditions";
@@ -117,15 +122,37 @@ interface HealVersion {
    * runs without `drain on` / `drain off` (v5)
    */
   drainOnlyToProtect: boolean;
+  /** a node failing only its own services gets `restart-services` before a VM restart (v6) */
+  restartServices: boolean;
 }
 
 /**
  * Heal as new instances run it: surge, no health check heal already holds is run twice, the surge
- * race is judged at the look that finds the replacement healthy, and a drain runs only when it
- * protects something.
+ * race is judged at the look that finds the replacement healthy, a drain runs only when it protects
+ * something, and a node failing only its own services has those restarted before the VM.
  */
 export const healStack: OrchestrationHandler = function* (context: OrchestrationContext) {
-  return yield* runHeal(context, { surge: true, reuseLooks: true, raceAlongside: true, drainOnlyToProtect: true });
+  return yield* runHeal(context, {
+    surge: true,
+    reuseLooks: true,
+    raceAlongside: true,
+    drainOnlyToProtect: true,
+    restartServices: true,
+  });
+};
+
+/**
+ * Restarts the VM of a node whose Tomcat died: instances started before healStackV6 finish (and
+ * continue as new) on it, because v6 decides another first step (another activity) for such a node.
+ */
+export const healStackV5: OrchestrationHandler = function* (context: OrchestrationContext) {
+  return yield* runHeal(context, {
+    surge: true,
+    reuseLooks: true,
+    raceAlongside: true,
+    drainOnlyToProtect: true,
+    restartServices: false,
+  });
 };
 
 /**
@@ -133,7 +160,13 @@ export const healStack: OrchestrationHandler = function* (context: Orchestration
  * new) on it, because v5 drops the drain's activities where they protect nothing.
  */
 export const healStackV4: OrchestrationHandler = function* (context: OrchestrationContext) {
-  return yield* runHeal(context, { surge: true, reuseLooks: true, raceAlongside: true, drainOnlyToProtect: false });
+  return yield* runHeal(context, {
+    surge: true,
+    reuseLooks: true,
+    raceAlongside: true,
+    drainOnlyToProtect: false,
+    restartServices: false,
+  });
 };
 
 /**
@@ -141,7 +174,13 @@ export const healStackV4: OrchestrationHandler = function* (context: Orchestrati
  * healStackV4 finish (and continue as new) on it, because v4 schedules that look with another.
  */
 export const healStackV3: OrchestrationHandler = function* (context: OrchestrationContext) {
-  return yield* runHeal(context, { surge: true, reuseLooks: true, raceAlongside: false, drainOnlyToProtect: false });
+  return yield* runHeal(context, {
+    surge: true,
+    reuseLooks: true,
+    raceAlongside: false,
+    drainOnlyToProtect: false,
+    restartServices: false,
+  });
 };
 
 /**
@@ -149,7 +188,13 @@ export const healStackV3: OrchestrationHandler = function* (context: Orchestrati
  * before healStackV3 finish (and continue as new) on it, because v3 drops activities their histories have.
  */
 export const healStackV2: OrchestrationHandler = function* (context: OrchestrationContext) {
-  return yield* runHeal(context, { surge: true, reuseLooks: false, raceAlongside: false, drainOnlyToProtect: false });
+  return yield* runHeal(context, {
+    surge: true,
+    reuseLooks: false,
+    raceAlongside: false,
+    drainOnlyToProtect: false,
+    restartServices: false,
+  });
 };
 
 /**
@@ -157,7 +202,13 @@ export const healStackV2: OrchestrationHandler = function* (context: Orchestrati
  * on it, because a surge adds activities their histories never had.
  */
 export const healStackV1: OrchestrationHandler = function* (context: OrchestrationContext) {
-  return yield* runHeal(context, { surge: false, reuseLooks: false, raceAlongside: false, drainOnlyToProtect: false });
+  return yield* runHeal(context, {
+    surge: false,
+    reuseLooks: false,
+    raceAlongside: false,
+    drainOnlyToProtect: false,
+    restartServices: false,
+  });
 };
 
 function* runHeal(context: OrchestrationContext, version: HealVersion): Step<HealOutput | void> {
@@ -187,6 +238,7 @@ function* runHeal(context: OrchestrationContext, version: HealVersion): Step<Hea
     raceAlongside: version.raceAlongside,
     drainOnlyToProtect: version.drainOnlyToProtect,
   };
+  const { restartServices } = version;
   const next = (extra: Partial<HealInput> = {}) => {
     context.df.continueAsNew({
       ...input,
@@ -337,6 +389,7 @@ function* runHeal(context: OrchestrationContext, version: HealVersion): Step<Hea
       observations,
       suspects,
       ledger: current.ledger,
+      ...(restartServices ? { restartServices } : {}),
     });
     status.suspects = suspects;
     status.decisions = plan.decisions.map(describeDecision);
@@ -411,6 +464,7 @@ function* runHeal(context: OrchestrationContext, version: HealVersion): Step<Hea
 }
 
 df.app.orchestration(Names.orchestrators.healStack, healStack);
+df.app.orchestration(Names.orchestrators.healStackV5, healStackV5);
 df.app.orchestration(Names.orchestrators.healStackV4, healStackV4);
 df.app.orchestration(Names.orchestrators.healStackV3, healStackV3);
 df.app.orchestration(Names.orchestrators.healStackV2, healStackV2);

@@ -16,7 +16,10 @@
 // Ladder: a stopped or deallocated VM is started (nothing runs on it, so starting stops nothing);
 // a VM whose provisioning failed is replaced; otherwise restart -> redeploy -> replace (availability
 // set) or restart -> redeploy -> reimage -> replace (scale set), climbing one rung after each repair
-// that failed or did not last (the node broke again within RELAPSE_WINDOW_MS).
+// that failed or did not last (the node broke again within RELAPSE_WINDOW_MS). With service restarts
+// on (healStackV6), a node whose agent answered and whose only failing checks are its own services
+// (NGINX, Tomcat, guacd, with the units the agent named) first gets `restart-services`: those units
+// restarted, no reboot; when that fails or does not last, the ladder goes on at the VM restart.
 import type { NodeObservation } from "../node/model";
 import {
   isDestructive,
@@ -43,6 +46,22 @@ export const HEAL_TIMING = {
 
 /** Health checks that test something outside the node; all broken nodes failing one is an outage. */
 export const DEPENDENCY_CHECKS: readonly string[] = ["database", "certificate", "dns"];
+
+/** Health checks of the node's own services: a restart of their units may be all they need. */
+export const SERVICE_CHECKS: readonly string[] = ["nginx", "tomcat", "guacd"];
+
+/**
+ * The units to restart first for a node that answered and fails only its own services' checks
+ * (each with the unit the agent named); undefined for any other node (a dependency, a hung or
+ * stopped VM, an agent that gave no answer, a node still installing).
+ */
+export function failedServiceUnits(o: NodeObservation): string[] | undefined {
+  const { agent } = o;
+  if (!agent.reachable || !agent.answered || agent.healthy || agent.installing || agent.busy) return undefined;
+  if (agent.failing.length === 0 || !agent.failing.every((c) => SERVICE_CHECKS.includes(c))) return undefined;
+  const units = agent.failingUnits ?? [];
+  return units.length > 0 ? [...units] : undefined;
+}
 
 export const LADDERS: Record<"availabilitySet" | "scaleSet", readonly RepairStep[]> = {
   availabilitySet: ["restart", "redeploy", "replace"],
@@ -228,17 +247,23 @@ export function backoffMs(failures: number): number {
   return Math.min(HEAL_TIMING.backoffBaseMs * 2 ** (failures - 1), HEAL_TIMING.backoffMaxMs);
 }
 
-/** The step after the failed streak: the rung above the last failed one, or the first rung. */
+/**
+ * The step after the failed streak: the rung above the last failed one, or the first rung. A node
+ * whose failed services may be restarted (`servicesOnly`) starts with `restart-services`; a failed
+ * (or relapsed) service restart climbs to the VM restart, the ladder's first rung.
+ */
 export function nextStep(
   cause: BrokenCause,
   streak: readonly RepairAttempt[],
   mode: "availabilitySet" | "scaleSet",
+  servicesOnly = false,
 ): RepairStep {
   if (cause === "stopped") return "start";
   const ladder = LADDERS[mode];
   if (cause === "provisioning-failed") return ladder[ladder.length - 1];
   const lastRung = streak.find((a) => a.step !== "start");
-  if (!lastRung) return ladder[0];
+  if (!lastRung) return servicesOnly && cause === "unhealthy" ? "restart-services" : ladder[0];
+  // restart-services is below the ladder (index -1): the step above it is the ladder's first
   const i = ladder.indexOf(lastRung.step);
   return ladder[Math.min(i + 1, ladder.length - 1)];
 }
@@ -281,6 +306,8 @@ export interface PlanInput {
   /** the nodes the signals point at */
   suspects: readonly string[];
   ledger: LedgerState;
+  /** a node failing only its own services gets those restarted first (healStackV6) */
+  restartServices?: boolean;
 }
 
 /** Destructive repairs started within the budget window, across the stack. */
@@ -358,7 +385,10 @@ export function planHeal(input: PlanInput): HealPlan {
         continue;
       }
     }
-    const step = nextStep(verdict.cause, streak, input.mode);
+    const observed = input.observations.find((o) => o.name === node);
+    const servicesOnly =
+      input.restartServices === true && !verdict.dependency && observed !== undefined && !!failedServiceUnits(observed);
+    const step = nextStep(verdict.cause, streak, input.mode, servicesOnly);
     const destructive = isDestructive(step);
     if (destructive && left <= 0) {
       const until =

@@ -5,10 +5,20 @@ import type { StackSpec } from "../spec/types";
 
 export type RepairPolicy = StackSpec["policies"]["repair"];
 
-/** What one repair does to a node. Every step but `start` stops whatever runs on the node. */
-export type RepairStep = "start" | "restart" | "redeploy" | "reimage" | "replace";
+/**
+ * What one repair does to a node. Every step but `start` stops whatever runs on the node:
+ * `restart-services` restarts only the node's failed services (guacd, Tomcat, NGINX), which ends the
+ * sessions they carry, without a reboot.
+ */
+export type RepairStep = "start" | "restart-services" | "restart" | "redeploy" | "reimage" | "replace";
 
-export const DESTRUCTIVE_STEPS: ReadonlySet<RepairStep> = new Set(["restart", "redeploy", "reimage", "replace"]);
+export const DESTRUCTIVE_STEPS: ReadonlySet<RepairStep> = new Set([
+  "restart-services",
+  "restart",
+  "redeploy",
+  "reimage",
+  "replace",
+]);
 
 export function isDestructive(step: RepairStep): boolean {
   return DESTRUCTIVE_STEPS.has(step);
@@ -17,6 +27,7 @@ export function isDestructive(step: RepairStep): boolean {
 /** What a step did to a node, in words ("node web-1 restarted"). */
 export const STEP_DONE: Record<RepairStep, string> = {
   start: "started",
+  "restart-services": "had its failed services restarted",
   restart: "restarted",
   redeploy: "redeployed",
   reimage: "reimaged",
@@ -25,11 +36,13 @@ export const STEP_DONE: Record<RepairStep, string> = {
 
 /**
  * How long each step's node may take to be healthy before the step counts as failed and the ladder
- * climbs. A restart boots in a few minutes; a redeploy moves to another host first; a reimaged or
+ * climbs. A service restart has already waited for the services' own checks (the agent, up to 90 s),
+ * so what is left is the health look and the probe; a restart boots in a few minutes; a redeploy moves to another host first; a reimaged or
  * replaced node has already waited for its agent (nodeReadyTimeoutMinutes) before this starts.
  */
 export const VERIFY_MINUTES: Record<RepairStep, number> = {
   start: 10,
+  "restart-services": 3,
   restart: 6,
   redeploy: 12,
   reimage: 15,

@@ -8,6 +8,7 @@ import { NODE_AGENT_PATH } from "./constants";
 export type AgentCommand =
   | "health"
   | "drain"
+  | "restart-services"
   | "install-cert"
   | "acme-challenge"
   | "db-credentials"
@@ -27,6 +28,7 @@ export type AgentCommand =
 export const AGENT_COMMANDS: readonly AgentCommand[] = [
   "health",
   "drain",
+  "restart-services",
   "install-cert",
   "acme-challenge",
   "db-credentials",
@@ -343,6 +345,21 @@ export interface DrainResult {
   waitedSeconds: number;
 }
 
+/** One unit `restart-services` restarted: whether systemd restarted it and whether its own check passes now. */
+export interface ServiceRestart {
+  unit: string;
+  restarted: boolean;
+  ok: boolean;
+  detail: string;
+  waitedSeconds: number;
+}
+
+export interface RestartServicesResult {
+  /** every named unit restarted and its check passes */
+  ok: boolean;
+  services: ServiceRestart[];
+}
+
 export interface InstallCertResult {
   installed: boolean;
   secret: string;
@@ -510,6 +527,29 @@ export function parseDrain(stdout: string): DrainResult {
     liveSessions: num(o, "liveSessions"),
     drained: bool(o, "drained"),
     waitedSeconds: num(o, "waitedSeconds"),
+  };
+}
+
+export function parseRestartServices(stdout: string): RestartServicesResult {
+  return restartServicesOf(parseAgentJson(stdout));
+}
+
+/** `restart-services`' answer, already parsed from its JSON line (Run Command's result). */
+export function restartServicesOf(answer: unknown): RestartServicesResult {
+  const o = isRecord(answer) ? answer : fail("restart-services answer");
+  return {
+    ok: bool(o, "ok"),
+    services: list(o, "services").map((u) =>
+      isRecord(u)
+        ? {
+            unit: str(u, "unit"),
+            restarted: bool(u, "restarted"),
+            ok: bool(u, "ok"),
+            detail: str(u, "detail"),
+            waitedSeconds: num(u, "waitedSeconds"),
+          }
+        : fail("services[]"),
+    ),
   };
 }
 

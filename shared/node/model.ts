@@ -47,6 +47,8 @@ export interface NodeHealth {
   failing: string[];
   /** one line per failing check, for people */
   problems: string[];
+  /** the systemd units behind the failed nginx/tomcat/guacd checks, as the agent named them (absent: none) */
+  failingUnits?: string[];
   /** the app user the node logs in to the database as, e.g. "guacamole_a" */
   databaseUser?: string;
   /** the certificate its NGINX serves, as the agent read it */
@@ -110,6 +112,7 @@ interface HealthDocument {
   certificate?: { serial?: unknown; notAfter?: unknown } | null;
   signIn?: { digest?: unknown } | null;
   checks?: unknown;
+  failingUnits?: unknown;
 }
 
 interface HealthCheck {
@@ -143,6 +146,7 @@ export function nodeHealth(result: AgentCommandResult): NodeHealth {
         ? ["agent"]
         : [],
     problems: problemsOf(result, answered, checks),
+    ...failingUnitsOf(doc),
     ...(databaseUser ? { databaseUser } : {}),
     ...(certificate ? { certificate } : {}),
     ...(doc.signIn && (typeof doc.signIn.digest === "string" || doc.signIn.digest === null)
@@ -150,6 +154,17 @@ export function nodeHealth(result: AgentCommandResult): NodeHealth {
       : {}),
     ...guacamoleVersionOf(doc),
   };
+}
+
+/** A systemd service unit's name as the agent reports one (anything else is not passed on). */
+const UNIT_NAME = /^[A-Za-z0-9@._-]{1,64}\.service$/;
+
+function failingUnitsOf(doc: HealthDocument): { failingUnits?: string[] } {
+  if (!Array.isArray(doc.failingUnits)) return {};
+  const units = (doc.failingUnits as unknown[])
+    .map((u) => (typeof u === "object" && u !== null ? (u as { unit?: unknown }).unit : undefined))
+    .filter((u): u is string => typeof u === "string" && UNIT_NAME.test(u));
+  return units.length > 0 ? { failingUnits: [...new Set(units)] } : {};
 }
 
 function guacamoleVersionOf(doc: HealthDocument): { guacamoleVersion?: string } {

@@ -543,7 +543,7 @@ export const STACK_SPEC_SCHEMA = {
               maximum: 20,
               default: 3,
               description:
-                "Most repair steps that interrupt a node (restart, redeploy, reimage, replace) per stack in any hour; 0 allows none.",
+                "Most repair steps that interrupt a node (restart-services, restart, redeploy, reimage, replace) per stack in any hour; 0 allows none.",
             },
             debounceSeconds: {
               type: "integer",

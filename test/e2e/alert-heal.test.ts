@@ -1,5 +1,5 @@
 // Alert -> heal through the real HTTP routes: a stack deployed with PUT /api/stacks/{name}, one node
-// broken (Tomcat dead: a restart fixes it) and its load balancer probe alert POSTed five times at
+// broken (Tomcat dead: a restart of its unit fixes it) and its load balancer probe alert POSTed five times at
 // once, as Azure Monitor's retries and a second action group would; then every node hung. The app
 // runs on the durable test host in real time (timers sped up), the Azure emulator with the real SDK
 // clients, and Azurite; nodes are the heal tests' scripted stand-ins (StandInFleet), whose faults
@@ -118,7 +118,7 @@ describe("alert -> heal end to end", () => {
     fleet.adopt([web1.vm, web2.vm]);
   });
 
-  test("Tomcat dead, its alert delivered 5 times at once: one signal, one heal, one restart, healthy again", async () => {
+  test("Tomcat dead, its alert delivered 5 times at once: one signal, one heal, its Tomcat unit restarted (no VM restart), healthy again", async () => {
     const since = lastSeq();
     fleet.break(web1.vm, "tomcat-down");
     const ip = ipOf(web1.nicId);
@@ -139,16 +139,26 @@ describe("alert -> heal end to end", () => {
     const inbox = await env.inbox.recent(NAME);
     assert.equal(inbox.length, 1, JSON.stringify(inbox));
     assert.equal(inbox[0].consumed, true);
-    assert.match(inbox[0].outcome!, new RegExp(`^${web1.vm}: restarted at .*; healthy again`));
+    assert.match(
+      inbox[0].outcome!,
+      new RegExp(
+        `^${web1.vm}: had its failed services restarted at .*; healthy again \\(tomcat\\.service restarted, its check passes`,
+      ),
+    );
     assert.deepEqual(
       healInstances().map((i) => i.instanceId),
       [InstanceIds.heal(NAME)],
     );
 
-    // exactly one restart, of the broken node; nothing else written
-    assert.equal(actionCount(env.emulator, web1.vmId, "restart"), 1);
+    // one service restart, of the broken node's Tomcat unit; no VM restart, nothing written
+    assert.deepEqual(
+      fleet.callsTo(web1.vm, "restart-services").map((c) => c.args),
+      [["tomcat.service"]],
+    );
+    assert.deepEqual(fleet.callsTo(web2.vm, "restart-services"), []);
+    assert.equal(actionCount(env.emulator, web1.vmId, "restart"), 0);
     assert.equal(actionCount(env.emulator, web2.vmId, "restart"), 0);
-    assert.deepEqual(writesSince(since), [`POST restart Microsoft.Compute/virtualMachines/${web1.vm}/restart`]);
+    assert.deepEqual(writesSince(since), []);
 
     // healthy: the agent answers healthy and not draining, the load balancer probe is up
     const seen = await observeWebNodeActivity({ spec, vmName: web1.vm });
@@ -176,8 +186,9 @@ describe("alert -> heal end to end", () => {
       "the alert is audited once",
     );
     assert.match(alerted[0].why, /DipAvailability/);
-    const repaired = events.find((e) => e.what === `node ${web1.vm} restarted`);
+    const repaired = events.find((e) => e.what === `node ${web1.vm} had its failed services restarted`);
     assert.ok(repaired, JSON.stringify(events));
+    assert.match(JSON.stringify(repaired), /tomcat\.service restarted, its check passes/, "the audit names the unit");
     assert.match(repaired.why, /tomcat/, "the reason names the failing check");
     assert.match(repaired.why, new RegExp(`alerts: ${NAME}-backend-probe`), "and the alert that led to it");
 
@@ -189,7 +200,12 @@ describe("alert -> heal end to end", () => {
     assert.equal(progress.phase, "done");
     assert.deepEqual(
       [progress.lastAction?.node, progress.lastAction?.step, progress.lastAction?.outcome],
-      [web1.vm, "restart", "succeeded"],
+      [web1.vm, "restart-services", "succeeded"],
+    );
+    assert.match(
+      progress.lastAction?.detail ?? "",
+      /tomcat\.service restarted, its check passes/,
+      "the status names the unit",
     );
   });
 
@@ -206,7 +222,7 @@ describe("alert -> heal end to end", () => {
     assert.equal((heal.progress as HealStatus).brake?.reason, "unhealthy-share");
 
     assert.deepEqual(writesSince(since), [], "zero destructive actions");
-    assert.equal(actionCount(env.emulator, web1.vmId, "restart"), 1, "only the earlier restart");
+    assert.equal(actionCount(env.emulator, web1.vmId, "restart"), 0, "no restart, then or now");
     assert.equal(actionCount(env.emulator, web2.vmId, "restart"), 0);
     assert.deepEqual(
       [web1.vm, web2.vm].map((vm) => fleet.callsTo(vm, "drain").length),

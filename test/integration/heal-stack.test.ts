@@ -96,7 +96,7 @@ function assertHealCompleted(spec: StackSpec) {
 }
 
 describe("heal: availability set", () => {
-  test("a node whose Tomcat died comes back with a restart and is not replaced", async () => {
+  test("a node whose Tomcat died gets its Tomcat unit restarted: no VM restart, and everyone is told which unit", async () => {
     const spec = specOf("hltomcat");
     await deploy(spec);
     const [web1, web2] = vmNames(spec);
@@ -108,34 +108,111 @@ describe("heal: availability set", () => {
     await env.host.runUntilIdle();
 
     assertHealCompleted(spec);
-    // no health check twice: the one that corroborated the alert is the one the restart starts on;
-    // it found no live session and the probe already down, so no drain protects anything (v5): the
-    // restart keeps the disk, and the look after it finds the node healthy and undrained
-    assert.deepEqual(agentCallsSince(calls, [web1]), [`${web1} health`, `${web1} health`]);
-    const done = writes(spec, since);
-    assert.deepEqual(done.map(describeWrite), [`POST restart Microsoft.Compute/virtualMachines/${web1}/restart`]);
-    assert.equal(actions(done, "restart", web2).length, 0);
+    // the look that corroborated the alert named the failed unit; the agent restarts it (no drain:
+    // no live session and the probe already down), and one look after it finds the node healthy
+    assert.deepEqual(agentCallsSince(calls, [web1]), [`${web1} health`, `${web1} restart-services`, `${web1} health`]);
+    assert.deepEqual(fleet.callsTo(web1, "restart-services").at(-1)?.args, ["tomcat.service"]);
+    // no VM restart, no write to Azure at all
+    assert.deepEqual(writes(spec, since).map(describeWrite), []);
+    assert.equal(
+      env.emulator.journal.list().filter((e) => e.seq > since && e.action?.toLowerCase() === "restart").length,
+      0,
+    );
     assert.deepEqual(fleet.activeFaults(web1), []);
-    const [attempt] = await attempts(spec, web1);
-    assert.equal(attempt.step, "restart");
-    assert.equal(attempt.outcome, "succeeded");
+    const [attempt, ...more] = await attempts(spec, web1);
+    assert.deepEqual([attempt.step, attempt.outcome, more.length], ["restart-services", "succeeded", 0]);
+    assert.match(
+      attempt.detail!,
+      /^tomcat\.service restarted, its check passes \(GET \/api\/languages: 200\); agent healthy/,
+    );
     assert.deepEqual(fleet.callsTo(web1, "drain"), [], "nothing to protect: never drained");
     const [consumed] = await outcomes(spec);
     assert.equal(consumed.consumed, true);
-    assert.match(consumed.outcome!, new RegExp(`${web1}: restarted at .*; healthy again`));
-    const events = await env.audit.recent(spec.name);
-    assert.ok(
-      events.some((e) => e.what === `node ${web1} restarted` && /tomcat/.test(e.why)),
-      JSON.stringify(events),
+    assert.match(
+      consumed.outcome!,
+      new RegExp(
+        `${web1}: had its failed services restarted at .*; healthy again \\(tomcat\\.service restarted, its check passes`,
+      ),
     );
+    const events = await env.audit.recent(spec.name);
+    const done = events.find((e) => e.what === `node ${web1} had its failed services restarted`);
+    assert.ok(done && /tomcat/.test(done.why), JSON.stringify(events));
+    assert.match(JSON.stringify(done.details), /tomcat\.service restarted, its check passes/);
     assert.equal((await condition(spec, "HealBrake"))?.status, "False");
     assert.equal((await env.registry.get(spec.name))!.operation, undefined, "the claim is released");
-    // the finished instance still says what it did last (carried over continueAsNew)
     const last = (healStatus(spec)!.customStatus as HealStatus).lastAction;
-    assert.deepEqual([last?.node, last?.step, last?.outcome], [web1, "restart", "succeeded"]);
+    assert.deepEqual([last?.node, last?.step, last?.outcome], [web1, "restart-services", "succeeded"]);
+    assert.match(last?.detail ?? "", /tomcat\.service/);
   });
 
-  test("a node whose Tomcat died but a session is still live is drained before its restart, as before", async () => {
+  test("a Tomcat that crashes again after its unit restarts: the service restart fails, the VM restart follows", async () => {
+    const spec = specOf("hlcrashloop");
+    await deploy(spec);
+    const [web1] = vmNames(spec);
+    fleet.adopt(vmNames(spec));
+    const since = lastSeq();
+    const calls = fleet.calls.length;
+    fleet.break(web1, "tomcat-crash-loop");
+    await deliver(spec, signal(spec, { node: web1 }));
+    await env.host.runUntilIdle();
+
+    assertHealCompleted(spec);
+    const ran = agentCallsSince(calls, [web1]);
+    assert.deepEqual(ran.slice(0, 2), [`${web1} health`, `${web1} restart-services`], ran.join(" | "));
+    assert.deepEqual(writes(spec, since).map(describeWrite), [
+      `POST restart Microsoft.Compute/virtualMachines/${web1}/restart`,
+    ]);
+    const steps = (await attempts(spec, web1)).map((a) => [a.step, a.outcome]);
+    assert.deepEqual(steps, [
+      ["restart-services", "failed"],
+      ["restart", "succeeded"],
+    ]);
+    const [failed] = await attempts(spec, web1);
+    assert.match(failed.detail!, /tomcat\.service restarted, its check still fails/);
+    const events = await env.audit.recent(spec.name);
+    assert.ok(
+      events.some((e) => e.what === `restart-services of node ${web1} failed`),
+      JSON.stringify(events),
+    );
+    assert.ok(events.some((e) => e.what === `node ${web1} restarted`));
+    assert.deepEqual(fleet.activeFaults(web1), []);
+  });
+
+  test("a hung node never gets restart-services; a database outage holds as before", async () => {
+    const spec = specOf("hlnosvc", { fleet: { mode: "availabilitySet", size: 3, max: 3 } });
+    await deploy(spec);
+    const [web1, web2, web3] = vmNames(spec);
+    fleet.adopt([web1, web2, web3]);
+    const since = lastSeq();
+    fleet.break(web1, "hung");
+    await deliver(spec, signal(spec, { node: web1 }));
+    const waiting = () => (healStatus(spec)?.customStatus as HealStatus | undefined)?.phase === "waiting";
+    await env.host.runUntilIdle({ until: waiting });
+    assert.deepEqual(fleet.callsTo(web1, "restart-services"), []);
+    const [first] = await attempts(spec, web1);
+    assert.equal(first.step, "restart");
+    assert.equal(actions(writes(spec, since), "restart", web1).length, 1);
+    fleet.repair(web1);
+    await env.host.runUntilIdle();
+
+    // two nodes fail the database: the common-dependency brake, no step, no service restart
+    fleet.break(web2, "database-unreachable");
+    fleet.break(web3, "database-unreachable");
+    const before = lastSeq();
+    await deliver(spec, signal(spec, { node: web2 }));
+    await deliver(spec, signal(spec, { node: web3 }));
+    await env.host.runUntilIdle({
+      until: () => (healStatus(spec)?.customStatus as HealStatus | undefined)?.brake !== undefined,
+    });
+    assert.deepEqual([...fleet.callsTo(web2, "restart-services"), ...fleet.callsTo(web3, "restart-services")], []);
+    assert.deepEqual(writes(spec, before).map(describeWrite), []);
+    assert.equal((await attempts(spec, web2)).length + (await attempts(spec, web3)).length, 0);
+    fleet.repair(web2);
+    fleet.repair(web3);
+    await env.host.runUntilIdle();
+  });
+
+  test("a node whose Tomcat died but a session is still live is drained before its service restart, like a restart", async () => {
     const spec = specOf("hltomcatlive", { policies: { scale: { drainTimeoutMinutes: 1 } } });
     await deploy(spec);
     const [web1, web2] = vmNames(spec);
@@ -154,18 +231,17 @@ describe("heal: availability set", () => {
     assertHealCompleted(spec);
     const ran = agentCallsSince(calls, [web1]);
     // the corroborating look saw a live session: drain on, its sessions get the drain timeout, the
-    // restart, and the drain is off once the node is healthy again
+    // service restart, and the drain is off once the node is healthy again
     assert.deepEqual(ran.slice(0, 2), [`${web1} health`, `${web1} drain on`], ran.join(" | "));
+    assert.ok(ran.includes(`${web1} restart-services`), ran.join(" | "));
     assert.equal(ran.at(-1), `${web1} drain off`, ran.join(" | "));
     assert.deepEqual(
       fleet.callsTo(web1, "drain").map((c) => c.args[0]),
       ["on", "off"],
     );
-    assert.deepEqual(writes(spec, since).map(describeWrite), [
-      `POST restart Microsoft.Compute/virtualMachines/${web1}/restart`,
-    ]);
+    assert.deepEqual(writes(spec, since).map(describeWrite), []);
     const [attempt] = await attempts(spec, web1);
-    assert.deepEqual([attempt.step, attempt.outcome], ["restart", "succeeded"]);
+    assert.deepEqual([attempt.step, attempt.outcome], ["restart-services", "succeeded"]);
   });
 
   test("a hung node is restarted, redeployed, then replaced: same NIC, IP and pool, new identity, healthy", async () => {
@@ -289,9 +365,14 @@ describe("heal: availability set", () => {
 
     assertHealCompleted(spec);
     assert.equal(lagging, 0, "the probe was read after the node was healthy");
-    assert.deepEqual(agentCallsSince(calls, [web1]), [`${web1} health`, `${web1} health`, `${web1} health`]);
+    assert.deepEqual(agentCallsSince(calls, [web1]), [
+      `${web1} health`,
+      `${web1} restart-services`,
+      `${web1} health`,
+      `${web1} health`,
+    ]);
     const [attempt] = await attempts(spec, web1);
-    assert.deepEqual([attempt.step, attempt.outcome], ["restart", "succeeded"]);
+    assert.deepEqual([attempt.step, attempt.outcome], ["restart-services", "succeeded"]);
     assert.match(attempt.detail!, /agent healthy, probe 100 %/);
   });
 
@@ -351,9 +432,12 @@ describe("heal: availability set", () => {
     await env.host.runUntilIdle();
 
     assertHealCompleted(spec);
-    const done = writes(spec, since);
-    assert.deepEqual(done.map(describeWrite), [`POST restart Microsoft.Compute/virtualMachines/${web1}/restart`]);
-    assert.equal((await attempts(spec, web1)).length, 1);
+    assert.deepEqual(writes(spec, since).map(describeWrite), []);
+    assert.equal(fleet.callsTo(web1, "restart-services").length, 1);
+    assert.deepEqual(
+      (await attempts(spec, web1)).map((a) => a.step),
+      ["restart-services"],
+    );
   });
 
   test("a new alert wakes heal from a backoff wait: the other node is repaired at once", async () => {
@@ -373,11 +457,11 @@ describe("heal: availability set", () => {
 
     assertHealCompleted(spec);
     const done = writes(spec, since);
-    const web2Restart = actions(done, "restart", web2)[0];
     const web1Redeploy = actions(done, "redeploy", web1)[0];
-    assert.ok(web2Restart && web1Redeploy, done.map(describeWrite).join("\n"));
-    assert.ok(web2Restart.seq < web1Redeploy.seq, "web-2 did not wait for web-1's backoff");
+    assert.ok(web1Redeploy, done.map(describeWrite).join("\n"));
+    // web-2's Tomcat needed only its unit restarted: done before web-1's backoff ended
     const [web2Attempt] = await attempts(spec, web2);
+    assert.deepEqual([web2Attempt.step, web2Attempt.outcome], ["restart-services", "succeeded"]);
     assert.ok(web2Attempt.startedAt < backoffUntil, `${web2Attempt.startedAt} vs ${backoffUntil}`);
   });
 
@@ -513,15 +597,16 @@ describe("heal: budget and suspension", () => {
     assert.deepEqual(
       ledger.attempts.map((a) => [a.step, a.outcome, a.relapsed ?? false]),
       [
+        // its failed Tomcat unit first, then the VM ladder
+        ["restart-services", "succeeded", true],
         ["restart", "succeeded", true],
         ["redeploy", "succeeded", true],
-        ["replace", "succeeded", true],
       ],
     );
     assert.match(ledger.suspended!.reason, /3 repairs in a row did not fix/);
     const done = writes(spec, since);
     assert.equal(actions(done, "restart").length + actions(done, "redeploy").length, 2);
-    assert.equal(done.filter((w) => w.method === "DELETE" && w.path.endsWith(`/virtualMachines/${web1}`)).length, 1);
+    assert.equal(done.filter((w) => w.method === "DELETE" && w.path.endsWith(`/virtualMachines/${web1}`)).length, 0);
     const suspended = await condition(spec, "NodeSuspended");
     assert.equal(suspended?.status, "True");
     assert.match(suspended.message, new RegExp(`${web1}: 3 repairs in a row`));
@@ -540,7 +625,7 @@ describe("heal: budget and suspension", () => {
     const tried = await attempts(spec, web1);
     assert.deepEqual(
       tried.map((a) => a.step),
-      ["restart", "redeploy", "replace"],
+      ["restart-services", "restart", "redeploy"],
     );
     const hour = 60 * 60_000;
     assert.ok(
@@ -613,7 +698,8 @@ describe("heal: one writer per stack", () => {
     await deploy(spec);
     const [web1, web2] = vmNames(spec);
     fleet.adopt([web1, web2]);
-    fleet.break(web1, "tomcat-down");
+    // a Tomcat its unit's restart does not bring back: heal's repair comes to a VM restart (an ARM write)
+    fleet.break(web1, "tomcat-crash-loop");
     const since = lastSeq();
     // a new generation (new tags: a write to every tagged resource) whose deploy runs now
     const changed = specOf("hlwriter", { tags: { owner: "ops" } });
@@ -720,15 +806,18 @@ describe("heal: a person resumes what healing stopped", () => {
     // (its node may have changed while the first was repaired)
     const ran = agentCallsSince(calls);
     assert.deepEqual(new Set(ran.slice(0, 2)), new Set([`${web1} health`, `${web2} health`]), ran.join("\n"));
-    // no live sessions and both probes down: neither drain protects anything (v5)
-    const [first, second] = ran[2] === `${web1} health` ? [web1, web2] : [web2, web1];
-    assert.deepEqual(ran.slice(2), [`${first} health`, `${second} health`, `${second} health`]);
+    // no live sessions and both probes down: neither drain protects anything (v5); each node's
+    // failed Tomcat unit is restarted, no VM is (v6)
+    const [first, second] = ran[2] === `${web1} restart-services` ? [web1, web2] : [web2, web1];
+    assert.deepEqual(ran.slice(2), [
+      `${first} restart-services`,
+      `${first} health`,
+      `${second} health`,
+      `${second} restart-services`,
+      `${second} health`,
+    ]);
     const done = writes(spec, since);
-    assert.deepEqual(
-      [actions(done, "restart", web1).length, actions(done, "restart", web2).length],
-      [1, 1],
-      done.map(describeWrite).join("\n"),
-    );
+    assert.deepEqual(done.map(describeWrite), []);
     assert.deepEqual([fleet.activeFaults(web1), fleet.activeFaults(web2)], [[], []]);
     const brake = await condition(spec, "HealBrake");
     assert.equal(brake?.status, "False");
@@ -737,7 +826,7 @@ describe("heal: a person resumes what healing stopped", () => {
     const released = events.find((e) => e.what === "fleet brake overridden");
     assert.ok(released, JSON.stringify(events.map((e) => e.what)));
     assert.match(released.why, /a person released the brake .*2 of 2 nodes unhealthy/);
-    assert.ok(events.some((e) => e.what === `node ${web2} restarted`));
+    assert.ok(events.some((e) => e.what === `node ${web2} had its failed services restarted`));
   });
 });
 
@@ -904,7 +993,7 @@ describe("heal: surge (room below fleet.max)", () => {
     assert.deepEqual([state?.size, state?.ordinals], [2, [1, 2]]);
   });
 
-  test("a node whose Tomcat died: the restart wins at the first look, no surge", async () => {
+  test("a node whose Tomcat died: its service restart wins at the first look, no surge", async () => {
     const spec = specOf("hlsurgetc", { fleet: { mode: "availabilitySet", size: 2, max: 3 } });
     await deploy(spec);
     const [web1, web2] = vmNames(spec);
@@ -917,12 +1006,10 @@ describe("heal: surge (room below fleet.max)", () => {
 
     assertHealCompleted(spec);
     assert.deepEqual(vmNames(spec), [web1, web2]);
-    // the surge's first look is the verification's: room to surge costs the restart no Run Command
-    assert.deepEqual(agentCallsSince(calls, [web1]), [`${web1} health`, `${web1} health`]);
+    // the surge's first look is the verification's: room to surge costs the service restart no Run Command
+    assert.deepEqual(agentCallsSince(calls, [web1]), [`${web1} health`, `${web1} restart-services`, `${web1} health`]);
     assert.deepEqual(agentCallsSince(calls, [web2]), [`${web2} health`]);
-    assert.deepEqual(writes(spec, since).map(describeWrite), [
-      `POST restart Microsoft.Compute/virtualMachines/${web1}/restart`,
-    ]);
+    assert.deepEqual(writes(spec, since).map(describeWrite), []);
     assert.equal(await env.fleet.get(spec.name), undefined, "no fleet change recorded");
   });
 

@@ -24,7 +24,14 @@ import {
   splitRunCommandMessage,
 } from "../../shared/node/agent";
 import { customDataBase64, renderNodeCloudInit } from "../../shared/node/cloud-init";
-import { APP_USERS, DB_ADMIN_LOGIN, GUACAMOLE_DATABASE, NODE_PATHS, NODE_PROBE } from "../../shared/node/constants";
+import {
+  APP_USERS,
+  DB_ADMIN_LOGIN,
+  GUACAMOLE_DATABASE,
+  NODE_PATHS,
+  NODE_PROBE,
+  NODE_TOMCAT_UNIT,
+} from "../../shared/node/constants";
 import { SECRET_NAMES } from "../../shared/secret-names";
 import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
 import { startNodeSandbox, startNodeSandboxFromCustomData, type NodeSandbox } from "../../dev/node-sandbox";
@@ -524,6 +531,112 @@ describe("node agent: real MariaDB (TLS), real NGINX, emulated Key Vault and IMD
       const r = await agent(args);
       assert.equal(r.code, 2, `jumpgate-node ${args.join(" ")}`);
       assert.match(r.stderr, /usage error/);
+    }
+  });
+
+  test("restart-services restarts a wedged Tomcat's unit and answers once its own check passes again", async () => {
+    const before = sandbox.systemctlCalls().length;
+    sandbox.tomcat.fail();
+    const down = await agent(["health"]);
+    assert.equal(down.code, 1);
+    assert.equal((JSON.parse(down.stdout) as { tomcat: boolean }).tomcat, false);
+    // systemd (here: the test) starts the unit again when the agent asks for its restart
+    let restarted = false;
+    const follower = setInterval(() => {
+      if (restarted || !sandbox.systemctlCalls().slice(before).includes(`restart ${NODE_TOMCAT_UNIT}`)) return;
+      restarted = true;
+      void sandbox.tomcat.stop().then(() => sandbox.tomcat.start());
+    }, 20);
+    let r: RunResult;
+    try {
+      r = await agent(["restart-services", NODE_TOMCAT_UNIT]);
+    } finally {
+      clearInterval(follower);
+    }
+    assert.equal(r.code, 0, r.stderr);
+    const answer = JSON.parse(r.stdout) as {
+      ok: boolean;
+      services: { unit: string; restarted: boolean; ok: boolean; detail: string }[];
+    };
+    assert.equal(answer.ok, true);
+    assert.deepEqual(
+      answer.services.map((u) => [u.unit, u.restarted, u.ok, u.detail]),
+      [[NODE_TOMCAT_UNIT, true, true, "GET /api/languages: 200"]],
+    );
+    assert.deepEqual(sandbox.systemctlCalls().slice(before), [`restart ${NODE_TOMCAT_UNIT}`]);
+    const after = JSON.parse((await agent(["health"])).stdout) as { tomcat: boolean; failingUnits: unknown[] };
+    assert.deepEqual([after.tomcat, after.failingUnits], [true, []]);
+  });
+
+  test("restart-services restarts in dependency order (guacd, Tomcat, NGINX), each unit once", async () => {
+    const before = sandbox.systemctlCalls().length;
+    const r = await agent(["restart-services", "nginx.service", NODE_TOMCAT_UNIT, "guacd.service", "nginx.service"]);
+    assert.equal(r.code, 0, r.stderr);
+    const answer = JSON.parse(r.stdout) as { ok: boolean; services: { unit: string; ok: boolean }[] };
+    assert.deepEqual(
+      answer.services.map((u) => [u.unit, u.ok]),
+      [
+        ["guacd.service", true],
+        [NODE_TOMCAT_UNIT, true],
+        ["nginx.service", true],
+      ],
+    );
+    assert.deepEqual(sandbox.systemctlCalls().slice(before), [
+      "restart guacd.service",
+      `restart ${NODE_TOMCAT_UNIT}`,
+      "restart nginx.service",
+    ]);
+  });
+
+  test("restart-services refuses any unit that is not one of the node's services, and restarts nothing", async () => {
+    const before = sandbox.systemctlCalls().length;
+    for (const args of [
+      [],
+      ["sshd.service"],
+      [NODE_TOMCAT_UNIT, "walinuxagent.service"],
+      ["tomcat"],
+      ["../tomcat.service"],
+      ["--now", NODE_TOMCAT_UNIT],
+      [`${NODE_TOMCAT_UNIT} sshd.service`],
+    ]) {
+      const r = await agent(["restart-services", ...args]);
+      assert.equal(r.code, 2, `restart-services ${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, /usage error/);
+      assert.equal(r.stdout, "");
+    }
+    assert.deepEqual(sandbox.systemctlCalls().slice(before), [], "nothing restarted");
+  });
+
+  test("restart-services reports a unit that does not come back (systemd says failed) and exits 1, without waiting out its bound", async () => {
+    const before = sandbox.systemctlCalls().length;
+    sandbox.tomcat.fail();
+    sandbox.failUnit(NODE_TOMCAT_UNIT);
+    try {
+      const r = await agent(["restart-services", NODE_TOMCAT_UNIT]);
+      assert.equal(r.code, 1, r.stderr);
+      const answer = JSON.parse(r.stdout) as {
+        ok: boolean;
+        services: { unit: string; restarted: boolean; ok: boolean; detail: string; waitedSeconds: number }[];
+      };
+      assert.equal(answer.ok, false);
+      const [tomcat] = answer.services;
+      assert.deepEqual([tomcat.unit, tomcat.restarted, tomcat.ok], [NODE_TOMCAT_UNIT, true, false]);
+      assert.match(tomcat.detail, /answered '503'; tomcat\.service is failed/);
+      assert.ok(tomcat.waitedSeconds < 90, "systemd's failed state ends the wait");
+      assert.deepEqual(sandbox.systemctlCalls().slice(before), [`restart ${NODE_TOMCAT_UNIT}`]);
+
+      // a restart systemd refuses: not restarted, said so, exit 1
+      sandbox.failNextSystemctl();
+      const refused = await agent(["restart-services", "guacd.service"]);
+      assert.equal(refused.code, 1);
+      const said = JSON.parse(refused.stdout) as { ok: boolean; services: { restarted: boolean; detail: string }[] };
+      assert.equal(said.ok, false);
+      assert.equal(said.services[0].restarted, false);
+      assert.match(said.services[0].detail, /systemctl restart guacd\.service failed: Job failed/);
+    } finally {
+      fs.rmSync(path.join(sandbox.root, ".test", "failed-units"), { recursive: true, force: true });
+      await sandbox.tomcat.stop();
+      await sandbox.tomcat.start();
     }
   });
 

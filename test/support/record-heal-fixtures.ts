@@ -1,5 +1,5 @@
-// (Re)records the committed history fixtures of heal (the version new instances run: healStackV5;
-// those of healStackV4, healStackV3, healStackV2 and healStack, recorded before them, stay as they are), from runs of the app as it is now on the
+// (Re)records the committed history fixtures of heal (the version new instances run: healStackV6;
+// those of healStackV5, healStackV4, healStackV3, healStackV2 and healStack, recorded before them, stay as they are), from runs of the app as it is now on the
 // emulator, so the replay gate (test/orchestration/history-replay.test.ts) fails when a later change
 // would break heal instances in flight. Commit the fixtures with the code they were recorded from.
 //
@@ -15,7 +15,7 @@ export async function recordHealFixtures(dir: string = defaultHistoryFixturesDir
   try {
     const phase = (name: string) => (h.healStatus(h.spec(name))?.customStatus as HealStatus | undefined)?.phase;
 
-    // a Tomcat that died: the restart is done, heal verifies the node
+    // a Tomcat that died: its unit is restarted (restart-services), heal verifies the node
     const tomcat = h.spec("fxtomcat");
     await h.deploy(tomcat);
     h.fleet.adopt(h.vmNames(tomcat));
@@ -23,7 +23,21 @@ export async function recordHealFixtures(dir: string = defaultHistoryFixturesDir
     await h.deliver(tomcat, h.signal(tomcat, { node: h.vmNames(tomcat)[0] }));
     await h.env.host.runUntilIdle({ until: () => phase("fxtomcat") === "verifying" });
     written.push(
-      recordHistoryFixture(h.env.host, InstanceIds.heal(tomcat.name), { scenario: "verifying-restart", dir }),
+      recordHistoryFixture(h.env.host, InstanceIds.heal(tomcat.name), { scenario: "verifying-restart-services", dir }),
+    );
+
+    // a Tomcat that crashes again after its unit's restart: that step failed, heal backs off before the VM restart
+    const crash = h.spec("fxcrash");
+    await h.deploy(crash);
+    h.fleet.adopt(h.vmNames(crash));
+    h.fleet.break(h.vmNames(crash)[0], "tomcat-crash-loop");
+    await h.deliver(crash, h.signal(crash, { node: h.vmNames(crash)[0] }));
+    await h.env.host.runUntilIdle({ until: () => phase("fxcrash") === "waiting" });
+    written.push(
+      recordHistoryFixture(h.env.host, InstanceIds.heal(crash.name), {
+        scenario: "backoff-after-failed-restart-services",
+        dir,
+      }),
     );
 
     // a hung node: the restart did not help, heal backs off before the redeploy

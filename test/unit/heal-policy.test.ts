@@ -7,6 +7,8 @@ import type { StackSignal } from "../../shared/alerts/signal";
 import {
   backoffMs,
   brakeFromObservations,
+  budgetUse,
+  failedServiceUnits,
   decideBrake,
   describeDecision,
   HEAL_TIMING,
@@ -300,6 +302,111 @@ describe("the ladder, backoff, budget and suspension", () => {
     const d = plan([hung("w1"), node("w2")], ["w1"], { ledger: { nodes: { w1: { node: "w1", attempts: [running] } } } })
       .decisions[0];
     assert.equal(d.action?.step, "redeploy");
+  });
+});
+
+describe("restart-services: the failed services before the machine (healStackV6)", () => {
+  const serviceDown = (name: string, failing = ["tomcat"], units = ["tomcat.service"]) =>
+    node(
+      name,
+      { probe: { state: "down", value: 0 } },
+      {
+        healthy: false,
+        failing,
+        problems: failing.map((c) => `${c}: down`),
+        ...(units.length > 0 ? { failingUnits: units } : {}),
+      },
+    );
+  const v6 = { restartServices: true };
+
+  test("a node failing only its own services, with the units named, gets restart-services first (destructive)", () => {
+    const p = plan([serviceDown("w1"), node("w2")], ["w1"], v6);
+    assert.deepEqual(p.decisions[0].action, { step: "restart-services", destructive: true, attempt: 1 });
+    assert.deepEqual(failedServiceUnits(serviceDown("w1")), ["tomcat.service"]);
+    const two = serviceDown("w1", ["guacd", "tomcat"], ["guacd.service", "tomcat.service"]);
+    assert.equal(plan([two, node("w2")], ["w1"], v6).decisions[0].action?.step, "restart-services");
+    assert.equal(describeDecision(p.decisions[0]), "w1: restart-services (failing: tomcat: down)");
+  });
+
+  test("without it (healStackV5 and older) the same node gets the VM restart, as before", () => {
+    assert.equal(plan([serviceDown("w1"), node("w2")], ["w1"]).decisions[0].action?.step, "restart");
+  });
+
+  test("never for a dependency, a mix with a dependency, no unit named, a hung, stopped or failed VM, or an agent with no answer", () => {
+    const cases: [string, NodeObservation, string][] = [
+      ["database", dbDown("w1"), "restart"],
+      ["certificate and nginx", serviceDown("w1", ["certificate", "nginx"], ["nginx.service"]), "restart"],
+      ["tomcat and database", serviceDown("w1", ["database", "tomcat"], ["tomcat.service"]), "restart"],
+      ["no unit", serviceDown("w1", ["tomcat"], []), "restart"],
+      ["hung", hung("w1"), "restart"],
+      ["stopped", node("w1", { power: "stopped" }), "start"],
+      ["provisioning failed", node("w1", { provisioning: "failed" }), "replace"],
+      [
+        "no health answer",
+        node(
+          "w1",
+          { probe: { state: "down", value: 0 } },
+          { healthy: false, answered: false, failing: ["agent"], problems: ["agent: no health answer"] },
+        ),
+        "restart",
+      ],
+    ];
+    for (const [what, o, step] of cases) {
+      const p = plan([o, node("w2"), node("w3")], ["w1"], v6);
+      assert.equal(p.decisions[0].action?.step, step, what);
+    }
+    // two nodes failing the database: the brake, not a service restart
+    const both = plan([dbDown("w1"), dbDown("w2"), node("w3")], ["w1", "w2"], v6);
+    assert.ok(both.decisions.every((d) => d.hold?.kind === "brake"));
+  });
+
+  test("a failed or relapsed service restart climbs to the VM restart, and the ladder goes on from there", () => {
+    const failed = { nodes: { w1: { node: "w1", attempts: [attempt("restart-services", 20, "failed")] } } };
+    assert.deepEqual(plan([serviceDown("w1"), node("w2")], ["w1"], { ...v6, ledger: failed }).decisions[0].action, {
+      step: "restart",
+      destructive: true,
+      attempt: 2,
+    });
+    const relapsed = { nodes: { w1: { node: "w1", attempts: [attempt("restart-services", 10, "succeeded")] } } };
+    const r = plan([serviceDown("w1"), node("w2")], ["w1"], { ...v6, ledger: relapsed });
+    assert.equal(r.decisions[0].action?.step, "restart");
+    assert.equal(r.decisions[0].relapsed, "restart-services-10");
+    const then = {
+      nodes: {
+        w1: {
+          node: "w1",
+          attempts: [attempt("restart-services", 60, "failed"), attempt("restart", 30, "failed")],
+        },
+      },
+    };
+    assert.equal(
+      plan([serviceDown("w1"), node("w2")], ["w1"], { ...v6, ledger: then }).decisions[0].action?.step,
+      "redeploy",
+    );
+    // a service restart that worked yesterday does not count: the next break starts at the services again
+    const old = { nodes: { w1: { node: "w1", attempts: [attempt("restart-services", 26 * 60, "succeeded")] } } };
+    assert.equal(
+      plan([serviceDown("w1"), node("w2")], ["w1"], { ...v6, ledger: old }).decisions[0].action?.step,
+      "restart-services",
+    );
+  });
+
+  test("it counts in the hourly budget like any destructive repair", () => {
+    const spent = {
+      nodes: {
+        w2: {
+          node: "w2",
+          attempts: [
+            attempt("restart-services", 50, "succeeded"),
+            attempt("restart-services", 40, "succeeded"),
+            attempt("restart", 30, "succeeded"),
+          ],
+        },
+      },
+    };
+    assert.equal(budgetUse(spent, NOW).used, 3);
+    const p = plan([serviceDown("w1"), node("w2"), node("w3")], ["w1"], { ...v6, ledger: spent });
+    assert.equal(p.decisions[0].hold?.kind, "budget");
   });
 });
 
