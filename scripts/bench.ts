@@ -58,6 +58,14 @@ import { startJumpgateEnv, TENANT_ID } from "../dev/jumpgate-env";
 const SCALE = Number(process.env.BENCH_LATENCY_SCALE ?? "0.02");
 /** the app's default LRO poll interval (2 s), where Azure sends no Retry-After, scaled */
 const POLL_MS = Math.max(1, 2000 * SCALE);
+/**
+ * The heal section's scale, 0.1 unless BENCH_HEAL_LATENCY_SCALE (or BENCH_LATENCY_SCALE) says
+ * otherwise. Heal's figures are ratios of seconds, and each local request (~3-8 ms here: the
+ * emulator, Azurite, the durable host) counts 1/scale times in Azure time: at 0.1 that is 30-80 ms,
+ * about a real ARM round trip; at 0.02 it is 150-400 ms, several times one, on every LRO poll.
+ */
+const HEAL_SCALE = Number(process.env.BENCH_HEAL_LATENCY_SCALE ?? process.env.BENCH_LATENCY_SCALE ?? "0.1");
+const HEAL_POLL_MS = Math.max(1, 2000 * HEAL_SCALE);
 
 /** What the reference runs one after the other (research/seed-deploy.md §1-2), by emulator type and verb. */
 const REFERENCE_STEPS: [string, string, number][] = [
@@ -86,9 +94,9 @@ function breakdown(entries: JournalEntry[]): string {
   );
 }
 
-function latencyOf(type: string, verb: string): number {
+function latencyOf(type: string, verb: string, scale = SCALE): number {
   const t = DEFAULT_LATENCY[type.toLowerCase()];
-  return (t?.[verb] ?? t?.["*"] ?? 0) * SCALE;
+  return (t?.[verb] ?? t?.["*"] ?? 0) * scale;
 }
 
 /**
@@ -410,14 +418,14 @@ function phaseKey(status: HealStatus | undefined): string {
  * before. A VM restart (30 s) is seen at ~40 s (Retry-After 10, 10, 30); a Run Command, which sends
  * none, at the next 2 s poll.
  */
-function seenOpMs(type: string, verb: string): number {
-  const duration = latencyOf(type, verb);
+function seenOpMs(type: string, verb: string, scale = SCALE): number {
+  const duration = latencyOf(type, verb, scale);
   const def = TYPES.get(type);
   const style = verb === "put" ? def?.put : verb === "delete" ? def?.delete : (def?.actions?.[verb]?.style ?? "ao+loc");
   if (duration === 0 || (style ?? "sync") === "sync") return duration;
   const steps = style === "body" ? {} : recordedRetryAfter(type, verb);
   let at = 0;
-  for (let n = 0; at < duration; n++) at += (retryAfterAt(steps, n) ?? POLL_MS / 1000 / SCALE) * 1000 * SCALE;
+  for (let n = 0; at < duration; n++) at += (retryAfterAt(steps, n) ?? 2) * 1000 * scale;
   return at;
 }
 
@@ -433,15 +441,15 @@ function healCasesWanted(): HealCase[] {
 
 async function benchHeal(cases: HealCase[] = HEAL_CASES): Promise<void> {
   // Durable timers run at the ARM latency's scale, so the orchestration's own waits (debounce,
-  // verify polls, backoff) keep their real proportion to ARM time: wall ms / SCALE = Azure time.
-  const timeScale = 1 / SCALE;
+  // verify polls, backoff) keep their real proportion to ARM time: wall ms / HEAL_SCALE = Azure time.
+  const timeScale = 1 / HEAL_SCALE;
   const debounceSeconds = 0;
   const root = standInAgentRoot();
   let timeline: PhaseTimeline | undefined;
   const env = await startJumpgateEnv({
     emulator: { lro: { mode: "async", pollsBeforeDone: 1 }, runCommand: { env: { JUMPGATE_NODE_ROOT: root } } },
     // the app's default LRO poll interval (2 s), scaled like everything else
-    azure: { lroPollIntervalMs: POLL_MS, lroTimeoutMs: 600_000 },
+    azure: { lroPollIntervalMs: HEAL_POLL_MS, lroTimeoutMs: 600_000 },
     durable: { log: (line) => timeline?.onLog(line) },
     realTime: { timeScale },
     http: true,
@@ -466,16 +474,16 @@ async function benchHeal(cases: HealCase[] = HEAL_CASES): Promise<void> {
       await env.services.factory.secrets(vaultUri).setSecret(SECRET_NAMES.tlsBundle, "(bench certificate bundle)");
     }
     // a warm app instance: the network SDK loads on its first use (~0.3-0.4 s, once per process: the
-    // cold-start section measures that), which heal's first look would otherwise pay here, x 1/SCALE
+    // cold-start section measures that), which heal's first look would otherwise pay here, x 1/HEAL_SCALE
     env.services.factory.network(specs[0].subscriptionId);
     // new nodes are ready at once here: the node images section below adds their first boot
     const fleet = new StandInFleet(emulator, { instantBoot: true });
-    emulator.latency = { scale: SCALE, types: DEFAULT_LATENCY };
+    emulator.latency = { scale: HEAL_SCALE, types: DEFAULT_LATENCY };
     emulator.lro.settings.recordedRetryAfter = true;
 
     console.log(
-      `\nheal (availability set of 2, latency scale ${SCALE}, async LROs, durable timers x${timeScale}: ` +
-        `the same scale, so Azure time = ms / ${SCALE})`,
+      `\nheal (availability set of 2, latency scale ${HEAL_SCALE}, async LROs, durable timers x${timeScale}: ` +
+        `the same scale, so Azure time = ms / ${HEAL_SCALE})`,
     );
     print(
       "debounce (policies.repair.debounceSeconds)",
@@ -510,7 +518,8 @@ async function benchHeal(cases: HealCase[] = HEAL_CASES): Promise<void> {
       const done = await host.waitForStatus(
         instanceId,
         (s) => s.createdTime.getTime() >= hostStart && ["Completed", "Failed", "Terminated"].includes(s.runtimeStatus),
-        120_000,
+        // an hour of Azure time (the ladder to a replace takes ~45 minutes of it), in wall time
+        3_600_000 * HEAL_SCALE,
       );
       const wall = performance.now() - t0;
       const hostEnd = host.now.getTime();
@@ -540,16 +549,17 @@ async function benchHeal(cases: HealCase[] = HEAL_CASES): Promise<void> {
       const attempts = (await env.repairs.get(spec.name)).nodes[node.vm]?.attempts ?? [];
       const failedSteps = new Set(attempts.filter((a) => a.outcome === "failed").map((a) => a.step));
 
-      // the floor, what heal ran, and where the time went (all in Azure time: ms / SCALE)
-      const floor = c.floor.reduce((sum, [, type, verb]) => sum + latencyOf(type, verb), 0) / SCALE;
-      const tth = wall / SCALE;
+      // the floor, what heal ran, and where the time went (all in Azure time: ms / HEAL_SCALE)
+      const floor = c.floor.reduce((sum, [, type, verb]) => sum + latencyOf(type, verb, HEAL_SCALE), 0) / HEAL_SCALE;
+      const tth = wall / HEAL_SCALE;
       // the node and, for a surge, the node that came in its place (the fleet's third number)
       const surgeVm = webNodeNames(spec, 3);
       const onNode = (e: JournalEntry) =>
         new RegExp(`/(virtualmachines|networkinterfaces)/(${node.vm}|${surgeVm.vm})(-nic)?(/|$)`, "i").test(e.path) ||
         (e.type ?? "").toLowerCase() === ROLE;
       const opTime = (e: JournalEntry) =>
-        latencyOf(e.type ?? VM, e.operation === "action" ? (e.action ?? "").toLowerCase() : e.operation) / SCALE;
+        latencyOf(e.type ?? VM, e.operation === "action" ? (e.action ?? "").toLowerCase() : e.operation, HEAL_SCALE) /
+        HEAL_SCALE;
       const nodeOps = journal.filter((e) => ["put", "patch", "delete", "action"].includes(e.operation) && onNode(e));
       const ran = nodeOps.reduce((sum, e) => sum + opTime(e), 0);
       const commands = new Map<string, number>();
@@ -563,7 +573,7 @@ async function benchHeal(cases: HealCase[] = HEAL_CASES): Promise<void> {
         phase === "debounce" ||
         phase === "backoff wait" ||
         (phase.startsWith("verifying ") && failedSteps.has(phase.split(" ")[1] as never));
-      const health = latencyOf(VM, "runcommand") / SCALE;
+      const health = latencyOf(VM, "runcommand", HEAL_SCALE) / HEAL_SCALE;
       const waits = Math.max(
         0,
         segments.filter((x) => deliberate(x.phase)).reduce((sum, x) => sum + x.ms, 0) - failedSteps.size * health,
@@ -577,11 +587,21 @@ async function benchHeal(cases: HealCase[] = HEAL_CASES): Promise<void> {
       // BENCH_HEAL_JOURNAL=1: every ARM request of the heal, at its Azure time and in heal's phase then
       if (process.env.BENCH_HEAL_JOURNAL) {
         for (const e of journal) {
-          const azureS = ((Date.parse(e.time) - wallStart) / SCALE / 1000).toFixed(1).padStart(7);
+          const azureS = ((Date.parse(e.time) - wallStart) / HEAL_SCALE / 1000).toFixed(1).padStart(7);
           const what = `${e.operation} ${e.action ?? ""} ${e.path.replace(/.*\/providers\//, "")} ${e.status}`;
           console.log(`    ${azureS} s  ${timeline.phaseAt(hostAt(e)).padEnd(20)} ${what}`);
         }
       }
+      // how often an operation Azure sends no Retry-After for (Run Command) was polled: the app asks
+      // every 2 s, and what is above that is the local round trip of each poll x 1/scale (polls paced by
+      // a Retry-After come 10 s or more apart, and are left out)
+      const pollTimes = new Map<string, number[]>();
+      for (const e of journal.filter((x) => x.operation === "poll")) {
+        pollTimes.set(e.path, [...(pollTimes.get(e.path) ?? []), Date.parse(e.time)]);
+      }
+      const selfPaced = [...pollTimes.values()]
+        .flatMap((times) => times.slice(1).map((t, i) => (t - times[i]) / HEAL_SCALE))
+        .filter((gap) => gap >= 1_000 && gap < 5_000);
       const count = (ops: string[]) => journal.filter((e) => ops.includes(e.operation)).length;
       const writes = count(["put", "patch", "delete", "action"]);
       const runCommands = journal.filter((e) => e.action?.toLowerCase() === "runcommand").length;
@@ -593,16 +613,16 @@ async function benchHeal(cases: HealCase[] = HEAL_CASES): Promise<void> {
       );
       print(
         "unavoidable ARM operation time (ms, same profile)",
-        `${(floor * SCALE).toFixed(0)} (${sec(floor)}: ` +
-          `${c.floor.map(([label, t, v]) => `${label} ${sec(latencyOf(t, v) / SCALE)}`).join(" + ")})`,
+        `${(floor * HEAL_SCALE).toFixed(0)} (${sec(floor)}: ` +
+          `${c.floor.map(([label, t, v]) => `${label} ${sec(latencyOf(t, v, HEAL_SCALE) / HEAL_SCALE)}`).join(" + ")})`,
       );
       print("time-to-heal / unavoidable ARM time", (tth / floor).toFixed(2));
       // the same operations as this client can see them end: honouring Retry-After adds ~10 s to each
       // Run Command, which heal can only remove by running fewer of them, or by polling against it
-      const seenFloor = c.floor.reduce((sum, [, type, verb]) => sum + seenOpMs(type, verb), 0) / SCALE;
+      const seenFloor = c.floor.reduce((sum, [, type, verb]) => sum + seenOpMs(type, verb, HEAL_SCALE), 0) / HEAL_SCALE;
       print(
         "  the same operations as seen at Azure's Retry-After (ms)",
-        `${(seenFloor * SCALE).toFixed(0)} (${sec(seenFloor)}); time-to-heal / that: ${(tth / seenFloor).toFixed(2)}`,
+        `${(seenFloor * HEAL_SCALE).toFixed(0)} (${sec(seenFloor)}); time-to-heal / that: ${(tth / seenFloor).toFixed(2)}`,
       );
       if (outcome === "surged") {
         // the fleet is at its size with healthy nodes once the surge node is healthy: the loser's removal comes after
@@ -610,7 +630,7 @@ async function benchHeal(cases: HealCase[] = HEAL_CASES): Promise<void> {
           (e) => e.operation === "delete" && new RegExp(`/virtualmachines/${node.vm}$`, "i").test(e.path),
         );
         if (removal) {
-          const restored = (Date.parse(removal.time) - wallStart) / SCALE;
+          const restored = (Date.parse(removal.time) - wallStart) / HEAL_SCALE;
           print("time to restore capacity: alert POST -> surge node healthy", `${sec(restored)} of Azure time`);
         }
       }
@@ -629,6 +649,14 @@ async function benchHeal(cases: HealCase[] = HEAL_CASES): Promise<void> {
         `run commands ${[...commands].map(([command, n]) => `${command} x${n}`).join(", ")}` +
           `${attempts.map((a) => `; ${a.step} (${a.outcome})`).join("")}; ${sec(ran)} of ARM time in all`,
       );
+      if (selfPaced.length > 0) {
+        const mean = selfPaced.reduce((a, b) => a + b, 0) / selfPaced.length;
+        print(
+          "  polls without Retry-After (Run Command): one every",
+          `${(mean / 1000).toFixed(2)} s of Azure time (the app asks every 2 s; ` +
+            `the local round trip adds ${(((mean - 2000) * HEAL_SCALE) / 1).toFixed(1)} ms of wall time per poll)`,
+        );
+      }
       print(
         "ARM requests per heal",
         `${journal.length}: writes ${writes} (run commands ${runCommands}), reads ${count(["get", "list", "head"])}, ` +
