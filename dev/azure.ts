@@ -1,5 +1,6 @@
 // Starts an in-process emulator and builds the app's real client factory pointed at it.
 import * as https from "node:https";
+import type { VirtualMachine } from "@azure/arm-compute";
 import { Emulator, type EmulatorOptions } from "../emulator/arm/emulator";
 import { AzureClientFactory } from "../shared/azure/clients";
 import type { AzureClientSettings } from "../shared/azure/settings";
@@ -43,6 +44,58 @@ export function emulatorClientSettings(
     retry: { maxRetries: 3, retryDelayInMs: 5, maxRetryDelayInMs: 50 },
     ...overrides,
   };
+}
+
+/**
+ * The resource group, a VNet with a `web` subnet, and per name a NIC in it and an Ubuntu VM on that
+ * NIC: what the Run Command and node agent tests run their commands on. `extra` goes into each VM's
+ * document (an identity, say).
+ */
+export async function createTestVms(
+  az: AzureFixture,
+  names: readonly string[],
+  extra: Partial<VirtualMachine> = {},
+): Promise<VirtualMachine[]> {
+  const lro = () => az.factory.lro();
+  await az.factory.resources(SUB).resourceGroups.createOrUpdate(RG, { location: LOCATION }, az.factory.call());
+  const net = az.factory.network(SUB);
+  const vnet = await net.virtualNetworks.beginCreateOrUpdateAndWait(
+    RG,
+    "vnet",
+    {
+      location: LOCATION,
+      addressSpace: { addressPrefixes: ["10.40.0.0/16"] },
+      subnets: [{ name: "web", addressPrefix: "10.40.1.0/24" }],
+    },
+    lro(),
+  );
+  const vms: VirtualMachine[] = [];
+  for (const name of names) {
+    const nic = await net.networkInterfaces.beginCreateOrUpdateAndWait(
+      RG,
+      `${name}-nic`,
+      { location: LOCATION, ipConfigurations: [{ name: "ipc", subnet: { id: vnet.subnets![0].id } }] },
+      lro(),
+    );
+    const vm = await az.factory.compute(SUB).virtualMachines.beginCreateOrUpdateAndWait(
+      RG,
+      name,
+      {
+        location: LOCATION,
+        hardwareProfile: { vmSize: "Standard_B2s" },
+        storageProfile: {
+          imageReference: { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" },
+          osDisk: { createOption: "FromImage" },
+        },
+        osProfile: { computerName: name, adminUsername: "jumpgate" },
+        networkProfile: { networkInterfaces: [{ id: nic.id, primary: true }] },
+        ...extra,
+      },
+      lro(),
+    );
+    vms.push(vm);
+  }
+  return vms;
 }
 
 export function rgId(rg = RG, sub = SUB): string {

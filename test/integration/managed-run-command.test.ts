@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { armFailure } from "../../shared/arm/errors";
 import { runAgentCommand } from "../../shared/node/run-agent";
-import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
+import { createTestVms, LOCATION, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
 
 const SECRET = `s3cr3t-${process.pid}-value`;
 const VM = "rc-web-1";
@@ -23,40 +23,7 @@ for (const mode of ["async", "instant"] as const) {
 
     before(async () => {
       az = await startAzure({ lro: { mode, pollsBeforeDone: 1 } });
-      const lro = () => az.factory.lro();
-      await az.factory.resources(SUB).resourceGroups.createOrUpdate(RG, { location: LOCATION }, az.factory.call());
-      const net = az.factory.network(SUB);
-      const vnet = await net.virtualNetworks.beginCreateOrUpdateAndWait(
-        RG,
-        "vnet",
-        {
-          location: LOCATION,
-          addressSpace: { addressPrefixes: ["10.40.0.0/16"] },
-          subnets: [{ name: "web", addressPrefix: "10.40.1.0/24" }],
-        },
-        lro(),
-      );
-      const nic = await net.networkInterfaces.beginCreateOrUpdateAndWait(
-        RG,
-        `${VM}-nic`,
-        { location: LOCATION, ipConfigurations: [{ name: "ipc", subnet: { id: vnet.subnets![0].id } }] },
-        lro(),
-      );
-      await az.factory.compute(SUB).virtualMachines.createOrUpdate(
-        RG,
-        VM,
-        {
-          location: LOCATION,
-          hardwareProfile: { vmSize: "Standard_B2s" },
-          storageProfile: {
-            imageReference: { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" },
-            osDisk: { createOption: "FromImage" },
-          },
-          osProfile: { computerName: VM, adminUsername: "jumpgate" },
-          networkProfile: { networkInterfaces: [{ id: nic.id, primary: true }] },
-        },
-        lro(),
-      );
+      await createTestVms(az, [VM]);
     });
     after(() => az?.stop());
 

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { runAgentCommand } from "../../shared/node/run-agent";
-import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
+import { createTestVms, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
 import { standInAgentRoot } from "../../dev/stand-in-agent";
 
 for (const mode of ["instant", "async"] as const) {
@@ -19,45 +19,9 @@ for (const mode of ["instant", "async"] as const) {
     before(async () => {
       root = standInAgentRoot("jumpgate-run-agent-");
       az = await startAzure({ lro: { mode, pollsBeforeDone: 1 }, runCommand: { env: { JUMPGATE_NODE_ROOT: root } } });
-      const call = () => az.factory.call();
-      const lro = () => az.factory.lro();
-      await az.factory.resources(SUB).resourceGroups.createOrUpdate(RG, { location: LOCATION }, call());
-      const net = az.factory.network(SUB);
-      const vnet = await net.virtualNetworks.beginCreateOrUpdateAndWait(
-        RG,
-        "vnet",
-        {
-          location: LOCATION,
-          addressSpace: { addressPrefixes: ["10.40.0.0/16"] },
-          subnets: [{ name: "web", addressPrefix: "10.40.1.0/24" }],
-        },
-        lro(),
-      );
-      for (const name of ["web-1", "web-2", "web-3"]) {
-        const nic = await net.networkInterfaces.beginCreateOrUpdateAndWait(
-          RG,
-          `${name}-nic`,
-          { location: LOCATION, ipConfigurations: [{ name: "ipc", subnet: { id: vnet.subnets![0].id } }] },
-          lro(),
-        );
-        await az.factory.compute(SUB).virtualMachines.beginCreateOrUpdateAndWait(
-          RG,
-          name,
-          {
-            location: LOCATION,
-            hardwareProfile: { vmSize: "Standard_B2s" },
-            storageProfile: {
-              imageReference: { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" },
-              osDisk: { createOption: "FromImage" },
-            },
-            osProfile: { computerName: name, adminUsername: "jumpgate" },
-            networkProfile: { networkInterfaces: [{ id: nic.id, primary: true }] },
-          },
-          lro(),
-        );
-      }
+      await createTestVms(az, ["web-1", "web-2", "web-3"]);
       az.emulator.runCommand.setVm("web-2", "unreachable");
-      await az.factory.compute(SUB).virtualMachines.beginPowerOffAndWait(RG, "web-3", lro());
+      await az.factory.compute(SUB).virtualMachines.beginPowerOffAndWait(RG, "web-3", az.factory.lro());
     });
 
     after(async () => {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import https from "node:https";
 import { after, before, test } from "node:test";
-import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
+import { createTestVms, startAzure, type AzureFixture } from "../../dev/azure";
 
 const API = "2024-07-01";
 let az: AzureFixture;
@@ -79,45 +79,7 @@ before(async () => {
   // VM exists (the setup's SDK pollers would honour them), and the test's raw polls never wait them out
   az = await startAzure({ lro: { mode: "async", pollsBeforeDone: 3 } });
   agent = new https.Agent({ ca: az.emulator.caPem });
-  const call = () => az.factory.call();
-  const lro = () => az.factory.lro();
-  await az.factory.resources(SUB).resourceGroups.createOrUpdate(RG, { location: LOCATION }, call());
-  const network = az.factory.network(SUB);
-  const vnet = await network.virtualNetworks.beginCreateOrUpdateAndWait(
-    RG,
-    "vnet",
-    {
-      location: LOCATION,
-      addressSpace: { addressPrefixes: ["10.40.0.0/16"] },
-      subnets: [{ name: "web", addressPrefix: "10.40.1.0/24" }],
-    },
-    lro(),
-  );
-  const nic = await network.networkInterfaces.beginCreateOrUpdateAndWait(
-    RG,
-    "web-1-nic",
-    { location: LOCATION, ipConfigurations: [{ name: "ipc", subnet: { id: vnet.subnets![0].id! } }] },
-    lro(),
-  );
-  const vm = await az.factory.compute(SUB).virtualMachines.beginCreateOrUpdateAndWait(
-    RG,
-    "web-1",
-    {
-      location: LOCATION,
-      hardwareProfile: { vmSize: "Standard_B2s" },
-      storageProfile: {
-        imageReference: { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" },
-        osDisk: { createOption: "FromImage", deleteOption: "Delete" },
-      },
-      osProfile: {
-        computerName: "web-1",
-        adminUsername: "jumpgate",
-        linuxConfiguration: { disablePasswordAuthentication: true },
-      },
-      networkProfile: { networkInterfaces: [{ id: nic.id, primary: true, deleteOption: "Delete" }] },
-    },
-    lro(),
-  );
+  const [vm] = await createTestVms(az, ["web-1"]);
   vmId = vm.id!;
   az.emulator.lro.settings = { ...az.emulator.lro.settings, recordedRetryAfter: true };
 });
