@@ -10,6 +10,13 @@
 //                           in no table, as in Azure.
 //   resourcecontainers      resource groups
 //   authorizationresources  role assignments
+//   computeresources        Uniform scale sets' instances (microsoft.compute/virtualmachinescalesets/
+//                           virtualmachines, with the power state in properties.extended.instanceView
+//                           as the documented query reads it) and their network interfaces
+//                           (.../virtualmachines/networkinterfaces), as their GETs return them. A
+//                           Flexible scale set's instances are VMs, in `resources`.
+//                           https://learn.microsoft.com/azure/governance/resource-graph/reference/supported-tables-resources#computeresources
+//                           https://learn.microsoft.com/azure/governance/resource-graph/samples/samples-by-table#computeresources
 //   resourcechanges         one change record per write (Create / Update / Delete) of a resource of the
 //                           `resources` table, with who, when, the operation and the changed property
 //                           paths, shaped as `Microsoft.Resources/changes`
@@ -38,6 +45,11 @@ const MAX_TOP = 1000;
 /** versions and change records kept per resource (older ones are superseded or too old to matter) */
 const MAX_VERSIONS = 8;
 const CHANGES_LISTED = 25;
+/** the `computeresources` types the emulator holds: a Uniform scale set's instances and their NICs */
+const COMPUTE_RESOURCES_TYPES = new Set([
+  "microsoft.compute/virtualmachinescalesets/virtualmachines",
+  "microsoft.compute/virtualmachinescalesets/virtualmachines/networkinterfaces",
+]);
 
 /** Who made the write a request carries (the app, or a person changing things out of band). */
 export interface WriteActor {
@@ -178,10 +190,13 @@ export class ResourceGraphIndex {
   }
 
   /** The Resource Graph table a resource type is kept in, if any. */
-  tableOf(type: string): "resources" | "resourcecontainers" | "authorizationresources" | undefined {
+  tableOf(
+    type: string,
+  ): "resources" | "resourcecontainers" | "authorizationresources" | "computeresources" | undefined {
     const t = lower(type);
     if (t === "microsoft.resources/resourcegroups") return "resourcecontainers";
     if (t === "microsoft.authorization/roleassignments") return "authorizationresources";
+    if (COMPUTE_RESOURCES_TYPES.has(t)) return "computeresources";
     return this.emu.types.get(type)?.tracked ? "resources" : undefined;
   }
 
@@ -199,24 +214,31 @@ export class ResourceGraphIndex {
         return this.visibleDocs()
           .filter((d) => this.tableOf(d.type) === "authorizationresources")
           .map(resourceRow);
+      case "computeresources":
+        return this.visibleDocs()
+          .filter((d) => this.tableOf(d.type) === "computeresources")
+          .map((d) => this.withExtended(resourceRow(d)));
       case "resourcechanges": {
         const now = this.clock();
         return this.changes.filter((c) => c.visibleFrom <= now && c.inResources).map((c) => structuredClone(c.row));
       }
       default:
         throw new KqlError(
-          `table '${name}' is not one this emulator holds (resources, resourcecontainers, authorizationresources, resourcechanges)`,
+          `table '${name}' is not one this emulator holds (resources, resourcecontainers, authorizationresources, computeresources, resourcechanges)`,
           0,
         );
     }
   }
 
   /**
-   * A VM's row carries what Resource Graph adds beyond ARM's GET: `properties.extended.instanceView`
-   * with the power state (`PowerState/running`, ...), as the documented VM queries read it.
+   * A VM's row (and a Uniform scale set instance's, in `computeresources`) carries what Resource
+   * Graph adds beyond ARM's GET: `properties.extended.instanceView` with the power state
+   * (`PowerState/running`, ...), as the documented VM and "Virtual Machine Scale Set Uniform
+   * orchestration" queries read it.
    */
   private withExtended(row: Json): Json {
-    if (row.type !== "microsoft.compute/virtualmachines" || typeof row.id !== "string") return row;
+    const instance = row.type === "microsoft.compute/virtualmachinescalesets/virtualmachines";
+    if ((row.type !== "microsoft.compute/virtualmachines" && !instance) || typeof row.id !== "string") return row;
     const power = powerStateOf(this.emu, row.id);
     const display = { running: "VM running", stopped: "VM stopped", deallocated: "VM deallocated" }[power];
     const properties = isObject(row.properties) ? row.properties : {};

@@ -40,7 +40,7 @@ export interface InventoryVm {
   subscriptionId: string;
   resourceGroup: string;
   tags: Record<string, unknown>;
-  /** the Flexible scale set it is an instance of ("" if none) */
+  /** the scale set it is an instance of ("" if none): a Flexible one's VM, or a Uniform one's instance */
   scaleSetId: string;
   powerState: string;
 }
@@ -113,6 +113,26 @@ const RESOURCE_GROUP = /^[-A-Za-z0-9_.()]{1,90}$/;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const VM_ID =
   /^\/subscriptions\/([0-9a-f-]{36})\/resourcegroups\/([-a-z0-9_.()]{1,90})\/providers\/microsoft\.compute\/virtualmachines\/([a-z0-9][a-z0-9_.-]{0,79})$/;
+/** A Uniform scale set's instance: `<scale set>/virtualmachines/<instance id>` (a number). */
+const INSTANCE_ID =
+  /^(\/subscriptions\/([0-9a-f-]{36})\/resourcegroups\/([-a-z0-9_.()]{1,90})\/providers\/microsoft\.compute\/virtualmachinescalesets\/([a-z0-9][a-z0-9_.-]{0,63}))\/virtualmachines\/([0-9]{1,9})$/;
+
+/**
+ * A target's subscription, resource group and the name its connection must have (lower case), from
+ * its id: a VM's name, or a Uniform instance's `<scale set>_<instance id>` (whose scale set must be
+ * the one the inventory says). Anything else is no target id.
+ */
+function parseTargetId(
+  key: string,
+  scaleSetId: string,
+): { subscription: string; group: string; name: string } | undefined {
+  const vm = VM_ID.exec(key);
+  if (vm) return { subscription: vm[1], group: vm[2], name: vm[3] };
+  const inst = INSTANCE_ID.exec(key);
+  if (inst && inst[1] === scaleSetId.toLowerCase())
+    return { subscription: inst[2], group: inst[3], name: `${inst[4]}_${inst[5]}` };
+  return undefined;
+}
 
 /** What a tag value says: `ssh`, `rdp`, `vnc`, optionally `:port`. */
 export function parseConnectTag(value: unknown): { protocol: Protocol; port: number } | { problem: string } {
@@ -162,16 +182,19 @@ export function desiredConnections(
   const skipped: SkippedTarget[] = [];
   const groups = new Map<string, DesiredGroup>();
   const seen = new Set<string>();
+  // Guacamole names a connection once per group: a VM `pool_0` and Uniform `pool`'s instance 0 in one
+  // resource group would clash; the VM (its id sorts first) keeps the name
+  const names = new Set<string>();
   const vms = [...inventory.vms].sort((a, b) => a.id.toLowerCase().localeCompare(b.id.toLowerCase()));
   for (const vm of vms) {
     const key = vm.id.toLowerCase();
     const skip = (reason: string) => skipped.push({ vm: vm.id.slice(0, 300), name: vm.name.slice(0, 80), reason });
-    const parsedId = VM_ID.exec(key);
+    const parsedId = parseTargetId(key, vm.scaleSetId);
     if (!parsedId) {
       if (matchesAnySource(vm, sources, scaleSetTags)) skip("not a VM id Jumpgate accepts");
       continue;
     }
-    const [, subscription, group] = parsedId;
+    const { subscription, group } = parsedId;
     for (const [index, source] of sources.entries()) {
       if (source.subscriptionId.toLowerCase() !== subscription) continue;
       const scope = source.resourceGroups?.map((g) => g.toLowerCase());
@@ -192,7 +215,7 @@ export function desiredConnections(
         skip(tag.problem);
         break;
       }
-      if (!VM_NAME.test(vm.name) || vm.name.toLowerCase() !== parsedId[3]) {
+      if (!VM_NAME.test(vm.name) || vm.name.toLowerCase() !== parsedId.name) {
         skip(`the name ${shown(vm.name)} is not a VM name Jumpgate accepts`);
         break;
       }
@@ -212,6 +235,12 @@ export function desiredConnections(
         );
         break;
       }
+      const groupKey = `s/${subscription}/g/${group}`;
+      const nameKey = `${groupKey}\n${vm.name.toLowerCase()}`;
+      if (names.has(nameKey)) {
+        skip(`another target in its resource group already has the name ${shown(vm.name)}`);
+        break;
+      }
       if (connections.length >= MAX_CONNECTIONS) {
         skip(`more than ${MAX_CONNECTIONS} connections`);
         break;
@@ -222,8 +251,8 @@ export function desiredConnections(
         skip(`credential ${credential.secret} is unusable (${credential.problem}): the connection is left as it is`);
         break;
       }
+      names.add(nameKey);
       const subKey = `s/${subscription}`;
-      const groupKey = `${subKey}/g/${group}`;
       if (!groups.has(subKey)) groups.set(subKey, { key: subKey, name: subscription, parent: null });
       // the resource group's name as the VM's id spells it (ids keep the case it was made with)
       const groupName = /\/resourceGroups\/([^/]+)\//i.exec(vm.id)?.[1] ?? group;

@@ -10,6 +10,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { kqlList, kqlString, queryResourceGraph } from "../../shared/azure/resource-graph";
+import { desiredConnections } from "../../shared/connections/desired";
+import { readInventory, UNIFORM_INSTANCES_QUERY } from "../../shared/connections/inventory";
+import { validateStackSpec } from "../../shared/spec/validate";
 import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
 
 const OTHER_SUB = "00000000-0000-0000-0000-00000000b002";
@@ -337,6 +340,183 @@ describe("Resource Graph through the pinned SDK", () => {
       listResources(az, "properties/foo eq 'x'"),
       (e: { statusCode?: number }) => e.statusCode === 400,
     );
+  });
+
+  describe("Uniform scale sets: computeresources, and connections from their instances", () => {
+    const VNET_ID = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Network/virtualNetworks/uniform-vnet`;
+    const setId = (name: string) =>
+      `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachineScaleSets/${name}`;
+    const DEVS = "6c2d9e4f-1a3b-4c5d-8e7f-9a0b1c2d3e4f";
+    const checked = validateStackSpec({
+      name: "uniform",
+      subscriptionId: SUB,
+      resourceGroup: RG,
+      location: LOCATION,
+      access: {
+        tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        clientId: "8b1f6a3e-5c2d-4e7f-9a10-2b3c4d5e6f70",
+        adminGroups: ["0f5e2c1a-7b3d-4e8f-9c60-1a2b3c4d5e6f"],
+        userGroups: [DEVS],
+      },
+      connections: { sources: [{ subscriptionId: SUB, resourceGroups: [RG], groups: [DEVS] }] },
+    });
+    assert.ok(checked.ok, JSON.stringify(checked));
+    const spec = checked.spec;
+
+    async function scaleSet(name: string, capacity: number, tags: Record<string, string>, subnetId: string) {
+      await az.factory.compute(SUB).virtualMachineScaleSets.beginCreateOrUpdateAndWait(
+        RG,
+        name,
+        {
+          location: LOCATION,
+          tags,
+          sku: { name: "Standard_B2s", capacity },
+          orchestrationMode: "Uniform",
+          upgradePolicy: { mode: "Manual" },
+          virtualMachineProfile: {
+            storageProfile: {
+              imageReference: { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" },
+            },
+            osProfile: { computerNamePrefix: name, adminUsername: "azureuser" },
+            networkProfile: {
+              networkInterfaceConfigurations: [
+                { name: "nic", primary: true, ipConfigurations: [{ name: "ipc", subnet: { id: subnetId } }] },
+              ],
+            },
+          },
+        },
+        az.factory.lro(),
+      );
+    }
+
+    async function connections() {
+      const inventory = await readInventory(az.factory, spec, VNET_ID);
+      const desired = desiredConnections(spec, inventory, { reachable: ["10.70.0.0/16"], credentials: [] });
+      return { inventory, desired };
+    }
+
+    before(async () => {
+      const vnet = await az.factory.network(SUB).virtualNetworks.beginCreateOrUpdateAndWait(
+        RG,
+        "uniform-vnet",
+        {
+          location: LOCATION,
+          addressSpace: { addressPrefixes: ["10.70.0.0/16"] },
+          subnets: [{ name: "targets", addressPrefix: "10.70.1.0/24" }],
+        },
+        az.factory.lro(),
+      );
+      const subnetId = vnet.subnets![0].id!;
+      await scaleSet("upool", 3, { "jumpgate-connect": "ssh" }, subnetId);
+      await scaleSet("quiet", 1, { owner: "someone" }, subnetId);
+      await scaleSet("lookalike", 1, { "jumpgate-connect": "ssh'); DROP TABLE guacamole_connection; --" }, subnetId);
+    });
+
+    test("instances and their NICs are in computeresources with the documented shape, not in resources", async () => {
+      // Microsoft's own sample query for this table, as published
+      const documented = await queryResourceGraph<{ name: string; powerState: string; id: string }>(
+        az.factory,
+        "ComputeResources | where type =~ 'microsoft.compute/virtualmachinescalesets/virtualmachines' | extend powerState = properties.extended.instanceView.powerState.code | project name, powerState, id",
+        { subscriptions: [SUB] },
+      );
+      const upool = documented.rows.filter((r) => r.id.toLowerCase().startsWith(setId("upool").toLowerCase()));
+      assert.deepEqual(
+        upool.map((r) => r.id),
+        [0, 1, 2].map((i) => `${setId("upool")}/virtualMachines/${i}`),
+      );
+      assert.ok(upool.every((r) => r.powerState === "PowerState/running"));
+      assert.equal(documented.rows.length, 5);
+      // the inventory's own query: the NICs, under their instance's id, with an address of the subnet
+      const rows = (
+        await queryResourceGraph<Record<string, unknown>>(az.factory, UNIFORM_INSTANCES_QUERY, {
+          subscriptions: [SUB],
+        })
+      ).rows;
+      const nics = rows.filter(
+        (r) => r.type === "microsoft.compute/virtualmachinescalesets/virtualmachines/networkinterfaces",
+      );
+      assert.equal(nics.length, 5);
+      const addresses = nics.map((r) => {
+        assert.match(String(r.id), /\/virtualMachines\/[0-9]+\/networkInterfaces\/nic$/);
+        assert.equal(r.primary, true);
+        const ipc = (r.ipConfigurations as { properties: { privateIPAddress: string } }[])[0];
+        return ipc.properties.privateIPAddress;
+      });
+      assert.ok(
+        addresses.every((a) => /^10\.70\.1\.[0-9]+$/.test(a)),
+        addresses.join(),
+      );
+      assert.equal(new Set(addresses).size, 5, "each instance has its own address");
+      assert.ok(rows.every((r) => r.resourceGroup === RG.toLowerCase() && r.subscriptionId === SUB));
+      // the resources table holds the scale sets, not their instances
+      const inResources = (
+        await queryResourceGraph<{ type: string }>(
+          az.factory,
+          "resources | where type startswith 'microsoft.compute/virtualmachinescalesets' | project id, type",
+          { subscriptions: [SUB] },
+        )
+      ).rows.map((r) => r.type);
+      assert.deepEqual([...new Set(inResources)], ["microsoft.compute/virtualmachinescalesets"]);
+    });
+
+    test("a tagged Uniform scale set's instances become connections; untagged and look-alike ones none; scale-in removes one", async () => {
+      const first = await connections();
+      // targets, VM NICs, Uniform instances and their NICs, the stack's VNet: one page each
+      assert.equal(first.inventory.requests, 4);
+      const byName = new Map(first.desired.connections.map((c) => [c.name, c]));
+      assert.deepEqual([...byName.keys()].sort(), ["upool_0", "upool_1", "upool_2"]);
+      const nicRows = (
+        await queryResourceGraph<Record<string, unknown>>(az.factory, UNIFORM_INSTANCES_QUERY, {
+          subscriptions: [SUB],
+        })
+      ).rows;
+      for (const [i, name] of ["upool_0", "upool_1", "upool_2"].entries()) {
+        const c = byName.get(name)!;
+        assert.equal(c.key, `${setId("upool")}/virtualMachines/${i}`.toLowerCase());
+        assert.equal(c.protocol, "ssh");
+        assert.equal(c.parameters.port, "22");
+        const nic = nicRows.find((r) => String(r.id).toLowerCase() === `${c.key}/networkinterfaces/nic`)!;
+        const ip = (nic.ipConfigurations as { properties: { privateIPAddress: string } }[])[0].properties
+          .privateIPAddress;
+        assert.equal(c.parameters.hostname, ip);
+        assert.equal(c.vm.powerState, "running");
+      }
+      const lookalike = first.desired.skipped.filter((s) =>
+        s.vm.toLowerCase().startsWith(setId("lookalike").toLowerCase()),
+      );
+      assert.equal(lookalike.length, 1);
+      assert.match(lookalike[0].reason, /is not ssh, rdp or vnc/);
+      assert.ok(
+        !first.desired.skipped.some((s) => s.vm.toLowerCase().includes("/quiet/")),
+        "an untagged scale set is no target",
+      );
+
+      // deleteInstances on instance 1, then a scale-in by capacity (the highest instance id goes)
+      const compute = az.factory.compute(SUB);
+      await compute.virtualMachineScaleSets.beginDeleteInstancesAndWait(
+        RG,
+        "upool",
+        { instanceIds: ["1"] },
+        az.factory.lro(),
+      );
+      assert.deepEqual((await connections()).desired.connections.map((c) => c.name).sort(), ["upool_0", "upool_2"]);
+      const set = await compute.virtualMachineScaleSets.get(RG, "upool");
+      assert.equal(set.sku?.capacity, 2);
+      await compute.virtualMachineScaleSets.beginUpdateAndWait(
+        RG,
+        "upool",
+        { sku: { ...set.sku, capacity: 1 } },
+        az.factory.lro(),
+      );
+      const last = await connections();
+      assert.deepEqual(
+        last.desired.connections.map((c) => c.name),
+        ["upool_0"],
+      );
+      // untagging the scale set takes its instances away
+      await compute.virtualMachineScaleSets.beginUpdateAndWait(RG, "upool", { tags: {} }, az.factory.lro());
+      assert.deepEqual((await connections()).desired.connections, []);
+    });
   });
 
   test("a query outside the subset is a 400 InvalidQuery, as the service answers", async () => {

@@ -1,7 +1,8 @@
 // Microsoft.Compute: availability sets (sync, 200 only), VMs (identity, NIC and availability-set
 // links, OS disk, power state through restart / redeploy / start / powerOff / deallocate / reimage,
-// generalize, run command), Flexible-mode scale sets whose capacity creates and removes real VM + NIC
-// resources, and managed disks. A VM (or scale set instance) records the image it booted from
+// generalize, run command), scale sets whose capacity creates and removes instances (Flexible mode:
+// real VM + NIC resources; Uniform mode: the scale set's own `virtualMachines/{instanceId}` children,
+// each with its `networkInterfaces/{name}`), and managed disks. A VM (or scale set instance) records the image it booted from
 // (`bootImageOf`): a gallery image version, a managed image or a marketplace image.
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Emulator } from "../emulator";
@@ -16,15 +17,17 @@ import {
   type TypeDefinition,
   type WriteContext,
 } from "../types";
-import { arrayAt, COMPUTE_API, idOf, props, requireRef, setBackRef, stableGuid } from "./common";
+import { arrayAt, COMPUTE_API, idOf, NETWORK_API, props, requireRef, setBackRef, stableGuid } from "./common";
 import { bootImageTraits, resolveBootImage, vmOsState, type BootImage } from "./gallery";
 import { attachUserAssigned } from "./managed-identity";
+import { allocatePrivateIp, SCALE_SET_INSTANCE_NIC } from "./network";
 
 const VM = "Microsoft.Compute/virtualMachines";
 const VMSS = "Microsoft.Compute/virtualMachineScaleSets";
 const AVSET = "Microsoft.Compute/availabilitySets";
 const DISK = "Microsoft.Compute/disks";
 const NIC = "Microsoft.Network/networkInterfaces";
+const VMSS_VM = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines";
 
 export type PowerState = "running" | "stopped" | "deallocated";
 export type VmPowerAction = "restart" | "redeploy" | "start" | "powerOff" | "deallocate" | "reimage";
@@ -464,9 +467,21 @@ function required(field: string): ArmError {
   return new ArmError(400, "InvalidParameter", `Required parameter '${field}' is missing (null).`, { target: field });
 }
 
-// ------------------------------------------------------------------------------- scale sets (Flexible)
+// ------------------------------------------------------------------------------- scale sets
 
+function isUniform(vmss: ResourceDoc): boolean {
+  return lower(str(getPath(vmss, ["properties", "orchestrationMode"]) ?? "")) === "uniform";
+}
+
+/** A scale set's instances: Flexible mode's VMs, or Uniform mode's children by instance id. */
 function scaleSetVms(emu: Emulator, vmss: ResourceDoc): ResourceDoc[] {
+  if (isUniform(vmss)) {
+    const prefix = `${lower(vmss.id)}/virtualmachines/`;
+    return emu.store
+      .all()
+      .filter((d) => lower(d.type) === lower(VMSS_VM) && lower(d.id).startsWith(prefix))
+      .sort((a, b) => Number(a.instanceId) - Number(b.instanceId));
+  }
   return emu.store
     .all()
     .filter(
@@ -548,6 +563,77 @@ function createInstance(emu: Emulator, vmss: ResourceDoc): void {
   internalCreate(emu, vm);
 }
 
+/**
+ * Creates one Uniform instance: the scale set's child `virtualMachines/{instanceId}` (instance ids
+ * count up and are never reused) with, per NIC configuration of the profile, a child
+ * `networkInterfaces/{configuration name}` holding the address the subnet gave it. The shapes are
+ * the Virtual Machine Scale Set VMs - Get and Network Interfaces - Get Virtual Machine Scale Set
+ * Network Interface responses (https://learn.microsoft.com/rest/api/compute/virtual-machine-scale-set-vms/get,
+ * https://learn.microsoft.com/rest/api/virtualnetwork/network-interfaces/get-virtual-machine-scale-set-network-interface);
+ * no tags are set on them, since the documentation does not say an instance carries any.
+ */
+function createUniformInstance(emu: Emulator, vmss: ResourceDoc): void {
+  const profile = getPath(vmss, ["properties", "virtualMachineProfile"]) as Json;
+  const next = (emu.store.getSecret(vmss.id, "nextInstanceId") as number | undefined) ?? 0;
+  emu.store.setSecret(vmss.id, "nextInstanceId", next + 1);
+  const id = `${vmss.id}/virtualMachines/${next}`;
+  const nics: Json[] = [];
+  for (const [i, cfg] of arrayAt(profile, "networkProfile", "networkInterfaceConfigurations").entries()) {
+    const nicId = `${id}/networkInterfaces/${str(cfg.name)}`;
+    const primary = getPath(cfg, ["properties", "primary"]) ?? i === 0;
+    const nic: ResourceDoc = {
+      id: nicId,
+      name: str(cfg.name),
+      type: SCALE_SET_INSTANCE_NIC,
+      location: vmss.location,
+      properties: {
+        provisioningState: "Succeeded",
+        primary,
+        ipConfigurations: arrayAt(cfg, "properties", "ipConfigurations").map((ipc, j) => {
+          const subnet = getPath(ipc, ["properties", "subnet"]);
+          return {
+            name: ipc.name,
+            id: `${nicId}/ipConfigurations/${str(ipc.name)}`,
+            properties: {
+              privateIPAddress: allocatePrivateIp(emu, str(idOf(subnet)), nicId),
+              privateIPAllocationMethod: "Dynamic",
+              privateIPAddressVersion: "IPv4",
+              subnet,
+              primary: getPath(ipc, ["properties", "primary"]) ?? j === 0,
+            },
+          };
+        }),
+        virtualMachine: { id },
+      },
+    };
+    emu.store.set(nic);
+    nics.push({ id: nicId, properties: { primary } });
+  }
+  const prefix = str(getPath(profile, ["osProfile", "computerNamePrefix"]) ?? vmss.name);
+  const instance: ResourceDoc = {
+    id,
+    name: `${vmss.name}_${next}`,
+    type: VMSS_VM,
+    location: vmss.location,
+    instanceId: String(next),
+    sku: { name: getPath(vmss, ["sku", "name"]), tier: "Standard" },
+    ...(Array.isArray(vmss.zones) ? { zones: [(vmss.zones as string[])[next % (vmss.zones as string[]).length]] } : {}),
+    properties: {
+      latestModelApplied: true,
+      vmId: randomUUID(),
+      hardwareProfile: {},
+      osProfile: {
+        // Uniform names each instance's host the prefix and its instance id in base 36, six digits
+        computerName: `${prefix}${next.toString(36).padStart(6, "0")}`,
+        adminUsername: getPath(profile, ["osProfile", "adminUsername"]) ?? "azureuser",
+      },
+      networkProfile: { networkInterfaces: nics },
+      provisioningState: "Succeeded",
+    },
+  };
+  emu.store.set(instance);
+}
+
 /** Runs a type's validate/normalize/afterCommit for a resource the platform itself creates. */
 function internalCreate(emu: Emulator, doc: ResourceDoc): void {
   const def = emu.types.get(doc.type)!;
@@ -563,10 +649,11 @@ function reconcileCapacity(emu: Emulator, vmss: ResourceDoc): void {
   const want = Number(getPath(vmss, ["sku", "capacity"]) ?? 0);
   let have = scaleSetVms(emu, vmss);
   while (have.length < want) {
-    createInstance(emu, vmss);
+    if (isUniform(vmss)) createUniformInstance(emu, vmss);
+    else createInstance(emu, vmss);
     have = scaleSetVms(emu, vmss);
   }
-  // scale-in removes the newest instances first
+  // scale-in removes the newest instances first (Uniform: the highest instance ids)
   for (const vm of have.slice(want).reverse()) emu.deleteCascade(vm.id);
 }
 
@@ -577,7 +664,7 @@ function instanceIds(emu: Emulator, vmss: ResourceDoc, body: unknown): ResourceD
   const vms = scaleSetVms(emu, vmss);
   if (!ids) return vms;
   return ids.map((id) => {
-    const vm = vms.find((v) => lower(v.name) === lower(id) || lower(v.id) === lower(id));
+    const vm = vms.find((v) => lower(v.name) === lower(id) || lower(v.id) === lower(id) || v.instanceId === id);
     if (!vm)
       throw new ArmError(
         400,
@@ -619,17 +706,24 @@ const virtualMachineScaleSets: TypeDefinition = {
   ],
   validate(doc, ctx) {
     const p = props(doc);
-    if (lower(str(p.orchestrationMode ?? "")) !== "flexible") {
+    const mode = lower(str(p.orchestrationMode ?? ""));
+    if (mode !== "flexible" && mode !== "uniform") {
       throw new ArmError(
         400,
         "InvalidParameter",
-        "The emulator models Flexible orchestration mode only; set properties.orchestrationMode to 'Flexible'.",
+        "The emulator models the Flexible and Uniform orchestration modes; set properties.orchestrationMode to one of them.",
         { target: "orchestrationMode" },
       );
     }
+    const existingMode = lower(str(getPath(ctx.existing ?? {}, ["properties", "orchestrationMode"]) ?? mode));
+    if (existingMode !== mode) {
+      throw new ArmError(400, "PropertyChangeNotAllowed", "Changing property 'orchestrationMode' is not allowed.", {
+        target: "orchestrationMode",
+      });
+    }
     // Flexible orchestration takes user-assigned identities only; ARM's own words for anything else
     const identityType = str(getPath(doc, ["identity", "type"]) ?? "");
-    if (/systemassigned/i.test(identityType)) {
+    if (mode === "flexible" && /systemassigned/i.test(identityType)) {
       throw new ArmError(
         400,
         "InvalidParameter",
@@ -637,7 +731,7 @@ const virtualMachineScaleSets: TypeDefinition = {
         { target: "identity" },
       );
     }
-    if (p.platformFaultDomainCount === undefined) throw required("platformFaultDomainCount");
+    if (mode === "flexible" && p.platformFaultDomainCount === undefined) throw required("platformFaultDomainCount");
     const capacity = Number(getPath(doc, ["sku", "capacity"]) ?? 0);
     if (!Number.isInteger(capacity) || capacity < 0 || capacity > 1000) {
       throw new ArmError(400, "InvalidParameter", "sku.capacity must be an integer from 0 to 1000.", {
@@ -698,6 +792,30 @@ const virtualMachineScaleSets: TypeDefinition = {
   },
 };
 
+/**
+ * A Uniform scale set's instance and its NIC: made and removed by the scale set's capacity and
+ * `delete` action (deleteInstances) only, so no PUT; listed by Resource Graph's `computeresources`.
+ */
+const scaleSetInstances: TypeDefinition = {
+  type: VMSS_VM,
+  apiVersions: COMPUTE_API,
+  canPut: false,
+  delete: "ao+loc",
+  provisioningState: false,
+  // Virtual Machine Scale Set VMs - Delete: the scale set's capacity drops by one
+  afterDelete(doc, emu) {
+    const vmss = emu.store.get(doc.id.replace(/\/virtualMachines\/[^/]+$/i, ""));
+    if (vmss && vmss.sku && typeof vmss.sku === "object") (vmss.sku as Json).capacity = scaleSetVms(emu, vmss).length;
+  },
+};
+
+const scaleSetInstanceNics: TypeDefinition = {
+  type: SCALE_SET_INSTANCE_NIC,
+  apiVersions: NETWORK_API,
+  canPut: false,
+  provisioningState: false,
+};
+
 const disks: TypeDefinition = {
   type: DISK,
   apiVersions: ["2025-01-02", "2024-03-02", "2023-10-02", "2023-04-02"],
@@ -711,5 +829,12 @@ const disks: TypeDefinition = {
   },
 };
 
-export const COMPUTE_TYPES: TypeDefinition[] = [availabilitySets, virtualMachines, virtualMachineScaleSets, disks];
-export { VM, VMSS };
+export const COMPUTE_TYPES: TypeDefinition[] = [
+  availabilitySets,
+  virtualMachines,
+  virtualMachineScaleSets,
+  scaleSetInstances,
+  scaleSetInstanceNics,
+  disks,
+];
+export { VM, VMSS, VMSS_VM };

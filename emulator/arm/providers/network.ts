@@ -491,12 +491,17 @@ const networkInterfaces: TypeDefinition = {
   },
 };
 
-function allocatePrivateIp(emu: Emulator, subnetId: string, nicId: string): string {
+/** A Uniform scale set instance's NIC (Microsoft.Network serves it under the instance's id). */
+export const SCALE_SET_INSTANCE_NIC = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/networkInterfaces";
+
+/** The subnet's first free address, counting standalone NICs and Uniform scale set instances' NICs. */
+export function allocatePrivateIp(emu: Emulator, subnetId: string, nicId: string): string {
   const subnet = resolve(emu, subnetId)!;
   const block = cidr(getPath(subnet, ["properties", "addressPrefix"]), subnetId);
   const used = new Set<number>();
   for (const d of emu.store.all()) {
-    if (lower(d.type) !== lower(NIC) || lower(d.id) === lower(nicId)) continue;
+    const type = lower(d.type);
+    if ((type !== lower(NIC) && type !== lower(SCALE_SET_INSTANCE_NIC)) || lower(d.id) === lower(nicId)) continue;
     for (const ipc of arrayAt(d, "properties", "ipConfigurations")) {
       if (lower(str(idOf(getPath(ipc, ["properties", "subnet"])))) !== lower(subnetId)) continue;
       const ip = parseIpv4(str(getPath(ipc, ["properties", "privateIPAddress"]) ?? ""));
