@@ -230,6 +230,61 @@ describe("connections policy", () => {
     );
   });
 
+  test("Uniform instances: named <scale set>_<id> from the id, tagged through their scale set; hostile ids, a forged scale set and a name clash skipped", () => {
+    const s = spec({ sources: [{ subscriptionId: SUB, groups: [DEVS] }] });
+    const setOf = (name: string, rg = "rg-a") =>
+      `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachineScaleSets/${name}`;
+    // what the inventory makes of a computeresources row: no tags of its own, its scale set from its id
+    const instance = (set: string, id: string, extra: Partial<InventoryVm> = {}): InventoryVm => ({
+      id: `${set}/virtualMachines/${id}`,
+      name: `${set.split("/").pop()!}_${id}`,
+      subscriptionId: SUB,
+      resourceGroup: "rg-a",
+      tags: {},
+      scaleSetId: set,
+      powerState: "deallocated",
+      ...extra,
+    });
+    const pool0 = instance(setOf("Pool"), "0");
+    const pool1 = instance(setOf("Pool"), "1");
+    const quiet = instance(setOf("quiet"), "0");
+    const hostileSet = instance(setOf("evil'--"), "0");
+    const notNumber = instance(setOf("Pool"), "x; DROP");
+    const forged = instance(setOf("Pool"), "7", { scaleSetId: setOf("other") });
+    const renamed = instance(setOf("Pool"), "2", { name: "admin-box" });
+    // a VM already named as an instance would be, in the same resource group
+    const clash = vm("pool_1", { "jumpgate-connect": "rdp" });
+    const all = [pool0, pool1, quiet, hostileSet, notNumber, forged, renamed, clash];
+    const d = desiredConnections(
+      s,
+      {
+        vms: all,
+        scaleSets: [
+          { id: setOf("Pool"), tags: { "jumpgate-connect": "ssh:2200" } },
+          { id: setOf("quiet"), tags: { owner: "x" } },
+          { id: setOf("evil'--"), tags: { "jumpgate-connect": "ssh" } },
+          { id: setOf("other"), tags: { "jumpgate-connect": "ssh" } },
+        ],
+        nics: all.map((v, i) => nic(v, `10.40.7.${i + 4}`)),
+      },
+      { reachable: ["10.40.0.0/16"], credentials: [] },
+    );
+    assert.deepEqual(
+      d.connections.map((c) => [c.name, c.key, c.parameters.hostname, c.parameters.port, c.vm.powerState]),
+      [
+        ["pool_1", clash.id.toLowerCase(), "10.40.7.11", "3389", "running"],
+        ["Pool_0", pool0.id.toLowerCase(), "10.40.7.4", "2200", "deallocated"],
+      ],
+    );
+    const reason = (v: InventoryVm) => d.skipped.find((x) => x.vm === v.id)?.reason ?? "";
+    assert.match(reason(pool1), /another target in its resource group already has the name/);
+    assert.match(reason(hostileSet), /not a VM id Jumpgate accepts/);
+    assert.match(reason(notNumber), /not a VM id Jumpgate accepts/);
+    assert.match(reason(forged), /not a VM id Jumpgate accepts/);
+    assert.match(reason(renamed), /is not a VM name Jumpgate accepts/);
+    assert.equal(reason(quiet), "", "an untagged scale set's instances are not targets");
+  });
+
   test("an unusable credential keeps its source's connections as they are; the digest follows versions", () => {
     const s = spec({ sources: [{ subscriptionId: SUB, groups: [DEVS], credential: { secret: "login" } }] });
     const a = vm("a-1", { "jumpgate-connect": "ssh" });
