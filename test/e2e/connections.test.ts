@@ -35,6 +35,8 @@ import { durableClientContextFor } from "../../emulator/durable/client/client-co
 import { InstanceIds, Names } from "../../functions/names";
 import { runConnectionTimer } from "../../functions/timers/connection-sync";
 import { stackNames } from "../../shared/graph/names";
+import { queryResourceGraph } from "../../shared/azure/resource-graph";
+import { UNIFORM_INSTANCES_QUERY } from "../../shared/connections/inventory";
 import { DB_ADMIN_LOGIN, GUACAMOLE_DATABASE } from "../../shared/node/constants";
 import { startJumpgateEnv, type JumpgateEnv } from "../../dev/jumpgate-env";
 import { RealNodes } from "../../dev/real-nodes";
@@ -514,6 +516,76 @@ describe("connections from the Azure inventory (real agent, MariaDB, Resource Gr
       handBefore,
     );
     await env.registry.putDesired(STACK, registered);
+  });
+
+  test("a tagged Uniform scale set's instances become connections; a scale-in removes one on the next sync, untagging the rest", async () => {
+    await compute().virtualMachineScaleSets.beginCreateOrUpdateAndWait(
+      RG_A,
+      "upool",
+      {
+        location: LOCATION,
+        tags: { "jumpgate-connect": "rdp" },
+        sku: { name: "Standard_B2s", capacity: 2 },
+        orchestrationMode: "Uniform",
+        upgradePolicy: { mode: "Manual" },
+        virtualMachineProfile: {
+          storageProfile: {
+            imageReference: { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" },
+          },
+          osProfile: { computerNamePrefix: "upool", adminUsername: "azureuser" },
+          networkProfile: {
+            networkInterfaceConfigurations: [
+              { name: "nic", primary: true, ipConfigurations: [{ name: "ipc", subnet: { id: subnetId } }] },
+            ],
+          },
+        },
+      },
+      lro(),
+    );
+    // each instance's address, as Resource Graph's computeresources lists its NIC
+    const nicRows = (
+      await queryResourceGraph<Record<string, unknown>>(env.services.factory, UNIFORM_INSTANCES_QUERY, {
+        subscriptions: [SUB],
+      })
+    ).rows.filter((r) => /\/upool\/virtualmachines\/[0-9]+\/networkinterfaces\//i.test(String(r.id)));
+    const ipOf = (i: number) =>
+      (
+        nicRows.find((r) => String(r.id).toLowerCase().includes(`/upool/virtualmachines/${i}/`))!.ipConfigurations as {
+          properties: { privateIPAddress: string };
+        }[]
+      )[0].properties.privateIPAddress;
+    let state = await sync();
+    assert.deepEqual([outputOf(state).created, outputOf(state).updated, outputOf(state).removed], [2, 0, 0]);
+    const uniform = async () => (await managed()).filter((r) => r[0].startsWith("upool_"));
+    const rows = await uniform();
+    assert.deepEqual(
+      rows.map((r) => [r[0], r[1], r[2]]),
+      [
+        ["upool_0", `${SUB}/${RG_A}`, "rdp"],
+        ["upool_1", `${SUB}/${RG_A}`, "rdp"],
+      ],
+    );
+    for (const [i, r] of rows.entries()) {
+      assert.match(r[3], new RegExp(`hostname=${ipOf(i).replace(/\./g, "\\.")} `));
+      assert.match(r[3], / port=3389 /);
+    }
+    const [[vmAttribute]] = await query(
+      `SELECT a.attribute_value FROM ${T("guacamole_connection_attribute")} a JOIN ${T("guacamole_connection")} c ON c.connection_id = a.connection_id WHERE c.connection_name = 'upool_1' AND a.attribute_name = 'jumpgate-vm'`,
+    );
+    assert.match(vmAttribute, /\/virtualmachinescalesets\/upool\/virtualmachines\/1$/i);
+
+    await compute().virtualMachineScaleSets.beginDeleteInstancesAndWait(RG_A, "upool", { instanceIds: ["0"] }, lro());
+    state = await sync();
+    assert.deepEqual([outputOf(state).created, outputOf(state).updated, outputOf(state).removed], [0, 0, 1]);
+    assert.deepEqual(
+      (await uniform()).map((r) => r[0]),
+      ["upool_1"],
+    );
+
+    await compute().virtualMachineScaleSets.beginUpdateAndWait(RG_A, "upool", { tags: {} }, lro());
+    state = await sync();
+    assert.deepEqual([outputOf(state).created, outputOf(state).updated, outputOf(state).removed], [0, 0, 1]);
+    assert.deepEqual(await uniform(), []);
   });
 
   test("a new credential version reaches the connections on the next sync; no credential value leaks anywhere", async () => {
