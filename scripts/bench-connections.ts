@@ -1,5 +1,6 @@
-// `npm run bench` (connections section): 2,000 tagged VMs over 10 subscriptions, as the emulator's
-// Resource Graph holds them, read through the app's client factory and queries; the desired set;
+// `npm run bench` (connections section): 2,000 tagged VMs over 10 subscriptions and, in each, a
+// tagged Uniform scale set of 50 instances (500 in all: Resource Graph's computeresources), as the
+// emulator's Resource Graph holds them, read through the app's client factory and queries; the desired set;
 // the node agent's own diff program (its jq, run on this machine) against an empty Guacamole and
 // against one that already has every connection. Prints Resource Graph requests, Key Vault reads,
 // the size of what the Run Command carries, and the SQL statements of a first and a no-op sync.
@@ -19,6 +20,7 @@ import { startAzure } from "../dev/azure";
 const SUBSCRIPTIONS = 10;
 const VMS_PER_GROUP = 100;
 const GROUPS_PER_SUBSCRIPTION = 2;
+const UNIFORM_INSTANCES = 50;
 const STACK_SUB = "00000000-0000-0000-0000-0000000be000";
 const DEVS = "6c2d9e4f-1a3b-4c5d-8e7f-9a0b1c2d3e4f";
 const sub = (i: number) => `00000000-0000-0000-0000-0000000be${String(i).padStart(3, "0")}`;
@@ -104,6 +106,41 @@ export async function benchConnections(): Promise<void> {
             properties: { hardwareProfile: { vmSize: "Standard_B2s" } },
           });
         }
+        if (g !== 1) continue;
+        // a tagged Uniform scale set: its instances and their NICs are the scale set's children
+        const set = `${rg}/providers/Microsoft.Compute/virtualMachineScaleSets/pool`;
+        docs.push({
+          id: set,
+          name: "pool",
+          type: "Microsoft.Compute/virtualMachineScaleSets",
+          location: "westeurope",
+          tags: { "jumpgate-connect": "ssh" },
+          sku: { name: "Standard_B2s", capacity: UNIFORM_INSTANCES },
+          properties: { orchestrationMode: "Uniform" },
+        });
+        for (let i = 0; i < UNIFORM_INSTANCES; i++) {
+          const instance = `${set}/virtualMachines/${i}`;
+          docs.push({
+            id: instance,
+            name: `pool_${i}`,
+            type: "Microsoft.Compute/virtualMachineScaleSets/virtualMachines",
+            location: "westeurope",
+            properties: { networkProfile: { networkInterfaces: [{ id: `${instance}/networkInterfaces/nic` }] } },
+          });
+          docs.push({
+            id: `${instance}/networkInterfaces/nic`,
+            name: "nic",
+            type: "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/networkInterfaces",
+            location: "westeurope",
+            properties: {
+              primary: true,
+              virtualMachine: { id: instance },
+              ipConfigurations: [
+                { name: "ipc", properties: { privateIPAddress: `10.${64 + s}.3.${i + 4}`, primary: true } },
+              ],
+            },
+          });
+        }
       }
     az.emulator.seed([
       {
@@ -126,10 +163,10 @@ export async function benchConnections(): Promise<void> {
     const agent = agentDesired(spec.name, desired);
     const stdin = encodeDesired(agent);
     console.log(
-      `\nconnections (${n} tagged VMs over ${SUBSCRIPTIONS} subscriptions, ${SUBSCRIPTIONS * GROUPS_PER_SUBSCRIPTION} resource groups)`,
+      `\nconnections (${n} tagged VMs and ${SUBSCRIPTIONS * UNIFORM_INSTANCES} Uniform scale set instances over ${SUBSCRIPTIONS} subscriptions, ${SUBSCRIPTIONS * GROUPS_PER_SUBSCRIPTION} resource groups)`,
     );
     console.log(
-      `  Resource Graph requests per sync: ${inventory.requests} (VMs and scale sets, NICs, the stack's VNet; 1000 rows a page); ARM GETs per VM: 0`,
+      `  Resource Graph requests per sync: ${inventory.requests} (VMs and scale sets, NICs, Uniform instances and their NICs, the stack's VNet; 1000 rows a page); ARM GETs per VM: 0`,
     );
     console.log(`  Key Vault reads per sync: 1 per credential reference of the spec (none here)`);
     console.log(
