@@ -440,7 +440,7 @@ export const STACK_SPEC_SCHEMA = {
       additionalProperties: false,
       required: ["sources"],
       description:
-        "Guacamole connections generated from the Azure inventory (see Connections from the inventory): the tagged VMs (and Flexible scale sets' instances) of each source become connections, in connection groups per subscription and resource group, readable by the source's Entra groups, with credentials from Key Vault. Needs `access`. Left out: connections are made by hand only, as before.",
+        "Guacamole connections generated from the Azure inventory (see Connections from the inventory): the tagged VMs (and scale sets' instances, Flexible or Uniform) of each source become connections, in connection groups per subscription and resource group, readable by the source's Entra groups, with credentials from Key Vault. Needs `access`. Left out: connections are made by hand only, as before.",
       properties: {
         sources: {
           type: "array",
@@ -469,7 +469,7 @@ export const STACK_SPEC_SCHEMA = {
                 pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                 default: "jumpgate-connect",
                 description:
-                  "The tag that selects a VM (on the VM, or on its Flexible scale set). Its value says the protocol and optionally the port: `ssh`, `rdp`, `vnc`, `ssh:2222`; any other value is skipped with the reason.",
+                  "The tag that selects a VM (on the VM, or on its scale set: a Uniform scale set's instances are selected by the scale set's tag only). Its value says the protocol and optionally the port: `ssh`, `rdp`, `vnc`, `ssh:2222`; any other value is skipped with the reason.",
               },
               credential: {
                 type: "object",
