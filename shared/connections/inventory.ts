@@ -11,8 +11,11 @@
 // the power state at properties.extended.instanceView.powerState.code, as Microsoft's "Virtual
 // Machine Scale Set Uniform orchestration" sample reads it: https://learn.microsoft.com/azure/governance/resource-graph/samples/samples-by-table#computeresources).
 // Flexible instances are ordinary VMs in `resources`. What is not documented is not read: whether
-// an instance's row carries tags (the scale set's tag is what selects its instances), nor its
-// `name` (the connection is named `<scale set>_<instance id>` from the id, which is ARM's).
+// an instance's row carries tags (the scale set's tag is what selects its instances). The
+// connection's name is the documented Uniform VM name, `{scale-set-name}_{instance-id}` ("Understand
+// names and instance IDs for Azure Virtual Machine Scale Set VMs",
+// https://learn.microsoft.com/azure/virtual-machine-scale-sets/virtual-machine-scale-sets-instance-ids),
+// built from the id, which ARM sets, rather than taken from the row.
 import type { AzureClientFactory } from "../azure/clients";
 import { kqlString, queryResourceGraph } from "../azure/resource-graph";
 import type { StackSpec } from "../spec/types";

@@ -564,8 +564,10 @@ function createInstance(emu: Emulator, vmss: ResourceDoc): void {
 }
 
 /**
- * Creates one Uniform instance: the scale set's child `virtualMachines/{instanceId}` (instance ids
- * count up and are never reused) with, per NIC configuration of the profile, a child
+ * Creates one Uniform instance: the scale set's child `virtualMachines/{instanceId}`, named
+ * `{scale-set-name}_{instance-id}` with a decimal instance id ("Understand names and instance IDs for
+ * Azure Virtual Machine Scale Set VMs", https://learn.microsoft.com/azure/virtual-machine-scale-sets/virtual-machine-scale-sets-instance-ids;
+ * Azure may reuse an id, the emulator counts up) with, per NIC configuration of the profile, a child
  * `networkInterfaces/{configuration name}` holding the address the subnet gave it. The shapes are
  * the Virtual Machine Scale Set VMs - Get and Network Interfaces - Get Virtual Machine Scale Set
  * Network Interface responses (https://learn.microsoft.com/rest/api/compute/virtual-machine-scale-set-vms/get,
@@ -623,7 +625,7 @@ function createUniformInstance(emu: Emulator, vmss: ResourceDoc): void {
       vmId: randomUUID(),
       hardwareProfile: {},
       osProfile: {
-        // Uniform names each instance's host the prefix and its instance id in base 36, six digits
+        // the emulator's choice (the prefix and the instance id in base 36): nothing reads it
         computerName: `${prefix}${next.toString(36).padStart(6, "0")}`,
         adminUsername: getPath(profile, ["osProfile", "adminUsername"]) ?? "azureuser",
       },
