@@ -426,6 +426,12 @@ describe("Resource Graph through the pinned SDK", () => {
       );
       assert.ok(upool.every((r) => r.powerState === "PowerState/running"));
       assert.equal(documented.rows.length, 5);
+      // the same instance through ARM (Virtual Machine Scale Set VMs - Get): the documented Uniform name
+      const vm = await az.factory.compute(SUB).virtualMachineScaleSetVMs.get(RG, "upool", "1");
+      assert.deepEqual(
+        [vm.name, vm.instanceId, vm.networkProfile?.networkInterfaces?.[0].id],
+        ["upool_1", "1", `${setId("upool")}/virtualMachines/1/networkInterfaces/nic`],
+      );
       // the inventory's own query: the NICs, under their instance's id, with an address of the subnet
       const rows = (
         await queryResourceGraph<Record<string, unknown>>(az.factory, UNIFORM_INSTANCES_QUERY, {
