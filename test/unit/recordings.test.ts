@@ -282,10 +282,19 @@ describe("recordings: the listing", () => {
         size: 5,
         createdOn: at("2026-12-03T10:00:00Z"),
         // x-ms-meta-* values are ASCII: jq @uri of "Jürgen.Groß@contoso.com" and "Build server (2)"
-        metadata: { user: "J%C3%BCrgen.Gro%C3%9F%40contoso.com", connection: "Build%20server%20%282%29", connectionid: "7" },
+        metadata: {
+          user: "J%C3%BCrgen.Gro%C3%9F%40contoso.com",
+          connection: "Build%20server%20(2)",
+          connectionid: "7",
+        },
       },
       // not the uploader's encoding: left out, never half-read
-      { name: "web-3/ddd", size: 5, createdOn: at("2026-12-03T11:00:00Z"), metadata: { user: "%E0%A4%A", connectionid: "x" } },
+      {
+        name: "web-3/ddd",
+        size: 5,
+        createdOn: at("2026-12-03T11:00:00Z"),
+        metadata: { user: "%E0%A4%A", connectionid: "x" },
+      },
     ];
     const entries = (q: string) => {
       const parsed = parseRecordingsQuery(new URLSearchParams(q));
