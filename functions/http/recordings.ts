@@ -1,6 +1,8 @@
 // GET /api/stacks/{name}/recordings?user=&connection=&node=&from=&to=
 // Which session recordings the stack's container holds: each one's blob, node, session (Guacamole's
-// history entry), size, MD5, when it was written and until when it is retained. Read from the
+// history entry), size, MD5, when it was written and until when it is retained, and the session's
+// user and connection (blob metadata the node's uploader wrote from Guacamole's history row,
+// percent-encoded; decoded by shared/recordings/listing.ts). Read from the
 // container itself (a blob listing through the app's identity, which holds Storage Blob Data Reader
 // on it and nothing that writes), so it also shows recordings of nodes that no longer exist.
 // 400 problem+json for any query parameter that is unknown, repeated or not of its shape; 409 for a

@@ -31,8 +31,12 @@ export interface RecordingEntry {
   writtenAt: string;
   /** the container's time-based retention from the moment it was written: no change or delete before */
   retainedUntil: string;
+  /** the session's Guacamole user (its history row's username), when the uploader found the row */
   user?: string;
+  /** the connection's name in the session's history row, when the uploader found the row */
   connection?: string;
+  /** the connection's id in Guacamole's database (absent once the connection was deleted) */
+  connectionId?: number;
 }
 
 /** At most this many entries an answer; `truncated` says there were more (narrow the range). */
@@ -41,8 +45,9 @@ export const MAX_RECORDING_ENTRIES = 1000;
 const PARAMETERS = ["user", "connection", "node", "from", "to"] as const;
 // a UPN, an object id or a local Guacamole user name: printable, no control characters, no quotes
 const USER = /^[\p{L}\p{N}@._+-]{1,256}$/u;
-// a connection's name is its VM's name (connections from the inventory)
-const CONNECTION = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$/;
+// a connection's name: its VM's name (connections from the inventory) or a hand-made one's name
+// (letters, digits, spaces and a few marks; no quotes, no control characters)
+const CONNECTION = /^[\p{L}\p{N}][\p{L}\p{N} _.@()+-]{0,127}$/u;
 const NODE = /^[A-Za-z0-9_.-]{1,80}$/;
 // RFC 3339 date-time, or a date alone (midnight UTC)
 const INSTANT = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
@@ -72,7 +77,7 @@ export function parseRecordingsQuery(
   };
   const problem =
     text("user", USER, "a user name (letters, digits, @ . _ + -, at most 256)") ??
-    text("connection", CONNECTION, "a connection name (a VM name)") ??
+    text("connection", CONNECTION, "a connection name (letters, digits, spaces, _ . @ ( ) + -, at most 128)") ??
     text("node", NODE, "a node name");
   if (problem) return { ok: false, ...problem };
   for (const key of ["from", "to"] as const) {
@@ -99,9 +104,12 @@ export function recordingEntries(
     // only what the uploader names `<node>/<history uuid>`: anything else is not a recording of ours
     if (rest.length > 0 || !node || !session || !NODE.test(node)) continue;
     const meta = lowerKeys(b.metadata);
-    const user = meta.user;
-    const connection = meta.connection;
+    const user = metadataText(meta.user);
+    const connection = metadataText(meta.connection);
+    const connectionId = /^[0-9]{1,10}$/.test(meta.connectionid ?? "") ? Number(meta.connectionid) : undefined;
     if (query.node !== undefined && node !== query.node) continue;
+    // user names match whatever their case (Entra UPNs and Guacamole's MySQL user names do);
+    // connection names exactly, as Guacamole stored them in the session's history row
     if (query.user !== undefined && user?.toLowerCase() !== query.user.toLowerCase()) continue;
     if (query.connection !== undefined && connection !== query.connection) continue;
     if (query.from && b.createdOn < query.from) continue;
@@ -116,10 +124,25 @@ export function recordingEntries(
       retainedUntil: new Date(b.createdOn.getTime() + retentionDays * 86_400_000).toISOString(),
       ...(user ? { user } : {}),
       ...(connection ? { connection } : {}),
+      ...(connectionId !== undefined ? { connectionId } : {}),
     });
   }
   entries.sort((a, b) => b.writtenAt.localeCompare(a.writtenAt) || a.blob.localeCompare(b.blob));
   return { recordings: entries.slice(0, MAX_RECORDING_ENTRIES), truncated: entries.length > MAX_RECORDING_ENTRIES };
+}
+
+/**
+ * A metadata value as the uploader wrote it: percent-encoded UTF-8 (x-ms-meta-* headers take ASCII
+ * only; infra/node/jumpgate-recordings session_metadata). One that does not decode is not the
+ * uploader's: left out rather than shown half-read.
+ */
+function metadataText(value: string | undefined): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
 }
 
 function lowerKeys(metadata: Record<string, string>): Record<string, string> {

@@ -27,6 +27,9 @@ import { validateStackSpec } from "../../shared/spec/validate";
 import { startNodeSandbox } from "../../dev/node-sandbox";
 import { RECORDING_LEDGER_DIR, RECORDING_LOCAL_DIR, RECORDING_SEARCH_DIR } from "../../shared/recordings/layout";
 import { startAzurite, type AzuriteServer } from "../../dev/servers/azurite";
+import { startMariaDb } from "../../dev/servers/mariadb";
+import { APP_USERS, GUACAMOLE_DATABASE } from "../../shared/node/constants";
+import { RECORDING_UPLOADER_PATH } from "../../shared/recordings/layout";
 import { runCommand } from "../../dev/servers/process";
 import { TestCa } from "../../dev/servers/test-ca";
 
@@ -209,6 +212,29 @@ interface ShipAnswer {
 const answerOf = (stdout: string) => JSON.parse(stdout) as ShipAnswer;
 
 const md5 = (b: Buffer) => createHash("md5").update(b).digest("base64");
+
+/** RFC 4122 version 3 (MD5) name UUID, as Java's UUID.nameUUIDFromBytes(namespace || name) makes it. */
+function nameUuidV3(namespace: string, name: Buffer): string {
+  const h = createHash("md5")
+    .update(Buffer.concat([Buffer.from(namespace.replace(/-/g, ""), "hex"), name]))
+    .digest();
+  h[6] = (h[6] & 0x0f) | 0x30;
+  h[8] = (h[8] & 0x3f) | 0x80;
+  const x = h.toString("hex");
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+/**
+ * Guacamole 1.6.0's ${HISTORY_UUID} of connection history row `historyId` (guacamole-auth-jdbc-base
+ * ModeledActivityRecord.getUUID: the namespace's 16 bytes then the id as an 8-byte long; namespace
+ * ConnectionRecordSet.UUID_NAMESPACE). Written here apart from the SQL the agent runs, to check it.
+ */
+const CONNECTION_HISTORY_NAMESPACE = "8b55f070-95f4-3d31-93ee-9c5845e7aa40";
+function historyUuid(historyId: number): string {
+  const id = Buffer.alloc(8);
+  id.writeBigInt64BE(BigInt(historyId));
+  return nameUuidV3(CONNECTION_HISTORY_NAMESPACE, id);
+}
 
 describe("recording uploader against Azurite", () => {
   test("a recording in progress stays; once guacd lets go it lands with matching length and MD5, then the local copy goes", async () => {
@@ -474,5 +500,223 @@ describe("recording uploader against Azurite", () => {
       assert.equal(refused.code, 2, hostile);
     }
     assert.deepEqual(fs.readdirSync(searchPath), ["open-session"]);
+  });
+
+  test("each recording carries its session's user and connection from Guacamole's history row (real MariaDB, Guacamole 1.6.0 schema); without a row it is still shipped, without them", async () => {
+    // the namespace is itself Guacamole's v3 name UUID of OID 1.3.6.1.4.1.18060.18.2.1.2 in RFC
+    // 4122's ns:OID namespace (ConnectionRecordSet's comment): so nameUuidV3 is Java's algorithm
+    assert.equal(
+      nameUuidV3("6ba7b812-9dad-11d1-80b4-00c04fd430c8", Buffer.from("1.3.6.1.4.1.18060.18.2.1.2")),
+      CONNECTION_HISTORY_NAMESPACE,
+    );
+    const db = await startMariaDb();
+    const appPassword = `app-Pa55'w"ord\\;-${Date.now()}`;
+    const user = "Jürgen.Groß@contoso.com"; // an Entra UPN that is not ASCII
+    let sandbox: Awaited<ReturnType<typeof startNodeSandbox>> | undefined;
+    try {
+      const schema = fs.readFileSync(
+        path.join(__dirname, "..", "..", "..", "test", "fixtures", "guacamole-schema", "001-create-schema.sql"),
+        "utf8",
+      );
+      await db.query(`CREATE DATABASE ${GUACAMOLE_DATABASE} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;`);
+      await db.query(schema, { database: GUACAMOLE_DATABASE });
+      // least privilege: SELECT on the history table alone is all the lookup needs (Guacamole's
+      // real login holds SELECT, INSERT, UPDATE, DELETE on the whole schema)
+      const login = APP_USERS.a;
+      await db.query(
+        `CREATE USER '${login}'@'%' IDENTIFIED BY '${appPassword.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}' REQUIRE SSL;
+         GRANT SELECT ON ${GUACAMOLE_DATABASE}.guacamole_connection_history TO '${login}'@'%';`,
+      );
+      // a connection and sessions as Guacamole 1.6.0 writes them (ConnectionRecordMapper.xml insert)
+      await db.query(
+        `INSERT INTO guacamole_connection (connection_name, protocol) VALUES ('vm-web-01', 'ssh'), ('Build server (2)', 'rdp');
+         INSERT INTO guacamole_connection_history (username, remote_host, connection_id, connection_name, start_date, end_date) VALUES
+           ('alice@contoso.com', '203.0.113.7', 2, 'Build server (2)', '2026-12-07 09:00:00', '2026-12-07 09:30:00'),
+           ('${user}', '203.0.113.8', 1, 'vm-web-01', '2026-12-07 10:00:00', '2026-12-07 10:45:00'),
+           ('alice@contoso.com', '203.0.113.7', 1, 'vm-web-01', '2026-12-07 11:00:00', NULL);`,
+        { database: GUACAMOLE_DATABASE },
+      );
+      const rows = await db.query(`SELECT history_id, username FROM guacamole_connection_history ORDER BY history_id`, {
+        database: GUACAMOLE_DATABASE,
+      });
+      const jurgenRow = Number(rows.find((r) => r[1] === user)![0]);
+      const aliceRow = Number(rows[0][0]);
+
+      const document = renderNodeCloudInit({
+        stackName: "recst",
+        fleetMode: "availabilitySet",
+        publicHostname: "jump.example.com",
+        keyVaultUrl: "https://kv-recst.vault.azure.net/",
+        dbHost: "db.example.com",
+        recordings: {
+          containerUrl: "https://jgrecst0123456789abcdef.blob.core.windows.net/recordings",
+          nodeName: "web-7",
+        },
+      });
+      sandbox = await startNodeSandbox(path.join(work, "history-node"), document, {
+        env: {
+          JUMPGATE_RECORDINGS_CONTAINER_URL: `https://127.0.0.1:${new URL(azurite.blobEndpoint).port}${new URL(azurite.blobEndpoint).pathname}/recordings`,
+          JUMPGATE_IMDS_ENDPOINT: `http://127.0.0.1:${(imds.address() as AddressInfo).port}`,
+          JUMPGATE_CA_FILE: caPath,
+          JUMPGATE_DB_CA_FILE: db.caPath,
+        },
+      });
+      // Guacamole's login, where Tomcat reads it (what `db-credentials` installs)
+      fs.writeFileSync(
+        path.join(sandbox.root, "etc", "guacamole", "guacamole.properties"),
+        `mysql-hostname: 127.0.0.1\nmysql-port: ${db.port}\nmysql-database: ${GUACAMOLE_DATABASE}\n` +
+          `mysql-username: ${login}\nmysql-password: ${appPassword.replace(/\\/g, "\\\\")}\nmysql-ssl-mode: verify-identity\n`,
+        { mode: 0o640 },
+      );
+      const dir = path.join(sandbox.root, RECORDING_LOCAL_DIR);
+      fs.mkdirSync(dir, { recursive: true });
+      const withRow = historyUuid(jurgenRow);
+      const aliceSession = historyUuid(aliceRow);
+      const noRow = historyUuid(jurgenRow + 1000); // guacd's file for a row the database does not hold
+      fs.writeFileSync(path.join(dir, withRow), "jurgen's session");
+      fs.writeFileSync(path.join(dir, aliceSession), "alice's session");
+      fs.writeFileSync(path.join(dir, noRow), "a session without a row");
+      // the uploader as its unit runs it on the node: root, from /usr/local/sbin, beside the agent
+      const uploader = () =>
+        runCommand("bash", [path.join(sandbox!.root, RECORDING_UPLOADER_PATH), "ship"], {
+          env: sandbox!.env,
+          timeoutMs: 60_000,
+        });
+      const first = await uploader();
+      assert.equal(first.code, 0, first.stderr);
+      assert.deepEqual(
+        answerOf(first.stdout)
+          .shipped.map((r) => r.blob)
+          .sort(),
+        [`web-7/${withRow}`, `web-7/${aliceSession}`, `web-7/${noRow}`].sort(),
+      );
+      const meta = async (session: string) =>
+        (await container.getBlobClient(`web-7/${session}`).getProperties()).metadata ?? {};
+      const jurgenMeta = await meta(withRow);
+      // x-ms-meta-* values are ASCII: the UPN percent-encoded, reversibly
+      assert.equal(jurgenMeta.user, "J%C3%BCrgen.Gro%C3%9F%40contoso.com");
+      assert.equal(decodeURIComponent(jurgenMeta.user), user);
+      assert.equal(jurgenMeta.connection, "vm-web-01");
+      assert.equal(jurgenMeta.connectionid, "1");
+      assert.equal(jurgenMeta.node, "web-7");
+      assert.equal((await meta(aliceSession)).connection, encodeURIComponent("Build server (2)"));
+      const without = await meta(noRow);
+      assert.equal(without.user, undefined);
+      assert.equal(without.connection, undefined);
+      assert.equal(without.node, "web-7");
+      assert.match(
+        first.stderr,
+        new RegExp(
+          `${noRow}: no history row, shipped without user and connection: guacamole_connection_history has no row`,
+        ),
+      );
+      assert.equal((await blobBytes(`web-7/${noRow}`)).toString(), "a session without a row");
+
+      // the database down: shipped all the same, never held back, and the log says why
+      await db.stop();
+      const late = historyUuid(jurgenRow + 1);
+      const later = historyUuid(jurgenRow + 2);
+      fs.writeFileSync(path.join(dir, late), "a session while the database is down");
+      fs.writeFileSync(path.join(dir, later), "another one");
+      // the real client, behind a shim that counts the logins the agent makes
+      const logins = path.join(work, "history-logins");
+      const shim = path.join(work, "counting-mysql");
+      fs.writeFileSync(
+        shim,
+        `#!/bin/sh\ncase "$1" in --version) ;; *) echo login >>'${logins}' ;; esac\nexec '${sandbox.env.JUMPGATE_MYSQL}' "$@"\n`,
+        { mode: 0o755 },
+      );
+      const down = await runCommand("bash", [path.join(sandbox.root, RECORDING_UPLOADER_PATH), "ship"], {
+        env: { ...sandbox.env, JUMPGATE_MYSQL: shim },
+        timeoutMs: 60_000,
+      });
+      assert.equal(down.code, 0, down.stderr);
+      assert.deepEqual(
+        answerOf(down.stdout)
+          .shipped.map((r) => r.blob)
+          .sort(),
+        [`web-7/${late}`, `web-7/${later}`].sort(),
+      );
+      for (const session of [late, later]) {
+        assert.match(
+          down.stderr,
+          new RegExp(
+            `${session}: no history row, shipped without user and connection: .*reading guacamole_connection_history failed`,
+          ),
+        );
+      }
+      // asked once a run: a drain does not wait out a connect timeout for each recording
+      assert.equal(fs.readFileSync(logins, "utf8").trim().split("\n").length, 1);
+      assert.equal((await meta(later)).user, undefined);
+      assert.equal((await meta(late)).user, undefined);
+      assert.deepEqual(fs.readdirSync(dir), []);
+
+      // no secret in what the uploader said or wrote
+      const ledger = fs.readFileSync(path.join(sandbox.root, RECORDING_LEDGER_DIR, "shipped.jsonl"), "utf8");
+      const allMeta = JSON.stringify([jurgenMeta, without, await meta(aliceSession), await meta(late)]);
+      for (const text of [first.stdout, first.stderr, down.stdout, down.stderr, ledger, allMeta]) {
+        assert.ok(!text.includes(appPassword), "the database password appears nowhere");
+        assert.ok(!text.includes(encodeURIComponent(appPassword)));
+        assert.doesNotMatch(text, /Bearer|access_token/);
+      }
+
+      // the listing: user (any case) and connection narrow to the session; one without a row shows none
+      const checked = validateStackSpec({
+        name: "recst",
+        subscriptionId: "00000000-0000-0000-0000-00000000a001",
+        resourceGroup: "rg-recst",
+        location: "westeurope",
+        recordings: { retentionDays: 30 },
+      });
+      assert.ok(checked.ok);
+      const factory = new AzureClientFactory(
+        {
+          armEndpoint: "https://127.0.0.1:9",
+          metricsEndpoint: "https://127.0.0.1:9/{location}",
+          credential: "emulator",
+          caPem: fs.readFileSync(caPath, "utf8"),
+          verifyKeyVaultChallengeResource: false,
+          requestTimeoutMs: 10_000,
+          lroPollIntervalMs: 10,
+          lroTimeoutMs: 1_000,
+          retry: { maxRetries: 0, retryDelayInMs: 1, maxRetryDelayInMs: 1 },
+        },
+        { getToken: async () => ({ token: jwt(), expiresOnTimestamp: Date.now() + 3_600_000 }) },
+      );
+      const registry = { get: async (name: string) => (name === "recst" ? { spec: checked.spec } : undefined) };
+      useServices({ factory, registry, recordingsEndpoint: azurite.blobEndpoint } as unknown as Services);
+      try {
+        const list = async (query: string) => {
+          const res = await listRecordings(
+            new HttpRequest({
+              method: "GET",
+              url: `http://127.0.0.1/api/stacks/recst/recordings${query}`,
+              params: { name: "recst" },
+            }),
+          );
+          assert.equal(res.status ?? 200, 200, JSON.stringify(res.jsonBody));
+          return (
+            res.jsonBody as {
+              recordings: { session: string; user?: string; connection?: string; connectionId?: number }[];
+            }
+          ).recordings;
+        };
+        const mine = await list(`?node=web-7&user=${encodeURIComponent("jürgen.groß@CONTOSO.com")}`);
+        assert.deepEqual(mine, [{ ...mine[0], session: withRow, user, connection: "vm-web-01", connectionId: 1 }]);
+        assert.deepEqual(
+          (await list(`?connection=${encodeURIComponent("Build server (2)")}`)).map((r) => r.session),
+          [aliceSession],
+        );
+        assert.deepEqual(await list("?connection=vm-web-01&user=alice%40contoso.com"), []);
+        const shown = (await list("?node=web-7")).find((r) => r.session === noRow)!;
+        assert.equal(shown.user, undefined);
+        assert.equal(shown.connection, undefined);
+      } finally {
+        useServices(undefined);
+      }
+    } finally {
+      await sandbox?.stop();
+      await db.stop();
+    }
   });
 });

@@ -275,12 +275,59 @@ describe("recordings: the listing", () => {
     assert.equal(entry.session, "aaa");
   });
 
+  test("user and connection as the uploader writes them: percent-encoded UTF-8, decoded; user any case, connection exact", () => {
+    const encoded: ListedRecordingBlob[] = [
+      {
+        name: "web-3/ccc",
+        size: 5,
+        createdOn: at("2026-12-03T10:00:00Z"),
+        // x-ms-meta-* values are ASCII: jq @uri of "Jürgen.Groß@contoso.com" and "Build server (2)"
+        metadata: {
+          user: "J%C3%BCrgen.Gro%C3%9F%40contoso.com",
+          connection: "Build%20server%20(2)",
+          connectionid: "7",
+        },
+      },
+      // not the uploader's encoding: left out, never half-read
+      {
+        name: "web-3/ddd",
+        size: 5,
+        createdOn: at("2026-12-03T11:00:00Z"),
+        metadata: { user: "%E0%A4%A", connectionid: "x" },
+      },
+    ];
+    const entries = (q: string) => {
+      const parsed = parseRecordingsQuery(new URLSearchParams(q));
+      assert.ok(parsed.ok, q);
+      return recordingEntries(encoded, 90, parsed.query).recordings;
+    };
+    const [, decoded] = entries("");
+    assert.equal(decoded.user, "Jürgen.Groß@contoso.com");
+    assert.equal(decoded.connection, "Build server (2)");
+    assert.equal(decoded.connectionId, 7);
+    const [garbled] = entries("");
+    assert.equal(garbled.user, undefined);
+    assert.equal(garbled.connectionId, undefined);
+    assert.deepEqual(
+      entries(`user=${encodeURIComponent("jürgen.groß@CONTOSO.com")}`).map((r) => r.blob),
+      ["web-3/ccc"],
+    );
+    assert.deepEqual(
+      entries(`connection=${encodeURIComponent("Build server (2)")}`).map((r) => r.blob),
+      ["web-3/ccc"],
+    );
+    assert.deepEqual(entries(`connection=${encodeURIComponent("build server (2)")}`), []);
+  });
+
   test("a hostile or malformed query is refused whole, naming the parameter", () => {
     for (const [q, parameter] of [
       ["bogus=1", "bogus"],
       ["node=a&node=b", "node"],
       ["user=a%0Ab", "user"],
       ["connection=-x", "connection"],
+      ["connection=a%27b", "connection"],
+      ["connection=a%3Bb", "connection"],
+      [`connection=${"a".repeat(129)}`, "connection"],
       ["from=1700000000", "from"],
       ["from=2026-12-02&to=2026-12-01", "from"],
       ["%00=1", "?"],
