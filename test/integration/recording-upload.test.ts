@@ -527,11 +527,19 @@ describe("recording uploader against Azurite", () => {
         `CREATE USER '${login}'@'%' IDENTIFIED BY '${appPassword.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}' REQUIRE SSL;
          GRANT SELECT ON ${GUACAMOLE_DATABASE}.guacamole_connection_history TO '${login}'@'%';`,
       );
-      // a connection and sessions as Guacamole 1.6.0 writes them (ConnectionRecordMapper.xml insert)
+      // a connection and sessions as Guacamole 1.6.0 writes them (ConnectionRecordMapper.xml insert);
+      // 10,000 sessions between alice's first and the rest put hers beyond the newest rows the
+      // agent looks at first, so her recording is found by the whole-table pass
+      const digits =
+        "(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)";
       await db.query(
         `INSERT INTO guacamole_connection (connection_name, protocol) VALUES ('vm-web-01', 'ssh'), ('Build server (2)', 'rdp');
          INSERT INTO guacamole_connection_history (username, remote_host, connection_id, connection_name, start_date, end_date) VALUES
-           ('alice@contoso.com', '203.0.113.7', 2, 'Build server (2)', '2026-12-07 09:00:00', '2026-12-07 09:30:00'),
+           ('alice@contoso.com', '203.0.113.7', 2, 'Build server (2)', '2026-12-07 09:00:00', '2026-12-07 09:30:00');
+         INSERT INTO guacamole_connection_history (username, remote_host, connection_id, connection_name, start_date, end_date)
+           SELECT 'bob@contoso.com', '203.0.113.9', 1, 'vm-web-01', '2026-12-07 09:40:00', '2026-12-07 09:41:00'
+           FROM ${digits} a, ${digits} b, ${digits} c, ${digits} d;
+         INSERT INTO guacamole_connection_history (username, remote_host, connection_id, connection_name, start_date, end_date) VALUES
            ('${user}', '203.0.113.8', 1, 'vm-web-01', '2026-12-07 10:00:00', '2026-12-07 10:45:00'),
            ('alice@contoso.com', '203.0.113.7', 1, 'vm-web-01', '2026-12-07 11:00:00', NULL);`,
         { database: GUACAMOLE_DATABASE },
