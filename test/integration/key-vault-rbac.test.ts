@@ -8,7 +8,7 @@ import * as https from "node:https";
 import { after, before, describe, test } from "node:test";
 import { armFailure } from "../../shared/arm/errors";
 import { roleDefinitionId, ROLE_DEFINITIONS } from "../../shared/graph/names";
-import { LOCATION, RG, rgId, startAzure, SUB, type AzureFixture } from "../../dev/azure";
+import { createTestVms, LOCATION, RG, rgId, startAzure, SUB, type AzureFixture } from "../../dev/azure";
 
 const VAULT = "kv-rbac-test";
 const VM = "rbac-web-1";
@@ -98,39 +98,7 @@ describe("Key Vault RBAC for managed identities (emulator)", () => {
     const kv = az.factory.secrets(vaultUri);
     for (const name of ["db-app-a-password", "db-app-b-password", "mysql-admin-password"])
       await kv.setSecret(name, `${name}-value`);
-    const net = az.factory.network(SUB);
-    const vnet = await net.virtualNetworks.beginCreateOrUpdateAndWait(
-      RG,
-      "vnet",
-      {
-        location: LOCATION,
-        addressSpace: { addressPrefixes: ["10.40.0.0/16"] },
-        subnets: [{ name: "web", addressPrefix: "10.40.1.0/24" }],
-      },
-      lro(),
-    );
-    const nic = await net.networkInterfaces.beginCreateOrUpdateAndWait(
-      RG,
-      `${VM}-nic`,
-      { location: LOCATION, ipConfigurations: [{ name: "ipc", subnet: { id: vnet.subnets![0].id } }] },
-      lro(),
-    );
-    const vm = await az.factory.compute(SUB).virtualMachines.createOrUpdate(
-      RG,
-      VM,
-      {
-        location: LOCATION,
-        identity: { type: "SystemAssigned" },
-        hardwareProfile: { vmSize: "Standard_B2s" },
-        storageProfile: {
-          imageReference: { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" },
-          osDisk: { createOption: "FromImage" },
-        },
-        osProfile: { computerName: VM, adminUsername: "jumpgate" },
-        networkProfile: { networkInterfaces: [{ id: nic.id, primary: true }] },
-      },
-      lro(),
-    );
+    const [vm] = await createTestVms(az, [VM], { identity: { type: "SystemAssigned" } });
     vmId = vm.id!;
     principal = vm.identity!.principalId!;
   });

@@ -33,7 +33,7 @@ import {
   NODE_TOMCAT_UNIT,
 } from "../../shared/node/constants";
 import { SECRET_NAMES } from "../../shared/secret-names";
-import { LOCATION, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
+import { createTestVms, RG, startAzure, SUB, type AzureFixture } from "../../dev/azure";
 import { startNodeSandbox, startNodeSandboxFromCustomData, type NodeSandbox } from "../../dev/node-sandbox";
 import { startMariaDb, type MariaDb } from "../../dev/servers/mariadb";
 import { findBinary, type RunResult } from "../../dev/servers/process";
@@ -659,43 +659,12 @@ describe("node agent: real MariaDB (TLS), real NGINX, emulated Key Vault and IMD
       Object.assign(emulator.runCommand.options.env, rest, { JUMPGATE_NODE_ROOT: "{sandbox}" });
     };
 
-    const call = () => az.factory.call();
     const lro = () => az.factory.lro();
-    const net = az.factory.network(SUB);
     const compute = az.factory.compute(SUB);
-    await az.factory.resources(SUB).resourceGroups.createOrUpdate(RG, { location: LOCATION }, call());
-    const vnet = await net.virtualNetworks.beginCreateOrUpdateAndWait(
-      RG,
-      "vnet",
-      {
-        location: LOCATION,
-        addressSpace: { addressPrefixes: ["10.40.0.0/16"] },
-        subnets: [{ name: "web", addressPrefix: "10.40.1.0/24" }],
-      },
-      lro(),
-    );
-    const nic = await net.networkInterfaces.beginCreateOrUpdateAndWait(
-      RG,
-      "web-1-nic",
-      { location: LOCATION, ipConfigurations: [{ name: "ipc", subnet: { id: vnet.subnets![0].id } }] },
-      lro(),
-    );
-    await compute.virtualMachines.createOrUpdate(
-      RG,
-      "web-1",
-      {
-        location: LOCATION,
-        identity: { type: "SystemAssigned" },
-        hardwareProfile: { vmSize: "Standard_B2s" },
-        storageProfile: {
-          imageReference: { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" },
-          osDisk: { createOption: "FromImage" },
-        },
-        osProfile: { computerName: "web-1", adminUsername: "jumpgate", customData: customDataBase64(document) },
-        networkProfile: { networkInterfaces: [{ id: nic.id, primary: true }] },
-      },
-      lro(),
-    );
+    await createTestVms(az, ["web-1"], {
+      identity: { type: "SystemAssigned" },
+      osProfile: { computerName: "web-1", adminUsername: "jumpgate", customData: customDataBase64(document) },
+    });
 
     const run = async (command: string, args: string[] = []) => {
       const result = await compute.virtualMachines.runCommand(RG, "web-1", agentRunCommand(command, args), lro());
