@@ -14,11 +14,22 @@ import { isNodeImageBuildOf } from "./names";
 import { services } from "./services";
 import { isInstanceRunning } from "./stack-claim";
 
-/** Terminates the stack's running node image builds; the ids it terminated. */
-export async function stopNodeImageBuilds(client: DurableClient, stack: string, teardownId: string): Promise<string[]> {
-  const live = await client.getStatusBy({
-    runtimeStatus: [df.OrchestrationRuntimeStatus.Pending, df.OrchestrationRuntimeStatus.Running],
-  });
+/**
+ * Terminates the stack's running node image builds; the ids it terminated. `listTaskHub: false` (a
+ * spec without nodeImage, which starts no build) looks only at the build the registry records as
+ * running (one started before the spec dropped nodeImage), not through the task hub's instances.
+ */
+export async function stopNodeImageBuilds(
+  client: DurableClient,
+  stack: string,
+  teardownId: string,
+  options: { listTaskHub: boolean } = { listTaskHub: true },
+): Promise<string[]> {
+  const live = options.listTaskHub
+    ? await client.getStatusBy({
+        runtimeStatus: [df.OrchestrationRuntimeStatus.Pending, df.OrchestrationRuntimeStatus.Running],
+      })
+    : [];
   const ids = new Set(live.map((s) => s.instanceId).filter((id) => isNodeImageBuildOf(stack, id)));
   const lastBuild = (await services().registry.get(stack))?.observed?.nodeImage?.lastBuild;
   if (lastBuild?.outcome === "running" && isNodeImageBuildOf(stack, lastBuild.instanceId))

@@ -171,10 +171,12 @@ export async function deleteStack(request: HttpRequest, context: InvocationConte
   let stopped: string[] = [];
   await startClaimed(route.name, claim, async () => {
     // the stack's image builds stop first: they do not claim the stack, and would go on creating
-    // things in it (functions/image-build-stop.ts); the teardown removes what they left. A stack
-    // without nodeImage has none to list (one whose spec dropped it while a build ran: that build's
-    // own guard stops it at its next step, and the teardown still removes its builder)
-    if (nodeImageEnabled(claim.spec)) stopped = await stopNodeImageBuilds(client, route.name, claim.instanceId);
+    // things in it (functions/image-build-stop.ts); the teardown removes what they left. A spec
+    // without nodeImage starts no build, so the task hub is not listed for it; a build started
+    // before the spec dropped nodeImage is still the one the registry records as running
+    stopped = await stopNodeImageBuilds(client, route.name, claim.instanceId, {
+      listTaskHub: nodeImageEnabled(claim.spec),
+    });
     await client.startNew(Names.orchestrators.teardownStack, { instanceId: claim.instanceId, input });
   });
   const stoppedNote = stopped.length > 0 ? ` after terminating ${stopped.join(", ")}` : "";

@@ -44,15 +44,20 @@ after(async () => {
   if (root) fs.rmSync(root, { recursive: true, force: true });
 });
 
-function specOf(name: string): StackSpec {
-  const r = validateStackSpec({
+/** The spec's input, before validation: a 2-node availability set with node images. */
+function specInput(name: string) {
+  return {
     name,
     subscriptionId: SUB,
     resourceGroup: `rg-${name}`,
     location: "westeurope",
     fleet: { mode: "availabilitySet", size: 2, max: 2 },
     nodeImage: { enabled: true },
-  });
+  };
+}
+
+function specOf(name: string): StackSpec {
+  const r = validateStackSpec(specInput(name));
   if (!r.ok) throw new Error(JSON.stringify(r.errors));
   return r.spec;
 }
@@ -171,6 +176,33 @@ describe("a teardown during a node image build", () => {
     const afterwards = await call("POST", `/stacks/${spec.name}/node-image/build`);
     assert.equal(afterwards.status, 404);
     assert.equal(afterwards.headers.get("content-type"), "application/problem+json");
+  });
+
+  test("a spec that dropped nodeImage while its build ran: DELETE still stops the build the registry records, and the teardown removes its builder", async () => {
+    const spec = specOf("imgoff");
+    builders.bake(builderOf(spec).vm, { never: true });
+    const baking = () => {
+      const status = env.host.getStatus(buildId(spec))?.customStatus as BuildNodeImageStatus | undefined;
+      return status?.phase === "baking" && (status.polls ?? 0) >= 2;
+    };
+    await deploy(spec, baking);
+    assert.equal(env.host.getStatus(buildId(spec))?.runtimeStatus, "Running", "the build is held mid-bake");
+    // a PUT without nodeImage is stored (its deploy has not run yet) when the DELETE comes
+    const off = validateStackSpec({ ...specInput(spec.name), nodeImage: { enabled: false } });
+    assert.ok(off.ok, JSON.stringify(off));
+    assert.ok((await env.registry.putDesired(spec.name, off.spec)).ok);
+
+    const since = lastSeq();
+    const teardown = await del(spec);
+    assert.deepEqual(teardown.body.stoppedImageBuilds, [buildId(spec)]);
+    await env.host.runUntilIdle();
+    assert.equal(env.host.getStatus(buildId(spec))?.runtimeStatus, "Terminated");
+    assert.equal(env.host.getStatus(teardown.instanceId)?.runtimeStatus, "Completed");
+    assert.deepEqual(builderLeft(spec), [], "no builder VM, NIC or OS disk");
+    const builderPuts = env.emulator.journal
+      .writes()
+      .filter((w) => w.seq > since && w.method === "PUT" && /imgbuild/i.test(w.path));
+    assert.deepEqual(builderPuts, [], "the build created nothing after the DELETE");
   });
 
   test("a build started once the teardown holds the stack creates nothing (its guard), and fails saying why", async () => {
