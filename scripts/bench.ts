@@ -50,14 +50,16 @@ import { nodeFilesDir } from "../shared/node/cloud-init";
 import * as path from "node:path";
 import { validateStackSpec } from "../shared/spec/validate";
 import type { StackSpec } from "../shared/spec/types";
-import { startJumpgateEnv, TENANT_ID } from "../dev/jumpgate-env";
+import { startJumpgateEnv, TENANT_ID, type JumpgateEnv } from "../dev/jumpgate-env";
 
 // Azure's latencies scaled down to keep the run short; not below 0.02, or the host's fixed cost per
 // activity (~0.2 s of Azurite, replay and HTTP here) counts as 10+ s of Azure time and blurs the
 // ratio the bar is about
 const SCALE = Number(process.env.BENCH_LATENCY_SCALE ?? "0.02");
-/** the app's default LRO poll interval (2 s), where Azure sends no Retry-After, scaled */
-const POLL_MS = Math.max(1, 2000 * SCALE);
+/** the app's default LRO poll interval where Azure sends no Retry-After (JUMPGATE_LRO_POLL_INTERVAL_MS) */
+const APP_POLL_SECONDS = 2;
+/** that interval, scaled */
+const POLL_MS = Math.max(1, APP_POLL_SECONDS * 1000 * SCALE);
 /**
  * The heal section's scale, 0.1 unless BENCH_HEAL_LATENCY_SCALE (or BENCH_LATENCY_SCALE) says
  * otherwise. Heal's figures are ratios of seconds, and each local request (~3-8 ms here: the
@@ -65,7 +67,7 @@ const POLL_MS = Math.max(1, 2000 * SCALE);
  * about a real ARM round trip; at 0.02 it is 150-400 ms, several times one, on every LRO poll.
  */
 const HEAL_SCALE = Number(process.env.BENCH_HEAL_LATENCY_SCALE ?? process.env.BENCH_LATENCY_SCALE ?? "0.1");
-const HEAL_POLL_MS = Math.max(1, 2000 * HEAL_SCALE);
+const HEAL_POLL_MS = Math.max(1, APP_POLL_SECONDS * 1000 * HEAL_SCALE);
 
 /** What the reference runs one after the other (research/seed-deploy.md §1-2), by emulator type and verb. */
 const REFERENCE_STEPS: [string, string, number][] = [
@@ -124,7 +126,7 @@ TYPES.register(ALL_TYPES);
  * where Azure sends none). A synchronous write is seen when it answers. This is the floor the
  * deploy's makespan is held against: no polling client sees an operation end sooner.
  */
-function seenDuration(node: GraphNode, unchanged: ReadonlySet<string>, pollMs: number): number {
+function seenDuration(node: GraphNode, unchanged: ReadonlySet<string>): number {
   const duration = nodeDuration(node, unchanged);
   if (duration === 0) return 0;
   const { armType, verb } = writeOf(node);
@@ -133,7 +135,7 @@ function seenDuration(node: GraphNode, unchanged: ReadonlySet<string>, pollMs: n
   if (style === "sync") return duration;
   const steps = style === "body" ? {} : recordedRetryAfter(armType, verb);
   let at = 0;
-  for (let n = 0; at < duration; n++) at += (retryAfterAt(steps, n) ?? pollMs / 1000 / SCALE) * 1000 * SCALE;
+  for (let n = 0; at < duration; n++) at += (retryAfterAt(steps, n) ?? APP_POLL_SECONDS) * 1000 * SCALE;
   return at;
 }
 
@@ -201,7 +203,7 @@ async function benchMode(mode: "availabilitySet" | "scaleSet"): Promise<void> {
     const observed = (await registry.get(s.name))?.observed?.resources ?? [];
     const unchanged = new Set(observed.filter((r) => r.lastAction === "unchanged").map((r) => r.key));
     const cp = criticalPath(graph.nodes, (node) => nodeDuration(node, unchanged));
-    const seen = criticalPath(graph.nodes, (node) => seenDuration(node, unchanged, POLL_MS));
+    const seen = criticalPath(graph.nodes, (node) => seenDuration(node, unchanged));
     const requests = env.emulator.journal.list().filter((e) => e.operation !== "admin");
     // the resource phase ends where node bring-up starts: the deploy's first Run Command
     const firstNodeCheck = requests.find((e) => e.action?.toLowerCase() === "runcommand");
@@ -425,8 +427,26 @@ function seenOpMs(type: string, verb: string, scale = SCALE): number {
   if (duration === 0 || (style ?? "sync") === "sync") return duration;
   const steps = style === "body" ? {} : recordedRetryAfter(type, verb);
   let at = 0;
-  for (let n = 0; at < duration; n++) at += (retryAfterAt(steps, n) ?? 2) * 1000 * scale;
+  for (let n = 0; at < duration; n++) at += (retryAfterAt(steps, n) ?? APP_POLL_SECONDS) * 1000 * scale;
   return at;
+}
+
+/**
+ * Registers and deploys a bench stack the way PUT does, then puts a certificate bundle in its vault
+ * (what the certificate work leaves there), so the nodes heal or scale-out brings up install it.
+ */
+async function deployBenchStack(env: JumpgateEnv, s: StackSpec): Promise<void> {
+  await env.registry.putDesired(s.name, s);
+  const deployed = await env.host.run(
+    Names.orchestrators.deployStack,
+    { spec: s, generation: 1, nodeReadyTimeoutMinutes: 5, pollSeconds: 1, tickMs: 1000 },
+    { timeoutMs: 120_000 },
+  );
+  if (deployed.runtimeStatus !== "Completed") throw new Error(`deploy of ${s.name}: ${deployed.runtimeStatus}`);
+  const vault = env.emulator.get(stackNames(s).keyVaultId)!.properties as { vaultUri: string };
+  await env.services.factory
+    .secrets(String(vault.vaultUri))
+    .setSecret(SECRET_NAMES.tlsBundle, "(bench certificate bundle)");
 }
 
 /** `--heal` runs only the heal section; `--heal=healtomcat,healsurge` only those cases. */
@@ -462,16 +482,7 @@ async function benchHeal(cases: HealCase[] = HEAL_CASES): Promise<void> {
     // deploy without latency: the deploy is measured above
     const specs = cases.map((c) => healSpec(c.stack, debounceSeconds, c.max));
     for (const s of specs) {
-      await env.registry.putDesired(s.name, s);
-      const deployed = await host.run(
-        Names.orchestrators.deployStack,
-        { spec: s, generation: 1, nodeReadyTimeoutMinutes: 5, pollSeconds: 1, tickMs: 1000 },
-        { timeoutMs: 120_000 },
-      );
-      if (deployed.runtimeStatus !== "Completed") throw new Error(`deploy of ${s.name}: ${deployed.runtimeStatus}`);
-      // the certificate work has put a certificate in the stack's vault by now: a new node installs it
-      const vaultUri = String((emulator.get(stackNames(s).keyVaultId)!.properties as { vaultUri: string }).vaultUri);
-      await env.services.factory.secrets(vaultUri).setSecret(SECRET_NAMES.tlsBundle, "(bench certificate bundle)");
+      await deployBenchStack(env, s);
     }
     // a warm app instance: the network SDK loads on its first use (~0.3-0.4 s, once per process: the
     // cold-start section measures that), which heal's first look would otherwise pay here, x 1/HEAL_SCALE
@@ -746,17 +757,9 @@ async function benchNodeImages(): Promise<void> {
       const imageVersion = imageVersionName(imageKey);
       if (c.image)
         builders.bake(imageBuilderNames(s, imageVersion).vm, {
-          bakes: stackImageKey(s).digest,
+          bakes: imageKey.digest,
         });
-      await env.registry.putDesired(s.name, s);
-      const deployed = await host.run(
-        Names.orchestrators.deployStack,
-        { spec: s, generation: 1, nodeReadyTimeoutMinutes: 5, pollSeconds: 1, tickMs: 1000 },
-        { timeoutMs: 120_000 },
-      );
-      if (deployed.runtimeStatus !== "Completed") throw new Error(`deploy of ${s.name}: ${deployed.runtimeStatus}`);
-      const vaultUri = String((emulator.get(stackNames(s).keyVaultId)!.properties as { vaultUri: string }).vaultUri);
-      await env.services.factory.secrets(vaultUri).setSecret(SECRET_NAMES.tlsBundle, "(bench certificate bundle)");
+      await deployBenchStack(env, s);
       if (c.image) {
         // the deploy started the image build and did not wait for it: the bench does
         const build = await host.waitForStatus(InstanceIds.nodeImage(s.name, imageVersion), undefined, 120_000);
