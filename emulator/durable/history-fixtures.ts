@@ -62,16 +62,49 @@ export function writeHistoryFixture(fixture: HistoryFixture, options: { scenario
   return file;
 }
 
-/** Records an instance of `host` as a fixture file (see writeHistoryFixture). */
+/** What a recorded VM's or scale set's `customData` becomes with `stubCustomData` ("#cloud-config\n"). */
+const CUSTOM_DATA_STUB = "I2Nsb3VkLWNvbmZpZwo=";
+
+/**
+ * Records an instance of `host` as a fixture file (see writeHistoryFixture). `stubCustomData` cuts
+ * every `customData` string in the events' Input and Result to a stub: a web node's is tens of KB of
+ * cloud-init, and replay never compares activity inputs or results by content.
+ */
 export function recordHistoryFixture(
   host: DurableTestHost,
   instanceId: string,
-  options: { scenario: string; dir?: string },
+  options: { scenario: string; dir?: string; stubCustomData?: boolean },
 ): string {
   const instance = host.getStatus(instanceId);
   if (!instance) throw new HarnessError(`No instance '${instanceId}' to record.`);
   if (instance.history.length === 0) throw new HarnessError(`Instance '${instanceId}' has no history yet.`);
-  return writeHistoryFixture(fixtureFromInstance(instance), options);
+  const fixture = fixtureFromInstance(instance);
+  if (options.stubCustomData) fixture.history = fixture.history.map(withoutCustomData);
+  return writeHistoryFixture(fixture, options);
+}
+
+function withoutCustomData(event: HistoryEventJson): HistoryEventJson {
+  const stub = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(stub)
+      : value && typeof value === "object"
+        ? Object.fromEntries(
+            Object.entries(value).map(([k, v]) => [
+              k,
+              k === "customData" && typeof v === "string" ? CUSTOM_DATA_STUB : stub(v),
+            ]),
+          )
+        : value;
+  const out = { ...event };
+  for (const field of ["Input", "Result"]) {
+    if (typeof out[field] !== "string") continue;
+    try {
+      out[field] = JSON.stringify(stub(JSON.parse(out[field])));
+    } catch {
+      // not JSON: left as it is
+    }
+  }
+  return out;
 }
 
 /** Every `<orchestrator>/<scenario>.json` under `dir`, sorted; none if the directory does not exist. */

@@ -97,30 +97,7 @@ function buildOutput(spec: StackSpec): BuildNodeImageOutput {
  */
 function recordFixture(instanceId: string, scenario: string): void {
   if (process.env.JUMPGATE_RECORD_FIXTURES !== "1") return;
-  const file = recordHistoryFixture(env.host, instanceId, { scenario });
-  const stub = (value: unknown): unknown =>
-    Array.isArray(value)
-      ? value.map(stub)
-      : value && typeof value === "object"
-        ? Object.fromEntries(
-            Object.entries(value).map(([k, v]) => [
-              k,
-              k === "customData" && typeof v === "string" ? "I2Nsb3VkLWNvbmZpZwo=" : stub(v),
-            ]),
-          )
-        : value;
-  const fixture = JSON.parse(fs.readFileSync(file, "utf8")) as { history: Record<string, unknown>[] };
-  for (const event of fixture.history) {
-    for (const key of ["Input", "Result"]) {
-      if (typeof event[key] !== "string") continue;
-      try {
-        event[key] = JSON.stringify(stub(JSON.parse(event[key])));
-      } catch {
-        // not JSON: left as it is
-      }
-    }
-  }
-  fs.writeFileSync(file, `${JSON.stringify(fixture, null, 2)}\n`);
+  recordHistoryFixture(env.host, instanceId, { scenario, stubCustomData: true });
 }
 
 const lastSeq = () => env.emulator.journal.list().at(-1)?.seq ?? 0;

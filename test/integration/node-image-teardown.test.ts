@@ -360,28 +360,5 @@ describe("a teardown during a node image build", () => {
  */
 function recordFixture(instanceId: string, scenario: string): void {
   if (process.env.JUMPGATE_RECORD_FIXTURES !== "1") return;
-  const file = recordHistoryFixture(env.host, instanceId, { scenario });
-  const stub = (value: unknown): unknown =>
-    Array.isArray(value)
-      ? value.map(stub)
-      : value && typeof value === "object"
-        ? Object.fromEntries(
-            Object.entries(value).map(([k, v]) => [
-              k,
-              k === "customData" && typeof v === "string" ? "I2Nsb3VkLWNvbmZpZwo=" : stub(v),
-            ]),
-          )
-        : value;
-  const fixture = JSON.parse(fs.readFileSync(file, "utf8")) as { history: Record<string, unknown>[] };
-  for (const event of fixture.history) {
-    for (const field of ["Input", "Result"]) {
-      if (typeof event[field] !== "string") continue;
-      try {
-        event[field] = JSON.stringify(stub(JSON.parse(event[field])));
-      } catch {
-        // not JSON: left as it is
-      }
-    }
-  }
-  fs.writeFileSync(file, `${JSON.stringify(fixture, null, 2)}\n`);
+  recordHistoryFixture(env.host, instanceId, { scenario, stubCustomData: true });
 }
